@@ -1,0 +1,49 @@
+# MyChat: `make run` and `make test` work on a fresh machine; they install what is missing.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PYTEST_ARGS ?=
+
+.PHONY: install run test check lint format schema web bench stack clean
+
+install: $(VENV)/.installed web/dist/index.html
+
+$(VENV)/.installed: pyproject.toml requirements.lock
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -c requirements.lock -e '.[dev]'
+	touch $@
+
+web/dist/index.html: web/package.json web/package-lock.json $(shell find web/src web/index.html -type f 2>/dev/null)
+	cd web && npm ci --no-audit --no-fund && npm run build
+
+web: web/dist/index.html
+
+run: install
+	$(VENV)/bin/mychat serve
+
+test: install
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+format: install
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+check: lint test
+
+schema: install
+	$(VENV)/bin/mychat export-schema
+
+stack: install
+	$(VENV)/bin/mychat stack
+
+bench: install
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) web/node_modules web/dist .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,1 @@
+"""auth_service: users, argon2id passwords and JWT tokens."""

@@ -1,0 +1,28 @@
+"""The users table, written by auth_service alone (chat_service only reads it)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from mychat.db import Base, UTCDateTime, utc_now
+
+# SQLite only auto-increments INTEGER PRIMARY KEY; MySQL gets BIGINT.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+LOGIN_MAX = 64
+NICKNAME_MAX = 32
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    login: Mapped[str] = mapped_column(String(LOGIN_MAX), unique=True)
+    nickname: Mapped[str] = mapped_column(String(NICKNAME_MAX))
+    # casefold()ed nickname: uniqueness and lookups ignore case on every database.
+    nickname_key: Mapped[str] = mapped_column(String(NICKNAME_MAX * 3), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)

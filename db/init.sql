@@ -1,0 +1,53 @@
+-- MyChat schema for MySQL 8 / MariaDB 10.11. A fresh MySQL container runs this file;
+-- tests/test_schema.py loads it into MariaDB and compares it with the ORM models.
+-- utf8mb4_unicode_ci because MariaDB does not know MySQL 8's utf8mb4_0900_ai_ci.
+
+CREATE TABLE IF NOT EXISTS users (
+    id BIGINT NOT NULL AUTO_INCREMENT,
+    login VARCHAR(64) NOT NULL,
+    nickname VARCHAR(32) NOT NULL,
+    nickname_key VARCHAR(96) NOT NULL,
+    password_hash VARCHAR(255) NOT NULL,
+    created_at DATETIME(6) NOT NULL,
+    CONSTRAINT pk_users PRIMARY KEY (id),
+    CONSTRAINT uq_users_login UNIQUE (login),
+    CONSTRAINT uq_users_nickname_key UNIQUE (nickname_key)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+CREATE TABLE IF NOT EXISTS chats (
+    id BIGINT NOT NULL AUTO_INCREMENT,
+    name VARCHAR(100) NOT NULL,
+    created_by BIGINT NULL,
+    created_at DATETIME(6) NOT NULL,
+    last_activity_at DATETIME(6) NOT NULL,
+    last_message_id BIGINT NULL,
+    CONSTRAINT pk_chats PRIMARY KEY (id),
+    CONSTRAINT fk_chats_created_by FOREIGN KEY (created_by) REFERENCES users (id) ON DELETE SET NULL,
+    INDEX ix_chats_last_activity (last_activity_at, id)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+CREATE TABLE IF NOT EXISTS chat_members (
+    chat_id BIGINT NOT NULL,
+    user_id BIGINT NOT NULL,
+    role VARCHAR(16) NOT NULL,
+    joined_at DATETIME(6) NOT NULL,
+    last_read_message_id BIGINT NOT NULL,
+    CONSTRAINT pk_chat_members PRIMARY KEY (chat_id, user_id),
+    CONSTRAINT fk_chat_members_chat_id FOREIGN KEY (chat_id) REFERENCES chats (id) ON DELETE CASCADE,
+    CONSTRAINT fk_chat_members_user_id FOREIGN KEY (user_id) REFERENCES users (id) ON DELETE CASCADE,
+    INDEX ix_chat_members_user_id (user_id)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+CREATE TABLE IF NOT EXISTS messages (
+    id BIGINT NOT NULL AUTO_INCREMENT,
+    chat_id BIGINT NOT NULL,
+    sender_id BIGINT NOT NULL,
+    text TEXT NOT NULL,
+    client_id VARCHAR(36) NULL,
+    created_at DATETIME(6) NOT NULL,
+    CONSTRAINT pk_messages PRIMARY KEY (id),
+    CONSTRAINT uq_messages_sender_id_client_id UNIQUE (sender_id, client_id),
+    CONSTRAINT fk_messages_chat_id FOREIGN KEY (chat_id) REFERENCES chats (id) ON DELETE CASCADE,
+    CONSTRAINT fk_messages_sender_id FOREIGN KEY (sender_id) REFERENCES users (id) ON DELETE CASCADE,
+    INDEX ix_messages_chat_id_id (chat_id, id)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;

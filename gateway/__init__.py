@@ -1,0 +1,1 @@
+"""gateway: the Strawberry GraphQL API over auth_service and chat_service."""

@@ -1,0 +1,1 @@
+"""MyChat: shared building blocks for the auth, chat and gateway services."""

@@ -1,0 +1,102 @@
+"""The `mychat` command: serve the embedded app or one service, export the schema."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from mychat.settings import ConfigurationError, Settings
+
+SERVICES = ("all", "auth", "chat", "gateway")
+DEFAULT_PORTS = {"all": 8080, "auth": 8001, "chat": 8002, "gateway": 8000}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mychat", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run MyChat (all in one process by default)")
+    serve.add_argument("service", nargs="?", choices=SERVICES, default="all")
+    serve.add_argument("--host", help="address to listen on (MYCHAT_HOST)")
+    serve.add_argument("--port", type=int, help="port to listen on (MYCHAT_PORT)")
+    serve.add_argument("--data-dir", type=Path, help="embedded data folder (MYCHAT_DATA_DIR)")
+    serve.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+
+    export = commands.add_parser("export-schema", help="write the GraphQL schema SDL")
+    export.add_argument("--output", type=Path, default=Path("schema.graphql"))
+    export.add_argument(
+        "--check", action="store_true", help="exit 1 if the file differs from the code"
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "serve":
+        return _serve(args)
+    if args.command == "export-schema":
+        return _export_schema(args.output, check=args.check)
+    return 2
+
+
+def _settings_for(args: argparse.Namespace) -> Settings:
+    overrides: dict[str, object] = {}
+    if args.host is not None:
+        overrides["host"] = args.host
+    if args.port is not None:
+        overrides["port"] = args.port
+    elif "MYCHAT_PORT" not in os.environ:
+        overrides["port"] = DEFAULT_PORTS[args.service]
+    if args.data_dir is not None:
+        overrides["data_dir"] = args.data_dir
+    return Settings(**overrides)  # type: ignore[arg-type]  # pydantic-settings init kwargs
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from mychat.app_factory import app_for_service
+
+    settings = _settings_for(args)
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    try:
+        app = app_for_service(args.service, settings)
+    except ConfigurationError as error:
+        print(f"mychat: {error}", file=sys.stderr)
+        return 2
+    print(f"MyChat ({args.service}) on http://{settings.host}:{settings.port}/", flush=True)
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level.lower(),
+        access_log=False,  # AccessLogMiddleware logs one line per request with its id
+        proxy_headers=True,
+        ws_max_size=64 * 1024,
+        timeout_graceful_shutdown=10,
+    )
+    return 0
+
+
+def _export_schema(output: Path, *, check: bool) -> int:
+    from gateway.schema import build_schema
+
+    sdl = build_schema().as_str().rstrip() + "\n"
+    if check:
+        current = output.read_text() if output.exists() else ""
+        if current != sdl:
+            print(f"{output} is stale: run `mychat export-schema`", file=sys.stderr)
+            return 1
+        return 0
+    output.write_text(sdl)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,45 @@
+"""Events chat_service publishes after each commit and the gateway's subscriptions consume."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+import orjson
+
+
+class EventKind(StrEnum):
+    MESSAGE_ADDED = "message_added"
+    MEMBER_ADDED = "member_added"
+    MEMBER_LEFT = "member_left"
+    CHAT_CREATED = "chat_created"
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One committed change to a chat.
+
+    payload by kind (all ids are ints, datetimes ISO 8601 strings with offset):
+    - message_added: {"message": {id, chat_id, sender_id, sender_nickname, text, created_at,
+      client_id}}
+    - member_added: {"user": {id, nickname}, "added_by": int}
+    - member_left: {"user": {id, nickname}}
+    - chat_created: {"chat": {id, name, created_at, created_by}, "member_ids": [int, ...]}
+    """
+
+    kind: EventKind
+    chat_id: int
+    payload: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> bytes:
+        return orjson.dumps(
+            {"kind": self.kind.value, "chat_id": self.chat_id, "payload": self.payload}
+        )
+
+    @classmethod
+    def from_json(cls, raw: bytes | str) -> Event:
+        data = orjson.loads(raw)
+        return cls(
+            kind=EventKind(data["kind"]), chat_id=int(data["chat_id"]), payload=data["payload"]
+        )

@@ -1,0 +1,184 @@
+"""HTTP plumbing shared by the services: JSON responses, typed API errors, bounded bodies, logs."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from typing import Any
+
+import orjson
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+MAX_BODY_BYTES = 64 * 1024
+
+access_log = logging.getLogger("mychat.access")
+error_log = logging.getLogger("mychat.error")
+
+
+class JSONResponse(Response):
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
+
+
+class ApiError(Exception):
+    """An expected failure: a 4xx with a stable machine-readable code and a human message."""
+
+    def __init__(self, status: int, code: str, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.field = field
+
+    def body(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"error": self.message, "code": self.code}
+        if self.field is not None:
+            body["field"] = self.field
+        return body
+
+
+def not_found(what: str) -> ApiError:
+    return ApiError(404, "not_found", f"{what} not found")
+
+
+async def read_json_object(request: Request) -> dict[str, Any]:
+    """The request body as a JSON object, or a 4xx ApiError saying what is wrong with it."""
+    raw = await request.body()
+    if len(raw) > MAX_BODY_BYTES:
+        raise ApiError(413, "payload_too_large", f"Request body over {MAX_BODY_BYTES} bytes")
+    if not raw.strip():
+        raise ApiError(400, "invalid_json", "Request body must be a JSON object")
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as error:
+        raise ApiError(400, "invalid_json", "Request body is not valid JSON") from error
+    if not isinstance(data, dict):
+        raise ApiError(400, "invalid_json", "Request body must be a JSON object")
+    return data
+
+
+async def api_error_handler(_request: Request, error: Exception) -> Response:
+    assert isinstance(error, ApiError)
+    return JSONResponse(error.body(), status_code=error.status)
+
+
+async def http_error_handler(_request: Request, error: Exception) -> Response:
+    assert isinstance(error, HTTPException)
+    code = {404: "not_found", 405: "method_not_allowed"}.get(error.status_code, "http_error")
+    return JSONResponse(
+        {"error": error.detail, "code": code}, status_code=error.status_code, headers=error.headers
+    )
+
+
+async def unexpected_error_handler(request: Request, error: Exception) -> Response:
+    request_id = request.scope.get("mychat.request_id", "-")
+    error_log.exception("unexpected error (request %s)", request_id, exc_info=error)
+    return JSONResponse(
+        {"error": "Internal server error", "code": "internal", "request_id": request_id},
+        status_code=500,
+    )
+
+
+EXCEPTION_HANDLERS = {
+    ApiError: api_error_handler,
+    HTTPException: http_error_handler,
+    Exception: unexpected_error_handler,
+}
+
+
+class BodyLimitMiddleware:
+    """413 for bodies over the limit, by Content-Length or while streaming, before any handler."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int = MAX_BODY_BYTES) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope["headers"]:
+            if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
+                await self._reject(send)
+                return
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise ApiError(413, "payload_too_large", "Request body too large")
+            return message
+
+        await self.app(scope, limited_receive, send)
+
+    async def _reject(self, send: Send) -> None:
+        body = orjson.dumps(
+            {"error": f"Request body over {self.max_bytes} bytes", "code": "payload_too_large"}
+        )
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+
+class AccessLogMiddleware:
+    """One log line per request with a request id; never logs bodies, headers or tokens."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        request_id = _incoming_request_id(scope) or uuid.uuid4().hex[:16]
+        scope["mychat.request_id"] = request_id
+        started = time.perf_counter()
+        status = 0
+
+        async def logged_send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, logged_send)
+        finally:
+            if access_log.isEnabledFor(logging.INFO):
+                access_log.info(
+                    "%s %s %s %s %.1fms rid=%s",
+                    scope.get("client", ("-",))[0],
+                    scope.get("method", "WS"),
+                    scope["path"],
+                    status or "-",
+                    (time.perf_counter() - started) * 1000,
+                    request_id,
+                )
+
+
+def _incoming_request_id(scope: Scope) -> str | None:
+    for name, value in scope["headers"]:
+        if name == b"x-request-id":
+            text: str = value.decode("latin-1")
+            if 0 < len(text) <= 64 and text.replace("-", "").isalnum():
+                return text
+    return None

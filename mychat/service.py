@@ -1,0 +1,120 @@
+"""What every service app shares: the factory shape, its lifespan resources, token checks."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from mychat.db import create_engine, create_schema, create_sessionmaker
+from mychat.http import (
+    EXCEPTION_HANDLERS,
+    AccessLogMiddleware,
+    ApiError,
+    BodyLimitMiddleware,
+    JSONResponse,
+)
+from mychat.settings import Settings
+from mychat.tokens import InvalidToken, TokenClaims, TokenCodec, bearer_token
+
+
+@dataclass
+class ServiceResources:
+    """Created by the lifespan, closed by it; reachable from handlers as request.app.state.res."""
+
+    settings: Settings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    tokens: TokenCodec
+
+
+ReadinessCheck = Callable[[], Awaitable[None]]
+
+
+def resources(request: Request) -> ServiceResources:
+    res: ServiceResources = request.app.state.res
+    return res
+
+
+def authenticate(request: Request) -> TokenClaims:
+    """The caller's verified claims, or 401 {"error": "Unauthorized"} as the seed answered."""
+    token = bearer_token(request.headers.get("authorization"))
+    if token is None:
+        raise ApiError(401, "unauthenticated", "Unauthorized")
+    try:
+        return resources(request).tokens.verify(token)
+    except InvalidToken as error:
+        raise ApiError(401, "unauthenticated", "Unauthorized") from error
+
+
+def token_codec(settings: Settings, *, embedded: bool) -> TokenCodec:
+    return TokenCodec(
+        settings.resolved_jwt_secret(embedded=embedded), timedelta(seconds=settings.jwt_ttl_seconds)
+    )
+
+
+def create_service_app(
+    settings: Settings,
+    routes: Sequence[BaseRoute],
+    *,
+    embedded: bool,
+    extra_lifespan: Callable[[ServiceResources], AbstractAsyncContextManager[None]] | None = None,
+    readiness_checks: Sequence[ReadinessCheck] = (),
+) -> Starlette:
+    """A Starlette app with the shared middleware, error handlers, health routes and lifespan."""
+    # Resolve the secret now: a bad configuration refuses to start before binding a port.
+    tokens = token_codec(settings, embedded=embedded)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        engine = create_engine(settings)
+        try:
+            if settings.is_sqlite:
+                await create_schema(engine)
+            res = ServiceResources(settings, engine, create_sessionmaker(engine), tokens)
+            app.state.res = res
+            if extra_lifespan is None:
+                yield
+            else:
+                async with extra_lifespan(res):
+                    yield
+        finally:
+            await engine.dispose()
+
+    async def healthz(_request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(request: Request) -> Response:
+        try:
+            async with resources(request).engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+            for check in readiness_checks:
+                await check()
+        except Exception as error:  # readiness reports any dependency failure as 503
+            return JSONResponse(
+                {"status": "unavailable", "error": type(error).__name__}, status_code=503
+            )
+        return JSONResponse({"status": "ready"})
+
+    all_routes: list[BaseRoute] = [
+        *routes,
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+    ]
+    handlers: Any = EXCEPTION_HANDLERS
+    return Starlette(
+        routes=all_routes,
+        middleware=[Middleware(AccessLogMiddleware), Middleware(BodyLimitMiddleware)],
+        exception_handlers=handlers,
+        lifespan=lifespan,
+    )

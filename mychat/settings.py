@@ -1,0 +1,107 @@
+"""The one settings object, read from the environment once by each app factory or the CLI."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from urllib.parse import quote_plus
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MIN_JWT_SECRET_BYTES = 32
+
+
+class ConfigurationError(RuntimeError):
+    """The configuration cannot work; the process refuses to start."""
+
+
+def _env(*names: str) -> AliasChoices:
+    return AliasChoices(*names)
+
+
+class Settings(BaseSettings):
+    """Everything configurable, with the environment variable names documented in README.md."""
+
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True, frozen=True)
+
+    host: str = Field("127.0.0.1", validation_alias=_env("MYCHAT_HOST", "host"))
+    port: int = Field(8080, ge=0, le=65535, validation_alias=_env("MYCHAT_PORT", "port"))
+    data_dir: Path = Field(Path("data"), validation_alias=_env("MYCHAT_DATA_DIR", "data_dir"))
+
+    database_url: str | None = Field(None, validation_alias=_env("DATABASE_URL", "database_url"))
+    mysql_host: str | None = Field(None, validation_alias=_env("MYSQL_HOST", "mysql_host"))
+    mysql_port: int = Field(3306, validation_alias=_env("MYSQL_PORT", "mysql_port"))
+    mysql_user: str = Field("root", validation_alias=_env("MYSQL_USER", "mysql_user"))
+    mysql_password: str = Field("", validation_alias=_env("MYSQL_PASSWORD", "mysql_password"))
+    mysql_database: str = Field("mychat", validation_alias=_env("MYSQL_DATABASE", "mysql_database"))
+    db_pool_size: int = Field(
+        10, ge=1, validation_alias=_env("MYCHAT_DB_POOL_SIZE", "db_pool_size")
+    )
+
+    redis_url: str | None = Field(None, validation_alias=_env("REDIS_URL", "redis_url"))
+
+    jwt_secret: str | None = Field(None, validation_alias=_env("JWT_SECRET", "jwt_secret"))
+    jwt_ttl_seconds: int = Field(
+        3600, ge=60, validation_alias=_env("MYCHAT_JWT_TTL_SECONDS", "jwt_ttl_seconds")
+    )
+
+    # Where the gateway finds the services in the topology; unset means in-process (embedded).
+    auth_url: str | None = Field(None, validation_alias=_env("MYCHAT_AUTH_URL", "auth_url"))
+    chat_url: str | None = Field(None, validation_alias=_env("MYCHAT_CHAT_URL", "chat_url"))
+
+    # Extra allowed WebSocket/browser origins; same-origin and localhost are always allowed.
+    allowed_origins_csv: str = Field(
+        "", validation_alias=_env("MYCHAT_ALLOWED_ORIGINS", "allowed_origins")
+    )
+    web_dist: Path | None = Field(None, validation_alias=_env("MYCHAT_WEB_DIST", "web_dist"))
+    log_level: str = Field("info", validation_alias=_env("MYCHAT_LOG_LEVEL", "log_level"))
+
+    # Abuse limits.
+    login_rate_per_minute: int = Field(
+        20, ge=1, validation_alias=_env("MYCHAT_LOGIN_RATE_PER_MINUTE", "login_rate_per_minute")
+    )
+    send_rate_per_minute: int = Field(
+        600, ge=1, validation_alias=_env("MYCHAT_SEND_RATE_PER_MINUTE", "send_rate_per_minute")
+    )
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        """DATABASE_URL wins, then the seed's MYSQL_* variables, then SQLite in the data folder."""
+        if self.database_url:
+            return self.database_url
+        if self.mysql_host:
+            user = quote_plus(self.mysql_user)
+            password = quote_plus(self.mysql_password)
+            return (
+                f"mysql+asyncmy://{user}:{password}@{self.mysql_host}:{self.mysql_port}"
+                f"/{self.mysql_database}?charset=utf8mb4"
+            )
+        return f"sqlite+aiosqlite:///{self.data_dir / 'mychat.sqlite3'}"
+
+    @property
+    def allowed_origins(self) -> tuple[str, ...]:
+        return tuple(o.strip() for o in self.allowed_origins_csv.split(",") if o.strip())
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.sqlalchemy_url.startswith("sqlite")
+
+    def resolved_jwt_secret(self, *, embedded: bool) -> str:
+        """The signing secret; embedded mode may generate one and keep it in the data folder."""
+        if self.jwt_secret is not None:
+            if len(self.jwt_secret.encode()) < MIN_JWT_SECRET_BYTES:
+                raise ConfigurationError(
+                    f"JWT_SECRET must be at least {MIN_JWT_SECRET_BYTES} bytes long"
+                )
+            return self.jwt_secret
+        if not embedded:
+            raise ConfigurationError("JWT_SECRET is required when a service runs on its own")
+        secret_file = self.data_dir / "jwt_secret"
+        if secret_file.exists():
+            return secret_file.read_text().strip()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        secret = secrets.token_urlsafe(48)
+        secret_file.touch(mode=0o600)
+        secret_file.write_text(secret)
+        return secret

@@ -1,0 +1,97 @@
+"""JWT issue and verification, shared so every service checks tokens itself (no round trip)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import jwt
+
+ALGORITHM = "HS256"
+REQUIRED_CLAIMS = ("exp", "iat", "sub", "user_id", "login", "nickname")
+
+
+class InvalidToken(Exception):
+    """The token is missing, malformed, forged, expired or signed with another algorithm."""
+
+
+@dataclass(frozen=True, slots=True)
+class TokenClaims:
+    user_id: int
+    login: str
+    nickname: str
+    issued_at: datetime
+    expires_at: datetime
+    jti: str
+
+    def seed_payload(self) -> dict[str, Any]:
+        """The payload the seed's /verify answered with, plus our standard claims."""
+        return {
+            "user_id": self.user_id,
+            "login": self.login,
+            "nickname": self.nickname,
+            "exp": int(self.expires_at.timestamp()),
+            "iat": int(self.issued_at.timestamp()),
+            "sub": str(self.user_id),
+            "jti": self.jti,
+        }
+
+
+class TokenCodec:
+    def __init__(self, secret: str, ttl: timedelta) -> None:
+        self._secret = secret
+        self._ttl = ttl
+
+    def issue(self, *, user_id: int, login: str, nickname: str) -> str:
+        now = datetime.now(UTC).replace(microsecond=0)
+        claims = {
+            "sub": str(user_id),
+            "user_id": user_id,
+            "login": login,
+            "nickname": nickname,
+            "iat": now,
+            "exp": now + self._ttl,
+            "jti": uuid.uuid4().hex,
+        }
+        return jwt.encode(claims, self._secret, algorithm=ALGORITHM)
+
+    def verify(self, token: str) -> TokenClaims:
+        try:
+            claims = jwt.decode(
+                token,
+                self._secret,
+                algorithms=[ALGORITHM],  # pinned: "none" and RS/HS confusion are refused
+                options={"require": list(REQUIRED_CLAIMS)},
+            )
+        except jwt.PyJWTError as error:
+            raise InvalidToken(str(error)) from error
+        user_id = claims["user_id"]
+        if (
+            not isinstance(user_id, int)
+            or isinstance(user_id, bool)
+            or str(user_id) != claims["sub"]
+        ):
+            raise InvalidToken("malformed subject")
+        if not isinstance(claims["login"], str) or not isinstance(claims["nickname"], str):
+            raise InvalidToken("malformed claims")
+        return TokenClaims(
+            user_id=user_id,
+            login=claims["login"],
+            nickname=claims["nickname"],
+            issued_at=datetime.fromtimestamp(claims["iat"], UTC),
+            expires_at=datetime.fromtimestamp(claims["exp"], UTC),
+            jti=str(claims.get("jti", "")),
+        )
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    """The token from an Authorization header; the seed also accepted a bare token."""
+    if not authorization:
+        return None
+    value = authorization.strip()
+    scheme, _, rest = value.partition(" ")
+    if scheme.lower() == "bearer":
+        value = rest.strip()
+    return value or None

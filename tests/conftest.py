@@ -1,0 +1,101 @@
+"""Shared fixtures: a fresh MariaDB database per test, settings, and in-process HTTP clients."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from mychat.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+INIT_SQL = ROOT / "db" / "init.sql"
+MARIADB_HOST = os.environ.get("MYCHAT_TEST_MYSQL_HOST", "127.0.0.1")
+MARIADB_PORT = int(os.environ.get("MYCHAT_TEST_MYSQL_PORT", "3306"))
+MARIADB_USER = os.environ.get("MYCHAT_TEST_MYSQL_USER", "root")
+MARIADB_PASSWORD = os.environ.get("MYCHAT_TEST_MYSQL_PASSWORD", "")
+REDIS_URL = os.environ.get("MYCHAT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+# CI sets this: a missing server is then a failure, never a skip.
+REQUIRE_SERVICES = os.environ.get("MYCHAT_REQUIRE_SERVICES") == "1"
+TEST_JWT_SECRET = "test-secret-" + "x" * 40
+
+
+def _reachable(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def require_server(name: str, host: str, port: int) -> None:
+    if _reachable(host, port):
+        return
+    message = f"{name} is not reachable at {host}:{port}"
+    if REQUIRE_SERVICES:
+        pytest.fail(message + " (MYCHAT_REQUIRE_SERVICES=1 forbids skipping)")
+    pytest.skip(message + "; start it to run this test")
+
+
+def mysql_url(database: str = "") -> str:
+    return (
+        f"mysql+asyncmy://{MARIADB_USER}:{MARIADB_PASSWORD}@{MARIADB_HOST}:{MARIADB_PORT}"
+        f"/{database}?charset=utf8mb4"
+    )
+
+
+def init_sql_statements() -> list[str]:
+    lines = [line for line in INIT_SQL.read_text().splitlines() if not line.startswith("--")]
+    return [statement.strip() for statement in "\n".join(lines).split(";") if statement.strip()]
+
+
+@pytest.fixture
+async def mariadb_url() -> AsyncIterator[str]:
+    """A fresh MariaDB database loaded from db/init.sql, dropped after the test."""
+    require_server("MariaDB", MARIADB_HOST, MARIADB_PORT)
+    name = f"mychat_test_{secrets.token_hex(6)}"
+    admin = create_async_engine(mysql_url(), isolation_level="AUTOCOMMIT")
+    try:
+        async with admin.connect() as connection:
+            await connection.execute(
+                text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+            )
+        engine = create_async_engine(mysql_url(name))
+        async with engine.begin() as connection:
+            for statement in init_sql_statements():
+                await connection.execute(text(statement))
+        await engine.dispose()
+        yield mysql_url(name)
+    finally:
+        async with admin.connect() as connection:
+            await connection.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
+        await admin.dispose()
+
+
+@pytest.fixture
+def redis_url() -> str:
+    require_server("Redis", "127.0.0.1", 6379)
+    return REDIS_URL
+
+
+@pytest.fixture
+def settings(mariadb_url: str, tmp_path: Path) -> Settings:
+    """Settings for a service on the fresh MariaDB database."""
+    return Settings(
+        database_url=mariadb_url,
+        data_dir=tmp_path,
+        jwt_secret=TEST_JWT_SECRET,
+        login_rate_per_minute=1000,
+    )
+
+
+@pytest.fixture
+def sqlite_settings(tmp_path: Path) -> Iterator[Settings]:
+    """Embedded-mode settings: SQLite in a temporary data folder."""
+    yield Settings(data_dir=tmp_path, jwt_secret=TEST_JWT_SECRET, login_rate_per_minute=1000)
