@@ -1,6 +1,13 @@
 """Event brokers: in-memory for one process, Redis pub/sub across processes."""
 
-from mychat.broker.base import Broker, BrokerSubscription
-from mychat.broker.memory import MemoryBroker
+from mychat.broker.base import RESYNC, Broker, BrokerSubscription, Resync
+from mychat.broker.memory import LocalSubscription, MemoryBroker
 
-__all__ = ["Broker", "BrokerSubscription", "MemoryBroker"]
+__all__ = [
+    "RESYNC",
+    "Broker",
+    "BrokerSubscription",
+    "LocalSubscription",
+    "MemoryBroker",
+    "Resync",
+]

@@ -9,10 +9,25 @@ from typing import Protocol
 from mychat.events import Event
 
 
+class Resync:
+    """Yielded when events may have been missed (broker reconnect, slow consumer).
+
+    The consumer re-reads what it needs from its cursor (for messages: the last id it yielded).
+    """
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "Resync()"
+
+
+RESYNC = Resync()
+
+
 class BrokerSubscription(Protocol):
     """An async iterator of every event published after the subscription started."""
 
-    def __aiter__(self) -> AsyncIterator[Event]: ...
+    def __aiter__(self) -> AsyncIterator[Event | Resync]: ...
 
 
 class Broker(Protocol):

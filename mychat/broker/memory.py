@@ -6,31 +6,41 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from mychat.broker.base import RESYNC, Resync
 from mychat.events import Event
 
-# A subscriber this far behind is cut off; it reconnects and catches up from its cursor.
+# A subscriber this far behind loses its queue and is told to resync from its cursor.
 QUEUE_LIMIT = 10_000
 
 
-class SubscriberOverflow(Exception):
-    """The subscriber fell too far behind and lost its place."""
+class LocalSubscription:
+    """A bounded queue of events for one local subscriber; shared by the memory and Redis brokers."""
 
-
-class _Subscription:
-    def __init__(self) -> None:
-        self.queue: asyncio.Queue[Event | None] = asyncio.Queue(QUEUE_LIMIT)
+    def __init__(self, limit: int = QUEUE_LIMIT) -> None:
+        self.queue: asyncio.Queue[Event | Resync | None] = asyncio.Queue(limit)
         self.overflowed = False
 
-    def offer(self, event: Event | None) -> None:
+    def offer(self, event: Event | Resync | None) -> None:
+        if event is None:
+            self.overflowed = False  # closing wins over a pending resync
+            self._drain()
+        elif self.overflowed:
+            return
         try:
             self.queue.put_nowait(event)
         except asyncio.QueueFull:
             self.overflowed = True
 
-    async def __aiter__(self) -> AsyncIterator[Event]:
+    def _drain(self) -> None:
+        while not self.queue.empty():
+            self.queue.get_nowait()
+
+    async def __aiter__(self) -> AsyncIterator[Event | Resync]:
         while True:
-            if self.overflowed:
-                raise SubscriberOverflow
+            if self.overflowed and self.queue.empty():
+                self.overflowed = False
+                yield RESYNC
+                continue
             event = await self.queue.get()
             if event is None:
                 return
@@ -39,7 +49,7 @@ class _Subscription:
 
 class MemoryBroker:
     def __init__(self) -> None:
-        self._subscriptions: set[_Subscription] = set()
+        self._subscriptions: set[LocalSubscription] = set()
 
     async def start(self) -> None:
         return None
@@ -53,8 +63,8 @@ class MemoryBroker:
             subscription.offer(event)
 
     @asynccontextmanager
-    async def subscribe(self) -> AsyncIterator[_Subscription]:
-        subscription = _Subscription()
+    async def subscribe(self) -> AsyncIterator[LocalSubscription]:
+        subscription = LocalSubscription()
         self._subscriptions.add(subscription)
         try:
             yield subscription
