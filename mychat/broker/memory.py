@@ -14,7 +14,7 @@ QUEUE_LIMIT = 10_000
 
 
 class LocalSubscription:
-    """A bounded queue of events for one local subscriber; shared by the memory and Redis brokers."""
+    """A bounded event queue for one local subscriber (used by the memory and Redis brokers)."""
 
     def __init__(self, limit: int = QUEUE_LIMIT) -> None:
         self.queue: asyncio.Queue[Event | Resync | None] = asyncio.Queue(limit)
