@@ -82,6 +82,8 @@ async def unexpected_error_handler(request: Request, error: Exception) -> Respon
     return JSONResponse(
         {"error": "Internal server error", "code": "internal", "request_id": request_id},
         status_code=500,
+        # Starlette answers 500s outside the user middleware, so set the id header here too.
+        headers={"x-request-id": request_id},
     )
 
 
