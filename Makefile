@@ -43,6 +43,7 @@ stack: install
 	$(VENV)/bin/mychat stack
 
 bench: install
+	$(PY) -m pip install --quiet -c requirements.lock -e '.[dev,bench]'
 	$(PY) -m bench
 
 clean:
