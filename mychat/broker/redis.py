@@ -1,0 +1,187 @@
+"""Redis pub/sub broker: events reach every gateway process, over one connection per process."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from redis.asyncio import Redis
+from redis.asyncio.client import PubSub
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from mychat.broker.base import RESYNC, Resync
+from mychat.broker.memory import LocalSubscription
+from mychat.events import Event
+
+logger = logging.getLogger(__name__)
+
+CHANNEL = "mychat:events"
+# Errors after which the connection is gone and must be rebuilt.
+CONNECTION_ERRORS = (RedisConnectionError, RedisTimeoutError, OSError)
+RECONNECT_BACKOFF_START = 0.05
+RECONNECT_BACKOFF_CAP = 2.0
+PUBLISH_ATTEMPTS = 5
+PUBLISH_BACKOFF_START = 0.05
+START_TIMEOUT = 5.0
+# PING on the idle subscriber connection so a silently dead socket is noticed.
+HEALTH_CHECK_SECONDS = 15
+
+
+class BrokerClosed(RuntimeError):
+    """The broker is closed; nothing can be published any more."""
+
+
+class RedisBroker:
+    """Events on one Redis channel; one reader task fans them out to local subscriptions.
+
+    However many subscriptions a process has, it holds a single pub/sub connection (plus a small
+    pool for publishing). When that connection drops (Redis restart, CLIENT KILL, network),
+    the reader reconnects with backoff and offers RESYNC to every local subscription, because
+    events published while it was away are lost for good.
+    """
+
+    def __init__(
+        self, url: str, *, channel: str = CHANNEL, start_timeout: float = START_TIMEOUT
+    ) -> None:
+        self._url = url
+        self._channel = channel
+        self._start_timeout = start_timeout
+        # A recognisable name so operators (and tests) can find this process's connection.
+        self.client_name = f"mychat-broker-{os.getpid()}-{secrets.token_hex(4)}"
+        self._subscriptions: set[LocalSubscription] = set()
+        self._publisher: Redis | None = None
+        self._listener: Redis | None = None
+        self._reader: asyncio.Task[None] | None = None
+        self._subscribed = asyncio.Event()
+        self._closed = False
+
+    @property
+    def connected(self) -> bool:
+        """True while the pub/sub connection is subscribed (events are being received)."""
+        return self._subscribed.is_set()
+
+    async def start(self) -> None:
+        # Our own reconnect loop decides what a reconnect means (RESYNC), so redis-py must not
+        # silently retry underneath it: no retries on either client.
+        self._publisher = Redis.from_url(
+            self._url, retry=Retry(NoBackoff(), 0), client_name=f"{self.client_name}-pub"
+        )
+        self._listener = Redis.from_url(
+            self._url,
+            retry=Retry(NoBackoff(), 0),
+            client_name=self.client_name,
+            health_check_interval=HEALTH_CHECK_SECONDS,
+        )
+        self._reader = asyncio.create_task(self._read_forever(), name="redis-broker-reader")
+        try:
+            # Events published after start() returns must reach subscribers: wait until the
+            # channel is subscribed. A Redis that cannot be reached refuses the start.
+            await asyncio.wait_for(self._subscribed.wait(), self._start_timeout)
+        except TimeoutError as error:
+            await self.close()
+            raise RedisConnectionError(
+                f"could not subscribe to Redis within {self._start_timeout}s"
+            ) from error
+
+    async def close(self) -> None:
+        self._closed = True
+        self._subscribed.clear()
+        if self._reader is not None:
+            self._reader.cancel()
+            await asyncio.wait([self._reader])  # wait for it to end, without re-raising
+            self._reader = None
+        for client in (self._publisher, self._listener):
+            if client is not None:
+                await client.aclose()
+        self._publisher = self._listener = None
+        self._offer_all(None)
+
+    async def check(self) -> None:
+        """Raise unless Redis answers and our channel is subscribed (for readiness probes)."""
+        if self._publisher is None or self._closed:
+            raise BrokerClosed("the broker is not running")
+        if not self.connected:
+            raise RedisConnectionError("the pub/sub connection is down")
+        await self._publisher.ping()
+
+    async def publish(self, event: Event) -> None:
+        """Publish to every process; retry briefly on a dropped connection, then raise."""
+        data = event.to_json()
+        delay = PUBLISH_BACKOFF_START
+        for attempt in range(1, PUBLISH_ATTEMPTS + 1):
+            if self._publisher is None or self._closed:
+                raise BrokerClosed("publish on a broker that is not running")
+            try:
+                await self._publisher.publish(self._channel, data)
+                return
+            except CONNECTION_ERRORS:
+                if attempt == PUBLISH_ATTEMPTS:
+                    raise
+                logger.warning("redis publish failed (attempt %d), retrying", attempt)
+                await asyncio.sleep(delay)
+                delay *= 2
+
+    @asynccontextmanager
+    async def subscribe(self) -> AsyncIterator[LocalSubscription]:
+        subscription = LocalSubscription()
+        if self._closed:
+            subscription.offer(None)
+        self._subscriptions.add(subscription)
+        try:
+            yield subscription
+        finally:
+            self._subscriptions.discard(subscription)
+
+    def _offer_all(self, item: Event | Resync | None) -> None:
+        for subscription in tuple(self._subscriptions):
+            subscription.offer(item)
+
+    async def _read_forever(self) -> None:
+        assert self._listener is not None
+        delay = RECONNECT_BACKOFF_START
+        ever_subscribed = False
+        while not self._closed:
+            pubsub = self._listener.pubsub()
+            try:
+                await pubsub.subscribe(self._channel)
+                async for item in self._messages(pubsub):
+                    if item is None:  # a (re)subscription confirmed
+                        if ever_subscribed:
+                            logger.warning("redis broker reconnected; subscribers resync")
+                            self._offer_all(RESYNC)
+                        ever_subscribed = True
+                        self._subscribed.set()
+                        delay = RECONNECT_BACKOFF_START
+                    else:
+                        self._offer_all(item)
+            except CONNECTION_ERRORS as error:
+                if self._subscribed.is_set():
+                    logger.warning("redis broker connection lost: %s", type(error).__name__)
+                self._subscribed.clear()
+            finally:
+                await pubsub.aclose()  # type: ignore[no-untyped-call]  # unannotated in redis-py
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, RECONNECT_BACKOFF_CAP)
+
+    async def _messages(self, pubsub: PubSub) -> AsyncIterator[Event | None]:
+        """Events from the channel; None each time the subscription is confirmed."""
+        while True:
+            # Wake up now and then: get_message sends the health-check PING when one is due.
+            message = await pubsub.get_message(timeout=HEALTH_CHECK_SECONDS)
+            if message is None:
+                continue
+            kind = message["type"]
+            if kind == "subscribe":
+                yield None
+            elif kind == "message":
+                try:
+                    yield Event.from_json(message["data"])
+                except (ValueError, KeyError, TypeError):
+                    logger.error("dropping a malformed event on %s", self._channel)

@@ -1,0 +1,81 @@
+"""A private, throwaway redis-server for tests that stop or restart Redis.
+
+The machine's Redis on 6379 is shared by everyone's tests; faults are injected into this one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import socket
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REQUIRE_SERVICES
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class PrivateRedis:
+    """redis-server on a free port with no persistence; stop() and start() again at will."""
+
+    def __init__(self, workdir: Path) -> None:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            message = "redis-server is not installed"
+            if REQUIRE_SERVICES:
+                pytest.fail(message)
+            pytest.skip(message)
+        self._binary = binary
+        self._workdir = workdir
+        self.port = free_port()
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    async def start(self) -> None:
+        self._process = subprocess.Popen(
+            [
+                self._binary,
+                "--port", str(self.port),
+                "--bind", "127.0.0.1",
+                "--save", "",
+                "--appendonly", "no",
+                "--dir", str(self._workdir),
+                "--logfile", str(self._workdir / "redis.log"),
+            ],
+            stdout=subprocess.DEVNULL,
+        )  # fmt: skip
+        await self._wait_ready()
+
+    async def stop(self) -> None:
+        """Stop the server (SIGKILL: no goodbye to clients, like a crash)."""
+        if self._process is not None:
+            self._process.kill()
+            await asyncio.to_thread(self._process.wait)
+            self._process = None
+
+    async def _wait_ready(self, timeout: float = 10.0) -> None:
+        async with asyncio.timeout(timeout):
+            while True:
+                try:
+                    reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
+                except OSError:
+                    await asyncio.sleep(0.02)
+                    continue
+                writer.write(b"PING\r\n")
+                answer = await reader.readline()
+                writer.close()
+                await writer.wait_closed()
+                if answer.startswith(b"+PONG"):
+                    return
+                await asyncio.sleep(0.02)
