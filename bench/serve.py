@@ -1,0 +1,73 @@
+"""Run one benchmark target under uvicorn with the settings every target shares.
+
+`python -m bench.serve mychat:chat --port 9000` runs our chat service (configured from the
+environment like `mychat serve chat`); `bench-rest`, `bench-graphql` run the bare baselines.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from typing import Any
+
+# The same for ours and every baseline: one worker, uvloop, httptools, uvicorn's own WebSocket
+# choice ("auto"), no access log. These are what `mychat serve` gets by default with
+# uvicorn[standard] installed (loop/http "auto" pick uvloop and httptools).
+UVICORN_SETTINGS: dict[str, Any] = {
+    "workers": 1,
+    "loop": "uvloop",
+    "http": "httptools",
+    "ws": "auto",
+    "lifespan": "auto",
+    "access_log": False,
+    "log_level": "warning",
+    "ws_max_size": 64 * 1024,
+    "backlog": 8192,
+}
+
+
+def _ours(service: str) -> Callable[[], Any]:
+    def build() -> Any:
+        from mychat.app_factory import app_for_service
+        from mychat.settings import Settings
+
+        return app_for_service(service, Settings())
+
+    return build
+
+
+def _bare_rest() -> Any:
+    from bench.baseline_rest import create_app
+
+    return create_app()
+
+
+def _bare_graphql() -> Any:
+    from bench.baseline_graphql import create_app
+
+    return create_app()
+
+
+TARGETS: dict[str, Callable[[], Any]] = {
+    "mychat:all": _ours("all"),
+    "mychat:auth": _ours("auth"),
+    "mychat:chat": _ours("chat"),
+    "mychat:gateway": _ours("gateway"),
+    "bare-rest": _bare_rest,
+    "bare-graphql": _bare_graphql,
+}
+
+
+def main() -> None:
+    import uvicorn
+
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("target", choices=sorted(TARGETS))
+    parser.add_argument("--port", type=int, required=True)
+    args = parser.parse_args()
+    app = TARGETS[args.target]()
+    uvicorn.run(app, host="127.0.0.1", port=args.port, **UVICORN_SETTINGS)
+
+
+if __name__ == "__main__":
+    main()
