@@ -1,0 +1,211 @@
+"""What every chat endpoint shares: auth, body and query parsing, the unit of work, errors.
+
+Public (seed) and internal handlers are small functions of a `Call`; `endpoint()` turns one into
+a Starlette handler, so parsing and transaction handling are written once.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.requests import Request
+from starlette.responses import Response
+
+from chat_service.access import chat_not_found
+from chat_service.chats import do_add_member
+from chat_service.messages import RateLimited, check_send_rate, do_send_message
+from chat_service.unit_of_work import unit_of_work
+from chat_service.views import MemberView, MessageView
+from mychat.broker import Broker
+from mychat.http import ApiError, JSONResponse, read_json_object
+from mychat.ratelimit import RateLimiter
+from mychat.service import authenticate, resources
+
+MAX_ID = 2**63 - 1  # BIGINT; larger numbers name nothing
+IDS_MAX = 500
+_DIGITS = re.compile(r"[0-9]{1,19}")
+
+
+@dataclass(frozen=True)
+class ChatServiceState:
+    """Per-app objects the handlers need beyond the shared ServiceResources."""
+
+    broker: Broker
+    send_limiter: RateLimiter
+
+
+def chat_state(request: Request) -> ChatServiceState:
+    state: ChatServiceState = request.app.state.chat
+    return state
+
+
+def _invalid(field: str, message: str) -> ApiError:
+    return ApiError(400, "validation_error", message, field=field)
+
+
+def parse_id(raw: str) -> int | None:
+    """A positive database id from text, or None."""
+    if not _DIGITS.fullmatch(raw):
+        return None
+    value = int(raw)
+    return value if 0 < value <= MAX_ID else None
+
+
+@dataclass
+class Call:
+    """One authenticated request: who calls, the parsed body, and the open session."""
+
+    request: Request
+    user_id: int
+    session: AsyncSession
+    body: dict[str, Any]
+    chat_id_or_none: int | None
+    send_limiter: RateLimiter
+
+    @property
+    def chat_id(self) -> int:
+        assert self.chat_id_or_none is not None, "route without {chat_id}"
+        return self.chat_id_or_none
+
+    def invalid(self, field: str, message: str) -> ApiError:
+        return _invalid(field, message)
+
+    # Body fields.
+
+    def text_field(self, name: str) -> str:
+        value = self.body.get(name)
+        if value is None:
+            raise _invalid(name, f"{name.capitalize()} is required")
+        if not isinstance(value, str):
+            raise _invalid(name, f"{name} must be a string")
+        return value
+
+    def optional_text_field(self, name: str) -> str | None:
+        return None if self.body.get(name) is None else self.text_field(name)
+
+    def text_list_field(self, name: str) -> list[str]:
+        value = self.body.get(name)
+        if value is None:
+            return []
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            raise _invalid(name, f"{name} must be a list of strings")
+        return value
+
+    def int_field(self, name: str) -> int:
+        value = self.body.get(name)
+        if value is None:
+            raise _invalid(name, f"{name} is required")
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_ID:
+            raise _invalid(name, f"{name} must be a non-negative integer")
+        return value
+
+    # Query parameters.
+
+    def query_int(self, name: str, *, default: int | None, maximum: int = MAX_ID) -> int | None:
+        raw = self.request.query_params.get(name)
+        if raw is None or raw == "":
+            return default
+        if not _DIGITS.fullmatch(raw) or int(raw) > maximum:
+            raise _invalid(name, f"{name} must be an integer between 0 and {maximum}")
+        return int(raw)
+
+    def page_size(self, name: str, *, default: int, maximum: int) -> int:
+        value = self.query_int(name, default=default, maximum=maximum)
+        if value is None or value < 1:
+            raise _invalid(name, f"{name} must be between 1 and {maximum}")
+        return value
+
+    def query_text(self, name: str) -> str | None:
+        return self.request.query_params.get(name) or None
+
+    def query_ids(self, name: str) -> list[int]:
+        raw = self.request.query_params.get(name)
+        if raw is None:
+            raise _invalid(name, f"{name} is required")
+        parts = [part.strip() for part in raw.split(",") if part.strip()]
+        if len(parts) > IDS_MAX:
+            raise _invalid(name, f"At most {IDS_MAX} ids")
+        ids = [parse_id(part) for part in parts]
+        if any(value is None for value in ids):
+            raise _invalid(name, f"{name} must be comma-separated positive integers")
+        return [value for value in ids if value is not None]
+
+
+Handler = Callable[[Call], Awaitable[Any]]
+
+
+@asynccontextmanager
+async def read_only(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    async with sessions() as session:
+        yield session
+
+
+def _seed_error_response(error: ApiError) -> Response:
+    """The seed's add-user error shape: {"status": "error", "message": ...} plus our code."""
+    return JSONResponse(
+        {"status": "error", "message": error.message, "code": error.code},
+        status_code=error.status,
+    )
+
+
+def endpoint(
+    handler: Handler, *, write: bool = False, reads_body: bool = False, seed_errors: bool = False
+) -> Callable[[Request], Awaitable[Response]]:
+    """A Starlette handler: authenticate, parse, run `handler` in one unit of work, answer JSON.
+
+    write=True commits at the end and publishes the queued events after the commit.
+    seed_errors=True answers errors after authentication in the seed's add-user shape.
+    """
+
+    async def run(request: Request) -> Response:
+        claims = authenticate(request)
+        try:
+            content = await _run_handler(request, claims.user_id)
+        except ApiError as error:
+            response = (
+                _seed_error_response(error)
+                if seed_errors
+                else JSONResponse(error.body(), status_code=error.status)
+            )
+            if isinstance(error, RateLimited):
+                response.headers["Retry-After"] = str(error.retry_after)
+            return response
+        return JSONResponse(content)
+
+    async def _run_handler(request: Request, user_id: int) -> Any:
+        chat_id: int | None = None
+        if "chat_id" in request.path_params:
+            chat_id = parse_id(str(request.path_params["chat_id"]))
+            if chat_id is None:
+                raise chat_not_found()
+        body = await read_json_object(request) if reads_body else {}
+        res = resources(request)
+        state = chat_state(request)
+        scope: AbstractAsyncContextManager[AsyncSession] = (
+            unit_of_work(res.sessions, state.broker) if write else read_only(res.sessions)
+        )
+        async with scope as session:
+            return await handler(Call(request, user_id, session, body, chat_id, state.send_limiter))
+
+    return run
+
+
+# Input parsing shared by a public and an internal handler of the same action.
+
+
+async def send_message_from_body(call: Call) -> tuple[MessageView, bool]:
+    text = call.text_field("text")
+    client_id = call.optional_text_field("client_id")
+    check_send_rate(call.send_limiter, call.user_id)
+    return await do_send_message(call.session, call.chat_id, call.user_id, text, client_id)
+
+
+async def add_member_from_body(call: Call) -> MemberView:
+    return await do_add_member(
+        call.session, call.chat_id, call.user_id, call.text_field("nickname")
+    )

@@ -1,0 +1,165 @@
+"""Internal endpoints for the GraphQL gateway (docs/internal-api.md), on the domain functions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.routing import BaseRoute, Route
+
+from chat_service.chats import (
+    CHATS_PAGE_MAX,
+    do_create_chat,
+    do_leave_chat,
+    get_chat_ids_for_user,
+    get_chats_by_ids,
+    get_chats_for_user,
+    get_members,
+)
+from chat_service.endpoints import (
+    Call,
+    add_member_from_body,
+    endpoint,
+    send_message_from_body,
+)
+from chat_service.messages import (
+    HISTORY_MAX,
+    do_mark_read,
+    get_chat_messages,
+    get_last_messages,
+    get_messages_after,
+)
+from chat_service.views import MessageView
+
+CHATS_PAGE_DEFAULT = 20
+MESSAGES_PAGE_DEFAULT = 50
+
+
+def _messages_json(messages: list[MessageView], has_more: bool) -> dict[str, Any]:
+    return {"messages": [message.to_json() for message in messages], "has_more": has_more}
+
+
+async def list_chats(call: Call) -> dict[str, Any]:
+    chats, next_cursor = await get_chats_for_user(
+        call.session,
+        call.user_id,
+        first=call.page_size("first", default=CHATS_PAGE_DEFAULT, maximum=CHATS_PAGE_MAX),
+        after=call.query_text("after"),
+    )
+    return {"chats": [chat.to_json() for chat in chats], "next_cursor": next_cursor}
+
+
+async def chats_batch(call: Call) -> dict[str, Any]:
+    chats = await get_chats_by_ids(call.session, call.user_id, call.query_ids("ids"))
+    return {"chats": [chat.to_json() for chat in chats]}
+
+
+async def chat_ids(call: Call) -> dict[str, Any]:
+    return {"chat_ids": await get_chat_ids_for_user(call.session, call.user_id)}
+
+
+async def members(call: Call) -> dict[str, Any]:
+    found = await get_members(call.session, call.user_id, call.query_ids("chat_ids"))
+    return {
+        "members": {
+            str(chat_id): [member.to_json() for member in chat_members]
+            for chat_id, chat_members in found.items()
+        }
+    }
+
+
+async def last_messages(call: Call) -> dict[str, Any]:
+    found = await get_last_messages(call.session, call.user_id, call.query_ids("chat_ids"))
+    return {
+        "messages": {
+            str(chat_id): None if message is None else message.to_json()
+            for chat_id, message in found.items()
+        }
+    }
+
+
+async def chat_messages(call: Call) -> dict[str, Any]:
+    """`?last=&before=` pages back from the newest; `?first=&after=` pages forward."""
+    forward = {"first", "after"} & call.request.query_params.keys()
+    backward = {"last", "before"} & call.request.query_params.keys()
+    if forward and backward:
+        raise call.invalid("first", "Use either first/after or last/before, not both")
+    if forward:
+        limit = call.page_size("first", default=MESSAGES_PAGE_DEFAULT, maximum=HISTORY_MAX)
+        after = call.query_int("after", default=0)
+        messages, has_more = await get_chat_messages(
+            call.session, call.chat_id, call.user_id, limit=limit, after=after
+        )
+    else:
+        limit = call.page_size("last", default=MESSAGES_PAGE_DEFAULT, maximum=HISTORY_MAX)
+        before = call.query_int("before", default=None)
+        messages, has_more = await get_chat_messages(
+            call.session, call.chat_id, call.user_id, limit=limit, before=before
+        )
+    return _messages_json(messages, has_more)
+
+
+async def messages_after(call: Call) -> dict[str, Any]:
+    after = call.query_int("after", default=None)
+    if after is None:
+        raise call.invalid("after", "after is required")
+    limit = call.page_size("limit", default=HISTORY_MAX, maximum=HISTORY_MAX)
+    messages, has_more = await get_messages_after(call.session, call.user_id, after, limit)
+    return _messages_json(messages, has_more)
+
+
+async def create_chat(call: Call) -> dict[str, Any]:
+    chat = await do_create_chat(
+        call.session,
+        call.text_field("name"),
+        call.user_id,
+        call.text_list_field("member_nicknames"),
+    )
+    return {"chat": chat.to_json()}
+
+
+async def add_member(call: Call) -> dict[str, Any]:
+    return {"member": (await add_member_from_body(call)).to_json()}
+
+
+async def leave_chat(call: Call) -> dict[str, Any]:
+    await do_leave_chat(call.session, call.chat_id, call.user_id)
+    return {"chat_id": call.chat_id}
+
+
+async def send_message(call: Call) -> dict[str, Any]:
+    message, created = await send_message_from_body(call)
+    return {"message": message.to_json(), "created": created}
+
+
+async def mark_read(call: Call) -> dict[str, Any]:
+    last_read = await do_mark_read(
+        call.session, call.chat_id, call.user_id, call.int_field("message_id")
+    )
+    return {"chat_id": call.chat_id, "last_read_message_id": last_read}
+
+
+def internal_routes() -> list[BaseRoute]:
+    def get(path: str, handler: Any) -> Route:
+        return Route("/internal" + path, endpoint(handler), methods=["GET"])
+
+    def post(path: str, handler: Any, *, reads_body: bool = True) -> Route:
+        return Route(
+            "/internal" + path,
+            endpoint(handler, write=True, reads_body=reads_body),
+            methods=["POST"],
+        )
+
+    return [
+        get("/chats", list_chats),
+        post("/chats", create_chat),
+        get("/chats/batch", chats_batch),
+        get("/chat-ids", chat_ids),
+        get("/members", members),
+        get("/last-messages", last_messages),
+        get("/messages", messages_after),
+        get("/chats/{chat_id}/messages", chat_messages),
+        post("/chats/{chat_id}/messages", send_message),
+        post("/chats/{chat_id}/members", add_member),
+        post("/chats/{chat_id}/leave", leave_chat, reads_body=False),
+        post("/chats/{chat_id}/read", mark_read),
+    ]

@@ -1,0 +1,261 @@
+"""Sending, reading and marking messages read."""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections.abc import Collection, Sequence
+from typing import Any
+
+from sqlalchemy import Select, and_, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from auth_service.models import User
+from chat_service.access import access_chat_for_user
+from chat_service.models import MESSAGE_TEXT_MAX, Chat, ChatMember, Message
+from chat_service.unit_of_work import emit
+from chat_service.views import MessageView
+from mychat.db import utc_now
+from mychat.events import Event, EventKind
+from mychat.http import ApiError
+from mychat.ratelimit import RateLimiter
+
+HISTORY_DEFAULT = 100
+HISTORY_MAX = 500
+
+
+def check_message_text(text: str) -> str:
+    text = text.strip()
+    if not text:
+        raise ApiError(400, "validation_error", "Message text is required", field="text")
+    if len(text) > MESSAGE_TEXT_MAX:
+        raise ApiError(
+            400,
+            "validation_error",
+            f"Message text must be at most {MESSAGE_TEXT_MAX} characters",
+            field="text",
+        )
+    return text
+
+
+def check_client_id(client_id: str | None) -> str | None:
+    """A client-made UUID, stored in its canonical lower-case form so retries match."""
+    if client_id is None:
+        return None
+    try:
+        return str(uuid.UUID(client_id))
+    except ValueError as error:
+        raise ApiError(
+            400, "validation_error", "client_id must be a UUID", field="client_id"
+        ) from error
+
+
+class RateLimited(ApiError):
+    def __init__(self, retry_after: float) -> None:
+        super().__init__(429, "rate_limited", "Too many messages; slow down")
+        self.retry_after = max(1, math.ceil(retry_after))
+
+    def body(self) -> dict[str, Any]:
+        return {**super().body(), "retry_after": self.retry_after}
+
+
+def check_send_rate(limiter: RateLimiter, user_id: int) -> None:
+    retry_after = limiter.retry_after(str(user_id))
+    if retry_after > 0:
+        raise RateLimited(retry_after)
+
+
+def _messages_with_nicknames() -> Select[Message, str]:
+    return select(Message, User.nickname).join(User, User.id == Message.sender_id)
+
+
+def _view(message: Message, sender_nickname: str) -> MessageView:
+    return MessageView(
+        id=message.id,
+        chat_id=message.chat_id,
+        sender_id=message.sender_id,
+        sender_nickname=sender_nickname,
+        text=message.text,
+        created_at=message.created_at,
+        client_id=message.client_id,
+    )
+
+
+async def _views(session: AsyncSession, statement: Select[Message, str]) -> list[MessageView]:
+    rows = (await session.execute(statement)).tuples().all()
+    return [_view(message, nickname) for message, nickname in rows]
+
+
+async def _stored_by_client_id(
+    session: AsyncSession, sender_id: int, client_id: str, *, latest: bool
+) -> MessageView | None:
+    statement = _messages_with_nicknames().where(
+        Message.sender_id == sender_id, Message.client_id == client_id
+    )
+    if latest:
+        # A locking read sees rows committed after this transaction's snapshot (InnoDB).
+        statement = statement.with_for_update()
+    found = await _views(session, statement)
+    return found[0] if found else None
+
+
+def _replayed(stored: MessageView, chat_id: int) -> MessageView:
+    if stored.chat_id != chat_id:
+        raise ApiError(
+            409,
+            "conflict",
+            "This client_id was already used for a message in another chat",
+            field="client_id",
+        )
+    return stored
+
+
+async def do_send_message(
+    session: AsyncSession, chat_id: int, sender_id: int, text: str, client_id: str | None = None
+) -> tuple[MessageView, bool]:
+    """Store a message; (message, created). A repeated client_id returns the stored message."""
+    text = check_message_text(text)
+    client_id = check_client_id(client_id)
+    chat, _member = await access_chat_for_user(session, chat_id, sender_id, lock=True)
+    if client_id is not None:
+        stored = await _stored_by_client_id(session, sender_id, client_id, latest=False)
+        if stored is not None:
+            return _replayed(stored, chat_id), False
+    message = Message(
+        chat_id=chat_id, sender_id=sender_id, text=text, client_id=client_id, created_at=utc_now()
+    )
+    try:
+        async with session.begin_nested():
+            session.add(message)
+    except IntegrityError:
+        # A concurrent send with the same client_id won; the unique index decided.
+        if client_id is None:
+            raise
+        stored = await _stored_by_client_id(session, sender_id, client_id, latest=True)
+        if stored is None:
+            raise
+        return _replayed(stored, chat_id), False
+    if chat.last_message_id is None or chat.last_message_id < message.id:
+        chat.last_message_id = message.id
+        chat.last_activity_at = message.created_at
+    await session.flush()
+    nickname = await session.scalar(select(User.nickname).where(User.id == sender_id))
+    view = _view(message, nickname or "")
+    emit(session, Event(EventKind.MESSAGE_ADDED, chat_id, {"message": view.to_json()}))
+    return view, True
+
+
+def check_page_size(limit: int, *, maximum: int, field: str) -> int:
+    if not 1 <= limit <= maximum:
+        raise ApiError(
+            400, "validation_error", f"{field} must be between 1 and {maximum}", field=field
+        )
+    return limit
+
+
+async def get_chat_messages(
+    session: AsyncSession,
+    chat_id: int,
+    user_id: int,
+    *,
+    limit: int = HISTORY_DEFAULT,
+    before: int | None = None,
+    after: int | None = None,
+) -> tuple[list[MessageView], bool]:
+    """A page of one chat's messages, oldest first, and whether more lie beyond it.
+
+    With `after`: the oldest `limit` messages newer than it (more = newer ones remain).
+    Otherwise: the newest `limit` messages older than `before` (more = older ones remain).
+    """
+    await access_chat_for_user(session, chat_id, user_id)
+    statement = _messages_with_nicknames().where(Message.chat_id == chat_id).limit(limit + 1)
+    if after is not None:
+        page = await _views(session, statement.where(Message.id > after).order_by(Message.id))
+        return page[:limit], len(page) > limit
+    if before is not None:
+        statement = statement.where(Message.id < before)
+    page = await _views(session, statement.order_by(Message.id.desc()))
+    return page[:limit][::-1], len(page) > limit
+
+
+async def get_messages_after(
+    session: AsyncSession, user_id: int, after: int, limit: int
+) -> tuple[list[MessageView], bool]:
+    """Messages in all the user's chats with id > after, oldest first (subscription catch-up)."""
+    statement = (
+        _messages_with_nicknames()
+        .join(
+            ChatMember,
+            and_(ChatMember.chat_id == Message.chat_id, ChatMember.user_id == user_id),
+        )
+        .where(Message.id > after)
+        .order_by(Message.id)
+        .limit(limit + 1)
+    )
+    page = await _views(session, statement)
+    return page[:limit], len(page) > limit
+
+
+async def get_last_messages(
+    session: AsyncSession, user_id: int, chat_ids: Collection[int]
+) -> dict[int, MessageView | None]:
+    """The newest message of each of the given chats the user is a member of."""
+    rows = (
+        await session.execute(
+            select(Chat.id, Chat.last_message_id)
+            .join(ChatMember, and_(ChatMember.chat_id == Chat.id, ChatMember.user_id == user_id))
+            .where(Chat.id.in_(chat_ids))
+        )
+    ).tuples()
+    last_ids = dict(rows.all())
+    message_ids = [message_id for message_id in last_ids.values() if message_id is not None]
+    found: dict[int, MessageView] = {}
+    if message_ids:
+        views = await _views(session, _messages_with_nicknames().where(Message.id.in_(message_ids)))
+        found = {view.chat_id: view for view in views}
+    return {chat_id: found.get(chat_id) for chat_id in last_ids}
+
+
+async def unread_counts(
+    session: AsyncSession, user_id: int, chat_ids: Sequence[int]
+) -> dict[int, int]:
+    """Messages from others after the user's read marker, per chat (missing means 0)."""
+    if not chat_ids:
+        return {}
+    rows = await session.execute(
+        select(Message.chat_id, func.count())
+        .join(
+            ChatMember,
+            and_(ChatMember.chat_id == Message.chat_id, ChatMember.user_id == user_id),
+        )
+        .where(
+            Message.chat_id.in_(chat_ids),
+            Message.id > ChatMember.last_read_message_id,
+            Message.sender_id != user_id,
+        )
+        .group_by(Message.chat_id)
+    )
+    return {chat_id: count for chat_id, count in rows.tuples()}
+
+
+async def do_mark_read(session: AsyncSession, chat_id: int, user_id: int, message_id: int) -> int:
+    """Move the user's read marker forward (never back, never past the last message)."""
+    if message_id < 0:
+        raise ApiError(
+            400, "validation_error", "message_id must not be negative", field="message_id"
+        )
+    chat, member = await access_chat_for_user(session, chat_id, user_id)
+    target = min(message_id, chat.last_message_id or 0)
+    if target > member.last_read_message_id:
+        await session.execute(
+            update(ChatMember)
+            .where(
+                ChatMember.chat_id == chat_id,
+                ChatMember.user_id == user_id,
+                ChatMember.last_read_message_id < target,
+            )
+            .values(last_read_message_id=target)
+            .execution_options(synchronize_session=False)
+        )
+    return max(target, member.last_read_message_id)

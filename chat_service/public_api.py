@@ -1,0 +1,79 @@
+"""The seed's REST API (/mychat/api/chat/...), with the seed's success bodies."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.routing import BaseRoute, Route
+
+from chat_service.chats import do_create_chat, do_leave_chat, get_chats_newest_first
+from chat_service.endpoints import (
+    Call,
+    add_member_from_body,
+    endpoint,
+    send_message_from_body,
+)
+from chat_service.messages import HISTORY_DEFAULT, HISTORY_MAX, get_chat_messages
+from chat_service.views import seed_chat_json
+
+PREFIX = "/mychat/api/chat"
+OK = {"status": "ok"}
+
+
+async def list_chats(call: Call) -> list[dict[str, Any]]:
+    return [
+        seed_chat_json(chat) for chat in await get_chats_newest_first(call.session, call.user_id)
+    ]
+
+
+async def chat_history(call: Call) -> list[dict[str, Any]]:
+    messages, _more = await get_chat_messages(
+        call.session,
+        call.chat_id,
+        call.user_id,
+        limit=call.page_size("limit", default=HISTORY_DEFAULT, maximum=HISTORY_MAX),
+        before=call.query_int("before", default=None),
+    )
+    return [message.to_seed_json() for message in messages]
+
+
+async def create_chat(call: Call) -> dict[str, Any]:
+    chat = await do_create_chat(call.session, call.text_field("name"), call.user_id)
+    return {"chat_id": chat.chat.id}
+
+
+async def leave_chat(call: Call) -> dict[str, Any]:
+    await do_leave_chat(call.session, call.chat_id, call.user_id)
+    return OK
+
+
+async def send_message(call: Call) -> dict[str, Any]:
+    message, _created = await send_message_from_body(call)
+    return {**OK, "message": {**message.to_seed_json(), "client_id": message.client_id}}
+
+
+async def add_user(call: Call) -> dict[str, Any]:
+    await add_member_from_body(call)
+    return OK
+
+
+def public_routes() -> list[BaseRoute]:
+    list_endpoint = endpoint(list_chats)
+    create_endpoint = endpoint(create_chat, write=True, reads_body=True)
+    return [
+        # The seed's pages call the trailing-slash form; both answer without a redirect.
+        *(Route(path, list_endpoint, methods=["GET"]) for path in (PREFIX, PREFIX + "/")),
+        *(Route(path, create_endpoint, methods=["POST"]) for path in (PREFIX, PREFIX + "/")),
+        Route(PREFIX + "/{chat_id}", endpoint(chat_history), methods=["GET"]),
+        Route(PREFIX + "/{chat_id}/leave", endpoint(leave_chat, write=True), methods=["POST"]),
+        Route(
+            PREFIX + "/{chat_id}/message",
+            endpoint(send_message, write=True, reads_body=True),
+            methods=["POST"],
+        ),
+        Route(
+            PREFIX + "/{chat_id}/add-user",
+            endpoint(add_user, write=True, reads_body=True, seed_errors=True),
+            methods=["POST"],
+        ),
+    ]

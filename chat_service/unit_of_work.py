@@ -1,0 +1,43 @@
+"""A unit of work: one transaction whose events are published only after it commits."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from mychat.broker import Broker
+from mychat.events import Event
+
+PENDING_EVENTS_KEY = "chat_service.pending_events"
+
+log = logging.getLogger("chat_service.events")
+
+
+def emit(session: AsyncSession, event: Event) -> None:
+    """Queue an event; it goes out only if the session's transaction commits."""
+    pending: list[Event] = session.info.setdefault(PENDING_EVENTS_KEY, [])
+    pending.append(event)
+
+
+def pending_events(session: AsyncSession) -> list[Event]:
+    """The events queued so far (tests and callers that own the session use this)."""
+    return list(session.info.get(PENDING_EVENTS_KEY, []))
+
+
+@asynccontextmanager
+async def unit_of_work(
+    sessions: async_sessionmaker[AsyncSession], broker: Broker
+) -> AsyncIterator[AsyncSession]:
+    """Commit once at the end, then publish the queued events; a rollback publishes nothing."""
+    async with sessions() as session:
+        async with session.begin():
+            yield session
+        events = session.info.pop(PENDING_EVENTS_KEY, [])
+    for event in events:
+        try:
+            await broker.publish(event)
+        except Exception:  # the write is committed; subscribers resync from their cursors
+            log.exception("could not publish %s for chat %s", event.kind, event.chat_id)
