@@ -90,8 +90,9 @@ async def test_unknown_login_and_wrong_password_look_the_same(
     client: httpx.AsyncClient,
 ) -> None:
     await register(client)
-    unknown_times, wrong_times = [], []
-    answers = set()
+    unknown_times: list[float] = []
+    wrong_times: list[float] = []
+    answers: set[tuple[int, str]] = set()
     for _ in range(3):
         for login, times in (("nobody", unknown_times), ("alice", wrong_times)):
             started = time.perf_counter()
