@@ -41,9 +41,18 @@ def create_app() -> Starlette:
         chat_id = int(request.path_params["chat_id"])
         body = await request.json()
         page = messages.setdefault(chat_id, sample_messages(chat_id))
-        page.append({"id": len(page) + 1, "chat_id": chat_id, "text": body["text"]})
+        message = {
+            "id": page[-1]["id"] + 1,
+            "chat_id": chat_id,
+            "sender_id": 1,
+            "sender_nickname": "bench",
+            "text": body["text"],
+            "date_sent": datetime.now(UTC).isoformat(),
+            "client_id": None,
+        }
+        page.append(message)
         del page[:-HISTORY_SIZE]  # keep memory flat over a long run
-        return JSONResponse({"status": "ok"})
+        return JSONResponse({"status": "ok", "message": message})
 
     return Starlette(
         routes=[

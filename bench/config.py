@@ -1,0 +1,29 @@
+"""Knobs shared by every scenario; `--quick` shrinks them for a smoke run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    warmup_seconds: float = 1.5
+    duration_seconds: float = 5.0
+    http_concurrency: int = 32
+    fanout_subscribers: int = 1000
+    fanout_messages: int = 40
+    fanout_interval_seconds: float = 0.1
+    idle_connections: int = 5000
+    idle_window_seconds: float = 5.0
+    login_concurrency: int = 4
+
+    @classmethod
+    def quick(cls) -> BenchConfig:
+        return cls(
+            warmup_seconds=0.5,
+            duration_seconds=2.0,
+            fanout_subscribers=100,
+            fanout_messages=10,
+            idle_connections=500,
+            idle_window_seconds=2.0,
+        )
