@@ -46,7 +46,7 @@ async def access_chat_for_user(
     ).first()
     if row is None:
         raise chat_not_found()
-    chat, member = row.tuple()
+    chat, member = row
     if member is None:
         raise not_a_member()
     return chat, member

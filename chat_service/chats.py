@@ -187,7 +187,7 @@ async def get_chats_for_user(
                 and_(Chat.last_activity_at == activity, Chat.id < chat_id),
             )
         )
-    rows = (await session.execute(statement)).tuples().all()
+    rows = (await session.execute(statement)).all()
     page = rows[:first]
     next_cursor = encode_chat_cursor(page[-1][0]) if len(rows) > first else None
     return await _views_of(session, user_id, page), next_cursor
@@ -198,18 +198,12 @@ async def get_chats_by_ids(
 ) -> list[ChatView]:
     """The given chats the user is a member of, in the order asked for."""
     rows = (
-        (
-            await session.execute(
-                select(Chat, ChatMember.role)
-                .join(
-                    ChatMember, and_(ChatMember.chat_id == Chat.id, ChatMember.user_id == user_id)
-                )
-                .where(Chat.id.in_(chat_ids))
-            )
+        await session.execute(
+            select(Chat, ChatMember.role)
+            .join(ChatMember, and_(ChatMember.chat_id == Chat.id, ChatMember.user_id == user_id))
+            .where(Chat.id.in_(chat_ids))
         )
-        .tuples()
-        .all()
-    )
+    ).all()
     by_id = {chat.id: (chat, role) for chat, role in rows}
     ordered = [by_id[chat_id] for chat_id in dict.fromkeys(chat_ids) if chat_id in by_id]
     return await _views_of(session, user_id, ordered)
@@ -252,7 +246,7 @@ async def get_members(
         .where(ChatMember.chat_id.in_(mine))
         .order_by(ChatMember.joined_at, ChatMember.user_id)
     )
-    for member, nickname in rows.tuples():
+    for member, nickname in rows:
         members[member.chat_id].append(
             MemberView(member.user_id, nickname, member.role, member.joined_at)
         )

@@ -83,7 +83,7 @@ def _view(message: Message, sender_nickname: str) -> MessageView:
 
 
 async def _views(session: AsyncSession, statement: Select[Message, str]) -> list[MessageView]:
-    rows = (await session.execute(statement)).tuples().all()
+    rows = (await session.execute(statement)).all()
     return [_view(message, nickname) for message, nickname in rows]
 
 
@@ -201,13 +201,11 @@ async def get_last_messages(
     session: AsyncSession, user_id: int, chat_ids: Collection[int]
 ) -> dict[int, MessageView | None]:
     """The newest message of each of the given chats the user is a member of."""
-    rows = (
-        await session.execute(
-            select(Chat.id, Chat.last_message_id)
-            .join(ChatMember, and_(ChatMember.chat_id == Chat.id, ChatMember.user_id == user_id))
-            .where(Chat.id.in_(chat_ids))
-        )
-    ).tuples()
+    rows = await session.execute(
+        select(Chat.id, Chat.last_message_id)
+        .join(ChatMember, and_(ChatMember.chat_id == Chat.id, ChatMember.user_id == user_id))
+        .where(Chat.id.in_(chat_ids))
+    )
     last_ids = dict(rows.all())
     message_ids = [message_id for message_id in last_ids.values() if message_id is not None]
     found: dict[int, MessageView] = {}
@@ -236,7 +234,7 @@ async def unread_counts(
         )
         .group_by(Message.chat_id)
     )
-    return {chat_id: count for chat_id, count in rows.tuples()}
+    return {chat_id: count for chat_id, count in rows}
 
 
 async def do_mark_read(session: AsyncSession, chat_id: int, user_id: int, message_id: int) -> int:

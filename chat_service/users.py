@@ -8,12 +8,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth_service.models import User
+from auth_service.validation import nickname_key
 from mychat.http import ApiError
-
-
-def nickname_key(nickname: str) -> str:
-    """How auth_service stores nicknames for case-insensitive uniqueness and lookups."""
-    return nickname.strip().casefold()
 
 
 async def get_acting_user(session: AsyncSession, user_id: int) -> User:

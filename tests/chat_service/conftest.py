@@ -1,0 +1,129 @@
+"""A chat app and an auth app on the test's database, with users registered for real."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+
+from auth_service.app import create_app as create_auth_app
+from auth_service.passwords import HashParameters
+from chat_service.app import create_app as create_chat_app
+from mychat.broker import MemoryBroker
+from mychat.settings import Settings
+
+CHAT = "/mychat/api/chat"
+PASSWORD = "correct horse battery"
+# Cheap argon2 for tests: registration stays real, the suite stays fast.
+FAST_HASHES = HashParameters(memory_cost=1024, time_cost=1)
+
+
+@dataclass(frozen=True)
+class Person:
+    id: int
+    nickname: str
+    token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+@dataclass
+class ChatHarness:
+    """In-process clients for both services, and shortcuts for the common calls."""
+
+    app: Starlette
+    client: httpx.AsyncClient
+    auth: httpx.AsyncClient
+    broker: MemoryBroker
+
+    async def register(self, nickname: str) -> Person:
+        response = await self.auth.post(
+            "/mychat/api/auth/register",
+            json={"login": nickname.lower(), "password": PASSWORD, "nickname": nickname},
+        )
+        assert response.status_code == 200, response.text
+        body = response.json()
+        return Person(body["user"]["id"], body["user"]["nickname"], body["token"])
+
+    async def create_chat(self, owner: Person, name: str = "Room", *members: Person) -> int:
+        response = await self.client.post(f"{CHAT}/", json={"name": name}, headers=owner.headers)
+        assert response.status_code == 200, response.text
+        chat_id: int = response.json()["chat_id"]
+        for member in members:
+            await self.add_user(owner, chat_id, member)
+        return chat_id
+
+    async def add_user(self, actor: Person, chat_id: int, member: Person) -> None:
+        response = await self.client.post(
+            f"{CHAT}/{chat_id}/add-user", json={"nickname": member.nickname}, headers=actor.headers
+        )
+        assert response.status_code == 200, response.text
+
+    async def send(self, sender: Person, chat_id: int, text: str, **extra: Any) -> dict[str, Any]:
+        response = await self.client.post(
+            f"{CHAT}/{chat_id}/message", json={"text": text, **extra}, headers=sender.headers
+        )
+        assert response.status_code == 200, response.text
+        message: dict[str, Any] = response.json()["message"]
+        return message
+
+    async def history(self, reader: Person, chat_id: int, **params: Any) -> list[dict[str, Any]]:
+        response = await self.client.get(f"{CHAT}/{chat_id}", params=params, headers=reader.headers)
+        assert response.status_code == 200, response.text
+        messages: list[dict[str, Any]] = response.json()
+        return messages
+
+
+@pytest.fixture
+def chat_settings(settings: Settings) -> Settings:
+    # Bulk tests send far more than a person would; the limit itself has its own test.
+    return settings.model_copy(update={"send_rate_per_minute": 100_000})
+
+
+@asynccontextmanager
+async def running_harness(
+    settings: Settings, *, embedded: bool = False
+) -> AsyncIterator[ChatHarness]:
+    """Both apps with their lifespans entered; the chat app publishes to a broker we watch."""
+    broker = MemoryBroker()
+    auth_app = create_auth_app(settings, embedded=embedded, hash_parameters=FAST_HASHES)
+    chat_app = create_chat_app(settings, broker=broker, embedded=embedded)
+    async with (
+        auth_app.router.lifespan_context(auth_app),
+        chat_app.router.lifespan_context(chat_app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(chat_app), base_url="http://testserver"
+        ) as client,
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(auth_app), base_url="http://testserver"
+        ) as auth,
+    ):
+        yield ChatHarness(chat_app, client, auth, broker)
+
+
+@pytest.fixture
+async def harness(chat_settings: Settings) -> AsyncIterator[ChatHarness]:
+    async with running_harness(chat_settings) as running:
+        yield running
+
+
+@pytest.fixture
+async def alice(harness: ChatHarness) -> Person:
+    return await harness.register("Alice")
+
+
+@pytest.fixture
+async def bob(harness: ChatHarness) -> Person:
+    return await harness.register("Bob")
+
+
+@pytest.fixture
+async def carol(harness: ChatHarness) -> Person:
+    return await harness.register("Carol")
