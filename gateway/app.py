@@ -1,0 +1,111 @@
+"""The gateway's app factory: GraphQL at /mychat/graphql over both services and the broker."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+
+import httpx
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route, WebSocketRoute
+from starlette.types import ASGIApp
+
+from gateway.context import GatewayResources
+from gateway.schema import build_schema
+from gateway.view import GatewayGraphQL
+from mychat.broker import Broker, MemoryBroker
+from mychat.http import AccessLogMiddleware, BodyLimitMiddleware, JSONResponse
+from mychat.service import token_codec
+from mychat.settings import ConfigurationError, Settings
+
+GRAPHQL_PATH = "/mychat/graphql"
+SERVICE_TIMEOUT = httpx.Timeout(10.0, connect=3.0)
+SERVICE_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)
+
+
+def _service_client(app: ASGIApp | None, base_url: str | None, name: str) -> httpx.AsyncClient:
+    """In-process (ASGITransport) when the app is given, else over HTTP to its URL."""
+    if app is not None:
+        return httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app),
+            base_url=f"http://{name}.internal",
+            timeout=SERVICE_TIMEOUT,
+        )
+    if not base_url:
+        raise ConfigurationError(
+            f"MYCHAT_{name.upper()}_URL is required when the gateway runs on its own"
+        )
+    return httpx.AsyncClient(base_url=base_url, timeout=SERVICE_TIMEOUT, limits=SERVICE_LIMITS)
+
+
+def _default_broker(settings: Settings) -> Broker:
+    if settings.redis_url:
+        from mychat.broker.redis import RedisBroker
+
+        return RedisBroker(settings.redis_url)
+    return MemoryBroker()
+
+
+def create_app(
+    settings: Settings,
+    *,
+    auth_app: ASGIApp | None = None,
+    chat_app: ASGIApp | None = None,
+    broker: Broker | None = None,
+) -> Starlette:
+    embedded = auth_app is not None
+    # Resolve secret and URLs now: a bad configuration refuses to start before binding a port.
+    tokens = token_codec(settings, embedded=embedded)
+    if auth_app is None and not settings.auth_url:
+        raise ConfigurationError("MYCHAT_AUTH_URL is required when the gateway runs on its own")
+    if chat_app is None and not settings.chat_url:
+        raise ConfigurationError("MYCHAT_CHAT_URL is required when the gateway runs on its own")
+    view = GatewayGraphQL(build_schema(), allowed_origins=settings.allowed_origins)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            auth_http = await stack.enter_async_context(
+                _service_client(auth_app, settings.auth_url, "auth")
+            )
+            chat_http = await stack.enter_async_context(
+                _service_client(chat_app, settings.chat_url, "chat")
+            )
+            own_broker = broker is None
+            active_broker = _default_broker(settings) if broker is None else broker
+            if own_broker:
+                await active_broker.start()
+                stack.push_async_callback(active_broker.close)
+            app.state.gateway = GatewayResources(auth_http, chat_http, active_broker, tokens)
+            yield
+
+    async def healthz(_request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(request: Request) -> Response:
+        resources: GatewayResources = request.app.state.gateway
+        failures = []
+        for name, client in (("auth", resources.auth_http), ("chat", resources.chat_http)):
+            try:
+                answer = await client.get("/readyz")
+                if answer.status_code != 200:
+                    failures.append(name)
+            except httpx.HTTPError:
+                failures.append(name)
+        if failures:
+            return JSONResponse({"status": "unavailable", "failing": failures}, status_code=503)
+        return JSONResponse({"status": "ready"})
+
+    return Starlette(
+        routes=[
+            Route(GRAPHQL_PATH, view, methods=["GET", "POST"]),
+            WebSocketRoute(GRAPHQL_PATH, view),
+            Route("/healthz", healthz, methods=["GET"]),
+            Route("/readyz", readyz, methods=["GET"]),
+        ],
+        middleware=[Middleware(AccessLogMiddleware), Middleware(BodyLimitMiddleware)],
+        lifespan=lifespan,
+    )

@@ -1,0 +1,223 @@
+"""Typed async clients for auth_service and chat_service (docs/internal-api.md).
+
+One code path for both deployments: the httpx client either reaches the in-process app through
+ASGITransport (embedded) or a base URL (topology). Every call forwards the caller's token.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any, NotRequired, TypedDict, cast
+
+import httpx
+
+
+class UserData(TypedDict):
+    id: int
+    login: NotRequired[str]
+    nickname: str
+
+
+class ChatData(TypedDict):
+    id: int
+    name: str
+    created_at: str
+    created_by: int | None
+    last_activity_at: str
+    last_message_id: int | None
+    my_role: str
+    unread_count: int
+
+
+class MemberData(TypedDict):
+    user_id: int
+    nickname: str
+    role: str
+    joined_at: str
+
+
+class MessageData(TypedDict):
+    id: int
+    chat_id: int
+    sender_id: int
+    sender_nickname: str
+    text: str
+    created_at: str
+    client_id: str | None
+
+
+class AuthData(TypedDict):
+    token: str
+    user: UserData
+
+
+class ChatPage(TypedDict):
+    chats: list[ChatData]
+    next_cursor: str | None
+
+
+class MessagePage(TypedDict):
+    messages: list[MessageData]
+    has_more: bool
+
+
+class ServiceError(Exception):
+    """An expected failure a service reported: {"error", "code", "field"?} with a 4xx status."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        *,
+        field: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.field = field
+        self.retry_after = retry_after
+
+
+class ServiceUnavailable(Exception):
+    """A service answered 5xx or garbage, or could not be reached: unexpected, masked."""
+
+
+def _ids(values: Iterable[int]) -> str:
+    return ",".join(str(value) for value in values)
+
+
+class ServiceClient:
+    """JSON calls to one service as one caller (token forwarded when there is one)."""
+
+    def __init__(self, http: httpx.AsyncClient, token: str | None) -> None:
+        self._http = http
+        self._headers = {"authorization": f"Bearer {token}"} if token else {}
+
+    async def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str | int] | None = None,
+        json: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        try:
+            response = await self._http.request(
+                method, path, params=params, json=json, headers=self._headers
+            )
+        except httpx.HTTPError as error:
+            raise ServiceUnavailable(f"{method} {path}: {type(error).__name__}") from error
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            raise ServiceUnavailable(f"{method} {path}: {response.status_code} without JSON")
+        if response.status_code >= 500:
+            raise ServiceUnavailable(f"{method} {path}: {response.status_code}")
+        if response.status_code >= 400:
+            raise _service_error(response.status_code, body)
+        return body
+
+
+def _service_error(status: int, body: dict[str, Any]) -> ServiceError:
+    retry_after = body.get("retry_after")
+    field = body.get("field")
+    return ServiceError(
+        status,
+        str(body.get("code") or "error"),
+        str(body.get("error") or body.get("message") or "Request failed"),
+        field=field if isinstance(field, str) else None,
+        retry_after=float(retry_after) if isinstance(retry_after, int | float) else None,
+    )
+
+
+class AuthClient(ServiceClient):
+    async def register(self, login: str, password: str, nickname: str) -> AuthData:
+        body = {"login": login, "password": password, "nickname": nickname}
+        return cast(AuthData, await self.call("POST", "/mychat/api/auth/register", json=body))
+
+    async def login(self, login: str, password: str) -> AuthData:
+        body = {"login": login, "password": password}
+        return cast(AuthData, await self.call("POST", "/mychat/api/auth/login", json=body))
+
+    async def users(self, ids: Iterable[int]) -> list[UserData]:
+        body = await self.call("GET", "/internal/users", params={"ids": _ids(ids)})
+        return cast(list[UserData], body["users"])
+
+    async def user_by_nickname(self, nickname: str) -> UserData:
+        body = await self.call("GET", "/internal/users/by-nickname", params={"nickname": nickname})
+        return cast(UserData, body["user"])
+
+
+class ChatClient(ServiceClient):
+    async def chats(self, first: int, after: str | None) -> ChatPage:
+        params: dict[str, str | int] = {"first": first}
+        if after is not None:
+            params["after"] = after
+        return cast(ChatPage, await self.call("GET", "/internal/chats", params=params))
+
+    async def chats_batch(self, ids: Iterable[int]) -> list[ChatData]:
+        body = await self.call("GET", "/internal/chats/batch", params={"ids": _ids(ids)})
+        return cast(list[ChatData], body["chats"])
+
+    async def chat_ids(self) -> list[int]:
+        body = await self.call("GET", "/internal/chat-ids")
+        return [int(chat_id) for chat_id in body["chat_ids"]]
+
+    async def members(self, chat_ids: Iterable[int]) -> dict[int, list[MemberData]]:
+        body = await self.call("GET", "/internal/members", params={"chat_ids": _ids(chat_ids)})
+        members = cast(dict[str, list[MemberData]], body["members"])
+        return {int(chat_id): rows for chat_id, rows in members.items()}
+
+    async def last_messages(self, chat_ids: Iterable[int]) -> dict[int, MessageData | None]:
+        params = {"chat_ids": _ids(chat_ids)}
+        body = await self.call("GET", "/internal/last-messages", params=params)
+        messages = cast(dict[str, MessageData | None], body["messages"])
+        return {int(chat_id): message for chat_id, message in messages.items()}
+
+    async def messages(
+        self,
+        chat_id: int,
+        *,
+        first: int | None = None,
+        after: int | None = None,
+        last: int | None = None,
+        before: int | None = None,
+    ) -> MessagePage:
+        params: dict[str, str | int] = {}
+        for name, value in (("first", first), ("after", after), ("last", last), ("before", before)):
+            if value is not None:
+                params[name] = value
+        path = f"/internal/chats/{chat_id}/messages"
+        return cast(MessagePage, await self.call("GET", path, params=params))
+
+    async def messages_after(self, after: int, limit: int) -> MessagePage:
+        params = {"after": after, "limit": limit}
+        return cast(MessagePage, await self.call("GET", "/internal/messages", params=params))
+
+    async def create_chat(self, name: str, member_nicknames: list[str]) -> ChatData:
+        body = {"name": name, "member_nicknames": member_nicknames}
+        return cast(ChatData, (await self.call("POST", "/internal/chats", json=body))["chat"])
+
+    async def add_member(self, chat_id: int, nickname: str) -> MemberData:
+        path = f"/internal/chats/{chat_id}/members"
+        body = await self.call("POST", path, json={"nickname": nickname})
+        return cast(MemberData, body["member"])
+
+    async def leave(self, chat_id: int) -> None:
+        await self.call("POST", f"/internal/chats/{chat_id}/leave")
+
+    async def send_message(self, chat_id: int, text: str, client_id: str | None) -> MessageData:
+        payload: dict[str, Any] = {"text": text}
+        if client_id is not None:
+            payload["client_id"] = client_id
+        body = await self.call("POST", f"/internal/chats/{chat_id}/messages", json=payload)
+        return cast(MessageData, body["message"])
+
+    async def mark_read(self, chat_id: int, message_id: int) -> None:
+        path = f"/internal/chats/{chat_id}/read"
+        await self.call("POST", path, json={"message_id": message_id})

@@ -1,0 +1,74 @@
+"""The typed per-request (per WebSocket operation) context every resolver receives."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from gateway.clients import AuthClient, ChatClient
+from gateway.loaders import Loaders
+from mychat.broker import Broker
+from mychat.tokens import InvalidToken, TokenClaims, TokenCodec
+
+
+@dataclass
+class GatewayResources:
+    """Owned by the app's lifespan: HTTP clients to the services, the broker, the token codec."""
+
+    auth_http: httpx.AsyncClient
+    chat_http: httpx.AsyncClient
+    broker: Broker
+    tokens: TokenCodec
+
+
+class Context:
+    def __init__(self, resources: GatewayResources, request_id: str) -> None:
+        self.resources = resources
+        self.request_id = request_id
+        self.token: str | None = None
+        self.claims: TokenClaims | None = None
+        # Set by Strawberry from the WebSocket connection_init payload.
+        self.connection_params: dict[str, Any] | None = None
+        self.loaders = Loaders(self.auth, self.chat)
+
+    def authenticate(self, token: str | None) -> bool:
+        """Verify the token locally (no round trip); remember it for forwarding."""
+        self.token = self.claims = None
+        if token is None:
+            return False
+        try:
+            self.claims = self.resources.tokens.verify(token)
+        except InvalidToken:
+            return False
+        self.token = token
+        return True
+
+    @property
+    def viewer(self) -> TokenClaims | None:
+        """The caller, while the token is still valid (WebSocket contexts outlive tokens)."""
+        if self.claims is None or self.claims.expires_at <= datetime.now(UTC):
+            return None
+        return self.claims
+
+    def auth(self) -> AuthClient:
+        return AuthClient(self.resources.auth_http, self.token)
+
+    def chat(self) -> ChatClient:
+        return ChatClient(self.resources.chat_http, self.token)
+
+    @property
+    def broker(self) -> Broker:
+        return self.resources.broker
+
+    def for_operation(self) -> Context:
+        """A copy sharing the caller but with fresh loaders (one per WebSocket operation)."""
+        fresh = copy.copy(self)
+        fresh.loaders = Loaders(fresh.auth, fresh.chat)
+        return fresh
+
+    def reset_loaders(self) -> None:
+        self.loaders = Loaders(self.auth, self.chat)

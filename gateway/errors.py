@@ -1,0 +1,112 @@
+"""Expected failures as data (typed GraphQL errors) and the few errors raised to clients."""
+
+from __future__ import annotations
+
+import strawberry
+
+from gateway.clients import ServiceError
+
+
+class ClientFacingError(Exception):
+    """Raised by resolvers for failures the client should read; never masked."""
+
+    def __init__(self, message: str, code: str) -> None:
+        super().__init__(message)
+        self.extensions = {"code": code}
+
+
+def unauthenticated_error() -> ClientFacingError:
+    return ClientFacingError("Sign in first (missing, invalid or expired token)", "UNAUTHENTICATED")
+
+
+@strawberry.interface(description="Every expected failure has a human message and a stable code.")
+class Error:
+    message: str
+    code: str
+
+
+@strawberry.type
+class ValidationError(Error):
+    field: str | None = None
+
+
+@strawberry.type
+class NotFound(Error):
+    pass
+
+
+@strawberry.type
+class NotAMember(Error):
+    pass
+
+
+@strawberry.type
+class AlreadyAMember(Error):
+    pass
+
+
+@strawberry.type
+class Conflict(Error):
+    field: str | None = None
+
+
+@strawberry.type
+class Unauthenticated(Error):
+    pass
+
+
+@strawberry.type
+class RateLimited(Error):
+    retry_after: float
+
+
+ErrorType = (
+    ValidationError
+    | NotFound
+    | NotAMember
+    | AlreadyAMember
+    | Conflict
+    | Unauthenticated
+    | RateLimited
+)
+
+
+def unauthenticated() -> Unauthenticated:
+    return Unauthenticated(message="Sign in first", code="unauthenticated")
+
+
+def not_found(what: str) -> NotFound:
+    return NotFound(message=f"{what} not found", code="not_found")
+
+
+def from_service_error(error: ServiceError) -> ErrorType:
+    """The typed GraphQL error for a service's {code, error, field} answer."""
+    code, message = error.code, error.message
+    if code == "rate_limited" or error.status == 429:
+        return RateLimited(message=message, code=code, retry_after=error.retry_after or 1.0)
+    if code == "not_found" or error.status == 404:
+        return NotFound(message=message, code=code)
+    if code == "not_a_member" or error.status == 403:
+        return NotAMember(message=message, code=code)
+    if code == "already_a_member":
+        return AlreadyAMember(message=message, code=code)
+    if code == "unauthenticated" or error.status == 401:
+        return Unauthenticated(message=message, code=code)
+    if error.status == 409 or code == "conflict":
+        return Conflict(message=message, code=code, field=error.field)
+    return ValidationError(message=message, code=code, field=error.field)
+
+
+def result_error(error: ServiceError, allowed: tuple[type[Error], ...]) -> ErrorType:
+    """Map a service error onto one of the types a mutation's union allows.
+
+    A chat the caller is not in is "not found" where the union has no NotAMember (it does not
+    reveal the chat exists); anything else that fits nowhere is unexpected and raised.
+    """
+    mapped = from_service_error(error)
+    if isinstance(mapped, allowed):
+        return mapped
+    for fallback in (NotFound, ValidationError):
+        if fallback in allowed and isinstance(mapped, NotAMember | NotFound | Conflict):
+            return fallback(message=mapped.message, code=mapped.code)
+    raise error

@@ -1,0 +1,220 @@
+"""Mutation root: each returns a union of its payload and the typed errors it can meet."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Annotated, Any, TypeVar
+
+import strawberry
+
+from gateway import described
+from gateway.clients import AuthData, ServiceError
+from gateway.context import Context
+from gateway.errors import (
+    AlreadyAMember,
+    Conflict,
+    Error,
+    NotAMember,
+    NotFound,
+    RateLimited,
+    Unauthenticated,
+    ValidationError,
+    not_found,
+    result_error,
+    unauthenticated,
+)
+from gateway.ids import InvalidGlobalId, database_id, message_cursor_id, to_global_id
+from gateway.queries import load_chat
+from gateway.types import Chat, Member, Message, Viewer
+
+Info = strawberry.Info[Context, None]
+T = TypeVar("T")
+
+
+@strawberry.type
+class AuthPayload:
+    token: str
+    user: Viewer
+    expires_at: datetime
+
+
+@strawberry.type
+class CreateChatPayload:
+    chat: Chat
+
+
+@strawberry.type
+class AddMemberPayload:
+    chat: Chat
+    member: Member
+
+
+@strawberry.type
+class LeaveChatPayload:
+    chat_id: strawberry.ID
+
+
+@strawberry.type
+class SendMessagePayload:
+    message: Message
+
+
+@strawberry.type
+class MarkReadPayload:
+    chat: Chat
+
+
+AuthResult = Annotated[
+    AuthPayload | ValidationError | Conflict | Unauthenticated | RateLimited,
+    strawberry.union("AuthResult"),
+]
+CreateChatResult = Annotated[
+    CreateChatPayload | ValidationError | NotFound | Unauthenticated,
+    strawberry.union("CreateChatResult"),
+]
+AddMemberResult = Annotated[
+    AddMemberPayload | ValidationError | NotFound | NotAMember | AlreadyAMember | Unauthenticated,
+    strawberry.union("AddMemberResult"),
+]
+LeaveChatResult = Annotated[
+    LeaveChatPayload | NotFound | NotAMember | Unauthenticated,
+    strawberry.union("LeaveChatResult"),
+]
+SendMessageResult = Annotated[
+    SendMessagePayload | ValidationError | NotFound | NotAMember | RateLimited | Unauthenticated,
+    strawberry.union("SendMessageResult"),
+]
+MarkReadResult = Annotated[
+    MarkReadPayload | ValidationError | NotFound | NotAMember | Unauthenticated,
+    strawberry.union("MarkReadResult"),
+]
+
+
+class _ChatGone(Exception):
+    """The chat is not (or no longer) visible to the caller."""
+
+
+async def _run(
+    info: Info,
+    allowed: tuple[type[Error], ...],
+    action: Callable[[], Awaitable[T]],
+    *,
+    needs_viewer: bool = True,
+) -> Any:
+    """The action's payload, or the typed error a service answered with."""
+    if needs_viewer and info.context.viewer is None:
+        return unauthenticated()
+    try:
+        return await action()
+    except ServiceError as error:
+        return result_error(error, allowed)
+    except (InvalidGlobalId, _ChatGone):
+        return not_found("Chat")
+
+
+async def _visible_chat(info: Info, chat_id: int) -> Chat:
+    chat = await load_chat(info, chat_id)
+    if chat is None:
+        raise _ChatGone
+    return chat
+
+
+def _auth_payload(info: Info, data: AuthData) -> AuthPayload:
+    claims = info.context.resources.tokens.verify(data["token"])
+    return AuthPayload(
+        token=data["token"], user=Viewer.from_data(data["user"]), expires_at=claims.expires_at
+    )
+
+
+AUTH_ERRORS = (ValidationError, Conflict, Unauthenticated, RateLimited)
+
+
+@strawberry.type
+class Mutation:
+    @described.mutation("Create an account; answers a token like login.")
+    async def register(self, info: Info, login: str, password: str, nickname: str) -> AuthResult:
+        async def action() -> AuthPayload:
+            return _auth_payload(
+                info, await info.context.auth().register(login, password, nickname)
+            )
+
+        result: AuthResult = await _run(info, AUTH_ERRORS, action, needs_viewer=False)
+        return result
+
+    @strawberry.mutation
+    async def login(self, info: Info, login: str, password: str) -> AuthResult:
+        async def action() -> AuthPayload:
+            return _auth_payload(info, await info.context.auth().login(login, password))
+
+        result: AuthResult = await _run(info, AUTH_ERRORS, action, needs_viewer=False)
+        return result
+
+    @described.mutation("A new chat with you as owner and the named members.")
+    async def create_chat(
+        self, info: Info, name: str, member_nicknames: list[str] | None = None
+    ) -> CreateChatResult:
+        async def action() -> CreateChatPayload:
+            row = await info.context.chat().create_chat(name, member_nicknames or [])
+            return CreateChatPayload(chat=Chat.from_data(row))
+
+        errors = (ValidationError, NotFound, Unauthenticated)
+        result: CreateChatResult = await _run(info, errors, action)
+        return result
+
+    @strawberry.mutation
+    async def add_member(
+        self, info: Info, chat_id: strawberry.ID, nickname: str
+    ) -> AddMemberResult:
+        async def action() -> AddMemberPayload:
+            chat_db_id = database_id(chat_id, "Chat")
+            member = await info.context.chat().add_member(chat_db_id, nickname)
+            return AddMemberPayload(
+                chat=await _visible_chat(info, chat_db_id), member=Member.from_data(member)
+            )
+
+        errors = (ValidationError, NotFound, NotAMember, AlreadyAMember, Unauthenticated)
+        result: AddMemberResult = await _run(info, errors, action)
+        return result
+
+    @strawberry.mutation
+    async def leave_chat(self, info: Info, chat_id: strawberry.ID) -> LeaveChatResult:
+        async def action() -> LeaveChatPayload:
+            chat_db_id = database_id(chat_id, "Chat")
+            await info.context.chat().leave(chat_db_id)
+            return LeaveChatPayload(chat_id=strawberry.ID(to_global_id("Chat", chat_db_id)))
+
+        result: LeaveChatResult = await _run(info, (NotFound, NotAMember, Unauthenticated), action)
+        return result
+
+    @described.mutation("Send; the same clientId twice sends once (safe retries).")
+    async def send_message(
+        self, info: Info, chat_id: strawberry.ID, text: str, client_id: str | None = None
+    ) -> SendMessageResult:
+        async def action() -> SendMessagePayload:
+            chat_db_id = database_id(chat_id, "Chat")
+            row = await info.context.chat().send_message(chat_db_id, text, client_id)
+            return SendMessagePayload(message=Message.from_data(row))
+
+        errors = (ValidationError, NotFound, NotAMember, RateLimited, Unauthenticated)
+        result: SendMessageResult = await _run(info, errors, action)
+        return result
+
+    @described.mutation("Mark messages up to messageId as read.")
+    async def mark_read(
+        self, info: Info, chat_id: strawberry.ID, message_id: strawberry.ID
+    ) -> MarkReadResult:
+        async def action() -> MarkReadPayload | ValidationError:
+            chat_db_id = database_id(chat_id, "Chat")
+            try:
+                message_db_id = message_cursor_id(message_id)
+            except InvalidGlobalId:
+                return ValidationError(
+                    message="Not a message id", code="validation_error", field="messageId"
+                )
+            await info.context.chat().mark_read(chat_db_id, message_db_id)
+            return MarkReadPayload(chat=await _visible_chat(info, chat_db_id))
+
+        errors = (ValidationError, NotFound, NotAMember, Unauthenticated)
+        result: MarkReadResult = await _run(info, errors, action)
+        return result

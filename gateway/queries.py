@@ -1,0 +1,99 @@
+"""Query root: the caller, their chats, one chat, any object by global id."""
+
+from __future__ import annotations
+
+import strawberry
+
+from gateway import described
+from gateway.clients import ServiceError
+from gateway.context import Context
+from gateway.errors import ClientFacingError, unauthenticated_error
+from gateway.ids import InvalidGlobalId, from_global_id
+from gateway.types import Chat, ChatConnection, ChatEdge, Node, PageInfo, User, Viewer
+
+DEFAULT_CHAT_PAGE = 20
+MAX_CHAT_PAGE = 100
+
+Info = strawberry.Info[Context, None]
+
+
+async def load_chat(info: Info, chat_id: int) -> Chat | None:
+    """A chat the caller is a member of, or None (unknown and foreign chats look the same)."""
+    row = await info.context.loaders.chats.load(chat_id)
+    return None if row is None else Chat.from_data(row)
+
+
+@strawberry.type
+class Query:
+    @described.field("The signed-in user; null without a valid token.")
+    async def me(self, info: Info) -> Viewer | None:
+        viewer = info.context.viewer
+        if viewer is None:
+            return None
+        row = await info.context.loaders.users.load(viewer.user_id)
+        return None if row is None else Viewer.from_data(row)
+
+    @described.field("The caller's chats, newest activity first.")
+    async def chats(
+        self, info: Info, first: int | None = DEFAULT_CHAT_PAGE, after: str | None = None
+    ) -> ChatConnection:
+        if info.context.viewer is None:
+            raise unauthenticated_error()
+        first = DEFAULT_CHAT_PAGE if first is None else first
+        if not 1 <= first <= MAX_CHAT_PAGE:
+            raise ClientFacingError(
+                f"`first` must be between 1 and {MAX_CHAT_PAGE}", "BAD_USER_INPUT"
+            )
+        try:
+            page = await info.context.chat().chats(first, after)
+        except ServiceError as error:
+            raise ClientFacingError(error.message, error.code.upper()) from error
+        info.context.loaders.prime_chats(page["chats"])
+        next_cursor = page["next_cursor"]
+        # The service pages by an opaque cursor after the page's last chat; earlier edges
+        # carry the cursor that resumes from the start of this page.
+        page_cursor = after or ""
+        edges = [
+            ChatEdge(
+                cursor=next_cursor
+                if index == len(page["chats"]) - 1 and next_cursor
+                else page_cursor,
+                node=Chat.from_data(row),
+            )
+            for index, row in enumerate(page["chats"])
+        ]
+        return ChatConnection(
+            edges=edges,
+            page_info=PageInfo(
+                has_next_page=next_cursor is not None,
+                has_previous_page=after is not None,
+                start_cursor=edges[0].cursor if edges else None,
+                end_cursor=next_cursor if edges else None,
+            ),
+        )
+
+    @described.field("A chat you are a member of; null for any other id.")
+    async def chat(self, info: Info, id: strawberry.ID) -> Chat | None:
+        if info.context.viewer is None:
+            return None
+        node = await resolve_node(info, id)
+        return node if isinstance(node, Chat) else None
+
+    @described.field("A Chat or User by global id (messages: through their chat).")
+    async def node(self, info: Info, id: strawberry.ID) -> Node | None:
+        if info.context.viewer is None:
+            return None
+        return await resolve_node(info, id)
+
+
+async def resolve_node(info: Info, global_id: str) -> Node | None:
+    try:
+        type_name, database_id = from_global_id(global_id)
+    except InvalidGlobalId:
+        return None
+    if type_name == "Chat":
+        return await load_chat(info, database_id)
+    if type_name == "User":
+        row = await info.context.loaders.users.load(database_id)
+        return None if row is None else User.from_data(row)
+    return None

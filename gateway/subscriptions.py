@@ -1,0 +1,293 @@
+"""Subscription root: live messages of one chat, or every event of all the caller's chats.
+
+Catch-up without gap or duplicate: subscribe to the broker first, then read the missed rows
+from chat_service, then yield live events whose ids were not yielded yet. A Resync from the
+broker (reconnect, slow consumer) re-reads from the highest id yielded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, AsyncIterator
+from datetime import UTC, datetime
+from typing import Annotated
+
+import strawberry
+
+from gateway import described
+from gateway.catchup import SeenIds, until_token_expires
+from gateway.clients import ChatClient, MessageData
+from gateway.context import Context
+from gateway.errors import ClientFacingError, unauthenticated_error
+from gateway.ids import InvalidGlobalId, database_id, message_cursor_id, to_global_id
+from gateway.types import Chat, ChatRole, Member, Message, User
+from mychat.broker import Resync
+from mychat.events import Event, EventKind
+
+Info = strawberry.Info[Context, None]
+CATCH_UP_PAGE = 200
+CATCH_UP_ALL_PAGE = 500
+
+
+async def _chat_for_event(info: Info, chat_id: int) -> Chat:
+    row = await info.context.loaders.chats.load(chat_id)
+    if row is None:
+        raise ClientFacingError("You are no longer a member of this chat", "NOT_A_MEMBER")
+    return Chat.from_data(row)
+
+
+@strawberry.type
+class MessageAdded:
+    message: Message
+    chat_db_id: strawberry.Private[int]
+
+    @strawberry.field
+    async def chat(self, info: Info) -> Chat:
+        return await _chat_for_event(info, self.chat_db_id)
+
+
+@strawberry.type
+class MemberAdded:
+    chat_db_id: strawberry.Private[int]
+    user_id: strawberry.Private[int]
+    nickname: strawberry.Private[str]
+
+    @strawberry.field
+    async def chat(self, info: Info) -> Chat:
+        return await _chat_for_event(info, self.chat_db_id)
+
+    @strawberry.field
+    async def member(self, info: Info) -> Member:
+        for row in await info.context.loaders.members.load(self.chat_db_id):
+            if row["user_id"] == self.user_id:
+                return Member.from_data(row)
+        # Already gone again: describe the member from the event itself.
+        return Member(
+            user=User.build(self.user_id, self.nickname),
+            role=ChatRole.MEMBER,
+            joined_at=datetime.now(UTC),
+        )
+
+
+@strawberry.type
+class MemberLeft:
+    user: User
+    chat_db_id: strawberry.Private[int]
+
+    @strawberry.field
+    async def chat(self, info: Info) -> Chat:
+        return await _chat_for_event(info, self.chat_db_id)
+
+
+@strawberry.type
+class AddedToChat:
+    chat_db_id: strawberry.Private[int]
+
+    @strawberry.field
+    async def chat(self, info: Info) -> Chat:
+        return await _chat_for_event(info, self.chat_db_id)
+
+
+@strawberry.type
+class RemovedFromChat:
+    chat_id: strawberry.ID
+
+
+ChatEvent = Annotated[
+    MessageAdded | MemberAdded | MemberLeft | AddedToChat | RemovedFromChat,
+    strawberry.union("ChatEvent"),
+]
+
+
+def _removed(chat_id: int) -> RemovedFromChat:
+    return RemovedFromChat(chat_id=strawberry.ID(to_global_id("Chat", chat_id)))
+
+
+def _left_error() -> ClientFacingError:
+    return ClientFacingError("You are no longer a member of this chat", "NOT_A_MEMBER")
+
+
+def _after_id(after: str | None) -> int | None:
+    if after is None:
+        return None
+    try:
+        return message_cursor_id(after)
+    except InvalidGlobalId as error:
+        raise ClientFacingError("`after` is not a message id", "BAD_USER_INPUT") from error
+
+
+async def _chat_history_after(
+    client: ChatClient, chat_id: int, after: int
+) -> AsyncIterator[MessageData]:
+    while True:
+        page = await client.messages(chat_id, first=CATCH_UP_PAGE, after=after)
+        for row in page["messages"]:
+            yield row
+        if not page["has_more"] or not page["messages"]:
+            return
+        after = page["messages"][-1]["id"]
+
+
+async def _all_history_after(client: ChatClient, after: int) -> AsyncIterator[MessageData]:
+    while True:
+        page = await client.messages_after(after, CATCH_UP_ALL_PAGE)
+        for row in page["messages"]:
+            yield row
+        if not page["has_more"] or not page["messages"]:
+            return
+        after = page["messages"][-1]["id"]
+
+
+def _require_viewer(info: Info) -> int:
+    viewer = info.context.viewer
+    if viewer is None:
+        raise unauthenticated_error()
+    return viewer.user_id
+
+
+@strawberry.type
+class Subscription:
+    @described.subscription(
+        "Missed messages after `after` (a Message id) first, then live ones; no gap,"
+        " no duplicate. Ends with an error when the caller leaves the chat."
+    )
+    async def message_added(
+        self, info: Info, chat_id: strawberry.ID, after: strawberry.ID | None = None
+    ) -> AsyncGenerator[Message, None]:
+        _require_viewer(info)
+        try:
+            chat_db_id = database_id(chat_id, "Chat")
+        except InvalidGlobalId as error:
+            raise ClientFacingError("Chat not found", "NOT_FOUND") from error
+        after_id = _after_id(after)
+        # Refuse early (a protocol-level error); the stream checks again once subscribed.
+        if chat_db_id not in await info.context.chat().chat_ids():
+            raise ClientFacingError("You are not a member of this chat", "NOT_A_MEMBER")
+        return _message_stream(info.context, chat_db_id, after_id)
+
+    @described.subscription(
+        "Everything for all the caller's chats on one socket; `after` (a Message "
+        "id) first replays missed messages."
+    )
+    async def chat_events(
+        self, info: Info, after: strawberry.ID | None = None
+    ) -> AsyncGenerator[ChatEvent, None]:
+        _require_viewer(info)
+        return _chat_event_stream(info.context, _after_id(after))
+
+
+async def _message_stream(
+    context: Context, chat_id: int, after: int | None
+) -> AsyncGenerator[Message, None]:
+    viewer = context.viewer
+    if viewer is None:
+        raise unauthenticated_error()
+    client = context.chat()
+    async with context.broker.subscribe() as subscription:
+        if chat_id not in await client.chat_ids():
+            raise _left_error()
+        if after is None:  # live only: everything up to the newest message counts as seen
+            page = await client.messages(chat_id, last=1)
+            after = page["messages"][-1]["id"] if page["messages"] else 0
+        seen = SeenIds(after)
+        async for row in _chat_history_after(client, chat_id, after):
+            if row["id"] not in seen:
+                seen.add(row["id"])
+                yield Message.from_data(row)
+        async for item in until_token_expires(context, subscription):
+            if isinstance(item, Resync):
+                if chat_id not in await client.chat_ids():
+                    raise _left_error()
+                async for row in _chat_history_after(client, chat_id, seen.highest):
+                    if row["id"] not in seen:
+                        seen.add(row["id"])
+                        yield Message.from_data(row)
+                continue
+            if item.chat_id != chat_id:
+                continue
+            if item.kind == EventKind.MEMBER_LEFT and item.payload["user"]["id"] == viewer.user_id:
+                raise _left_error()
+            if item.kind == EventKind.MESSAGE_ADDED:
+                row = item.payload["message"]
+                if row["id"] not in seen:
+                    seen.add(row["id"])
+                    yield Message.from_data(row)
+
+
+async def _chat_event_stream(
+    context: Context, after: int | None
+) -> AsyncGenerator[ChatEvent, None]:
+    viewer = context.viewer
+    if viewer is None:
+        raise unauthenticated_error()
+    me = viewer.user_id
+    client = context.chat()
+    async with context.broker.subscribe() as subscription:
+        chat_ids = set(await client.chat_ids())
+        if after is None:
+            newest = await client.last_messages(chat_ids) if chat_ids else {}
+            after = max((row["id"] for row in newest.values() if row), default=0)
+        seen = SeenIds(after)
+
+        def message_added(row: MessageData) -> MessageAdded:
+            seen.add(row["id"])
+            context.reset_loaders()  # each event reads current data
+            return MessageAdded(message=Message.from_data(row), chat_db_id=row["chat_id"])
+
+        async for row in _all_history_after(client, after):
+            if row["id"] not in seen and row["chat_id"] in chat_ids:
+                yield message_added(row)
+        async for item in until_token_expires(context, subscription):
+            if isinstance(item, Resync):
+                current = set(await client.chat_ids())
+                for gone in chat_ids - current:
+                    yield _removed(gone)
+                for added in current - chat_ids:
+                    context.reset_loaders()
+                    yield AddedToChat(chat_db_id=added)
+                chat_ids = current
+                async for row in _all_history_after(client, seen.highest):
+                    if row["id"] not in seen and row["chat_id"] in chat_ids:
+                        yield message_added(row)
+                continue
+            event = _chat_event(item, chat_ids, me)
+            if event is None:
+                continue
+            if isinstance(event, MessageAdded):
+                if event.message.database_id in seen:
+                    continue
+                seen.add(event.message.database_id)
+            context.reset_loaders()
+            yield event
+
+
+def _chat_event(event: Event, chat_ids: set[int], me: int) -> ChatEvent | None:
+    """The caller's view of one broker event, updating the set of their chats."""
+    chat_id = event.chat_id
+    payload = event.payload
+    if event.kind == EventKind.CHAT_CREATED:
+        if me in payload.get("member_ids", ()) and chat_id not in chat_ids:
+            chat_ids.add(chat_id)
+            return AddedToChat(chat_db_id=chat_id)
+        return None
+    if event.kind == EventKind.MEMBER_ADDED:
+        user = payload["user"]
+        if user["id"] == me:
+            if chat_id in chat_ids:
+                return None
+            chat_ids.add(chat_id)
+            return AddedToChat(chat_db_id=chat_id)
+        if chat_id in chat_ids:
+            return MemberAdded(chat_db_id=chat_id, user_id=user["id"], nickname=user["nickname"])
+        return None
+    if chat_id not in chat_ids:
+        return None
+    if event.kind == EventKind.MEMBER_LEFT:
+        user = payload["user"]
+        if user["id"] == me:
+            chat_ids.discard(chat_id)
+            return _removed(chat_id)
+        return MemberLeft(user=User.build(user["id"], user["nickname"]), chat_db_id=chat_id)
+    if event.kind == EventKind.MESSAGE_ADDED:
+        row = payload["message"]
+        return MessageAdded(message=Message.from_data(row), chat_db_id=chat_id)
+    return None

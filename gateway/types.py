@@ -1,0 +1,223 @@
+"""GraphQL object types, kept apart from the services' storage models."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+
+import strawberry
+
+from gateway import described
+from gateway.clients import ChatData, MemberData, MessageData, ServiceError, UserData
+from gateway.context import Context
+from gateway.errors import ClientFacingError
+from gateway.ids import InvalidGlobalId, message_cursor_id, to_global_id
+
+DEFAULT_MESSAGE_PAGE = 50
+MAX_MESSAGE_PAGE = 200
+
+
+def parse_datetime(value: str) -> datetime:
+    return datetime.fromisoformat(value)
+
+
+@strawberry.interface(description="An object with a global id (base64 of 'Type:databaseId').")
+class Node:
+    id: strawberry.ID
+
+
+@strawberry.enum
+class ChatRole(Enum):
+    OWNER = "owner"
+    MEMBER = "member"
+
+
+@strawberry.type
+class User(Node):
+    nickname: str
+
+    @classmethod
+    def build(cls, user_id: int, nickname: str) -> User:
+        return cls(id=strawberry.ID(to_global_id("User", user_id)), nickname=nickname)
+
+    @classmethod
+    def from_data(cls, data: UserData) -> User:
+        return cls.build(data["id"], data["nickname"])
+
+
+@strawberry.type(description="The signed-in user; `id` is the same as their User id.")
+class Viewer(Node):
+    login: str
+    nickname: str
+
+    @classmethod
+    def from_data(cls, data: UserData) -> Viewer:
+        return cls(
+            id=strawberry.ID(to_global_id("User", data["id"])),
+            login=data.get("login", ""),
+            nickname=data["nickname"],
+        )
+
+
+@strawberry.type
+class Member:
+    user: User
+    role: ChatRole
+    joined_at: datetime
+
+    @classmethod
+    def from_data(cls, data: MemberData) -> Member:
+        return cls(
+            user=User.build(data["user_id"], data["nickname"]),
+            role=ChatRole(data["role"]),
+            joined_at=parse_datetime(data["joined_at"]),
+        )
+
+
+@strawberry.type
+class Message(Node):
+    database_id: int
+    text: str
+    created_at: datetime
+    client_id: str | None
+    sender: User
+    chat_id: strawberry.ID
+
+    @classmethod
+    def from_data(cls, data: MessageData) -> Message:
+        return cls(
+            id=strawberry.ID(to_global_id("Message", data["id"])),
+            database_id=data["id"],
+            text=data["text"],
+            created_at=parse_datetime(data["created_at"]),
+            client_id=data.get("client_id"),
+            sender=User.build(data["sender_id"], data["sender_nickname"]),
+            chat_id=strawberry.ID(to_global_id("Chat", data["chat_id"])),
+        )
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    has_previous_page: bool
+    start_cursor: str | None
+    end_cursor: str | None
+
+
+@strawberry.type
+class MessageEdge:
+    cursor: str
+    node: Message
+
+
+@strawberry.type
+class MessageConnection:
+    edges: list[MessageEdge]
+    page_info: PageInfo
+
+    @classmethod
+    def build(
+        cls, rows: list[MessageData], *, has_next: bool, has_previous: bool
+    ) -> MessageConnection:
+        edges = [MessageEdge(cursor=str(m.id), node=m) for m in map(Message.from_data, rows)]
+        return cls(
+            edges=edges,
+            page_info=PageInfo(
+                has_next_page=has_next,
+                has_previous_page=has_previous,
+                start_cursor=edges[0].cursor if edges else None,
+                end_cursor=edges[-1].cursor if edges else None,
+            ),
+        )
+
+
+def _cursor(name: str, value: str | None) -> int | None:
+    if value is None:
+        return None
+    try:
+        return message_cursor_id(value)
+    except InvalidGlobalId as error:
+        raise ClientFacingError(f"`{name}` is not a message cursor", "BAD_USER_INPUT") from error
+
+
+def _page_size(name: str, value: int) -> int:
+    if not 1 <= value <= MAX_MESSAGE_PAGE:
+        raise ClientFacingError(
+            f"`{name}` must be between 1 and {MAX_MESSAGE_PAGE}", "BAD_USER_INPUT"
+        )
+    return value
+
+
+@strawberry.type
+class Chat(Node):
+    database_id: int
+    name: str
+    created_at: datetime
+    last_activity_at: datetime
+    my_role: ChatRole
+    unread_count: int
+
+    @classmethod
+    def from_data(cls, data: ChatData) -> Chat:
+        return cls(
+            id=strawberry.ID(to_global_id("Chat", data["id"])),
+            database_id=data["id"],
+            name=data["name"],
+            created_at=parse_datetime(data["created_at"]),
+            last_activity_at=parse_datetime(data["last_activity_at"]),
+            my_role=ChatRole(data["my_role"]),
+            unread_count=int(data.get("unread_count", 0)),
+        )
+
+    @strawberry.field
+    async def members(self, info: strawberry.Info[Context, None]) -> list[Member]:
+        rows = await info.context.loaders.members.load(self.database_id)
+        return [Member.from_data(row) for row in rows]
+
+    @strawberry.field
+    async def last_message(self, info: strawberry.Info[Context, None]) -> Message | None:
+        row = await info.context.loaders.last_messages.load(self.database_id)
+        return None if row is None else Message.from_data(row)
+
+    @described.field(
+        f"History: `last`/`before` (default last {DEFAULT_MESSAGE_PAGE}, "
+        f"at most {MAX_MESSAGE_PAGE}), or `first`/`after`. Cursors are Message ids."
+    )
+    async def messages(
+        self,
+        info: strawberry.Info[Context, None],
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> MessageConnection:
+        if first is not None and last is not None:
+            raise ClientFacingError("Use either `first` or `last`, not both", "BAD_USER_INPUT")
+        after_id, before_id = _cursor("after", after), _cursor("before", before)
+        client = info.context.chat()
+        try:
+            if first is not None or (after_id is not None and last is None):
+                size = _page_size("first", DEFAULT_MESSAGE_PAGE if first is None else first)
+                page = await client.messages(self.database_id, first=size, after=after_id)
+                return MessageConnection.build(
+                    page["messages"], has_next=page["has_more"], has_previous=after_id is not None
+                )
+            size = _page_size("last", DEFAULT_MESSAGE_PAGE if last is None else last)
+            page = await client.messages(self.database_id, last=size, before=before_id)
+        except ServiceError as error:
+            raise ClientFacingError(error.message, error.code.upper()) from error
+        return MessageConnection.build(
+            page["messages"], has_next=before_id is not None, has_previous=page["has_more"]
+        )
+
+
+@strawberry.type
+class ChatEdge:
+    cursor: str
+    node: Chat
+
+
+@strawberry.type
+class ChatConnection:
+    edges: list[ChatEdge]
+    page_info: PageInfo

@@ -1,0 +1,177 @@
+"""Strawberry's ASGI view with MyChat's auth, limits and GraphQL-over-HTTP behaviour."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+import orjson
+from cross_web import AsyncHTTPRequestAdapter, HTTPException
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData, process_result
+from strawberry.schema.base import BaseSchema
+from strawberry.schema.exceptions import InvalidOperationTypeError
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
+from strawberry.types import ExecutionResult
+from strawberry.types.unset import UNSET, UnsetType
+
+from gateway.context import Context, GatewayResources
+from gateway.websocket import LegacyGraphQLWSHandler, SizeLimitedWebSocketAdapter
+from mychat.tokens import bearer_token
+
+GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
+CONNECTION_INIT_WAIT = timedelta(seconds=3)
+MAX_SUBSCRIPTIONS_PER_CONNECTION = 20
+LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")  # developers' pages on any port
+REQUEST_ERROR_FLAG = "mychat.graphql_request_error"
+
+EXAMPLE_QUERY = """# MyChat GraphQL API. Sign in with the `login` mutation, then put
+#   {"Authorization": "Bearer <token>"}
+# in the Headers tab below.
+query MyChats {
+  me { id nickname }
+  chats(first: 10) {
+    edges {
+      node {
+        id
+        name
+        lastActivityAt
+        members { user { nickname } role }
+        lastMessage { text sender { nickname } createdAt }
+      }
+    }
+    pageInfo { hasNextPage endCursor }
+  }
+}
+"""
+
+
+def _is_request_error(result: ExecutionResult) -> bool:
+    """Parse or validation failure: no data and no error tied to a field (a path)."""
+    return (
+        result.data is None
+        and bool(result.errors)
+        and all(error.path is None for error in result.errors or ())
+    )
+
+
+def _wants_graphql_response(request: Request) -> bool:
+    return GRAPHQL_RESPONSE_JSON in request.headers.get("accept", "")
+
+
+class GatewayGraphQL(GraphQL[Context, None]):
+    websocket_adapter_class = SizeLimitedWebSocketAdapter
+    graphql_ws_handler_class = LegacyGraphQLWSHandler
+
+    def __init__(self, schema: BaseSchema, allowed_origins: tuple[str, ...]) -> None:
+        super().__init__(
+            schema,
+            graphql_ide="graphiql",
+            allow_queries_via_get=True,
+            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL),
+            connection_init_wait_timeout=CONNECTION_INIT_WAIT,
+            max_subscriptions_per_connection=MAX_SUBSCRIPTIONS_PER_CONNECTION,
+            allowed_origins=allowed_origins,
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        request = Request(scope, receive)
+        try:
+            response = await self.run(request)
+        except HTTPException as error:
+            response = self._error_response(request, error)
+        else:
+            if _wants_graphql_response(request) and response.media_type == "application/json":
+                response.headers["content-type"] = GRAPHQL_RESPONSE_JSON
+                if request.scope.get(REQUEST_ERROR_FLAG):
+                    response.status_code = 400
+        await response(scope, receive, send)
+
+    def _error_response(self, request: Request, error: HTTPException) -> Response:
+        media_type = (
+            GRAPHQL_RESPONSE_JSON if _wants_graphql_response(request) else "application/json"
+        )
+        headers = {"allow": "POST"} if error.status_code == 405 else None
+        body = orjson.dumps({"errors": [{"message": error.reason}]})
+        return Response(body, status_code=error.status_code, media_type=media_type, headers=headers)
+
+    async def execute_single(
+        self,
+        request: Request,
+        request_adapter: AsyncHTTPRequestAdapter,
+        sub_response: Response,
+        context: Context,
+        root_value: None,
+        request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
+        try:
+            return await super().execute_single(
+                request, request_adapter, sub_response, context, root_value, request_data
+            )
+        except HTTPException as error:
+            # GraphQL-over-HTTP: a mutation over GET is "method not allowed", not a bad request.
+            if isinstance(error.__cause__, InvalidOperationTypeError) and (
+                request_adapter.method == "GET"
+            ):
+                raise HTTPException(405, "Mutations need POST") from error
+            raise
+
+    async def process_result(
+        self, request: Request, result: ExecutionResult
+    ) -> GraphQLHTTPResponse:
+        response = process_result(result)
+        if _wants_graphql_response(request) and _is_request_error(result):
+            request.scope[REQUEST_ERROR_FLAG] = True
+            response.pop("data", None)
+        return response
+
+    async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
+        resources: GatewayResources = request.scope["app"].state.gateway
+        context = Context(resources, request.scope.get("mychat.request_id", "-"))
+        if isinstance(request, Request):
+            context.authenticate(bearer_token(request.headers.get("authorization")))
+        return context
+
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
+        params = context.connection_params or {}
+        raw = params.get("authorization") or params.get("Authorization") or params.get("token")
+        token = bearer_token(raw) if isinstance(raw, str) else None
+        if not context.authenticate(token):
+            raise ConnectionRejectionError({"message": "Missing or invalid token"})
+        acknowledged: UnsetType = UNSET  # a plain connection_ack
+        return acknowledged
+
+    def is_websocket_origin_allowed(self, request: WebSocket, origin: str) -> bool:
+        try:
+            hostname = urlsplit(origin).hostname
+        except ValueError:
+            return False
+        return hostname in LOCAL_HOSTS or super().is_websocket_origin_allowed(request, origin)
+
+    def encode_json(self, data: object) -> bytes:
+        return orjson.dumps(data)
+
+    def decode_json(self, data: str | bytes) -> object:
+        # orjson.JSONDecodeError subclasses json.JSONDecodeError, which Strawberry catches.
+        decoded: object = orjson.loads(data)
+        return decoded
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        html = self.graphql_ide_html.replace(
+            "parameters.q || EXAMPLE_QUERY",
+            f"parameters.q || {json.dumps(EXAMPLE_QUERY)}",
+        )
+        return HTMLResponse(html)
+
+
+__all__ = ["GRAPHQL_RESPONSE_JSON", "GatewayGraphQL"]

@@ -1,0 +1,86 @@
+"""WebSocket details Strawberry leaves open: message size, legacy protocol auth and init timeout."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator
+from contextlib import suppress
+from json import JSONDecodeError
+from typing import Any
+
+from starlette.websockets import WebSocketDisconnect, WebSocketState
+from strawberry.asgi import ASGIWebSocketAdapter
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http.exceptions import NonJsonMessageReceived, NonTextMessageReceived
+from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
+from strawberry.subscriptions.protocols.graphql_ws.types import ConnectionInitMessage
+from strawberry.types.unset import UnsetType
+
+from gateway.context import Context
+
+MAX_MESSAGE_BYTES = 64 * 1024
+CLOSE_FORBIDDEN = 4403
+CLOSE_TOO_BIG = 1009
+CLOSE_INIT_TIMEOUT = 4408
+
+
+class SizeLimitedWebSocketAdapter(ASGIWebSocketAdapter):
+    """Closes the socket (1009) on a message over 64 KiB, also when uvicorn would let it in."""
+
+    async def iter_json(
+        self, *, ignore_parsing_errors: bool = False
+    ) -> AsyncGenerator[object, None]:
+        ws = self.ws
+        try:
+            while ws.application_state != WebSocketState.DISCONNECTED:
+                try:
+                    text = await ws.receive_text()
+                except WebSocketDisconnect:
+                    return
+                if len(text) > MAX_MESSAGE_BYTES or len(text.encode()) > MAX_MESSAGE_BYTES:
+                    await ws.close(code=CLOSE_TOO_BIG, reason="Message over 64 KiB")
+                    return
+                try:
+                    yield self.view.decode_json(text)
+                except (JSONDecodeError, ValueError) as error:
+                    if not ignore_parsing_errors:
+                        raise NonJsonMessageReceived from error
+        except KeyError as error:
+            raise NonTextMessageReceived from error
+
+
+class LegacyGraphQLWSHandler(BaseGraphQLWSHandler[Context, None]):
+    """The `graphql-ws` (subscriptions-transport-ws) protocol, closing 4403 on a bad token and
+    4408 when no connection_init arrives in time, like graphql-transport-ws."""
+
+    async def handle(self) -> None:
+        timeout = asyncio.create_task(self._close_unless_initialised())
+        try:
+            await super().handle()
+        finally:
+            timeout.cancel()
+            with suppress(asyncio.CancelledError):
+                await timeout
+
+    async def _close_unless_initialised(self) -> None:
+        await asyncio.sleep(self.view.connection_init_wait_timeout.total_seconds())
+        if not self.connection_acknowledged:
+            await self.websocket.close(CLOSE_INIT_TIMEOUT, "Connection initialisation timeout")
+
+    async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
+        payload: Any = message.get("payload")
+        if payload is not None and not isinstance(payload, dict):
+            await self.websocket.close(CLOSE_FORBIDDEN, "Invalid connection init payload")
+            return
+        self.context.connection_params = payload
+        try:
+            ack_payload = await self.view.on_ws_connect(self.context)
+        except ConnectionRejectionError as error:
+            await self.send_message({"type": "connection_error", "payload": error.payload})
+            await self.websocket.close(CLOSE_FORBIDDEN, "Forbidden")
+            return
+        if isinstance(ack_payload, UnsetType) or ack_payload is None:
+            await self.send_message({"type": "connection_ack"})
+        else:
+            await self.send_message({"type": "connection_ack", "payload": ack_payload})
+        self.connection_acknowledged = True
