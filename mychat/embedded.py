@@ -54,6 +54,7 @@ def create_embedded_app(settings: Settings) -> Starlette:
     dispatcher = PrefixDispatcher(
         [
             ("/mychat/api/auth", auth_app),
+            ("/mychat/api/openapi.json", auth_app),
             ("/mychat/api/chat", chat_app),
             ("/mychat/graphql", gateway_app),
             ("/healthz", chat_app),
