@@ -54,6 +54,8 @@ class ScenarioResult:
     figures: list[Figure] = field(default_factory=list)
     settings: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
+    # What could not be measured this run (e.g. a part of ours that has not landed yet).
+    notes: list[str] = field(default_factory=list)
     # Raw series for plots (e.g. latency samples in ms per target); not written to JSON whole.
     series: dict[str, list[float]] = field(default_factory=dict)
 
@@ -67,6 +69,7 @@ class ScenarioResult:
             "method": self.method,
             "settings": self.settings,
             "error": self.error,
+            "notes": self.notes,
             "figures": {figure.name: figure.to_json() for figure in self.figures},
         }
 

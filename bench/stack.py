@@ -142,16 +142,29 @@ def service_env(database_url: str, redis_url: str, data_dir: Path) -> dict[str, 
 
 
 @contextmanager
-def mychat_stack(name: str, *, gateways: int = 1, with_gateway: bool = True) -> Iterator[Stack]:
-    """auth, chat and `gateways` gateway processes on a fresh database and a private Redis."""
+def mychat_stack(
+    name: str, *, gateways: int = 1, with_gateway: bool = True, embedded: bool = False
+) -> Iterator[Stack]:
+    """auth, chat and `gateways` gateway processes on a fresh database and a private Redis.
+
+    `embedded=True` runs the one-process app (`mychat serve all`) instead; every port of the
+    Stack is then that process's port.
+    """
     with ExitStack() as stack:
         data_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="mychat-bench-")))
         database_url = stack.enter_context(fresh_database())
         redis_url = stack.enter_context(private_redis())
         env = service_env(database_url, redis_url, data_dir)
+        if embedded:
+            everything = stack.enter_context(uvicorn_server(f"{name}-all", "mychat:all", env=env))
+            assert everything.port is not None
+            port = everything.port
+            yield Stack(database_url, redis_url, port, port, [port], {"all": everything})
+            return
         auth = stack.enter_context(uvicorn_server(f"{name}-auth", "mychat:auth", env=env))
         chat = stack.enter_context(uvicorn_server(f"{name}-chat", "mychat:chat", env=env))
-        assert auth.port is not None and chat.port is not None
+        assert auth.port is not None
+        assert chat.port is not None
         procs = {"auth": auth, "chat": chat}
         ports: list[int] = []
         if with_gateway:

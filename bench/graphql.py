@@ -1,0 +1,142 @@
+"""Scenario 2, GraphQL: `chat { messages(last: 50) }`, `me` and `sendMessage`.
+
+Ours: the gateway (`mychat:gateway`) in the topology, calling auth_service and chat_service
+over HTTP on a fresh MariaDB database; also the embedded app (`mychat:all`, one process, the
+service hop in-process). Baseline: a bare Strawberry schema answering the same documents from
+memory with parser and validation caches; bare `{ hello }` is the framework's floor.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from bench import documents
+from bench.config import BenchConfig
+from bench.loadgen import TOOL, HttpRequest, LoadResult
+from bench.measure import add_throughput_figures, describe, json_request, load
+from bench.procs import uvicorn_server
+from bench.results_model import Figure, ScenarioResult
+from bench.serve import UVICORN_SETTINGS
+from bench.stack import Seeded, mychat_stack, seed_chat_with_history
+
+TARGET_RATIO = 0.5
+GRAPHQL_PATH = "/mychat/graphql"
+NO_ERRORS = '"errors"'
+
+
+def _operation(document: str, variables: dict[str, Any], token: str | None) -> HttpRequest:
+    return json_request(GRAPHQL_PATH, {"query": document, "variables": variables}, token)
+
+
+def _chat_global_id(url: str, token: str, name: str) -> str:
+    query = "query { chats(first: 20) { edges { node { id name } } } }"
+    response = httpx.post(
+        url, json={"query": query}, headers={"Authorization": f"Bearer {token}"}, timeout=10
+    )
+    response.raise_for_status()
+    body = response.json()
+    for edge in body["data"]["chats"]["edges"]:
+        if edge["node"]["name"] == name:
+            return str(edge["node"]["id"])
+    raise RuntimeError(f"chat {name!r} not found through GraphQL: {body}")
+
+
+def _measure_documents(
+    config: BenchConfig, label: str, port: int, seeded: Seeded | None, url: str | None
+) -> dict[str, LoadResult]:
+    token = seeded.token if seeded else None
+    if seeded is not None and url is not None:
+        history_id = _chat_global_id(url, seeded.token, "history")
+        send_id = _chat_global_id(url, seeded.token, "sends")
+    else:
+        history_id = send_id = "Q2hhdDox"
+    results: dict[str, LoadResult] = {}
+    plan = [
+        ("history", documents.HISTORY, {"chatId": history_id}, '"edges"'),
+        ("me", documents.ME, {}, '"login"'),
+        ("send", documents.SEND, {"chatId": send_id, "text": "hello"}, "SendMessagePayload"),
+    ]
+    for name, document, variables, expect in plan:
+        result = load(
+            config,
+            port,
+            [_operation(document, variables, token)],
+            expect_in_body=expect,
+            reject_in_body=NO_ERRORS,
+        )
+        print(describe(f"{name} ({label})", result), flush=True)
+        results[name] = result
+    return results
+
+
+def run(config: BenchConfig) -> ScenarioResult:
+    scenario = ScenarioResult(
+        "graphql",
+        "GraphQL: history of 50, me, sendMessage",
+        method=(
+            f"{TOOL}; {config.http_concurrency} connections, {config.warmup_seconds} s warm-up, "
+            f"{config.duration_seconds} s measured per figure; POST {GRAPHQL_PATH} JSON; "
+            "ours = gateway -> auth/chat services over HTTP on MariaDB (topology) and the "
+            "embedded app; baseline = bare Strawberry from memory with ParserCache and "
+            "ValidationCache"
+        ),
+        settings={
+            "concurrency": config.http_concurrency,
+            "warmup_seconds": config.warmup_seconds,
+            "duration_seconds": config.duration_seconds,
+            "uvicorn": UVICORN_SETTINGS,
+            "documents": {
+                "history": documents.HISTORY,
+                "me": documents.ME,
+                "send": documents.SEND,
+                "hello": documents.HELLO,
+            },
+        },
+    )
+
+    print("GraphQL baseline: bare Strawberry", flush=True)
+    with uvicorn_server("graphql-baseline", "bare-graphql") as server:
+        assert server.port is not None
+        hello = load(
+            config,
+            server.port,
+            [_operation(documents.HELLO, {}, None)],
+            expect_in_body="world",
+            reject_in_body=NO_ERRORS,
+        )
+        print(describe("{ hello } (baseline floor)", hello), flush=True)
+        baseline = _measure_documents(config, "baseline", server.port, None, None)
+
+    print("GraphQL ours: gateway + auth + chat (topology)", flush=True)
+    with mychat_stack("graphql") as stack:
+        seeded = seed_chat_with_history(stack)
+        ours = _measure_documents(
+            config, "ours", stack.gateway_ports[0], seeded, stack.gateway_url()
+        )
+
+    print("GraphQL ours: embedded app (one process)", flush=True)
+    embedded: dict[str, LoadResult] = {}
+    try:
+        with mychat_stack("graphql-embedded", embedded=True) as stack:
+            seeded = seed_chat_with_history(stack)
+            port = stack.gateway_ports[0]
+            embedded = _measure_documents(
+                config, "embedded", port, seeded, f"http://127.0.0.1:{port}{GRAPHQL_PATH}"
+            )
+    except RuntimeError as error:  # the embedded app is optional for this scenario
+        note = f"embedded app not measured: {str(error).splitlines()[-1]}"
+        print("  " + note, flush=True)
+        scenario.notes.append(note)
+
+    scenario.add(Figure("hello rps (framework floor)", hello.rps, "req/s", note="bare Strawberry"))
+    for name in ("history", "me", "send"):
+        target = TARGET_RATIO if name != "send" else None
+        add_throughput_figures(scenario, name, ours[name], baseline[name], target_ratio=target)
+    for name, result in embedded.items():
+        target = TARGET_RATIO if name != "send" else None
+        add_throughput_figures(
+            scenario, f"{name} embedded", result, baseline[name], target_ratio=target
+        )
+    return scenario
