@@ -1,0 +1,209 @@
+// Apollo Client with a normalised cache: HTTP for queries and mutations, graphql-ws for
+// subscriptions (split link), the token on both, and the socket's state as a store.
+import {
+  ApolloClient,
+  ApolloLink,
+  CombinedGraphQLErrors,
+  HttpLink,
+  InMemoryCache,
+  ServerError,
+  split,
+} from '@apollo/client';
+import { ErrorLink } from '@apollo/client/link/error';
+import { GraphQLWsLink } from '@apollo/client/link/subscriptions';
+import { getMainDefinition } from '@apollo/client/utilities';
+import { createClient } from 'graphql-ws';
+
+import { createStore } from './store.js';
+
+export const GRAPHQL_PATH = '/mychat/graphql';
+const KEEPALIVE_MS = 10_000; // the server sends no pings: keep the socket (and proxies) alive
+const MAX_BACKOFF_MS = 10_000;
+const CLOSE_FORBIDDEN = 4403; // bad or expired token
+const CLOSE_UNAUTHORIZED = 4401;
+
+// Union and interface members, so fragments like `... on Error` match in the cache.
+const POSSIBLE_TYPES = {
+  Node: ['User', 'Viewer', 'Message', 'Chat'],
+  Error: [
+    'ValidationError',
+    'NotFound',
+    'NotAMember',
+    'AlreadyAMember',
+    'Conflict',
+    'Unauthenticated',
+    'RateLimited',
+  ],
+  AuthResult: ['AuthPayload', 'ValidationError', 'Conflict', 'Unauthenticated', 'RateLimited'],
+  CreateChatResult: ['CreateChatPayload', 'ValidationError', 'NotFound', 'Unauthenticated'],
+  AddMemberResult: [
+    'AddMemberPayload',
+    'ValidationError',
+    'NotFound',
+    'NotAMember',
+    'AlreadyAMember',
+    'Unauthenticated',
+  ],
+  LeaveChatResult: ['LeaveChatPayload', 'NotFound', 'NotAMember', 'Unauthenticated'],
+  SendMessageResult: [
+    'SendMessagePayload',
+    'ValidationError',
+    'NotFound',
+    'NotAMember',
+    'RateLimited',
+    'Unauthenticated',
+  ],
+  MarkReadResult: ['MarkReadPayload', 'ValidationError', 'NotFound', 'NotAMember', 'Unauthenticated'],
+  ChatEvent: ['MessageAdded', 'MemberAdded', 'MemberLeft', 'AddedToChat', 'RemovedFromChat'],
+};
+
+/** Orders message edges by database id (ids, not timestamps, order messages). */
+export function sortEdges(edges, readField) {
+  return edges.sort(
+    (a, b) => (readField('databaseId', a.node) ?? 0) - (readField('databaseId', b.node) ?? 0),
+  );
+}
+
+// Pages of a chat's history merge into one list: deduplicated by message id, ordered by id.
+function mergeMessages(existing, incoming, { args, readField }) {
+  const byId = new Map();
+  for (const edge of [...(existing?.edges ?? []), ...incoming.edges]) {
+    byId.set(readField('id', edge.node), edge);
+  }
+  const edges = sortEdges([...byId.values()], readField);
+  // An older page (`before`) says whether there is more before it; a refresh of the newest page
+  // leaves what we already know about older ones.
+  const olderPage = Boolean(args?.before);
+  const hasPreviousPage =
+    !existing || olderPage ? incoming.pageInfo.hasPreviousPage : existing.pageInfo.hasPreviousPage;
+  return {
+    ...incoming,
+    edges,
+    pageInfo: { ...incoming.pageInfo, hasPreviousPage, startCursor: edges[0]?.cursor ?? null },
+  };
+}
+
+function createCache() {
+  return new InMemoryCache({
+    possibleTypes: POSSIBLE_TYPES,
+    typePolicies: {
+      Query: {
+        fields: {
+          chats: { keyArgs: false, merge: (_existing, incoming) => incoming },
+          // `chat(id)` reads the Chat already normalised from the chat list.
+          chat: {
+            read(existing, { args, toReference }) {
+              return existing ?? toReference({ __typename: 'Chat', id: args.id });
+            },
+          },
+        },
+      },
+      Chat: {
+        fields: {
+          messages: { keyArgs: false, merge: mergeMessages },
+          members: { merge: (_existing, incoming) => incoming },
+        },
+      },
+      Member: { keyFields: false },
+    },
+  });
+}
+
+function websocketUrl() {
+  const scheme = window.location.protocol === 'https:' ? 'wss:' : 'ws:';
+  return `${scheme}//${window.location.host}${GRAPHQL_PATH}`;
+}
+
+/**
+ * The client for one session. `token` null gives an HTTP-only client (sign in / register).
+ * `onUnauthenticated` runs when the server refuses the token (HTTP 401 or socket close 4403).
+ * Returns `{client, wsClient, connection, dispose}`; `connection` is a store of
+ * 'connecting' | 'connected' | 'reconnecting'.
+ */
+export function createApollo({ token, onUnauthenticated }) {
+  const connection = createStore('connecting');
+  const authHeaders = token ? { authorization: `Bearer ${token}` } : {};
+  const httpLink = new HttpLink({ uri: GRAPHQL_PATH, headers: authHeaders });
+  // The server refused the token: HTTP 401, or an error with code UNAUTHENTICATED (for
+  // example a query or subscription whose token expired).
+  const errorLink = new ErrorLink(({ error }) => {
+    if (!token) return;
+    const refused =
+      (ServerError.is(error) && error.statusCode === 401) ||
+      (CombinedGraphQLErrors.is(error) &&
+        error.errors.some((e) => e.extensions?.code === 'UNAUTHENTICATED'));
+    if (refused) onUnauthenticated?.();
+  });
+
+  let wsClient = null;
+  let link = ApolloLink.from([errorLink, httpLink]);
+  if (token) {
+    let everConnected = false;
+    let disposed = false;
+    wsClient = createClient({
+      url: websocketUrl(),
+      connectionParams: { authorization: `Bearer ${token}` },
+      lazy: false,
+      keepAlive: KEEPALIVE_MS,
+      connectionAckWaitTimeout: 10_000,
+      retryAttempts: Infinity,
+      retryWait: async (retries) => {
+        const delay = Math.min(500 * 2 ** retries, MAX_BACKOFF_MS) + Math.random() * 300;
+        await new Promise((resolve) => setTimeout(resolve, delay));
+      },
+      shouldRetry: (event) => {
+        const code = event?.code;
+        return code !== CLOSE_FORBIDDEN && code !== CLOSE_UNAUTHORIZED;
+      },
+      onNonLazyError: () => {
+        // Reported through the `closed` listener below.
+      },
+      on: {
+        connecting: () => connection.set(everConnected ? 'reconnecting' : 'connecting'),
+        connected: () => {
+          everConnected = true;
+          connection.set('connected');
+        },
+        closed: (event) => {
+          if (disposed) return;
+          if (event?.code === CLOSE_FORBIDDEN || event?.code === CLOSE_UNAUTHORIZED) {
+            onUnauthenticated?.();
+            return;
+          }
+          connection.set(everConnected ? 'reconnecting' : 'connecting');
+        },
+      },
+    });
+    const wsLink = new GraphQLWsLink(wsClient);
+    const originalDispose = wsClient.dispose.bind(wsClient);
+    wsClient.dispose = () => {
+      disposed = true;
+      return originalDispose();
+    };
+    link = ApolloLink.from([
+      errorLink,
+      split(
+        ({ query }) => {
+          const definition = getMainDefinition(query);
+          return (
+            definition.kind === 'OperationDefinition' && definition.operation === 'subscription'
+          );
+        },
+        wsLink,
+        httpLink,
+      ),
+    ]);
+  }
+
+  const client = new ApolloClient({ link, cache: createCache() });
+  return {
+    client,
+    wsClient,
+    connection,
+    dispose() {
+      wsClient?.dispose();
+      client.stop();
+      client.clearStore().catch(() => {});
+    },
+  };
+}

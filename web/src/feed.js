@@ -1,0 +1,116 @@
+// The one live subscription, `chatEvents`, for every chat of the user. It remembers the newest
+// message id seen; when the socket drops it resubscribes with `after:` that id, so messages sent
+// meanwhile arrive (the server replays them) and duplicates are dropped by id in the cache.
+import { CHAT_EVENTS } from './operations.js';
+import { addChatToList, appendMessage, removeChatFromList } from './cacheUpdates.js';
+import { createStore } from './store.js';
+
+export function createFeed({ client, wsClient, onRemovedFromChat, onReconnected, onMessage }) {
+  let newest = null; // {databaseId, id} of the newest message seen anywhere
+  let subscription = null;
+  let stopped = false;
+  let noteCounter = 0;
+  // chatId -> [{key, kind: 'joined'|'left', name, afterDatabaseId}] shown as system lines
+  const notes = createStore(new Map());
+  const newestInChat = new Map();
+
+  function noteMessage(message) {
+    if (!message || typeof message.databaseId !== 'number') return;
+    if (!newest || message.databaseId > newest.databaseId) {
+      newest = { databaseId: message.databaseId, id: message.id };
+    }
+    const inChat = newestInChat.get(message.chatId) ?? 0;
+    if (message.databaseId > inChat) newestInChat.set(message.chatId, message.databaseId);
+  }
+
+  function addNote(chatId, kind, name) {
+    noteCounter += 1;
+    const note = {
+      key: `note-${noteCounter}`,
+      kind,
+      name,
+      afterDatabaseId: newestInChat.get(chatId) ?? 0,
+    };
+    notes.update((current) => {
+      const next = new Map(current);
+      next.set(chatId, [...(next.get(chatId) ?? []), note]);
+      return next;
+    });
+  }
+
+  function handle(event) {
+    const { cache } = client;
+    switch (event?.__typename) {
+      case 'MessageAdded':
+        noteMessage(event.message);
+        appendMessage(cache, event.message);
+        addChatToList(cache, event.chat);
+        onMessage?.(event.message);
+        break;
+      case 'MemberAdded':
+        addNote(event.chat.id, 'joined', event.member.user.nickname);
+        break;
+      case 'MemberLeft':
+        addNote(event.chat.id, 'left', event.user.nickname);
+        break;
+      case 'AddedToChat':
+        if (event.chat.lastMessage) noteMessage(event.chat.lastMessage);
+        addChatToList(cache, event.chat);
+        break;
+      case 'RemovedFromChat':
+        onRemovedFromChat?.(event.chatId);
+        removeChatFromList(cache, event.chatId);
+        break;
+      default:
+        break;
+    }
+  }
+
+  function subscribe() {
+    subscription?.unsubscribe();
+    subscription = null;
+    if (stopped) return;
+    subscription = client
+      .subscribe({ query: CHAT_EVENTS, variables: { after: newest?.id ?? null } })
+      .subscribe({
+        next: (result) => {
+          if (result.data?.chatEvents) handle(result.data.chatEvents);
+        },
+        // A server-side error ends the subscription: start again from the newest id seen.
+        error: () => setTimeout(subscribe, 1000),
+        complete: () => {
+          if (!stopped) setTimeout(subscribe, 1000);
+        },
+      });
+  }
+
+  let sawClose = false;
+  const unlisten = [];
+  if (wsClient) {
+    unlisten.push(
+      wsClient.on('closed', () => {
+        if (stopped) return;
+        sawClose = true;
+        // Resubscribe now (after graphql-ws settles) so the retry carries the newest cursor.
+        setTimeout(subscribe, 0);
+      }),
+      wsClient.on('connected', () => {
+        if (sawClose && !stopped) {
+          sawClose = false;
+          onReconnected?.();
+        }
+      }),
+    );
+  }
+
+  return {
+    notes,
+    noteMessage,
+    start: subscribe,
+    stop() {
+      stopped = true;
+      subscription?.unsubscribe();
+      for (const off of unlisten) off();
+    },
+  };
+}

@@ -1,0 +1,78 @@
+// Entry point: picks the screen (sign in or messenger) and owns the session's lifetime.
+import './styles.css';
+import { createApollo } from './apollo.js';
+import { onLanguageChange, t } from './i18n.js';
+import { clearSession, loadSession, msUntilExpiry, saveSession } from './session.js';
+import { mountAuth } from './views/auth.js';
+import { createServices, mountMessenger } from './views/messenger.js';
+
+const root = document.getElementById('app');
+let unmount = () => {};
+let runtime = null; // {session, apollo} while signed in
+let expiryTimer = null;
+const authState = { mode: 'signin', values: {}, notice: null, rerender: () => render() };
+let anonymousApollo = null;
+
+function render() {
+  unmount();
+  if (runtime) {
+    unmount = mountMessenger(root, {
+      ...runtime,
+      signOut: () => endSession(t('signedOut')),
+      expire: () => endSession(t('sessionExpired')),
+    });
+  } else {
+    anonymousApollo ??= createApollo({ token: null });
+    unmount = mountAuth(root, {
+      client: anonymousApollo.client,
+      state: authState,
+      onSignedIn: (payload) => startSession(saveSession(payload)),
+    });
+  }
+}
+
+function startSession(session) {
+  authState.notice = null;
+  const apollo = createApollo({
+    token: session.token,
+    onUnauthenticated: () => endSession(t('sessionExpired')),
+  });
+  const services = createServices({ apollo, expire: () => endSession(t('sessionExpired')) });
+  runtime = { session, apollo, services };
+  const remaining = msUntilExpiry(session);
+  clearTimeout(expiryTimer);
+  // setTimeout cannot wait longer than ~24.8 days; tokens live far shorter.
+  if (remaining !== null && remaining < 2 ** 31 - 1) {
+    expiryTimer = setTimeout(() => endSession(t('sessionExpired')), Math.max(remaining, 0));
+  }
+  if (!window.location.hash) window.location.hash = '#/';
+  render();
+}
+
+function endSession(notice) {
+  if (!runtime) return;
+  clearTimeout(expiryTimer);
+  clearSession();
+  const { apollo, services } = runtime;
+  runtime = null;
+  unmount();
+  unmount = () => {};
+  services.stop();
+  apollo.dispose();
+  authState.notice = notice;
+  authState.mode = 'signin';
+  window.location.hash = '';
+  render();
+}
+
+onLanguageChange(() => render());
+
+const stored = loadSession();
+if (stored?.expired) {
+  authState.notice = t('sessionExpired');
+  render();
+} else if (stored) {
+  startSession(stored);
+} else {
+  render();
+}

@@ -1,0 +1,287 @@
+// Every GraphQL document the page sends (the contract is the gateway's schema.graphql).
+import { gql } from '@apollo/client';
+
+export const MESSAGE_FIELDS = gql`
+  fragment MessageFields on Message {
+    id
+    databaseId
+    text
+    createdAt
+    clientId
+    chatId
+    sender {
+      id
+      nickname
+    }
+  }
+`;
+
+export const MEMBER_FIELDS = gql`
+  fragment MemberFields on Member {
+    role
+    joinedAt
+    user {
+      id
+      nickname
+    }
+  }
+`;
+
+export const CHAT_LIST_FIELDS = gql`
+  fragment ChatListFields on Chat {
+    id
+    databaseId
+    name
+    createdAt
+    lastActivityAt
+    unreadCount
+    myRole
+    lastMessage {
+      ...MessageFields
+    }
+  }
+  ${MESSAGE_FIELDS}
+`;
+
+const ERROR_FIELDS = `
+  ... on Error {
+    errorMessage: message
+    code
+  }
+  ... on ValidationError {
+    field
+  }
+  ... on Conflict {
+    field
+  }
+  ... on RateLimited {
+    retryAfter
+  }
+`;
+
+export const ME = gql`
+  query Me {
+    me {
+      id
+      login
+      nickname
+    }
+  }
+`;
+
+export const CHATS = gql`
+  query Chats($first: Int) {
+    chats(first: $first) {
+      edges {
+        cursor
+        node {
+          ...ChatListFields
+        }
+      }
+      pageInfo {
+        hasNextPage
+        endCursor
+      }
+    }
+  }
+  ${CHAT_LIST_FIELDS}
+`;
+
+export const CHAT = gql`
+  query Chat($id: ID!) {
+    chat(id: $id) {
+      ...ChatListFields
+      members {
+        ...MemberFields
+      }
+    }
+  }
+  ${CHAT_LIST_FIELDS}
+  ${MEMBER_FIELDS}
+`;
+
+export const CHAT_MESSAGES = gql`
+  query ChatMessages($id: ID!, $last: Int, $before: String) {
+    chat(id: $id) {
+      id
+      messages(last: $last, before: $before) {
+        edges {
+          cursor
+          node {
+            ...MessageFields
+          }
+        }
+        pageInfo {
+          hasPreviousPage
+          startCursor
+        }
+      }
+    }
+  }
+  ${MESSAGE_FIELDS}
+`;
+
+const AUTH_RESULT = `
+  __typename
+  ... on AuthPayload {
+    token
+    expiresAt
+    user {
+      id
+      login
+      nickname
+    }
+  }
+  ${ERROR_FIELDS}
+`;
+
+export const REGISTER = gql`
+  mutation Register($login: String!, $password: String!, $nickname: String!) {
+    register(login: $login, password: $password, nickname: $nickname) {
+      ${AUTH_RESULT}
+    }
+  }
+`;
+
+export const LOGIN = gql`
+  mutation Login($login: String!, $password: String!) {
+    login(login: $login, password: $password) {
+      ${AUTH_RESULT}
+    }
+  }
+`;
+
+export const CREATE_CHAT = gql`
+  mutation CreateChat($name: String!) {
+    createChat(name: $name) {
+      __typename
+      ... on CreateChatPayload {
+        chat {
+          ...ChatListFields
+          members {
+            ...MemberFields
+          }
+        }
+      }
+      ${ERROR_FIELDS}
+    }
+  }
+  ${CHAT_LIST_FIELDS}
+  ${MEMBER_FIELDS}
+`;
+
+export const ADD_MEMBER = gql`
+  mutation AddMember($chatId: ID!, $nickname: String!) {
+    addMember(chatId: $chatId, nickname: $nickname) {
+      __typename
+      ... on AddMemberPayload {
+        chat {
+          id
+          members {
+            ...MemberFields
+          }
+        }
+        member {
+          ...MemberFields
+        }
+      }
+      ${ERROR_FIELDS}
+    }
+  }
+  ${MEMBER_FIELDS}
+`;
+
+export const LEAVE_CHAT = gql`
+  mutation LeaveChat($chatId: ID!) {
+    leaveChat(chatId: $chatId) {
+      __typename
+      ... on LeaveChatPayload {
+        chatId
+      }
+      ${ERROR_FIELDS}
+    }
+  }
+`;
+
+export const SEND_MESSAGE = gql`
+  mutation SendMessage($chatId: ID!, $text: String!, $clientId: String) {
+    sendMessage(chatId: $chatId, text: $text, clientId: $clientId) {
+      __typename
+      ... on SendMessagePayload {
+        message {
+          ...MessageFields
+        }
+      }
+      ${ERROR_FIELDS}
+    }
+  }
+  ${MESSAGE_FIELDS}
+`;
+
+export const MARK_READ = gql`
+  mutation MarkRead($chatId: ID!, $messageId: ID!) {
+    markRead(chatId: $chatId, messageId: $messageId) {
+      __typename
+      ... on MarkReadPayload {
+        chat {
+          id
+          unreadCount
+        }
+      }
+      ${ERROR_FIELDS}
+    }
+  }
+`;
+
+export const CHAT_EVENTS = gql`
+  subscription ChatEvents($after: ID) {
+    chatEvents(after: $after) {
+      __typename
+      ... on MessageAdded {
+        message {
+          ...MessageFields
+        }
+        chat {
+          ...ChatListFields
+        }
+      }
+      ... on MemberAdded {
+        chat {
+          id
+          lastActivityAt
+          members {
+            ...MemberFields
+          }
+        }
+        member {
+          ...MemberFields
+        }
+      }
+      ... on MemberLeft {
+        chat {
+          id
+          members {
+            ...MemberFields
+          }
+        }
+        user {
+          id
+          nickname
+        }
+      }
+      ... on AddedToChat {
+        chat {
+          ...ChatListFields
+          members {
+            ...MemberFields
+          }
+        }
+      }
+      ... on RemovedFromChat {
+        chatId
+      }
+    }
+  }
+  ${CHAT_LIST_FIELDS}
+  ${MEMBER_FIELDS}
+`;

@@ -1,0 +1,145 @@
+// The chat list: newest activity first (re-sorted live), last message preview, unread count,
+// and a form to create a chat.
+import { h, reconcile, uid } from '../dom.js';
+import { formatTime, t } from '../i18n.js';
+import { CHATS, CREATE_CHAT } from '../operations.js';
+import { addChatToList } from '../cacheUpdates.js';
+import { errorText } from './common.js';
+
+const LIST_SIZE = 50;
+
+function byActivity(a, b) {
+  const diff = Date.parse(b.lastActivityAt) - Date.parse(a.lastActivityAt);
+  return diff || (b.databaseId ?? 0) - (a.databaseId ?? 0);
+}
+
+function preview(chat, myId) {
+  const message = chat.lastMessage;
+  if (!message) return t('noMessagesYet');
+  const who = message.sender.id === myId ? t('you') : message.sender.nickname;
+  return `${who}: ${message.text.replace(/\s+/g, ' ')}`;
+}
+
+export function mountChatList(container, ctx) {
+  const { client, services, session, chatHref } = ctx;
+
+  const inputId = uid('new-chat');
+  const errorId = `${inputId}-error`;
+  const nameInput = h('input', {
+    id: inputId,
+    name: 'name',
+    type: 'text',
+    required: true,
+    maxlength: 255,
+    autocomplete: 'off',
+    placeholder: t('newChatName'),
+    'aria-describedby': errorId,
+    'data-testid': 'new-chat-name',
+  });
+  const nameError = h('p', { id: errorId, class: 'field-error', 'data-testid': 'new-chat-error' });
+  const createButton = h('button', { type: 'submit', class: 'primary', text: t('create') });
+
+  async function onCreate(event) {
+    event.preventDefault();
+    nameError.textContent = '';
+    nameInput.removeAttribute('aria-invalid');
+    createButton.disabled = true;
+    try {
+      const { data } = await client.mutate({ mutation: CREATE_CHAT, variables: { name: nameInput.value } });
+      const result = data?.createChat;
+      if (result?.__typename === 'CreateChatPayload') {
+        addChatToList(client.cache, result.chat);
+        nameInput.value = '';
+        window.location.hash = chatHref(result.chat.id);
+      } else {
+        if (result?.__typename === 'Unauthenticated') ctx.expire();
+        nameError.textContent = errorText(result);
+        nameInput.setAttribute('aria-invalid', 'true');
+      }
+    } catch {
+      nameError.textContent = t('networkError');
+    }
+    createButton.disabled = false;
+  }
+
+  const form = h(
+    'form',
+    { class: 'new-chat', novalidate: true, onSubmit: onCreate, 'data-testid': 'new-chat-form' },
+    h('label', { for: inputId, text: t('newChat') }),
+    h('div', { class: 'inline-field' }, nameInput, createButton),
+    nameError,
+  );
+
+  const list = h('ul', { class: 'chat-list', 'data-testid': 'chat-list' });
+  const status = h('p', { class: 'list-status', role: 'status' });
+  container.replaceChildren(h('h2', { class: 'pane-title', text: t('chats') }), form, status, list);
+
+  function createItem() {
+    const parts = {
+      link: h('a', { class: 'chat-link', 'data-testid': 'chat-link' }),
+      name: h('span', { class: 'chat-name', 'data-testid': 'chat-name' }),
+      time: h('time', { class: 'chat-time' }),
+      preview: h('span', { class: 'chat-preview', 'data-testid': 'chat-preview' }),
+      badge: h('span', { class: 'badge', 'data-testid': 'unread' }),
+    };
+    parts.link.append(
+      h('span', { class: 'chat-line' }, parts.name, parts.time),
+      h('span', { class: 'chat-line' }, parts.preview, parts.badge),
+    );
+    const li = h('li', { class: 'chat-item' }, parts.link);
+    li.parts = parts;
+    return li;
+  }
+
+  let chats = [];
+  function draw() {
+    const activeId = services.route.get().chatId;
+    const sorted = [...chats].sort(byActivity);
+    reconcile(list, sorted, (chat) => chat.id, (chat, existing) => {
+      // Update in place so keyboard focus on a link survives live re-sorting.
+      const li = existing ?? createItem();
+      const parts = li.parts;
+      parts.link.href = chatHref(chat.id);
+      if (chat.id === activeId) parts.link.setAttribute('aria-current', 'page');
+      else parts.link.removeAttribute('aria-current');
+      parts.name.textContent = chat.name;
+      parts.time.dateTime = chat.lastActivityAt;
+      parts.time.textContent = formatTime(chat.lastActivityAt);
+      parts.preview.textContent = preview(chat, session.user.id);
+      const unread = chat.unreadCount > 0 && chat.id !== activeId;
+      parts.badge.hidden = !unread;
+      parts.badge.textContent = chat.unreadCount > 99 ? '99+' : String(chat.unreadCount);
+      parts.badge.setAttribute('aria-label', `${chat.unreadCount} ${t('unread')}`);
+      return li;
+    });
+    status.textContent = chats.length ? '' : t('noChats');
+  }
+
+  const observable = client.watchQuery({
+    query: CHATS,
+    variables: { first: LIST_SIZE },
+    fetchPolicy: 'cache-first',
+  });
+  let loadedOnce = false;
+  status.textContent = t('loading');
+  const subscription = observable.subscribe({
+    next: (result) => {
+      if (result.data?.chats) {
+        loadedOnce = true;
+        chats = result.data.chats.edges.map((edge) => edge.node);
+        draw();
+      } else if (result.error && !loadedOnce) {
+        status.textContent = t('networkError');
+      }
+    },
+    error: () => {
+      if (!loadedOnce) status.textContent = t('networkError');
+    },
+  });
+  const offRoute = services.route.subscribe(draw);
+
+  return () => {
+    subscription.unsubscribe();
+    offRoute();
+  };
+}

@@ -1,0 +1,403 @@
+// One chat: history (older pages load when scrolling up), live messages, optimistic sending,
+// member list, add member, leave. Marks messages read while the chat is on screen.
+import { h, reconcile, uid } from '../dom.js';
+import { formatTime, t } from '../i18n.js';
+import { ADD_MEMBER, CHAT, CHAT_MESSAGES, LEAVE_CHAT, MARK_READ } from '../operations.js';
+import { removeChatFromList } from '../cacheUpdates.js';
+import { errorText } from './common.js';
+
+const PAGE_SIZE = 50;
+const LOAD_OLDER_WITHIN_PX = 200;
+const STICK_TO_BOTTOM_PX = 80;
+const WIDE_SCREEN = '(min-width: 1100px)';
+
+export function mountChatView(container, ctx, chatId) {
+  const { client, services, session } = ctx;
+  const myId = session.user.id;
+  const cleanups = [];
+  let chat = null; // details: name, members, myRole
+  let messages = []; // server messages, oldest first
+  let hasPreviousPage = false;
+  let loadingOlder = false;
+  let initialScrollDone = false;
+  let lastMarkedId = null;
+
+  // ----- header -----
+  const title = h('h2', { class: 'chat-title', 'data-testid': 'chat-title', text: t('loading') });
+  const membersPanelId = uid('members');
+  const membersToggle = h('button', {
+    type: 'button',
+    class: 'ghost members-toggle',
+    'aria-controls': membersPanelId,
+    'data-testid': 'members-toggle',
+    onClick: () => setMembersOpen(!membersOpen),
+  });
+  const header = h(
+    'header',
+    { class: 'chat-header' },
+    h('a', { class: 'back-link', href: '#/', 'aria-label': t('back') }, h('span', { 'aria-hidden': 'true', text: '‹ ' }), t('back')),
+    title,
+    membersToggle,
+  );
+
+  // ----- messages -----
+  const historyTop = h('div', { class: 'history-top' });
+  const messageList = h('ol', { class: 'message-list', 'data-testid': 'message-list' });
+  const scroller = h(
+    'div',
+    {
+      class: 'messages',
+      tabindex: '0',
+      role: 'log',
+      'aria-label': t('messageList'),
+      'data-testid': 'messages',
+    },
+    historyTop,
+    messageList,
+  );
+
+  // ----- members panel -----
+  const memberList = h('ul', { class: 'member-list', 'data-testid': 'member-list' });
+  const addInputId = uid('add-member');
+  const addInput = h('input', {
+    id: addInputId,
+    name: 'nickname',
+    type: 'text',
+    required: true,
+    maxlength: 64,
+    autocomplete: 'off',
+    'aria-describedby': `${addInputId}-error ${addInputId}-status`,
+    'data-testid': 'add-member-nickname',
+  });
+  const addError = h('p', { id: `${addInputId}-error`, class: 'field-error', 'data-testid': 'add-member-error' });
+  const addStatus = h('p', { id: `${addInputId}-status`, class: 'field-ok', role: 'status' });
+  const addButton = h('button', { type: 'submit', class: 'primary', text: t('add') });
+  const addForm = h(
+    'form',
+    { class: 'add-member', novalidate: true, onSubmit: onAddMember, 'data-testid': 'add-member-form' },
+    h('label', { for: addInputId, text: t('addMember') }),
+    h('div', { class: 'inline-field' }, addInput, addButton),
+    addError,
+    addStatus,
+  );
+  const leaveArea = h('div', { class: 'leave-area' });
+  const membersHeading = h('h3', { text: t('members') });
+  const membersPanel = h(
+    'aside',
+    { id: membersPanelId, class: 'members-panel', 'aria-label': t('members'), 'data-testid': 'members-panel' },
+    membersHeading,
+    memberList,
+    addForm,
+    leaveArea,
+  );
+  let membersOpen = window.matchMedia(WIDE_SCREEN).matches;
+  function setMembersOpen(open) {
+    membersOpen = open;
+    membersPanel.hidden = !open;
+    membersToggle.setAttribute('aria-expanded', String(open));
+  }
+
+  // ----- composer -----
+  const composerId = uid('composer');
+  const textarea = h('textarea', {
+    id: composerId,
+    name: 'text',
+    rows: '1',
+    maxlength: 4000,
+    placeholder: t('messagePlaceholder'),
+    'data-testid': 'composer',
+  });
+  const composer = h(
+    'form',
+    { class: 'composer', onSubmit: onSend, 'data-testid': 'composer-form' },
+    h('label', { for: composerId, class: 'sr-only', text: t('messageLabel') }),
+    textarea,
+    h('button', { type: 'submit', class: 'primary send-button', text: t('send') }),
+  );
+  textarea.addEventListener('keydown', (event) => {
+    if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      composer.requestSubmit();
+    }
+  });
+  textarea.addEventListener('input', autoGrow);
+  function autoGrow() {
+    textarea.rows = Math.min(6, Math.max(1, textarea.value.split('\n').length));
+  }
+
+  const body = h('div', { class: 'chat-body' }, h('div', { class: 'chat-main' }, scroller, composer), membersPanel);
+  const view = h('section', { class: 'chat-view', 'data-testid': 'chat-view' }, header, body);
+  container.replaceChildren(view);
+  setMembersOpen(membersOpen);
+
+  // ----- drawing -----
+  function drawDetails() {
+    if (!chat) return;
+    title.textContent = chat.name;
+    const members = chat.members ?? [];
+    membersToggle.textContent = `${t('members')} (${members.length})`;
+    membersHeading.textContent = t('membersCount', { n: members.length });
+    reconcile(memberList, members, (member) => member.user.id, (member, existing) => {
+      const li = existing ?? h('li', { class: 'member', 'data-testid': 'member' });
+      const tags = [member.user.id === myId ? t('you') : null, member.role === 'OWNER' ? t('owner') : null].filter(Boolean);
+      li.replaceChildren(
+        h('span', { class: 'avatar', 'aria-hidden': 'true', text: initial(member.user.nickname) }),
+        h('span', { class: 'member-name', 'data-testid': 'member-name', text: member.user.nickname }),
+        tags.length ? h('span', { class: 'member-tags', text: tags.join(', ') }) : null,
+      );
+      return li;
+    });
+  }
+
+  function drawLeave(confirming) {
+    if (confirming) {
+      leaveArea.replaceChildren(
+        h('p', { text: t('leaveConfirm') }),
+        h('div', { class: 'button-row' },
+          h('button', { type: 'button', class: 'danger', 'data-testid': 'leave-confirm', onClick: onLeave, text: t('leaveYes') }),
+          h('button', { type: 'button', class: 'ghost', onClick: () => drawLeave(false), text: t('cancel') }),
+        ),
+      );
+      leaveArea.querySelector('.danger').focus();
+    } else {
+      leaveArea.replaceChildren(
+        h('button', { type: 'button', class: 'ghost danger-text', 'data-testid': 'leave', onClick: () => drawLeave(true), text: t('leaveChat') }),
+      );
+    }
+  }
+  drawLeave(false);
+
+  function drawHistoryTop() {
+    if (loadingOlder) {
+      historyTop.replaceChildren(h('p', { class: 'history-note', text: t('loadingOlder') }));
+    } else if (hasPreviousPage) {
+      historyTop.replaceChildren(
+        h('button', { type: 'button', class: 'ghost small', 'data-testid': 'load-older', onClick: loadOlder, text: t('loadOlder') }),
+      );
+    } else if (messages.length) {
+      historyTop.replaceChildren(h('p', { class: 'history-note', text: t('beginning') }));
+    } else {
+      historyTop.replaceChildren(h('p', { class: 'history-note', text: t('noMessagesYet') }));
+    }
+  }
+
+  function timelineItems() {
+    const serverClientIds = new Set(messages.map((m) => m.clientId).filter(Boolean));
+    const items = messages.map((message) => ({ kind: 'message', key: message.id, order: message.databaseId, message }));
+    for (const note of services.feed.notes.get().get(chatId) ?? []) {
+      items.push({ kind: 'note', key: note.key, order: note.afterDatabaseId + 0.5, note });
+    }
+    items.sort((a, b) => a.order - b.order);
+    for (const pending of services.outbox.pending.get().get(chatId) ?? []) {
+      if (!serverClientIds.has(pending.clientId)) {
+        items.push({ kind: 'pending', key: `pending:${pending.clientId}`, pending });
+      }
+    }
+    return items;
+  }
+
+  function drawMessages({ keepPosition = false } = {}) {
+    const nearBottom = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < STICK_TO_BOTTOM_PX;
+    const fromBottom = scroller.scrollHeight - scroller.scrollTop;
+    drawHistoryTop();
+    reconcile(messageList, timelineItems(), (item) => item.key, renderItem);
+    if (!initialScrollDone && messages.length) {
+      initialScrollDone = true;
+      scroller.scrollTop = scroller.scrollHeight;
+    } else if (keepPosition) {
+      scroller.scrollTop = scroller.scrollHeight - fromBottom;
+    } else if (nearBottom) {
+      scroller.scrollTop = scroller.scrollHeight;
+    }
+    if (initialScrollDone && hasPreviousPage && scroller.scrollHeight <= scroller.clientHeight) loadOlder();
+    markRead();
+  }
+
+  function renderItem(item, existing) {
+    if (item.kind === 'note') {
+      return existing ?? h('li', { class: 'system-note', 'data-testid': 'system-note', text: t(item.note.kind === 'left' ? 'memberLeft' : 'memberJoined', { name: item.note.name }) });
+    }
+    if (item.kind === 'message') {
+      if (existing) return existing; // server messages never change
+      const { message } = item;
+      const mine = message.sender.id === myId;
+      return h(
+        'li',
+        { class: `message ${mine ? 'mine' : 'theirs'}`, 'data-testid': 'message', 'data-message-id': message.id },
+        h(
+          'div',
+          { class: 'bubble' },
+          mine ? null : h('span', { class: 'sender', 'data-testid': 'message-sender', text: message.sender.nickname }),
+          h('p', { class: 'text', 'data-testid': 'message-text', text: message.text }),
+          h('span', { class: 'meta' }, h('time', { datetime: message.createdAt, text: formatTime(message.createdAt) })),
+        ),
+      );
+    }
+    const { pending } = item;
+    const failed = pending.status === 'failed';
+    const meta = h('span', { class: 'meta' });
+    if (failed) {
+      meta.append(
+        h('span', { class: 'failed-label', text: pending.error ? `${t('sendFailed')}: ${errorText(pending.error)}` : t('sendFailed') }),
+        ' ',
+        h('button', {
+          type: 'button',
+          class: 'link-button retry',
+          'data-testid': 'retry',
+          onClick: () => services.outbox.retry(chatId, pending.clientId),
+          text: t('retry'),
+        }),
+      );
+    } else {
+      meta.append(h('span', { text: t('sending') }));
+    }
+    return h(
+      'li',
+      { class: `message mine pending${failed ? ' failed' : ''}`, 'data-testid': failed ? 'message-failed' : 'message-pending' },
+      h('div', { class: 'bubble' }, h('p', { class: 'text', 'data-testid': 'message-text', text: pending.text }), meta),
+    );
+  }
+
+  // ----- data -----
+  const detailsQuery = client.watchQuery({ query: CHAT, variables: { id: chatId }, fetchPolicy: 'cache-and-network' });
+  const detailsSub = detailsQuery.subscribe({
+    next: (result) => {
+      if (result.data && result.data.chat === null && !result.loading) {
+        showNotFound();
+        return;
+      }
+      if (result.data?.chat) {
+        chat = result.data.chat;
+        drawDetails();
+      }
+    },
+    error: () => {},
+  });
+  cleanups.push(() => detailsSub.unsubscribe());
+
+  const messagesQuery = client.watchQuery({
+    query: CHAT_MESSAGES,
+    variables: { id: chatId, last: PAGE_SIZE },
+    fetchPolicy: 'cache-and-network',
+  });
+  let pendingKeepPosition = false;
+  const messagesSub = messagesQuery.subscribe({
+    next: (result) => {
+      const connection = result.data?.chat?.messages;
+      if (!connection) return;
+      messages = connection.edges.map((edge) => edge.node);
+      hasPreviousPage = connection.pageInfo.hasPreviousPage;
+      for (const message of messages.slice(-1)) services.feed.noteMessage(message);
+      drawMessages({ keepPosition: pendingKeepPosition });
+    },
+    error: () => {},
+  });
+  cleanups.push(() => messagesSub.unsubscribe());
+  cleanups.push(services.outbox.pending.subscribe(() => drawMessages()));
+  cleanups.push(services.feed.notes.subscribe(() => drawMessages()));
+
+  async function loadOlder() {
+    if (loadingOlder || !hasPreviousPage || !messages.length) return;
+    loadingOlder = true;
+    drawHistoryTop();
+    pendingKeepPosition = true;
+    try {
+      const before = client.readQuery({ query: CHAT_MESSAGES, variables: { id: chatId, last: PAGE_SIZE } })?.chat?.messages?.edges?.[0]?.cursor;
+      await messagesQuery.fetchMore({ variables: { id: chatId, last: PAGE_SIZE, before } });
+    } catch {
+      // The button stays: the user can try again.
+    } finally {
+      loadingOlder = false;
+      pendingKeepPosition = false;
+      drawHistoryTop();
+    }
+  }
+
+  const onScroll = () => {
+    if (scroller.scrollTop < LOAD_OLDER_WITHIN_PX) loadOlder();
+  };
+  scroller.addEventListener('scroll', onScroll, { passive: true });
+
+  function markRead() {
+    const newest = messages[messages.length - 1];
+    if (!newest || newest.id === lastMarkedId || document.visibilityState !== 'visible') return;
+    lastMarkedId = newest.id;
+    client
+      .mutate({ mutation: MARK_READ, variables: { chatId, messageId: newest.id } })
+      .then(({ data }) => {
+        if (data?.markRead?.__typename === 'Unauthenticated') ctx.expire();
+      })
+      .catch(() => {
+        lastMarkedId = null; // try again with the next change
+      });
+  }
+  const onVisible = () => markRead();
+  document.addEventListener('visibilitychange', onVisible);
+  cleanups.push(() => document.removeEventListener('visibilitychange', onVisible));
+
+  // ----- actions -----
+  function onSend(event) {
+    event.preventDefault();
+    const text = textarea.value;
+    if (!text.trim()) return;
+    textarea.value = '';
+    autoGrow();
+    services.outbox.send(chatId, text);
+    scroller.scrollTop = scroller.scrollHeight;
+  }
+
+  async function onAddMember(event) {
+    event.preventDefault();
+    addError.textContent = '';
+    addStatus.textContent = '';
+    addInput.removeAttribute('aria-invalid');
+    addButton.disabled = true;
+    const nickname = addInput.value.trim();
+    try {
+      const { data } = await client.mutate({ mutation: ADD_MEMBER, variables: { chatId, nickname } });
+      const result = data?.addMember;
+      if (result?.__typename === 'AddMemberPayload') {
+        addInput.value = '';
+        addStatus.textContent = t('memberAdded', { name: result.member.user.nickname });
+      } else {
+        if (result?.__typename === 'Unauthenticated') ctx.expire();
+        addError.textContent = errorText(result);
+        addInput.setAttribute('aria-invalid', 'true');
+      }
+    } catch {
+      addError.textContent = t('networkError');
+    }
+    addButton.disabled = false;
+  }
+
+  async function onLeave() {
+    try {
+      const { data } = await client.mutate({ mutation: LEAVE_CHAT, variables: { chatId } });
+      const result = data?.leaveChat;
+      if (result?.__typename === 'LeaveChatPayload' || result?.__typename === 'NotAMember' || result?.__typename === 'NotFound') {
+        window.location.hash = '#/';
+        removeChatFromList(client.cache, chatId);
+        return;
+      }
+      if (result?.__typename === 'Unauthenticated') ctx.expire();
+      leaveArea.replaceChildren(h('p', { class: 'field-error', role: 'alert', text: errorText(result) }));
+    } catch {
+      leaveArea.replaceChildren(h('p', { class: 'field-error', role: 'alert', text: t('networkError') }));
+    }
+  }
+
+  function showNotFound() {
+    view.replaceChildren(
+      h('div', { class: 'empty-state' }, h('p', { text: t('chatNotFound') }), h('a', { href: '#/', text: t('back') })),
+    );
+  }
+
+  return () => {
+    scroller.removeEventListener('scroll', onScroll);
+    for (const cleanup of cleanups) cleanup();
+  };
+}
+
+function initial(name) {
+  return (Array.from(name.trim())[0] ?? '?').toUpperCase();
+}

@@ -1,0 +1,34 @@
+// Pieces shared by several screens: language picker, GraphiQL link, error texts.
+import { h, uid } from '../dom.js';
+import { LANGUAGES, getLanguage, setLanguage, t } from '../i18n.js';
+import { GRAPHQL_PATH } from '../apollo.js';
+
+export function languagePicker() {
+  const id = uid('lang');
+  const select = h(
+    'select',
+    { id, class: 'lang-select', 'data-testid': 'language', onChange: (e) => setLanguage(e.target.value) },
+    Object.entries(LANGUAGES).map(([code, name]) =>
+      h('option', { value: code, selected: code === getLanguage() }, name),
+    ),
+  );
+  return h('div', { class: 'lang-picker' }, h('label', { for: id, class: 'sr-only' }, t('language')), select);
+}
+
+export function graphiqlLink() {
+  return h('a', {
+    class: 'graphiql-link',
+    href: GRAPHQL_PATH,
+    target: '_blank',
+    rel: 'noopener',
+    title: t('graphiqlTitle'),
+    text: t('graphiql'),
+  });
+}
+
+/** A human text for a typed GraphQL error result (or a thrown network error when null). */
+export function errorText(error) {
+  if (!error) return t('networkError');
+  if (error.__typename === 'RateLimited') return t('rateLimited', { s: Math.ceil(error.retryAfter ?? 1) });
+  return error.errorMessage || t('unexpectedError');
+}

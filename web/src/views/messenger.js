@@ -1,0 +1,131 @@
+// The signed-in app: header (connection, language, GraphiQL, sign out), chat list, chat view.
+// `createServices` holds what lives as long as the session (live feed, outbox, route);
+// `mountMessenger` draws the screens and can be redrawn (language switch) without losing them.
+import { h } from '../dom.js';
+import { t } from '../i18n.js';
+import { CHATS, ME } from '../operations.js';
+import { createFeed } from '../feed.js';
+import { createOutbox } from '../outbox.js';
+import { createStore } from '../store.js';
+import { graphiqlLink, languagePicker } from './common.js';
+import { mountChatList } from './chatList.js';
+import { mountChatView } from './chatView.js';
+
+export const CHAT_LIST_SIZE = 50;
+
+function parseRoute() {
+  const match = /^#\/chat\/(.+)$/.exec(window.location.hash);
+  return { chatId: match ? decodeURIComponent(match[1]) : null };
+}
+
+export function chatHref(chatId) {
+  return `#/chat/${encodeURIComponent(chatId)}`;
+}
+
+export function createServices({ apollo, expire }) {
+  const { client, wsClient } = apollo;
+  const route = createStore(parseRoute());
+  const onHashChange = () => route.set(parseRoute());
+  window.addEventListener('hashchange', onHashChange);
+
+  const outbox = createOutbox({
+    client,
+    onSent: (message) => feed.noteMessage(message),
+    onUnauthenticated: expire,
+  });
+  const feed = createFeed({
+    client,
+    wsClient,
+    onMessage: (message) => outbox.confirm(message),
+    onRemovedFromChat: (chatId) => {
+      if (route.get().chatId === chatId) window.location.hash = '#/';
+    },
+    // Catch up what the live feed does not replay (new chats, member changes).
+    onReconnected: () => client.refetchQueries({ include: 'active' }).catch(() => {}),
+  });
+
+  async function start() {
+    try {
+      const me = await client.query({ query: ME, fetchPolicy: 'network-only' });
+      if (me.data && me.data.me === null) {
+        expire();
+        return;
+      }
+      const { data } = await client.query({
+        query: CHATS,
+        variables: { first: CHAT_LIST_SIZE },
+        fetchPolicy: 'network-only',
+      });
+      for (const edge of data?.chats?.edges ?? []) feed.noteMessage(edge.node.lastMessage);
+    } catch {
+      // Offline at start: the feed still starts and the views show their own errors.
+    }
+    feed.start();
+  }
+  start();
+
+  return {
+    route,
+    outbox,
+    feed,
+    stop() {
+      window.removeEventListener('hashchange', onHashChange);
+      feed.stop();
+    },
+  };
+}
+
+export function mountMessenger(root, { session, apollo, services, signOut, expire }) {
+  const { connection } = apollo;
+  const ctx = { client: apollo.client, session, services, expire, chatHref };
+
+  const status = h('span', { class: 'connection', role: 'status', 'data-testid': 'connection' });
+  const drawStatus = (state) => {
+    status.dataset.state = state;
+    status.textContent = t(state);
+  };
+  drawStatus(connection.get());
+  const offConnection = connection.subscribe(drawStatus);
+
+  const header = h(
+    'header',
+    { class: 'app-header' },
+    h('div', { class: 'brand' }, h('span', { class: 'brand-mark', 'aria-hidden': 'true' }), t('appName')),
+    status,
+    h(
+      'div',
+      { class: 'header-tools' },
+      h('span', { class: 'me', 'data-testid': 'me', text: session.user.nickname }),
+      languagePicker(),
+      graphiqlLink(),
+      h('button', { type: 'button', class: 'ghost', 'data-testid': 'sign-out', onClick: signOut, text: t('signOut') }),
+    ),
+  );
+
+  const listPane = h('nav', { class: 'pane list-pane', 'aria-label': t('chatList') });
+  const chatPane = h('main', { class: 'pane chat-pane' });
+  const layout = h('div', { class: 'layout' }, listPane, chatPane);
+  root.replaceChildren(h('div', { class: 'app' }, header, layout));
+
+  const unmountList = mountChatList(listPane, ctx);
+  let unmountChat = () => {};
+  let openChatId;
+  const drawRoute = ({ chatId }) => {
+    layout.classList.toggle('has-chat', Boolean(chatId));
+    if (chatId === openChatId) return;
+    openChatId = chatId;
+    unmountChat();
+    unmountChat = chatId
+      ? mountChatView(chatPane, ctx, chatId)
+      : (chatPane.replaceChildren(h('p', { class: 'empty-state', text: t('selectChat') })), () => {});
+  };
+  drawRoute(services.route.get());
+  const offRoute = services.route.subscribe(drawRoute);
+
+  return () => {
+    offConnection();
+    offRoute();
+    unmountList();
+    unmountChat();
+  };
+}
