@@ -1,0 +1,208 @@
+"""The gateway over real auth and chat apps on the test's MariaDB, in-process or on a socket."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from starlette.applications import Starlette
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from auth_service.app import create_app as create_auth_app
+from auth_service.passwords import HashParameters
+from chat_service.app import create_app as create_chat_app
+from gateway.app import create_app as create_gateway_app
+from mychat.broker import MemoryBroker
+from mychat.embedded import PrefixDispatcher
+from mychat.settings import Settings
+
+GRAPHQL = "/mychat/graphql"
+PASSWORD = "correct horse battery"
+# Cheap argon2 for tests: registration stays real, the suite stays fast.
+FAST_HASHES = HashParameters(memory_cost=1024, time_cost=1)
+
+REGISTER = """
+mutation Register($login: String!, $password: String!, $nickname: String!) {
+  register(login: $login, password: $password, nickname: $nickname) {
+    __typename
+    ... on AuthPayload { token expiresAt user { id login nickname } }
+    ... on Error { message code }
+    ... on ValidationError { field }
+    ... on Conflict { field }
+  }
+}
+"""
+CREATE_CHAT = """
+mutation Create($name: String!, $members: [String!]) {
+  createChat(name: $name, memberNicknames: $members) {
+    __typename
+    ... on CreateChatPayload { chat { id databaseId name myRole members { user { nickname } } } }
+    ... on Error { message code }
+  }
+}
+"""
+SEND = """
+mutation Send($chatId: ID!, $text: String!, $clientId: String) {
+  sendMessage(chatId: $chatId, text: $text, clientId: $clientId) {
+    __typename
+    ... on SendMessagePayload { message { id databaseId text clientId sender { nickname } } }
+    ... on Error { error: message code }
+  }
+}
+"""
+
+
+class CountingApp:
+    """A real service app, with every HTTP call the gateway makes to it counted by path."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.calls: Counter[str] = Counter()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            self.calls[scope["path"]] += 1
+        await self.app(scope, receive, send)
+
+
+@dataclass(frozen=True)
+class User:
+    id: str
+    nickname: str
+    token: str
+
+
+@dataclass
+class Gateway:
+    client: httpx.AsyncClient
+    auth_calls: Counter[str]
+    chat_calls: Counter[str]
+    settings: Settings
+    users: dict[str, User] = field(default_factory=dict)
+
+    async def post(
+        self, query: str, variables: dict[str, Any] | None = None, token: str | None = None
+    ) -> dict[str, Any]:
+        headers = {"authorization": f"Bearer {token}"} if token else {}
+        response = await self.client.post(
+            GRAPHQL, json={"query": query, "variables": variables or {}}, headers=headers
+        )
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    async def data(
+        self, query: str, variables: dict[str, Any] | None = None, token: str | None = None
+    ) -> dict[str, Any]:
+        body = await self.post(query, variables, token)
+        assert "errors" not in body, body
+        data: dict[str, Any] = body["data"]
+        return data
+
+    async def register(self, nickname: str) -> User:
+        variables = {"login": nickname.lower(), "password": PASSWORD, "nickname": nickname}
+        result = (await self.data(REGISTER, variables))["register"]
+        assert result["__typename"] == "AuthPayload", result
+        user = User(result["user"]["id"], nickname, result["token"])
+        self.users[nickname] = user
+        return user
+
+    async def create_chat(self, owner: User, name: str = "Room", *members: User) -> str:
+        variables = {"name": name, "members": [member.nickname for member in members]}
+        result = (await self.data(CREATE_CHAT, variables, owner.token))["createChat"]
+        assert result["__typename"] == "CreateChatPayload", result
+        chat_id: str = result["chat"]["id"]
+        return chat_id
+
+    async def send(self, sender: User, chat_id: str, text: str) -> dict[str, Any]:
+        result = (await self.data(SEND, {"chatId": chat_id, "text": text}, sender.token))[
+            "sendMessage"
+        ]
+        assert result["__typename"] == "SendMessagePayload", result
+        message: dict[str, Any] = result["message"]
+        return message
+
+
+def service_settings(settings: Settings) -> Settings:
+    # Generous limits: tests send hundreds of messages from one user.
+    return settings.model_copy(update={"send_rate_per_minute": 100_000})
+
+
+@asynccontextmanager
+async def composed(settings: Settings) -> AsyncIterator[tuple[Starlette, CountingApp, CountingApp]]:
+    """auth + chat + gateway as in embedded mode (one MemoryBroker), lifespans entered."""
+    broker = MemoryBroker()
+    auth = CountingApp(create_auth_app(settings, embedded=True, hash_parameters=FAST_HASHES))
+    chat = CountingApp(create_chat_app(settings, broker=broker, embedded=True))
+    gateway = create_gateway_app(settings, auth_app=auth, chat_app=chat, broker=broker)
+    async with AsyncExitStack() as stack:
+        await broker.start()
+        stack.push_async_callback(broker.close)
+        for app in (auth.app, chat.app, gateway):
+            assert isinstance(app, Starlette)
+            await stack.enter_async_context(app.router.lifespan_context(app))
+        yield gateway, auth, chat
+
+
+@pytest.fixture
+async def gateway(settings: Settings) -> AsyncIterator[Gateway]:
+    async with composed(service_settings(settings)) as (app, auth, chat):
+        transport = httpx.ASGITransport(app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            yield Gateway(client, auth.calls, chat.calls, settings)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class LiveServer:
+    """uvicorn on a free port serving the embedded-style composition; `gateway` drives HTTP."""
+
+    port: int
+    gateway: Gateway
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}{GRAPHQL}"
+
+
+@pytest.fixture
+async def live(settings: Settings) -> AsyncIterator[LiveServer]:
+    async with composed(service_settings(settings)) as (app, auth, chat):
+        dispatcher = PrefixDispatcher(
+            [("/mychat/api/auth", auth), ("/mychat/api/chat", chat), (GRAPHQL, app)],
+            fallback=app,
+        )
+        port = free_port()
+        config = uvicorn.Config(
+            dispatcher,
+            host="127.0.0.1",
+            port=port,
+            lifespan="off",
+            log_level="warning",
+            ws_max_size=64 * 1024,
+            ws="websockets-sansio",
+        )
+        server = uvicorn.Server(config)
+        task = asyncio.create_task(server.serve())
+        while not server.started:
+            await asyncio.sleep(0.01)
+        try:
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+                yield LiveServer(port, Gateway(client, auth.calls, chat.calls, settings))
+        finally:
+            server.should_exit = True
+            await task
