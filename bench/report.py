@@ -1,0 +1,161 @@
+"""Writes bench/results/latest.json, latest.md and PNG plots from scenario results."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench.results_model import ScenarioResult
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS_DIR = ROOT / "bench" / "results"
+JSON_PATH = RESULTS_DIR / "latest.json"
+MD_PATH = RESULTS_DIR / "latest.md"
+
+
+def git_commit() -> str:
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return commit
+
+
+def machine() -> dict[str, Any]:
+    return {
+        "cores": os.cpu_count(),
+        "python": sys.version.split()[0],
+        "implementation": platform.python_implementation(),
+        "platform": platform.platform(),
+    }
+
+
+def load_previous() -> dict[str, Any]:
+    if not JSON_PATH.exists():
+        return {}
+    try:
+        previous: dict[str, Any] = json.loads(JSON_PATH.read_text())
+    except json.JSONDecodeError:
+        return {}
+    return previous
+
+
+def write_all(results: list[ScenarioResult], *, plots: bool = True) -> dict[str, Any]:
+    """Merge these scenarios into latest.json (others keep their last figures), then render."""
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    document = load_previous()
+    scenarios: dict[str, Any] = document.get("scenarios", {})
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    for result in results:
+        entry = result.to_json()
+        entry["measured_at"] = now
+        entry["commit"] = git_commit()
+        scenarios[result.name] = entry
+    document = {
+        "generated_at": now,
+        "commit": git_commit(),
+        "machine": machine(),
+        "scenarios": scenarios,
+    }
+    JSON_PATH.write_text(json.dumps(document, indent=2, sort_keys=False) + "\n")
+    MD_PATH.write_text(markdown_table(document))
+    if plots:
+        for result in results:
+            plot_scenario(result)
+    return document
+
+
+def _number(value: float | None, unit: str) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    if unit in ("ms", "KiB") or abs(value) < 10:
+        return f"{value:,.2f}"
+    return f"{value:,.0f}"
+
+
+def markdown_table(document: dict[str, Any]) -> str:
+    m = document["machine"]
+    lines = [
+        f"Measured {document['generated_at']} at commit `{document['commit'][:12]}` on "
+        f"{m['cores']} cores, Python {m['python']}. Ratio = ours / baseline "
+        "(for ms, KiB and CPU lower is better).",
+        "",
+        "| Scenario | Figure | Ours | Baseline | Ratio | Unit | Target | Met |",
+        "| --- | --- | ---: | ---: | ---: | --- | --- | --- |",
+    ]
+    for name, scenario in document["scenarios"].items():
+        if scenario.get("error"):
+            lines.append(f"| {name} | (failed: {scenario['error'][:80]}) | | | | | | |")
+        for figure_name, f in scenario["figures"].items():
+            ratio = "-" if f["ratio"] is None else f"{f['ratio']:.2f}x"
+            met = {True: "yes", False: "**no**", None: ""}[f["target_met"]]
+            lines.append(
+                f"| {name} | {figure_name} | {_number(f['value'], f['unit'])} | "
+                f"{_number(f['baseline'], f['unit'])} | {ratio} | {f['unit']} | "
+                f"{f['target'] or ''} | {met} |"
+            )
+    notes = [
+        f"- {name}: {note}"
+        for name, scenario in document["scenarios"].items()
+        for note in scenario.get("notes", [])
+    ]
+    if notes:
+        lines += ["", "Notes:", *notes]
+    return "\n".join(lines) + "\n"
+
+
+def plot_scenario(result: ScenarioResult) -> None:
+    """<name>_ratios.png (ours/baseline per figure) and <name>_latency.png (CDFs), Agg."""
+    try:
+        import matplotlib
+    except ImportError:
+        print("matplotlib is not installed: no plots (pip install -e '.[bench]')", flush=True)
+        return
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    with_ratio = [f for f in result.figures if f.ratio is not None]
+    if with_ratio:
+        fig, ax = plt.subplots(figsize=(8, 0.5 * len(with_ratio) + 1.5))
+        names = [f"{f.name} ({f.unit})" for f in with_ratio]
+        ratios = [f.ratio or 0.0 for f in with_ratio]
+        colors = [
+            "tab:green" if f.target_met else "tab:red" if f.target_met is False else "tab:blue"
+            for f in with_ratio
+        ]
+        ax.barh(names, ratios, color=colors)
+        ax.axvline(1.0, color="black", linewidth=1, label="baseline")
+        ax.set_xscale("log")
+        ax.set_xlabel("ours / baseline (log scale)")
+        ax.set_title(result.title)
+        ax.invert_yaxis()
+        ax.legend(loc="lower right")
+        fig.tight_layout()
+        fig.savefig(RESULTS_DIR / f"{result.name}_ratios.png", dpi=90)
+        plt.close(fig)
+    if result.series:
+        fig, ax = plt.subplots(figsize=(8, 4.5))
+        for label, samples in result.series.items():
+            if not samples:
+                continue
+            ordered = sorted(samples)
+            ys = [(i + 1) / len(ordered) for i in range(len(ordered))]
+            ax.plot(ordered, ys, label=label)
+        ax.set_xscale("log")
+        ax.set_xlabel("latency (ms, log scale)")
+        ax.set_ylabel("fraction of requests")
+        ax.set_title(f"{result.title}: latency CDF")
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize="small")
+        fig.tight_layout()
+        fig.savefig(RESULTS_DIR / f"{result.name}_latency.png", dpi=90)
+        plt.close(fig)
