@@ -26,6 +26,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--data-dir", type=Path, help="embedded data folder (MYCHAT_DATA_DIR)")
     serve.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
 
+    stack = commands.add_parser(
+        "stack", help="run the topology locally: nginx, auth, chat and N gateways"
+    )
+    stack.add_argument("--gateways", type=int, default=2, help="gateway processes (default 2)")
+    stack.add_argument("--port", type=int, help="nginx port (NGINX_PORT, default 8088)")
+    stack.add_argument("--workdir", type=Path, help="logs and nginx files (<data dir>/stack)")
+
     export = commands.add_parser("export-schema", help="write the GraphQL schema SDL")
     export.add_argument("--output", type=Path, default=Path("schema.graphql"))
     export.add_argument(
@@ -38,6 +45,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "serve":
         return _serve(args)
+    if args.command == "stack":
+        from mychat.stack import stack_command
+
+        return stack_command(args.gateways, args.port, args.workdir)
     if args.command == "export-schema":
         return _export_schema(args.output, check=args.check)
     return 2
