@@ -90,11 +90,11 @@ def from_service_error(error: ServiceError) -> ErrorType:
         return NotAMember(message=message, code=code)
     if code == "already_a_member":
         return AlreadyAMember(message=message, code=code)
-    if code == "unauthenticated" or error.status == 401:
+    if code in ("unauthenticated", "invalid_credentials") or error.status == 401:
         return Unauthenticated(message=message, code=code)
     if error.status == 409 or code == "conflict":
-        return Conflict(message=message, code=code, field=error.field)
-    return ValidationError(message=message, code=code, field=error.field)
+        return Conflict(message=message, code=code, field=error_field(error))
+    return ValidationError(message=message, code=code, field=error_field(error))
 
 
 def result_error(error: ServiceError, allowed: tuple[type[Error], ...]) -> ErrorType:
@@ -106,7 +106,16 @@ def result_error(error: ServiceError, allowed: tuple[type[Error], ...]) -> Error
     mapped = from_service_error(error)
     if isinstance(mapped, allowed):
         return mapped
-    for fallback in (NotFound, ValidationError):
-        if fallback in allowed and isinstance(mapped, NotAMember | NotFound | Conflict):
-            return fallback(message=mapped.message, code=mapped.code)
+    if isinstance(mapped, NotAMember) and NotFound in allowed:
+        return NotFound(message=mapped.message, code=mapped.code)
+    if isinstance(mapped, Conflict | NotFound) and ValidationError in allowed:
+        return ValidationError(message=mapped.message, code=mapped.code, field=error_field(error))
     raise error
+
+
+def error_field(error: ServiceError) -> str | None:
+    """The GraphQL argument name for a service's snake_case input name."""
+    if error.field is None:
+        return None
+    head, *rest = error.field.split("_")
+    return head + "".join(part.title() for part in rest)

@@ -2,19 +2,38 @@
 
 from __future__ import annotations
 
+import base64
+from datetime import UTC, datetime, timedelta
+
 import strawberry
 
 from gateway import described
-from gateway.clients import ServiceError
+from gateway.clients import ChatData, ServiceError
 from gateway.context import Context
 from gateway.errors import ClientFacingError, unauthenticated_error
 from gateway.ids import InvalidGlobalId, from_global_id
-from gateway.types import Chat, ChatConnection, ChatEdge, Node, PageInfo, User, Viewer
+from gateway.types import (
+    Chat,
+    ChatConnection,
+    ChatEdge,
+    Node,
+    PageInfo,
+    User,
+    Viewer,
+    parse_datetime,
+)
 
 DEFAULT_CHAT_PAGE = 20
 MAX_CHAT_PAGE = 100
 
 Info = strawberry.Info[Context, None]
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def chat_cursor(row: ChatData) -> str:
+    """The keyset cursor chat_service pages by (its next_cursor format): activity, then id."""
+    micros = (parse_datetime(row["last_activity_at"]) - EPOCH) // timedelta(microseconds=1)
+    return base64.urlsafe_b64encode(f"{micros}:{row['id']}".encode()).decode().rstrip("=")
 
 
 async def load_chat(info: Info, chat_id: int) -> Chat | None:
@@ -50,17 +69,8 @@ class Query:
             raise ClientFacingError(error.message, error.code.upper()) from error
         info.context.loaders.prime_chats(page["chats"])
         next_cursor = page["next_cursor"]
-        # The service pages by an opaque cursor after the page's last chat; earlier edges
-        # carry the cursor that resumes from the start of this page.
-        page_cursor = after or ""
         edges = [
-            ChatEdge(
-                cursor=next_cursor
-                if index == len(page["chats"]) - 1 and next_cursor
-                else page_cursor,
-                node=Chat.from_data(row),
-            )
-            for index, row in enumerate(page["chats"])
+            ChatEdge(cursor=chat_cursor(row), node=Chat.from_data(row)) for row in page["chats"]
         ]
         return ChatConnection(
             edges=edges,
@@ -68,7 +78,7 @@ class Query:
                 has_next_page=next_cursor is not None,
                 has_previous_page=after is not None,
                 start_cursor=edges[0].cursor if edges else None,
-                end_cursor=next_cursor if edges else None,
+                end_cursor=edges[-1].cursor if edges else None,
             ),
         )
 
