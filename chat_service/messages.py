@@ -94,8 +94,9 @@ async def _stored_by_client_id(
         Message.sender_id == sender_id, Message.client_id == client_id
     )
     if latest:
-        # A locking read sees rows committed after this transaction's snapshot (InnoDB).
-        statement = statement.with_for_update()
+        # A locking read sees rows committed after this transaction's snapshot (InnoDB);
+        # shared, because the failed INSERT already holds a shared lock on that index entry.
+        statement = statement.with_for_update(read=True)
     found = await _views(session, statement)
     return found[0] if found else None
 
@@ -125,17 +126,19 @@ async def do_send_message(
     message = Message(
         chat_id=chat_id, sender_id=sender_id, text=text, client_id=client_id, created_at=utc_now()
     )
-    try:
-        async with session.begin_nested():
-            session.add(message)
-    except IntegrityError:
-        # A concurrent send with the same client_id won; the unique index decided.
-        if client_id is None:
-            raise
-        stored = await _stored_by_client_id(session, sender_id, client_id, latest=True)
-        if stored is None:
-            raise
-        return _replayed(stored, chat_id), False
+    if client_id is None:
+        session.add(message)
+        await session.flush()
+    else:
+        try:
+            async with session.begin_nested():
+                session.add(message)
+        except IntegrityError:
+            # A concurrent send with the same client_id won; the unique index decided.
+            stored = await _stored_by_client_id(session, sender_id, client_id, latest=True)
+            if stored is None:
+                raise
+            return _replayed(stored, chat_id), False
     if chat.last_message_id is None or chat.last_message_id < message.id:
         chat.last_message_id = message.id
         chat.last_activity_at = message.created_at
