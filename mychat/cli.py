@@ -68,9 +68,8 @@ def _settings_for(args: argparse.Namespace) -> Settings:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
     from mychat.app_factory import app_for_service
+    from mychat.shutdown import run_gracefully
 
     settings = _settings_for(args)
     logging.basicConfig(
@@ -82,7 +81,8 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"mychat: {error}", file=sys.stderr)
         return 2
     print(f"MyChat ({args.service}) on http://{settings.host}:{settings.port}/", flush=True)
-    uvicorn.run(
+    # uvicorn.run, plus closing WebSockets with 1001 on SIGTERM (see mychat/shutdown.py).
+    run_gracefully(
         app,
         host=settings.host,
         port=settings.port,
