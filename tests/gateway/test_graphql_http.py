@@ -1,0 +1,163 @@
+"""GraphQL-over-HTTP behaviour, limits and the GraphiQL page."""
+
+from __future__ import annotations
+
+from tests.gateway.conftest import GRAPHQL, Gateway
+
+GRAPHQL_RESPONSE = "application/graphql-response+json"
+
+
+async def test_get_runs_queries(gateway: Gateway) -> None:
+    response = await gateway.client.get(
+        GRAPHQL, params={"query": "{ me { id } }"}, headers={"accept": "application/json"}
+    )
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/json")
+    assert response.json() == {"data": {"me": None}}
+
+
+async def test_post_runs_queries_and_mutations(gateway: Gateway) -> None:
+    user = await gateway.register("Alice")
+    assert (await gateway.data("{ me { nickname } }", token=user.token))["me"][
+        "nickname"
+    ] == "Alice"
+
+
+async def test_mutation_over_get_is_405(gateway: Gateway) -> None:
+    response = await gateway.client.get(
+        GRAPHQL,
+        params={"query": 'mutation { login(login: "a", password: "b") { __typename } }'},
+        headers={"accept": "application/json"},
+    )
+    assert response.status_code == 405
+    assert response.headers["allow"] == "POST"
+    assert "errors" in response.json()
+
+
+async def test_graphql_response_media_type_when_asked(gateway: Gateway) -> None:
+    response = await gateway.client.post(
+        GRAPHQL, json={"query": "{ me { id } }"}, headers={"accept": GRAPHQL_RESPONSE}
+    )
+    assert response.status_code == 200
+    assert response.headers["content-type"] == GRAPHQL_RESPONSE
+    assert response.json() == {"data": {"me": None}}
+
+
+async def test_unparsable_document_is_400_without_data(gateway: Gateway) -> None:
+    response = await gateway.client.post(
+        GRAPHQL, json={"query": "{ me { id "}, headers={"accept": GRAPHQL_RESPONSE}
+    )
+    assert response.status_code == 400
+    assert response.headers["content-type"] == GRAPHQL_RESPONSE
+    body = response.json()
+    assert "data" not in body
+    assert "Syntax Error" in body["errors"][0]["message"]
+
+
+async def test_invalid_document_is_400_without_data(gateway: Gateway) -> None:
+    response = await gateway.client.post(
+        GRAPHQL, json={"query": "{ nope }"}, headers={"accept": GRAPHQL_RESPONSE}
+    )
+    assert response.status_code == 400
+    assert "data" not in response.json()
+
+
+async def test_legacy_json_keeps_200_for_request_errors(gateway: Gateway) -> None:
+    response = await gateway.client.post(
+        GRAPHQL, json={"query": "{ me { id "}, headers={"accept": "application/json"}
+    )
+    assert response.status_code == 200
+    assert response.json()["data"] is None
+
+
+async def test_field_errors_keep_200_and_data(gateway: Gateway) -> None:
+    response = await gateway.client.post(
+        GRAPHQL,
+        json={"query": "{ chats { edges { cursor } } }"},
+        headers={"accept": GRAPHQL_RESPONSE},
+    )
+    assert response.status_code == 200
+    assert response.json()["data"] is None
+    assert response.json()["errors"][0]["path"] == ["chats"]
+
+
+async def test_bad_json_body_and_content_type(gateway: Gateway) -> None:
+    bad_json = await gateway.client.post(
+        GRAPHQL, content=b"{not json", headers={"content-type": "application/json"}
+    )
+    assert bad_json.status_code == 400
+    assert "errors" in bad_json.json()
+    no_query = await gateway.client.post(GRAPHQL, json={"variables": {}})
+    assert no_query.status_code == 400
+    wrong_type = await gateway.client.post(
+        GRAPHQL, content=b"query", headers={"content-type": "text/plain"}
+    )
+    assert wrong_type.status_code == 400
+    wrong_query_type = await gateway.client.post(GRAPHQL, json={"query": 5})
+    assert wrong_query_type.status_code == 400
+    not_object = await gateway.client.post(GRAPHQL, json=None)
+    assert not_object.status_code == 400
+    other_method = await gateway.client.put(GRAPHQL, json={"query": "{ me { id } }"})
+    assert other_method.status_code == 405
+
+
+async def test_batching_is_refused(gateway: Gateway) -> None:
+    response = await gateway.client.post(
+        GRAPHQL, json=[{"query": "{ me { id } }"}, {"query": "{ me { id } }"}]
+    )
+    assert response.status_code == 400
+    assert "Batching" in response.text
+
+
+async def test_too_deep_query_is_refused(gateway: Gateway) -> None:
+    # The schema has no cycles, so only made-up fields nest this deep; depth is checked first.
+    deep = "{ chats { edges { node { members { user { " + "a { " * 7 + "b" + " }" * 12 + " }"
+    body = await gateway.post(deep)
+    assert body["data"] is None
+    messages = [error["message"] for error in body["errors"]]
+    assert any("exceeds maximum operation depth of 10" in m for m in messages), body
+    # The deepest real query of the schema is fine, and the server is still up.
+    ok = "{ chats { edges { node { messages { edges { node { sender { id } } } } } } } }"
+    assert (await gateway.post(ok))["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    assert await gateway.data("{ me { id } }") == {"me": None}
+
+
+async def test_too_many_aliases_is_refused(gateway: Gateway) -> None:
+    query = "{ " + " ".join(f"a{i}: me {{ id }}" for i in range(31)) + " }"
+    body = await gateway.post(query)
+    assert body["data"] is None
+    assert "aliases" in body["errors"][0]["message"]
+    assert await gateway.data("{ me { id } }") == {"me": None}
+
+
+async def test_too_many_tokens_is_refused(gateway: Gateway) -> None:
+    query = "{ " + "me { id } " * 700 + "}"
+    body = await gateway.post(query)
+    assert body["data"] is None
+    assert "token" in body["errors"][0]["message"].lower()
+
+
+async def test_oversized_body_is_413(gateway: Gateway) -> None:
+    query = "{ me { id } }" + " " * (70 * 1024)
+    response = await gateway.client.post(GRAPHQL, json={"query": query})
+    assert response.status_code == 413
+
+
+async def test_graphiql_for_browsers_with_example_query(gateway: Gateway) -> None:
+    response = await gateway.client.get(GRAPHQL, headers={"accept": "text/html"})
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    assert "graphiql" in response.text.lower()
+    assert "query MyChats" in response.text
+
+
+async def test_health_and_readiness(gateway: Gateway) -> None:
+    assert (await gateway.client.get("/healthz")).json() == {"status": "ok"}
+    ready = await gateway.client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json() == {"status": "ready"}
+
+
+async def test_request_id_header(gateway: Gateway) -> None:
+    response = await gateway.client.post(GRAPHQL, json={"query": "{ me { id } }"})
+    assert response.headers["x-request-id"]
