@@ -11,8 +11,10 @@ class BenchConfig:
     duration_seconds: float = 5.0
     http_concurrency: int = 32
     fanout_subscribers: int = 1000
-    fanout_messages: int = 40
-    fanout_interval_seconds: float = 0.1
+    fanout_messages: int = 20
+    fanout_interval_seconds: float = 0.25
+    fanout_burst: int = 20
+    subscriber_processes: int = 2
     idle_connections: int = 5000
     idle_window_seconds: float = 5.0
     login_concurrency: int = 4
@@ -24,6 +26,7 @@ class BenchConfig:
             duration_seconds=2.0,
             fanout_subscribers=100,
             fanout_messages=10,
+            fanout_burst=10,
             idle_connections=500,
             idle_window_seconds=2.0,
         )

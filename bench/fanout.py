@@ -1,0 +1,278 @@
+"""Scenario 3, fan-out: 1 sender, N subscribers of one chat over two gateway processes.
+
+Ours: auth, chat and two gateways on a fresh MariaDB database and a private Redis; the
+subscribers (members of the chat, half on each gateway) hold `messageAdded(chatId)` over
+graphql-transport-ws; the sender calls `sendMessage` on the first gateway. Baseline: two bare
+`websockets` broadcast processes joined by the same kind of Redis channel; the sender publishes
+over a WebSocket to the first. Each message text carries its send time (CLOCK_MONOTONIC), so
+every subscriber measures send-to-delivery latency itself.
+
+Two phases: paced (one message every `fanout_interval_seconds`: latency and losses) and burst
+(messages back to back, each send awaited: deliveries per second in total).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import httpx
+from websockets.sync.client import connect as ws_connect
+
+from bench import documents
+from bench.config import BenchConfig
+from bench.procs import HOST, Proc, free_port, python_module
+from bench.results_model import Figure, ScenarioResult
+from bench.stack import add_members_with_tokens, mychat_stack, private_redis, seed_chat_with_history
+from bench.stats import percentile
+from bench.wsclients import ClientGroup, ClientSpec, encode_text
+
+P99_TARGET_MS = 100.0
+READY_TIMEOUT = 300.0
+SETTLE_SECONDS = 3.0
+
+Sender = Callable[[str], None]
+
+
+@dataclass
+class FanoutRun:
+    subscribers: int
+    connected: int
+    paced_latencies_ms: list[float] = field(default_factory=list)
+    paced_lost: int = 0
+    burst_delivered_per_second: float = math.nan
+    burst_lost: int = 0
+    errors: int = 0
+    first_errors: list[str] = field(default_factory=list)
+    send_seconds: float = 0.0
+
+
+def _drive(config: BenchConfig, group: ClientGroup, send: Sender, subscribers: int) -> FanoutRun:
+    connected = group.start(READY_TIMEOUT)
+    time.sleep(SETTLE_SECONDS)
+    send(encode_text(0))  # warm-up, not counted
+    time.sleep(1.0)
+    sent_at: dict[int, int] = {}
+    paced = range(1, config.fanout_messages + 1)
+    started = time.monotonic()
+    for seq in paced:
+        text = encode_text(seq)
+        sent_at[seq] = int(text.split()[2])
+        send(text)
+        next_send = started + seq * config.fanout_interval_seconds
+        time.sleep(max(0.0, next_send - time.monotonic()))
+    time.sleep(1.0)
+    burst = range(paced.stop, paced.stop + config.fanout_burst)
+    burst_started = time.monotonic_ns()
+    for seq in burst:
+        text = encode_text(seq)
+        sent_at[seq] = int(text.split()[2])
+        send(text)
+    results = group.stop()
+    run = FanoutRun(subscribers, connected)
+    last_delivery = burst_started
+    burst_delivered = 0
+    for result in results:
+        run.errors += result["error_count"]
+        run.first_errors += result["errors"][:3]
+        for seqs, latencies in result["received"]:
+            seen_paced: set[int] = set()
+            seen_burst: set[int] = set()
+            for seq, latency in zip(seqs, latencies, strict=True):
+                if seq in paced and seq not in seen_paced:
+                    seen_paced.add(seq)
+                    run.paced_latencies_ms.append(latency)
+                elif seq in burst and seq not in seen_burst:
+                    seen_burst.add(seq)
+                    burst_delivered += 1
+                    last_delivery = max(last_delivery, sent_at[seq] + int(latency * 1e6))
+            run.paced_lost += len(paced) - len(seen_paced)
+            run.burst_lost += len(burst) - len(seen_burst)
+    # Subscribers that never connected lost everything too.
+    missing = subscribers - connected
+    run.paced_lost += missing * len(paced)
+    run.burst_lost += missing * len(burst)
+    if last_delivery > burst_started:
+        run.burst_delivered_per_second = burst_delivered / ((last_delivery - burst_started) / 1e9)
+    return run
+
+
+def _split(
+    config: BenchConfig, count: int, mode: str, urls: list[str], tokens: list[str], chat_id: str
+) -> list[ClientSpec]:
+    processes = max(1, config.subscriber_processes)
+    share = [count // processes + (1 if i < count % processes else 0) for i in range(processes)]
+    specs = []
+    offset = 0
+    for size in share:
+        specs.append(ClientSpec(mode, urls, tokens[offset : offset + size] or [""], chat_id, size))
+        offset += size
+    return specs
+
+
+@contextmanager
+def _client_group(specs: list[ClientSpec]) -> Iterator[ClientGroup]:
+    group = ClientGroup(specs)
+    try:
+        yield group
+    finally:
+        group.kill()
+
+
+def run_ours(config: BenchConfig) -> FanoutRun:
+    count = config.fanout_subscribers
+    with mychat_stack("fanout", gateways=2) as stack:
+        seeded = seed_chat_with_history(stack, messages=0)
+        gateway = stack.gateway_url(0)
+        headers = {"Authorization": f"Bearer {seeded.token}"}
+        with httpx.Client(headers=headers, timeout=30) as client:
+            listing = client.post(
+                gateway, json={"query": "{ chats(first: 5) { edges { node { id name } } } }"}
+            ).json()
+            chat_gid = next(
+                e["node"]["id"]
+                for e in listing["data"]["chats"]["edges"]
+                if e["node"]["name"] == "history"
+            )
+            tokens = add_members_with_tokens(stack, seeded.chat_id, count)
+            urls = [f"ws://{HOST}:{port}/mychat/graphql" for port in stack.gateway_ports[:2]]
+
+            def send(text: str) -> None:
+                response = client.post(
+                    gateway,
+                    json={"query": documents.SEND, "variables": {"chatId": chat_gid, "text": text}},
+                )
+                if "SendMessagePayload" not in response.text:
+                    raise RuntimeError(f"sendMessage failed: {response.text[:300]}")
+
+            with _client_group(_split(config, count, "graphql", urls, tokens, chat_gid)) as group:
+                return _drive(config, group, send, count)
+
+
+def run_baseline(config: BenchConfig) -> FanoutRun:
+    count = config.fanout_subscribers
+    with private_redis() as redis_url:
+        ports = [free_port(), free_port()]
+        servers = [
+            Proc(
+                f"fanout-baseline{i}",
+                python_module("bench.baseline_ws", "--port", str(port), "--redis", redis_url),
+                port=port,
+            )
+            for i, port in enumerate(ports)
+        ]
+        for server in servers:
+            server.start()
+        try:
+            urls = [f"ws://{HOST}:{port}/" for port in ports]
+            with ws_connect(urls[0]) as sender:
+
+                def send(text: str) -> None:
+                    sender.send(f"publish {text}")
+                    if sender.recv(timeout=30) != "ok":
+                        raise RuntimeError("baseline publish failed")
+
+                with _client_group(_split(config, count, "bare", urls, [], "")) as group:
+                    return _drive(config, group, send, count)
+        finally:
+            for server in servers:
+                server.stop()
+
+
+def _latency(run: FanoutRun, q: float) -> float:
+    return percentile(run.paced_latencies_ms, q)
+
+
+def run(config: BenchConfig) -> ScenarioResult:
+    scenario = ScenarioResult(
+        "fanout",
+        f"Fan-out: 1 sender, {config.fanout_subscribers} subscribers, 2 processes via Redis",
+        method=(
+            f"bench.wsclients ({config.subscriber_processes} processes, websockets client); "
+            f"{config.fanout_subscribers} subscribers split over 2 server processes; "
+            f"paced: {config.fanout_messages} messages, one every "
+            f"{config.fanout_interval_seconds} s (latency = subscriber's receive time minus "
+            f"the sender's CLOCK_MONOTONIC stamp in the text); burst: {config.fanout_burst} "
+            "messages back to back (deliveries/s = deliveries / (last delivery - first send)); "
+            "ours = sendMessage on gateway 1 -> chat_service -> MariaDB -> Redis -> 2 gateways "
+            "-> graphql-transport-ws; baseline = bare websockets broadcast x2 over Redis"
+        ),
+        settings={
+            "subscribers": config.fanout_subscribers,
+            "messages_paced": config.fanout_messages,
+            "interval_seconds": config.fanout_interval_seconds,
+            "messages_burst": config.fanout_burst,
+            "subscriber_processes": config.subscriber_processes,
+            "gateway_processes": 2,
+        },
+    )
+    print("Fan-out baseline: bare websockets x2 over Redis", flush=True)
+    base = run_baseline(config)
+    _print(base, "baseline")
+    print("Fan-out ours: 2 gateways over Redis", flush=True)
+    ours = run_ours(config)
+    _print(ours, "ours")
+    p99 = scenario.add(
+        Figure("delivery p99", _latency(ours, 99), "ms", _latency(base, 99), higher_is_better=False)
+    )
+    p99.target = f"< {P99_TARGET_MS:.0f} ms"
+    p99.target_met = not math.isnan(p99.value) and p99.value < P99_TARGET_MS
+    scenario.add(
+        Figure("delivery p50", _latency(ours, 50), "ms", _latency(base, 50), higher_is_better=False)
+    )
+    scenario.add(
+        Figure(
+            "delivery max",
+            max(ours.paced_latencies_ms, default=math.nan),
+            "ms",
+            max(base.paced_latencies_ms, default=math.nan),
+            higher_is_better=False,
+        )
+    )
+    lost = scenario.add(
+        Figure(
+            "lost (paced + burst)",
+            ours.paced_lost + ours.burst_lost,
+            "messages",
+            base.paced_lost + base.burst_lost,
+            higher_is_better=False,
+            note=f"subscribed: ours {ours.connected}, baseline {base.connected}",
+        )
+    )
+    lost.target = "0"
+    lost.target_met = lost.value == 0
+    scenario.add(
+        Figure(
+            "delivered/s (burst)",
+            ours.burst_delivered_per_second,
+            "msg/s",
+            base.burst_delivered_per_second,
+        )
+    )
+    scenario.series["delivery (ours)"] = ours.paced_latencies_ms[
+        :: max(1, len(ours.paced_latencies_ms) // 3000)
+    ]
+    scenario.series["delivery (baseline)"] = base.paced_latencies_ms[
+        :: max(1, len(base.paced_latencies_ms) // 3000)
+    ]
+    if ours.first_errors:
+        scenario.notes.append(
+            f"ours: {ours.errors} client errors, e.g. {ours.first_errors[0][:200]}"
+        )
+    return scenario
+
+
+def _print(run: FanoutRun, label: str) -> None:
+    print(
+        f"  {label}: subscribed {run.connected}/{run.subscribers}, "
+        f"p50 {_latency(run, 50):.1f} ms, p99 {_latency(run, 99):.1f} ms, "
+        f"max {max(run.paced_latencies_ms, default=math.nan):.1f} ms, "
+        f"lost {run.paced_lost} paced + {run.burst_lost} burst, "
+        f"burst {run.burst_delivered_per_second:.0f} deliveries/s, client errors {run.errors}",
+        flush=True,
+    )
+    for error in run.first_errors[:3]:
+        print(f"    {error[:200]}", flush=True)

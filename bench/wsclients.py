@@ -1,0 +1,241 @@
+"""WebSocket subscribers in a child process: `python -m bench.wsclients` (JSON spec on stdin).
+
+Each connection subscribes, either to our gateway (graphql-transport-ws, token in
+connection_init, `messageAdded(chatId)`) or to the bare broadcast server (`subscribe`). Then:
+
+1. prints `READY <n>` once every connection is subscribed (n = how many made it);
+2. records every message it receives: the text carries `<seq> <monotonic ns at send>`, so the
+   latency from send to delivery is `now - sent` (CLOCK_MONOTONIC is system-wide on Linux);
+3. on a `stop` line on stdin, waits `grace_seconds` for stragglers and prints one JSON line:
+   the received (seq, latency ms) pairs per connection and the errors.
+
+A `hold` spec only holds the connections idle until `stop` (the idle-connections scenario).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import select
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import orjson
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
+from bench.documents import MESSAGE_ADDED
+
+OPEN_AT_ONCE = 100
+HANDSHAKE_TIMEOUT = 60.0
+
+
+@dataclass
+class ClientSpec:
+    mode: str  # "graphql" or "bare"
+    urls: list[str]  # connection i uses urls[i % len(urls)]
+    tokens: list[str]  # connection i uses tokens[i % len(tokens)] (graphql)
+    chat_id: str
+    count: int
+    grace_seconds: float = 5.0
+
+
+@dataclass
+class Received:
+    seqs: list[int] = field(default_factory=list)
+    latencies_ms: list[float] = field(default_factory=list)
+
+
+class Subscribers:
+    def __init__(self, spec: ClientSpec) -> None:
+        self.spec = spec
+        self.connections: list[ClientConnection] = []
+        self.received: list[Received] = []
+        self.errors: list[str] = []
+        self.receivers: list[asyncio.Task[None]] = []
+
+    async def open_one(self, index: int, gate: asyncio.Semaphore) -> None:
+        spec = self.spec
+        url = spec.urls[index % len(spec.urls)]
+        async with gate:
+            try:
+                if spec.mode == "graphql":
+                    ws = await self._open_graphql(url, spec.tokens[index % len(spec.tokens)])
+                else:
+                    ws = await self._open_bare(url)
+            except (OSError, ConnectionClosed, TimeoutError, RuntimeError) as error:
+                self.errors.append(f"connection {index}: {type(error).__name__}: {error}")
+                return
+        received = Received()
+        self.connections.append(ws)
+        self.received.append(received)
+        self.receivers.append(asyncio.create_task(self.receive(ws, received)))
+
+    async def _open_graphql(self, url: str, token: str) -> ClientConnection:
+        ws = await connect(
+            url,
+            subprotocols=["graphql-transport-ws"],  # type: ignore[list-item]  # a Subprotocol str
+            origin="http://localhost",  # type: ignore[arg-type]  # an Origin str
+            open_timeout=HANDSHAKE_TIMEOUT,
+            ping_interval=None,
+            max_queue=None,
+        )
+        await ws.send(
+            orjson.dumps({"type": "connection_init", "payload": {"authorization": token}}).decode()
+        )
+        ack = orjson.loads(await asyncio.wait_for(ws.recv(), HANDSHAKE_TIMEOUT))
+        if ack.get("type") != "connection_ack":
+            await ws.close()
+            raise RuntimeError(f"no connection_ack: {ack}")
+        subscribe = {
+            "id": "1",
+            "type": "subscribe",
+            "payload": {"query": MESSAGE_ADDED, "variables": {"chatId": self.spec.chat_id}},
+        }
+        await ws.send(orjson.dumps(subscribe).decode())
+        return ws
+
+    async def _open_bare(self, url: str) -> ClientConnection:
+        ws = await connect(url, open_timeout=HANDSHAKE_TIMEOUT, ping_interval=None, max_queue=None)
+        await ws.send("subscribe")
+        reply = await asyncio.wait_for(ws.recv(), HANDSHAKE_TIMEOUT)
+        if reply != "subscribed":
+            raise RuntimeError(f"unexpected reply {reply!r}")
+        return ws
+
+    async def receive(self, ws: ClientConnection, received: Received) -> None:
+        graphql = self.spec.mode == "graphql"
+        try:
+            async for raw in ws:
+                now = time.monotonic_ns()
+                message = orjson.loads(raw)
+                if graphql:
+                    if message.get("type") != "next":
+                        if message.get("type") in ("error", "complete"):
+                            self.errors.append(f"subscription ended: {str(message)[:300]}")
+                        continue
+                    payload = message["payload"]
+                    if payload.get("errors"):
+                        self.errors.append(f"errors: {str(payload['errors'])[:300]}")
+                        continue
+                    text = payload["data"]["messageAdded"]["text"]
+                else:
+                    text = message["text"]
+                seq, sent = _parse(text)
+                if seq is None:
+                    continue
+                received.seqs.append(seq)
+                received.latencies_ms.append((now - sent) / 1e6)
+        except ConnectionClosed as error:
+            self.errors.append(f"closed: {error}")
+
+    async def run(self) -> dict[str, Any]:
+        gate = asyncio.Semaphore(OPEN_AT_ONCE)
+        await asyncio.gather(*(self.open_one(i, gate) for i in range(self.spec.count)))
+        print(f"READY {len(self.connections)}", flush=True)
+        loop = asyncio.get_running_loop()
+        while True:
+            line = await loop.run_in_executor(None, sys.stdin.readline)
+            if not line or line.strip() == "stop":
+                break
+        await asyncio.sleep(self.spec.grace_seconds)
+        for task in self.receivers:
+            task.cancel()
+        await asyncio.gather(*(ws.close() for ws in self.connections), return_exceptions=True)
+        return {
+            "connections": len(self.connections),
+            "received": [[r.seqs, [round(x, 3) for x in r.latencies_ms]] for r in self.received],
+            "errors": self.errors[:20],
+            "error_count": len(self.errors),
+        }
+
+
+def encode_text(seq: int) -> str:
+    return f"bench {seq} {time.monotonic_ns()}"
+
+
+def _parse(text: str) -> tuple[int | None, int]:
+    parts = text.split()
+    if len(parts) != 3 or parts[0] != "bench":
+        return None, 0
+    return int(parts[1]), int(parts[2])
+
+
+def main() -> None:
+    import uvloop
+
+    from bench.procs import raise_fd_limit
+
+    raise_fd_limit()
+    spec = ClientSpec(**json.loads(sys.stdin.readline()))
+    result = uvloop.run(Subscribers(spec).run())
+    sys.stdout.write(json.dumps(result) + "\n")
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
+
+
+class ClientGroup:
+    """Subscriber processes that share the connections, started and stopped together."""
+
+    def __init__(self, specs: list[ClientSpec]) -> None:
+        self.specs = specs
+        self.processes: list[subprocess.Popen[str]] = []
+        self.ready = 0
+
+    def start(self, timeout: float) -> int:
+        """Start every process; return how many connections are subscribed in total."""
+        for spec in self.specs:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "bench.wsclients"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            assert process.stdin is not None
+            process.stdin.write(json.dumps(asdict(spec)) + "\n")
+            process.stdin.flush()
+            self.processes.append(process)
+        deadline = time.monotonic() + timeout
+        for process in self.processes:
+            line = _readline(process, deadline - time.monotonic())
+            if not line.startswith("READY "):
+                raise RuntimeError(f"subscriber process said {line!r}")
+            self.ready += int(line.split()[1])
+        return self.ready
+
+    def stop(self, timeout: float = 120.0) -> list[dict[str, Any]]:
+        for process in self.processes:
+            assert process.stdin is not None
+            process.stdin.write("stop\n")
+            process.stdin.flush()
+        results = []
+        deadline = time.monotonic() + timeout
+        for process in self.processes:
+            line = _readline(process, deadline - time.monotonic())
+            results.append(json.loads(line))
+            process.wait(timeout=30)
+        return results
+
+    def kill(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+
+
+def _readline(process: subprocess.Popen[str], timeout: float) -> str:
+    """One stdout line, or RuntimeError if none comes within the timeout."""
+    assert process.stdout is not None
+    ready, _, _ = select.select([process.stdout], [], [], max(0.0, timeout))
+    if not ready:
+        raise RuntimeError("subscriber process did not answer in time")
+    line = process.stdout.readline()
+    if not line:
+        raise RuntimeError(f"subscriber process exited with {process.wait()}")
+    return line.strip()
