@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import BigInteger, Integer, String
+from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mychat.db import Base, UTCDateTime, utc_now
@@ -22,7 +23,13 @@ class User(Base):
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
     login: Mapped[str] = mapped_column(String(LOGIN_MAX), unique=True)
     nickname: Mapped[str] = mapped_column(String(NICKNAME_MAX))
-    # casefold()ed nickname: uniqueness and lookups ignore case on every database.
-    nickname_key: Mapped[str] = mapped_column(String(NICKNAME_MAX * 3), unique=True)
+    # casefold()ed nickname: uniqueness and lookups ignore case on every database. Binary
+    # collation on MySQL, so that "José" and "Jose" stay two nicknames there as on SQLite.
+    nickname_key: Mapped[str] = mapped_column(
+        String(NICKNAME_MAX * 3).with_variant(
+            mysql.VARCHAR(NICKNAME_MAX * 3, collation="utf8mb4_bin"), "mysql"
+        ),
+        unique=True,
+    )
     password_hash: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)

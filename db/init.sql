@@ -6,7 +6,7 @@ CREATE TABLE IF NOT EXISTS users (
     id BIGINT NOT NULL AUTO_INCREMENT,
     login VARCHAR(64) NOT NULL,
     nickname VARCHAR(32) NOT NULL,
-    nickname_key VARCHAR(96) NOT NULL,
+    nickname_key VARCHAR(96) COLLATE utf8mb4_bin NOT NULL,
     password_hash VARCHAR(255) NOT NULL,
     created_at DATETIME(6) NOT NULL,
     CONSTRAINT pk_users PRIMARY KEY (id),

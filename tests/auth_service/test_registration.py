@@ -160,3 +160,9 @@ async def test_passwords_are_stored_as_argon2id(
     stored = await stored_hash(auth_app, "alice")
     assert stored.startswith("$argon2id$")
     assert PASSWORD not in stored
+
+
+async def test_accented_nicknames_are_distinct_on_every_database(client: httpx.AsyncClient) -> None:
+    # MySQL's utf8mb4_unicode_ci would equate these; nickname_key uses a binary collation.
+    await register(client, login="jose1", nickname="José")
+    await register(client, login="jose2", nickname="Jose")
