@@ -1,0 +1,179 @@
+"""Scenario 4, connections: N idle authenticated subscriptions on one gateway process.
+
+Ours: one gateway (with auth, chat, MariaDB, a private Redis); each connection is a different
+chat member, authenticated in connection_init, holding `messageAdded(chatId)`. Baseline: one
+bare `websockets` server holding N subscribed connections. Memory per connection is the
+server process's RSS growth divided by N; idle CPU is its CPU time over a quiet window.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import httpx
+
+from bench.config import BenchConfig
+from bench.procs import HOST, Proc, free_port, python_module
+from bench.results_model import Figure, ScenarioResult
+from bench.stack import add_members_with_tokens, mychat_stack, seed_chat_with_history
+from bench.wsclients import ClientGroup, ClientSpec
+
+KIB_TARGET = 50.0
+READY_TIMEOUT = 400.0
+SETTLE_SECONDS = 3.0
+
+
+@dataclass
+class IdleRun:
+    requested: int
+    connected: int
+    rss_before: int
+    rss_after: int
+    cpu_seconds: float
+    window_seconds: float
+    client_errors: int
+    first_error: str | None
+
+    @property
+    def kib_per_connection(self) -> float:
+        return (self.rss_after - self.rss_before) / max(1, self.connected) / 1024
+
+    @property
+    def cpu_percent(self) -> float:
+        return 100 * self.cpu_seconds / self.window_seconds
+
+
+def _specs(
+    config: BenchConfig, mode: str, url: str, tokens: list[str], chat_id: str
+) -> list[ClientSpec]:
+    count = config.idle_connections
+    processes = max(1, config.subscriber_processes)
+    specs = []
+    for i in range(processes):
+        size = count // processes + (1 if i < count % processes else 0)
+        part = tokens[i::processes] or [""]
+        specs.append(ClientSpec(mode, [url], part, chat_id, size, grace_seconds=0.0))
+    return specs
+
+
+@contextmanager
+def _group(specs: list[ClientSpec]) -> Iterator[ClientGroup]:
+    group = ClientGroup(specs)
+    try:
+        yield group
+    finally:
+        group.kill()
+
+
+def _hold(config: BenchConfig, server: Proc, specs: list[ClientSpec]) -> IdleRun:
+    time.sleep(1.0)
+    rss_before = server.rss_bytes()
+    with _group(specs) as group:
+        connected = group.start(READY_TIMEOUT)
+        time.sleep(SETTLE_SECONDS)
+        rss_after = server.rss_bytes()
+        cpu_start = server.cpu_seconds()
+        started = time.monotonic()
+        time.sleep(config.idle_window_seconds)
+        cpu = server.cpu_seconds() - cpu_start
+        window = time.monotonic() - started
+        results = group.stop()
+    errors = sum(r["error_count"] for r in results)
+    first = next((r["errors"][0] for r in results if r["errors"]), None)
+    return IdleRun(
+        config.idle_connections, connected, rss_before, rss_after, cpu, window, errors, first
+    )
+
+
+def run_ours(config: BenchConfig) -> IdleRun:
+    with mychat_stack("connections") as stack:
+        seeded = seed_chat_with_history(stack, messages=0)
+        headers = {"Authorization": f"Bearer {seeded.token}"}
+        listing = httpx.post(
+            stack.gateway_url(),
+            json={"query": "{ chats(first: 5) { edges { node { id name } } } }"},
+            headers=headers,
+            timeout=30,
+        ).json()
+        chat_gid = next(
+            e["node"]["id"]
+            for e in listing["data"]["chats"]["edges"]
+            if e["node"]["name"] == "history"
+        )
+        tokens = add_members_with_tokens(stack, seeded.chat_id, config.idle_connections)
+        url = f"ws://{HOST}:{stack.gateway_ports[0]}/mychat/graphql"
+        return _hold(
+            config, stack.procs["gateway0"], _specs(config, "graphql", url, tokens, chat_gid)
+        )
+
+
+def run_baseline(config: BenchConfig) -> IdleRun:
+    port = free_port()
+    with Proc(
+        "connections-baseline", python_module("bench.baseline_ws", "--port", str(port)), port=port
+    ) as server:
+        return _hold(config, server, _specs(config, "bare", f"ws://{HOST}:{port}/", [], ""))
+
+
+def run(config: BenchConfig) -> ScenarioResult:
+    scenario = ScenarioResult(
+        "connections",
+        f"Connections: {config.idle_connections} idle authenticated subscriptions on one gateway",
+        method=(
+            f"bench.wsclients ({config.subscriber_processes} processes) open "
+            f"{config.idle_connections} connections to one server process; memory = (VmRSS after "
+            f"all subscribed + {SETTLE_SECONDS:.0f} s - VmRSS before) / connections; idle CPU = "
+            f"utime+stime from /proc over {config.idle_window_seconds} s with no traffic; ours = "
+            "gateway with graphql-transport-ws, token in connection_init, messageAdded(chatId) "
+            "per connection, each a different member; baseline = bare websockets server"
+        ),
+        settings={
+            "connections": config.idle_connections,
+            "client_processes": config.subscriber_processes,
+            "idle_window_seconds": config.idle_window_seconds,
+        },
+    )
+    print("Connections baseline: bare websockets", flush=True)
+    base = run_baseline(config)
+    _print(base, "baseline")
+    print("Connections ours: one gateway", flush=True)
+    ours = run_ours(config)
+    _print(ours, "ours")
+    memory = scenario.add(
+        Figure(
+            "memory per connection",
+            ours.kib_per_connection,
+            "KiB",
+            base.kib_per_connection,
+            higher_is_better=False,
+            note=f"subscribed: ours {ours.connected}, baseline {base.connected}",
+        )
+    )
+    memory.target = f"< {KIB_TARGET:.0f} KiB"
+    memory.target_met = memory.value < KIB_TARGET and ours.connected == ours.requested
+    scenario.add(
+        Figure(
+            "idle CPU", ours.cpu_percent, "% of a core", base.cpu_percent, higher_is_better=False
+        )
+    )
+    scenario.add(Figure("subscribed", ours.connected, "connections", base.connected))
+    if ours.first_error:
+        scenario.notes.append(
+            f"ours: {ours.client_errors} client errors, e.g. {ours.first_error[:200]}"
+        )
+    return scenario
+
+
+def _print(run: IdleRun, label: str) -> None:
+    print(
+        f"  {label}: subscribed {run.connected}/{run.requested}, "
+        f"RSS {run.rss_before / 2**20:.1f} -> {run.rss_after / 2**20:.1f} MiB "
+        f"({run.kib_per_connection:.1f} KiB each), idle CPU {run.cpu_percent:.2f} % over "
+        f"{run.window_seconds:.1f} s, client errors {run.client_errors}",
+        flush=True,
+    )
+    if run.first_error:
+        print(f"    {run.first_error[:200]}", flush=True)
