@@ -75,6 +75,8 @@ def _serve(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
+    # The access log already has a line per request, service hops included.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
         app = app_for_service(args.service, settings)
     except ConfigurationError as error:
