@@ -17,7 +17,11 @@ CLIENT_ID_MAX = 36
 
 class Chat(Base):
     __tablename__ = "chats"
-    __table_args__ = (Index("ix_chats_last_activity", "last_activity_at", "id"),)
+    __table_args__ = (
+        Index("ix_chats_last_activity", "last_activity_at", "id"),
+        # Serves the foreign key (InnoDB would otherwise add an index the models do not name).
+        Index("ix_chats_created_by", "created_by"),
+    )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
     name: Mapped[str] = mapped_column(String(CHAT_NAME_MAX))

@@ -1,6 +1,8 @@
 -- MyChat schema for MySQL 8 / MariaDB 10.11. A fresh MySQL container runs this file;
 -- tests/test_schema.py loads it into MariaDB and compares it with the ORM models.
 -- utf8mb4_unicode_ci because MariaDB does not know MySQL 8's utf8mb4_0900_ai_ci.
+-- Primary keys are unnamed: MySQL and MariaDB always call them PRIMARY.
+-- Every foreign key column leads an explicit index, so InnoDB adds none of its own.
 
 CREATE TABLE IF NOT EXISTS users (
     id BIGINT NOT NULL AUTO_INCREMENT,
@@ -9,7 +11,7 @@ CREATE TABLE IF NOT EXISTS users (
     nickname_key VARCHAR(96) COLLATE utf8mb4_bin NOT NULL,
     password_hash VARCHAR(255) NOT NULL,
     created_at DATETIME(6) NOT NULL,
-    CONSTRAINT pk_users PRIMARY KEY (id),
+    PRIMARY KEY (id),
     CONSTRAINT uq_users_login UNIQUE (login),
     CONSTRAINT uq_users_nickname_key UNIQUE (nickname_key)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
@@ -21,9 +23,10 @@ CREATE TABLE IF NOT EXISTS chats (
     created_at DATETIME(6) NOT NULL,
     last_activity_at DATETIME(6) NOT NULL,
     last_message_id BIGINT NULL,
-    CONSTRAINT pk_chats PRIMARY KEY (id),
+    PRIMARY KEY (id),
     CONSTRAINT fk_chats_created_by FOREIGN KEY (created_by) REFERENCES users (id) ON DELETE SET NULL,
-    INDEX ix_chats_last_activity (last_activity_at, id)
+    INDEX ix_chats_last_activity (last_activity_at, id),
+    INDEX ix_chats_created_by (created_by)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
 
 CREATE TABLE IF NOT EXISTS chat_members (
@@ -32,7 +35,7 @@ CREATE TABLE IF NOT EXISTS chat_members (
     role VARCHAR(16) NOT NULL,
     joined_at DATETIME(6) NOT NULL,
     last_read_message_id BIGINT NOT NULL,
-    CONSTRAINT pk_chat_members PRIMARY KEY (chat_id, user_id),
+    PRIMARY KEY (chat_id, user_id),
     CONSTRAINT fk_chat_members_chat_id FOREIGN KEY (chat_id) REFERENCES chats (id) ON DELETE CASCADE,
     CONSTRAINT fk_chat_members_user_id FOREIGN KEY (user_id) REFERENCES users (id) ON DELETE CASCADE,
     INDEX ix_chat_members_user_id (user_id)
@@ -45,7 +48,7 @@ CREATE TABLE IF NOT EXISTS messages (
     text TEXT NOT NULL,
     client_id VARCHAR(36) NULL,
     created_at DATETIME(6) NOT NULL,
-    CONSTRAINT pk_messages PRIMARY KEY (id),
+    PRIMARY KEY (id),
     CONSTRAINT uq_messages_sender_id_client_id UNIQUE (sender_id, client_id),
     CONSTRAINT fk_messages_chat_id FOREIGN KEY (chat_id) REFERENCES chats (id) ON DELETE CASCADE,
     CONSTRAINT fk_messages_sender_id FOREIGN KEY (sender_id) REFERENCES users (id) ON DELETE CASCADE,
