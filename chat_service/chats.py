@@ -63,7 +63,7 @@ async def do_create_chat(
             field="member_nicknames",
         )
     creator = await get_acting_user(session, creator_id)
-    others = [user for user in await get_users_by_nicknames(session, member_nicknames)]
+    others = await get_users_by_nicknames(session, member_nicknames)
     member_ids = [creator.id, *sorted({user.id for user in others} - {creator.id})]
     now = utc_now()
     chat = Chat(name=name, created_by=creator.id, created_at=now, last_activity_at=now)
