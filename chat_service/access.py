@@ -42,6 +42,8 @@ async def access_chat_for_user(
                 ChatMember, and_(ChatMember.chat_id == Chat.id, ChatMember.user_id == user_id)
             )
             .where(Chat.id == chat_id)
+            # Under the lock, read the row as it is now, not as this session last saw it.
+            .execution_options(populate_existing=lock)
         )
     ).first()
     if row is None:
