@@ -1,0 +1,142 @@
+"""Clients of the running stack, all through nginx: REST as the seed's pages, GraphQL, and a
+subscriber that reconnects and catches up as the web app does."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import websockets
+
+from tests.gateway.wsclient import graphql_socket
+
+MESSAGE_ADDED = """subscription($chatId: ID!, $after: ID) {
+  messageAdded(chatId: $chatId, after: $after) { id databaseId text clientId }
+}"""
+SEND_MESSAGE = """mutation($chatId: ID!, $text: String!, $clientId: String) {
+  sendMessage(chatId: $chatId, text: $text, clientId: $clientId) {
+    __typename
+    ... on SendMessagePayload { message { id databaseId text clientId } }
+    ... on Error { error: message code }
+  }
+}"""
+# What ends a connection for a subscriber: it then reconnects.
+DISCONNECTS = (websockets.ConnectionClosed, websockets.InvalidHandshake, OSError, TimeoutError)
+
+
+@dataclass
+class User:
+    id: int
+    nickname: str
+    token: str
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+async def register(client: httpx.AsyncClient, nickname: str) -> User:
+    response = await client.post(
+        "/mychat/api/auth/register",
+        json={"login": nickname.lower(), "password": "correct horse battery", "nickname": nickname},
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    return User(body["user"]["id"], nickname, body["token"])
+
+
+async def create_chat_with(client: httpx.AsyncClient, owner: User, *members: User) -> int:
+    response = await client.post("/mychat/api/chat/", json={"name": "Room"}, headers=owner.auth)
+    assert response.status_code == 200, response.text
+    chat_id: int = response.json()["chat_id"]
+    for member in members:
+        added = await client.post(
+            f"/mychat/api/chat/{chat_id}/add-user",
+            json={"nickname": member.nickname},
+            headers=owner.auth,
+        )
+        assert added.json()["status"] == "ok", added.text
+    return chat_id
+
+
+async def send_rest(client: httpx.AsyncClient, user: User, chat_id: int, text: str) -> None:
+    response = await client.post(
+        f"/mychat/api/chat/{chat_id}/message", json={"text": text}, headers=user.auth
+    )
+    assert response.json()["status"] == "ok", response.text
+
+
+async def history(client: httpx.AsyncClient, user: User, chat_id: int) -> list[dict[str, Any]]:
+    response = await client.get(f"/mychat/api/chat/{chat_id}", headers=user.auth)
+    assert response.status_code == 200, response.text
+    messages: list[dict[str, Any]] = response.json()
+    return messages
+
+
+async def graphql(
+    client: httpx.AsyncClient, query: str, variables: dict[str, Any], token: str | None = None
+) -> dict[str, Any]:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    response = await client.post(
+        "/mychat/graphql", json={"query": query, "variables": variables}, headers=headers
+    )
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    assert "errors" not in body, body
+    data: dict[str, Any] = body["data"]
+    return data
+
+
+async def global_chat_id(client: httpx.AsyncClient, user: User, chat_id: int) -> str:
+    data = await graphql(client, "{ chats { edges { node { id databaseId } } } }", {}, user.token)
+    for edge in data["chats"]["edges"]:
+        if edge["node"]["databaseId"] == chat_id:
+            chat: str = edge["node"]["id"]
+            return chat
+    raise AssertionError(f"chat {chat_id} not in {data}")
+
+
+@dataclass
+class Subscriber:
+    """messageAdded through nginx; on a lost connection it reconnects with `after:` the last
+    message it saw, as the web app does."""
+
+    ws_url: str
+    user: User
+    chat_id: str
+    after: str | None = None
+    texts: list[str] = field(default_factory=list)
+    database_ids: list[int] = field(default_factory=list)
+    close_codes: list[int | None] = field(default_factory=list)
+    connections: int = 0
+    subscribed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def run(self) -> None:
+        while True:
+            try:
+                async with graphql_socket(self.ws_url, token=self.user.token) as socket:
+                    self.connections += 1
+                    await socket.subscribe(
+                        MESSAGE_ADDED, {"chatId": self.chat_id, "after": self.after}
+                    )
+                    self.subscribed.set()
+                    while True:
+                        message = await socket.next_payload(timeout=3600)
+                        assert message["type"] == "next", message
+                        added = message["payload"]["data"]["messageAdded"]
+                        self.texts.append(added["text"])
+                        self.database_ids.append(added["databaseId"])
+                        self.after = added["id"]
+            except websockets.ConnectionClosed as closed:
+                self.close_codes.append(closed.rcvd.code if closed.rcvd else None)
+            except DISCONNECTS:
+                self.close_codes.append(None)
+            self.subscribed.clear()
+            await asyncio.sleep(0.05)
+
+    async def wait_for(self, count: int, timeout: float = 20.0) -> None:
+        async with asyncio.timeout(timeout):
+            while len(self.texts) < count:
+                await asyncio.sleep(0.02)
