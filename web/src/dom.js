@@ -50,6 +50,10 @@ export function reconcile(container, items, keyOf, render) {
     const existing = previous.get(key) ?? null;
     previous.delete(key);
     const el = render(item, existing);
+    if (existing && el !== existing) {
+      if (cursor === existing) cursor = existing.nextElementSibling;
+      existing.remove();
+    }
     el.dataset.key = key;
     if (el === cursor) {
       cursor = cursor.nextElementSibling;

@@ -43,21 +43,23 @@ export const CHAT_LIST_FIELDS = gql`
   ${MESSAGE_FIELDS}
 `;
 
-const ERROR_FIELDS = `
-  ... on Error {
-    errorMessage: message
-    code
-  }
-  ... on ValidationError {
-    field
-  }
-  ... on Conflict {
-    field
-  }
-  ... on RateLimited {
-    retryAfter
-  }
-`;
+// Only spreads that can match the union may be written (GraphQL rejects impossible ones).
+// The error's `message` is aliased: it would clash with SendMessagePayload.message.
+function errorFields(...withField) {
+  const extra = {
+    ValidationError: 'field',
+    Conflict: 'field',
+    RateLimited: 'retryAfter',
+  };
+  return `
+    ... on Error {
+      errorMessage: message
+      code
+    }
+    ${withField.map((type) => `... on ${type} { ${extra[type]} }`).join('\n')}
+  `;
+}
+
 
 export const ME = gql`
   query Me {
@@ -132,7 +134,7 @@ const AUTH_RESULT = `
       nickname
     }
   }
-  ${ERROR_FIELDS}
+  ${errorFields('ValidationError', 'Conflict', 'RateLimited')}
 `;
 
 export const REGISTER = gql`
@@ -163,7 +165,7 @@ export const CREATE_CHAT = gql`
           }
         }
       }
-      ${ERROR_FIELDS}
+      ${errorFields('ValidationError')}
     }
   }
   ${CHAT_LIST_FIELDS}
@@ -185,7 +187,7 @@ export const ADD_MEMBER = gql`
           ...MemberFields
         }
       }
-      ${ERROR_FIELDS}
+      ${errorFields('ValidationError')}
     }
   }
   ${MEMBER_FIELDS}
@@ -198,7 +200,7 @@ export const LEAVE_CHAT = gql`
       ... on LeaveChatPayload {
         chatId
       }
-      ${ERROR_FIELDS}
+      ${errorFields()}
     }
   }
 `;
@@ -212,7 +214,7 @@ export const SEND_MESSAGE = gql`
           ...MessageFields
         }
       }
-      ${ERROR_FIELDS}
+      ${errorFields('ValidationError', 'RateLimited')}
     }
   }
   ${MESSAGE_FIELDS}
@@ -228,7 +230,7 @@ export const MARK_READ = gql`
           unreadCount
         }
       }
-      ${ERROR_FIELDS}
+      ${errorFields('ValidationError')}
     }
   }
 `;

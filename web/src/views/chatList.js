@@ -16,7 +16,7 @@ function byActivity(a, b) {
 function preview(chat, myId) {
   const message = chat.lastMessage;
   if (!message) return t('noMessagesYet');
-  const who = message.sender.id === myId ? t('you') : message.sender.nickname;
+  const who = message.sender.id === myId ? t('youPrefix') : message.sender.nickname;
   return `${who}: ${message.text.replace(/\s+/g, ' ')}`;
 }
 

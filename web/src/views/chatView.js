@@ -1,6 +1,6 @@
 // One chat: history (older pages load when scrolling up), live messages, optimistic sending,
 // member list, add member, leave. Marks messages read while the chat is on screen.
-import { h, reconcile, uid } from '../dom.js';
+import { h, reconcile, setChildren, uid } from '../dom.js';
 import { formatTime, t } from '../i18n.js';
 import { ADD_MEMBER, CHAT, CHAT_MESSAGES, LEAVE_CHAT, MARK_READ } from '../operations.js';
 import { removeChatFromList } from '../cacheUpdates.js';
@@ -18,6 +18,7 @@ export function mountChatView(container, ctx, chatId) {
   let chat = null; // details: name, members, myRole
   let messages = []; // server messages, oldest first
   let hasPreviousPage = false;
+  let oldestCursor = null; // `before:` for the next older page
   let loadingOlder = false;
   let initialScrollDone = false;
   let lastMarkedId = null;
@@ -105,13 +106,14 @@ export function mountChatView(container, ctx, chatId) {
     rows: '1',
     maxlength: 4000,
     placeholder: t('messagePlaceholder'),
+    'aria-describedby': `${composerId}-hint`,
     'data-testid': 'composer',
   });
   const composer = h(
     'form',
     { class: 'composer', onSubmit: onSend, 'data-testid': 'composer-form' },
     h('label', { for: composerId, class: 'sr-only', text: t('messageLabel') }),
-    textarea,
+    h('div', { class: 'composer-field' }, textarea, h('p', { id: `${composerId}-hint`, class: 'composer-hint', text: t('composerHint') })),
     h('button', { type: 'submit', class: 'primary send-button', text: t('send') }),
   );
   textarea.addEventListener('keydown', (event) => {
@@ -140,7 +142,8 @@ export function mountChatView(container, ctx, chatId) {
     reconcile(memberList, members, (member) => member.user.id, (member, existing) => {
       const li = existing ?? h('li', { class: 'member', 'data-testid': 'member' });
       const tags = [member.user.id === myId ? t('you') : null, member.role === 'OWNER' ? t('owner') : null].filter(Boolean);
-      li.replaceChildren(
+      setChildren(
+        li,
         h('span', { class: 'avatar', 'aria-hidden': 'true', text: initial(member.user.nickname) }),
         h('span', { class: 'member-name', 'data-testid': 'member-name', text: member.user.nickname }),
         tags.length ? h('span', { class: 'member-tags', text: tags.join(', ') }) : null,
@@ -280,15 +283,18 @@ export function mountChatView(container, ctx, chatId) {
     variables: { id: chatId, last: PAGE_SIZE },
     fetchPolicy: 'cache-and-network',
   });
-  let pendingKeepPosition = false;
   const messagesSub = messagesQuery.subscribe({
     next: (result) => {
       const connection = result.data?.chat?.messages;
       if (!connection) return;
+      const previousOldest = messages[0]?.databaseId;
       messages = connection.edges.map((edge) => edge.node);
+      // Older messages came in above: keep what the reader sees where it is.
+      const olderAdded = previousOldest !== undefined && messages[0]?.databaseId < previousOldest;
       hasPreviousPage = connection.pageInfo.hasPreviousPage;
+      oldestCursor = connection.edges[0]?.cursor ?? null;
       for (const message of messages.slice(-1)) services.feed.noteMessage(message);
-      drawMessages({ keepPosition: pendingKeepPosition });
+      drawMessages({ keepPosition: olderAdded });
     },
     error: () => {},
   });
@@ -297,18 +303,15 @@ export function mountChatView(container, ctx, chatId) {
   cleanups.push(services.feed.notes.subscribe(() => drawMessages()));
 
   async function loadOlder() {
-    if (loadingOlder || !hasPreviousPage || !messages.length) return;
+    if (loadingOlder || !hasPreviousPage || !oldestCursor) return;
     loadingOlder = true;
     drawHistoryTop();
-    pendingKeepPosition = true;
     try {
-      const before = client.readQuery({ query: CHAT_MESSAGES, variables: { id: chatId, last: PAGE_SIZE } })?.chat?.messages?.edges?.[0]?.cursor;
-      await messagesQuery.fetchMore({ variables: { id: chatId, last: PAGE_SIZE, before } });
+      await messagesQuery.fetchMore({ variables: { id: chatId, last: PAGE_SIZE, before: oldestCursor } });
     } catch {
       // The button stays: the user can try again.
     } finally {
       loadingOlder = false;
-      pendingKeepPosition = false;
       drawHistoryTop();
     }
   }

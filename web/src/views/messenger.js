@@ -79,10 +79,16 @@ export function mountMessenger(root, { session, apollo, services, signOut, expir
   const { connection } = apollo;
   const ctx = { client: apollo.client, session, services, expire, chatHref };
 
-  const status = h('span', { class: 'connection', role: 'status', 'data-testid': 'connection' });
+  const statusLabel = h('span', { class: 'connection-label' });
+  const status = h(
+    'span',
+    { class: 'connection', role: 'status', 'data-testid': 'connection' },
+    statusLabel,
+  );
   const drawStatus = (state) => {
     status.dataset.state = state;
-    status.textContent = t(state);
+    status.title = t(state);
+    statusLabel.textContent = t(state);
   };
   drawStatus(connection.get());
   const offConnection = connection.subscribe(drawStatus);
@@ -90,7 +96,12 @@ export function mountMessenger(root, { session, apollo, services, signOut, expir
   const header = h(
     'header',
     { class: 'app-header' },
-    h('div', { class: 'brand' }, h('span', { class: 'brand-mark', 'aria-hidden': 'true' }), t('appName')),
+    h(
+      'div',
+      { class: 'brand' },
+      h('span', { class: 'brand-mark', 'aria-hidden': 'true' }),
+      h('span', { class: 'brand-name', text: t('appName') }),
+    ),
     status,
     h(
       'div',

@@ -1,0 +1,266 @@
+"""Browser-test fixtures: `mychat serve` on a free port, Debian's Chromium through Playwright,
+a GraphQL client for setting up data fast, and a screenshot of every page when a test fails."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from playwright.async_api import Browser, BrowserContext, Page, async_playwright
+
+from tests.conftest import REQUIRE_SERVICES, ROOT, TEST_JWT_SECRET
+
+CHROMIUM = Path(os.environ.get("MYCHAT_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+WEB_DIST = ROOT / "web" / "dist"
+ARTIFACTS = ROOT / "test-artifacts"
+SCREENSHOTS = ROOT / "web" / "screenshots"
+PASSWORD = "correct horse battery staple"
+
+
+def _require(condition: bool, message: str) -> None:
+    if condition:
+        return
+    if REQUIRE_SERVICES:
+        pytest.fail(message + " (MYCHAT_REQUIRE_SERVICES=1 forbids skipping)")
+    pytest.skip(message)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class ServerProcess:
+    """`mychat serve` (embedded: SQLite, memory broker) as a child process; can be restarted on
+    the same port and data folder to cut every WebSocket."""
+
+    def __init__(self, data_dir: Path, port: int) -> None:
+        self.data_dir = data_dir
+        self.port = port
+        self.base_url = f"http://127.0.0.1:{port}"
+        self.log_path = data_dir / "server.log"
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        env = {
+            **os.environ,
+            "JWT_SECRET": TEST_JWT_SECRET,
+            "MYCHAT_LOGIN_RATE_PER_MINUTE": "10000",
+            "MYCHAT_SEND_RATE_PER_MINUTE": "100000",
+            "MYCHAT_LOG_LEVEL": "warning",
+        }
+        env.pop("DATABASE_URL", None)
+        env.pop("MYSQL_HOST", None)
+        env.pop("REDIS_URL", None)
+        command = [sys.executable, "-m", "mychat.cli", "serve", "--host", "127.0.0.1"]
+        command += ["--port", str(self.port), "--data-dir", str(self.data_dir)]
+        log = self.log_path.open("ab")
+        self._process = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        log.close()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                raise RuntimeError(f"mychat serve exited: {self.log_path.read_text()[-3000:]}")
+            try:
+                if httpx.get(self.base_url + "/", timeout=1).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"mychat serve did not start: {self.log_path.read_text()[-3000:]}")
+
+    def stop(self) -> None:
+        if self._process is None:
+            return
+        self._process.send_signal(signal.SIGTERM)
+        try:
+            self._process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()
+        self._process = None
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+
+@pytest.fixture(scope="module")
+def chromium_path() -> Path:
+    _require(
+        CHROMIUM.exists() or shutil.which("chromium") is not None,
+        f"Chromium not found at {CHROMIUM}; install Debian's `chromium` to run browser tests",
+    )
+    return CHROMIUM if CHROMIUM.exists() else Path(shutil.which("chromium") or "")
+
+
+@pytest.fixture(scope="module")
+def web_dist() -> Path:
+    _require(
+        (WEB_DIST / "index.html").is_file(),
+        "web/dist is not built; run `make install` (npm ci && npm run build in web/)",
+    )
+    return WEB_DIST
+
+
+def _start_server(tmp_path_factory: pytest.TempPathFactory) -> ServerProcess:
+    server = ServerProcess(tmp_path_factory.mktemp("mychat-browser"), free_port())
+    server.start()
+    return server
+
+
+@pytest.fixture(scope="module")
+def server(
+    web_dist: Path, chromium_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServerProcess]:
+    """One server shared by the tests of a module (each test registers its own users)."""
+    process = _start_server(tmp_path_factory)
+    yield process
+    process.stop()
+
+
+@pytest.fixture
+def own_server(
+    web_dist: Path, chromium_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServerProcess]:
+    """A server for one test that restarts it."""
+    process = _start_server(tmp_path_factory)
+    yield process
+    process.stop()
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    if report.when == "call":
+        item.stash[FAILED_KEY] = report.failed
+    return report
+
+
+FAILED_KEY = pytest.StashKey[bool]()
+
+
+class Browsers:
+    """Opens isolated browser contexts (one per user) and remembers their pages."""
+
+    def __init__(self, browser: Browser) -> None:
+        self.browser = browser
+        self.contexts: list[BrowserContext] = []
+        self.pages: list[Page] = []
+        self.page_errors: list[str] = []
+
+    async def new_page(self, *, width: int = 1280, height: int = 800) -> Page:
+        context = await self.browser.new_context(
+            viewport={"width": width, "height": height}, locale="en-US"
+        )
+        self.contexts.append(context)
+        page = await context.new_page()
+        page.set_default_timeout(10_000)
+        page.on("pageerror", lambda error: self.page_errors.append(str(error)))
+        self.pages.append(page)
+        return page
+
+
+@pytest.fixture
+async def browsers(chromium_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[Browsers]:
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=str(chromium_path), args=CHROMIUM_ARGS
+        )
+        opened = Browsers(browser)
+        try:
+            yield opened
+        finally:
+            if request.node.stash.get(FAILED_KEY, False):
+                ARTIFACTS.mkdir(exist_ok=True)
+                for number, page in enumerate(opened.pages, start=1):
+                    if not page.is_closed():
+                        path = ARTIFACTS / f"{request.node.name}-page{number}.png"
+                        await page.screenshot(path=str(path), full_page=True)
+            await browser.close()
+
+
+class Api:
+    """GraphQL over HTTP for setting up data quickly (not through the UI)."""
+
+    def __init__(self, base_url: str) -> None:
+        self.url = base_url + "/mychat/graphql"
+        self.client = httpx.AsyncClient(timeout=30)
+
+    async def call(self, query: str, token: str | None = None, **variables: Any) -> Any:
+        headers = {"authorization": f"Bearer {token}"} if token else {}
+        response = await self.client.post(
+            self.url, json={"query": query, "variables": variables}, headers=headers
+        )
+        body = response.json()
+        assert "errors" not in body, body
+        return body["data"]
+
+    async def register(self, login: str, nickname: str) -> str:
+        data = await self.call(
+            "mutation($l: String!, $p: String!, $n: String!) {"
+            " register(login: $l, password: $p, nickname: $n) {"
+            " __typename ... on AuthPayload { token } } }",
+            l=login,
+            p=PASSWORD,
+            n=nickname,
+        )
+        assert data["register"]["__typename"] == "AuthPayload", data
+        token: str = data["register"]["token"]
+        return token
+
+    async def create_chat(self, token: str, name: str) -> str:
+        data = await self.call(
+            "mutation($n: String!) { createChat(name: $n) {"
+            " __typename ... on CreateChatPayload { chat { id } } } }",
+            token,
+            n=name,
+        )
+        chat_id: str = data["createChat"]["chat"]["id"]
+        return chat_id
+
+    async def send(self, token: str, chat_id: str, text: str) -> None:
+        data = await self.call(
+            "mutation($c: ID!, $t: String!) { sendMessage(chatId: $c, text: $t) { __typename } }",
+            token,
+            c=chat_id,
+            t=text,
+        )
+        assert data["sendMessage"]["__typename"] == "SendMessagePayload", data
+
+    async def close(self) -> None:
+        await self.client.aclose()
+
+
+@pytest.fixture
+async def api(server: ServerProcess) -> AsyncIterator[Api]:
+    client = Api(server.base_url)
+    yield client
+    await client.close()

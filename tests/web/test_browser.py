@@ -1,0 +1,265 @@
+"""The web app in a real Chromium against `mychat serve`: two people chatting live, history
+paging, safe rendering, sessions, and catching up after the socket is cut."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+from playwright.async_api import Dialog, expect
+
+from tests.web import ui
+from tests.web.conftest import SCREENSHOTS, Api, Browsers, ServerProcess
+
+pytestmark = pytest.mark.browser
+
+
+async def test_two_people_chat_live(server: ServerProcess, browsers: Browsers) -> None:
+    alice = await browsers.new_page()
+    bob = await browsers.new_page()
+    alice_nick, bob_nick = ui.unique("Alice"), ui.unique("Bob")
+    await ui.register(alice, server.base_url, alice_nick)
+    await ui.register(bob, server.base_url, bob_nick)
+
+    chat_name = ui.unique("Lunch ")
+    await ui.create_chat(alice, chat_name)
+    await ui.add_member(alice, bob_nick)
+
+    # Bob's list shows the new chat without a reload.
+    bob_link = bob.get_by_test_id("chat-link").filter(has_text=chat_name)
+    await expect(bob_link).to_be_visible(timeout=5_000)
+
+    await ui.open_chat(bob, chat_name)
+    started = time.monotonic()
+    await ui.send(alice, "Hi Bob, pizza at noon?")
+    await expect(bob.get_by_test_id("message-text").filter(has_text="pizza at noon")).to_be_visible(
+        timeout=2_000
+    )
+    assert time.monotonic() - started < 2.5
+
+    await ui.send(bob, "Sounds good!\nSee you there")
+    await expect(
+        alice.get_by_test_id("message-text").filter(has_text="Sounds good!")
+    ).to_be_visible(timeout=2_000)
+    assert await ui.messages(alice) == ["Hi Bob, pizza at noon?", "Sounds good!\nSee you there"]
+    assert await ui.messages(bob) == ["Hi Bob, pizza at noon?", "Sounds good!\nSee you there"]
+
+    # Bob leaves: his list drops the chat, Alice sees him gone from the members and a note.
+    await bob.get_by_test_id("leave").click()
+    await bob.get_by_test_id("leave-confirm").click()
+    await expect(bob_link).to_have_count(0)
+    await expect(
+        alice.get_by_test_id("system-note").filter(has_text=f"{bob_nick} left")
+    ).to_be_visible()
+    await expect(alice.get_by_test_id("member-name").filter(has_text=bob_nick)).to_have_count(0)
+    assert browsers.page_errors == []
+
+
+async def test_history_pages_load_when_scrolling_up(
+    server: ServerProcess, browsers: Browsers, api: Api
+) -> None:
+    nickname = ui.unique("Hist")
+    token = await api.register(nickname.lower(), nickname)
+    chat_id = await api.create_chat(token, "Long history")
+    for number in range(1, 301):
+        await api.send(token, chat_id, f"message {number}")
+
+    page = await browsers.new_page()
+    await ui.sign_in(page, server.base_url, nickname.lower())
+    await ui.open_chat(page, "Long history")
+    scroller = page.get_by_test_id("messages")
+    # Opens at the newest message, with only the last page loaded.
+    await expect(
+        page.get_by_test_id("message-text").filter(has_text="message 300")
+    ).to_be_in_viewport()
+    shown = await ui.messages(page)
+    assert shown[-1] == "message 300"
+    assert len(shown) < 300
+
+    for _ in range(30):
+        if await page.get_by_text("message 1", exact=True).count():
+            break
+        await scroller.evaluate("el => { el.scrollTop = 0; }")
+        await page.wait_for_timeout(150)
+    await expect(page.get_by_text("message 1", exact=True)).to_be_attached()
+    shown = await ui.messages(page)
+    assert shown == [f"message {number}" for number in range(1, 301)]
+    assert browsers.page_errors == []
+
+
+async def test_markup_in_a_message_is_shown_as_text(
+    server: ServerProcess, browsers: Browsers
+) -> None:
+    page = await browsers.new_page()
+    dialogs: list[str] = []
+    csp_violations: list[str] = []
+
+    async def on_dialog(dialog: Dialog) -> None:
+        dialogs.append(dialog.message)
+        await dialog.dismiss()
+
+    page.on("dialog", on_dialog)
+    page.on(
+        "console",
+        lambda message: (
+            csp_violations.append(message.text)
+            if "Content Security Policy" in message.text
+            else None
+        ),
+    )
+    nickname = ui.unique("Mallory")
+    await ui.register(page, server.base_url, nickname)
+    await ui.create_chat(page, "<b>bold</b> name")
+    payload = "<img src=x onerror=alert(1)>"
+    await ui.send(page, payload)
+    await expect(page.get_by_test_id("message").get_by_test_id("message-text")).to_have_text(
+        payload
+    )
+    await page.wait_for_timeout(500)
+    assert await page.get_by_test_id("message-list").locator("img").count() == 0
+    await expect(page.get_by_test_id("chat-name").first).to_have_text("<b>bold</b> name")
+    assert dialogs == []
+    assert csp_violations == []
+    assert browsers.page_errors == []
+
+
+async def test_reload_keeps_the_session_and_sign_out_forgets_it(
+    server: ServerProcess, browsers: Browsers
+) -> None:
+    page = await browsers.new_page()
+    nickname = ui.unique("Carol")
+    await ui.register(page, server.base_url, nickname)
+    await page.reload()
+    await expect(page.get_by_test_id("me")).to_have_text(nickname)
+    await expect(page.get_by_test_id("connection")).to_have_attribute("data-state", "connected")
+
+    await page.get_by_test_id("sign-out").click()
+    await expect(page.get_by_test_id("signin-form")).to_be_visible()
+    await page.reload()
+    await expect(page.get_by_test_id("signin-form")).to_be_visible()
+    assert await page.evaluate("localStorage.getItem('mychat.session')") is None
+
+    # A stored token that has expired leads back to sign in, saying why.
+    await ui.sign_in(page, server.base_url, nickname.lower())
+    await page.evaluate(
+        """() => {
+            const session = JSON.parse(localStorage.getItem('mychat.session'));
+            session.expiresAt = new Date(Date.now() - 1000).toISOString();
+            localStorage.setItem('mychat.session', JSON.stringify(session));
+        }"""
+    )
+    await page.reload()
+    await expect(page.get_by_test_id("auth-notice")).to_contain_text("expired")
+    await expect(page.get_by_test_id("signin-form")).to_be_visible()
+
+
+async def test_messages_sent_while_the_socket_was_cut_arrive_once(
+    own_server: ServerProcess, browsers: Browsers
+) -> None:
+    alice = await browsers.new_page()
+    bob = await browsers.new_page()
+    alice_nick, bob_nick = ui.unique("Alice"), ui.unique("Bob")
+    await ui.register(alice, own_server.base_url, alice_nick)
+    await ui.register(bob, own_server.base_url, bob_nick)
+    await ui.create_chat(alice, "Reconnect")
+    await ui.add_member(alice, bob_nick)
+    await ui.open_chat(bob, "Reconnect")
+    await ui.send(alice, "before the cut")
+    await expect(
+        bob.get_by_test_id("message-text").filter(has_text="before the cut")
+    ).to_be_visible()
+
+    # Bob is away (offline) while the server restarts, which cuts every socket.
+    await bob.context.set_offline(True)
+    await asyncio.to_thread(own_server.restart)
+    await expect(bob.get_by_test_id("connection")).to_have_attribute("data-state", "reconnecting")
+    await expect(alice.get_by_test_id("connection")).to_have_attribute(
+        "data-state", "connected", timeout=15_000
+    )
+    missed = [f"sent while Bob was away {number}" for number in range(1, 4)]
+    for text in missed:
+        await ui.send(alice, text)
+    await expect(alice.get_by_test_id("message-text").filter(has_text=missed[-1])).to_be_visible()
+    await expect(bob.get_by_test_id("message-text").filter(has_text=missed[0])).to_have_count(0)
+
+    await bob.context.set_offline(False)
+    await expect(bob.get_by_test_id("connection")).to_have_attribute(
+        "data-state", "connected", timeout=15_000
+    )
+    await expect(bob.get_by_test_id("message-text").filter(has_text=missed[-1])).to_be_visible()
+    await bob.wait_for_timeout(500)
+    assert await ui.messages(bob) == ["before the cut", *missed]
+    assert browsers.page_errors == []
+
+
+async def test_screens_in_both_languages_and_at_phone_width(
+    server: ServerProcess, browsers: Browsers, api: Api
+) -> None:
+    """Also saves the README's screenshots of the main screens to web/screenshots/."""
+    SCREENSHOTS.mkdir(exist_ok=True)
+    # Plain names read better in the README; this module's server is fresh.
+    friend = "Anna"
+    friend_token = await api.register("anna", friend)
+    taken = friend
+
+    page = await browsers.new_page()
+    await page.goto(server.base_url + "/")
+    await page.get_by_test_id("switch-auth-mode").click()
+    login = "boris"
+    await page.get_by_label("Login").fill(login)
+    await page.get_by_label("Nickname").fill(taken)
+    await page.get_by_label("Password").fill("correct horse battery staple")
+    await page.get_by_role("button", name="Create account").click()
+    # The server's error is shown at the field it is about.
+    await expect(page.get_by_test_id("error-nickname")).not_to_be_empty()
+    await expect(page.get_by_label("Nickname")).to_have_attribute("aria-invalid", "true")
+    await page.screenshot(path=str(SCREENSHOTS / "register.png"))
+
+    me = "Boris"
+    await page.get_by_label("Nickname").fill(me)
+    await page.get_by_role("button", name="Create account").click()
+    await expect(page.get_by_test_id("me")).to_have_text(me)
+    await ui.create_chat(page, "Weekend trip")
+    await ui.add_member(page, friend)
+    chats = await api.call("{ chats { edges { node { id name } } } }", friend_token)
+    trip = next(
+        e["node"]["id"] for e in chats["chats"]["edges"] if e["node"]["name"] == "Weekend trip"
+    )
+    await ui.send(page, "Shall we go to the mountains on Saturday?")
+    await api.send(friend_token, trip, "Yes! I'll bring the tent and the stove.")
+    await ui.send(page, "Great, I'll book the train.\nLeaving at 8:15.")
+    await ui.create_chat(page, "Book club")
+    await ui.send(page, "Next book: The Master and Margarita")
+    await ui.open_chat(page, "Weekend trip")
+    await expect(page.get_by_test_id("message")).to_have_count(3)
+    await page.screenshot(path=str(SCREENSHOTS / "chat.png"))
+
+    # Russian, kept across a reload.
+    await page.get_by_test_id("language").select_option("ru")
+    await expect(page.get_by_test_id("sign-out")).to_have_text("Выйти")
+    await page.reload()
+    await expect(page.get_by_test_id("sign-out")).to_have_text("Выйти")
+    await expect(page.locator("html")).to_have_attribute("lang", "ru")
+    await page.screenshot(path=str(SCREENSHOTS / "chat-ru.png"))
+    await page.get_by_test_id("language").select_option("en")
+
+    # Phone width: one pane at a time, reachable with the keyboard alone.
+    phone = await browsers.new_page(width=390, height=780)
+    await ui.sign_in(phone, server.base_url, login)
+    await expect(phone.get_by_test_id("chat-link")).to_have_count(2)
+    await phone.screenshot(path=str(SCREENSHOTS / "phone-chats.png"))
+    await phone.get_by_test_id("chat-link").filter(has_text="Weekend trip").focus()
+    await phone.keyboard.press("Enter")
+    await expect(phone.get_by_test_id("chat-title")).to_have_text("Weekend trip")
+    await expect(phone.get_by_test_id("chat-list")).to_be_hidden()
+    await phone.get_by_test_id("composer").focus()
+    await phone.keyboard.type("On my way")
+    await phone.keyboard.press("Shift+Enter")
+    await phone.keyboard.type("see you soon")
+    await phone.keyboard.press("Enter")
+    await expect(phone.get_by_test_id("message").get_by_test_id("message-text").last).to_have_text(
+        "On my way\nsee you soon"
+    )
+    await phone.screenshot(path=str(SCREENSHOTS / "phone-chat.png"))
+    assert browsers.page_errors == []
