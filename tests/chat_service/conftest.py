@@ -81,8 +81,12 @@ class ChatHarness:
         return messages
 
 
-@pytest.fixture
-def chat_settings(settings: Settings) -> Settings:
+@pytest.fixture(params=["mariadb", "sqlite"])
+def chat_settings(request: pytest.FixtureRequest) -> Settings:
+    """The same tests on MariaDB and on the embedded mode's SQLite."""
+    settings: Settings = request.getfixturevalue(
+        "settings" if request.param == "mariadb" else "sqlite_settings"
+    )
     # Bulk tests send far more than a person would; the limit itself has its own test.
     return settings.model_copy(update={"send_rate_per_minute": 100_000})
 
@@ -110,7 +114,7 @@ async def running_harness(
 
 @pytest.fixture
 async def harness(chat_settings: Settings) -> AsyncIterator[ChatHarness]:
-    async with running_harness(chat_settings) as running:
+    async with running_harness(chat_settings, embedded=chat_settings.is_sqlite) as running:
         yield running
 
 
