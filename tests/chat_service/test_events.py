@@ -336,3 +336,33 @@ async def test_with_redis_url_the_app_publishes_through_redis(
             assert event.payload["chat"]["name"] == "via redis"
     finally:
         await listener.close()
+
+
+class UnreachableBroker(MemoryBroker):
+    """A broker whose publish fails, as a Redis that is down after all retries would."""
+
+    async def publish(self, event: Event) -> None:
+        raise ConnectionError("broker unreachable")
+
+
+async def test_a_failed_publish_does_not_undo_the_committed_write(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = create_app(settings, broker=UnreachableBroker())
+    auth_app = create_auth_app(settings, hash_parameters=FAST_HASHES)
+    async with (
+        app.router.lifespan_context(app),
+        auth_app.router.lifespan_context(auth_app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://t") as client,
+        httpx.AsyncClient(transport=httpx.ASGITransport(auth_app), base_url="http://t") as auth,
+    ):
+        registered = await auth.post(
+            "/mychat/api/auth/register",
+            json={"login": "alice", "password": PASSWORD, "nickname": "Alice"},
+        )
+        headers = {"Authorization": f"Bearer {registered.json()['token']}"}
+        created = await client.post(f"{CHAT}/", json={"name": "still here"}, headers=headers)
+        assert created.status_code == 200
+        listed = await client.get(f"{CHAT}/", headers=headers)
+        assert [chat["name"] for chat in listed.json()] == ["still here"]
+    assert any("could not publish chat_created" in record.message for record in caplog.records)
