@@ -4,6 +4,7 @@ subscriber that reconnects and catches up as the web app does."""
 from __future__ import annotations
 
 import asyncio
+import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,9 +27,13 @@ SEND_MESSAGE = """mutation($chatId: ID!, $text: String!, $clientId: String) {
 DISCONNECTS = (websockets.ConnectionClosed, websockets.InvalidHandshake, OSError, TimeoutError)
 
 
+PASSWORD = "correct horse battery"
+
+
 @dataclass
 class User:
     id: int
+    login: str
     nickname: str
     token: str
 
@@ -37,14 +42,20 @@ class User:
         return {"Authorization": f"Bearer {self.token}"}
 
 
-async def register(client: httpx.AsyncClient, nickname: str) -> User:
+def unique(name: str) -> str:
+    """A nickname no other test on a shared stack uses."""
+    return f"{name}{secrets.token_hex(3)}"
+
+
+async def register(client: httpx.AsyncClient, name: str) -> User:
+    nickname = unique(name)
     response = await client.post(
         "/mychat/api/auth/register",
-        json={"login": nickname.lower(), "password": "correct horse battery", "nickname": nickname},
+        json={"login": nickname.lower(), "password": PASSWORD, "nickname": nickname},
     )
     assert response.status_code == 200, response.text
     body = response.json()
-    return User(body["user"]["id"], nickname, body["token"])
+    return User(body["user"]["id"], nickname.lower(), nickname, body["token"])
 
 
 async def create_chat_with(client: httpx.AsyncClient, owner: User, *members: User) -> int:

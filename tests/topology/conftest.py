@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -27,6 +27,52 @@ from tests.topology.nginx_stubs import INDEX_HTML, require_nginx
 PRIVATE_VARIABLES = ("DATABASE_URL", "REDIS_URL", "JWT_SECRET", "MYCHAT_PORT", "MYCHAT_HOST")
 
 
+async def _drop_database(name: str) -> None:
+    admin = create_async_engine(mysql_url(), isolation_level="AUTOCOMMIT")
+    try:
+        async with admin.connect() as connection:
+            await connection.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
+    finally:
+        await admin.dispose()
+
+
+def start_stack(workdir: Path, redis_url: str) -> tuple[Stack, str]:
+    """nginx, auth, chat and two gateways as separate processes. The stack itself creates the
+    database and loads db/init.sql, as `mychat stack` does on a new machine."""
+    require_nginx()
+    require_server("MariaDB", MARIADB_HOST, MARIADB_PORT)
+    database = f"mychat_test_{secrets.token_hex(6)}"
+    web_root = workdir / "web"
+    web_root.mkdir(parents=True)
+    (web_root / "index.html").write_text(INDEX_HTML)
+    env = {k: v for k, v in os.environ.items() if k not in PRIVATE_VARIABLES}
+    stack = Stack(
+        StackConfig(
+            workdir=workdir / "stack",
+            gateways=2,
+            database_url=mysql_url(database),
+            redis_url=redis_url,
+            jwt_secret=TEST_JWT_SECRET,
+            web_root=web_root,
+            base_env=env,
+        )
+    )
+    try:
+        stack.start()
+    except BaseException:
+        asyncio.run(_drop_database(database))
+        raise
+    return stack, database
+
+
+def stop_stack(stack: Stack, database: str) -> None:
+    stack.stop()
+    for log in sorted(stack.logs.glob("*.log")):
+        # Shown by pytest only when a test failed.
+        print(f"--- {log.name}\n" + "\n".join(log.read_text().splitlines()[-40:]))
+    asyncio.run(_drop_database(database))
+
+
 @pytest.fixture
 async def private_redis(tmp_path: Path) -> AsyncIterator[PrivateRedis]:
     """A Redis of the test's own: pub/sub channels are global to a server, and faults are ours."""
@@ -41,35 +87,26 @@ async def private_redis(tmp_path: Path) -> AsyncIterator[PrivateRedis]:
 
 @pytest.fixture
 async def stack(tmp_path: Path, private_redis: PrivateRedis) -> AsyncIterator[Stack]:
-    """nginx, auth, chat and two gateways as separate processes; the database is made by the
-    stack itself (created and loaded from db/init.sql), and dropped afterwards."""
-    require_nginx()
-    require_server("MariaDB", MARIADB_HOST, MARIADB_PORT)
-    database = f"mychat_test_{secrets.token_hex(6)}"
-    web_root = tmp_path / "web"
-    web_root.mkdir()
-    (web_root / "index.html").write_text(INDEX_HTML)
-    env = {k: v for k, v in os.environ.items() if k not in PRIVATE_VARIABLES}
-    running = Stack(
-        StackConfig(
-            workdir=tmp_path / "stack",
-            gateways=2,
-            database_url=mysql_url(database),
-            redis_url=private_redis.url,
-            jwt_secret=TEST_JWT_SECRET,
-            web_root=web_root,
-            base_env=env,
-        )
-    )
+    """A stack of the test's own, for tests that kill or restart parts of it."""
+    running, database = await asyncio.to_thread(start_stack, tmp_path, private_redis.url)
     try:
-        await asyncio.to_thread(running.start)
         yield running
     finally:
-        await asyncio.to_thread(running.stop)
-        for log in sorted(running.logs.glob("*.log")):
-            # Shown by pytest only when the test failed.
-            print(f"--- {log.name}\n" + "\n".join(log.read_text().splitlines()[-40:]))
-        admin = create_async_engine(mysql_url(), isolation_level="AUTOCOMMIT")
-        async with admin.connect() as connection:
-            await connection.execute(text(f"DROP DATABASE IF EXISTS `{database}`"))
-        await admin.dispose()
+        await asyncio.to_thread(stop_stack, running, database)
+
+
+@pytest.fixture(scope="module")
+def shared_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """One stack for the tests of a module that leave it intact (they use their own users)."""
+    workdir = tmp_path_factory.mktemp("shared-stack")
+    (workdir / "redis").mkdir()
+    redis = PrivateRedis(workdir / "redis")
+    asyncio.run(redis.start())
+    try:
+        running, database = start_stack(workdir, redis.url)
+        try:
+            yield running
+        finally:
+            stop_stack(running, database)
+    finally:
+        asyncio.run(redis.stop())

@@ -16,6 +16,7 @@ from mychat.shutdown import GOING_AWAY
 from mychat.stack import Stack
 from tests.broker.redis_server import PrivateRedis
 from tests.topology.clients import (
+    PASSWORD,
     SEND_MESSAGE,
     Subscriber,
     User,
@@ -25,14 +26,18 @@ from tests.topology.clients import (
     history,
     register,
     send_rest,
+    unique,
 )
 
 pytestmark = [pytest.mark.topology, pytest.mark.mariadb, pytest.mark.redis]
 
 
 @pytest.fixture
-async def client(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=stack.url, timeout=30) as http:
+async def client(request: pytest.FixtureRequest) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of the stack the test asked for (its own `stack` or the module's)."""
+    name = "stack" if "stack" in request.fixturenames else "shared_stack"
+    target: Stack = request.getfixturevalue(name)
+    async with httpx.AsyncClient(base_url=target.url, timeout=30) as http:
         yield http
 
 
@@ -79,15 +84,19 @@ def upstreams_of_websockets(stack: Stack) -> list[str]:
 
 
 async def test_the_seed_rest_contract_through_nginx(
-    stack: Stack, client: httpx.AsyncClient
+    shared_stack: Stack, client: httpx.AsyncClient
 ) -> None:
     alice = await register(client, "Alice")
     bob = await register(client, "Bob")
     login = await client.post(
-        "/mychat/api/auth/login", json={"login": "alice", "password": "correct horse battery"}
+        "/mychat/api/auth/login", json={"login": alice.login, "password": PASSWORD}
     )
     assert login.status_code == 200
-    assert login.json()["user"] == {"id": alice.id, "login": "alice", "nickname": "Alice"}
+    assert login.json()["user"] == {
+        "id": alice.id,
+        "login": alice.login,
+        "nickname": alice.nickname,
+    }
     verify = await client.post("/mychat/api/auth/verify", json={"token": login.json()["token"]})
     assert verify.json()["valid"] is True
     chat_id = await create_chat_with(client, alice, bob)
@@ -97,8 +106,8 @@ async def test_the_seed_rest_contract_through_nginx(
     assert [(c["id"], c["name"]) for c in chats] == [(chat_id, "Room")]
     messages = await history(client, bob, chat_id)
     assert [(m["sender_nickname"], m["text"]) for m in messages] == [
-        ("Alice", "Привет, Bob"),
-        ("Bob", "hi"),
+        (alice.nickname, "Привет, Bob"),
+        (bob.nickname, "hi"),
     ]
     assert set(messages[0]) >= {
         "id",
@@ -115,16 +124,19 @@ async def test_the_seed_rest_contract_through_nginx(
     assert (await client.get("/mychat/api/openapi.json")).json()["openapi"].startswith("3.")
 
 
-async def test_a_graphql_round_trip_through_nginx(stack: Stack, client: httpx.AsyncClient) -> None:
+async def test_a_graphql_round_trip_through_nginx(
+    shared_stack: Stack, client: httpx.AsyncClient
+) -> None:
+    carol = unique("Carol")
     registered = await graphql(
         client,
-        """mutation { register(login: "carol", password: "correct horse battery",
-                                nickname: "Carol") {
-            __typename ... on AuthPayload { token user { nickname } } } }""",
-        {},
+        """mutation($nickname: String!, $password: String!) {
+            register(login: $nickname, password: $password, nickname: $nickname) {
+              __typename ... on AuthPayload { token user { nickname } } } }""",
+        {"nickname": carol, "password": PASSWORD},
     )
     token = registered["register"]["token"]
-    assert registered["register"]["user"]["nickname"] == "Carol"
+    assert registered["register"]["user"]["nickname"] == carol
     created = await graphql(
         client,
         """mutation { createChat(name: "Plans") {
@@ -143,18 +155,18 @@ async def test_a_graphql_round_trip_through_nginx(stack: Stack, client: httpx.As
         {"id": chat["id"]},
         token,
     )
-    assert read["me"]["nickname"] == "Carol"
+    assert read["me"]["nickname"] == carol
     edges = read["chat"]["messages"]["edges"]
     assert [(e["node"]["text"], e["node"]["sender"]["nickname"]) for e in edges] == [
-        ("hello", "Carol")
+        ("hello", carol)
     ]
 
 
 async def test_subscribers_receive_messages_sent_through_the_other_gateway(
-    stack: Stack, client: httpx.AsyncClient
+    shared_stack: Stack, client: httpx.AsyncClient
 ) -> None:
     alice, bob, _chat_id, chat, first = await room(client)
-    url = ws_url(stack)
+    url = ws_url(shared_stack)
     # Two sockets: nginx's least_conn puts them on different gateways, and a message sent
     # through either gateway reaches both, one of them only through Redis.
     subscribers = [
@@ -168,7 +180,7 @@ async def test_subscribers_receive_messages_sent_through_the_other_gateway(
             await subscriber.wait_for(3)
             assert subscriber.texts == ["live 0", "live 1", "live 2"]
     await asyncio.sleep(0.2)  # nginx logs a WebSocket when it closes
-    assert len(set(upstreams_of_websockets(stack))) == 2
+    assert len(set(upstreams_of_websockets(shared_stack))) == 2
 
 
 async def send_paced(client: httpx.AsyncClient, user: User, chat_id: int, texts: list[str]) -> None:
@@ -290,9 +302,17 @@ async def test_restarting_chat_service_loses_and_duplicates_nothing(
     assert len({m["databaseId"] for m in accepted}) == total
 
 
-async def test_login_is_rate_limited_and_big_bodies_refused(
-    stack: Stack, client: httpx.AsyncClient
-) -> None:
+async def test_bodies_over_64k_answer_413(shared_stack: Stack, client: httpx.AsyncClient) -> None:
+    big = await client.post(
+        "/mychat/api/chat/1/message", content=b'{"text": "' + b"x" * 70_000 + b'"}'
+    )
+    assert big.status_code == 413
+    assert big.json()["code"] == "payload_too_large"
+    graphql_big = await client.post("/mychat/graphql", content=b"x" * 70_000)
+    assert graphql_big.status_code == 413
+
+
+async def test_login_answers_429_after_the_burst(stack: Stack, client: httpx.AsyncClient) -> None:
     statuses = []
     for _ in range(25):
         response = await client.post(
@@ -301,11 +321,8 @@ async def test_login_is_rate_limited_and_big_bodies_refused(
         statuses.append(response.status_code)
     assert statuses[0] == 400  # the seed's "Invalid login or password"
     assert statuses[-1] == 429
-    assert (await client.post("/mychat/api/auth/login", json={})).json()["code"] == "rate_limited"
-    big = await client.post(
-        "/mychat/api/chat/1/message", content=b'{"text": "' + b"x" * 70_000 + b'"}'
-    )
-    assert big.status_code == 413
-    assert big.json()["code"] == "payload_too_large"
-    graphql_big = await client.post("/mychat/graphql", content=b"x" * 70_000)
-    assert graphql_big.status_code == 413
+    limited = await client.post("/mychat/api/auth/login", json={})
+    assert (limited.status_code, limited.json()["code"]) == (429, "rate_limited")
+    # Registering shares the tight zone; the rest of the API does not.
+    assert (await client.post("/mychat/api/auth/register", json={})).status_code == 429
+    assert (await client.get("/mychat/api/chat/")).status_code == 401
