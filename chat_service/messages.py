@@ -149,14 +149,6 @@ async def do_send_message(
     return view, True
 
 
-def check_page_size(limit: int, *, maximum: int, field: str) -> int:
-    if not 1 <= limit <= maximum:
-        raise ApiError(
-            400, "validation_error", f"{field} must be between 1 and {maximum}", field=field
-        )
-    return limit
-
-
 async def get_chat_messages(
     session: AsyncSession,
     chat_id: int,

@@ -12,6 +12,12 @@ from auth_service.validation import nickname_key
 from mychat.http import ApiError
 
 
+def _user_not_found(nickname: str, field: str) -> ApiError:
+    shown = nickname.strip()
+    shown = shown if len(shown) <= 64 else shown[:64] + "…"  # never echo a whole huge input
+    return ApiError(404, "not_found", f"User {shown!r} not found", field=field)
+
+
 async def get_acting_user(session: AsyncSession, user_id: int) -> User:
     """The caller's row; a valid token for a user that no longer exists is refused."""
     user = await session.get(User, user_id)
@@ -23,7 +29,7 @@ async def get_acting_user(session: AsyncSession, user_id: int) -> User:
 async def get_user_by_nickname(session: AsyncSession, nickname: str) -> User:
     user = await session.scalar(select(User).where(User.nickname_key == nickname_key(nickname)))
     if user is None:
-        raise ApiError(404, "not_found", f"User {nickname.strip()!r} not found", field="nickname")
+        raise _user_not_found(nickname, "nickname")
     return user
 
 
@@ -36,7 +42,5 @@ async def get_users_by_nicknames(session: AsyncSession, nicknames: Collection[st
     found = {user.nickname_key for user in users}
     for key, nickname in keys.items():
         if key not in found:
-            raise ApiError(
-                404, "not_found", f"User {nickname.strip()!r} not found", field="member_nicknames"
-            )
+            raise _user_not_found(nickname, "member_nicknames")
     return list(users)

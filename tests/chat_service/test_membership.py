@@ -172,3 +172,14 @@ async def test_a_chat_everyone_left_stays_stored(harness: ChatHarness, alice: Pe
     # Still a chat, not a 404: just nobody's.
     response = await harness.client.get(f"{CHAT}/{chat_id}", headers=alice.headers)
     assert response.status_code == 403
+
+
+async def test_add_user_with_an_over_long_nickname_is_404_not_500(
+    harness: ChatHarness, alice: Person
+) -> None:
+    chat_id = await harness.create_chat(alice)
+    response = await harness.client.post(
+        f"{CHAT}/{chat_id}/add-user", json={"nickname": "🎉" * 5000}, headers=alice.headers
+    )
+    assert response.status_code == 404
+    assert response.json()["code"] == "not_found"
