@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 import socket
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -96,6 +96,6 @@ def settings(mariadb_url: str, tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-def sqlite_settings(tmp_path: Path) -> Iterator[Settings]:
+def sqlite_settings(tmp_path: Path) -> Settings:
     """Embedded-mode settings: SQLite in a temporary data folder."""
-    yield Settings(data_dir=tmp_path, jwt_secret=TEST_JWT_SECRET, login_rate_per_minute=1000)
+    return Settings(data_dir=tmp_path, jwt_secret=TEST_JWT_SECRET, login_rate_per_minute=1000)
