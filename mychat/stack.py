@@ -7,6 +7,7 @@ gateway processes, all on MariaDB and Redis, each on a free port.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import re
 import secrets
@@ -146,6 +147,8 @@ async def prepare_database(url: str) -> None:
     finally:
         await server.dispose()
     engine = create_async_engine(parsed)
+    # MariaDB notes that it ignores constraint names on primary keys; not worth a warning.
+    logging.getLogger("asyncmy").setLevel(logging.ERROR)
     try:
         async with engine.begin() as connection:
             tables = (await connection.execute(text("SHOW TABLES"))).all()

@@ -27,7 +27,7 @@ from tests.topology.nginx_stubs import INDEX_HTML, require_nginx
 PRIVATE_VARIABLES = ("DATABASE_URL", "REDIS_URL", "JWT_SECRET", "MYCHAT_PORT", "MYCHAT_HOST")
 
 
-async def _drop_database(name: str) -> None:
+async def drop_database(name: str) -> None:
     admin = create_async_engine(mysql_url(), isolation_level="AUTOCOMMIT")
     try:
         async with admin.connect() as connection:
@@ -60,7 +60,7 @@ def start_stack(workdir: Path, redis_url: str) -> tuple[Stack, str]:
     try:
         stack.start()
     except BaseException:
-        asyncio.run(_drop_database(database))
+        asyncio.run(drop_database(database))
         raise
     return stack, database
 
@@ -70,7 +70,7 @@ def stop_stack(stack: Stack, database: str) -> None:
     for log in sorted(stack.logs.glob("*.log")):
         # Shown by pytest only when a test failed.
         print(f"--- {log.name}\n" + "\n".join(log.read_text().splitlines()[-40:]))
-    asyncio.run(_drop_database(database))
+    asyncio.run(drop_database(database))
 
 
 @pytest.fixture
