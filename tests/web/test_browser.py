@@ -7,7 +7,7 @@ import asyncio
 import time
 
 import pytest
-from playwright.async_api import Dialog, expect
+from playwright.async_api import Dialog, Route, expect
 
 from tests.web import ui
 from tests.web.conftest import SCREENSHOTS, Api, Browsers, ServerProcess
@@ -30,7 +30,12 @@ async def test_two_people_chat_live(server: ServerProcess, browsers: Browsers) -
     bob_link = bob.get_by_test_id("chat-link").filter(has_text=chat_name)
     await expect(bob_link).to_be_visible(timeout=5_000)
 
+    # A message before Bob opens the chat: his list shows the preview and an unread count.
+    await ui.send(alice, "Welcome!")
+    await expect(bob_link.get_by_test_id("chat-preview")).to_have_text(f"{alice_nick}: Welcome!")
+    await expect(bob_link.get_by_test_id("unread")).to_have_text("1")
     await ui.open_chat(bob, chat_name)
+    await expect(bob_link.get_by_test_id("unread")).to_be_hidden()
     started = time.monotonic()
     await ui.send(alice, "Hi Bob, pizza at noon?")
     await expect(bob.get_by_test_id("message-text").filter(has_text="pizza at noon")).to_be_visible(
@@ -42,8 +47,9 @@ async def test_two_people_chat_live(server: ServerProcess, browsers: Browsers) -
     await expect(
         alice.get_by_test_id("message-text").filter(has_text="Sounds good!")
     ).to_be_visible(timeout=2_000)
-    assert await ui.messages(alice) == ["Hi Bob, pizza at noon?", "Sounds good!\nSee you there"]
-    assert await ui.messages(bob) == ["Hi Bob, pizza at noon?", "Sounds good!\nSee you there"]
+    conversation = ["Welcome!", "Hi Bob, pizza at noon?", "Sounds good!\nSee you there"]
+    assert await ui.messages(alice) == conversation
+    assert await ui.messages(bob) == conversation
 
     # Bob leaves: his list drops the chat, Alice sees him gone from the members and a note.
     await bob.get_by_test_id("leave").click()
@@ -233,6 +239,13 @@ async def test_screens_in_both_languages_and_at_phone_width(
     await ui.send(page, "Next book: The Master and Margarita")
     await ui.open_chat(page, "Weekend trip")
     await expect(page.get_by_test_id("message")).to_have_count(3)
+
+    # New activity moves a chat to the top of the list, live.
+    names = page.get_by_test_id("chat-name")
+    await expect(names).to_have_text(["Book club", "Weekend trip"])
+    await api.send(friend_token, trip, "Tickets are cheaper on Friday.")
+    await expect(names).to_have_text(["Weekend trip", "Book club"])
+    await expect(page.get_by_test_id("message")).to_have_count(4)
     await page.screenshot(path=str(SCREENSHOTS / "chat.png"))
 
     # Russian, kept across a reload.
@@ -262,4 +275,54 @@ async def test_screens_in_both_languages_and_at_phone_width(
         "On my way\nsee you soon"
     )
     await phone.screenshot(path=str(SCREENSHOTS / "phone-chat.png"))
+    assert browsers.page_errors == []
+
+
+async def test_a_failed_send_is_marked_and_retried_once(
+    server: ServerProcess, browsers: Browsers
+) -> None:
+    page = await browsers.new_page()
+    await ui.register(page, server.base_url, ui.unique("Gina"))
+    await ui.create_chat(page, "Flaky network")
+
+    async def drop_sends(route: Route) -> None:
+        if "SendMessage" in (route.request.post_data or ""):
+            await route.abort()
+        else:
+            await route.continue_()
+
+    # The request never reaches the server: the message is marked and can be retried.
+    await page.route("**/mychat/graphql", drop_sends)
+    await ui.send(page, "first try fails")
+    failed = page.get_by_test_id("message-failed")
+    await expect(failed).to_have_count(1)
+    await expect(failed.get_by_test_id("message-text")).to_have_text("first try fails")
+    await page.unroute("**/mychat/graphql", drop_sends)
+    await failed.get_by_test_id("retry").click()
+    await expect(page.get_by_test_id("message").get_by_test_id("message-text")).to_have_text(
+        ["first try fails"]
+    )
+    await expect(failed).to_have_count(0)
+
+    # The server stores it but the answer is lost: its copy (from the live feed) replaces the
+    # optimistic one, and a retry with the same clientId does not store it twice.
+    async def lose_answers(route: Route) -> None:
+        if "SendMessage" in (route.request.post_data or ""):
+            await route.fetch()
+            await route.abort()
+        else:
+            await route.continue_()
+
+    await page.route("**/mychat/graphql", lose_answers)
+    await ui.send(page, "answer lost")
+    await expect(page.get_by_test_id("message").get_by_test_id("message-text")).to_have_text(
+        ["first try fails", "answer lost"]
+    )
+    await page.unroute("**/mychat/graphql", lose_answers)
+    await expect(page.get_by_test_id("message-pending")).to_have_count(0)
+    await page.reload()
+    await ui.open_chat(page, "Flaky network")
+    await expect(page.get_by_test_id("message").get_by_test_id("message-text")).to_have_text(
+        ["first try fails", "answer lost"]
+    )
     assert browsers.page_errors == []
