@@ -20,7 +20,7 @@ from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 
 from tests.conftest import REQUIRE_SERVICES, ROOT, TEST_JWT_SECRET
 
-CHROMIUM = Path(os.environ.get("MYCHAT_CHROMIUM", "/usr/bin/chromium"))
+DEFAULT_CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -36,7 +36,7 @@ SCREENSHOTS = ROOT / "web" / "screenshots"
 PASSWORD = "correct horse battery staple"
 
 
-def _require(condition: bool, message: str) -> None:
+def require(condition: bool, message: str) -> None:
     if condition:
         return
     if REQUIRE_SERVICES:
@@ -112,18 +112,32 @@ class ServerProcess:
         self.start()
 
 
+def find_chromium() -> Path | None:
+    """MYCHAT_CHROMIUM if set (and only it), else Debian's /usr/bin/chromium or one on PATH."""
+    configured = os.environ.get("MYCHAT_CHROMIUM")
+    if configured:
+        return Path(configured) if Path(configured).is_file() else None
+    if DEFAULT_CHROMIUM.is_file():
+        return DEFAULT_CHROMIUM
+    found = shutil.which("chromium")
+    return Path(found) if found else None
+
+
 @pytest.fixture(scope="module")
 def chromium_path() -> Path:
-    _require(
-        CHROMIUM.exists() or shutil.which("chromium") is not None,
-        f"Chromium not found at {CHROMIUM}; install Debian's `chromium` to run browser tests",
+    path = find_chromium()
+    require(
+        path is not None,
+        "Chromium not found (MYCHAT_CHROMIUM or /usr/bin/chromium); "
+        "install Debian's `chromium` package to run the browser tests",
     )
-    return CHROMIUM if CHROMIUM.exists() else Path(shutil.which("chromium") or "")
+    assert path is not None
+    return path
 
 
 @pytest.fixture(scope="module")
 def web_dist() -> Path:
-    _require(
+    require(
         (WEB_DIST / "index.html").is_file(),
         "web/dist is not built; run `make install` (npm ci && npm run build in web/)",
     )
