@@ -19,7 +19,7 @@ from bench.config import BenchConfig
 from bench.procs import HOST, Proc, free_port, python_module
 from bench.results_model import Figure, ScenarioResult
 from bench.stack import add_members_with_tokens, mychat_stack, seed_chat_with_history
-from bench.wsclients import ClientGroup, ClientSpec
+from bench.wsclients import OPEN_AT_ONCE, ClientGroup, ClientSpec
 
 KIB_TARGET = 50.0
 READY_TIMEOUT = 400.0
@@ -36,6 +36,7 @@ class IdleRun:
     window_seconds: float
     client_errors: int
     first_error: str | None
+    connect_seconds: float
 
     @property
     def kib_per_connection(self) -> float:
@@ -72,7 +73,9 @@ def _hold(config: BenchConfig, server: Proc, specs: list[ClientSpec]) -> IdleRun
     time.sleep(1.0)
     rss_before = server.rss_bytes()
     with _group(specs) as group:
+        opening = time.monotonic()
         connected = group.start(READY_TIMEOUT)
+        connect_seconds = time.monotonic() - opening
         time.sleep(SETTLE_SECONDS)
         rss_after = server.rss_bytes()
         cpu_start = server.cpu_seconds()
@@ -84,7 +87,15 @@ def _hold(config: BenchConfig, server: Proc, specs: list[ClientSpec]) -> IdleRun
     errors = sum(r["error_count"] for r in results)
     first = next((r["errors"][0] for r in results if r["errors"]), None)
     return IdleRun(
-        config.idle_connections, connected, rss_before, rss_after, cpu, window, errors, first
+        config.idle_connections,
+        connected,
+        rss_before,
+        rss_after,
+        cpu,
+        window,
+        errors,
+        first,
+        connect_seconds,
     )
 
 
@@ -160,6 +171,16 @@ def run(config: BenchConfig) -> ScenarioResult:
         )
     )
     scenario.add(Figure("subscribed", ours.connected, "connections", base.connected))
+    scenario.add(
+        Figure(
+            "subscriptions opened/s",
+            ours.connected / ours.connect_seconds,
+            "conn/s",
+            base.connected / base.connect_seconds,
+            note="connect + connection_init + subscribe, "
+            f"{OPEN_AT_ONCE} at once per client process",
+        )
+    )
     if ours.first_error:
         scenario.notes.append(
             f"ours: {ours.client_errors} client errors, e.g. {ours.first_error[:200]}"
@@ -171,7 +192,7 @@ def _print(run: IdleRun, label: str) -> None:
     print(
         f"  {label}: subscribed {run.connected}/{run.requested}, "
         f"RSS {run.rss_before / 2**20:.1f} -> {run.rss_after / 2**20:.1f} MiB "
-        f"({run.kib_per_connection:.1f} KiB each), idle CPU {run.cpu_percent:.2f} % over "
+        f"({run.kib_per_connection:.1f} KiB each) in {run.connect_seconds:.1f} s, idle CPU {run.cpu_percent:.2f} % over "
         f"{run.window_seconds:.1f} s, client errors {run.client_errors}",
         flush=True,
     )

@@ -15,7 +15,7 @@ import httpx
 from bench import documents
 from bench.config import BenchConfig
 from bench.loadgen import TOOL, HttpRequest, LoadResult
-from bench.measure import add_throughput_figures, describe, json_request, load
+from bench.measure import Target, add_throughput_figures, compare, describe, json_request, load
 from bench.procs import uvicorn_server
 from bench.results_model import Figure, ScenarioResult
 from bench.serve import UVICORN_SETTINGS
@@ -43,31 +43,34 @@ def _chat_global_id(url: str, token: str, name: str) -> str:
     raise RuntimeError(f"chat {name!r} not found through GraphQL: {body}")
 
 
-def _measure_documents(
-    config: BenchConfig, label: str, port: int, seeded: Seeded | None, url: str | None
-) -> dict[str, LoadResult]:
+def _targets(port: int, seeded: Seeded | None, url: str | None) -> dict[str, Target]:
+    """The three documents as load targets; ours needs real chat ids, the baseline any id."""
     token = seeded.token if seeded else None
     if seeded is not None and url is not None:
         history_id = _chat_global_id(url, seeded.token, "history")
         send_id = _chat_global_id(url, seeded.token, "sends")
     else:
         history_id = send_id = "Q2hhdDox"
-    results: dict[str, LoadResult] = {}
     plan = [
         ("history", documents.HISTORY, {"chatId": history_id}, '"edges"'),
         ("me", documents.ME, {}, '"login"'),
         ("send", documents.SEND, {"chatId": send_id, "text": "hello"}, "SendMessagePayload"),
     ]
-    for name, document, variables, expect in plan:
-        result = load(
-            config,
-            port,
-            [_operation(document, variables, token)],
-            expect_in_body=expect,
-            reject_in_body=NO_ERRORS,
-        )
-        print(describe(f"{name} ({label})", result), flush=True)
-        results[name] = result
+    return {
+        name: Target(port, [_operation(document, variables, token)], expect, NO_ERRORS)
+        for name, document, variables, expect in plan
+    }
+
+
+def _compare_documents(
+    config: BenchConfig, label: str, ours: dict[str, Target], baseline: dict[str, Target]
+) -> dict[str, tuple[LoadResult, LoadResult]]:
+    results = {}
+    for name in ours:
+        mine, base = compare(config, ours[name], baseline[name])
+        print(describe(f"{name} (baseline)", base), flush=True)
+        print(describe(f"{name} ({label})", mine), flush=True)
+        results[name] = (mine, base)
     return results
 
 
@@ -77,7 +80,8 @@ def run(config: BenchConfig) -> ScenarioResult:
         "GraphQL: history of 50, me, sendMessage",
         method=(
             f"{TOOL}; {config.http_concurrency} connections, {config.warmup_seconds} s warm-up, "
-            f"{config.duration_seconds} s measured per figure; POST {GRAPHQL_PATH} JSON; "
+            f"{config.duration_seconds} s measured per figure in 2 interleaved rounds (baseline, "
+            f"ours, baseline, ours); POST {GRAPHQL_PATH} JSON; "
             "ours = gateway -> auth/chat services over HTTP on MariaDB (topology) and the "
             "embedded app; baseline = bare Strawberry from memory with ParserCache and "
             "ValidationCache"
@@ -107,36 +111,32 @@ def run(config: BenchConfig) -> ScenarioResult:
             reject_in_body=NO_ERRORS,
         )
         print(describe("{ hello } (baseline floor)", hello), flush=True)
-        baseline = _measure_documents(config, "baseline", server.port, None, None)
+        baseline = _targets(server.port, None, None)
 
-    print("GraphQL ours: gateway + auth + chat (topology)", flush=True)
-    with mychat_stack("graphql") as stack:
-        seeded = seed_chat_with_history(stack)
-        ours = _measure_documents(
-            config, "ours", stack.gateway_ports[0], seeded, stack.gateway_url()
-        )
-
-    print("GraphQL ours: embedded app (one process)", flush=True)
-    embedded: dict[str, LoadResult] = {}
-    try:
-        with mychat_stack("graphql-embedded", embedded=True) as stack:
+        print("GraphQL ours: gateway + auth + chat (topology), interleaved", flush=True)
+        with mychat_stack("graphql") as stack:
             seeded = seed_chat_with_history(stack)
-            port = stack.gateway_ports[0]
-            embedded = _measure_documents(
-                config, "embedded", port, seeded, f"http://127.0.0.1:{port}{GRAPHQL_PATH}"
-            )
-    except RuntimeError as error:  # the embedded app is optional for this scenario
-        note = f"embedded app not measured: {str(error).splitlines()[-1]}"
-        print("  " + note, flush=True)
-        scenario.notes.append(note)
+            ours_targets = _targets(stack.gateway_ports[0], seeded, stack.gateway_url())
+            ours = _compare_documents(config, "ours", ours_targets, baseline)
+
+        print("GraphQL ours: embedded app (one process), interleaved", flush=True)
+        embedded: dict[str, tuple[LoadResult, LoadResult]] = {}
+        try:
+            with mychat_stack("graphql-embedded", embedded=True) as stack:
+                seeded = seed_chat_with_history(stack)
+                port = stack.gateway_ports[0]
+                url = f"http://127.0.0.1:{port}{GRAPHQL_PATH}"
+                embedded = _compare_documents(
+                    config, "embedded", _targets(port, seeded, url), baseline
+                )
+        except RuntimeError as error:  # the embedded app is optional for this scenario
+            note = f"embedded app not measured: {str(error).splitlines()[-1]}"
+            print("  " + note, flush=True)
+            scenario.notes.append(note)
 
     scenario.add(Figure("hello rps (framework floor)", hello.rps, "req/s", note="bare Strawberry"))
-    for name in ("history", "me", "send"):
-        target = TARGET_RATIO if name != "send" else None
-        add_throughput_figures(scenario, name, ours[name], baseline[name], target_ratio=target)
-    for name, result in embedded.items():
-        target = TARGET_RATIO if name != "send" else None
-        add_throughput_figures(
-            scenario, f"{name} embedded", result, baseline[name], target_ratio=target
-        )
+    for label, results in (("", ours), (" embedded", embedded)):
+        for name, (mine, base) in results.items():
+            target = TARGET_RATIO if name != "send" else None
+            add_throughput_figures(scenario, name + label, mine, base, target_ratio=target)
     return scenario

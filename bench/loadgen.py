@@ -20,6 +20,8 @@ from typing import Any
 
 from bench.stats import summary_ms
 
+# Latency samples returned to the caller (evenly thinned beyond this), for merged percentiles.
+MAX_SAMPLES = 20_000
 TOOL = "bench.loadgen (asyncio + uvloop raw HTTP/1.1 keep-alive client)"
 
 
@@ -124,7 +126,8 @@ class _Run:
         seconds = spec.duration_seconds
         latency = summary_ms(self.latencies)
         samples = [
-            round(ns / 1e6, 3) for ns in self.latencies[:: max(1, len(self.latencies) // 2000)]
+            round(ns / 1e6, 3)
+            for ns in self.latencies[:: max(1, len(self.latencies) // MAX_SAMPLES)]
         ]
         return LoadResult(
             requests=len(self.latencies),
@@ -168,6 +171,26 @@ async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bytes, bool
         return status, b"".join(parts), close
     body = await reader.readexactly(length) if length else b""
     return status, body, close
+
+
+def merge(results: list[LoadResult]) -> LoadResult:
+    """One result from several rounds of the same load: counts add up, percentiles re-taken."""
+    samples = [sample for result in results for sample in result.samples_ms]
+    requests = sum(result.requests for result in results)
+    seconds = sum(result.seconds for result in results)
+    latency = summary_ms([int(ms * 1e6) for ms in samples])
+    return LoadResult(
+        requests=requests,
+        errors=sum(result.errors for result in results),
+        seconds=seconds,
+        rps=requests / seconds if seconds else 0.0,
+        latency_ms=latency,
+        concurrency=results[0].concurrency,
+        duration_seconds=seconds,
+        warmup_seconds=results[0].warmup_seconds,
+        first_error=next((r.first_error for r in results if r.first_error), None),
+        samples_ms=samples,
+    )
 
 
 def spec_from_json(raw: dict[str, Any]) -> LoadSpec:

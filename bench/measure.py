@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, replace
 from typing import Any
 
 from bench.config import BenchConfig
-from bench.loadgen import HttpRequest, LoadResult, LoadSpec, run_load
+from bench.loadgen import HttpRequest, LoadResult, LoadSpec, merge, run_load
 from bench.results_model import Figure, ScenarioResult
 
 
@@ -41,6 +42,48 @@ def load(
         reject_in_body=reject_in_body,
     )
     return run_load(spec)
+
+
+@dataclass
+class Target:
+    """One side of a comparison: where to send what, and what a good answer looks like."""
+
+    port: int
+    requests: list[HttpRequest]
+    expect_in_body: str | None = None
+    reject_in_body: str | None = None
+
+
+def compare(
+    config: BenchConfig,
+    ours: Target,
+    baseline: Target,
+    *,
+    concurrency: int | None = None,
+    rounds: int = 2,
+) -> tuple[LoadResult, LoadResult]:
+    """Alternate baseline and ours `rounds` times, each for duration/rounds seconds.
+
+    Interleaving keeps a burst of unrelated load on this shared machine from landing on one
+    side only; the rounds are merged (requests summed, percentiles over all samples).
+    """
+    seconds = max(1.0, config.duration_seconds / rounds)
+    short = replace(config, duration_seconds=seconds)
+    ours_runs: list[LoadResult] = []
+    base_runs: list[LoadResult] = []
+    for _ in range(rounds):
+        for target, runs in ((baseline, base_runs), (ours, ours_runs)):
+            runs.append(
+                load(
+                    short,
+                    target.port,
+                    target.requests,
+                    concurrency=concurrency,
+                    expect_in_body=target.expect_in_body,
+                    reject_in_body=target.reject_in_body,
+                )
+            )
+    return merge(ours_runs), merge(base_runs)
 
 
 def describe(label: str, result: LoadResult) -> str:

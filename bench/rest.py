@@ -11,7 +11,14 @@ import httpx
 
 from bench.config import BenchConfig
 from bench.loadgen import TOOL
-from bench.measure import add_throughput_figures, describe, get_request, json_request, load
+from bench.measure import (
+    Target,
+    add_throughput_figures,
+    compare,
+    describe,
+    get_request,
+    json_request,
+)
 from bench.procs import uvicorn_server
 from bench.results_model import ScenarioResult
 from bench.serve import UVICORN_SETTINGS
@@ -27,7 +34,8 @@ def run(config: BenchConfig) -> ScenarioResult:
         "REST: history page of 50 and send a message",
         method=(
             f"{TOOL}; {config.http_concurrency} connections, {config.warmup_seconds} s warm-up, "
-            f"{config.duration_seconds} s measured per figure; ours = chat_service on MariaDB, "
+            f"{config.duration_seconds} s measured per figure in 2 interleaved rounds (baseline, "
+            "ours, baseline, ours); ours = chat_service on MariaDB, "
             "baseline = bare Starlette from memory"
         ),
         settings={
@@ -39,26 +47,15 @@ def run(config: BenchConfig) -> ScenarioResult:
             "send_path": "POST /mychat/api/chat/{id}/message",
         },
     )
-    history_path = f"/mychat/api/chat/{{}}?limit={HISTORY_PAGE}"
+    history_path = "/mychat/api/chat/{}?limit=" + str(HISTORY_PAGE)
     send_body = {"text": "hello from the benchmark"}
 
-    print("REST baseline: bare Starlette", flush=True)
-    with uvicorn_server("rest-baseline", "bare-rest") as server:
+    print("REST: bare Starlette baseline and chat_service on MariaDB, interleaved", flush=True)
+    with (
+        uvicorn_server("rest-baseline", "bare-rest") as server,
+        mychat_stack("rest", with_gateway=False) as stack,
+    ):
         assert server.port is not None
-        base_history = load(
-            config, server.port, [get_request(history_path.format(1))], expect_in_body='"text"'
-        )
-        print(describe("history (baseline)", base_history), flush=True)
-        base_send = load(
-            config,
-            server.port,
-            [json_request("/mychat/api/chat/1/message", send_body)],
-            expect_in_body='"ok"',
-        )
-        print(describe("send (baseline)", base_send), flush=True)
-
-    print("REST ours: chat_service on MariaDB", flush=True)
-    with mychat_stack("rest", with_gateway=False) as stack:
         seeded = seed_chat_with_history(stack, HISTORY_PAGE)
         path = history_path.format(seeded.chat_id)
         check = httpx.get(
@@ -66,23 +63,20 @@ def run(config: BenchConfig) -> ScenarioResult:
         )
         check.raise_for_status()
         assert len(check.json()) == HISTORY_PAGE, "history page must hold 50 messages"
-        history = load(
+        history, base_history = compare(
             config,
-            stack.chat_port,
-            [get_request(path, seeded.token)],
-            expect_in_body='"text"',
+            Target(stack.chat_port, [get_request(path, seeded.token)], '"text"'),
+            Target(server.port, [get_request(history_path.format(1))], '"text"'),
         )
+        print(describe("history (baseline)", base_history), flush=True)
         print(describe("history (ours)", history), flush=True)
-        send = load(
+        send_path = f"/mychat/api/chat/{seeded.send_chat_id}/message"
+        send, base_send = compare(
             config,
-            stack.chat_port,
-            [
-                json_request(
-                    f"/mychat/api/chat/{seeded.send_chat_id}/message", send_body, seeded.token
-                )
-            ],
-            expect_in_body='"ok"',
+            Target(stack.chat_port, [json_request(send_path, send_body, seeded.token)], '"ok"'),
+            Target(server.port, [json_request("/mychat/api/chat/1/message", send_body)], '"ok"'),
         )
+        print(describe("send (baseline)", base_send), flush=True)
         print(describe("send (ours)", send), flush=True)
 
     add_throughput_figures(scenario, "history", history, base_history, target_ratio=TARGET_RATIO)

@@ -6,21 +6,24 @@ connection_init, `messageAdded(chatId)`) or to the bare broadcast server (`subsc
 1. prints `READY <n>` once every connection is subscribed (n = how many made it);
 2. records every message it receives: the text carries `<seq> <monotonic ns at send>`, so the
    latency from send to delivery is `now - sent` (CLOCK_MONOTONIC is system-wide on Linux);
-3. on a `stop` line on stdin, waits `grace_seconds` for stragglers and prints one JSON line:
-   the received (seq, latency ms) pairs per connection and the errors.
+3. on a `stop` line on stdin, waits `grace_seconds` for stragglers, writes the received
+   (seq, latency ms) pairs per connection and the errors as JSON to `output`, prints `DONE`.
 
-A `hold` spec only holds the connections idle until `stop` (the idle-connections scenario).
+The idle-connections scenario uses the same processes and simply sends nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 import select
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -29,7 +32,7 @@ from websockets.exceptions import ConnectionClosed
 
 from bench.documents import MESSAGE_ADDED
 
-OPEN_AT_ONCE = 100
+OPEN_AT_ONCE = 50
 HANDSHAKE_TIMEOUT = 60.0
 
 
@@ -41,6 +44,8 @@ class ClientSpec:
     chat_id: str
     count: int
     grace_seconds: float = 5.0
+    # Where the JSON result goes (a pipe is not trusted with megabytes from an event loop).
+    output: str = ""
 
 
 @dataclass
@@ -172,8 +177,8 @@ def main() -> None:
     raise_fd_limit()
     spec = ClientSpec(**json.loads(sys.stdin.readline()))
     result = uvloop.run(Subscribers(spec).run())
-    sys.stdout.write(json.dumps(result) + "\n")
-    sys.stdout.flush()
+    Path(spec.output).write_text(json.dumps(result))
+    print("DONE", flush=True)
 
 
 if __name__ == "__main__":
@@ -190,7 +195,9 @@ class ClientGroup:
 
     def start(self, timeout: float) -> int:
         """Start every process; return how many connections are subscribed in total."""
-        for spec in self.specs:
+        for index, spec in enumerate(self.specs):
+            handle, spec.output = tempfile.mkstemp(prefix=f"bench-subscribers-{index}-")
+            os.close(handle)
             process = subprocess.Popen(
                 [sys.executable, "-m", "bench.wsclients"],
                 stdin=subprocess.PIPE,
@@ -216,9 +223,13 @@ class ClientGroup:
             process.stdin.flush()
         results = []
         deadline = time.monotonic() + timeout
-        for process in self.processes:
+        for process, spec in zip(self.processes, self.specs, strict=True):
             line = _readline(process, deadline - time.monotonic())
-            results.append(json.loads(line))
+            if line != "DONE":
+                raise RuntimeError(f"subscriber process said {line[:200]!r}")
+            output = Path(spec.output)
+            results.append(json.loads(output.read_text()))
+            output.unlink()
             process.wait(timeout=30)
         return results
 
