@@ -192,8 +192,9 @@ def _print(run: IdleRun, label: str) -> None:
     print(
         f"  {label}: subscribed {run.connected}/{run.requested}, "
         f"RSS {run.rss_before / 2**20:.1f} -> {run.rss_after / 2**20:.1f} MiB "
-        f"({run.kib_per_connection:.1f} KiB each) in {run.connect_seconds:.1f} s, idle CPU {run.cpu_percent:.2f} % over "
-        f"{run.window_seconds:.1f} s, client errors {run.client_errors}",
+        f"({run.kib_per_connection:.1f} KiB each) in {run.connect_seconds:.1f} s, "
+        f"idle CPU {run.cpu_percent:.2f} % over {run.window_seconds:.1f} s, "
+        f"client errors {run.client_errors}",
         flush=True,
     )
     if run.first_error:
