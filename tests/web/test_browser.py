@@ -140,6 +140,10 @@ async def test_reload_keeps_the_session_and_sign_out_forgets_it(
     await expect(page.get_by_test_id("me")).to_have_text(nickname)
     await expect(page.get_by_test_id("connection")).to_have_attribute("data-state", "connected")
 
+    # A chat that does not exist (or is someone else's) says so.
+    await page.goto(server.base_url + "/#/chat/Q2hhdDo5OTk5OTk=")
+    await expect(page.get_by_text("does not exist")).to_be_visible()
+
     await page.get_by_test_id("sign-out").click()
     await expect(page.get_by_test_id("signin-form")).to_be_visible()
     await page.reload()

@@ -93,7 +93,9 @@ function createCache() {
           // `chat(id)` reads the Chat already normalised from the chat list.
           chat: {
             read(existing, { args, toReference }) {
-              return existing ?? toReference({ __typename: 'Chat', id: args.id });
+              // A stored null (not a member / unknown id) stays null.
+              if (existing !== undefined) return existing;
+              return toReference({ __typename: 'Chat', id: args.id });
             },
           },
         },

@@ -31,7 +31,7 @@ export function mountChatView(container, ctx, chatId) {
     class: 'ghost members-toggle',
     'aria-controls': membersPanelId,
     'data-testid': 'members-toggle',
-    onClick: () => setMembersOpen(!membersOpen),
+    onClick: () => setMembersOpen(!membersOpen, { moveFocus: true }),
   });
   const header = h(
     'header',
@@ -92,11 +92,19 @@ export function mountChatView(container, ctx, chatId) {
     leaveArea,
   );
   let membersOpen = window.matchMedia(WIDE_SCREEN).matches;
-  function setMembersOpen(open) {
+  function setMembersOpen(open, { moveFocus = false } = {}) {
     membersOpen = open;
     membersPanel.hidden = !open;
     membersToggle.setAttribute('aria-expanded', String(open));
+    if (moveFocus && open) addInput.focus();
+    if (moveFocus && !open) membersToggle.focus();
   }
+  // On narrow screens the panel covers the chat: Escape closes it.
+  membersPanel.addEventListener('keydown', (event) => {
+    if (event.key === 'Escape' && !window.matchMedia(WIDE_SCREEN).matches) {
+      setMembersOpen(false, { moveFocus: true });
+    }
+  });
 
   // ----- composer -----
   const composerId = uid('composer');
@@ -131,6 +139,8 @@ export function mountChatView(container, ctx, chatId) {
   const view = h('section', { class: 'chat-view', 'data-testid': 'chat-view' }, header, body);
   container.replaceChildren(view);
   setMembersOpen(membersOpen);
+  // Ready to type on a wide screen; on a phone the keyboard would cover the history.
+  if (window.matchMedia(WIDE_SCREEN).matches) textarea.focus({ preventScroll: true });
 
   // ----- drawing -----
   function drawDetails() {
