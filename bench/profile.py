@@ -59,9 +59,23 @@ def record(pid: int, seconds: float, output: Path) -> subprocess.Popen[bytes]:
     )
 
 
-def summarise(raw: Path, top: int = 25) -> str:
-    """Top frames by own (leaf) samples and by inclusive samples, as a Markdown list."""
+OUR_PACKAGES = ("gateway/", "chat_service/", "auth_service/", "mychat/")
+
+
+def _package(frame: str) -> str:
+    """Which package a frame's file belongs to: 'sqlalchemy', 'gateway', '(event loop)'..."""
+    location = frame[frame.rfind("(") + 1 :]
+    if location.startswith("<") or "/" not in location:
+        return "(event loop, builtins)"
+    if "python3.11/" in location and "site-packages" not in location:
+        return "(stdlib) " + location.split("python3.11/")[-1].split("/")[0].split(".py")[0]
+    return location.split("/")[0]
+
+
+def summarise(raw: Path, top: int = 20) -> str:
+    """Own time by package, then our own functions and all frames by inclusive time."""
     own: Counter[str] = Counter()
+    by_package: Counter[str] = Counter()
     inclusive: Counter[str] = Counter()
     total = 0
     for line in raw.read_text().splitlines():
@@ -72,12 +86,22 @@ def summarise(raw: Path, top: int = 25) -> str:
         frames = [_short(f) for f in stack.split(";")]
         total += count
         own[frames[-1]] += count
+        by_package[_package(frames[-1])] += count
         for frame in set(frames):
             inclusive[frame] += count
-    lines = [f"{total} samples at {RATE} Hz", "", "Own time (leaf frames):", ""]
-    lines += [f"- {100 * n / total:5.1f}% {frame}" for frame, n in own.most_common(top)]
-    lines += ["", "Inclusive time:", ""]
-    lines += [f"- {100 * n / total:5.1f}% {frame}" for frame, n in inclusive.most_common(top)]
+    if total == 0:
+        return "no samples"
+
+    def share(n: int) -> str:
+        return f"{100 * n / total:5.1f}%"
+
+    ours = [(f, n) for f, n in inclusive.most_common() if f.split("(")[-1].startswith(OUR_PACKAGES)]
+    lines = [f"{total} samples at {RATE} Hz", "", "Own time by package:", ""]
+    lines += [f"- {share(n)} {package}" for package, n in by_package.most_common(12)]
+    lines += ["", "Our functions, inclusive time:", ""]
+    lines += [f"- {share(n)} {frame}" for frame, n in ours[:top]]
+    lines += ["", "Hottest frames, own time:", ""]
+    lines += [f"- {share(n)} {frame}" for frame, n in own.most_common(top)]
     return "\n".join(lines)
 
 
