@@ -8,6 +8,7 @@ import os
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
@@ -30,8 +31,11 @@ RECONNECT_BACKOFF_CAP = 2.0
 PUBLISH_ATTEMPTS = 5
 PUBLISH_BACKOFF_START = 0.05
 START_TIMEOUT = 5.0
-# PING on the idle subscriber connection so a silently dead socket is noticed.
-HEALTH_CHECK_SECONDS = 15
+# After this long without a word from Redis the listener PINGs; after as long again without an
+# answer the connection is taken for dead (a half-open socket never reports an error itself).
+HEARTBEAT_SECONDS = 15.0
+# A command (PUBLISH, PING) or a connect that takes longer has met a dead connection.
+SOCKET_TIMEOUT = 2.0
 
 
 class BrokerClosed(RuntimeError):
@@ -48,11 +52,17 @@ class RedisBroker:
     """
 
     def __init__(
-        self, url: str, *, channel: str = CHANNEL, start_timeout: float = START_TIMEOUT
+        self,
+        url: str,
+        *,
+        channel: str = CHANNEL,
+        start_timeout: float = START_TIMEOUT,
+        heartbeat: float = HEARTBEAT_SECONDS,
     ) -> None:
         self._url = url
         self._channel = channel
         self._start_timeout = start_timeout
+        self._heartbeat = heartbeat
         # A recognisable name so operators (and tests) can find this process's connection.
         self.client_name = f"mychat-broker-{os.getpid()}-{secrets.token_hex(4)}"
         self._subscriptions: set[LocalSubscription] = set()
@@ -70,15 +80,15 @@ class RedisBroker:
     async def start(self) -> None:
         # Our own reconnect loop decides what a reconnect means (RESYNC), so redis-py must not
         # silently retry underneath it: no retries on either client.
+        options: dict[str, Any] = {
+            "retry": Retry(NoBackoff(), 0),
+            "socket_timeout": SOCKET_TIMEOUT,
+            "socket_connect_timeout": SOCKET_TIMEOUT,
+        }
         self._publisher = Redis.from_url(
-            self._url, retry=Retry(NoBackoff(), 0), client_name=f"{self.client_name}-pub"
+            self._url, client_name=f"{self.client_name}-pub", **options
         )
-        self._listener = Redis.from_url(
-            self._url,
-            retry=Retry(NoBackoff(), 0),
-            client_name=self.client_name,
-            health_check_interval=HEALTH_CHECK_SECONDS,
-        )
+        self._listener = Redis.from_url(self._url, client_name=self.client_name, **options)
         self._reader = asyncio.create_task(self._read_forever(), name="redis-broker-reader")
         try:
             # Events published after start() returns must reach subscribers: wait until the
@@ -172,11 +182,16 @@ class RedisBroker:
 
     async def _messages(self, pubsub: PubSub) -> AsyncIterator[Event | None]:
         """Events from the channel; None each time the subscription is confirmed."""
+        pinged = False
         while True:
-            # Wake up now and then: get_message sends the health-check PING when one is due.
-            message = await pubsub.get_message(timeout=HEALTH_CHECK_SECONDS)
+            message = await pubsub.get_message(timeout=self._heartbeat)
             if message is None:
+                if pinged:
+                    raise RedisTimeoutError(f"no answer to PING within {self._heartbeat}s")
+                await pubsub.ping()
+                pinged = True
                 continue
+            pinged = False
             kind = message["type"]
             if kind == "subscribe":
                 yield None

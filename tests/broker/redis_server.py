@@ -79,3 +79,54 @@ class PrivateRedis:
                 if answer.startswith(b"+PONG"):
                     return
                 await asyncio.sleep(0.02)
+
+
+class FreezableProxy:
+    """A TCP proxy in front of a server whose existing connections can be frozen: bytes stop
+    flowing both ways but nobody hears of it, like a half-open socket after a network split."""
+
+    def __init__(self, target_port: int) -> None:
+        self._target_port = target_port
+        self.port = 0
+        self._server: asyncio.Server | None = None
+        self._frozen: set[asyncio.StreamWriter] = set()
+        self._writers: set[asyncio.StreamWriter] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    def freeze(self) -> None:
+        """Silence every connection open now; new connections work."""
+        self._frozen |= self._writers
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        for writer in self._writers:
+            writer.close()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self._target_port)
+        self._writers |= {writer, up_writer}
+        for source, sink, pair in ((reader, up_writer, writer), (up_reader, writer, up_writer)):
+            task = asyncio.create_task(self._pump(source, sink, pair))
+            self._tasks.add(task)
+
+    async def _pump(
+        self, source: asyncio.StreamReader, sink: asyncio.StreamWriter, pair: asyncio.StreamWriter
+    ) -> None:
+        while data := await source.read(65536):
+            if sink in self._frozen or pair in self._frozen:
+                continue  # swallowed
+            sink.write(data)
+            await sink.drain()
+        sink.close()

@@ -14,7 +14,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from mychat.broker import RESYNC, LocalSubscription
 from mychat.broker.redis import RedisBroker
 from tests.broker.conftest import private_channel
-from tests.broker.redis_server import PrivateRedis, free_port
+from tests.broker.redis_server import FreezableProxy, PrivateRedis, free_port
 from tests.broker.test_contract import message_event, take
 
 pytestmark = pytest.mark.redis
@@ -167,3 +167,23 @@ async def test_malformed_messages_are_skipped(redis_url: str, admin: Redis) -> N
             assert await take(subscription, 1) == [message_event(1)]
     finally:
         await broker.close()
+
+
+async def test_a_silently_dead_connection_is_noticed_by_the_heartbeat(
+    private_redis: PrivateRedis,
+) -> None:
+    proxy = FreezableProxy(private_redis.port)
+    await proxy.start()
+    broker = RedisBroker(proxy.url, channel=private_channel(), heartbeat=0.2)
+    await broker.start()
+    try:
+        async with broker.subscribe() as subscription:
+            await asyncio.sleep(0.5)  # a few quiet heartbeats pass without a reconnect
+            await broker.publish(message_event(1))
+            assert await take(subscription, 1) == [message_event(1)]
+            proxy.freeze()  # no error, no FIN: just silence
+            assert await take(subscription, 1) == [RESYNC]  # a new connection, a resync
+            await wait_until_published(broker, subscription)
+    finally:
+        await broker.close()
+        await proxy.close()
