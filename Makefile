@@ -11,7 +11,7 @@ install: $(VENV)/.installed web/dist/index.html
 $(VENV)/.installed: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -c requirements.lock -e '.[dev]'
+	$(PY) -m pip install --quiet -c requirements.lock -e '.[dev,bench]'
 	touch $@
 
 web/dist/index.html: web/package.json web/package-lock.json $(shell find web/src web/index.html -type f 2>/dev/null)
@@ -43,7 +43,6 @@ stack: install
 	$(VENV)/bin/mychat stack
 
 bench: install
-	$(PY) -m pip install --quiet -c requirements.lock -e '.[dev,bench]'
 	$(PY) -m bench
 
 clean:
