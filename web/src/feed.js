@@ -13,6 +13,17 @@ export function createFeed({ client, wsClient, onRemovedFromChat, onReconnected,
   // chatId -> [{key, kind: 'joined'|'left', name, afterDatabaseId}] shown as system lines
   const notes = createStore(new Map());
   const newestInChat = new Map();
+  // The last live messages of each chat: a history page fetched while they arrived may not
+  // have them yet, so the chat view adds them back (see `recentMessages`).
+  const recentByChat = new Map();
+  const RECENT_PER_CHAT = 50;
+
+  function rememberLive(message) {
+    const list = recentByChat.get(message.chatId) ?? [];
+    list.push(message);
+    if (list.length > RECENT_PER_CHAT) list.shift();
+    recentByChat.set(message.chatId, list);
+  }
 
   function noteMessage(message) {
     if (!message || typeof message.databaseId !== 'number') return;
@@ -43,6 +54,7 @@ export function createFeed({ client, wsClient, onRemovedFromChat, onReconnected,
     switch (event?.__typename) {
       case 'MessageAdded':
         noteMessage(event.message);
+        rememberLive(event.message);
         appendMessage(cache, event.message);
         addChatToList(cache, event.chat);
         onMessage?.(event.message);
@@ -106,6 +118,7 @@ export function createFeed({ client, wsClient, onRemovedFromChat, onReconnected,
   return {
     notes,
     noteMessage,
+    recentMessages: (chatId) => recentByChat.get(chatId) ?? [],
     start: subscribe,
     stop() {
       stopped = true;

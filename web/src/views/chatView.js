@@ -3,7 +3,7 @@
 import { h, reconcile, setChildren, uid } from '../dom.js';
 import { formatTime, t } from '../i18n.js';
 import { ADD_MEMBER, CHAT, CHAT_MESSAGES, LEAVE_CHAT, MARK_READ } from '../operations.js';
-import { removeChatFromList } from '../cacheUpdates.js';
+import { appendMessage, removeChatFromList } from '../cacheUpdates.js';
 import { errorText } from './common.js';
 
 const PAGE_SIZE = 50;
@@ -22,6 +22,7 @@ export function mountChatView(container, ctx, chatId) {
   let loadingOlder = false;
   let initialScrollDone = false;
   let lastMarkedId = null;
+  const readded = new Set(); // live messages put back into a page fetched while they arrived
 
   // ----- header -----
   const title = h('h2', { class: 'chat-title', 'data-testid': 'chat-title', text: t('loading') });
@@ -297,6 +298,20 @@ export function mountChatView(container, ctx, chatId) {
     next: (result) => {
       const connection = result.data?.chat?.messages;
       if (!connection) return;
+      // Live messages that arrived while this page was being fetched: add them back.
+      const loaded = new Set(connection.edges.map((edge) => edge.node.id));
+      const oldestLoaded = connection.edges[0]?.node.databaseId ?? 0;
+      const missing = services.feed
+        .recentMessages(chatId)
+        .filter((message) => !loaded.has(message.id) && message.databaseId > oldestLoaded)
+        .filter((message) => !readded.has(message.id));
+      if (missing.length) {
+        for (const message of missing) {
+          readded.add(message.id);
+          appendMessage(client.cache, message);
+        }
+        return; // the cache change emits again, with them
+      }
       const previousOldest = messages[0]?.databaseId;
       messages = connection.edges.map((edge) => edge.node);
       // Older messages came in above: keep what the reader sees where it is.
