@@ -36,15 +36,16 @@ async def drop_database(name: str) -> None:
         await admin.dispose()
 
 
-def start_stack(workdir: Path, redis_url: str) -> tuple[Stack, str]:
+def start_stack(workdir: Path, redis_url: str, web_root: Path | None = None) -> tuple[Stack, str]:
     """nginx, auth, chat and two gateways as separate processes. The stack itself creates the
     database and loads db/init.sql, as `mychat stack` does on a new machine."""
     require_nginx()
     require_server("MariaDB", MARIADB_HOST, MARIADB_PORT)
     database = f"mychat_test_{secrets.token_hex(6)}"
-    web_root = workdir / "web"
-    web_root.mkdir(parents=True)
-    (web_root / "index.html").write_text(INDEX_HTML)
+    if web_root is None:
+        web_root = workdir / "web"
+        web_root.mkdir(parents=True)
+        (web_root / "index.html").write_text(INDEX_HTML)
     env = {k: v for k, v in os.environ.items() if k not in PRIVATE_VARIABLES}
     stack = Stack(
         StackConfig(
