@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.async_api import Browser, BrowserContext, Page, async_playwright
+from playwright.async_api import Browser, BrowserContext, Page, WebSocket, async_playwright
 
 from tests.conftest import REQUIRE_SERVICES, ROOT, TEST_JWT_SECRET
 
@@ -181,6 +181,16 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 FAILED_KEY = pytest.StashKey[bool]()
 
 
+def _log_socket(socket: WebSocket, log: list[str]) -> None:
+    def stamp(text: str) -> None:
+        log.append(f"{time.strftime('%H:%M:%S')} {text}")
+
+    stamp(f"ws open {socket.url}")
+    socket.on("framereceived", lambda frame: stamp(f"ws < {frame!r:.400}"))
+    socket.on("framesent", lambda frame: stamp(f"ws > {frame!r:.200}"))
+    socket.on("close", lambda _socket: stamp("ws closed"))
+
+
 class Browsers:
     """Opens isolated browser contexts (one per user) and remembers their pages."""
 
@@ -189,6 +199,7 @@ class Browsers:
         self.contexts: list[BrowserContext] = []
         self.pages: list[Page] = []
         self.page_errors: list[str] = []
+        self.logs: list[list[str]] = []
 
     async def new_page(self, *, width: int = 1280, height: int = 800) -> Page:
         context = await self.browser.new_context(
@@ -198,6 +209,11 @@ class Browsers:
         page = await context.new_page()
         page.set_default_timeout(10_000)
         page.on("pageerror", lambda error: self.page_errors.append(str(error)))
+        # Kept for the failure artifacts: what the page logged and said on its socket.
+        log: list[str] = []
+        self.logs.append(log)
+        page.on("console", lambda message: log.append(f"console {message.type}: {message.text}"))
+        page.on("websocket", lambda socket: _log_socket(socket, log))
         self.pages.append(page)
         return page
 
@@ -218,6 +234,9 @@ async def browsers(chromium_path: Path, request: pytest.FixtureRequest) -> Async
                     if not page.is_closed():
                         path = ARTIFACTS / f"{request.node.name}-page{number}.png"
                         await page.screenshot(path=str(path), full_page=True)
+                for number, log in enumerate(opened.logs, start=1):
+                    path = ARTIFACTS / f"{request.node.name}-page{number}.log"
+                    path.write_text("\n".join(log) + "\n")
             await browser.close()
 
 

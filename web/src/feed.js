@@ -55,8 +55,9 @@ export function createFeed({ client, wsClient, onRemovedFromChat, onReconnected,
       case 'MessageAdded':
         noteMessage(event.message);
         rememberLive(event.message);
-        appendMessage(cache, event.message);
         addChatToList(cache, event.chat);
+        // After the chat: its lastMessage / lastActivityAt never go back past this message.
+        appendMessage(cache, event.message);
         onMessage?.(event.message);
         break;
       case 'MemberAdded':
