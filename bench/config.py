@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class BenchConfig:
-    warmup_seconds: float = 1.5
+    warmup_seconds: float = 1.0
     duration_seconds: float = 5.0
     http_concurrency: int = 32
     fanout_subscribers: int = 1000

@@ -23,7 +23,7 @@ from bench.wsclients import OPEN_AT_ONCE, ClientGroup, ClientSpec
 
 KIB_TARGET = 50.0
 READY_TIMEOUT = 400.0
-SETTLE_SECONDS = 3.0
+SETTLE_SECONDS = 5.0
 
 
 @dataclass

@@ -44,6 +44,8 @@ class ClientSpec:
     chat_id: str
     count: int
     grace_seconds: float = 5.0
+    # Connections not subscribed by then are given up (counted as failed), keeping runs bounded.
+    open_budget_seconds: float = 150.0
     # Where the JSON result goes (a pipe is not trusted with megabytes from an event loop).
     output: str = ""
 
@@ -139,7 +141,12 @@ class Subscribers:
 
     async def run(self) -> dict[str, Any]:
         gate = asyncio.Semaphore(OPEN_AT_ONCE)
-        await asyncio.gather(*(self.open_one(i, gate) for i in range(self.spec.count)))
+        opening = [asyncio.create_task(self.open_one(i, gate)) for i in range(self.spec.count)]
+        _done, late = await asyncio.wait(opening, timeout=self.spec.open_budget_seconds)
+        for task in late:
+            task.cancel()
+        if late:
+            self.errors.append(f"{len(late)} connections not open within the time budget")
         print(f"READY {len(self.connections)}", flush=True)
         loop = asyncio.get_running_loop()
         while True:
