@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import time
 import traceback
 from collections.abc import Sequence
 
 from bench.config import BenchConfig
 from bench.procs import raise_fd_limit
-from bench.report import JSON_PATH, MD_PATH, write_all
+from bench.report import JSON_PATH, MD_PATH, SCENARIO_ORDER, write_all
 from bench.results_model import ScenarioResult
 
-SCENARIOS = ("rest", "graphql", "fanout", "connections", "login")
+SCENARIOS = SCENARIO_ORDER
 
 
 def run_scenario(name: str, config: BenchConfig) -> ScenarioResult:
@@ -43,7 +44,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name in chosen:
         started = time.monotonic()
         print(f"\n=== {name} ===", flush=True)
+        load_before = os.getloadavg()[0]
         result = run_scenario(name, config)
+        # Others' processes on this shared machine skew absolute numbers: say how busy it was.
+        result.settings["load_average"] = {
+            "before": round(load_before, 2),
+            "after": round(os.getloadavg()[0], 2),
+        }
         print(f"  method: {result.method}", flush=True)
         for figure in result.figures:
             ratio = "" if figure.ratio is None else f"  ratio {figure.ratio:.2f}x"

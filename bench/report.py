@@ -18,6 +18,10 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = ROOT / "bench" / "results"
 JSON_PATH = RESULTS_DIR / "latest.json"
 MD_PATH = RESULTS_DIR / "latest.md"
+README_PATH = ROOT / "README.md"
+# The README's Benchmarks section shows latest.md between these markers; nothing else is touched.
+TABLE_START = "<!-- bench:latest:start -->"
+TABLE_END = "<!-- bench:latest:end -->"
 
 
 def git_commit() -> str:
@@ -60,34 +64,61 @@ def write_all(results: list[ScenarioResult], *, plots: bool = True) -> dict[str,
         entry["measured_at"] = now
         entry["commit"] = git_commit()
         scenarios[result.name] = entry
+    ordered = sorted(
+        scenarios.items(),
+        key=lambda item: SCENARIO_ORDER.index(item[0]) if item[0] in SCENARIO_ORDER else 99,
+    )
     document = {
         "generated_at": now,
         "commit": git_commit(),
         "machine": machine(),
-        "scenarios": scenarios,
+        "scenarios": dict(ordered),
     }
     JSON_PATH.write_text(json.dumps(document, indent=2, sort_keys=False) + "\n")
-    MD_PATH.write_text(markdown_table(document))
+    table = markdown_table(document)
+    MD_PATH.write_text(table)
+    update_readme(table)
     if plots:
         for result in results:
             plot_scenario(result)
     return document
 
 
+SCENARIO_ORDER = ("rest", "graphql", "fanout", "connections", "login")
+
+
+def update_readme(table: str) -> bool:
+    """Replace the table between the markers in README.md; False if the markers are absent."""
+    if not README_PATH.exists():
+        return False
+    text = README_PATH.read_text()
+    start = text.find(TABLE_START)
+    end = text.find(TABLE_END)
+    if start < 0 or end < start:
+        return False
+    updated = text[: start + len(TABLE_START)] + "\n" + table + text[end:]
+    if updated != text:
+        README_PATH.write_text(updated)
+    return True
+
+
 def _number(value: float | None, unit: str) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
-    if unit in ("ms", "KiB") or abs(value) < 10:
+    if unit in ("ms", "KiB") or unit.startswith("%"):
         return f"{value:,.2f}"
-    return f"{value:,.0f}"
+    if float(value).is_integer():
+        return f"{value:,.0f}"
+    return f"{value:,.2f}" if abs(value) < 10 else f"{value:,.0f}"
 
 
 def markdown_table(document: dict[str, Any]) -> str:
     m = document["machine"]
     lines = [
         f"Measured {document['generated_at']} at commit `{document['commit'][:12]}` on "
-        f"{m['cores']} cores, Python {m['python']}. Ratio = ours / baseline "
-        "(for ms, KiB and CPU lower is better).",
+        f"{m['cores']} cores, Python {m['python']}. Ratio = ours / baseline, both measured "
+        "in the same run (for ms, KiB, CPU and lost lower is better). Load average of the "
+        "machine during each scenario is in latest.json (`load_average`).",
         "",
         "| Scenario | Figure | Ours | Baseline | Ratio | Unit | Target | Met |",
         "| --- | --- | ---: | ---: | ---: | --- | --- | --- |",
