@@ -179,7 +179,9 @@ async def test_subscribers_receive_messages_sent_through_the_other_gateway(
         for subscriber in subscribers:
             await subscriber.wait_for(3)
             assert subscriber.texts == ["live 0", "live 1", "live 2"]
-    await asyncio.sleep(0.2)  # nginx logs a WebSocket when it closes
+    async with asyncio.timeout(10):  # nginx logs a WebSocket once it has closed
+        while len(upstreams_of_websockets(shared_stack)) < 2:
+            await asyncio.sleep(0.05)
     assert len(set(upstreams_of_websockets(shared_stack))) == 2
 
 
