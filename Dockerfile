@@ -36,7 +36,6 @@ COPY auth_service ./auth_service
 COPY chat_service ./chat_service
 COPY gateway ./gateway
 COPY db ./db
-COPY nginx.conf ./
 RUN pip install --no-deps -c requirements.lock . \
     && useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin mychat \
     && mkdir -p /app/data \
