@@ -12,7 +12,7 @@ class BenchConfig:
     http_concurrency: int = 32
     fanout_subscribers: int = 1000
     fanout_messages: int = 20
-    fanout_interval_seconds: float = 0.25
+    fanout_interval_seconds: float = 0.5
     fanout_burst: int = 20
     subscriber_processes: int = 2
     idle_connections: int = 5000

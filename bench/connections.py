@@ -37,6 +37,7 @@ class IdleRun:
     client_errors: int
     first_error: str | None
     connect_seconds: float
+    failed: int = 0
 
     @property
     def kib_per_connection(self) -> float:
@@ -85,6 +86,7 @@ def _hold(config: BenchConfig, server: Proc, specs: list[ClientSpec]) -> IdleRun
         window = time.monotonic() - started
         results = group.stop()
     errors = sum(r["error_count"] for r in results)
+    failed = sum(sum(r["ended"]) for r in results) + config.idle_connections - connected
     first = next((r["errors"][0] for r in results if r["errors"]), None)
     return IdleRun(
         config.idle_connections,
@@ -96,6 +98,7 @@ def _hold(config: BenchConfig, server: Proc, specs: list[ClientSpec]) -> IdleRun
         errors,
         first,
         connect_seconds,
+        failed,
     )
 
 
@@ -170,7 +173,19 @@ def run(config: BenchConfig) -> ScenarioResult:
             "idle CPU", ours.cpu_percent, "% of a core", base.cpu_percent, higher_is_better=False
         )
     )
-    scenario.add(Figure("subscribed", ours.connected, "connections", base.connected))
+    scenario.add(Figure("connections held", ours.connected, "connections", base.connected))
+    failed = scenario.add(
+        Figure(
+            "subscriptions failed",
+            ours.failed,
+            "subscriptions",
+            base.failed,
+            higher_is_better=False,
+            note="not opened in the time budget, or ended by the server with an error",
+        )
+    )
+    failed.target = "0"
+    failed.target_met = ours.failed == 0
     scenario.add(
         Figure(
             "subscriptions opened/s",
@@ -194,7 +209,7 @@ def _print(run: IdleRun, label: str) -> None:
         f"RSS {run.rss_before / 2**20:.1f} -> {run.rss_after / 2**20:.1f} MiB "
         f"({run.kib_per_connection:.1f} KiB each) in {run.connect_seconds:.1f} s, "
         f"idle CPU {run.cpu_percent:.2f} % over {run.window_seconds:.1f} s, "
-        f"client errors {run.client_errors}",
+        f"failed {run.failed}, client errors {run.client_errors}",
         flush=True,
     )
     if run.first_error:

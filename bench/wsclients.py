@@ -46,6 +46,8 @@ class ClientSpec:
     grace_seconds: float = 5.0
     # Connections not subscribed by then are given up (counted as failed), keeping runs bounded.
     open_budget_seconds: float = 150.0
+    # Handshakes in flight at once in this process.
+    open_at_once: int = OPEN_AT_ONCE
     # Where the JSON result goes (a pipe is not trusted with megabytes from an event loop).
     output: str = ""
 
@@ -54,6 +56,8 @@ class ClientSpec:
 class Received:
     seqs: list[int] = field(default_factory=list)
     latencies_ms: list[float] = field(default_factory=list)
+    # The server ended or failed the subscription (error, complete, errors, close) before stop.
+    ended: bool = False
 
 
 class Subscribers:
@@ -122,10 +126,12 @@ class Subscribers:
                 if graphql:
                     if message.get("type") != "next":
                         if message.get("type") in ("error", "complete"):
+                            received.ended = True
                             self.errors.append(f"subscription ended: {str(message)[:300]}")
                         continue
                     payload = message["payload"]
                     if payload.get("errors"):
+                        received.ended = True
                         self.errors.append(f"errors: {str(payload['errors'])[:300]}")
                         continue
                     text = payload["data"]["messageAdded"]["text"]
@@ -137,10 +143,11 @@ class Subscribers:
                 received.seqs.append(seq)
                 received.latencies_ms.append((now - sent) / 1e6)
         except ConnectionClosed as error:
+            received.ended = True
             self.errors.append(f"closed: {error}")
 
     async def run(self) -> dict[str, Any]:
-        gate = asyncio.Semaphore(OPEN_AT_ONCE)
+        gate = asyncio.Semaphore(self.spec.open_at_once)
         opening = [asyncio.create_task(self.open_one(i, gate)) for i in range(self.spec.count)]
         _done, late = await asyncio.wait(opening, timeout=self.spec.open_budget_seconds)
         for task in late:
@@ -160,6 +167,7 @@ class Subscribers:
         return {
             "connections": len(self.connections),
             "received": [[r.seqs, [round(x, 3) for x in r.latencies_ms]] for r in self.received],
+            "ended": [r.ended for r in self.received],
             "errors": self.errors[:20],
             "error_count": len(self.errors),
         }
