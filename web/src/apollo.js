@@ -83,6 +83,18 @@ function mergeMessages(existing, incoming, { args, readField }) {
   };
 }
 
+function newerMessage(existing, incoming, { readField }) {
+  if (!existing || !incoming) return incoming ?? existing ?? null;
+  const before = readField('databaseId', existing) ?? -1;
+  const after = readField('databaseId', incoming) ?? -1;
+  return after >= before ? incoming : existing;
+}
+
+function laterTime(existing, incoming) {
+  if (!existing || !incoming) return incoming ?? existing;
+  return Date.parse(incoming) >= Date.parse(existing) ? incoming : existing;
+}
+
 function createCache() {
   return new InMemoryCache({
     possibleTypes: POSSIBLE_TYPES,
@@ -103,6 +115,9 @@ function createCache() {
       Chat: {
         fields: {
           messages: { keyArgs: false, merge: mergeMessages },
+          // A query answered before a live message must not take the chat back in time.
+          lastMessage: { merge: newerMessage },
+          lastActivityAt: { merge: laterTime },
           members: { merge: (_existing, incoming) => incoming },
         },
       },

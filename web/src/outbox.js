@@ -10,6 +10,14 @@ export function createOutbox({ client, onSent, onUnauthenticated }) {
   // chatId -> [{clientId, text, status: 'sending'|'failed', error, createdAt}]
   const pending = createStore(new Map());
   const confirmed = new Set();
+  // One send at a time per chat, so messages typed quickly keep their order on the server.
+  const queues = new Map();
+
+  function enqueue(chatId, task) {
+    const run = (queues.get(chatId) ?? Promise.resolve()).then(task);
+    queues.set(chatId, run);
+    return run;
+  }
 
   function change(chatId, fn) {
     pending.update((current) => {
@@ -69,11 +77,11 @@ export function createOutbox({ client, onSent, onUnauthenticated }) {
         createdAt: new Date().toISOString(),
       };
       change(chatId, (list) => [...list, item]);
-      return attempt(chatId, item);
+      return enqueue(chatId, () => attempt(chatId, item));
     },
     retry(chatId, clientId) {
       const item = (pending.get().get(chatId) ?? []).find((entry) => entry.clientId === clientId);
-      if (item) return attempt(chatId, item);
+      if (item) return enqueue(chatId, () => attempt(chatId, item));
       return Promise.resolve();
     },
   };

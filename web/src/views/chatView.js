@@ -1,15 +1,15 @@
 // One chat: history (older pages load when scrolling up), live messages, optimistic sending,
-// member list, add member, leave. Marks messages read while the chat is on screen.
-import { h, reconcile, setChildren, uid } from '../dom.js';
+// and the members panel. Marks messages read while the chat is on screen.
+import { h, reconcile, uid } from '../dom.js';
 import { formatTime, t } from '../i18n.js';
-import { ADD_MEMBER, CHAT, CHAT_MESSAGES, LEAVE_CHAT, MARK_READ } from '../operations.js';
-import { appendMessage, removeChatFromList } from '../cacheUpdates.js';
+import { CHAT, CHAT_MESSAGES, MARK_READ } from '../operations.js';
+import { appendMessage } from '../cacheUpdates.js';
 import { errorText } from './common.js';
+import { WIDE_SCREEN, createMembersPanel } from './membersPanel.js';
 
 const PAGE_SIZE = 50;
 const LOAD_OLDER_WITHIN_PX = 200;
 const STICK_TO_BOTTOM_PX = 80;
-const WIDE_SCREEN = '(min-width: 1100px)';
 
 export function mountChatView(container, ctx, chatId) {
   const { client, services, session } = ctx;
@@ -24,22 +24,21 @@ export function mountChatView(container, ctx, chatId) {
   let lastMarkedId = null;
   const readded = new Set(); // live messages put back into a page fetched while they arrived
 
+  const members = createMembersPanel({
+    client,
+    chatId,
+    myId,
+    expire: () => ctx.expire(),
+  });
+
   // ----- header -----
   const title = h('h2', { class: 'chat-title', 'data-testid': 'chat-title', text: t('loading') });
-  const membersPanelId = uid('members');
-  const membersToggle = h('button', {
-    type: 'button',
-    class: 'ghost members-toggle',
-    'aria-controls': membersPanelId,
-    'data-testid': 'members-toggle',
-    onClick: () => setMembersOpen(!membersOpen, { moveFocus: true }),
-  });
   const header = h(
     'header',
     { class: 'chat-header' },
     h('a', { class: 'back-link', href: '#/', 'aria-label': t('back') }, h('span', { 'aria-hidden': 'true', text: '‹ ' }), t('back')),
     title,
-    membersToggle,
+    members.toggle,
   );
 
   // ----- messages -----
@@ -57,55 +56,6 @@ export function mountChatView(container, ctx, chatId) {
     historyTop,
     messageList,
   );
-
-  // ----- members panel -----
-  const memberList = h('ul', { class: 'member-list', 'data-testid': 'member-list' });
-  const addInputId = uid('add-member');
-  const addInput = h('input', {
-    id: addInputId,
-    name: 'nickname',
-    type: 'text',
-    required: true,
-    maxlength: 64,
-    autocomplete: 'off',
-    'aria-describedby': `${addInputId}-error ${addInputId}-status`,
-    'data-testid': 'add-member-nickname',
-  });
-  const addError = h('p', { id: `${addInputId}-error`, class: 'field-error', 'data-testid': 'add-member-error' });
-  const addStatus = h('p', { id: `${addInputId}-status`, class: 'field-ok', role: 'status' });
-  const addButton = h('button', { type: 'submit', class: 'primary', text: t('add') });
-  const addForm = h(
-    'form',
-    { class: 'add-member', novalidate: true, onSubmit: onAddMember, 'data-testid': 'add-member-form' },
-    h('label', { for: addInputId, text: t('addMember') }),
-    h('div', { class: 'inline-field' }, addInput, addButton),
-    addError,
-    addStatus,
-  );
-  const leaveArea = h('div', { class: 'leave-area' });
-  const membersHeading = h('h3', { text: t('members') });
-  const membersPanel = h(
-    'aside',
-    { id: membersPanelId, class: 'members-panel', 'aria-label': t('members'), 'data-testid': 'members-panel' },
-    membersHeading,
-    memberList,
-    addForm,
-    leaveArea,
-  );
-  let membersOpen = window.matchMedia(WIDE_SCREEN).matches;
-  function setMembersOpen(open, { moveFocus = false } = {}) {
-    membersOpen = open;
-    membersPanel.hidden = !open;
-    membersToggle.setAttribute('aria-expanded', String(open));
-    if (moveFocus && open) addInput.focus();
-    if (moveFocus && !open) membersToggle.focus();
-  }
-  // On narrow screens the panel covers the chat: Escape closes it.
-  membersPanel.addEventListener('keydown', (event) => {
-    if (event.key === 'Escape' && !window.matchMedia(WIDE_SCREEN).matches) {
-      setMembersOpen(false, { moveFocus: true });
-    }
-  });
 
   // ----- composer -----
   const composerId = uid('composer');
@@ -136,10 +86,9 @@ export function mountChatView(container, ctx, chatId) {
     textarea.rows = Math.min(6, Math.max(1, textarea.value.split('\n').length));
   }
 
-  const body = h('div', { class: 'chat-body' }, h('div', { class: 'chat-main' }, scroller, composer), membersPanel);
+  const body = h('div', { class: 'chat-body' }, h('div', { class: 'chat-main' }, scroller, composer), members.element);
   const view = h('section', { class: 'chat-view', 'data-testid': 'chat-view' }, header, body);
   container.replaceChildren(view);
-  setMembersOpen(membersOpen);
   // Ready to type on a wide screen; on a phone the keyboard would cover the history.
   if (window.matchMedia(WIDE_SCREEN).matches) textarea.focus({ preventScroll: true });
 
@@ -147,39 +96,8 @@ export function mountChatView(container, ctx, chatId) {
   function drawDetails() {
     if (!chat) return;
     title.textContent = chat.name;
-    const members = chat.members ?? [];
-    membersToggle.textContent = `${t('members')} (${members.length})`;
-    membersHeading.textContent = t('membersCount', { n: members.length });
-    reconcile(memberList, members, (member) => member.user.id, (member, existing) => {
-      const li = existing ?? h('li', { class: 'member', 'data-testid': 'member' });
-      const tags = [member.user.id === myId ? t('you') : null, member.role === 'OWNER' ? t('owner') : null].filter(Boolean);
-      setChildren(
-        li,
-        h('span', { class: 'avatar', 'aria-hidden': 'true', text: initial(member.user.nickname) }),
-        h('span', { class: 'member-name', 'data-testid': 'member-name', text: member.user.nickname }),
-        tags.length ? h('span', { class: 'member-tags', text: tags.join(', ') }) : null,
-      );
-      return li;
-    });
+    members.update(chat.members ?? []);
   }
-
-  function drawLeave(confirming) {
-    if (confirming) {
-      leaveArea.replaceChildren(
-        h('p', { text: t('leaveConfirm') }),
-        h('div', { class: 'button-row' },
-          h('button', { type: 'button', class: 'danger', 'data-testid': 'leave-confirm', onClick: onLeave, text: t('leaveYes') }),
-          h('button', { type: 'button', class: 'ghost', onClick: () => drawLeave(false), text: t('cancel') }),
-        ),
-      );
-      leaveArea.querySelector('.danger').focus();
-    } else {
-      leaveArea.replaceChildren(
-        h('button', { type: 'button', class: 'ghost danger-text', 'data-testid': 'leave', onClick: () => drawLeave(true), text: t('leaveChat') }),
-      );
-    }
-  }
-  drawLeave(false);
 
   function drawHistoryTop() {
     if (loadingOlder) {
@@ -374,46 +292,6 @@ export function mountChatView(container, ctx, chatId) {
     scroller.scrollTop = scroller.scrollHeight;
   }
 
-  async function onAddMember(event) {
-    event.preventDefault();
-    addError.textContent = '';
-    addStatus.textContent = '';
-    addInput.removeAttribute('aria-invalid');
-    addButton.disabled = true;
-    const nickname = addInput.value.trim();
-    try {
-      const { data } = await client.mutate({ mutation: ADD_MEMBER, variables: { chatId, nickname } });
-      const result = data?.addMember;
-      if (result?.__typename === 'AddMemberPayload') {
-        addInput.value = '';
-        addStatus.textContent = t('memberAdded', { name: result.member.user.nickname });
-      } else {
-        if (result?.__typename === 'Unauthenticated') ctx.expire();
-        addError.textContent = errorText(result);
-        addInput.setAttribute('aria-invalid', 'true');
-      }
-    } catch {
-      addError.textContent = t('networkError');
-    }
-    addButton.disabled = false;
-  }
-
-  async function onLeave() {
-    try {
-      const { data } = await client.mutate({ mutation: LEAVE_CHAT, variables: { chatId } });
-      const result = data?.leaveChat;
-      if (result?.__typename === 'LeaveChatPayload' || result?.__typename === 'NotAMember' || result?.__typename === 'NotFound') {
-        window.location.hash = '#/';
-        removeChatFromList(client.cache, chatId);
-        return;
-      }
-      if (result?.__typename === 'Unauthenticated') ctx.expire();
-      leaveArea.replaceChildren(h('p', { class: 'field-error', role: 'alert', text: errorText(result) }));
-    } catch {
-      leaveArea.replaceChildren(h('p', { class: 'field-error', role: 'alert', text: t('networkError') }));
-    }
-  }
-
   function showNotFound() {
     view.replaceChildren(
       h('div', { class: 'empty-state' }, h('p', { text: t('chatNotFound') }), h('a', { href: '#/', text: t('back') })),
@@ -426,6 +304,3 @@ export function mountChatView(container, ctx, chatId) {
   };
 }
 
-function initial(name) {
-  return (Array.from(name.trim())[0] ?? '?').toUpperCase();
-}

@@ -1,0 +1,172 @@
+// The members of one chat: list, add a member by nickname, leave the chat. A side column on
+// wide screens; on narrow ones an overlay opened from the chat header (Escape closes it).
+import { h, reconcile, setChildren, uid } from '../dom.js';
+import { t } from '../i18n.js';
+import { ADD_MEMBER, LEAVE_CHAT } from '../operations.js';
+import { removeChatFromList } from '../cacheUpdates.js';
+import { errorText } from './common.js';
+
+export const WIDE_SCREEN = '(min-width: 1100px)';
+
+export function createMembersPanel({ client, chatId, myId, expire }) {
+  const panelId = uid('members');
+  const toggle = h('button', {
+    type: 'button',
+    class: 'ghost members-toggle',
+    'aria-controls': panelId,
+    'data-testid': 'members-toggle',
+    onClick: () => setOpen(!open, { moveFocus: true }),
+  });
+
+  const list = h('ul', { class: 'member-list', 'data-testid': 'member-list' });
+  const inputId = uid('add-member');
+  const input = h('input', {
+    id: inputId,
+    name: 'nickname',
+    type: 'text',
+    required: true,
+    maxlength: 64,
+    autocomplete: 'off',
+    'aria-describedby': `${inputId}-error ${inputId}-status`,
+    'data-testid': 'add-member-nickname',
+  });
+  const error = h('p', {
+    id: `${inputId}-error`,
+    class: 'field-error',
+    'data-testid': 'add-member-error',
+  });
+  const status = h('p', { id: `${inputId}-status`, class: 'field-ok', role: 'status' });
+  const addButton = h('button', { type: 'submit', class: 'primary', text: t('add') });
+  const leaveArea = h('div', { class: 'leave-area' });
+  const heading = h('h3', { text: t('members') });
+  const element = h(
+    'aside',
+    { id: panelId, class: 'members-panel', 'aria-label': t('members'), 'data-testid': 'members-panel' },
+    heading,
+    list,
+    h(
+      'form',
+      { class: 'add-member', novalidate: true, onSubmit: onAdd, 'data-testid': 'add-member-form' },
+      h('label', { for: inputId, text: t('addMember') }),
+      h('div', { class: 'inline-field' }, input, addButton),
+      error,
+      status,
+    ),
+    leaveArea,
+  );
+
+  let open = window.matchMedia(WIDE_SCREEN).matches;
+  function setOpen(value, { moveFocus = false } = {}) {
+    open = value;
+    element.hidden = !open;
+    toggle.setAttribute('aria-expanded', String(open));
+    if (moveFocus) (open ? input : toggle).focus();
+  }
+  element.addEventListener('keydown', (event) => {
+    if (event.key === 'Escape' && !window.matchMedia(WIDE_SCREEN).matches) {
+      setOpen(false, { moveFocus: true });
+    }
+  });
+  setOpen(open);
+
+  function update(members) {
+    toggle.textContent = `${t('members')} (${members.length})`;
+    heading.textContent = t('membersCount', { n: members.length });
+    reconcile(list, members, (member) => member.user.id, (member, existing) => {
+      const li = existing ?? h('li', { class: 'member', 'data-testid': 'member' });
+      const tags = [
+        member.user.id === myId ? t('you') : null,
+        member.role === 'OWNER' ? t('owner') : null,
+      ].filter(Boolean);
+      setChildren(
+        li,
+        h('span', { class: 'avatar', 'aria-hidden': 'true', text: initial(member.user.nickname) }),
+        h('span', { class: 'member-name', 'data-testid': 'member-name', text: member.user.nickname }),
+        tags.length ? h('span', { class: 'member-tags', text: tags.join(', ') }) : null,
+      );
+      return li;
+    });
+  }
+
+  async function onAdd(event) {
+    event.preventDefault();
+    error.textContent = '';
+    status.textContent = '';
+    input.removeAttribute('aria-invalid');
+    addButton.disabled = true;
+    try {
+      const { data } = await client.mutate({
+        mutation: ADD_MEMBER,
+        variables: { chatId, nickname: input.value.trim() },
+      });
+      const result = data?.addMember;
+      if (result?.__typename === 'AddMemberPayload') {
+        input.value = '';
+        status.textContent = t('memberAdded', { name: result.member.user.nickname });
+      } else {
+        if (result?.__typename === 'Unauthenticated') expire();
+        error.textContent = errorText(result);
+        input.setAttribute('aria-invalid', 'true');
+      }
+    } catch {
+      error.textContent = t('networkError');
+    }
+    addButton.disabled = false;
+  }
+
+  function drawLeave(confirming) {
+    if (!confirming) {
+      leaveArea.replaceChildren(
+        h('button', {
+          type: 'button',
+          class: 'ghost danger-text',
+          'data-testid': 'leave',
+          onClick: () => drawLeave(true),
+          text: t('leaveChat'),
+        }),
+      );
+      return;
+    }
+    const yes = h('button', {
+      type: 'button',
+      class: 'danger',
+      'data-testid': 'leave-confirm',
+      onClick: onLeave,
+      text: t('leaveYes'),
+    });
+    leaveArea.replaceChildren(
+      h('p', { text: t('leaveConfirm') }),
+      h(
+        'div',
+        { class: 'button-row' },
+        yes,
+        h('button', { type: 'button', class: 'ghost', onClick: () => drawLeave(false), text: t('cancel') }),
+      ),
+    );
+    yes.focus();
+  }
+  drawLeave(false);
+
+  async function onLeave() {
+    const gone = new Set(['LeaveChatPayload', 'NotAMember', 'NotFound']);
+    try {
+      const { data } = await client.mutate({ mutation: LEAVE_CHAT, variables: { chatId } });
+      const result = data?.leaveChat;
+      if (gone.has(result?.__typename)) {
+        window.location.hash = '#/';
+        removeChatFromList(client.cache, chatId);
+        return;
+      }
+      if (result?.__typename === 'Unauthenticated') expire();
+      leaveArea.replaceChildren(h('p', { class: 'field-error', role: 'alert', text: errorText(result) }));
+    } catch {
+      leaveArea.replaceChildren(h('p', { class: 'field-error', role: 'alert', text: t('networkError') }));
+    }
+  }
+
+  return { element, toggle, update };
+}
+
+function initial(name) {
+  return (Array.from(name.trim())[0] ?? '?').toUpperCase();
+}
