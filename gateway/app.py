@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
@@ -23,6 +24,7 @@ from mychat.settings import ConfigurationError, Settings
 
 GRAPHQL_PATH = "/mychat/graphql"
 SERVICE_TIMEOUT = httpx.Timeout(10.0, connect=3.0)
+DRAIN_SECONDS = 5.0
 SERVICE_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)
 
 
@@ -79,8 +81,12 @@ def create_app(
             if own_broker:
                 await active_broker.start()
                 stack.push_async_callback(active_broker.close)
-            app.state.gateway = GatewayResources(auth_http, chat_http, active_broker, tokens)
+            resources = GatewayResources(auth_http, chat_http, active_broker, tokens)
+            app.state.gateway = resources
             yield
+            # Let requests of cancelled subscriptions finish before the clients close.
+            if resources.in_flight:
+                await asyncio.wait(set(resources.in_flight), timeout=DRAIN_SECONDS)
 
     async def healthz(_request: Request) -> Response:
         return JSONResponse({"status": "ok"})

@@ -6,6 +6,7 @@ ASGITransport (embedded) or a base URL (topology). Every call forwards the calle
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Mapping
 from typing import Any, NotRequired, TypedDict, cast
 
@@ -85,6 +86,9 @@ class ServiceUnavailable(Exception):
     """A service answered 5xx or garbage, or could not be reached: unexpected, masked."""
 
 
+InFlight = set[asyncio.Future[httpx.Response]]
+
+
 def _ids(values: Iterable[int]) -> str:
     return ",".join(str(value) for value in values)
 
@@ -92,8 +96,10 @@ def _ids(values: Iterable[int]) -> str:
 class ServiceClient:
     """JSON calls to one service as one caller (token forwarded when there is one)."""
 
-    def __init__(self, http: httpx.AsyncClient, token: str | None) -> None:
+    def __init__(self, http: httpx.AsyncClient, token: str | None, in_flight: InFlight) -> None:
         self._http = http
+        # Requests that may outlive a cancelled caller, referenced so they are not collected.
+        self._in_flight = in_flight
         self._headers = {"authorization": f"Bearer {token}"} if token else {}
 
     async def call(
@@ -104,10 +110,15 @@ class ServiceClient:
         params: Mapping[str, str | int] | None = None,
         json: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
+        # Shielded: a cancelled subscription (client gone) must not cancel a request half-way
+        # through the in-process service, which would abandon its database work mid-query.
+        request = asyncio.ensure_future(
+            self._http.request(method, path, params=params, json=json, headers=self._headers)
+        )
+        self._in_flight.add(request)
+        request.add_done_callback(self._in_flight.discard)
         try:
-            response = await self._http.request(
-                method, path, params=params, json=json, headers=self._headers
-            )
+            response = await asyncio.shield(request)
         except httpx.HTTPError as error:
             raise ServiceUnavailable(f"{method} {path}: {type(error).__name__}") from error
         try:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 
-from gateway.clients import AuthClient, ChatClient
+from gateway.clients import AuthClient, ChatClient, InFlight
 from gateway.loaders import Loaders
 from mychat.broker import Broker
 from mychat.tokens import InvalidToken, TokenClaims, TokenCodec
@@ -23,6 +23,7 @@ class GatewayResources:
     chat_http: httpx.AsyncClient
     broker: Broker
     tokens: TokenCodec
+    in_flight: InFlight = field(default_factory=set)
 
 
 class Context:
@@ -55,10 +56,10 @@ class Context:
         return self.claims
 
     def auth(self) -> AuthClient:
-        return AuthClient(self.resources.auth_http, self.token)
+        return AuthClient(self.resources.auth_http, self.token, self.resources.in_flight)
 
     def chat(self) -> ChatClient:
-        return ChatClient(self.resources.chat_http, self.token)
+        return ChatClient(self.resources.chat_http, self.token, self.resources.in_flight)
 
     @property
     def broker(self) -> Broker:

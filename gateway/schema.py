@@ -16,6 +16,7 @@ from strawberry.extensions import (
     SchemaExtension,
     ValidationCache,
 )
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types import ExecutionContext
 
 from gateway.context import Context
@@ -41,6 +42,13 @@ CACHE_SIZE = 512
 MASKED_MESSAGE = "Internal server error"
 
 error_log = logging.getLogger("mychat.gateway.error")
+# Raised for the client's own mistakes (e.g. a query over legacy graphql-ws, which only streams).
+CLIENT_ERRORS = (
+    ClientFacingError,
+    GraphQLError,
+    InvalidOperationTypeError,
+    CannotGetOperationTypeError,
+)
 
 
 def is_unexpected(error: GraphQLError) -> bool:
@@ -49,7 +57,7 @@ def is_unexpected(error: GraphQLError) -> bool:
     Parse and validation errors carry no original error and are the client's to read.
     """
     original = error.original_error
-    return original is not None and not isinstance(original, ClientFacingError | GraphQLError)
+    return original is not None and not isinstance(original, CLIENT_ERRORS)
 
 
 class FreshLoadersPerOperation(SchemaExtension):

@@ -195,6 +195,7 @@ async def live(settings: Settings) -> AsyncIterator[LiveServer]:
             log_level="warning",
             ws_max_size=64 * 1024,
             ws="websockets-sansio",
+            timeout_graceful_shutdown=1,
         )
         server = uvicorn.Server(config)
         task = asyncio.create_task(server.serve())
