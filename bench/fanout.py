@@ -26,7 +26,13 @@ from bench import documents
 from bench.config import BenchConfig
 from bench.procs import HOST, Proc, free_port, python_module
 from bench.results_model import Figure, ScenarioResult
-from bench.stack import add_members_with_tokens, mychat_stack, private_redis, seed_chat_with_history
+from bench.stack import (
+    Stack,
+    add_members_with_tokens,
+    mychat_stack,
+    private_redis,
+    seed_chat_with_history,
+)
 from bench.stats import percentile
 from bench.wsclients import ClientGroup, ClientSpec, encode_text
 
@@ -126,9 +132,12 @@ def _client_group(specs: list[ClientSpec]) -> Iterator[ClientGroup]:
         group.kill()
 
 
-def run_ours(config: BenchConfig) -> FanoutRun:
+def run_ours(config: BenchConfig, on_start: Callable[[Stack], None] | None = None) -> FanoutRun:
+    """`on_start` sees the running stack first (bench.profile attaches py-spy there)."""
     count = config.fanout_subscribers
     with mychat_stack("fanout", gateways=2) as stack:
+        if on_start is not None:
+            on_start(stack)
         seeded = seed_chat_with_history(stack, messages=0)
         gateway = stack.gateway_url(0)
         headers = {"Authorization": f"Bearer {seeded.token}"}

@@ -16,6 +16,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from bench import documents
@@ -134,16 +135,49 @@ def profile_under_load(
             print(summarise(out))
 
 
+def profile_fanout(seconds: float) -> None:
+    """Record both gateways while the fan-out scenario (100 subscribers) delivers."""
+    from bench import fanout
+
+    config = replace(
+        BenchConfig.quick(), fanout_messages=40, fanout_interval_seconds=0.2, fanout_burst=40
+    )
+    recorders: list[subprocess.Popen[bytes]] = []
+    PROFILE_DIR.mkdir(parents=True, exist_ok=True)
+
+    def attach(running: Stack) -> None:
+        pids = {n: p.pid for n, p in running.procs.items() if n.startswith("gateway")}
+
+        def start_later() -> None:
+            time.sleep(15)  # past seeding and subscribing, into the paced phase
+            for name, pid in pids.items():
+                recorders.append(record(pid, seconds, PROFILE_DIR / f"fanout-{name}.txt"))
+
+        threading.Thread(target=start_later, daemon=True).start()
+
+    run = fanout.run_ours(config, on_start=attach)
+    for recorder in recorders:
+        recorder.wait(timeout=seconds + 60)
+    fanout._print(run, "ours")
+    for path in sorted(PROFILE_DIR.glob("fanout-gateway*.txt")):
+        print(f"\n## fanout: {path.stem}\n")
+        print(summarise(path))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument(
-        "target", choices=["graphql-history", "graphql-me", "rest-history", "rest-send", "login"]
+        "target",
+        choices=["graphql-history", "graphql-me", "rest-history", "rest-send", "login", "fanout"],
     )
     parser.add_argument("--seconds", type=float, default=8.0)
     args = parser.parse_args()
     raise_fd_limit()
     config = BenchConfig(warmup_seconds=1.0, duration_seconds=args.seconds + 3)
     target: str = args.target
+    if target == "fanout":
+        profile_fanout(args.seconds)
+        return
     with mychat_stack(f"profile-{target}", with_gateway=target.startswith("graphql")) as stack:
         seeded = seed_chat_with_history(stack)
         if target.startswith("graphql"):
