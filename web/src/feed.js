@@ -79,6 +79,15 @@ export function createFeed({ client, wsClient, onRemovedFromChat, onReconnected,
     }
   }
 
+  function restartAfter(error) {
+    const codes = (error?.errors ?? []).map((e) => e.extensions?.code);
+    if (codes.includes('UNAUTHENTICATED')) return; // the session ends (see apollo.js)
+    if (codes.includes('BAD_USER_INPUT')) newest = null; // a cursor the server no longer knows
+    subscription?.unsubscribe();
+    subscription = null;
+    setTimeout(subscribe, 1000);
+  }
+
   function subscribe() {
     subscription?.unsubscribe();
     subscription = null;
@@ -88,9 +97,10 @@ export function createFeed({ client, wsClient, onRemovedFromChat, onReconnected,
       .subscribe({
         next: (result) => {
           if (result.data?.chatEvents) handle(result.data.chatEvents);
+          else if (result.error) restartAfter(result.error);
         },
         // A server-side error ends the subscription: start again from the newest id seen.
-        error: () => setTimeout(subscribe, 1000),
+        error: restartAfter,
         complete: () => {
           if (!stopped) setTimeout(subscribe, 1000);
         },

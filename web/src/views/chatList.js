@@ -113,6 +113,8 @@ export function mountChatList(container, ctx) {
       return li;
     });
     status.textContent = chats.length ? '' : t('noChats');
+    const unread = chats.reduce((sum, chat) => sum + (chat.id === activeId ? 0 : chat.unreadCount), 0);
+    document.title = unread ? `(${unread}) ${t('appName')}` : t('appName');
   }
 
   const observable = client.watchQuery({
@@ -141,5 +143,6 @@ export function mountChatList(container, ctx) {
   return () => {
     subscription.unsubscribe();
     offRoute();
+    document.title = t('appName');
   };
 }
