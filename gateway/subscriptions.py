@@ -162,7 +162,7 @@ class Subscription:
         # Refuse early (a protocol-level error); the stream checks again once subscribed.
         if chat_db_id not in await info.context.chat().chat_ids():
             raise ClientFacingError("You are not a member of this chat", "NOT_A_MEMBER")
-        return _message_stream(info.context, chat_db_id, after_id)
+        return message_stream(info.context, chat_db_id, after_id)
 
     @described.subscription(
         "Everything for all the caller's chats on one socket; `after` (a Message "
@@ -172,10 +172,10 @@ class Subscription:
         self, info: Info, after: strawberry.ID | None = None
     ) -> AsyncGenerator[ChatEvent, None]:
         _require_viewer(info)
-        return _chat_event_stream(info.context, _after_id(after))
+        return chat_event_stream(info.context, _after_id(after))
 
 
-async def _message_stream(
+async def message_stream(
     context: Context, chat_id: int, after: int | None
 ) -> AsyncGenerator[Message, None]:
     viewer = context.viewer
@@ -213,9 +213,7 @@ async def _message_stream(
                     yield Message.from_data(row)
 
 
-async def _chat_event_stream(
-    context: Context, after: int | None
-) -> AsyncGenerator[ChatEvent, None]:
+async def chat_event_stream(context: Context, after: int | None) -> AsyncGenerator[ChatEvent, None]:
     viewer = context.viewer
     if viewer is None:
         raise unauthenticated_error()

@@ -1,0 +1,171 @@
+"""Gateways on Redis: separate processes share events; a Redis restart loses nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from collections import Counter
+from collections.abc import AsyncIterator, Iterator
+from contextlib import AsyncExitStack, asynccontextmanager, suppress
+from pathlib import Path
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+
+from auth_service.app import create_app as create_auth_app
+from chat_service.app import create_app as create_chat_app
+from gateway.app import create_app as create_gateway_app
+from gateway.context import Context
+from gateway.ids import database_id
+from gateway.subscriptions import message_stream
+from mychat.broker.redis import RedisBroker
+from mychat.settings import Settings
+from tests.broker.redis_server import PrivateRedis
+from tests.conftest import TEST_JWT_SECRET
+from tests.gateway.conftest import FAST_HASHES, GRAPHQL, Gateway, free_port
+from tests.gateway.test_subscriptions import MESSAGE_ADDED, next_data, settle
+from tests.gateway.wsclient import graphql_socket
+
+pytestmark = pytest.mark.redis
+READY_TIMEOUT = 30.0
+
+
+@pytest.fixture
+async def private_redis(tmp_path: Path) -> AsyncIterator[PrivateRedis]:
+    """A Redis of this test's own: the shared one carries other test runs' events."""
+    server = PrivateRedis(tmp_path)
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.stop()
+
+
+class Processes:
+    def __init__(self, logs: Path) -> None:
+        self.logs = logs
+        self.running: list[subprocess.Popen[bytes]] = []
+
+    def serve(self, service: str, port: int, env: dict[str, str]) -> str:
+        with (self.logs / f"{service}-{port}.log").open("wb") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "mychat.cli", "serve", service, "--port", str(port)],
+                env={**os.environ, **env},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        self.running.append(process)
+        return f"http://127.0.0.1:{port}"
+
+    def stop(self) -> None:
+        for process in self.running:
+            process.terminate()
+        for process in self.running:
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+@pytest.fixture
+def processes(tmp_path: Path) -> Iterator[Processes]:
+    running = Processes(tmp_path)
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+async def wait_ready(url: str) -> None:
+    async with httpx.AsyncClient(base_url=url) as client, asyncio.timeout(READY_TIMEOUT):
+        while True:
+            with suppress(httpx.HTTPError):
+                if (await client.get("/readyz")).status_code == 200:
+                    return
+            await asyncio.sleep(0.1)
+
+
+async def test_subscriber_on_one_gateway_gets_message_sent_through_another(
+    settings: Settings, private_redis: PrivateRedis, processes: Processes
+) -> None:
+    assert settings.database_url
+    env = {
+        "DATABASE_URL": settings.database_url,
+        "REDIS_URL": private_redis.url,
+        "JWT_SECRET": TEST_JWT_SECRET,
+        "MYCHAT_HOST": "127.0.0.1",
+        "MYCHAT_LOG_LEVEL": "warning",
+    }
+    auth_url = processes.serve("auth", free_port(), env)
+    chat_url = processes.serve("chat", free_port(), env)
+    gateway_env = {**env, "MYCHAT_AUTH_URL": auth_url, "MYCHAT_CHAT_URL": chat_url}
+    first_port, second_port = free_port(), free_port()
+    first = processes.serve("gateway", first_port, gateway_env)
+    second = processes.serve("gateway", second_port, gateway_env)
+    await asyncio.gather(*(wait_ready(url) for url in (auth_url, chat_url, first, second)))
+
+    async with httpx.AsyncClient(base_url=second, timeout=10) as client:
+        via_second = Gateway(client, Counter(), Counter(), settings)
+        alice = await via_second.register("Alice")
+        bob = await via_second.register("Bob")
+        chat_id = await via_second.create_chat(alice, "Across", bob)
+        async with graphql_socket(f"ws://127.0.0.1:{first_port}{GRAPHQL}", token=bob.token) as ws:
+            op = await ws.subscribe(MESSAGE_ADDED, {"chatId": chat_id})
+            await settle()
+            await via_second.send(alice, chat_id, "through gateway 2")
+            payload = await next_data(ws, op)
+    assert payload["data"]["messageAdded"]["text"] == "through gateway 2"
+
+
+async def test_messages_sent_while_redis_is_down_arrive_after_resync(
+    settings: Settings, private_redis: PrivateRedis
+) -> None:
+    """Chat service and gateway each with their own RedisBroker, as in separate processes."""
+    chat_broker = RedisBroker(private_redis.url)
+    gateway_broker = RedisBroker(private_redis.url)
+    service_settings = settings.model_copy(update={"send_rate_per_minute": 10_000})
+    auth = create_auth_app(service_settings, embedded=True, hash_parameters=FAST_HASHES)
+    chat = create_chat_app(service_settings, broker=chat_broker, embedded=True)
+    app = create_gateway_app(service_settings, auth_app=auth, chat_app=chat, broker=gateway_broker)
+    await chat_broker.start()
+    await gateway_broker.start()
+    try:
+        async with (
+            lifespans(auth, chat, app),
+            httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://t") as client,
+        ):
+            gw = Gateway(client, Counter(), Counter(), settings)
+            alice = await gw.register("Alice")
+            bob = await gw.register("Bob")
+            chat_id = await gw.create_chat(alice, "Room", bob)
+            received: list[str] = []
+            # Bob's subscription stream, driven directly to control the Redis restart.
+            bob_context = Context(app.state.gateway, "test")
+            assert bob_context.authenticate(bob.token)
+            stream = message_stream(bob_context, database_id(chat_id, "Chat"), None)
+            first = asyncio.ensure_future(anext(stream))
+            await settle()
+            await gw.send(alice, chat_id, "before")
+            received.append((await first).text)
+            await private_redis.stop()
+            # Committed, but its event is lost for good: publishing gives up while Redis is down.
+            await gw.send(alice, chat_id, "while down")
+            await private_redis.start()
+            received.append((await asyncio.wait_for(anext(stream), 15)).text)
+            await stream.aclose()
+    finally:
+        await gateway_broker.close()
+        await chat_broker.close()
+    assert received == ["before", "while down"]
+
+
+@asynccontextmanager
+async def lifespans(*apps: Starlette) -> AsyncIterator[None]:
+    async with AsyncExitStack() as stack:
+        for app in apps:
+            await stack.enter_async_context(app.router.lifespan_context(app))
+        yield
