@@ -181,6 +181,14 @@ class LiveServer:
 
 @pytest.fixture
 async def live(settings: Settings) -> AsyncIterator[LiveServer]:
+    async with serve_live(settings) as server:
+        yield server
+
+
+@asynccontextmanager
+async def serve_live(
+    settings: Settings, *, ws_max_size: int = 64 * 1024
+) -> AsyncIterator[LiveServer]:
     async with composed(service_settings(settings)) as (app, auth, chat):
         dispatcher = PrefixDispatcher(
             [("/mychat/api/auth", auth), ("/mychat/api/chat", chat), (GRAPHQL, app)],
@@ -193,7 +201,7 @@ async def live(settings: Settings) -> AsyncIterator[LiveServer]:
             port=port,
             lifespan="off",
             log_level="warning",
-            ws_max_size=64 * 1024,
+            ws_max_size=ws_max_size,
             ws="websockets-sansio",
             timeout_graceful_shutdown=1,
         )

@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 import websockets
 
+from mychat.settings import Settings
 from mychat.tokens import TokenCodec
 from tests.conftest import TEST_JWT_SECRET
-from tests.gateway.conftest import LiveServer
+from tests.gateway.conftest import LiveServer, serve_live
 from tests.gateway.test_http_api import ADD_MEMBER, LEAVE, typename
 from tests.gateway.wsclient import (
     LEGACY_WS,
@@ -233,6 +234,19 @@ async def test_oversized_frame_closes_and_server_stays_up(live: LiveServer) -> N
     async with graphql_socket(live.ws_url, token=bob.token) as ws:
         op = await ws.subscribe("{ me { nickname } }")
         assert (await next_data(ws, op))["data"] == {"me": {"nickname": "Bob"}}
+
+
+async def test_gateway_enforces_64_kib_itself(settings: Settings) -> None:
+    """Behind a server that allows bigger frames, the gateway still refuses them."""
+    async with serve_live(settings, ws_max_size=1024 * 1024) as server:
+        bob = await server.gateway.register("Bob")
+        async with graphql_socket(server.ws_url, token=bob.token) as ws:
+            query = "{ me { id } }" + " " * 70_000
+            await ws.send({"id": "1", "type": "subscribe", "payload": {"query": query}})
+            assert await ws.wait_closed() == 1009
+        async with graphql_socket(server.ws_url, token=bob.token) as ws:
+            op = await ws.subscribe("{ me { nickname } }" + " " * 60_000)
+            assert (await next_data(ws, op))["data"] == {"me": {"nickname": "Bob"}}
 
 
 @PROTOCOLS
