@@ -48,6 +48,8 @@ class ClientSpec:
     open_budget_seconds: float = 150.0
     # Handshakes in flight at once in this process.
     open_at_once: int = OPEN_AT_ONCE
+    # Offer permessage-deflate as browsers do ("deflate"), or not (None).
+    compression: str | None = "deflate"
     # Where the JSON result goes (a pipe is not trusted with megabytes from an event loop).
     output: str = ""
 
@@ -93,6 +95,7 @@ class Subscribers:
             open_timeout=HANDSHAKE_TIMEOUT,
             ping_interval=None,
             max_queue=None,
+            compression=self.spec.compression,
         )
         await ws.send(
             orjson.dumps({"type": "connection_init", "payload": {"authorization": token}}).decode()
@@ -110,7 +113,13 @@ class Subscribers:
         return ws
 
     async def _open_bare(self, url: str) -> ClientConnection:
-        ws = await connect(url, open_timeout=HANDSHAKE_TIMEOUT, ping_interval=None, max_queue=None)
+        ws = await connect(
+            url,
+            open_timeout=HANDSHAKE_TIMEOUT,
+            ping_interval=None,
+            max_queue=None,
+            compression=self.spec.compression,
+        )
         await ws.send("subscribe")
         reply = await asyncio.wait_for(ws.recv(), HANDSHAKE_TIMEOUT)
         if reply != "subscribed":
