@@ -144,10 +144,18 @@ async def test_register_errors(gateway: Gateway) -> None:
     assert too_long["field"] == "nickname"
 
 
-async def test_register_with_wrong_argument_types_is_a_clear_error(gateway: Gateway) -> None:
-    body = await gateway.post(REGISTER, {"login": 5, "password": None, "nickname": "x"})
-    assert body["data"] is None
-    assert "Variable '$password'" in body["errors"][0]["message"] or body["errors"]
+async def test_wrong_types_and_missing_arguments_are_clear_errors(gateway: Gateway) -> None:
+    wrong = await gateway.post(REGISTER, {"login": 5, "password": None, "nickname": "x"})
+    assert wrong["data"] is None
+    messages = " ".join(error["message"] for error in wrong["errors"])
+    assert "$login" in messages
+    assert "$password" in messages
+    missing = await gateway.post('mutation { register(login: "a") { __typename } }')
+    assert missing["data"] is None
+    assert "register(password:)' of type 'String!' is required" in missing["errors"][0]["message"]
+    bad_id = await gateway.post("{ chat(id: 5.5) { id } }")
+    assert bad_id["data"] is None
+    assert "ID cannot represent" in bad_id["errors"][0]["message"]
 
 
 async def test_login_and_wrong_password(gateway: Gateway) -> None:
@@ -256,7 +264,7 @@ async def test_chat_by_id_and_node(gateway: Gateway) -> None:
         ("Bob", "MEMBER"),
     }
     # Someone else's chat, unknown ids, malformed ids and other types all read as null.
-    for unknown in (chat_id, global_id("Chat", 999), "%%%", global_id("User", 1), ""):
+    for unknown in (chat_id, global_id("Chat", 999), "%%%", global_id("User", 1), "", "Q" * 5000):
         assert (await gateway.data(query, {"id": unknown}, eve.token))["chat"] is None
     assert (await gateway.data(query, {"id": chat_id}))["chat"] is None
     node_query = """query($id: ID!) {
