@@ -16,7 +16,14 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.async_api import Browser, BrowserContext, Page, WebSocket, async_playwright
+from playwright.async_api import (
+    Browser,
+    BrowserContext,
+    Error,
+    Page,
+    WebSocket,
+    async_playwright,
+)
 
 from tests.conftest import REQUIRE_SERVICES, ROOT, TEST_JWT_SECRET
 
@@ -60,12 +67,13 @@ class ServerProcess:
         self.port = port
         self.base_url = f"http://127.0.0.1:{port}"
         self.log_path = data_dir / "server.log"
+        self.jwt_secret = TEST_JWT_SECRET
         self._process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
         env = {
             **os.environ,
-            "JWT_SECRET": TEST_JWT_SECRET,
+            "JWT_SECRET": self.jwt_secret,
             "MYCHAT_LOGIN_RATE_PER_MINUTE": "10000",
             "MYCHAT_SEND_RATE_PER_MINUTE": "100000",
             "MYCHAT_LOG_LEVEL": "warning",
@@ -208,11 +216,16 @@ class Browsers:
         self.contexts.append(context)
         page = await context.new_page()
         page.set_default_timeout(10_000)
-        page.on("pageerror", lambda error: self.page_errors.append(str(error)))
         # Kept for the failure artifacts: what the page logged and said on its socket.
         log: list[str] = []
         self.logs.append(log)
         page.on("console", lambda message: log.append(f"console {message.type}: {message.text}"))
+
+        def on_page_error(error: Error) -> None:
+            self.page_errors.append(str(error))
+            log.append(f"page error: {error.stack or error}")
+
+        page.on("pageerror", on_page_error)
         page.on("websocket", lambda socket: _log_socket(socket, log))
         self.pages.append(page)
         return page

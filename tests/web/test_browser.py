@@ -330,3 +330,17 @@ async def test_a_failed_send_is_marked_and_retried_once(
         ["first try fails", "answer lost"]
     )
     assert browsers.page_errors == []
+
+
+async def test_a_refused_token_leads_back_to_sign_in(
+    own_server: ServerProcess, browsers: Browsers
+) -> None:
+    page = await browsers.new_page()
+    await ui.register(page, own_server.base_url, ui.unique("Hal"))
+    # A new signing secret: the server now refuses the token the page holds.
+    own_server.jwt_secret = "rotated-secret-" + "y" * 40
+    await asyncio.to_thread(own_server.restart)
+    await expect(page.get_by_test_id("auth-notice")).to_contain_text("expired", timeout=15_000)
+    await expect(page.get_by_test_id("signin-form")).to_be_visible()
+    assert await page.evaluate("localStorage.getItem('mychat.session')") is None
+    assert browsers.page_errors == []

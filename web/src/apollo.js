@@ -242,7 +242,8 @@ export function createApollo({ token, onUnauthenticated }) {
     wsClient,
     connection,
     dispose() {
-      wsClient?.dispose();
+      // Resolves once the socket is closed; rejects if it never opened (nothing to do then).
+      Promise.resolve(wsClient?.dispose()).catch(() => {});
       client.stop();
       client.clearStore().catch(() => {});
     },
