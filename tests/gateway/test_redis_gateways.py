@@ -20,7 +20,7 @@ from chat_service.app import create_app as create_chat_app
 from gateway.app import create_app as create_gateway_app
 from gateway.context import Context
 from gateway.ids import database_id
-from gateway.subscriptions import message_stream
+from gateway.subscriptions import AddedToChat, MessageAdded, chat_event_stream, message_stream
 from mychat.broker.redis import RedisBroker
 from mychat.settings import Settings
 from tests.broker.redis_server import PrivateRedis
@@ -147,16 +147,28 @@ async def test_messages_sent_while_redis_is_down_arrive_after_resync(
             bob_context = Context(app.state.gateway, "test")
             assert bob_context.authenticate(bob.token)
             stream = message_stream(bob_context, database_id(chat_id, "Chat"), None)
+            events = chat_event_stream(bob_context.for_operation(), None)
             first = asyncio.ensure_future(anext(stream))
+            first_event = asyncio.ensure_future(anext(events))
             await settle()
             await gw.send(alice, chat_id, "before")
             received.append((await first).text)
+            assert isinstance(await first_event, MessageAdded)
             await private_redis.stop()
-            # Committed, but its event is lost for good: publishing gives up while Redis is down.
+            # Committed, but their events are lost for good: publishing gives up while Redis is
+            # down. The resync re-reads messages and the chat list.
             await gw.send(alice, chat_id, "while down")
+            new_chat = await gw.create_chat(alice, "New", bob)
             await private_redis.start()
             received.append((await asyncio.wait_for(anext(stream), 15)).text)
+            added = await asyncio.wait_for(anext(events), 15)
+            assert isinstance(added, AddedToChat)
+            assert added.chat_db_id == database_id(new_chat, "Chat")
+            caught_up = await asyncio.wait_for(anext(events), 15)
+            assert isinstance(caught_up, MessageAdded)
+            assert caught_up.message.text == "while down"
             await stream.aclose()
+            await events.aclose()
     finally:
         await gateway_broker.close()
         await chat_broker.close()
