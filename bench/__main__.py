@@ -11,7 +11,15 @@ from collections.abc import Sequence
 
 from bench.config import BenchConfig
 from bench.procs import raise_fd_limit
-from bench.report import JSON_PATH, MD_PATH, SCENARIO_ORDER, write_all
+from bench.report import (
+    JSON_PATH,
+    MD_PATH,
+    QUICK_JSON_PATH,
+    QUICK_MD_PATH,
+    ROOT,
+    SCENARIO_ORDER,
+    write_all,
+)
 from bench.results_model import ScenarioResult
 
 SCENARIOS = SCENARIO_ORDER
@@ -30,7 +38,11 @@ def run_scenario(name: str, config: BenchConfig) -> ScenarioResult:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("scenarios", nargs="*", metavar="SCENARIO", help=", ".join(SCENARIOS))
-    parser.add_argument("--quick", action="store_true", help="short smoke run, small counts")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="short smoke run, small counts; writes quick.json/quick.md, not latest.*",
+    )
     parser.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     args = parser.parse_args(argv)
     chosen: list[str] = args.scenarios or list(SCENARIOS)
@@ -63,8 +75,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"  {figure.name}: {figure.value:.2f} {figure.unit}{baseline}{ratio}{met}")
         print(f"  ({time.monotonic() - started:.0f} s)", flush=True)
         results.append(result)
-    write_all(results, plots=not args.no_plots)
-    print(f"\nwrote {JSON_PATH.relative_to(JSON_PATH.parents[2])} and {MD_PATH.name}", flush=True)
+    write_all(results, plots=not args.no_plots, quick=args.quick)
+    written = (QUICK_JSON_PATH, QUICK_MD_PATH) if args.quick else (JSON_PATH, MD_PATH)
+    print(f"\nwrote {written[0].relative_to(ROOT)} and {written[1].name}", flush=True)
     return 1 if any(r.error for r in results) else 0
 
 

@@ -18,6 +18,8 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = ROOT / "bench" / "results"
 JSON_PATH = RESULTS_DIR / "latest.json"
 MD_PATH = RESULTS_DIR / "latest.md"
+QUICK_JSON_PATH = RESULTS_DIR / "quick.json"
+QUICK_MD_PATH = RESULTS_DIR / "quick.md"
 README_PATH = ROOT / "README.md"
 # The README's Benchmarks section shows latest.md between these markers; nothing else is touched.
 TABLE_START = "<!-- bench:latest:start -->"
@@ -43,20 +45,26 @@ def machine() -> dict[str, Any]:
     }
 
 
-def load_previous() -> dict[str, Any]:
-    if not JSON_PATH.exists():
+def load_previous(path: Path = JSON_PATH) -> dict[str, Any]:
+    if not path.exists():
         return {}
     try:
-        previous: dict[str, Any] = json.loads(JSON_PATH.read_text())
+        previous: dict[str, Any] = json.loads(path.read_text())
     except json.JSONDecodeError:
         return {}
     return previous
 
 
-def write_all(results: list[ScenarioResult], *, plots: bool = True) -> dict[str, Any]:
-    """Merge these scenarios into latest.json (others keep their last figures), then render."""
+def write_all(
+    results: list[ScenarioResult], *, plots: bool = True, quick: bool = False
+) -> dict[str, Any]:
+    """Merge these scenarios into latest.json (others keep their last figures), then render.
+
+    A quick (smoke) run writes quick.json and quick.md instead and leaves the README alone.
+    """
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    document = load_previous()
+    json_path = QUICK_JSON_PATH if quick else JSON_PATH
+    document = load_previous(json_path)
     scenarios: dict[str, Any] = document.get("scenarios", {})
     now = datetime.now(UTC).isoformat(timespec="seconds")
     for result in results:
@@ -74,8 +82,11 @@ def write_all(results: list[ScenarioResult], *, plots: bool = True) -> dict[str,
         "machine": machine(),
         "scenarios": dict(ordered),
     }
-    JSON_PATH.write_text(json.dumps(document, indent=2, sort_keys=False) + "\n")
+    json_path.write_text(json.dumps(document, indent=2, sort_keys=False) + "\n")
     table = markdown_table(document)
+    if quick:
+        QUICK_MD_PATH.write_text(table)
+        return document
     MD_PATH.write_text(table)
     update_readme(table)
     if plots:
