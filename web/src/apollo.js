@@ -53,7 +53,13 @@ const POSSIBLE_TYPES = {
     'RateLimited',
     'Unauthenticated',
   ],
-  MarkReadResult: ['MarkReadPayload', 'ValidationError', 'NotFound', 'NotAMember', 'Unauthenticated'],
+  MarkReadResult: [
+    'MarkReadPayload',
+    'ValidationError',
+    'NotFound',
+    'NotAMember',
+    'Unauthenticated',
+  ],
   ChatEvent: ['MessageAdded', 'MemberAdded', 'MemberLeft', 'AddedToChat', 'RemovedFromChat'],
 };
 

@@ -60,7 +60,6 @@ function errorFields(...withField) {
   `;
 }
 
-
 export const ME = gql`
   query Me {
     me {

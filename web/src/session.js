@@ -26,7 +26,11 @@ export function loadSession() {
 }
 
 export function saveSession({ token, user, expiresAt }) {
-  const session = { token, user: { id: user.id, login: user.login, nickname: user.nickname }, expiresAt };
+  const session = {
+    token,
+    user: { id: user.id, login: user.login, nickname: user.nickname },
+    expiresAt,
+  };
   try {
     localStorage.setItem(STORAGE_KEY, JSON.stringify(session));
   } catch {

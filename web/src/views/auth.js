@@ -29,7 +29,13 @@ export function mountAuth(root, { client, state, onSignedIn }) {
       name,
       type: name === 'password' ? 'password' : 'text',
       autocomplete:
-        name === 'password' ? (mode === 'register' ? 'new-password' : 'current-password') : name === 'login' ? 'username' : 'nickname',
+        name === 'password'
+          ? mode === 'register'
+            ? 'new-password'
+            : 'current-password'
+          : name === 'login'
+            ? 'username'
+            : 'nickname',
       required: true,
       maxlength: name === 'password' ? 256 : 64,
       value: state.values[name] ?? '',
@@ -46,7 +52,9 @@ export function mountAuth(root, { client, state, onSignedIn }) {
       { class: 'field' },
       h('label', { for: id, text: t(name) }),
       input,
-      name === 'nickname' && mode === 'register' ? h('p', { id: hintId, class: 'hint', text: t('nicknameHint') }) : null,
+      name === 'nickname' && mode === 'register'
+        ? h('p', { id: hintId, class: 'hint', text: t('nicknameHint') })
+        : null,
       errorEls[name],
     );
   }
@@ -61,7 +69,11 @@ export function mountAuth(root, { client, state, onSignedIn }) {
     fieldEls[name].setAttribute('aria-invalid', 'true');
   }
 
-  const submit = h('button', { type: 'submit', class: 'primary', text: mode === 'register' ? t('register') : t('signIn') });
+  const submit = h('button', {
+    type: 'submit',
+    class: 'primary',
+    text: mode === 'register' ? t('register') : t('signIn'),
+  });
 
   async function onSubmit(event) {
     event.preventDefault();
@@ -71,7 +83,10 @@ export function mountAuth(root, { client, state, onSignedIn }) {
     submit.disabled = true;
     submit.textContent = t('working');
     try {
-      const { data } = await client.mutate({ mutation: mode === 'register' ? REGISTER : LOGIN, variables });
+      const { data } = await client.mutate({
+        mutation: mode === 'register' ? REGISTER : LOGIN,
+        variables,
+      });
       const result = data?.[mode === 'register' ? 'register' : 'login'];
       if (result?.__typename === 'AuthPayload') {
         state.values = {};
@@ -108,9 +123,21 @@ export function mountAuth(root, { client, state, onSignedIn }) {
   const card = h(
     'main',
     { class: 'auth-card', 'aria-labelledby': titleId },
-    h('div', { class: 'brand brand-large' }, h('span', { class: 'brand-mark', 'aria-hidden': 'true' }), t('appName')),
+    h(
+      'div',
+      { class: 'brand brand-large' },
+      h('span', { class: 'brand-mark', 'aria-hidden': 'true' }),
+      t('appName'),
+    ),
     h('h1', { id: titleId, text: mode === 'register' ? t('registerTitle') : t('signInTitle') }),
-    state.notice ? h('p', { class: 'notice', role: 'status', 'data-testid': 'auth-notice', text: state.notice }) : null,
+    state.notice
+      ? h('p', {
+          class: 'notice',
+          role: 'status',
+          'data-testid': 'auth-notice',
+          text: state.notice,
+        })
+      : null,
     h(
       'form',
       { novalidate: true, onSubmit, 'data-testid': `${mode}-form` },
@@ -118,7 +145,13 @@ export function mountAuth(root, { client, state, onSignedIn }) {
       formError,
       submit,
     ),
-    h('p', { class: 'switch-mode' }, mode === 'register' ? t('haveAccount') : t('noAccount'), ' ', switchMode),
+    h(
+      'p',
+      { class: 'switch-mode' },
+      mode === 'register' ? t('haveAccount') : t('noAccount'),
+      ' ',
+      switchMode,
+    ),
   );
 
   root.replaceChildren(

@@ -45,7 +45,10 @@ export function mountChatList(container, ctx) {
     nameInput.removeAttribute('aria-invalid');
     createButton.disabled = true;
     try {
-      const { data } = await client.mutate({ mutation: CREATE_CHAT, variables: { name: nameInput.value } });
+      const { data } = await client.mutate({
+        mutation: CREATE_CHAT,
+        variables: { name: nameInput.value },
+      });
       const result = data?.createChat;
       if (result?.__typename === 'CreateChatPayload') {
         addChatToList(client.cache, result.chat);
@@ -95,25 +98,33 @@ export function mountChatList(container, ctx) {
   function draw() {
     const activeId = services.route.get().chatId;
     const sorted = [...chats].sort(byActivity);
-    reconcile(list, sorted, (chat) => chat.id, (chat, existing) => {
-      // Update in place so keyboard focus on a link survives live re-sorting.
-      const li = existing ?? createItem();
-      const parts = li.parts;
-      parts.link.href = chatHref(chat.id);
-      if (chat.id === activeId) parts.link.setAttribute('aria-current', 'page');
-      else parts.link.removeAttribute('aria-current');
-      parts.name.textContent = chat.name;
-      parts.time.dateTime = chat.lastActivityAt;
-      parts.time.textContent = formatTime(chat.lastActivityAt);
-      parts.preview.textContent = preview(chat, session.user.id);
-      const unread = chat.unreadCount > 0 && chat.id !== activeId;
-      parts.badge.hidden = !unread;
-      parts.badge.textContent = chat.unreadCount > 99 ? '99+' : String(chat.unreadCount);
-      parts.badge.setAttribute('aria-label', `${chat.unreadCount} ${t('unread')}`);
-      return li;
-    });
+    reconcile(
+      list,
+      sorted,
+      (chat) => chat.id,
+      (chat, existing) => {
+        // Update in place so keyboard focus on a link survives live re-sorting.
+        const li = existing ?? createItem();
+        const parts = li.parts;
+        parts.link.href = chatHref(chat.id);
+        if (chat.id === activeId) parts.link.setAttribute('aria-current', 'page');
+        else parts.link.removeAttribute('aria-current');
+        parts.name.textContent = chat.name;
+        parts.time.dateTime = chat.lastActivityAt;
+        parts.time.textContent = formatTime(chat.lastActivityAt);
+        parts.preview.textContent = preview(chat, session.user.id);
+        const unread = chat.unreadCount > 0 && chat.id !== activeId;
+        parts.badge.hidden = !unread;
+        parts.badge.textContent = chat.unreadCount > 99 ? '99+' : String(chat.unreadCount);
+        parts.badge.setAttribute('aria-label', `${chat.unreadCount} ${t('unread')}`);
+        return li;
+      },
+    );
     status.textContent = chats.length ? '' : t('noChats');
-    const unread = chats.reduce((sum, chat) => sum + (chat.id === activeId ? 0 : chat.unreadCount), 0);
+    const unread = chats.reduce(
+      (sum, chat) => sum + (chat.id === activeId ? 0 : chat.unreadCount),
+      0,
+    );
     document.title = unread ? `(${unread}) ${t('appName')}` : t('appName');
   }
 

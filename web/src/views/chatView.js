@@ -36,7 +36,12 @@ export function mountChatView(container, ctx, chatId) {
   const header = h(
     'header',
     { class: 'chat-header' },
-    h('a', { class: 'back-link', href: '#/', 'aria-label': t('back') }, h('span', { 'aria-hidden': 'true', text: '‹ ' }), t('back')),
+    h(
+      'a',
+      { class: 'back-link', href: '#/', 'aria-label': t('back') },
+      h('span', { 'aria-hidden': 'true', text: '‹ ' }),
+      t('back'),
+    ),
     title,
     members.toggle,
   );
@@ -72,7 +77,12 @@ export function mountChatView(container, ctx, chatId) {
     'form',
     { class: 'composer', onSubmit: onSend, 'data-testid': 'composer-form' },
     h('label', { for: composerId, class: 'sr-only', text: t('messageLabel') }),
-    h('div', { class: 'composer-field' }, textarea, h('p', { id: `${composerId}-hint`, class: 'composer-hint', text: t('composerHint') })),
+    h(
+      'div',
+      { class: 'composer-field' },
+      textarea,
+      h('p', { id: `${composerId}-hint`, class: 'composer-hint', text: t('composerHint') }),
+    ),
     h('button', { type: 'submit', class: 'primary send-button', text: t('send') }),
   );
   textarea.addEventListener('keydown', (event) => {
@@ -86,7 +96,12 @@ export function mountChatView(container, ctx, chatId) {
     textarea.rows = Math.min(6, Math.max(1, textarea.value.split('\n').length));
   }
 
-  const body = h('div', { class: 'chat-body' }, h('div', { class: 'chat-main' }, scroller, composer), members.element);
+  const body = h(
+    'div',
+    { class: 'chat-body' },
+    h('div', { class: 'chat-main' }, scroller, composer),
+    members.element,
+  );
   const view = h('section', { class: 'chat-view', 'data-testid': 'chat-view' }, header, body);
   container.replaceChildren(view);
   // Ready to type on a wide screen; on a phone the keyboard would cover the history.
@@ -104,7 +119,13 @@ export function mountChatView(container, ctx, chatId) {
       historyTop.replaceChildren(h('p', { class: 'history-note', text: t('loadingOlder') }));
     } else if (hasPreviousPage) {
       historyTop.replaceChildren(
-        h('button', { type: 'button', class: 'ghost small', 'data-testid': 'load-older', onClick: loadOlder, text: t('loadOlder') }),
+        h('button', {
+          type: 'button',
+          class: 'ghost small',
+          'data-testid': 'load-older',
+          onClick: loadOlder,
+          text: t('loadOlder'),
+        }),
       );
     } else if (messages.length) {
       historyTop.replaceChildren(h('p', { class: 'history-note', text: t('beginning') }));
@@ -115,7 +136,12 @@ export function mountChatView(container, ctx, chatId) {
 
   function timelineItems() {
     const serverClientIds = new Set(messages.map((m) => m.clientId).filter(Boolean));
-    const items = messages.map((message) => ({ kind: 'message', key: message.id, order: message.databaseId, message }));
+    const items = messages.map((message) => ({
+      kind: 'message',
+      key: message.id,
+      order: message.databaseId,
+      message,
+    }));
     for (const note of services.feed.notes.get().get(chatId) ?? []) {
       items.push({ kind: 'note', key: note.key, order: note.afterDatabaseId + 0.5, note });
     }
@@ -129,7 +155,8 @@ export function mountChatView(container, ctx, chatId) {
   }
 
   function drawMessages({ keepPosition = false } = {}) {
-    const nearBottom = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < STICK_TO_BOTTOM_PX;
+    const nearBottom =
+      scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < STICK_TO_BOTTOM_PX;
     const fromBottom = scroller.scrollHeight - scroller.scrollTop;
     drawHistoryTop();
     reconcile(messageList, timelineItems(), (item) => item.key, renderItem);
@@ -141,13 +168,23 @@ export function mountChatView(container, ctx, chatId) {
     } else if (nearBottom) {
       scroller.scrollTop = scroller.scrollHeight;
     }
-    if (initialScrollDone && hasPreviousPage && scroller.scrollHeight <= scroller.clientHeight) loadOlder();
+    if (initialScrollDone && hasPreviousPage && scroller.scrollHeight <= scroller.clientHeight)
+      loadOlder();
     markRead();
   }
 
   function renderItem(item, existing) {
     if (item.kind === 'note') {
-      return existing ?? h('li', { class: 'system-note', 'data-testid': 'system-note', text: t(item.note.kind === 'left' ? 'memberLeft' : 'memberJoined', { name: item.note.name }) });
+      return (
+        existing ??
+        h('li', {
+          class: 'system-note',
+          'data-testid': 'system-note',
+          text: t(item.note.kind === 'left' ? 'memberLeft' : 'memberJoined', {
+            name: item.note.name,
+          }),
+        })
+      );
     }
     if (item.kind === 'message') {
       if (existing) return existing; // server messages never change
@@ -155,13 +192,27 @@ export function mountChatView(container, ctx, chatId) {
       const mine = message.sender.id === myId;
       return h(
         'li',
-        { class: `message ${mine ? 'mine' : 'theirs'}`, 'data-testid': 'message', 'data-message-id': message.id },
+        {
+          class: `message ${mine ? 'mine' : 'theirs'}`,
+          'data-testid': 'message',
+          'data-message-id': message.id,
+        },
         h(
           'div',
           { class: 'bubble' },
-          mine ? null : h('span', { class: 'sender', 'data-testid': 'message-sender', text: message.sender.nickname }),
+          mine
+            ? null
+            : h('span', {
+                class: 'sender',
+                'data-testid': 'message-sender',
+                text: message.sender.nickname,
+              }),
           h('p', { class: 'text', 'data-testid': 'message-text', text: message.text }),
-          h('span', { class: 'meta' }, h('time', { datetime: message.createdAt, text: formatTime(message.createdAt) })),
+          h(
+            'span',
+            { class: 'meta' },
+            h('time', { datetime: message.createdAt, text: formatTime(message.createdAt) }),
+          ),
         ),
       );
     }
@@ -170,7 +221,10 @@ export function mountChatView(container, ctx, chatId) {
     const meta = h('span', { class: 'meta' });
     if (failed) {
       meta.append(
-        h('span', { class: 'failed-label', text: pending.error ? `${t('sendFailed')}: ${errorText(pending.error)}` : t('sendFailed') }),
+        h('span', {
+          class: 'failed-label',
+          text: pending.error ? `${t('sendFailed')}: ${errorText(pending.error)}` : t('sendFailed'),
+        }),
         ' ',
         h('button', {
           type: 'button',
@@ -185,13 +239,25 @@ export function mountChatView(container, ctx, chatId) {
     }
     return h(
       'li',
-      { class: `message mine pending${failed ? ' failed' : ''}`, 'data-testid': failed ? 'message-failed' : 'message-pending' },
-      h('div', { class: 'bubble' }, h('p', { class: 'text', 'data-testid': 'message-text', text: pending.text }), meta),
+      {
+        class: `message mine pending${failed ? ' failed' : ''}`,
+        'data-testid': failed ? 'message-failed' : 'message-pending',
+      },
+      h(
+        'div',
+        { class: 'bubble' },
+        h('p', { class: 'text', 'data-testid': 'message-text', text: pending.text }),
+        meta,
+      ),
     );
   }
 
   // ----- data -----
-  const detailsQuery = client.watchQuery({ query: CHAT, variables: { id: chatId }, fetchPolicy: 'cache-and-network' });
+  const detailsQuery = client.watchQuery({
+    query: CHAT,
+    variables: { id: chatId },
+    fetchPolicy: 'cache-and-network',
+  });
   const detailsSub = detailsQuery.subscribe({
     next: (result) => {
       if (result.data && result.data.chat === null && !result.loading) {
@@ -250,7 +316,9 @@ export function mountChatView(container, ctx, chatId) {
     loadingOlder = true;
     drawHistoryTop();
     try {
-      await messagesQuery.fetchMore({ variables: { id: chatId, last: PAGE_SIZE, before: oldestCursor } });
+      await messagesQuery.fetchMore({
+        variables: { id: chatId, last: PAGE_SIZE, before: oldestCursor },
+      });
     } catch {
       // The button stays: the user can try again.
     } finally {
@@ -294,7 +362,12 @@ export function mountChatView(container, ctx, chatId) {
 
   function showNotFound() {
     view.replaceChildren(
-      h('div', { class: 'empty-state' }, h('p', { text: t('chatNotFound') }), h('a', { href: '#/', text: t('back') })),
+      h(
+        'div',
+        { class: 'empty-state' },
+        h('p', { text: t('chatNotFound') }),
+        h('a', { href: '#/', text: t('back') }),
+      ),
     );
   }
 
@@ -303,4 +376,3 @@ export function mountChatView(container, ctx, chatId) {
     for (const cleanup of cleanups) cleanup();
   };
 }
-

@@ -7,12 +7,22 @@ export function languagePicker() {
   const id = uid('lang');
   const select = h(
     'select',
-    { id, class: 'lang-select', 'data-testid': 'language', onChange: (e) => setLanguage(e.target.value) },
+    {
+      id,
+      class: 'lang-select',
+      'data-testid': 'language',
+      onChange: (e) => setLanguage(e.target.value),
+    },
     Object.entries(LANGUAGES).map(([code, name]) =>
       h('option', { value: code, selected: code === getLanguage() }, name),
     ),
   );
-  return h('div', { class: 'lang-picker' }, h('label', { for: id, class: 'sr-only' }, t('language')), select);
+  return h(
+    'div',
+    { class: 'lang-picker' },
+    h('label', { for: id, class: 'sr-only' }, t('language')),
+    select,
+  );
 }
 
 export function graphiqlLink() {
@@ -29,6 +39,7 @@ export function graphiqlLink() {
 /** A human text for a typed GraphQL error result (or a thrown network error when null). */
 export function errorText(error) {
   if (!error) return t('networkError');
-  if (error.__typename === 'RateLimited') return t('rateLimited', { s: Math.ceil(error.retryAfter ?? 1) });
+  if (error.__typename === 'RateLimited')
+    return t('rateLimited', { s: Math.ceil(error.retryAfter ?? 1) });
   return error.errorMessage || t('unexpectedError');
 }

@@ -41,7 +41,12 @@ export function createMembersPanel({ client, chatId, myId, expire }) {
   const heading = h('h3', { text: t('members') });
   const element = h(
     'aside',
-    { id: panelId, class: 'members-panel', 'aria-label': t('members'), 'data-testid': 'members-panel' },
+    {
+      id: panelId,
+      class: 'members-panel',
+      'aria-label': t('members'),
+      'data-testid': 'members-panel',
+    },
     heading,
     list,
     h(
@@ -72,20 +77,33 @@ export function createMembersPanel({ client, chatId, myId, expire }) {
   function update(members) {
     toggle.textContent = `${t('members')} (${members.length})`;
     heading.textContent = t('membersCount', { n: members.length });
-    reconcile(list, members, (member) => member.user.id, (member, existing) => {
-      const li = existing ?? h('li', { class: 'member', 'data-testid': 'member' });
-      const tags = [
-        member.user.id === myId ? t('you') : null,
-        member.role === 'OWNER' ? t('owner') : null,
-      ].filter(Boolean);
-      setChildren(
-        li,
-        h('span', { class: 'avatar', 'aria-hidden': 'true', text: initial(member.user.nickname) }),
-        h('span', { class: 'member-name', 'data-testid': 'member-name', text: member.user.nickname }),
-        tags.length ? h('span', { class: 'member-tags', text: tags.join(', ') }) : null,
-      );
-      return li;
-    });
+    reconcile(
+      list,
+      members,
+      (member) => member.user.id,
+      (member, existing) => {
+        const li = existing ?? h('li', { class: 'member', 'data-testid': 'member' });
+        const tags = [
+          member.user.id === myId ? t('you') : null,
+          member.role === 'OWNER' ? t('owner') : null,
+        ].filter(Boolean);
+        setChildren(
+          li,
+          h('span', {
+            class: 'avatar',
+            'aria-hidden': 'true',
+            text: initial(member.user.nickname),
+          }),
+          h('span', {
+            class: 'member-name',
+            'data-testid': 'member-name',
+            text: member.user.nickname,
+          }),
+          tags.length ? h('span', { class: 'member-tags', text: tags.join(', ') }) : null,
+        );
+        return li;
+      },
+    );
   }
 
   async function onAdd(event) {
@@ -140,7 +158,12 @@ export function createMembersPanel({ client, chatId, myId, expire }) {
         'div',
         { class: 'button-row' },
         yes,
-        h('button', { type: 'button', class: 'ghost', onClick: () => drawLeave(false), text: t('cancel') }),
+        h('button', {
+          type: 'button',
+          class: 'ghost',
+          onClick: () => drawLeave(false),
+          text: t('cancel'),
+        }),
       ),
     );
     yes.focus();
@@ -158,9 +181,13 @@ export function createMembersPanel({ client, chatId, myId, expire }) {
         return;
       }
       if (result?.__typename === 'Unauthenticated') expire();
-      leaveArea.replaceChildren(h('p', { class: 'field-error', role: 'alert', text: errorText(result) }));
+      leaveArea.replaceChildren(
+        h('p', { class: 'field-error', role: 'alert', text: errorText(result) }),
+      );
     } catch {
-      leaveArea.replaceChildren(h('p', { class: 'field-error', role: 'alert', text: t('networkError') }));
+      leaveArea.replaceChildren(
+        h('p', { class: 'field-error', role: 'alert', text: t('networkError') }),
+      );
     }
   }
 

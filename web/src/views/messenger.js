@@ -109,7 +109,13 @@ export function mountMessenger(root, { session, apollo, services, signOut, expir
       h('span', { class: 'me', 'data-testid': 'me', text: session.user.nickname }),
       languagePicker(),
       graphiqlLink(),
-      h('button', { type: 'button', class: 'ghost', 'data-testid': 'sign-out', onClick: signOut, text: t('signOut') }),
+      h('button', {
+        type: 'button',
+        class: 'ghost',
+        'data-testid': 'sign-out',
+        onClick: signOut,
+        text: t('signOut'),
+      }),
     ),
   );
 
@@ -128,7 +134,8 @@ export function mountMessenger(root, { session, apollo, services, signOut, expir
     unmountChat();
     unmountChat = chatId
       ? mountChatView(chatPane, ctx, chatId)
-      : (chatPane.replaceChildren(h('p', { class: 'empty-state', text: t('selectChat') })), () => {});
+      : (chatPane.replaceChildren(h('p', { class: 'empty-state', text: t('selectChat') })),
+        () => {});
   };
   drawRoute(services.route.get());
   const offRoute = services.route.subscribe(drawRoute);
