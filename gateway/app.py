@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any
 
 import httpx
 from starlette.applications import Starlette
@@ -18,7 +19,7 @@ from gateway.context import GatewayResources
 from gateway.schema import build_schema
 from gateway.view import GatewayGraphQL
 from mychat.broker import Broker, MemoryBroker
-from mychat.http import AccessLogMiddleware, BodyLimitMiddleware, JSONResponse
+from mychat.http import EXCEPTION_HANDLERS, AccessLogMiddleware, BodyLimitMiddleware, JSONResponse
 from mychat.service import token_codec
 from mychat.settings import ConfigurationError, Settings
 
@@ -105,6 +106,7 @@ def create_app(
             return JSONResponse({"status": "unavailable", "failing": failures}, status_code=503)
         return JSONResponse({"status": "ready"})
 
+    handlers: Any = EXCEPTION_HANDLERS
     return Starlette(
         routes=[
             Route(GRAPHQL_PATH, view, methods=["GET", "POST"]),
@@ -113,5 +115,6 @@ def create_app(
             Route("/readyz", readyz, methods=["GET"]),
         ],
         middleware=[Middleware(AccessLogMiddleware), Middleware(BodyLimitMiddleware)],
+        exception_handlers=handlers,
         lifespan=lifespan,
     )

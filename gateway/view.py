@@ -29,6 +29,7 @@ from mychat.tokens import bearer_token
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
 CONNECTION_INIT_WAIT = timedelta(seconds=3)
 MAX_SUBSCRIPTIONS_PER_CONNECTION = 20
+LEGACY_KEEP_ALIVE_SECONDS = 15.0
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")  # developers' pages on any port
 REQUEST_ERROR_FLAG = "mychat.graphql_request_error"
 
@@ -75,6 +76,10 @@ class GatewayGraphQL(GraphQL[Context, None]):
             schema,
             graphql_ide="graphiql",
             allow_queries_via_get=True,
+            # Legacy graphql-ws clients expect "ka" messages; they also keep proxies from
+            # timing out idle sockets (graphql-transport-ws clients ping by themselves).
+            keep_alive=True,
+            keep_alive_interval=LEGACY_KEEP_ALIVE_SECONDS,
             subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL),
             connection_init_wait_timeout=CONNECTION_INIT_WAIT,
             max_subscriptions_per_connection=MAX_SUBSCRIPTIONS_PER_CONNECTION,

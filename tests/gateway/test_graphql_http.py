@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 from tests.gateway.conftest import GRAPHQL, Gateway
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
@@ -141,6 +143,20 @@ async def test_oversized_body_is_413(gateway: Gateway) -> None:
     query = "{ me { id } }" + " " * (70 * 1024)
     response = await gateway.client.post(GRAPHQL, json={"query": query})
     assert response.status_code == 413
+
+
+async def test_oversized_streamed_body_is_413(gateway: Gateway) -> None:
+    async def chunks() -> AsyncIterator[bytes]:
+        yield b'{"query": "{ me { id } }", "x": "'
+        for _ in range(10):
+            yield b"x" * 10_000
+        yield b'"}'
+
+    response = await gateway.client.post(
+        GRAPHQL, content=chunks(), headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 413
+    assert response.json()["code"] == "payload_too_large"
 
 
 async def test_graphiql_for_browsers_with_example_query(gateway: Gateway) -> None:
