@@ -150,10 +150,15 @@ export function mountChatList(container, ctx) {
     },
   });
   const offRoute = services.route.subscribe(draw);
+  // Opened while the server was unreachable: load as soon as the socket is back.
+  const offConnection = ctx.connection.subscribe((state) => {
+    if (state === 'connected' && !loadedOnce) observable.refetch().catch(() => {});
+  });
 
   return () => {
     subscription.unsubscribe();
     offRoute();
+    offConnection();
     document.title = t('appName');
   };
 }

@@ -77,7 +77,7 @@ export function createServices({ apollo, expire }) {
 
 export function mountMessenger(root, { session, apollo, services, signOut, expire }) {
   const { connection } = apollo;
-  const ctx = { client: apollo.client, session, services, expire, chatHref };
+  const ctx = { client: apollo.client, connection, session, services, expire, chatHref };
 
   const statusLabel = h('span', { class: 'connection-label' });
   const status = h(
