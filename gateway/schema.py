@@ -8,14 +8,15 @@ from collections.abc import Iterator
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import (
+    AddValidationRules,
     MaskErrors,
-    MaxAliasesLimiter,
     MaxTokensLimiter,
     ParserCache,
-    QueryDepthLimiter,
     SchemaExtension,
     ValidationCache,
 )
+from strawberry.extensions.max_aliases import create_validator as max_aliases_rule
+from strawberry.extensions.query_depth_limiter import create_validator as max_depth_rule
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types import ExecutionContext
 
@@ -88,6 +89,9 @@ class GatewaySchema(strawberry.Schema):
 
 
 def build_schema() -> strawberry.Schema:
+    # The limit rules are made once per schema: ValidationCache keys on the rule classes, and
+    # QueryDepthLimiter/MaxAliasesLimiter would make new classes per operation (no cache hits).
+    limit_rules = [max_depth_rule(MAX_DEPTH, None), max_aliases_rule(MAX_ALIASES)]
     return GatewaySchema(
         query=Query,
         mutation=Mutation,
@@ -109,8 +113,7 @@ def build_schema() -> strawberry.Schema:
             # and validation caches are shared by maxsize.
             lambda: MaxTokensLimiter(MAX_TOKENS),
             lambda: ParserCache(maxsize=CACHE_SIZE),
-            lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
-            lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+            lambda: AddValidationRules(limit_rules),
             lambda: ValidationCache(maxsize=CACHE_SIZE),
             FreshLoadersPerOperation,
             lambda: MaskErrors(should_mask_error=is_unexpected, error_message=MASKED_MESSAGE),

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+from strawberry.extensions.validation_cache import _get_validate_cache
+
+from gateway.schema import CACHE_SIZE
 from tests.gateway.conftest import GRAPHQL, Gateway
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
@@ -177,3 +180,14 @@ async def test_health_and_readiness(gateway: Gateway) -> None:
 async def test_request_id_header(gateway: Gateway) -> None:
     response = await gateway.client.post(GRAPHQL, json={"query": "{ me { id } }"})
     assert response.headers["x-request-id"]
+
+
+async def test_validation_is_cached_across_requests(gateway: Gateway) -> None:
+    # The limit rules must be the same classes on every request, or the cache never hits.
+    cached_validate = _get_validate_cache(CACHE_SIZE)
+    query = "{ me { id nickname } }"
+    await gateway.post(query)
+    hits_before = cached_validate.cache_info().hits
+    await gateway.post(query)
+    await gateway.post(query)
+    assert cached_validate.cache_info().hits == hits_before + 2
