@@ -1,7 +1,7 @@
 // Entry point: picks the screen (sign in or messenger) and owns the session's lifetime.
 import './styles.css';
 import { createApollo } from './apollo.js';
-import { onLanguageChange, t } from './i18n.js';
+import { onLanguageChange } from './i18n.js';
 import { clearSession, loadSession, msUntilExpiry, saveSession } from './session.js';
 import { mountAuth } from './views/auth.js';
 import { createServices, mountMessenger } from './views/messenger.js';
@@ -18,8 +18,8 @@ function render() {
   if (runtime) {
     unmount = mountMessenger(root, {
       ...runtime,
-      signOut: () => endSession(t('signedOut')),
-      expire: () => endSession(t('sessionExpired')),
+      signOut: () => endSession('signedOut'),
+      expire: () => endSession('sessionExpired'),
     });
   } else {
     anonymousApollo ??= createApollo({ token: null });
@@ -35,21 +35,21 @@ function startSession(session) {
   authState.notice = null;
   const apollo = createApollo({
     token: session.token,
-    onUnauthenticated: () => endSession(t('sessionExpired')),
+    onUnauthenticated: () => endSession('sessionExpired'),
   });
-  const services = createServices({ apollo, expire: () => endSession(t('sessionExpired')) });
+  const services = createServices({ apollo, expire: () => endSession('sessionExpired') });
   runtime = { session, apollo, services };
   const remaining = msUntilExpiry(session);
   clearTimeout(expiryTimer);
   // setTimeout cannot wait longer than ~24.8 days; tokens live far shorter.
   if (remaining !== null && remaining < 2 ** 31 - 1) {
-    expiryTimer = setTimeout(() => endSession(t('sessionExpired')), Math.max(remaining, 0));
+    expiryTimer = setTimeout(() => endSession('sessionExpired'), Math.max(remaining, 0));
   }
   if (!window.location.hash) window.location.hash = '#/';
   render();
 }
 
-function endSession(notice) {
+function endSession(noticeKey) {
   if (!runtime) return;
   clearTimeout(expiryTimer);
   clearSession();
@@ -59,7 +59,7 @@ function endSession(notice) {
   unmount = () => {};
   services.stop();
   apollo.dispose();
-  authState.notice = notice;
+  authState.notice = noticeKey;
   authState.mode = 'signin';
   window.location.hash = '';
   render();
@@ -69,7 +69,7 @@ onLanguageChange(() => render());
 
 const stored = loadSession();
 if (stored?.expired) {
-  authState.notice = t('sessionExpired');
+  authState.notice = 'sessionExpired';
   render();
 } else if (stored) {
   startSession(stored);

@@ -11,7 +11,7 @@ const FIELDS = {
 };
 
 /**
- * `state` survives re-renders (language switch): {mode, values, notice}.
+ * `state` survives re-renders (language switch): {mode, values, notice (a text key)}.
  * `onSignedIn(authPayload)` is called with {token, user, expiresAt}.
  */
 export function mountAuth(root, { client, state, onSignedIn }) {
@@ -80,6 +80,12 @@ export function mountAuth(root, { client, state, onSignedIn }) {
     formError.textContent = '';
     for (const name of FIELDS[mode]) clearFieldError(name);
     const variables = Object.fromEntries(FIELDS[mode].map((name) => [name, fieldEls[name].value]));
+    const empty = FIELDS[mode].filter((name) => !variables[name].trim());
+    if (empty.length) {
+      for (const name of empty) showFieldError(name, t('required'));
+      fieldEls[empty[0]].focus();
+      return;
+    }
     submit.disabled = true;
     submit.textContent = t('working');
     try {
@@ -95,10 +101,10 @@ export function mountAuth(root, { client, state, onSignedIn }) {
       }
       const target = result?.field && fieldEls[result.field] ? result.field : null;
       if (target) {
-        showFieldError(target, errorText(result));
+        showFieldError(target, errorText(result, { Unauthenticated: 'badCredentials' }));
         fieldEls[target].focus();
       } else {
-        formError.textContent = errorText(result);
+        formError.textContent = errorText(result, { Unauthenticated: 'badCredentials' });
       }
     } catch {
       formError.textContent = t('networkError');
@@ -135,7 +141,7 @@ export function mountAuth(root, { client, state, onSignedIn }) {
           class: 'notice',
           role: 'status',
           'data-testid': 'auth-notice',
-          text: state.notice,
+          text: t(state.notice),
         })
       : null,
     h(

@@ -36,10 +36,29 @@ export function graphiqlLink() {
   });
 }
 
-/** A human text for a typed GraphQL error result (or a thrown network error when null). */
-export function errorText(error) {
+/**
+ * A human text, in the page's language where we know the error, for a typed GraphQL error
+ * result (or a thrown network error when null); otherwise the server's own message.
+ * `textKeyByType` names the text for a type where the screen knows better (e.g. NotFound).
+ */
+export function errorText(error, textKeyByType = {}) {
   if (!error) return t('networkError');
-  if (error.__typename === 'RateLimited')
-    return t('rateLimited', { s: Math.ceil(error.retryAfter ?? 1) });
+  if (textKeyByType[error.__typename]) return t(textKeyByType[error.__typename]);
+  switch (error.__typename) {
+    case 'RateLimited':
+      return t('rateLimited', { s: Math.ceil(error.retryAfter ?? 1) });
+    case 'Conflict':
+      if (error.field === 'login') return t('loginTaken');
+      if (error.field === 'nickname') return t('nicknameTaken');
+      break;
+    case 'Unauthenticated':
+      return t('sessionExpired');
+    case 'AlreadyAMember':
+      return t('alreadyMember');
+    case 'NotAMember':
+      return t('notMember');
+    default:
+      break;
+  }
   return error.errorMessage || t('unexpectedError');
 }

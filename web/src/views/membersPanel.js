@@ -123,7 +123,7 @@ export function createMembersPanel({ client, chatId, myId, expire }) {
         status.textContent = t('memberAdded', { name: result.member.user.nickname });
       } else {
         if (result?.__typename === 'Unauthenticated') expire();
-        error.textContent = errorText(result);
+        error.textContent = errorText(result, { NotFound: 'noSuchNickname' });
         input.setAttribute('aria-invalid', 'true');
       }
     } catch {
