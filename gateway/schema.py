@@ -6,7 +6,7 @@ import logging
 from collections.abc import Iterator
 
 import strawberry
-from graphql import GraphQLError
+from graphql import ASTValidationRule, GraphQLError
 from strawberry.extensions import (
     AddValidationRules,
     MaskErrors,
@@ -91,7 +91,10 @@ class GatewaySchema(strawberry.Schema):
 def build_schema() -> strawberry.Schema:
     # The limit rules are made once per schema: ValidationCache keys on the rule classes, and
     # QueryDepthLimiter/MaxAliasesLimiter would make new classes per operation (no cache hits).
-    limit_rules = [max_depth_rule(MAX_DEPTH, None), max_aliases_rule(MAX_ALIASES)]
+    limit_rules: list[type[ASTValidationRule]] = [
+        max_depth_rule(MAX_DEPTH, None),
+        max_aliases_rule(MAX_ALIASES),
+    ]
     return GatewaySchema(
         query=Query,
         mutation=Mutation,

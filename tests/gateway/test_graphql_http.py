@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 from strawberry.extensions.validation_cache import _get_validate_cache
 
@@ -184,7 +185,7 @@ async def test_request_id_header(gateway: Gateway) -> None:
 
 async def test_validation_is_cached_across_requests(gateway: Gateway) -> None:
     # The limit rules must be the same classes on every request, or the cache never hits.
-    cached_validate = _get_validate_cache(CACHE_SIZE)
+    cached_validate: Any = _get_validate_cache(CACHE_SIZE)  # an lru_cache wrapper
     query = "{ me { id nickname } }"
     await gateway.post(query)
     hits_before = cached_validate.cache_info().hits
