@@ -235,37 +235,19 @@ async def test_unit_of_work_publishes_only_after_commit(settings: Settings) -> N
         assert broker.published == [event]
 
 
-async def test_a_commit_that_fails_publishes_nothing(settings: Settings, alice_id: int) -> None:
+async def test_a_commit_that_fails_publishes_nothing(harness: ChatHarness, alice: Person) -> None:
     broker = RecordingBroker()
-    app = create_app(settings, broker=broker)
-    async with app.router.lifespan_context(app):
-        res: ServiceResources = app.state.res
+    res: ServiceResources = harness.app.state.res
 
-        async def emit_then_violate_a_foreign_key() -> None:
-            async with unit_of_work(res.sessions, broker) as session:
-                # A membership of a chat that does not exist: the database refuses it.
-                session.add(ChatMember(chat_id=424242, user_id=alice_id, role="member"))
-                emit(session, Event(EventKind.MEMBER_ADDED, 424242, {}))
+    async def emit_then_violate_a_foreign_key() -> None:
+        async with unit_of_work(res.sessions, broker) as session:
+            # A membership of a chat that does not exist: the database refuses it at commit.
+            session.add(ChatMember(chat_id=424242, user_id=alice.id, role="member"))
+            emit(session, Event(EventKind.MEMBER_ADDED, 424242, {}))
 
-        with pytest.raises(IntegrityError):
-            await emit_then_violate_a_foreign_key()
-        assert broker.published == []
-
-
-@pytest.fixture
-async def alice_id(settings: Settings) -> int:
-    """A user row inserted directly (this test needs no token)."""
-    from auth_service.models import User
-
-    broker = MemoryBroker()
-    app = create_app(settings, broker=broker)
-    async with app.router.lifespan_context(app):
-        res: ServiceResources = app.state.res
-        async with res.sessions() as session, session.begin():
-            user = User(login="alice", nickname="Alice", nickname_key="alice", password_hash="-")
-            session.add(user)
-            await session.flush()
-            return user.id
+    with pytest.raises(IntegrityError):
+        await emit_then_violate_a_foreign_key()
+    assert broker.published == []
 
 
 async def test_app_owns_a_broker_it_made_and_not_one_passed_in(settings: Settings) -> None:
