@@ -26,7 +26,8 @@ from mychat.settings import ConfigurationError, Settings
 GRAPHQL_PATH = "/mychat/graphql"
 SERVICE_TIMEOUT = httpx.Timeout(10.0, connect=3.0)
 DRAIN_SECONDS = 5.0
-SERVICE_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)
+# Keep every pooled connection alive: reopening one per call costs more than the call.
+SERVICE_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=100)
 
 
 def _service_client(app: ASGIApp | None, base_url: str | None, name: str) -> httpx.AsyncClient:

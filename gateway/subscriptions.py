@@ -183,11 +183,12 @@ async def message_stream(
         raise unauthenticated_error()
     client = context.chat()
     async with context.broker.subscribe() as subscription:
-        if chat_id not in await client.chat_ids():
+        # One call checks membership again (now that we listen) and gives the newest id.
+        chats = await client.chats_batch([chat_id])
+        if not chats:
             raise _left_error()
         if after is None:  # live only: everything up to the newest message counts as seen
-            page = await client.messages(chat_id, last=1)
-            after = page["messages"][-1]["id"] if page["messages"] else 0
+            after = chats[0]["last_message_id"] or 0
         seen = SeenIds(after)
         async for row in _chat_history_after(client, chat_id, after):
             if row["id"] not in seen:
