@@ -7,10 +7,17 @@ from pathlib import Path
 
 import httpx
 import pytest
+from starlette.middleware.gzip import GZipMiddleware
 
 from mychat.embedded import create_embedded_app
 from mychat.settings import Settings
-from mychat.web import CONTENT_SECURITY_POLICY, IMMUTABLE, WebApp, create_web_app
+from mychat.web import (
+    CONTENT_SECURITY_POLICY,
+    IMMUTABLE,
+    REPO_WEB_DIST,
+    WebApp,
+    create_web_app,
+)
 
 INDEX = "<!doctype html><title>MyChat</title><script type=module src=/assets/app-1a2b.js></script>"
 
@@ -108,13 +115,27 @@ async def test_unbuilt_page_says_how_to_build_it(tmp_path: Path) -> None:
     assert deep.status_code == 503
 
 
-def test_settings_choose_the_folder(tmp_path: Path, dist: Path) -> None:
+async def test_settings_choose_the_folder_and_assets_are_compressed(
+    tmp_path: Path, dist: Path
+) -> None:
+    (dist / "assets" / "big-9f8e.js").write_text("const greeting = 'hello';\n" * 200)
     app = create_web_app(Settings(data_dir=tmp_path, web_dist=dist))
-    assert isinstance(app, WebApp)
-    assert app.dist == dist.resolve()
-    default = create_web_app(Settings(data_dir=tmp_path))
-    assert isinstance(default, WebApp)
-    assert default.dist.parts[-2:] == ("web", "dist")
+    transport = httpx.ASGITransport(app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        response = await client.get("/assets/big-9f8e.js", headers={"accept-encoding": "gzip"})
+    assert response.status_code == 200
+    assert response.headers["content-encoding"] == "gzip"
+    assert response.text.startswith("const greeting")  # httpx decodes it
+    assert response.headers["cache-control"] == IMMUTABLE
+    assert response.headers["content-security-policy"] == CONTENT_SECURITY_POLICY
+
+
+def test_the_repo_build_is_the_default(tmp_path: Path) -> None:
+    app = create_web_app(Settings(data_dir=tmp_path))
+    assert isinstance(app, GZipMiddleware)
+    assert isinstance(app.app, WebApp)
+    assert app.app.dist == REPO_WEB_DIST.resolve()
+    assert REPO_WEB_DIST.parts[-2:] == ("web", "dist")
 
 
 async def test_embedded_api_works_while_the_page_is_not_built(tmp_path: Path) -> None:
