@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from sqlalchemy import and_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from auth_service.models import User
 from chat_service.models import Chat, ChatMember
 from mychat.http import ApiError
 
@@ -19,9 +22,15 @@ def not_a_member() -> ApiError:
     return ApiError(403, "not_a_member", NOT_A_MEMBER_MESSAGE)
 
 
+class ChatAccess(NamedTuple):
+    chat: Chat
+    member: ChatMember
+    nickname: str  # the caller's, read in the same query (messages carry it)
+
+
 async def access_chat_for_user(
     session: AsyncSession, chat_id: int, user_id: int, *, lock: bool = False
-) -> tuple[Chat, ChatMember]:
+) -> ChatAccess:
     """The chat and the caller's membership; 404 for an unknown chat, 403 for a non-member.
 
     lock=True serialises writers of one chat: it starts with a write to the chat row, which
@@ -37,10 +46,11 @@ async def access_chat_for_user(
         )
     row = (
         await session.execute(
-            select(Chat, ChatMember)
+            select(Chat, ChatMember, User.nickname)
             .outerjoin(
                 ChatMember, and_(ChatMember.chat_id == Chat.id, ChatMember.user_id == user_id)
             )
+            .outerjoin(User, User.id == ChatMember.user_id)
             .where(Chat.id == chat_id)
             # Under the lock, read the row as it is now, not as this session last saw it.
             .execution_options(populate_existing=lock)
@@ -48,7 +58,7 @@ async def access_chat_for_user(
     ).first()
     if row is None:
         raise chat_not_found()
-    chat, member = row
-    if member is None:
+    chat, member, nickname = row
+    if member is None or nickname is None:
         raise not_a_member()
-    return chat, member
+    return ChatAccess(chat, member, nickname)

@@ -127,8 +127,7 @@ async def do_add_member(
 
 async def do_leave_chat(session: AsyncSession, chat_id: int, user_id: int) -> None:
     """Leave; an owner hands the chat to the longest-standing member. Empty chats stay stored."""
-    _chat, member = await access_chat_for_user(session, chat_id, user_id, lock=True)
-    nickname = await session.scalar(select(User.nickname).where(User.id == user_id))
+    _chat, member, nickname = await access_chat_for_user(session, chat_id, user_id, lock=True)
     was_owner = member.role == ROLE_OWNER
     await session.delete(member)
     await session.flush()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import uuid
 from collections.abc import Collection, Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, and_, func, select, update
@@ -66,31 +67,30 @@ def check_send_rate(limiter: RateLimiter, user_id: int) -> None:
         raise RateLimited(retry_after)
 
 
-def _messages_with_nicknames() -> Select[Message, str]:
-    return select(Message, User.nickname).join(User, User.id == Message.sender_id)
+MessageRow = Select[int, int, int, str, str, datetime, str | None]
 
 
-def _view(message: Message, sender_nickname: str) -> MessageView:
-    return MessageView(
-        id=message.id,
-        chat_id=message.chat_id,
-        sender_id=message.sender_id,
-        sender_nickname=sender_nickname,
-        text=message.text,
-        created_at=message.created_at,
-        client_id=message.client_id,
-    )
+def _message_rows() -> MessageRow:
+    """Plain columns in MessageView's order: no ORM entities on the read paths."""
+    return select(
+        Message.id,
+        Message.chat_id,
+        Message.sender_id,
+        User.nickname,
+        Message.text,
+        Message.created_at,
+        Message.client_id,
+    ).join(User, User.id == Message.sender_id)
 
 
-async def _views(session: AsyncSession, statement: Select[Message, str]) -> list[MessageView]:
-    rows = (await session.execute(statement)).all()
-    return [_view(message, nickname) for message, nickname in rows]
+async def _views(session: AsyncSession, statement: MessageRow) -> list[MessageView]:
+    return [MessageView(*row) for row in await session.execute(statement)]
 
 
 async def _stored_by_client_id(
     session: AsyncSession, sender_id: int, client_id: str, *, latest: bool
 ) -> MessageView | None:
-    statement = _messages_with_nicknames().where(
+    statement = _message_rows().where(
         Message.sender_id == sender_id, Message.client_id == client_id
     )
     if latest:
@@ -118,7 +118,7 @@ async def do_send_message(
     """Store a message; (message, created). A repeated client_id returns the stored message."""
     text = check_message_text(text)
     client_id = check_client_id(client_id)
-    chat, _member = await access_chat_for_user(session, chat_id, sender_id, lock=True)
+    chat, _member, nickname = await access_chat_for_user(session, chat_id, sender_id, lock=True)
     if client_id is not None:
         stored = await _stored_by_client_id(session, sender_id, client_id, latest=False)
         if stored is not None:
@@ -143,8 +143,9 @@ async def do_send_message(
         chat.last_message_id = message.id
         chat.last_activity_at = message.created_at
     await session.flush()
-    nickname = await session.scalar(select(User.nickname).where(User.id == sender_id))
-    view = _view(message, nickname or "")
+    view = MessageView(
+        message.id, chat_id, sender_id, nickname, text, message.created_at, client_id
+    )
     emit(session, Event(EventKind.MESSAGE_ADDED, chat_id, {"message": view.to_json()}))
     return view, True
 
@@ -163,15 +164,29 @@ async def get_chat_messages(
     With `after`: the oldest `limit` messages newer than it (more = newer ones remain).
     Otherwise: the newest `limit` messages older than `before` (more = older ones remain).
     """
-    await access_chat_for_user(session, chat_id, user_id)
-    statement = _messages_with_nicknames().where(Message.chat_id == chat_id).limit(limit + 1)
+    statement = (
+        _message_rows()
+        # Membership folded into the page query; only an empty page needs a separate check.
+        .join(
+            ChatMember,
+            and_(ChatMember.chat_id == Message.chat_id, ChatMember.user_id == user_id),
+        )
+        .where(Message.chat_id == chat_id)
+        .limit(limit + 1)
+    )
     if after is not None:
         page = await _views(session, statement.where(Message.id > after).order_by(Message.id))
-        return page[:limit], len(page) > limit
-    if before is not None:
-        statement = statement.where(Message.id < before)
-    page = await _views(session, statement.order_by(Message.id.desc()))
-    return page[:limit][::-1], len(page) > limit
+    else:
+        if before is not None:
+            statement = statement.where(Message.id < before)
+        page = (await _views(session, statement.order_by(Message.id.desc())))[::-1]
+    if not page:
+        await access_chat_for_user(session, chat_id, user_id)  # 404 or 403, else truly empty
+        return [], False
+    if len(page) <= limit:
+        return page, False
+    # One row beyond the page: the oldest (backwards) or the newest (forwards) is dropped.
+    return (page[:limit], True) if after is not None else (page[1:], True)
 
 
 async def get_messages_after(
@@ -179,7 +194,7 @@ async def get_messages_after(
 ) -> tuple[list[MessageView], bool]:
     """Messages in all the user's chats with id > after, oldest first (subscription catch-up)."""
     statement = (
-        _messages_with_nicknames()
+        _message_rows()
         .join(
             ChatMember,
             and_(ChatMember.chat_id == Message.chat_id, ChatMember.user_id == user_id),
@@ -205,7 +220,7 @@ async def get_last_messages(
     message_ids = [message_id for message_id in last_ids.values() if message_id is not None]
     found: dict[int, MessageView] = {}
     if message_ids:
-        views = await _views(session, _messages_with_nicknames().where(Message.id.in_(message_ids)))
+        views = await _views(session, _message_rows().where(Message.id.in_(message_ids)))
         found = {view.chat_id: view for view in views}
     return {chat_id: found.get(chat_id) for chat_id in last_ids}
 
@@ -238,7 +253,7 @@ async def do_mark_read(session: AsyncSession, chat_id: int, user_id: int, messag
         raise ApiError(
             400, "validation_error", "message_id must not be negative", field="message_id"
         )
-    chat, member = await access_chat_for_user(session, chat_id, user_id)
+    chat, member, _nickname = await access_chat_for_user(session, chat_id, user_id)
     target = min(message_id, chat.last_message_id or 0)
     if target > member.last_read_message_id:
         await session.execute(

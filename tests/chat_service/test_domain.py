@@ -39,7 +39,7 @@ async def test_domain_writes_are_left_for_the_caller_to_commit(
         kinds = [event.kind for event in pending_events(session)]
         assert kinds == [EventKind.CHAT_CREATED, EventKind.MESSAGE_ADDED, EventKind.MEMBER_LEFT]
         # Visible inside the transaction: Bob now owns the chat.
-        _chat, member = await access_chat_for_user(session, chat_id, bob.id)
+        _chat, member, _nickname = await access_chat_for_user(session, chat_id, bob.id)
         assert member.role == "owner"
         await session.rollback()
     assert await chat_count(harness) == 0
