@@ -103,6 +103,10 @@ def create_app(
                     failures.append(name)
             except httpx.HTTPError:
                 failures.append(name)
+        try:
+            await resources.broker.check()
+        except Exception:  # any broker failure means not ready; the probe says which part
+            failures.append("broker")
         if failures:
             return JSONResponse({"status": "unavailable", "failing": failures}, status_code=503)
         return JSONResponse({"status": "ready"})

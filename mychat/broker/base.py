@@ -37,6 +37,9 @@ class Broker(Protocol):
     async def close(self) -> None:
         """Disconnect and end every open subscription."""
 
+    async def check(self) -> None:
+        """Raise unless the broker can deliver events now (for readiness probes)."""
+
     async def publish(self, event: Event) -> None:
         """Deliver an event to every current subscriber (in this process or all, by kind)."""
 

@@ -54,6 +54,9 @@ class MemoryBroker:
     async def start(self) -> None:
         return None
 
+    async def check(self) -> None:
+        return None  # in-process delivery cannot be down
+
     async def close(self) -> None:
         for subscription in self._subscriptions:
             subscription.offer(None)

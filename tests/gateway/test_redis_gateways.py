@@ -154,7 +154,11 @@ async def test_messages_sent_while_redis_is_down_arrive_after_resync(
             await gw.send(alice, chat_id, "before")
             received.append((await first).text)
             assert isinstance(await first_event, MessageAdded)
+            assert (await client.get("/readyz")).status_code == 200
             await private_redis.stop()
+            down = await client.get("/readyz")
+            assert down.status_code == 503
+            assert down.json()["failing"] == ["broker"]
             # Committed, but their events are lost for good: publishing gives up while Redis is
             # down. The resync re-reads messages and the chat list.
             await gw.send(alice, chat_id, "while down")
