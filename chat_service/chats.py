@@ -162,14 +162,21 @@ def decode_chat_cursor(cursor: str) -> tuple[datetime, int]:
 
 
 async def _views_of(
-    session: AsyncSession, user_id: int, rows: Sequence[tuple[Chat, str]]
+    session: AsyncSession, user_id: int, rows: Sequence[tuple[Chat, str]], *, with_unread: bool
 ) -> list[ChatView]:
+    if not with_unread:
+        return [ChatView(chat, role, None) for chat, role in rows]
     unread = await unread_counts(session, user_id, [chat.id for chat, _role in rows])
     return [ChatView(chat, role, unread.get(chat.id, 0)) for chat, role in rows]
 
 
 async def get_chats_for_user(
-    session: AsyncSession, user_id: int, *, first: int = 20, after: str | None = None
+    session: AsyncSession,
+    user_id: int,
+    *,
+    first: int = 20,
+    after: str | None = None,
+    with_unread: bool = True,
 ) -> tuple[list[ChatView], str | None]:
     """The user's chats, newest activity first, one keyset page; and the next page's cursor."""
     statement = (
@@ -189,11 +196,11 @@ async def get_chats_for_user(
     rows = (await session.execute(statement)).all()
     page = rows[:first]
     next_cursor = encode_chat_cursor(page[-1][0]) if len(rows) > first else None
-    return await _views_of(session, user_id, page), next_cursor
+    return await _views_of(session, user_id, page, with_unread=with_unread), next_cursor
 
 
 async def get_chats_by_ids(
-    session: AsyncSession, user_id: int, chat_ids: Sequence[int]
+    session: AsyncSession, user_id: int, chat_ids: Sequence[int], *, with_unread: bool = True
 ) -> list[ChatView]:
     """The given chats the user is a member of, in the order asked for."""
     rows = (
@@ -205,7 +212,7 @@ async def get_chats_by_ids(
     ).all()
     by_id = {chat.id: (chat, role) for chat, role in rows}
     ordered = [by_id[chat_id] for chat_id in dict.fromkeys(chat_ids) if chat_id in by_id]
-    return await _views_of(session, user_id, ordered)
+    return await _views_of(session, user_id, ordered, with_unread=with_unread)
 
 
 async def get_chat_ids_for_user(session: AsyncSession, user_id: int) -> list[int]:

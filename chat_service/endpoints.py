@@ -120,6 +120,16 @@ class Call:
             raise _invalid(name, f"{name} must be between 1 and {maximum}")
         return value
 
+    def query_flag(self, name: str, *, default: bool) -> bool:
+        raw = self.request.query_params.get(name)
+        if raw is None or raw == "":
+            return default
+        if raw.lower() in ("1", "true"):
+            return True
+        if raw.lower() in ("0", "false"):
+            return False
+        raise _invalid(name, f"{name} must be 1, 0, true or false")
+
     def query_text(self, name: str) -> str | None:
         return self.request.query_params.get(name) or None
 

@@ -44,12 +44,18 @@ async def list_chats(call: Call) -> dict[str, Any]:
         call.user_id,
         first=call.page_size("first", default=CHATS_PAGE_DEFAULT, maximum=CHATS_PAGE_MAX),
         after=call.query_text("after"),
+        with_unread=call.query_flag("unread", default=True),
     )
     return {"chats": [chat.to_json() for chat in chats], "next_cursor": next_cursor}
 
 
 async def chats_batch(call: Call) -> dict[str, Any]:
-    chats = await get_chats_by_ids(call.session, call.user_id, call.query_ids("ids"))
+    chats = await get_chats_by_ids(
+        call.session,
+        call.user_id,
+        call.query_ids("ids"),
+        with_unread=call.query_flag("unread", default=True),
+    )
     return {"chats": [chat.to_json() for chat in chats]}
 
 

@@ -69,7 +69,7 @@ class ChatView:
 
     chat: Chat
     my_role: str
-    unread_count: int
+    unread_count: int | None  # None when the caller did not ask for it
 
     def to_json(self) -> dict[str, Any]:
         chat = self.chat

@@ -371,3 +371,23 @@ async def test_every_internal_endpoint_needs_a_token(
     response = await harness.client.request(method, f"/internal{path}", json={})
     assert response.status_code == 401
     assert response.json() == {"error": "Unauthorized", "code": "unauthenticated"}
+
+
+async def test_unread_counts_only_when_asked_for(
+    harness: ChatHarness, alice: Person, bob: Person
+) -> None:
+    chat_id = await harness.create_chat(alice, "Room", bob)
+    await harness.send(alice, chat_id, "hi")
+    paths: list[tuple[str, dict[str, Any]]] = [("/chats", {}), ("/chats/batch", {"ids": chat_id})]
+    for path, params in paths:
+        counted = await get(harness, bob, path, **params)
+        assert counted["chats"][0]["unread_count"] == 1
+        for flag in ("0", "false"):
+            skipped = await get(harness, bob, path, unread=flag, **params)
+            assert skipped["chats"][0]["unread_count"] is None
+        for flag in ("1", "TRUE"):
+            assert (await get(harness, bob, path, unread=flag, **params))["chats"][0][
+                "unread_count"
+            ] == 1
+        error = await get(harness, bob, path, status=400, unread="maybe", **params)
+        assert error["field"] == "unread"
