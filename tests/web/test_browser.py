@@ -345,3 +345,22 @@ async def test_a_refused_token_leads_back_to_sign_in(
     await expect(page.get_by_test_id("signin-form")).to_be_visible()
     assert await page.evaluate("localStorage.getItem('mychat.session')") is None
     assert browsers.page_errors == []
+
+
+async def test_more_chats_load_on_request(
+    server: ServerProcess, browsers: Browsers, api: Api
+) -> None:
+    nickname = ui.unique("Ivy")
+    token = await api.register(nickname.lower(), nickname)
+    for number in range(1, 56):
+        await api.create_chat(token, f"Room {number}")
+    page = await browsers.new_page()
+    await ui.sign_in(page, server.base_url, nickname.lower())
+    links = page.get_by_test_id("chat-link")
+    await expect(links).to_have_count(50)
+    await expect(page.get_by_test_id("chat-name").first).to_have_text("Room 55")
+    await page.get_by_test_id("more-chats").click()
+    await expect(links).to_have_count(55)
+    await expect(page.get_by_test_id("more-chats")).to_be_hidden()
+    await expect(page.get_by_test_id("chat-name").last).to_have_text("Room 1")
+    assert browsers.page_errors == []

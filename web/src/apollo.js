@@ -89,6 +89,22 @@ function mergeMessages(existing, incoming, { args, readField }) {
   };
 }
 
+// Pages of the chat list: a next page (`after`) is appended; a fresh first page keeps the
+// pages loaded after it. Chats are deduplicated by id (the list sorts itself by activity).
+function mergeChats(existing, incoming, { args, readField }) {
+  if (!existing) return incoming;
+  const idOf = (edge) => readField('id', edge.node);
+  if (args?.after) {
+    const known = new Set(existing.edges.map(idOf));
+    const edges = [...existing.edges, ...incoming.edges.filter((edge) => !known.has(idOf(edge)))];
+    return { ...incoming, edges };
+  }
+  const fresh = new Set(incoming.edges.map(idOf));
+  const rest = existing.edges.filter((edge) => !fresh.has(idOf(edge)));
+  const pageInfo = rest.length ? existing.pageInfo : incoming.pageInfo;
+  return { ...incoming, edges: [...incoming.edges, ...rest], pageInfo };
+}
+
 function newerMessage(existing, incoming, { readField }) {
   if (!existing || !incoming) return incoming ?? existing ?? null;
   const before = readField('databaseId', existing) ?? -1;
@@ -107,7 +123,7 @@ function createCache() {
     typePolicies: {
       Query: {
         fields: {
-          chats: { keyArgs: false, merge: (_existing, incoming) => incoming },
+          chats: { keyArgs: false, merge: mergeChats },
           // `chat(id)` reads the Chat already normalised from the chat list.
           chat: {
             read(existing, { args, toReference }) {

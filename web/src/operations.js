@@ -71,8 +71,8 @@ export const ME = gql`
 `;
 
 export const CHATS = gql`
-  query Chats($first: Int) {
-    chats(first: $first) {
+  query Chats($first: Int, $after: String) {
+    chats(first: $first, after: $after) {
       edges {
         cursor
         node {

@@ -75,7 +75,30 @@ export function mountChatList(container, ctx) {
 
   const list = h('ul', { class: 'chat-list', 'data-testid': 'chat-list' });
   const status = h('p', { class: 'list-status', role: 'status' });
-  container.replaceChildren(h('h2', { class: 'pane-title', text: t('chats') }), form, status, list);
+  let nextCursor = null;
+  const more = h('button', {
+    type: 'button',
+    class: 'ghost small more-chats',
+    hidden: true,
+    'data-testid': 'more-chats',
+    text: t('moreChats'),
+    onClick: async () => {
+      more.disabled = true;
+      try {
+        await observable.fetchMore({ variables: { first: LIST_SIZE, after: nextCursor } });
+      } catch {
+        // The button stays for another try.
+      }
+      more.disabled = false;
+    },
+  });
+  const scrollArea = h('div', { class: 'chat-list-scroll' }, list, more);
+  container.replaceChildren(
+    h('h2', { class: 'pane-title', text: t('chats') }),
+    form,
+    status,
+    scrollArea,
+  );
 
   function createItem() {
     const parts = {
@@ -140,6 +163,9 @@ export function mountChatList(container, ctx) {
       if (result.data?.chats) {
         loadedOnce = true;
         chats = result.data.chats.edges.map((edge) => edge.node);
+        const { pageInfo } = result.data.chats;
+        nextCursor = pageInfo.endCursor;
+        more.hidden = !pageInfo.hasNextPage;
         draw();
       } else if (result.error && !loadedOnce) {
         status.textContent = t('networkError');
