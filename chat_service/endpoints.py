@@ -115,8 +115,9 @@ class Call:
         return int(raw)
 
     def page_size(self, name: str, *, default: int, maximum: int) -> int:
-        value = self.query_int(name, default=default, maximum=maximum)
-        if value is None or value < 1:
+        raw = self.request.query_params.get(name)
+        value = default if raw is None or raw == "" else parse_id(raw)
+        if value is None or value > maximum:
             raise _invalid(name, f"{name} must be between 1 and {maximum}")
         return value
 
