@@ -25,13 +25,29 @@ export function createFeed({ client, wsClient, onRemovedFromChat, onReconnected,
     recentByChat.set(message.chatId, list);
   }
 
+  // Where the chat's system notes go: after the newest message known in it.
   function noteMessage(message) {
+    if (!message || typeof message.databaseId !== 'number') return;
+    const inChat = newestInChat.get(message.chatId) ?? 0;
+    if (message.databaseId > inChat) newestInChat.set(message.chatId, message.databaseId);
+  }
+
+  // With no message seen yet but the chat list read, "0" (a bare id) asks for every message
+  // from now on, so nothing sent during a first drop is lost; unread (null) means live only.
+  let seeded = false;
+  function resumeCursor() {
+    if (newest) return newest.id;
+    return seeded ? '0' : null;
+  }
+
+  // The resume cursor only moves with what this feed delivered (and the chat list read just
+  // before it started): a newer id learnt elsewhere could skip messages it has not delivered.
+  function advanceCursor(message) {
+    noteMessage(message);
     if (!message || typeof message.databaseId !== 'number') return;
     if (!newest || message.databaseId > newest.databaseId) {
       newest = { databaseId: message.databaseId, id: message.id };
     }
-    const inChat = newestInChat.get(message.chatId) ?? 0;
-    if (message.databaseId > inChat) newestInChat.set(message.chatId, message.databaseId);
   }
 
   function addNote(chatId, kind, name) {
@@ -53,7 +69,7 @@ export function createFeed({ client, wsClient, onRemovedFromChat, onReconnected,
     const { cache } = client;
     switch (event?.__typename) {
       case 'MessageAdded':
-        noteMessage(event.message);
+        advanceCursor(event.message);
         rememberLive(event.message);
         addChatToList(cache, event.chat);
         // After the chat: its lastMessage / lastActivityAt never go back past this message.
@@ -93,7 +109,7 @@ export function createFeed({ client, wsClient, onRemovedFromChat, onReconnected,
     subscription = null;
     if (stopped) return;
     subscription = client
-      .subscribe({ query: CHAT_EVENTS, variables: { after: newest?.id ?? null } })
+      .subscribe({ query: CHAT_EVENTS, variables: { after: resumeCursor() } })
       .subscribe({
         next: (result) => {
           if (result.data?.chatEvents) handle(result.data.chatEvents);
@@ -129,6 +145,11 @@ export function createFeed({ client, wsClient, onRemovedFromChat, onReconnected,
   return {
     notes,
     noteMessage,
+    /** Seeds the resume cursor from the chat list's last messages, read before `start`. */
+    seedCursor(messages) {
+      seeded = true;
+      for (const message of messages) advanceCursor(message);
+    },
     recentMessages: (chatId) => recentByChat.get(chatId) ?? [],
     start: subscribe,
     stop() {

@@ -56,7 +56,7 @@ export function createServices({ apollo, expire }) {
         variables: { first: CHAT_LIST_SIZE },
         fetchPolicy: 'network-only',
       });
-      for (const edge of data?.chats?.edges ?? []) feed.noteMessage(edge.node.lastMessage);
+      feed.seedCursor((data?.chats?.edges ?? []).map((edge) => edge.node.lastMessage));
     } catch {
       // Offline at start: the feed still starts and the views show their own errors.
     }
