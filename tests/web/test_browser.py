@@ -164,8 +164,9 @@ async def test_reload_keeps_the_session_and_sign_out_forgets_it(
     await expect(page.get_by_test_id("signin-form")).to_be_visible()
 
 
+@pytest.mark.parametrize("message_before_cut", [True, False], ids=["seen-one", "seen-none"])
 async def test_messages_sent_while_the_socket_was_cut_arrive_once(
-    own_server: ServerProcess, browsers: Browsers
+    own_server: ServerProcess, browsers: Browsers, message_before_cut: bool
 ) -> None:
     alice = await browsers.new_page()
     bob = await browsers.new_page()
@@ -175,10 +176,11 @@ async def test_messages_sent_while_the_socket_was_cut_arrive_once(
     await ui.create_chat(alice, "Reconnect")
     await ui.add_member(alice, bob_nick)
     await ui.open_chat(bob, "Reconnect")
-    await ui.send(alice, "before the cut")
-    await expect(
-        bob.get_by_test_id("message-text").filter(has_text="before the cut")
-    ).to_be_visible()
+    # Bob's resume cursor is a message he saw, or none at all (he resumes from the start).
+    before = ["before the cut"] if message_before_cut else []
+    for text in before:
+        await ui.send(alice, text)
+        await expect(bob.get_by_test_id("message-text").filter(has_text=text)).to_be_visible()
 
     # Bob is away (offline) while the server restarts, which cuts every socket.
     await bob.context.set_offline(True)
@@ -199,7 +201,7 @@ async def test_messages_sent_while_the_socket_was_cut_arrive_once(
     )
     await expect(bob.get_by_test_id("message-text").filter(has_text=missed[-1])).to_be_visible()
     await bob.wait_for_timeout(500)
-    assert await ui.messages(bob) == ["before the cut", *missed]
+    assert await ui.messages(bob) == [*before, *missed]
     assert browsers.page_errors == []
 
 
