@@ -29,6 +29,7 @@ export function mountChatView(container, ctx, chatId) {
     chatId,
     myId,
     expire: () => ctx.expire(),
+    goToList: services.goToList,
   });
 
   // ----- header -----

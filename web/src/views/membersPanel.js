@@ -8,7 +8,7 @@ import { errorText } from './common.js';
 
 export const WIDE_SCREEN = '(min-width: 1100px)';
 
-export function createMembersPanel({ client, chatId, myId, expire }) {
+export function createMembersPanel({ client, chatId, myId, expire, goToList }) {
   const panelId = uid('members');
   const toggle = h('button', {
     type: 'button',
@@ -176,7 +176,7 @@ export function createMembersPanel({ client, chatId, myId, expire }) {
       const { data } = await client.mutate({ mutation: LEAVE_CHAT, variables: { chatId } });
       const result = data?.leaveChat;
       if (gone.has(result?.__typename)) {
-        window.location.hash = '#/';
+        goToList();
         removeChatFromList(client.cache, chatId);
         return;
       }

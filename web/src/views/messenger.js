@@ -26,6 +26,11 @@ export function createServices({ apollo, expire }) {
   const { client, wsClient } = apollo;
   const route = createStore(parseRoute());
   const onHashChange = () => route.set(parseRoute());
+  // Leaves the chat view at once (hashchange comes later), before its data is evicted.
+  const goToList = () => {
+    window.location.hash = '#/';
+    route.set({ chatId: null });
+  };
   window.addEventListener('hashchange', onHashChange);
 
   const outbox = createOutbox({
@@ -38,7 +43,7 @@ export function createServices({ apollo, expire }) {
     wsClient,
     onMessage: (message) => outbox.confirm(message),
     onRemovedFromChat: (chatId) => {
-      if (route.get().chatId === chatId) window.location.hash = '#/';
+      if (route.get().chatId === chatId) goToList();
     },
     // Catch up what the live feed does not replay (new chats, member changes).
     onReconnected: () => client.refetchQueries({ include: 'active' }).catch(() => {}),
@@ -66,6 +71,7 @@ export function createServices({ apollo, expire }) {
 
   return {
     route,
+    goToList,
     outbox,
     feed,
     stop() {
