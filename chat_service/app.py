@@ -10,7 +10,8 @@ from starlette.applications import Starlette
 from chat_service.endpoints import ChatServiceState
 from chat_service.internal_api import internal_routes
 from chat_service.public_api import public_routes
-from mychat.broker import Broker, MemoryBroker
+from mychat.broker import Broker
+from mychat.broker.factory import create_broker
 from mychat.ratelimit import RateLimiter
 from mychat.service import ServiceResources, create_service_app
 from mychat.settings import Settings
@@ -18,21 +19,12 @@ from mychat.settings import Settings
 SEND_RATE_WINDOW_SECONDS = 60.0
 
 
-def _own_broker(settings: Settings) -> Broker:
-    if settings.redis_url:
-        # Imported here: the Redis client is only needed when a Redis URL is configured.
-        from mychat.broker.redis import RedisBroker
-
-        return RedisBroker(settings.redis_url)
-    return MemoryBroker()
-
-
 def create_app(
     settings: Settings, *, broker: Broker | None = None, embedded: bool = False
 ) -> Starlette:
     """The chat service; a broker passed in belongs to the caller, one made here to the app."""
     owns_broker = broker is None
-    app_broker = _own_broker(settings) if broker is None else broker
+    app_broker = create_broker(settings) if broker is None else broker
 
     @asynccontextmanager
     async def broker_lifespan(_res: ServiceResources) -> AsyncIterator[None]:
@@ -50,6 +42,7 @@ def create_app(
         [*public_routes(), *internal_routes()],
         embedded=embedded,
         extra_lifespan=broker_lifespan,
+        readiness_checks=[app_broker.check],
     )
     app.state.chat = ChatServiceState(
         broker=app_broker,

@@ -18,7 +18,8 @@ from starlette.types import ASGIApp
 from gateway.context import GatewayResources
 from gateway.schema import build_schema
 from gateway.view import GatewayGraphQL
-from mychat.broker import Broker, MemoryBroker
+from mychat.broker import Broker
+from mychat.broker.factory import create_broker
 from mychat.http import EXCEPTION_HANDLERS, AccessLogMiddleware, BodyLimitMiddleware, JSONResponse
 from mychat.service import token_codec
 from mychat.settings import ConfigurationError, Settings
@@ -43,14 +44,6 @@ def _service_client(app: ASGIApp | None, base_url: str | None, name: str) -> htt
             f"MYCHAT_{name.upper()}_URL is required when the gateway runs on its own"
         )
     return httpx.AsyncClient(base_url=base_url, timeout=SERVICE_TIMEOUT, limits=SERVICE_LIMITS)
-
-
-def _default_broker(settings: Settings) -> Broker:
-    if settings.redis_url:
-        from mychat.broker.redis import RedisBroker
-
-        return RedisBroker(settings.redis_url)
-    return MemoryBroker()
 
 
 def create_app(
@@ -79,7 +72,7 @@ def create_app(
                 _service_client(chat_app, settings.chat_url, "chat")
             )
             own_broker = broker is None
-            active_broker = _default_broker(settings) if broker is None else broker
+            active_broker = create_broker(settings) if broker is None else broker
             if own_broker:
                 await active_broker.start()
                 stack.push_async_callback(active_broker.close)

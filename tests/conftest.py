@@ -7,12 +7,16 @@ import secrets
 import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from mychat.settings import Settings
+
+if TYPE_CHECKING:
+    from tests.broker.redis_server import PrivateRedis
 
 ROOT = Path(__file__).resolve().parent.parent
 INIT_SQL = ROOT / "db" / "init.sql"
@@ -82,6 +86,21 @@ async def mariadb_url() -> AsyncIterator[str]:
 def redis_url() -> str:
     require_server("Redis", "127.0.0.1", 6379)
     return REDIS_URL
+
+
+@pytest.fixture
+async def private_redis(tmp_path: Path) -> AsyncIterator[PrivateRedis]:
+    """A Redis of the test's own: pub/sub channels are global to a server, and faults are ours."""
+    from tests.broker.redis_server import PrivateRedis  # it imports this module
+
+    workdir = tmp_path / "private-redis"
+    workdir.mkdir()
+    server = PrivateRedis(workdir)
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.stop()
 
 
 @pytest.fixture

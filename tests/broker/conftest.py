@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
 from mychat.broker import MemoryBroker
 from mychat.broker.redis import RedisBroker
-from tests.broker.redis_server import PrivateRedis
 
 
 def private_channel() -> str:
@@ -31,13 +29,3 @@ async def broker(request: pytest.FixtureRequest) -> AsyncIterator[MemoryBroker |
         yield instance
     finally:
         await instance.close()
-
-
-@pytest.fixture
-async def private_redis(tmp_path: Path) -> AsyncIterator[PrivateRedis]:
-    server = PrivateRedis(tmp_path)
-    await server.start()
-    try:
-        yield server
-    finally:
-        await server.stop()

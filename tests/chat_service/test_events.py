@@ -22,6 +22,7 @@ from mychat.broker.redis import RedisBroker
 from mychat.events import Event, EventKind
 from mychat.service import ServiceResources
 from mychat.settings import Settings
+from tests.broker.redis_server import PrivateRedis
 from tests.chat_service.conftest import CHAT, FAST_HASHES, PASSWORD, ChatHarness, Person
 
 TIMEOUT = 5.0
@@ -348,3 +349,19 @@ async def test_a_failed_publish_does_not_undo_the_committed_write(
         listed = await client.get(f"{CHAT}/", headers=headers)
         assert [chat["name"] for chat in listed.json()] == ["still here"]
     assert any("could not publish chat_created" in record.message for record in caplog.records)
+
+
+@pytest.mark.redis
+async def test_readiness_follows_its_redis(settings: Settings, private_redis: PrivateRedis) -> None:
+    app = create_app(settings.model_copy(update={"redis_url": private_redis.url}))
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://t") as client,
+    ):
+        assert (await client.get("/readyz")).status_code == 200
+        await private_redis.stop()
+        assert (await client.get("/readyz")).status_code == 503
+        await private_redis.start()
+        async with asyncio.timeout(15):
+            while (await client.get("/readyz")).status_code != 200:
+                await asyncio.sleep(0.1)

@@ -75,18 +75,6 @@ def stop_stack(stack: Stack, database: str) -> None:
 
 
 @pytest.fixture
-async def private_redis(tmp_path: Path) -> AsyncIterator[PrivateRedis]:
-    """A Redis of the test's own: pub/sub channels are global to a server, and faults are ours."""
-    (tmp_path / "redis").mkdir()
-    server = PrivateRedis(tmp_path / "redis")
-    await server.start()
-    try:
-        yield server
-    finally:
-        await server.stop()
-
-
-@pytest.fixture
 async def stack(tmp_path: Path, private_redis: PrivateRedis) -> AsyncIterator[Stack]:
     """A stack of the test's own, for tests that kill or restart parts of it."""
     running, database = await asyncio.to_thread(start_stack, tmp_path, private_redis.url)

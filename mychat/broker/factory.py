@@ -1,0 +1,17 @@
+"""The broker a process creates for itself when none is passed in."""
+
+from __future__ import annotations
+
+from mychat.broker.base import Broker
+from mychat.broker.memory import MemoryBroker
+from mychat.settings import Settings
+
+
+def create_broker(settings: Settings) -> Broker:
+    """Redis pub/sub when REDIS_URL is set (several processes), else in-memory."""
+    if settings.redis_url:
+        # Imported here: the Redis client is only needed when a Redis URL is configured.
+        from mychat.broker.redis import RedisBroker
+
+        return RedisBroker(settings.redis_url)
+    return MemoryBroker()
