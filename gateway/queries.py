@@ -49,8 +49,9 @@ class Query:
         viewer = info.context.viewer
         if viewer is None:
             return None
-        row = await info.context.loaders.users.load(viewer.user_id)
-        return None if row is None else Viewer.from_data(row)
+        # The verified token is auth_service's signed statement of who this is (logins and
+        # nicknames never change): no service round trip.
+        return Viewer.from_claims(viewer)
 
     @described.field("The caller's chats, newest activity first.")
     async def chats(

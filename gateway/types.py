@@ -12,6 +12,7 @@ from gateway.clients import ChatData, MemberData, MessageData, ServiceError, Use
 from gateway.context import Context
 from gateway.errors import ClientFacingError
 from gateway.ids import InvalidGlobalId, message_cursor_id, to_global_id
+from mychat.tokens import TokenClaims
 
 DEFAULT_MESSAGE_PAGE = 50
 MAX_MESSAGE_PAGE = 200
@@ -56,6 +57,14 @@ class Viewer(Node):
             id=strawberry.ID(to_global_id("User", data["id"])),
             login=data.get("login", ""),
             nickname=data["nickname"],
+        )
+
+    @classmethod
+    def from_claims(cls, claims: TokenClaims) -> Viewer:
+        return cls(
+            id=strawberry.ID(to_global_id("User", claims.user_id)),
+            login=claims.login,
+            nickname=claims.nickname,
         )
 
 

@@ -120,8 +120,10 @@ async def test_register_answers_token_user_and_expiry(gateway: Gateway) -> None:
     assert result["user"]["login"] == "alice"
     assert result["user"]["nickname"] == "Alice"
     assert result["expiresAt"].endswith("+00:00")
+    gateway.auth_calls.clear()
     me = await gateway.data("{ me { id nickname login } }", token=result["token"])
     assert me["me"] == result["user"]
+    assert sum(gateway.auth_calls.values()) == 0  # answered from the verified token
 
 
 async def test_register_errors(gateway: Gateway) -> None:
