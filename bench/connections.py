@@ -23,7 +23,10 @@ from bench.wsclients import OPEN_AT_ONCE, ClientGroup, ClientSpec
 
 KIB_TARGET = 50.0
 READY_TIMEOUT = 400.0
-SETTLE_SECONDS = 5.0
+SETTLE_SECONDS = 2.0
+# Quiet = under 5% of a core over a second; waited for at most this long.
+QUIET_CPU_SECONDS = 0.05
+QUIET_TIMEOUT = 30.0
 
 
 @dataclass
@@ -70,6 +73,16 @@ def _group(specs: list[ClientSpec]) -> Iterator[ClientGroup]:
         group.kill()
 
 
+def _wait_until_quiet(server: Proc) -> None:
+    """Let the server finish work still queued by the connection storm before the idle window."""
+    deadline = time.monotonic() + QUIET_TIMEOUT
+    while time.monotonic() < deadline:
+        before = server.cpu_seconds()
+        time.sleep(1.0)
+        if server.cpu_seconds() - before < QUIET_CPU_SECONDS:
+            return
+
+
 def _hold(config: BenchConfig, server: Proc, specs: list[ClientSpec]) -> IdleRun:
     time.sleep(1.0)
     rss_before = server.rss_bytes()
@@ -78,6 +91,7 @@ def _hold(config: BenchConfig, server: Proc, specs: list[ClientSpec]) -> IdleRun
         connected = group.start(READY_TIMEOUT)
         connect_seconds = time.monotonic() - opening
         time.sleep(SETTLE_SECONDS)
+        _wait_until_quiet(server)
         rss_after = server.rss_bytes()
         cpu_start = server.cpu_seconds()
         started = time.monotonic()

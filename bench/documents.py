@@ -31,6 +31,9 @@ SEND = """mutation Send($chatId: ID!, $text: String!) {
 HELLO = "query Hello { hello }"
 
 # The subscription each fan-out and idle-connection subscriber holds (graphql-transport-ws).
-MESSAGE_ADDED = """subscription Watch($chatId: ID!) {
-  messageAdded(chatId: $chatId) { id databaseId text createdAt sender { id nickname } }
+# `after` (a Message id or null) makes the gateway catch up from there first: no gap.
+MESSAGE_ADDED = """subscription Watch($chatId: ID!, $after: ID) {
+  messageAdded(chatId: $chatId, after: $after) {
+    id databaseId text createdAt sender { id nickname }
+  }
 }"""

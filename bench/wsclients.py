@@ -50,6 +50,8 @@ class ClientSpec:
     open_at_once: int = OPEN_AT_ONCE
     # Offer permessage-deflate as browsers do ("deflate"), or not (None).
     compression: str | None = "deflate"
+    # graphql: subscribe from this message id (catch-up, no gap), as the web app does.
+    after: str | None = None
     # Where the JSON result goes (a pipe is not trusted with megabytes from an event loop).
     output: str = ""
 
@@ -107,7 +109,10 @@ class Subscribers:
         subscribe = {
             "id": "1",
             "type": "subscribe",
-            "payload": {"query": MESSAGE_ADDED, "variables": {"chatId": self.spec.chat_id}},
+            "payload": {
+                "query": MESSAGE_ADDED,
+                "variables": {"chatId": self.spec.chat_id, "after": self.spec.after},
+            },
         }
         await ws.send(orjson.dumps(subscribe).decode())
         return ws
@@ -155,6 +160,19 @@ class Subscribers:
             received.ended = True
             self.errors.append(f"closed: {error}")
 
+    async def warm(self, timeout: float) -> int:
+        """Wait until every open subscription has received message 0; how many have."""
+        deadline = time.monotonic() + timeout
+
+        def warmed() -> int:
+            return sum(1 for r in self.received if 0 in r.seqs)
+
+        while time.monotonic() < deadline:
+            if all(r.ended or 0 in r.seqs for r in self.received):
+                break
+            await asyncio.sleep(0.05)
+        return warmed()
+
     async def run(self) -> dict[str, Any]:
         gate = asyncio.Semaphore(self.spec.open_at_once)
         opening = [asyncio.create_task(self.open_one(i, gate)) for i in range(self.spec.count)]
@@ -169,6 +187,8 @@ class Subscribers:
             line = await loop.run_in_executor(None, sys.stdin.readline)
             if not line or line.strip() == "stop":
                 break
+            if line.startswith("warm "):
+                print(f"WARM {await self.warm(float(line.split()[1]))}", flush=True)
         await asyncio.sleep(self.spec.grace_seconds)
         for task in self.receivers:
             task.cancel()
@@ -239,6 +259,21 @@ class ClientGroup:
                 raise RuntimeError(f"subscriber process said {line!r}")
             self.ready += int(line.split()[1])
         return self.ready
+
+    def warm(self, timeout: float) -> int:
+        """Ask every process to wait for message 0 everywhere; how many subscriptions got it."""
+        for process in self.processes:
+            assert process.stdin is not None
+            process.stdin.write(f"warm {timeout}\n")
+            process.stdin.flush()
+        deadline = time.monotonic() + timeout + 30
+        warmed = 0
+        for process in self.processes:
+            line = _readline(process, deadline - time.monotonic())
+            if not line.startswith("WARM "):
+                raise RuntimeError(f"subscriber process said {line[:200]!r}")
+            warmed += int(line.split()[1])
+        return warmed
 
     def stop(self, timeout: float = 120.0) -> list[dict[str, Any]]:
         for process in self.processes:
