@@ -11,8 +11,8 @@ from collections.abc import Callable
 from typing import Any
 
 # The same for ours and every baseline: one worker, uvloop, httptools, uvicorn's own WebSocket
-# choice ("auto"), no access log. These are what `mychat serve` gets by default with
-# uvicorn[standard] installed (loop/http "auto" pick uvloop and httptools).
+# choice ("auto"), no access log, and what `mychat serve` passes to uvicorn (proxy headers, a
+# 64 KiB frame limit, no permessage-deflate). loop/http "auto" pick uvloop and httptools there.
 UVICORN_SETTINGS: dict[str, Any] = {
     "workers": 1,
     "loop": "uvloop",
@@ -22,6 +22,8 @@ UVICORN_SETTINGS: dict[str, Any] = {
     "access_log": False,
     "log_level": "warning",
     "ws_max_size": 64 * 1024,
+    "ws_per_message_deflate": False,
+    "proxy_headers": True,
     "backlog": 8192,
 }
 
