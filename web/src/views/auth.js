@@ -5,6 +5,9 @@ import { t } from '../i18n.js';
 import { LOGIN, REGISTER } from '../operations.js';
 import { errorText, graphiqlLink, languagePicker } from './common.js';
 
+// The server's limits (auth_service): typing stops there instead of failing on submit.
+const MAX_LENGTH = { login: 64, nickname: 32, password: 256 };
+
 const FIELDS = {
   signin: ['login', 'password'],
   register: ['login', 'nickname', 'password'],
@@ -37,7 +40,7 @@ export function mountAuth(root, { client, state, onSignedIn }) {
             ? 'username'
             : 'nickname',
       required: true,
-      maxlength: name === 'password' ? 256 : 64,
+      maxlength: MAX_LENGTH[name],
       value: state.values[name] ?? '',
       'aria-describedby': [errorId, name === 'nickname' ? hintId : null].filter(Boolean).join(' '),
       onInput: (e) => {

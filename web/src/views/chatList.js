@@ -30,7 +30,7 @@ export function mountChatList(container, ctx) {
     name: 'name',
     type: 'text',
     required: true,
-    maxlength: 255,
+    maxlength: 100, // chat_service's CHAT_NAME_MAX
     autocomplete: 'off',
     placeholder: t('newChatName'),
     'aria-describedby': errorId,

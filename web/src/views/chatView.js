@@ -69,7 +69,7 @@ export function mountChatView(container, ctx, chatId) {
     id: composerId,
     name: 'text',
     rows: '1',
-    maxlength: 4000,
+    maxlength: 4000, // chat_service's MESSAGE_TEXT_MAX
     placeholder: t('messagePlaceholder'),
     'aria-describedby': `${composerId}-hint`,
     'data-testid': 'composer',

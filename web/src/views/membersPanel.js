@@ -25,7 +25,7 @@ export function createMembersPanel({ client, chatId, myId, expire, goToList }) {
     name: 'nickname',
     type: 'text',
     required: true,
-    maxlength: 64,
+    maxlength: 32, // auth_service's NICKNAME_MAX
     autocomplete: 'off',
     'aria-describedby': `${inputId}-error ${inputId}-status`,
     'data-testid': 'add-member-nickname',
