@@ -163,8 +163,10 @@ class GatewayGraphQL(GraphQL[Context, None]):
             return False
         return hostname in LOCAL_HOSTS or super().is_websocket_origin_allowed(request, origin)
 
-    def encode_json(self, data: object) -> bytes:
-        return orjson.dumps(data)
+    def encode_json(self, data: object) -> str:
+        # str, not bytes: Strawberry sends bytes as binary WebSocket frames, and the
+        # graphql-ws protocols (and browsers' clients) need text frames.
+        return orjson.dumps(data).decode()
 
     def decode_json(self, data: str | bytes) -> object:
         # orjson.JSONDecodeError subclasses json.JSONDecodeError, which Strawberry catches.

@@ -27,6 +27,8 @@ class GraphQLSocket:
 
     async def receive(self, timeout: float = TIMEOUT) -> dict[str, Any]:
         raw = await asyncio.wait_for(self.connection.recv(), timeout)
+        # Both protocols send JSON in text frames; browsers' clients cannot read binary ones.
+        assert isinstance(raw, str), f"binary frame: {raw!r}"
         message: dict[str, Any] = json.loads(raw)
         return message
 
