@@ -148,29 +148,6 @@ function createCache() {
   });
 }
 
-// graphql-transport-ws sends JSON in text frames; should a server send binary frames, decode
-// them to text here rather than drop the connection (graphql-ws only parses strings).
-class TextFrameWebSocket extends WebSocket {
-  constructor(url, protocols) {
-    super(url, protocols);
-    this.binaryType = 'arraybuffer';
-  }
-
-  get onmessage() {
-    return super.onmessage;
-  }
-
-  set onmessage(handler) {
-    if (typeof handler !== 'function') {
-      super.onmessage = handler;
-      return;
-    }
-    const decoder = new TextDecoder();
-    super.onmessage = (event) =>
-      handler(typeof event.data === 'string' ? event : { data: decoder.decode(event.data) });
-  }
-}
-
 function websocketUrl() {
   const scheme = window.location.protocol === 'https:' ? 'wss:' : 'ws:';
   return `${scheme}//${window.location.host}${GRAPHQL_PATH}`;
@@ -204,7 +181,6 @@ export function createApollo({ token, onUnauthenticated }) {
     let disposed = false;
     wsClient = createClient({
       url: websocketUrl(),
-      webSocketImpl: TextFrameWebSocket,
       connectionParams: { authorization: `Bearer ${token}` },
       lazy: false,
       keepAlive: KEEPALIVE_MS,
