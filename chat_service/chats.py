@@ -17,6 +17,7 @@ from chat_service.messages import unread_counts
 from chat_service.models import CHAT_NAME_MAX, Chat, ChatMember
 from chat_service.unit_of_work import emit
 from chat_service.users import get_acting_user, get_user_by_nickname, get_users_by_nicknames
+from chat_service.validation import check_trimmed_text
 from chat_service.views import ChatView, MemberView, event_chat_json
 from mychat.db import utc_now
 from mychat.events import Event, EventKind
@@ -30,17 +31,7 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def check_chat_name(name: str) -> str:
-    name = name.strip()
-    if not name:
-        raise ApiError(400, "validation_error", "Chat name is required", field="name")
-    if len(name) > CHAT_NAME_MAX:
-        raise ApiError(
-            400,
-            "validation_error",
-            f"Chat name must be at most {CHAT_NAME_MAX} characters",
-            field="name",
-        )
-    return name
+    return check_trimmed_text(name, field="name", label="Chat name", max_length=CHAT_NAME_MAX)
 
 
 def check_nickname(nickname: str) -> str:

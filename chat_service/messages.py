@@ -16,6 +16,7 @@ from auth_service.models import User
 from chat_service.access import access_chat_for_user
 from chat_service.models import MESSAGE_TEXT_MAX, Chat, ChatMember, Message
 from chat_service.unit_of_work import emit
+from chat_service.validation import check_trimmed_text
 from chat_service.views import MessageView
 from mychat.db import utc_now
 from mychat.events import Event, EventKind
@@ -27,17 +28,7 @@ HISTORY_MAX = 500
 
 
 def check_message_text(text: str) -> str:
-    text = text.strip()
-    if not text:
-        raise ApiError(400, "validation_error", "Message text is required", field="text")
-    if len(text) > MESSAGE_TEXT_MAX:
-        raise ApiError(
-            400,
-            "validation_error",
-            f"Message text must be at most {MESSAGE_TEXT_MAX} characters",
-            field="text",
-        )
-    return text
+    return check_trimmed_text(text, field="text", label="Message text", max_length=MESSAGE_TEXT_MAX)
 
 
 def check_client_id(client_id: str | None) -> str | None:
