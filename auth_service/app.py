@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.applications import Starlette
 
 from auth_service.passwords import HashParameters, Passwords
-from auth_service.ratelimits import AttemptLimits, RateLimited, rate_limited_handler
+from auth_service.ratelimits import AttemptLimits
 from auth_service.routes import auth_routes
 from auth_service.state import AuthState
 from mychat.openapi import openapi_route
@@ -25,5 +25,4 @@ def create_app(
         passwords=Passwords(hash_parameters),
         limits=AttemptLimits(settings.login_rate_per_minute),
     )
-    app.add_exception_handler(RateLimited, rate_limited_handler)
     return app

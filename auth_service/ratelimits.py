@@ -2,32 +2,12 @@
 
 from __future__ import annotations
 
-import math
-from typing import Any
-
 from starlette.requests import Request
-from starlette.responses import Response
 
-from mychat.http import ApiError, JSONResponse
+from mychat.http import RateLimited
 from mychat.ratelimit import RateLimiter
 
 WINDOW_SECONDS = 60.0
-
-
-class RateLimited(ApiError):
-    def __init__(self, retry_after: float) -> None:
-        super().__init__(429, "rate_limited", "Too many attempts, try again later")
-        self.retry_after = max(1, math.ceil(retry_after))
-
-    def body(self) -> dict[str, Any]:
-        return {**super().body(), "retry_after": self.retry_after}
-
-
-async def rate_limited_handler(_request: Request, error: Exception) -> Response:
-    assert isinstance(error, RateLimited)
-    return JSONResponse(
-        error.body(), status_code=429, headers={"Retry-After": str(error.retry_after)}
-    )
 
 
 class AttemptLimits:
@@ -49,4 +29,4 @@ class AttemptLimits:
     def _raise_if_limited(limiter: RateLimiter, key: str) -> None:
         retry_after = limiter.retry_after(key)
         if retry_after > 0:
-            raise RateLimited(retry_after)
+            raise RateLimited("Too many attempts, try again later", retry_after)

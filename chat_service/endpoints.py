@@ -18,7 +18,7 @@ from starlette.responses import Response
 
 from chat_service.access import chat_not_found
 from chat_service.chats import do_add_member
-from chat_service.messages import RateLimited, check_send_rate, do_send_message
+from chat_service.messages import check_send_rate, do_send_message
 from chat_service.unit_of_work import unit_of_work
 from chat_service.views import MemberView, MessageView
 from mychat.broker import Broker
@@ -161,6 +161,7 @@ def _seed_error_response(error: ApiError) -> Response:
     return JSONResponse(
         {"status": "error", "message": error.message, "code": error.code},
         status_code=error.status,
+        headers=error.headers(),
     )
 
 
@@ -178,14 +179,9 @@ def endpoint(
         try:
             content = await _run_handler(request, claims.user_id)
         except ApiError as error:
-            response = (
-                _seed_error_response(error)
-                if seed_errors
-                else JSONResponse(error.body(), status_code=error.status)
-            )
-            if isinstance(error, RateLimited):
-                response.headers["Retry-After"] = str(error.retry_after)
-            return response
+            if seed_errors:
+                return _seed_error_response(error)
+            return JSONResponse(error.body(), status_code=error.status, headers=error.headers())
         return JSONResponse(content)
 
     async def _run_handler(request: Request, user_id: int) -> Any:

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import math
 import uuid
 from collections.abc import Collection, Sequence
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import Select, and_, func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -20,7 +18,7 @@ from chat_service.validation import check_trimmed_text
 from chat_service.views import MessageView
 from mychat.db import utc_now
 from mychat.events import Event, EventKind
-from mychat.http import ApiError
+from mychat.http import ApiError, RateLimited
 from mychat.ratelimit import RateLimiter
 
 HISTORY_DEFAULT = 100
@@ -43,19 +41,10 @@ def check_client_id(client_id: str | None) -> str | None:
         ) from error
 
 
-class RateLimited(ApiError):
-    def __init__(self, retry_after: float) -> None:
-        super().__init__(429, "rate_limited", "Too many messages; slow down")
-        self.retry_after = max(1, math.ceil(retry_after))
-
-    def body(self) -> dict[str, Any]:
-        return {**super().body(), "retry_after": self.retry_after}
-
-
 def check_send_rate(limiter: RateLimiter, user_id: int) -> None:
     retry_after = limiter.retry_after(str(user_id))
     if retry_after > 0:
-        raise RateLimited(retry_after)
+        raise RateLimited("Too many messages; slow down", retry_after)
 
 
 MessageRow = Select[int, int, int, str, str, datetime, str | None]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import time
 import uuid
 from typing import Any
@@ -42,6 +43,23 @@ class ApiError(Exception):
             body["field"] = self.field
         return body
 
+    def headers(self) -> dict[str, str]:
+        return {}
+
+
+class RateLimited(ApiError):
+    """429 with the whole seconds to wait, in the body and the Retry-After header."""
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(429, "rate_limited", message)
+        self.retry_after = max(1, math.ceil(retry_after))
+
+    def body(self) -> dict[str, Any]:
+        return {**super().body(), "retry_after": self.retry_after}
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
+
 
 def not_found(what: str) -> ApiError:
     return ApiError(404, "not_found", f"{what} not found")
@@ -65,7 +83,7 @@ async def read_json_object(request: Request) -> dict[str, Any]:
 
 async def api_error_handler(_request: Request, error: Exception) -> Response:
     assert isinstance(error, ApiError)
-    return JSONResponse(error.body(), status_code=error.status)
+    return JSONResponse(error.body(), status_code=error.status, headers=error.headers())
 
 
 async def http_error_handler(_request: Request, error: Exception) -> Response:
