@@ -64,13 +64,12 @@ class FanoutRun:
     burst_lost: int = 0
     errors: int = 0
     first_errors: list[str] = field(default_factory=list)
-    send_seconds: float = 0.0
 
 
 def _drive(config: BenchConfig, group: ClientGroup, send: Sender, subscribers: int) -> FanoutRun:
     connected = group.start(READY_TIMEOUT)
     time.sleep(SETTLE_SECONDS)
-    # Message 0 (not counted) proves every subscription live before the measured messages.
+    # Message 0 (latency not measured) shows every subscription live before the measured ones.
     send(encode_text(0))
     warmed = group.warm(WARM_TIMEOUT)
     print(f"  {connected} subscribed, {warmed} received the warm-up message", flush=True)
