@@ -13,7 +13,7 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route, WebSocketRoute
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.context import GatewayResources
 from gateway.schema import build_schema
@@ -31,11 +31,25 @@ DRAIN_SECONDS = 5.0
 SERVICE_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=100)
 
 
+def _forwarded_client(app: ASGIApp) -> ASGIApp:
+    """In-process, what uvicorn's proxy_headers does for a service run alone: the caller's
+    address the gateway forwards becomes request.client (only the gateway calls this app)."""
+
+    async def with_client(scope: Scope, receive: Receive, send: Send) -> None:
+        for name, value in scope.get("headers", ()):
+            if name == b"x-forwarded-for":
+                scope = {**scope, "client": (value.decode("latin-1").strip(), 0)}
+                break
+        await app(scope, receive, send)
+
+    return with_client
+
+
 def _service_client(app: ASGIApp | None, base_url: str | None, name: str) -> httpx.AsyncClient:
     """In-process (ASGITransport) when the app is given, else over HTTP to its URL."""
     if app is not None:
         return httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app),
+            transport=httpx.ASGITransport(app=_forwarded_client(app)),
             base_url=f"http://{name}.internal",
             timeout=SERVICE_TIMEOUT,
         )

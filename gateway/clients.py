@@ -96,11 +96,20 @@ def _ids(values: Iterable[int]) -> str:
 class ServiceClient:
     """JSON calls to one service as one caller (token forwarded when there is one)."""
 
-    def __init__(self, http: httpx.AsyncClient, token: str | None, in_flight: InFlight) -> None:
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        token: str | None,
+        in_flight: InFlight,
+        client_host: str | None = None,
+    ) -> None:
         self._http = http
         # Requests that may outlive a cancelled caller, referenced so they are not collected.
         self._in_flight = in_flight
         self._headers = {"authorization": f"Bearer {token}"} if token else {}
+        if client_host:
+            # The services trust it from the gateway only (uvicorn's forwarded_allow_ips).
+            self._headers["x-forwarded-for"] = client_host
 
     async def call(
         self,

@@ -27,9 +27,14 @@ class GatewayResources:
 
 
 class Context:
-    def __init__(self, resources: GatewayResources, request_id: str) -> None:
+    def __init__(
+        self, resources: GatewayResources, request_id: str, client_host: str | None = None
+    ) -> None:
         self.resources = resources
         self.request_id = request_id
+        # The caller's address, forwarded so auth_service limits logins per caller, not per
+        # gateway.
+        self.client_host = client_host
         self.token: str | None = None
         self.claims: TokenClaims | None = None
         # Set by Strawberry from the WebSocket connection_init payload.
@@ -56,10 +61,14 @@ class Context:
         return self.claims
 
     def auth(self) -> AuthClient:
-        return AuthClient(self.resources.auth_http, self.token, self.resources.in_flight)
+        return AuthClient(
+            self.resources.auth_http, self.token, self.resources.in_flight, self.client_host
+        )
 
     def chat(self) -> ChatClient:
-        return ChatClient(self.resources.chat_http, self.token, self.resources.in_flight)
+        return ChatClient(
+            self.resources.chat_http, self.token, self.resources.in_flight, self.client_host
+        )
 
     @property
     def broker(self) -> Broker:

@@ -142,7 +142,8 @@ class GatewayGraphQL(GraphQL[Context, None]):
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         resources: GatewayResources = request.scope["app"].state.gateway
-        context = Context(resources, request.scope.get("mychat.request_id", "-"))
+        client_host = request.client.host if request.client else None
+        context = Context(resources, request.scope.get("mychat.request_id", "-"), client_host)
         if isinstance(request, Request):
             context.authenticate(bearer_token(request.headers.get("authorization")))
         return context

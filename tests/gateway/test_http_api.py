@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
+from starlette.applications import Starlette
 
 from gateway.app import create_app as create_gateway_app
 from mychat.service import token_codec
@@ -188,6 +189,27 @@ async def test_login_rate_limited(settings: Settings) -> None:
     assert limited_results, results
     assert limited_results[0]["retryAfter"] > 0
     assert limited_results[0]["code"] == "rate_limited"
+
+
+async def test_login_limits_count_per_caller_not_per_gateway(settings: Settings) -> None:
+    # auth_service sees the caller's address that the gateway forwards: one caller's burst
+    # must not lock everybody else out.
+    limited = service_settings(settings).model_copy(update={"login_rate_per_minute": 2})
+
+    async def login_from(app: Starlette, address: str, login: str) -> str:
+        transport = httpx.ASGITransport(app, client=(address, 40000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            response = await client.post(
+                GRAPHQL, json={"query": LOGIN, "variables": {"login": login, "password": "y"}}
+            )
+        typename: str = response.json()["data"]["login"]["__typename"]
+        return typename
+
+    async with composed(limited) as (app, _auth, _chat):
+        burst = [await login_from(app, "198.51.100.7", f"user{i}") for i in range(3)]
+        other_caller = await login_from(app, "198.51.100.8", "someone")
+    assert burst == ["Unauthenticated", "Unauthenticated", "RateLimited"]
+    assert other_caller == "Unauthenticated"
 
 
 # --- queries ------------------------------------------------------------------------------
