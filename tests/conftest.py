@@ -38,13 +38,17 @@ def _reachable(host: str, port: int) -> bool:
         return False
 
 
-def require_server(name: str, host: str, port: int) -> None:
-    if _reachable(host, port):
+def require(condition: bool, message: str) -> None:
+    """Skip the test unless condition holds; in CI (MYCHAT_REQUIRE_SERVICES=1) fail instead."""
+    if condition:
         return
-    message = f"{name} is not reachable at {host}:{port}"
     if REQUIRE_SERVICES:
         pytest.fail(message + " (MYCHAT_REQUIRE_SERVICES=1 forbids skipping)")
-    pytest.skip(message + "; start it to run this test")
+    pytest.skip(message)
+
+
+def require_server(name: str, host: str, port: int) -> None:
+    require(_reachable(host, port), f"{name} is not reachable at {host}:{port}; start it")
 
 
 def mysql_url(database: str = "") -> str:

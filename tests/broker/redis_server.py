@@ -11,9 +11,7 @@ import socket
 import subprocess
 from pathlib import Path
 
-import pytest
-
-from tests.conftest import REQUIRE_SERVICES
+from tests.conftest import require
 
 
 def free_port() -> int:
@@ -28,11 +26,8 @@ class PrivateRedis:
 
     def __init__(self, workdir: Path) -> None:
         binary = shutil.which("redis-server")
-        if binary is None:
-            message = "redis-server is not installed"
-            if REQUIRE_SERVICES:
-                pytest.fail(message)
-            pytest.skip(message)
+        require(binary is not None, "redis-server is not installed")
+        assert binary is not None
         self._binary = binary
         self._workdir = workdir
         self.port = free_port()

@@ -14,7 +14,6 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -30,7 +29,7 @@ from mychat.stack import (
     nginx_command,
     render_nginx_conf,
 )
-from tests.conftest import REQUIRE_SERVICES
+from tests.conftest import require
 
 INDEX_HTML = "<!doctype html><title>MyChat</title><div id=app></div>"
 ASSET_NAME = "index-3f9a1c2b.js"
@@ -38,11 +37,8 @@ ASSET_JS = "console.log('mychat');\n" * 200  # big enough to be gzipped
 
 
 def require_nginx() -> None:
-    if shutil.which("nginx") or Path("/usr/sbin/nginx").exists():
-        return
-    if REQUIRE_SERVICES:
-        pytest.fail("nginx is not installed (MYCHAT_REQUIRE_SERVICES=1 forbids skipping)")
-    pytest.skip("nginx is not installed; `apt-get install nginx` to run this test")
+    installed = shutil.which("nginx") is not None or Path("/usr/sbin/nginx").exists()
+    require(installed, "nginx is not installed; `apt-get install nginx` to run this test")
 
 
 def stub_app(name: str) -> Starlette:

@@ -10,9 +10,10 @@ import pytest
 from playwright.async_api import ConsoleMessage, async_playwright, expect
 
 from tests.broker.redis_server import PrivateRedis
+from tests.conftest import require
 from tests.topology.conftest import start_stack, stop_stack
 from tests.web import ui
-from tests.web.conftest import CHROMIUM_ARGS, WEB_DIST, find_chromium, require
+from tests.web.conftest import CHROMIUM_ARGS, WEB_DIST, find_chromium
 
 pytestmark = [
     pytest.mark.topology,

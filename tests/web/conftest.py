@@ -25,7 +25,7 @@ from playwright.async_api import (
     async_playwright,
 )
 
-from tests.conftest import REQUIRE_SERVICES, ROOT, TEST_JWT_SECRET
+from tests.conftest import ROOT, TEST_JWT_SECRET, require
 
 DEFAULT_CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -41,14 +41,6 @@ WEB_DIST = ROOT / "web" / "dist"
 ARTIFACTS = ROOT / "test-artifacts"
 SCREENSHOTS = ROOT / "web" / "screenshots"
 PASSWORD = "correct horse battery staple"
-
-
-def require(condition: bool, message: str) -> None:
-    if condition:
-        return
-    if REQUIRE_SERVICES:
-        pytest.fail(message + " (MYCHAT_REQUIRE_SERVICES=1 forbids skipping)")
-    pytest.skip(message)
 
 
 def free_port() -> int:

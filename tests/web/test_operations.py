@@ -8,8 +8,8 @@ import subprocess
 from pathlib import Path
 
 from gateway.schema import build_schema
-from tests.conftest import ROOT
-from tests.web.conftest import require
+from tests.conftest import ROOT, require
+
 
 WEB = ROOT / "web"
 
