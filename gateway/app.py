@@ -28,7 +28,11 @@ GRAPHQL_PATH = "/mychat/graphql"
 SERVICE_TIMEOUT = httpx.Timeout(10.0, connect=3.0)
 DRAIN_SECONDS = 5.0
 # Keep every pooled connection alive: reopening one per call costs more than the call.
-SERVICE_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=100)
+# Idle connections are dropped well before the services' keep-alive timeout (30 s, see
+# mychat/cli.py), so the gateway does not reuse one the server is closing.
+SERVICE_LIMITS = httpx.Limits(
+    max_connections=100, max_keepalive_connections=100, keepalive_expiry=10.0
+)
 
 
 def _forwarded_client(app: ASGIApp) -> ASGIApp:

@@ -111,6 +111,27 @@ class ServiceClient:
             # The services trust it from the gateway only (uvicorn's forwarded_allow_ips).
             self._headers["x-forwarded-for"] = client_host
 
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, str | int] | None,
+        json: Mapping[str, Any] | None,
+    ) -> httpx.Response:
+        """One request; a read that met a pooled connection the service had just closed (the
+        keep-alive race) is sent once more. Writes are never repeated behind the caller's back.
+        """
+        try:
+            return await self._http.request(
+                method, path, params=params, json=json, headers=self._headers
+            )
+        except (httpx.ReadError, httpx.RemoteProtocolError):
+            if method != "GET":
+                raise
+            return await self._http.request(
+                method, path, params=params, json=json, headers=self._headers
+            )
+
     async def call(
         self,
         method: str,
@@ -121,9 +142,7 @@ class ServiceClient:
     ) -> dict[str, Any]:
         # Shielded: a cancelled subscription (client gone) must not cancel a request half-way
         # through the in-process service, which would abandon its database work mid-query.
-        request = asyncio.ensure_future(
-            self._http.request(method, path, params=params, json=json, headers=self._headers)
-        )
+        request = asyncio.ensure_future(self._send(method, path, params, json))
         self._in_flight.add(request)
         request.add_done_callback(self._in_flight.discard)
         try:

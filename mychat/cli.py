@@ -95,6 +95,8 @@ def _serve(args: argparse.Namespace) -> int:
         # Chat frames are small; per-connection zlib state costs ~39 KiB and CPU per frame.
         ws_per_message_deflate=False,
         timeout_graceful_shutdown=10,
+        # Longer than the gateway keeps idle connections to the services (10 s).
+        timeout_keep_alive=30,
     )
     return 0
 
