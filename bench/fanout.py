@@ -134,7 +134,11 @@ def _split(
     specs = []
     offset = 0
     for size in share:
-        specs.append(ClientSpec(mode, urls, tokens[offset : offset + size] or [""], chat_id, size))
+        specs.append(
+            ClientSpec(
+                mode, urls, tokens[offset : offset + size] or [""], chat_id, size, after=after
+            )
+        )
         offset += size
     return specs
 
