@@ -23,10 +23,10 @@ from sqlalchemy import insert, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from bench.procs import HOST, Proc, free_port, uvicorn_server
+from mychat.stack import drop_database, prepare_database
 from mychat.tokens import TokenCodec
 
 ROOT = Path(__file__).resolve().parent.parent
-INIT_SQL = ROOT / "db" / "init.sql"
 MYSQL_HOST = os.environ.get("MYCHAT_BENCH_MYSQL_HOST", "127.0.0.1")
 MYSQL_PORT = int(os.environ.get("MYCHAT_BENCH_MYSQL_PORT", "3306"))
 MYSQL_USER = os.environ.get("MYCHAT_BENCH_MYSQL_USER", "root")
@@ -47,47 +47,15 @@ def mysql_url(database: str = "") -> str:
     )
 
 
-def _init_statements() -> list[str]:
-    lines = [line for line in INIT_SQL.read_text().splitlines() if not line.startswith("--")]
-    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
-
-
-async def _create_database(name: str) -> None:
-    admin = create_async_engine(mysql_url(), isolation_level="AUTOCOMMIT")
-    try:
-        async with admin.connect() as connection:
-            await connection.execute(
-                text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
-            )
-    finally:
-        await admin.dispose()
-    engine = create_async_engine(mysql_url(name))
-    try:
-        async with engine.begin() as connection:
-            for statement in _init_statements():
-                await connection.execute(text(statement))
-    finally:
-        await engine.dispose()
-
-
-async def _drop_database(name: str) -> None:
-    admin = create_async_engine(mysql_url(), isolation_level="AUTOCOMMIT")
-    try:
-        async with admin.connect() as connection:
-            await connection.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
-    finally:
-        await admin.dispose()
-
-
 @contextmanager
 def fresh_database() -> Iterator[str]:
     """A new MariaDB database loaded from db/init.sql; yields its SQLAlchemy URL."""
     name = f"mychat_bench_{secrets.token_hex(5)}"
-    asyncio.run(_create_database(name))
+    asyncio.run(prepare_database(mysql_url(name)))
     try:
         yield mysql_url(name)
     finally:
-        asyncio.run(_drop_database(name))
+        asyncio.run(drop_database(mysql_url(name)))
 
 
 @contextmanager

@@ -159,6 +159,20 @@ async def prepare_database(url: str) -> None:
         await engine.dispose()
 
 
+async def drop_database(url: str) -> None:
+    """Drop the MySQL/MariaDB database of this URL if it exists (tests and benchmarks)."""
+    parsed: URL = make_url(url)
+    name = parsed.database or ""
+    if not DATABASE_NAME.match(name):
+        raise StackError(f"database name {name!r} must be letters, digits and underscores")
+    server = create_async_engine(parsed.set(database=""), isolation_level="AUTOCOMMIT")
+    try:
+        async with server.connect() as connection:
+            await connection.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
+    finally:
+        await server.dispose()
+
+
 async def check_redis(url: str) -> None:
     from redis.asyncio import Redis
 

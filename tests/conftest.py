@@ -10,16 +10,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from mychat.settings import Settings
+from mychat.stack import drop_database, prepare_database
 
 if TYPE_CHECKING:
     from tests.broker.redis_server import PrivateRedis
 
 ROOT = Path(__file__).resolve().parent.parent
-INIT_SQL = ROOT / "db" / "init.sql"
 MARIADB_HOST = os.environ.get("MYCHAT_TEST_MYSQL_HOST", "127.0.0.1")
 MARIADB_PORT = int(os.environ.get("MYCHAT_TEST_MYSQL_PORT", "3306"))
 MARIADB_USER = os.environ.get("MYCHAT_TEST_MYSQL_USER", "root")
@@ -58,32 +56,16 @@ def mysql_url(database: str = "") -> str:
     )
 
 
-def init_sql_statements() -> list[str]:
-    lines = [line for line in INIT_SQL.read_text().splitlines() if not line.startswith("--")]
-    return [statement.strip() for statement in "\n".join(lines).split(";") if statement.strip()]
-
-
 @pytest.fixture
 async def mariadb_url() -> AsyncIterator[str]:
     """A fresh MariaDB database loaded from db/init.sql, dropped after the test."""
     require_server("MariaDB", MARIADB_HOST, MARIADB_PORT)
     name = f"mychat_test_{secrets.token_hex(6)}"
-    admin = create_async_engine(mysql_url(), isolation_level="AUTOCOMMIT")
+    await prepare_database(mysql_url(name))
     try:
-        async with admin.connect() as connection:
-            await connection.execute(
-                text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
-            )
-        engine = create_async_engine(mysql_url(name))
-        async with engine.begin() as connection:
-            for statement in init_sql_statements():
-                await connection.execute(text(statement))
-        await engine.dispose()
         yield mysql_url(name)
     finally:
-        async with admin.connect() as connection:
-            await connection.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
-        await admin.dispose()
+        await drop_database(mysql_url(name))
 
 
 @pytest.fixture

@@ -9,10 +9,8 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
 
-from mychat.stack import Stack, StackConfig
+from mychat.stack import Stack, StackConfig, drop_database
 from tests.broker.redis_server import PrivateRedis
 from tests.conftest import (
     MARIADB_HOST,
@@ -25,15 +23,6 @@ from tests.topology.nginx_stubs import INDEX_HTML, require_nginx
 
 # Variables of the developer's shell that must not leak into the stack's services.
 PRIVATE_VARIABLES = ("DATABASE_URL", "REDIS_URL", "JWT_SECRET", "MYCHAT_PORT", "MYCHAT_HOST")
-
-
-async def drop_database(name: str) -> None:
-    admin = create_async_engine(mysql_url(), isolation_level="AUTOCOMMIT")
-    try:
-        async with admin.connect() as connection:
-            await connection.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
-    finally:
-        await admin.dispose()
 
 
 def start_stack(workdir: Path, redis_url: str, web_root: Path | None = None) -> tuple[Stack, str]:
@@ -61,7 +50,7 @@ def start_stack(workdir: Path, redis_url: str, web_root: Path | None = None) -> 
     try:
         stack.start()
     except BaseException:
-        asyncio.run(drop_database(database))
+        asyncio.run(drop_database(mysql_url(database)))
         raise
     return stack, database
 
@@ -71,7 +60,7 @@ def stop_stack(stack: Stack, database: str) -> None:
     for log in sorted(stack.logs.glob("*.log")):
         # Shown by pytest only when a test failed.
         print(f"--- {log.name}\n" + "\n".join(log.read_text().splitlines()[-40:]))
-    asyncio.run(drop_database(database))
+    asyncio.run(drop_database(mysql_url(database)))
 
 
 @pytest.fixture

@@ -14,10 +14,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from mychat.stack import drop_database
 from tests.broker.redis_server import PrivateRedis
 from tests.conftest import MARIADB_HOST, MARIADB_PORT, mysql_url, require_server
 from tests.topology.clients import register
-from tests.topology.conftest import PRIVATE_VARIABLES, drop_database
+from tests.topology.conftest import PRIVATE_VARIABLES
 from tests.topology.nginx_stubs import require_nginx
 
 pytestmark = [pytest.mark.topology, pytest.mark.mariadb, pytest.mark.redis]
@@ -79,4 +80,4 @@ async def test_the_stack_command_runs_and_stops_everything(
         if process.returncode is None:
             process.kill()
             await process.wait()
-        await drop_database(database)
+        await drop_database(mysql_url(database))
