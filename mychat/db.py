@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, MetaData, event
+from sqlalchemy import DateTime, MetaData, event, exc
 from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import (
@@ -17,6 +18,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator
 
 from mychat.settings import Settings
@@ -24,6 +26,9 @@ from mychat.settings import Settings
 # Below MySQL's default wait_timeout (8 h) and any proxy's idle cut.
 POOL_RECYCLE_SECONDS = 1800
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+# A pooled connection idle for longer than this is pinged before use (see ping_when_idle).
+IDLE_PING_SECONDS = 5.0
+_LAST_USED = "mychat.last_used"
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -63,20 +68,49 @@ class UTCDateTime(TypeDecorator[datetime]):
         return None if value is None else value.replace(tzinfo=UTC)
 
 
-def create_engine(settings: Settings) -> AsyncEngine:
+def create_engine(
+    settings: Settings, *, idle_ping_seconds: float = IDLE_PING_SECONDS
+) -> AsyncEngine:
     url = settings.sqlalchemy_url
     if url.startswith("sqlite"):
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
-    return create_async_engine(
+    engine = create_async_engine(
         url,
-        pool_pre_ping=True,
         pool_recycle=POOL_RECYCLE_SECONDS,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_pool_size,
     )
+    ping_when_idle(engine, idle_ping_seconds)
+    return engine
+
+
+def ping_when_idle(engine: AsyncEngine, idle_seconds: float) -> None:
+    """Pessimistic disconnect handling, paid only where it can matter.
+
+    `pool_pre_ping` costs a round trip on every checkout, i.e. on every request. A connection
+    that served a request a moment ago is as good as a ping; one that sat idle (the server may
+    have restarted or cut it meanwhile) is pinged first and, if dead, replaced before the
+    request sees it. A connection that dies while in busy use fails one statement; SQLAlchemy
+    then invalidates it and every pooled connection older than the failure.
+    """
+    dialect, pool = engine.sync_engine.dialect, engine.sync_engine.pool
+
+    @event.listens_for(pool, "checkin")
+    def _mark_used(_dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+        record.info[_LAST_USED] = time.monotonic()
+
+    @event.listens_for(pool, "checkout")
+    def _ping_if_idle(dbapi_connection: Any, record: ConnectionPoolEntry, _proxy: Any) -> None:
+        last_used = record.info.get(_LAST_USED)
+        if last_used is None or time.monotonic() - last_used <= idle_seconds:
+            return  # fresh from connect(), or just used
+        try:
+            dialect.do_ping(dbapi_connection)
+        except Exception as error:  # any failure: the pool replaces it and checks out again
+            raise exc.DisconnectionError(f"idle connection is gone: {error}") from error
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

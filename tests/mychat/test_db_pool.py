@@ -1,0 +1,55 @@
+"""The pool's disconnect handling: a connection idle for a while is pinged before use."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from mychat.db import create_engine
+from mychat.settings import Settings
+
+
+async def _pooled_connection_id(engine: AsyncEngine) -> int:
+    async with engine.connect() as connection:
+        return int(await connection.scalar(text("SELECT CONNECTION_ID()")))
+
+
+async def _kill(settings: Settings, victim: int) -> None:
+    """Kill a pooled connection on the server, from elsewhere (as a restart or idle cut would)."""
+    other = create_engine(settings)
+    try:
+        async with other.connect() as killer:
+            await killer.execute(text(f"KILL {victim}"))
+    finally:
+        await other.dispose()
+
+
+async def test_a_killed_idle_connection_is_replaced_before_use(settings: Settings) -> None:
+    engine = create_engine(settings.model_copy(update={"db_pool_size": 1}), idle_ping_seconds=0.2)
+    try:
+        victim = await _pooled_connection_id(engine)
+        await _kill(settings, victim)
+        await asyncio.sleep(0.3)  # idle long enough to be pinged at the next checkout
+        assert await _pooled_connection_id(engine) != victim  # no error: replaced
+    finally:
+        await engine.dispose()
+
+
+async def test_a_connection_killed_while_busy_fails_once_then_is_replaced(
+    settings: Settings,
+) -> None:
+    """The price of not pinging on every checkout: one statement fails, the next succeeds."""
+    engine = create_engine(settings.model_copy(update={"db_pool_size": 1}), idle_ping_seconds=60)
+    try:
+        victim = await _pooled_connection_id(engine)
+        await _kill(settings, victim)
+        with pytest.raises(DBAPIError) as failure:
+            await _pooled_connection_id(engine)  # just used: no ping, the statement fails
+        assert failure.value.connection_invalidated
+        assert await _pooled_connection_id(engine) != victim
+    finally:
+        await engine.dispose()
