@@ -62,6 +62,7 @@ class Call:
 
     request: Request
     user_id: int
+    nickname: str  # from the verified token (nicknames never change)
     session: AsyncSession
     body: dict[str, Any]
     chat_id_or_none: int | None
@@ -177,14 +178,14 @@ def endpoint(
     async def run(request: Request) -> Response:
         claims = authenticate(request)
         try:
-            content = await _run_handler(request, claims.user_id)
+            content = await _run_handler(request, claims.user_id, claims.nickname)
         except ApiError as error:
             if seed_errors:
                 return _seed_error_response(error)
             return JSONResponse(error.body(), status_code=error.status, headers=error.headers())
         return JSONResponse(content)
 
-    async def _run_handler(request: Request, user_id: int) -> Any:
+    async def _run_handler(request: Request, user_id: int, nickname: str) -> Any:
         chat_id: int | None = None
         if "chat_id" in request.path_params:
             chat_id = parse_id(str(request.path_params["chat_id"]))
@@ -197,7 +198,9 @@ def endpoint(
             unit_of_work(res.sessions, state.broker) if write else read_only(res.sessions)
         )
         async with scope as session:
-            return await handler(Call(request, user_id, session, body, chat_id, state.send_limiter))
+            return await handler(
+                Call(request, user_id, nickname, session, body, chat_id, state.send_limiter)
+            )
 
     return run
 
@@ -209,7 +212,9 @@ async def send_message_from_body(call: Call) -> tuple[MessageView, bool]:
     text = call.text_field("text")
     client_id = call.optional_text_field("client_id")
     check_send_rate(call.send_limiter, call.user_id)
-    return await do_send_message(call.session, call.chat_id, call.user_id, text, client_id)
+    return await do_send_message(
+        call.session, call.chat_id, call.user_id, text, client_id, sender_nickname=call.nickname
+    )
 
 
 async def add_member_from_body(call: Call) -> MemberView:

@@ -5,14 +5,34 @@ from __future__ import annotations
 import uuid
 from collections.abc import Collection, Sequence
 from datetime import datetime
+from functools import cache
+from typing import Any, cast
 
-from sqlalchemy import Select, and_, func, select, update
+from sqlalchemy import (
+    CursorResult,
+    Insert,
+    Select,
+    Update,
+    and_,
+    bindparam,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from auth_service.models import User
 from chat_service.access import access_chat_for_user
-from chat_service.models import MESSAGE_TEXT_MAX, Chat, ChatMember, Message
+from chat_service.models import (
+    MESSAGE_TEXT_MAX,
+    ChatMember,
+    chats_table,
+    members_table,
+    messages_table,
+    users_table,
+)
 from chat_service.unit_of_work import emit
 from chat_service.validation import check_trimmed_text
 from chat_service.views import MessageView
@@ -49,30 +69,47 @@ def check_send_rate(limiter: RateLimiter, user_id: int) -> None:
 
 MessageRow = Select[int, int, int, str, str, datetime, str | None]
 
+_m, _u, _cm, _c = messages_table.c, users_table.c, members_table.c, chats_table.c
+
 
 def _message_rows() -> MessageRow:
-    """Plain columns in MessageView's order: no ORM entities on the read paths."""
+    """Plain columns of the tables in MessageView's order: no ORM entities on the read paths."""
     return select(
-        Message.id,
-        Message.chat_id,
-        Message.sender_id,
-        User.nickname,
-        Message.text,
-        Message.created_at,
-        Message.client_id,
-    ).join(User, User.id == Message.sender_id)
+        _m.id, _m.chat_id, _m.sender_id, _u.nickname, _m.text, _m.created_at, _m.client_id
+    ).join(users_table, _u.id == _m.sender_id)
 
 
-async def _views(session: AsyncSession, statement: MessageRow) -> list[MessageView]:
-    return [MessageView(*row) for row in await session.execute(statement)]
+@cache
+def _page_statement(*, forward: bool, bounded: bool) -> MessageRow:
+    """One chat's page with the membership check folded in (no row unless a member).
+
+    Built once per shape with bind parameters, so SQLAlchemy's compiled cache is hit without
+    rebuilding the statement per request: chat_id, user_id, limit, and `after` (forward) or
+    `before` (backward, bounded).
+    """
+    statement = (
+        _message_rows()
+        .join(members_table, and_(_cm.chat_id == _m.chat_id, _cm.user_id == bindparam("user_id")))
+        .where(_m.chat_id == bindparam("chat_id"))
+        .limit(bindparam("limit"))
+    )
+    if forward:
+        return statement.where(_m.id > bindparam("after")).order_by(_m.id)
+    if bounded:
+        statement = statement.where(_m.id < bindparam("before"))
+    return statement.order_by(_m.id.desc())
+
+
+async def _views(
+    session: AsyncSession, statement: MessageRow, params: dict[str, Any] | None = None
+) -> list[MessageView]:
+    return [MessageView(*row) for row in await session.execute(statement, params)]
 
 
 async def _stored_by_client_id(
     session: AsyncSession, sender_id: int, client_id: str, *, latest: bool
 ) -> MessageView | None:
-    statement = _message_rows().where(
-        Message.sender_id == sender_id, Message.client_id == client_id
-    )
+    statement = _message_rows().where(_m.sender_id == sender_id, _m.client_id == client_id)
     if latest:
         # A locking read sees rows committed after this transaction's snapshot (InnoDB);
         # shared, because the failed INSERT already holds a shared lock on that index entry.
@@ -92,40 +129,101 @@ def _replayed(stored: MessageView, chat_id: int) -> MessageView:
     return stored
 
 
+@cache
+def _lock_if_member() -> Update:
+    """Take the chat's row lock, only if the caller is a member: one statement for both.
+
+    It writes the chat row first, as access_chat_for_user(lock=True) does (no FK shared-lock
+    deadlocks between concurrent senders, SQLite's write lock before any read); it matches one
+    row exactly when the chat exists and the user is a member (MySQL dialects count matched
+    rows, FOUND_ROWS).
+    """
+    membership = (
+        select(_cm.user_id)
+        .where(_cm.chat_id == bindparam("chat_id"), _cm.user_id == bindparam("user_id"))
+        .exists()
+    )
+    return (
+        update(chats_table)
+        .where(_c.id == bindparam("chat_id"), membership)
+        .values(last_activity_at=_c.last_activity_at)
+    )
+
+
+@cache
+def _bump_last_message() -> Update:
+    return (
+        update(chats_table)
+        .where(
+            _c.id == bindparam("chat_id"),
+            or_(_c.last_message_id.is_(None), _c.last_message_id < bindparam("message_id")),
+        )
+        .values(last_message_id=bindparam("message_id"), last_activity_at=bindparam("at"))
+    )
+
+
+@cache
+def _insert_message_statement() -> Insert:
+    return insert(messages_table)
+
+
+async def _insert_message(session: AsyncSession, values: dict[str, Any]) -> int:
+    result = await session.execute(_insert_message_statement(), values)
+    key = cast(CursorResult[Any], result).inserted_primary_key
+    assert key is not None, "an INSERT of one row has its primary key"
+    message_id: int = key[0]
+    return message_id
+
+
 async def do_send_message(
-    session: AsyncSession, chat_id: int, sender_id: int, text: str, client_id: str | None = None
+    session: AsyncSession,
+    chat_id: int,
+    sender_id: int,
+    text: str,
+    client_id: str | None = None,
+    *,
+    sender_nickname: str | None = None,
 ) -> tuple[MessageView, bool]:
-    """Store a message; (message, created). A repeated client_id returns the stored message."""
+    """Store a message; (message, created). A repeated client_id returns the stored message.
+
+    sender_nickname: the caller's, from their verified token (nicknames never change); without
+    it, it is read with the membership check.
+    """
     text = check_message_text(text)
     client_id = check_client_id(client_id)
-    chat, _member, nickname = await access_chat_for_user(session, chat_id, sender_id, lock=True)
+    locked = await session.execute(_lock_if_member(), {"chat_id": chat_id, "user_id": sender_id})
+    nickname = sender_nickname
+    if cast(CursorResult[Any], locked).rowcount != 1 or nickname is None:
+        # 404 or 403 (raised here), or the nickname is needed: the full check, under the lock.
+        nickname = (await access_chat_for_user(session, chat_id, sender_id, lock=True)).nickname
     if client_id is not None:
         stored = await _stored_by_client_id(session, sender_id, client_id, latest=False)
         if stored is not None:
             return _replayed(stored, chat_id), False
-    message = Message(
-        chat_id=chat_id, sender_id=sender_id, text=text, client_id=client_id, created_at=utc_now()
-    )
+    now = utc_now()
+    values = {
+        "chat_id": chat_id,
+        "sender_id": sender_id,
+        "text": text,
+        "client_id": client_id,
+        "created_at": now,
+    }
     if client_id is None:
-        session.add(message)
-        await session.flush()
+        message_id = await _insert_message(session, values)
     else:
         try:
             async with session.begin_nested():
-                session.add(message)
+                message_id = await _insert_message(session, values)
         except IntegrityError:
             # A concurrent send with the same client_id won; the unique index decided.
             stored = await _stored_by_client_id(session, sender_id, client_id, latest=True)
             if stored is None:
                 raise
             return _replayed(stored, chat_id), False
-    if chat.last_message_id is None or chat.last_message_id < message.id:
-        chat.last_message_id = message.id
-        chat.last_activity_at = message.created_at
-    await session.flush()
-    view = MessageView(
-        message.id, chat_id, sender_id, nickname, text, message.created_at, client_id
+    await session.execute(
+        _bump_last_message(), {"chat_id": chat_id, "message_id": message_id, "at": now}
     )
+    view = MessageView(message_id, chat_id, sender_id, nickname, text, now, client_id)
     emit(session, Event(EventKind.MESSAGE_ADDED, chat_id, {"message": view.to_json()}))
     return view, True
 
@@ -144,22 +242,14 @@ async def get_chat_messages(
     With `after`: the oldest `limit` messages newer than it (more = newer ones remain).
     Otherwise: the newest `limit` messages older than `before` (more = older ones remain).
     """
-    statement = (
-        _message_rows()
-        # Membership folded into the page query; only an empty page needs a separate check.
-        .join(
-            ChatMember,
-            and_(ChatMember.chat_id == Message.chat_id, ChatMember.user_id == user_id),
-        )
-        .where(Message.chat_id == chat_id)
-        .limit(limit + 1)
-    )
+    params: dict[str, Any] = {"chat_id": chat_id, "user_id": user_id, "limit": limit + 1}
     if after is not None:
-        page = await _views(session, statement.where(Message.id > after).order_by(Message.id))
+        params["after"] = after
+        page = await _views(session, _page_statement(forward=True, bounded=True), params)
     else:
-        if before is not None:
-            statement = statement.where(Message.id < before)
-        page = (await _views(session, statement.order_by(Message.id.desc())))[::-1]
+        params["before"] = before
+        statement = _page_statement(forward=False, bounded=before is not None)
+        page = (await _views(session, statement, params))[::-1]
     if not page:
         await access_chat_for_user(session, chat_id, user_id)  # 404 or 403, else truly empty
         return [], False
@@ -175,12 +265,9 @@ async def get_messages_after(
     """Messages in all the user's chats with id > after, oldest first (subscription catch-up)."""
     statement = (
         _message_rows()
-        .join(
-            ChatMember,
-            and_(ChatMember.chat_id == Message.chat_id, ChatMember.user_id == user_id),
-        )
-        .where(Message.id > after)
-        .order_by(Message.id)
+        .join(members_table, and_(_cm.chat_id == _m.chat_id, _cm.user_id == user_id))
+        .where(_m.id > after)
+        .order_by(_m.id)
         .limit(limit + 1)
     )
     page = await _views(session, statement)
@@ -192,15 +279,15 @@ async def get_last_messages(
 ) -> dict[int, MessageView | None]:
     """The newest message of each of the given chats the user is a member of."""
     rows = await session.execute(
-        select(Chat.id, Chat.last_message_id)
-        .join(ChatMember, and_(ChatMember.chat_id == Chat.id, ChatMember.user_id == user_id))
-        .where(Chat.id.in_(chat_ids))
+        select(_c.id, _c.last_message_id)
+        .join(members_table, and_(_cm.chat_id == _c.id, _cm.user_id == user_id))
+        .where(_c.id.in_(chat_ids))
     )
-    last_ids = dict(rows.all())
+    last_ids: dict[int, int | None] = {chat_id: last_id for chat_id, last_id in rows}
     message_ids = [message_id for message_id in last_ids.values() if message_id is not None]
     found: dict[int, MessageView] = {}
     if message_ids:
-        views = await _views(session, _message_rows().where(Message.id.in_(message_ids)))
+        views = await _views(session, _message_rows().where(_m.id.in_(message_ids)))
         found = {view.chat_id: view for view in views}
     return {chat_id: found.get(chat_id) for chat_id in last_ids}
 
@@ -212,17 +299,14 @@ async def unread_counts(
     if not chat_ids:
         return {}
     rows = await session.execute(
-        select(Message.chat_id, func.count())
-        .join(
-            ChatMember,
-            and_(ChatMember.chat_id == Message.chat_id, ChatMember.user_id == user_id),
-        )
+        select(_m.chat_id, func.count())
+        .join(members_table, and_(_cm.chat_id == _m.chat_id, _cm.user_id == user_id))
         .where(
-            Message.chat_id.in_(chat_ids),
-            Message.id > ChatMember.last_read_message_id,
-            Message.sender_id != user_id,
+            _m.chat_id.in_(chat_ids),
+            _m.id > _cm.last_read_message_id,
+            _m.sender_id != user_id,
         )
-        .group_by(Message.chat_id)
+        .group_by(_m.chat_id)
     )
     return {chat_id: count for chat_id, count in rows}
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Table, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from auth_service.models import Id
+from auth_service.models import Id, User
 from mychat.db import Base, UTCDateTime, utc_now
 
 CHAT_NAME_MAX = 100
@@ -63,3 +64,11 @@ class Message(Base):
     text: Mapped[str] = mapped_column(Text)
     client_id: Mapped[str | None] = mapped_column(String(CLIENT_ID_MAX), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
+
+
+# The tables behind the models, for Core statements on the hot paths (history pages, sends):
+# plain rows, no ORM entity loading or unit-of-work bookkeeping.
+chats_table = cast(Table, Chat.__table__)
+members_table = cast(Table, ChatMember.__table__)
+messages_table = cast(Table, Message.__table__)
+users_table = cast(Table, User.__table__)  # read only: auth_service writes it
