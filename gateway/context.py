@@ -11,6 +11,7 @@ import httpx
 
 from gateway.clients import AuthClient, ChatClient, InFlight
 from gateway.loaders import Loaders
+from gateway.shared_events import SharedEvents
 from mychat.broker import Broker
 from mychat.tokens import InvalidToken, TokenClaims, TokenCodec
 
@@ -24,6 +25,7 @@ class GatewayResources:
     broker: Broker
     tokens: TokenCodec
     in_flight: InFlight = field(default_factory=set)
+    shared_events: SharedEvents = field(default_factory=SharedEvents)
 
 
 class Context:
@@ -73,6 +75,10 @@ class Context:
     @property
     def broker(self) -> Broker:
         return self.resources.broker
+
+    @property
+    def shared_events(self) -> SharedEvents:
+        return self.resources.shared_events
 
     def for_operation(self) -> Context:
         """A copy sharing the caller but with fresh loaders (one per WebSocket operation)."""

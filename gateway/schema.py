@@ -33,6 +33,7 @@ from gateway.errors import (
 )
 from gateway.mutations import Mutation
 from gateway.queries import Query
+from gateway.shared_events import SharedEventExecutor
 from gateway.subscriptions import Subscription
 from gateway.types import Chat, User, Viewer
 
@@ -97,6 +98,7 @@ def build_schema() -> strawberry.Schema:
     ]
     return GatewaySchema(
         query=Query,
+        execution_context_class=SharedEventExecutor,
         mutation=Mutation,
         subscription=Subscription,
         types=[

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, AsyncIterator
 from datetime import UTC, datetime
+from functools import partial
 from typing import Annotated
 
 import strawberry
@@ -211,7 +212,10 @@ async def message_stream(
                 row = item.payload["message"]
                 if row["id"] not in seen:
                     seen.add(row["id"])
-                    yield Message.from_data(row)
+                    # One object per event for all local subscribers: see shared_events.
+                    yield context.shared_events.object_for(
+                        "Message", row, partial(Message.from_data, row)
+                    )
 
 
 async def chat_event_stream(context: Context, after: int | None) -> AsyncGenerator[ChatEvent, None]:
@@ -248,7 +252,7 @@ async def chat_event_stream(context: Context, after: int | None) -> AsyncGenerat
                     if row["id"] not in seen and row["chat_id"] in chat_ids:
                         yield message_added(row)
                 continue
-            event = _chat_event(item, chat_ids, me)
+            event = _chat_event(context, item, chat_ids, me)
             if event is None:
                 continue
             if isinstance(event, MessageAdded):
@@ -259,7 +263,7 @@ async def chat_event_stream(context: Context, after: int | None) -> AsyncGenerat
             yield event
 
 
-def _chat_event(event: Event, chat_ids: set[int], me: int) -> ChatEvent | None:
+def _chat_event(context: Context, event: Event, chat_ids: set[int], me: int) -> ChatEvent | None:
     """The caller's view of one broker event, updating the set of their chats."""
     chat_id = event.chat_id
     payload = event.payload
@@ -288,5 +292,10 @@ def _chat_event(event: Event, chat_ids: set[int], me: int) -> ChatEvent | None:
         return MemberLeft(user=User.build(user["id"], user["nickname"]), chat_db_id=chat_id)
     if event.kind == EventKind.MESSAGE_ADDED:
         row = payload["message"]
-        return MessageAdded(message=Message.from_data(row), chat_db_id=chat_id)
+        # One object per event for all local subscribers: see shared_events.
+        return context.shared_events.object_for(
+            "MessageAdded",
+            row,
+            lambda: MessageAdded(message=Message.from_data(row), chat_db_id=chat_id),
+        )
     return None

@@ -1,0 +1,249 @@
+"""Execute a live event's selection once per process, not once per subscriber.
+
+A chat event reaches every subscriber of the process at once. When a subscription's selection
+reads only plain attributes of the event's object (no resolver, no arguments, no directives,
+so nothing that depends on the viewer or on variables), its result is the same for every
+subscriber holding the same document: the first one executes it and the others reuse that
+result. Selections with resolvers (say `chat { unreadCount }`) still run per subscriber, with
+the subscriber's own context.
+
+`SharedEventExecutor` is also where graphql-core's per-event executors get their own field
+memo: they share the subscription's by default, and every event adds entries to it that are
+never read again (memory growing with each event on long-lived subscriptions).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar, cast
+
+from graphql import (
+    ExecutionResult,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLField,
+    GraphQLObjectType,
+    GraphQLSchema,
+    InlineFragmentNode,
+    NamedTypeNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    get_named_type,
+    is_abstract_type,
+)
+from graphql.execution import Executor
+from graphql.pyutils import AwaitableOrValue
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+from strawberry.schema.schema_converter import GraphQLCoreConverter
+from strawberry.types.field import StrawberryField
+
+Value = TypeVar("Value")
+Built = TypeVar("Built")
+# Events a process keeps results for: all its subscribers handle an event within moments, so a
+# short window suffices; an evicted event only costs a re-execution.
+RECENT_EVENTS = 256
+# Documents whose shareability is remembered (the parser cache keeps documents alive, too).
+KNOWN_SELECTIONS = 1024
+
+
+class RecentByIdentity(Generic[Value]):
+    """A bounded memo keyed by the identity of an object (events are unhashable dicts).
+
+    Each entry keeps its key object alive, so an `id()` cannot be reused while it is cached.
+    """
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._entries: OrderedDict[int, tuple[object, Value]] = OrderedDict()
+
+    def get(self, key: object) -> Value | None:
+        entry = self._entries.get(id(key))
+        if entry is None or entry[0] is not key:
+            return None
+        return entry[1]
+
+    def put(self, key: object, value: Value) -> Value:
+        self._entries[id(key)] = (key, value)
+        self._entries.move_to_end(id(key))
+        while len(self._entries) > self._size:
+            self._entries.popitem(last=False)
+        return value
+
+    def get_or_build(self, key: object, build: Callable[[], Value]) -> Value:
+        found = self.get(key)
+        return found if found is not None else self.put(key, build())
+
+
+class SharedEvents:
+    """Per-process memo of what every subscriber derives alike from one broker event."""
+
+    def __init__(self) -> None:
+        # (what, event payload) -> the GraphQL object built from that payload (a dict all local
+        # subscribers share), so every subscriber's execution sees the same root value.
+        self._objects: dict[str, RecentByIdentity[object]] = {}
+        # Root value -> {id(operation): (operation, result)}.
+        self._results: RecentByIdentity[dict[int, tuple[object, ExecutionResult]]] = (
+            RecentByIdentity(RECENT_EVENTS)
+        )
+        # (id(operation), runtime type name) -> (operation, shareable?).
+        self._shareable: OrderedDict[tuple[int, str], tuple[object, bool]] = OrderedDict()
+
+    def object_for(self, what: str, payload: object, build: Callable[[], Built]) -> Built:
+        """The object built from `payload` for `what`, built once per event and process."""
+        memo = self._objects.get(what)
+        if memo is None:
+            memo = self._objects[what] = RecentByIdentity(RECENT_EVENTS)
+        # One builder per `what`, so the memo holds only what `build` returns.
+        return cast(Built, memo.get_or_build(payload, build))
+
+    def shareable(self, executor: Executor[Any]) -> bool:
+        payload_type = _runtime_type(executor.schema, executor.root_value)
+        if payload_type is None:
+            return False
+        operation = executor.operation
+        key = (id(operation), payload_type.name)
+        known = self._shareable.get(key)
+        if known is not None and known[0] is operation:
+            return known[1]
+        verdict = _only_plain_fields(
+            executor.schema, executor.fragment_definitions, operation, payload_type
+        )
+        self._shareable[key] = (operation, verdict)
+        while len(self._shareable) > KNOWN_SELECTIONS:
+            self._shareable.popitem(last=False)
+        return verdict
+
+    def execute(
+        self, executor: Executor[Any], run: Callable[[], AwaitableOrValue[Any]]
+    ) -> AwaitableOrValue[Any]:
+        """`run()` for the first subscriber of an event; its result for the others."""
+        if not self.shareable(executor):
+            return run()
+        payload = executor.root_value
+        operation = executor.operation
+        results = self._results.get(payload)
+        if results is not None:
+            hit = results.get(id(operation))
+            if hit is not None and hit[0] is operation:
+                return hit[1]
+        result = run()
+        # Plain fields resolve synchronously; anything else (or an error) is not reused.
+        if isinstance(result, ExecutionResult) and not result.errors:
+            if results is None:
+                results = self._results.put(payload, {})
+            results[id(operation)] = (operation, result)
+        return result
+
+
+class SharedEventExecutor(StrawberryGraphQLCoreExecutionContext):
+    """Strawberry's executor, with per-event executors that share results where they can."""
+
+    per_event = False
+
+    def build_per_event_executor(self, payload: Any) -> Executor[Any]:
+        executor = super().build_per_event_executor(payload)
+        # Own memo per event: the inherited one is keyed by per-event objects and would grow
+        # with every event for the subscription's lifetime.
+        executor._relevant_sub_fields = {}
+        if isinstance(executor, SharedEventExecutor):
+            executor.per_event = True
+        return executor
+
+    def execute_operation(self, serially: bool | None = None) -> AwaitableOrValue[Any]:
+        if not self.per_event:
+            return super().execute_operation(serially)
+        shared = getattr(self.context_value, "shared_events", None)
+        if not isinstance(shared, SharedEvents):
+            return super().execute_operation(serially)
+        return shared.execute(self, lambda: super(SharedEventExecutor, self).execute_operation())
+
+
+def _runtime_type(schema: GraphQLSchema, payload: object) -> GraphQLObjectType | None:
+    definition = getattr(type(payload), "__strawberry_definition__", None)
+    name = getattr(definition, "name", None)
+    found = schema.get_type(name) if isinstance(name, str) else None
+    return found if isinstance(found, GraphQLObjectType) else None
+
+
+def _only_plain_fields(
+    schema: GraphQLSchema,
+    fragments: dict[str, FragmentDefinitionNode],
+    operation: OperationDefinitionNode,
+    payload_type: GraphQLObjectType,
+) -> bool:
+    """Whether the subscription field's selection reads only plain attributes of the payload.
+
+    The root field itself may take arguments and variables: they choose the event stream, and
+    the per-event resolver returns the payload unchanged.
+    """
+    roots = operation.selection_set.selections
+    if len(roots) != 1 or not isinstance(roots[0], FieldNode) or roots[0].directives:
+        return False
+    selection = roots[0].selection_set
+    return selection is not None and _plain_selection(schema, fragments, selection, payload_type)
+
+
+def _plain_selection(
+    schema: GraphQLSchema,
+    fragments: dict[str, FragmentDefinitionNode],
+    selection_set: SelectionSetNode,
+    parent: GraphQLObjectType,
+) -> bool:
+    for selection in selection_set.selections:
+        if selection.directives:
+            return False
+        if isinstance(selection, FieldNode):
+            if not _plain_field(schema, fragments, selection, parent):
+                return False
+            continue
+        if isinstance(selection, InlineFragmentNode):
+            condition, nested = selection.type_condition, selection.selection_set
+        elif isinstance(selection, FragmentSpreadNode):
+            fragment = fragments.get(selection.name.value)
+            if fragment is None:
+                return False
+            condition, nested = fragment.type_condition, fragment.selection_set
+        else:
+            return False
+        if not _applies(schema, condition, parent):
+            continue
+        if not _plain_selection(schema, fragments, nested, parent):
+            return False
+    return True
+
+
+def _plain_field(
+    schema: GraphQLSchema,
+    fragments: dict[str, FragmentDefinitionNode],
+    node: FieldNode,
+    parent: GraphQLObjectType,
+) -> bool:
+    if node.arguments:
+        return False
+    if node.name.value == "__typename":
+        return True
+    field: GraphQLField | None = parent.fields.get(node.name.value)
+    if field is None:
+        return False
+    definition = field.extensions.get(GraphQLCoreConverter.DEFINITION_BACKREF)
+    if not isinstance(definition, StrawberryField) or not definition.is_basic_field:
+        return False
+    if node.selection_set is None:
+        return True
+    child = get_named_type(field.type)
+    return isinstance(child, GraphQLObjectType) and _plain_selection(
+        schema, fragments, node.selection_set, child
+    )
+
+
+def _applies(
+    schema: GraphQLSchema, condition: NamedTypeNode | None, runtime: GraphQLObjectType
+) -> bool:
+    if condition is None:
+        return True
+    named = schema.get_type(condition.name.value)
+    if named is runtime:
+        return True
+    return is_abstract_type(named) and schema.is_sub_type(named, runtime)
