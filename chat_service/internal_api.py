@@ -6,6 +6,7 @@ from typing import Any
 
 from starlette.routing import BaseRoute, Route
 
+from chat_service.access import access_chat_for_user, chat_not_found
 from chat_service.chats import (
     CHATS_PAGE_MAX,
     do_create_chat,
@@ -35,7 +36,7 @@ MESSAGES_PAGE_DEFAULT = 50
 
 
 def _messages_json(messages: list[MessageView], has_more: bool) -> dict[str, Any]:
-    return {"messages": [message.to_json() for message in messages], "has_more": has_more}
+    return {"messages": [message.to_response() for message in messages], "has_more": has_more}
 
 
 async def list_chats(call: Call) -> dict[str, Any]:
@@ -77,14 +78,21 @@ async def last_messages(call: Call) -> dict[str, Any]:
     found = await get_last_messages(call.session, call.user_id, call.query_ids("chat_ids"))
     return {
         "messages": {
-            str(chat_id): None if message is None else message.to_json()
+            str(chat_id): None if message is None else message.to_response()
             for chat_id, message in found.items()
         }
     }
 
 
 async def chat_messages(call: Call) -> dict[str, Any]:
-    """`?last=&before=` pages back from the newest; `?first=&after=` pages forward."""
+    """`?last=&before=` pages back from the newest; `?first=&after=` pages forward.
+
+    `?with_chat=1` adds the chat itself (`?unread=0` skips its count): the gateway's `chat(id)`
+    with its first page is then one call.
+    """
+    chat: dict[str, Any] | None = None
+    if call.query_flag("with_chat", default=False):
+        chat = await _one_chat(call)
     forward = {"first", "after"} & call.request.query_params.keys()
     backward = {"last", "before"} & call.request.query_params.keys()
     if forward and backward:
@@ -101,7 +109,24 @@ async def chat_messages(call: Call) -> dict[str, Any]:
         messages, has_more = await get_chat_messages(
             call.session, call.chat_id, call.user_id, limit=limit, before=before
         )
-    return _messages_json(messages, has_more)
+    body = _messages_json(messages, has_more)
+    if chat is not None:
+        body["chat"] = chat
+    return body
+
+
+async def _one_chat(call: Call) -> dict[str, Any]:
+    """The chat as /chats/batch shows it; 404 unknown, 403 not a member."""
+    found = await get_chats_by_ids(
+        call.session,
+        call.user_id,
+        [call.chat_id],
+        with_unread=call.query_flag("unread", default=True),
+    )
+    if not found:
+        await access_chat_for_user(call.session, call.chat_id, call.user_id)  # raises 404/403
+        raise chat_not_found()  # not reached: both reads see one snapshot
+    return found[0].to_json()
 
 
 async def messages_after(call: Call) -> dict[str, Any]:
@@ -134,7 +159,7 @@ async def leave_chat(call: Call) -> dict[str, Any]:
 
 async def send_message(call: Call) -> dict[str, Any]:
     message, created = await send_message_from_body(call)
-    return {"message": message.to_json(), "created": created}
+    return {"message": message.to_response(), "created": created}
 
 
 async def mark_read(call: Call) -> dict[str, Any]:

@@ -223,6 +223,30 @@ async def test_chat_messages_of_someone_elses_or_no_chat(
     assert (await get(harness, alice, "/chats/abc/messages", status=404))["code"] == "not_found"
 
 
+async def test_chat_messages_with_the_chat(
+    harness: ChatHarness, alice: Person, bob: Person
+) -> None:
+    chat_id = await harness.create_chat(alice, "Room", bob)
+    sent = [await harness.send(bob, chat_id, f"m{i}") for i in range(3)]
+    path = f"/chats/{chat_id}/messages"
+    body = await get(harness, alice, path, last=2, with_chat=1)
+    batch = await get(harness, alice, "/chats/batch", ids=str(chat_id))
+    assert body["chat"] == batch["chats"][0]
+    assert body["chat"]["unread_count"] == 3
+    assert [m["id"] for m in body["messages"]] == [m["id"] for m in sent[1:]]
+    assert body["has_more"] is True
+    without_count = await get(harness, alice, path, last=2, with_chat=1, unread=0)
+    assert without_count["chat"]["unread_count"] is None
+    assert set(without_count["chat"]) == CHAT_KEYS
+    plain = await get(harness, alice, path, last=2)
+    assert "chat" not in plain
+    theirs = await harness.create_chat(bob)
+    error = await get(harness, alice, f"/chats/{theirs}/messages", 403, with_chat=1)
+    assert error["code"] == "not_a_member"
+    error = await get(harness, alice, "/chats/424242/messages", 404, with_chat=1)
+    assert error["code"] == "not_found"
+
+
 async def test_messages_after_cover_all_my_chats_only(
     harness: ChatHarness, alice: Person, bob: Person
 ) -> None:
