@@ -1,0 +1,229 @@
+"""One execution per event and process for plain selections; per-subscriber for the rest."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from functools import cache
+from typing import Any
+
+import httpx
+import pytest
+from graphql import DocumentNode, ExecutionResult, GraphQLSchema, parse
+
+from gateway.clients import MessageData
+from gateway.context import Context, GatewayResources
+from gateway.schema import build_schema
+from gateway.shared_events import SharedEventExecutor, SharedEvents
+from gateway.subscriptions import MessageAdded
+from gateway.types import Message
+from mychat.broker import MemoryBroker
+from mychat.tokens import TokenCodec
+from tests.conftest import TEST_JWT_SECRET
+from tests.gateway.conftest import LiveServer
+from tests.gateway.test_subscriptions import next_data, settle
+from tests.gateway.wsclient import TRANSPORT_WS, graphql_socket
+
+
+def row(message_id: int = 7, text: str = "hello") -> MessageData:
+    return MessageData(
+        id=message_id,
+        chat_id=3,
+        sender_id=2,
+        sender_nickname="Alice",
+        text=text,
+        created_at="2026-11-26T10:00:00+00:00",
+        client_id=None,
+    )
+
+
+PLAIN = """subscription Watch($chatId: ID!, $after: ID) {
+  messageAdded(chatId: $chatId, after: $after) {
+    id databaseId text createdAt __typename sender { id nickname } ...More
+  }
+}
+fragment More on Message { clientId chatId }"""
+WITH_VARIABLE_DIRECTIVE = """subscription Watch($chatId: ID!, $withText: Boolean!) {
+  messageAdded(chatId: $chatId) { id text @include(if: $withText) }
+}"""
+EVENTS_PLAIN = """subscription { chatEvents {
+  __typename ... on MessageAdded { message { id text } } ... on RemovedFromChat { chatId }
+} }"""
+EVENTS_WITH_RESOLVER = """subscription { chatEvents {
+  ... on MessageAdded { message { id } chat { myRole } }
+} }"""
+
+
+@pytest.fixture
+async def context() -> AsyncIterator[Context]:
+    async with httpx.AsyncClient() as auth_http, httpx.AsyncClient() as chat_http:
+        resources = GatewayResources(
+            auth_http, chat_http, MemoryBroker(), TokenCodec(TEST_JWT_SECRET, timedelta(hours=1))
+        )
+        yield Context(resources, "test")
+
+
+@pytest.fixture(scope="module")
+def graphql_schema() -> GraphQLSchema:
+    schema: GraphQLSchema = build_schema()._schema
+    return schema
+
+
+@cache
+def parsed(document: str) -> DocumentNode:
+    """One parse per text, as the gateway's parser cache does."""
+    return parse(document)
+
+
+def event_executor(
+    schema: GraphQLSchema,
+    context: Context,
+    document: str,
+    payload: object,
+    variables: dict[str, Any] | None = None,
+) -> SharedEventExecutor:
+    """A subscriber's executor for one event, as graphql-core's subscribe builds it."""
+    subscriber = SharedEventExecutor.build(
+        schema, parsed(document), context_value=context, raw_variable_values=variables or {}
+    )
+    assert isinstance(subscriber, SharedEventExecutor), subscriber
+    per_event = subscriber.build_per_event_executor(payload)
+    assert isinstance(per_event, SharedEventExecutor)
+    return per_event
+
+
+def run(executor: SharedEventExecutor) -> ExecutionResult:
+    result = executor.execute_operation()
+    assert isinstance(result, ExecutionResult), result
+    assert result.errors is None, result.errors
+    return result
+
+
+def test_plain_selection_runs_once_for_all_subscribers(
+    graphql_schema: GraphQLSchema, context: Context
+) -> None:
+    message = Message.from_data(row())
+    variables = {"chatId": "Q2hhdDoz", "after": None}
+    first = run(event_executor(graphql_schema, context, PLAIN, message, variables))
+    # Another subscriber (other variables for the stream itself) gets the very same result.
+    other = {"chatId": "Q2hhdDoz", "after": "TWVzc2FnZTox"}
+    assert run(event_executor(graphql_schema, context, PLAIN, message, other)) is first
+    assert first.data == {
+        "messageAdded": {
+            "id": message.id,
+            "databaseId": 7,
+            "text": "hello",
+            "createdAt": "2026-11-26T10:00:00+00:00",
+            "__typename": "Message",
+            "sender": {"id": message.sender.id, "nickname": "Alice"},
+            "clientId": None,
+            "chatId": message.chat_id,
+        }
+    }
+    # A different event is executed afresh.
+    newer = Message.from_data(row(8, "again"))
+    second = run(event_executor(graphql_schema, context, PLAIN, newer, variables))
+    assert second is not first
+    assert second.data is not None
+    assert second.data["messageAdded"]["text"] == "again"
+
+
+def test_selection_depending_on_variables_runs_per_subscriber(
+    graphql_schema: GraphQLSchema, context: Context
+) -> None:
+    message = Message.from_data(row())
+    with_text = run(
+        event_executor(
+            graphql_schema,
+            context,
+            WITH_VARIABLE_DIRECTIVE,
+            message,
+            {"chatId": "x", "withText": True},
+        )
+    )
+    without = run(
+        event_executor(
+            graphql_schema,
+            context,
+            WITH_VARIABLE_DIRECTIVE,
+            message,
+            {"chatId": "x", "withText": False},
+        )
+    )
+    assert with_text.data == {"messageAdded": {"id": message.id, "text": "hello"}}
+    assert without.data == {"messageAdded": {"id": message.id}}
+
+
+def test_union_payloads_share_only_plain_selections(
+    graphql_schema: GraphQLSchema, context: Context
+) -> None:
+    event = MessageAdded(message=Message.from_data(row()), chat_db_id=3)
+    shared = context.shared_events
+    assert shared.shareable(event_executor(graphql_schema, context, EVENTS_PLAIN, event))
+    # `chat` has a resolver that reads the subscriber's own membership: never shared.
+    assert not shared.shareable(
+        event_executor(graphql_schema, context, EVENTS_WITH_RESOLVER, event)
+    )
+    first = run(event_executor(graphql_schema, context, EVENTS_PLAIN, event))
+    assert run(event_executor(graphql_schema, context, EVENTS_PLAIN, event)) is first
+    assert first.data == {
+        "chatEvents": {
+            "__typename": "MessageAdded",
+            "message": {"id": event.message.id, "text": "hello"},
+        }
+    }
+
+
+def test_events_do_not_grow_the_subscription_memo(
+    graphql_schema: GraphQLSchema, context: Context
+) -> None:
+    subscriber = SharedEventExecutor.build(
+        graphql_schema, parse(PLAIN), context_value=context, raw_variable_values={"chatId": "x"}
+    )
+    assert isinstance(subscriber, SharedEventExecutor)
+    for message_id in range(1, 51):
+        message = Message.from_data(row(message_id))
+        run(subscriber.build_per_event_executor(message))  # type: ignore[arg-type]
+    # graphql-core would keep one entry per event and nested field here, forever.
+    assert len(subscriber._relevant_sub_fields) == 0
+
+
+def test_object_for_builds_once_per_payload() -> None:
+    shared = SharedEvents()
+    payload = row()
+    built = shared.object_for("Message", payload, lambda: Message.from_data(payload))
+    assert shared.object_for("Message", payload, lambda: Message.from_data(payload)) is built
+    # Equal but another event: built again.
+    again = shared.object_for("Message", row(), lambda: Message.from_data(payload))
+    assert again is not built
+
+
+CHAT_EVENTS_ROLE = """subscription {
+  chatEvents { ... on MessageAdded { message { text } chat { name myRole } } }
+}"""
+
+
+async def test_shared_event_still_resolves_each_subscribers_own_view(live: LiveServer) -> None:
+    """Owner and member get one event object; `myRole` is still their own."""
+    gw = live.gateway
+    alice = await gw.register("Alice")
+    bob = await gw.register("Bob")
+    chat_id = await gw.create_chat(alice, "Room", bob)
+    async with (
+        graphql_socket(live.ws_url, TRANSPORT_WS, token=alice.token) as alice_ws,
+        graphql_socket(live.ws_url, TRANSPORT_WS, token=bob.token) as bob_ws,
+    ):
+        alice_op = await alice_ws.subscribe(CHAT_EVENTS_ROLE, {})
+        bob_op = await bob_ws.subscribe(CHAT_EVENTS_ROLE, {})
+        await settle()
+        await gw.send(bob, chat_id, "one event, two views")
+        alice_sees = (await next_data(alice_ws, alice_op))["data"]["chatEvents"]
+        bob_sees = (await next_data(bob_ws, bob_op))["data"]["chatEvents"]
+    assert alice_sees == {
+        "message": {"text": "one event, two views"},
+        "chat": {"name": "Room", "myRole": "OWNER"},
+    }
+    assert bob_sees == {
+        "message": {"text": "one event, two views"},
+        "chat": {"name": "Room", "myRole": "MEMBER"},
+    }
