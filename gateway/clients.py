@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any, NotRequired, TypedDict, cast
 
 import httpx
+import orjson
 
 
 class UserData(TypedDict):
@@ -27,7 +28,7 @@ class ChatData(TypedDict):
     last_activity_at: str
     last_message_id: int | None
     my_role: str
-    unread_count: int
+    unread_count: int | None  # None when asked for without it
 
 
 class MemberData(TypedDict):
@@ -60,6 +61,7 @@ class ChatPage(TypedDict):
 class MessagePage(TypedDict):
     messages: list[MessageData]
     has_more: bool
+    chat: NotRequired[ChatData]  # asked for with with_chat=True
 
 
 class ServiceError(Exception):
@@ -150,8 +152,8 @@ class ServiceClient:
         except httpx.HTTPError as error:
             raise ServiceUnavailable(f"{method} {path}: {type(error).__name__}") from error
         try:
-            body = response.json()
-        except ValueError:
+            body = orjson.loads(response.content)
+        except orjson.JSONDecodeError:
             body = None
         if not isinstance(body, dict):
             raise ServiceUnavailable(f"{method} {path}: {response.status_code} without JSON")
@@ -226,11 +228,18 @@ class ChatClient(ServiceClient):
         after: int | None = None,
         last: int | None = None,
         before: int | None = None,
+        with_chat: bool = False,
+        unread: bool = True,
     ) -> MessagePage:
+        """A page of one chat; with_chat=True adds the chat (with its unread count if unread)."""
         params: dict[str, str | int] = {}
         for name, value in (("first", first), ("after", after), ("last", last), ("before", before)):
             if value is not None:
                 params[name] = value
+        if with_chat:
+            params["with_chat"] = 1
+            if not unread:
+                params["unread"] = 0
         path = f"/internal/chats/{chat_id}/messages"
         return cast(MessagePage, await self.call("GET", path, params=params))
 

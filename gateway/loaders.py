@@ -6,7 +6,15 @@ from collections.abc import Callable
 
 from strawberry.dataloader import DataLoader
 
-from gateway.clients import AuthClient, ChatClient, ChatData, MemberData, MessageData, UserData
+from gateway.clients import (
+    AuthClient,
+    ChatClient,
+    ChatData,
+    MemberData,
+    MessageData,
+    MessagePage,
+    UserData,
+)
 
 # The services accept at most 500 ids per call.
 MAX_BATCH = 500
@@ -36,6 +44,9 @@ class Loaders:
         self.chats = DataLoader(load_chats, max_batch_size=MAX_BATCH)
         self.members = DataLoader(load_members, max_batch_size=MAX_BATCH)
         self.last_messages = DataLoader(load_last_messages, max_batch_size=MAX_BATCH)
+        # Message pages fetched together with their chat (`chat(id) { messages(...) }` is one
+        # service call), keyed by (chat id, forward, size, cursor); Chat.messages takes its own.
+        self.message_pages: dict[tuple[int, bool, int, int | None], MessagePage] = {}
 
     def prime_chats(self, chats: list[ChatData]) -> None:
         for chat_row in chats:

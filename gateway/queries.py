@@ -6,6 +6,7 @@ import base64
 from datetime import UTC, datetime, timedelta
 
 import strawberry
+from strawberry.types.nodes import SelectedField, Selection
 
 from gateway import described
 from gateway.clients import ChatData, ServiceError
@@ -18,6 +19,7 @@ from gateway.types import (
     ChatEdge,
     Node,
     PageInfo,
+    PageRequest,
     User,
     Viewer,
     parse_datetime,
@@ -87,6 +89,15 @@ class Query:
     async def chat(self, info: Info, id: strawberry.ID) -> Chat | None:
         if info.context.viewer is None:
             return None
+        wanted = _wanted_page(info)
+        if wanted is not None:
+            request, unread = wanted
+            try:
+                return await _chat_with_page(info, id, request, unread=unread)
+            except ServiceError as error:
+                if error.status in (403, 404):
+                    return None  # unknown and foreign chats look the same
+                # Anything else: the usual two calls, so the page's error lands on its field.
         node = await resolve_node(info, id)
         return node if isinstance(node, Chat) else None
 
@@ -95,6 +106,66 @@ class Query:
         if info.context.viewer is None:
             return None
         return await resolve_node(info, id)
+
+
+def _selected_fields(selections: list[Selection]) -> list[SelectedField]:
+    """The fields of a selection set, fragments flattened (directives do not matter here: a
+    page fetched but not used, or an unread count not shown, costs only the work)."""
+    fields: list[SelectedField] = []
+    for selection in selections:
+        if isinstance(selection, SelectedField):
+            fields.append(selection)
+        else:
+            fields.extend(_selected_fields(selection.selections))
+    return fields
+
+
+def _wanted_page(info: Info) -> tuple[PageRequest, bool] | None:
+    """The one `messages` page selected under this `chat` (and whether `unreadCount` is), or
+    None: no page, several, or arguments the field itself will refuse."""
+    fields = _selected_fields(info.selected_fields[0].selections)
+    pages = [field for field in fields if field.name == "messages"]
+    if len(pages) != 1:
+        return None
+    arguments = pages[0].arguments
+    after, before = arguments.get("after"), arguments.get("before")
+    if not all(isinstance(value, str | None) for value in (after, before)):
+        return None
+    try:
+        first, last = _int_argument(arguments.get("first")), _int_argument(arguments.get("last"))
+        request = PageRequest.parse(first=first, after=after, last=last, before=before)
+    except (ValueError, ClientFacingError):
+        return None
+    return request, any(field.name == "unreadCount" for field in fields)
+
+
+def _int_argument(value: object) -> int | None:
+    """An Int argument as Strawberry's selection gives it: an int from a variable, the literal's
+    text from the document (validation already checked it is an Int)."""
+    if value is None or (isinstance(value, int) and not isinstance(value, bool)):
+        return value
+    if isinstance(value, str):
+        return int(value)
+    raise ValueError("not an Int")
+
+
+async def _chat_with_page(
+    info: Info, global_id: str, request: PageRequest, *, unread: bool
+) -> Chat | None:
+    """`chat(id)` and its page in one service call; the page waits for Chat.messages."""
+    try:
+        type_name, chat_id = from_global_id(global_id)
+    except InvalidGlobalId:
+        return None
+    if type_name != "Chat":
+        return None
+    page = await request.fetch(info.context.chat(), chat_id, with_chat=True, unread=unread)
+    row = page["chat"]
+    loaders = info.context.loaders
+    loaders.message_pages[request.key(chat_id)] = page
+    if unread:  # a row without its count must not answer another field that shows it
+        loaders.chats.prime(chat_id, row)
+    return Chat.from_data(row)
 
 
 async def resolve_node(info: Info, global_id: str) -> Node | None:

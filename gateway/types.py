@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 
 import strawberry
 
 from gateway import described
-from gateway.clients import ChatData, MemberData, MessageData, ServiceError, UserData
+from gateway.clients import (
+    ChatClient,
+    ChatData,
+    MemberData,
+    MessageData,
+    MessagePage,
+    ServiceError,
+    UserData,
+)
 from gateway.context import Context
 from gateway.errors import ClientFacingError
 from gateway.ids import InvalidGlobalId, message_cursor_id, to_global_id
@@ -175,7 +184,7 @@ class Chat(Node):
             created_at=parse_datetime(data["created_at"]),
             last_activity_at=parse_datetime(data["last_activity_at"]),
             my_role=ChatRole(data["my_role"]),
-            unread_count=int(data.get("unread_count", 0)),
+            unread_count=data.get("unread_count") or 0,  # None: fetched without it
         )
 
     @strawberry.field
@@ -200,23 +209,60 @@ class Chat(Node):
         last: int | None = None,
         before: str | None = None,
     ) -> MessageConnection:
+        request = PageRequest.parse(first=first, after=after, last=last, before=before)
+        page = info.context.loaders.message_pages.pop(request.key(self.database_id), None)
+        if page is None:
+            try:
+                page = await request.fetch(info.context.chat(), self.database_id)
+            except ServiceError as error:
+                raise ClientFacingError(error.message, error.code.upper()) from error
+        return request.connection(page)
+
+
+@dataclass(frozen=True, slots=True)
+class PageRequest:
+    """The page `Chat.messages` asks chat_service for: forward (`first`/`after`) or backward."""
+
+    forward: bool
+    size: int
+    cursor: int | None  # `after` (forward) or `before` (backward), a message database id
+
+    @classmethod
+    def parse(
+        cls, *, first: int | None, after: str | None, last: int | None, before: str | None
+    ) -> PageRequest:
+        """The field's arguments checked (ClientFacingError for bad ones), defaults applied."""
         if first is not None and last is not None:
             raise ClientFacingError("Use either `first` or `last`, not both", "BAD_USER_INPUT")
         after_id, before_id = _cursor("after", after), _cursor("before", before)
-        client = info.context.chat()
-        try:
-            if first is not None or (after_id is not None and last is None):
-                size = _page_size("first", DEFAULT_MESSAGE_PAGE if first is None else first)
-                page = await client.messages(self.database_id, first=size, after=after_id)
-                return MessageConnection.build(
-                    page["messages"], has_next=page["has_more"], has_previous=after_id is not None
-                )
-            size = _page_size("last", DEFAULT_MESSAGE_PAGE if last is None else last)
-            page = await client.messages(self.database_id, last=size, before=before_id)
-        except ServiceError as error:
-            raise ClientFacingError(error.message, error.code.upper()) from error
+        if first is not None or (after_id is not None and last is None):
+            size = _page_size("first", DEFAULT_MESSAGE_PAGE if first is None else first)
+            return cls(True, size, after_id)
+        return cls(
+            False, _page_size("last", DEFAULT_MESSAGE_PAGE if last is None else last), before_id
+        )
+
+    def key(self, chat_id: int) -> tuple[int, bool, int, int | None]:
+        return (chat_id, self.forward, self.size, self.cursor)
+
+    async def fetch(
+        self, client: ChatClient, chat_id: int, *, with_chat: bool = False, unread: bool = True
+    ) -> MessagePage:
+        if self.forward:
+            return await client.messages(
+                chat_id, first=self.size, after=self.cursor, with_chat=with_chat, unread=unread
+            )
+        return await client.messages(
+            chat_id, last=self.size, before=self.cursor, with_chat=with_chat, unread=unread
+        )
+
+    def connection(self, page: MessagePage) -> MessageConnection:
+        if self.forward:
+            return MessageConnection.build(
+                page["messages"], has_next=page["has_more"], has_previous=self.cursor is not None
+            )
         return MessageConnection.build(
-            page["messages"], has_next=before_id is not None, has_previous=page["has_more"]
+            page["messages"], has_next=self.cursor is not None, has_previous=page["has_more"]
         )
 
 

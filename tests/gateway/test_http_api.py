@@ -345,6 +345,41 @@ async def test_message_history_limits(gateway: Gateway) -> None:
     assert "errors" not in body
 
 
+async def test_chat_with_its_page_is_one_service_call(gateway: Gateway) -> None:
+    alice = await gateway.register("Alice")
+    bob = await gateway.register("Bob")
+    eve = await gateway.register("Eve")
+    chat_id = await gateway.create_chat(alice, "Room", bob)
+    sent = [await gateway.send(bob, chat_id, f"m{i}") for i in range(3)]
+    query = """query($id: ID!) { chat(id: $id) { name unreadCount
+      messages(last: 2) { edges { node { text } } pageInfo { hasPreviousPage } } } }"""
+    gateway.chat_calls.clear()
+    chat = (await gateway.data(query, {"id": chat_id}, alice.token))["chat"]
+    assert chat["name"] == "Room"
+    assert chat["unreadCount"] == 3
+    assert [e["node"]["text"] for e in chat["messages"]["edges"]] == ["m1", "m2"]
+    assert chat["messages"]["pageInfo"]["hasPreviousPage"] is True
+    assert gateway.chat_calls == {f"/internal/chats/{_db_id(chat_id)}/messages": 1}
+    # Foreign, unknown and non-chat ids read as null, as without the page.
+    for unknown in (chat_id, global_id("Chat", 999), global_id("User", 1), "%%%"):
+        assert (await gateway.data(query, {"id": unknown}, eve.token))["chat"] is None
+    # Two pages of one chat (aliases): each field asks for its own, answers unchanged.
+    two = """query($id: ID!) { chat(id: $id) { name
+      a: messages(last: 1) { edges { node { text } } }
+      b: messages(first: 1) { edges { node { text } } } } }"""
+    both = (await gateway.data(two, {"id": chat_id}, alice.token))["chat"]
+    assert [e["node"]["text"] for e in both["a"]["edges"]] == [sent[-1]["text"]]
+    assert [e["node"]["text"] for e in both["b"]["edges"]] == [sent[0]["text"]]
+    # Bad page arguments are still the field's error, with the chat itself answered.
+    body = await gateway.post(HISTORY, {"id": chat_id, "last": 201}, alice.token)
+    assert body["data"]["chat"] == {"messages": None} or body["data"]["chat"] is None
+    assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+def _db_id(chat_global_id: str) -> int:
+    return int(base64.b64decode(chat_global_id).decode().split(":")[1])
+
+
 async def test_members_and_last_messages_have_no_n_plus_one(gateway: Gateway) -> None:
     alice = await gateway.register("Alice")
     friends = [await gateway.register(f"Friend{i}") for i in range(3)]
