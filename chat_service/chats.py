@@ -14,11 +14,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from auth_service.models import User
 from chat_service.access import access_chat_for_user
 from chat_service.messages import unread_counts
-from chat_service.models import CHAT_NAME_MAX, Chat, ChatMember
+from chat_service.models import CHAT_NAME_MAX, Chat, ChatMember, chats_table, members_table
 from chat_service.unit_of_work import emit
 from chat_service.users import get_acting_user, get_user_by_nickname, get_users_by_nicknames
 from chat_service.validation import check_trimmed_text
-from chat_service.views import ChatView, MemberView, event_chat_json
+from chat_service.views import ChatRow, ChatView, MemberView, event_chat_json
 from mychat.db import utc_now
 from mychat.events import Event, EventKind
 from mychat.http import ApiError
@@ -153,7 +153,11 @@ def decode_chat_cursor(cursor: str) -> tuple[datetime, int]:
 
 
 async def _views_of(
-    session: AsyncSession, user_id: int, rows: Sequence[tuple[Chat, str]], *, with_unread: bool
+    session: AsyncSession,
+    user_id: int,
+    rows: Sequence[tuple[Chat | ChatRow, str]],
+    *,
+    with_unread: bool,
 ) -> list[ChatView]:
     if not with_unread:
         return [ChatView(chat, role, None) for chat, role in rows]
@@ -193,15 +197,16 @@ async def get_chats_for_user(
 async def get_chats_by_ids(
     session: AsyncSession, user_id: int, chat_ids: Sequence[int], *, with_unread: bool = True
 ) -> list[ChatView]:
-    """The given chats the user is a member of, in the order asked for."""
-    rows = (
-        await session.execute(
-            select(Chat, ChatMember.role)
-            .join(ChatMember, and_(ChatMember.chat_id == Chat.id, ChatMember.user_id == user_id))
-            .where(Chat.id.in_(chat_ids))
+    """The given chats the user is a member of, in the order asked for (Core rows)."""
+    c, cm = chats_table.c, members_table.c
+    rows = await session.execute(
+        select(
+            c.id, c.name, c.created_at, c.created_by, c.last_activity_at, c.last_message_id, cm.role
         )
-    ).all()
-    by_id = {chat.id: (chat, role) for chat, role in rows}
+        .join(members_table, and_(cm.chat_id == c.id, cm.user_id == user_id))
+        .where(c.id.in_(chat_ids))
+    )
+    by_id = {row[0]: (ChatRow(*row[:6]), row[6]) for row in rows}
     ordered = [by_id[chat_id] for chat_id in dict.fromkeys(chat_ids) if chat_id in by_id]
     return await _views_of(session, user_id, ordered, with_unread=with_unread)
 

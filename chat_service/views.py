@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from chat_service.models import Chat
 
@@ -70,11 +70,22 @@ class MemberView:
         }
 
 
+class ChatRow(NamedTuple):
+    """A chat's columns read with Core (hot read paths), shaped like the Chat model."""
+
+    id: int
+    name: str
+    created_at: datetime
+    created_by: int | None
+    last_activity_at: datetime
+    last_message_id: int | None
+
+
 @dataclass(frozen=True, slots=True)
 class ChatView:
     """A chat as one member sees it."""
 
-    chat: Chat
+    chat: Chat | ChatRow
     my_role: str
     unread_count: int | None  # None when the caller did not ask for it
 
