@@ -98,8 +98,8 @@ class SharedEvents:
         # One builder per `what`, so the memo holds only what `build` returns.
         return cast(Built, memo.get_or_build(payload, build))
 
-    def shareable(self, executor: Executor[Any]) -> bool:
-        payload_type = _runtime_type(executor.schema, executor.root_value)
+    def shareable(self, executor: Executor[Any], payload: object) -> bool:
+        payload_type = _runtime_type(executor.schema, payload)
         if payload_type is None:
             return False
         operation = executor.operation
@@ -115,49 +115,64 @@ class SharedEvents:
             self._shareable.popitem(last=False)
         return verdict
 
-    def execute(
-        self, executor: Executor[Any], run: Callable[[], AwaitableOrValue[Any]]
-    ) -> AwaitableOrValue[Any]:
-        """`run()` for the first subscriber of an event; its result for the others."""
-        if not self.shareable(executor):
-            return run()
-        payload = executor.root_value
-        operation = executor.operation
+    def result_for(self, executor: Executor[Any], payload: object) -> ExecutionResult | None:
+        """The result another subscriber of this process got for this event and document."""
         results = self._results.get(payload)
-        if results is not None:
-            hit = results.get(id(operation))
-            if hit is not None and hit[0] is operation:
-                return hit[1]
-        result = run()
-        # Plain fields resolve synchronously; anything else (or an error) is not reused.
-        if isinstance(result, ExecutionResult) and not result.errors:
-            if results is None:
-                results = self._results.put(payload, {})
-            results[id(operation)] = (operation, result)
-        return result
+        if results is None:
+            return None
+        hit = results.get(id(executor.operation))
+        if hit is None or hit[0] is not executor.operation:
+            return None
+        return hit[1]
+
+    def remember(self, executor: Executor[Any], payload: object, result: ExecutionResult) -> None:
+        results = self._results.get(payload)
+        if results is None:
+            results = self._results.put(payload, {})
+        results[id(executor.operation)] = (executor.operation, result)
 
 
 class SharedEventExecutor(StrawberryGraphQLCoreExecutionContext):
     """Strawberry's executor, with per-event executors that share results where they can."""
 
-    per_event = False
+    shared: SharedEvents | None = None  # set on per-event executors whose result is shareable
 
     def build_per_event_executor(self, payload: Any) -> Executor[Any]:
+        shared = getattr(self.context_value, "shared_events", None)
+        if isinstance(shared, SharedEvents) and shared.shareable(self, payload):
+            ready = shared.result_for(self, payload)
+            if ready is not None:
+                return _ReadyEvent(ready)
+        else:
+            shared = None
         executor = super().build_per_event_executor(payload)
         # Own memo per event: the inherited one is keyed by per-event objects and would grow
         # with every event for the subscription's lifetime.
         executor._relevant_sub_fields = {}
         if isinstance(executor, SharedEventExecutor):
-            executor.per_event = True
+            executor.shared = shared
         return executor
 
     def execute_operation(self, serially: bool | None = None) -> AwaitableOrValue[Any]:
-        if not self.per_event:
-            return super().execute_operation(serially)
-        shared = getattr(self.context_value, "shared_events", None)
-        if not isinstance(shared, SharedEvents):
-            return super().execute_operation(serially)
-        return shared.execute(self, lambda: super(SharedEventExecutor, self).execute_operation())
+        result = super().execute_operation(serially)
+        # Plain fields resolve synchronously; anything else (or an error) is not reused.
+        if self.shared is not None and isinstance(result, ExecutionResult) and not result.errors:
+            self.shared.remember(self, self.root_value, result)
+        return result
+
+
+class _ReadyEvent(SharedEventExecutor):
+    """A per-event executor whose result another subscriber already computed.
+
+    graphql-core only calls `execute_operation` on a per-event executor, so nothing else of
+    an executor is set up (that copy is most of what a shared delivery would cost).
+    """
+
+    def __init__(self, result: ExecutionResult) -> None:
+        self.result = result
+
+    def execute_operation(self, serially: bool | None = None) -> ExecutionResult:
+        return self.result
 
 
 def _runtime_type(schema: GraphQLSchema, payload: object) -> GraphQLObjectType | None:

@@ -180,8 +180,10 @@ class AccessLogMiddleware:
                 message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
             await send(message)
 
+        # A WebSocket has no response start to tag: its frames skip the wrapper.
+        outgoing = logged_send if scope["type"] == "http" else send
         try:
-            await self.app(scope, receive, logged_send)
+            await self.app(scope, receive, outgoing)
         finally:
             if access_log.isEnabledFor(logging.INFO):
                 access_log.info(

@@ -75,6 +75,17 @@ def parsed(document: str) -> DocumentNode:
     return parse(document)
 
 
+def subscriber_executor(
+    schema: GraphQLSchema, context: Context, document: str, variables: dict[str, Any] | None = None
+) -> SharedEventExecutor:
+    """A subscription's executor, as graphql-core's subscribe builds it."""
+    subscriber = SharedEventExecutor.build(
+        schema, parsed(document), context_value=context, raw_variable_values=variables or {}
+    )
+    assert isinstance(subscriber, SharedEventExecutor), subscriber
+    return subscriber
+
+
 def event_executor(
     schema: GraphQLSchema,
     context: Context,
@@ -82,11 +93,8 @@ def event_executor(
     payload: object,
     variables: dict[str, Any] | None = None,
 ) -> SharedEventExecutor:
-    """A subscriber's executor for one event, as graphql-core's subscribe builds it."""
-    subscriber = SharedEventExecutor.build(
-        schema, parsed(document), context_value=context, raw_variable_values=variables or {}
-    )
-    assert isinstance(subscriber, SharedEventExecutor), subscriber
+    """A subscriber's executor for one event."""
+    subscriber = subscriber_executor(schema, context, document, variables)
     per_event = subscriber.build_per_event_executor(payload)
     assert isinstance(per_event, SharedEventExecutor)
     return per_event
@@ -159,10 +167,10 @@ def test_union_payloads_share_only_plain_selections(
 ) -> None:
     event = MessageAdded(message=Message.from_data(row()), chat_db_id=3)
     shared = context.shared_events
-    assert shared.shareable(event_executor(graphql_schema, context, EVENTS_PLAIN, event))
+    assert shared.shareable(subscriber_executor(graphql_schema, context, EVENTS_PLAIN), event)
     # `chat` has a resolver that reads the subscriber's own membership: never shared.
     assert not shared.shareable(
-        event_executor(graphql_schema, context, EVENTS_WITH_RESOLVER, event)
+        subscriber_executor(graphql_schema, context, EVENTS_WITH_RESOLVER), event
     )
     first = run(event_executor(graphql_schema, context, EVENTS_PLAIN, event))
     assert run(event_executor(graphql_schema, context, EVENTS_PLAIN, event)) is first
@@ -177,10 +185,7 @@ def test_union_payloads_share_only_plain_selections(
 def test_events_do_not_grow_the_subscription_memo(
     graphql_schema: GraphQLSchema, context: Context
 ) -> None:
-    subscriber = SharedEventExecutor.build(
-        graphql_schema, parse(PLAIN), context_value=context, raw_variable_values={"chatId": "x"}
-    )
-    assert isinstance(subscriber, SharedEventExecutor)
+    subscriber = subscriber_executor(graphql_schema, context, PLAIN, {"chatId": "x"})
     for message_id in range(1, 51):
         message = Message.from_data(row(message_id))
         run(subscriber.build_per_event_executor(message))  # type: ignore[arg-type]
