@@ -41,24 +41,57 @@ class SeenIds:
             self.floor = max(self.floor, evicted)
 
 
+class _ExpiryAlarm:
+    """One timer per subscription (not one per event) that ends a wait when the token expires.
+
+    It cancels a task only while that task waits for the broker inside `until_token_expires`;
+    at any other moment it just marks the token expired, and the next wait raises instead.
+    """
+
+    def __init__(self) -> None:
+        self.expired = False
+        self.waiting: asyncio.Task[object] | None = None
+        self.cancelled = False
+
+    def fire(self) -> None:
+        self.expired = True
+        if self.waiting is not None:
+            self.cancelled = True
+            self.waiting.cancel()
+
+
 async def until_token_expires(
     context: Context, subscription: BrokerSubscription
 ) -> AsyncIterator[Event | Resync]:
     """The broker's events while the caller's token is valid; then a clear error ends it."""
+    viewer = context.viewer
+    if viewer is None:
+        raise token_expired()
+    alarm = _ExpiryAlarm()
+    remaining = (viewer.expires_at - datetime.now(UTC)).total_seconds()
+    timer = asyncio.get_running_loop().call_later(remaining, alarm.fire)
     events = aiter(subscription)
-    while True:
-        viewer = context.viewer
-        if viewer is None:
-            raise token_expired()
-        remaining = (viewer.expires_at - datetime.now(UTC)).total_seconds()
-        try:
-            async with asyncio.timeout(remaining):
+    try:
+        while True:
+            task = asyncio.current_task()
+            if alarm.expired or context.viewer is None or task is None:
+                raise token_expired()
+            cancelling = task.cancelling()
+            alarm.waiting = task
+            try:
                 item = await anext(events)
-        except TimeoutError:
-            raise token_expired() from None
-        except StopAsyncIteration:
-            return
-        yield item
+            except asyncio.CancelledError:
+                # Ours (not a real cancellation): take it back and end with the error.
+                if alarm.cancelled and task.uncancel() <= cancelling:
+                    raise token_expired() from None
+                raise
+            except StopAsyncIteration:
+                return
+            finally:
+                alarm.waiting = None
+            yield item
+    finally:
+        timer.cancel()
 
 
 def token_expired() -> ClientFacingError:
