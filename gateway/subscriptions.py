@@ -16,7 +16,7 @@ import strawberry
 
 from gateway import described
 from gateway.catchup import SeenIds, until_token_expires
-from gateway.clients import ChatClient, MessageData
+from gateway.clients import ChatClient, MessageData, ServiceError
 from gateway.context import Context
 from gateway.errors import ClientFacingError, unauthenticated_error
 from gateway.ids import InvalidGlobalId, database_id, message_cursor_id, to_global_id
@@ -119,8 +119,14 @@ def _after_id(after: str | None) -> int | None:
 async def _chat_history_after(
     client: ChatClient, chat_id: int, after: int
 ) -> AsyncIterator[MessageData]:
+    """Messages after `after`; the caller's membership is checked with every page."""
     while True:
-        page = await client.messages(chat_id, first=CATCH_UP_PAGE, after=after)
+        try:
+            page = await client.messages(chat_id, first=CATCH_UP_PAGE, after=after)
+        except ServiceError as error:
+            if error.status in (403, 404):
+                raise _left_error() from error
+            raise
         for row in page["messages"]:
             yield row
         if not page["has_more"] or not page["messages"]:
@@ -160,9 +166,18 @@ class Subscription:
         except InvalidGlobalId as error:
             raise ClientFacingError("Chat not found", "NOT_FOUND") from error
         after_id = _after_id(after)
-        # Refuse early (a protocol-level error); the stream checks again once subscribed.
-        if chat_db_id not in await info.context.chat().chat_ids():
-            raise ClientFacingError("You are not a member of this chat", "NOT_A_MEMBER")
+        # Refuse early (a protocol-level error); the stream's catch-up checks again once it
+        # listens. The same call gives the newest id, where a live-only stream starts.
+        try:
+            newest = await info.context.chat().messages(chat_db_id, last=1)
+        except ServiceError as error:
+            if error.status in (403, 404):
+                raise ClientFacingError(
+                    "You are not a member of this chat", "NOT_A_MEMBER"
+                ) from error
+            raise
+        if after_id is None:  # live only: everything up to the newest message counts as seen
+            after_id = newest["messages"][-1]["id"] if newest["messages"] else 0
         return message_stream(info.context, chat_db_id, after_id)
 
     @described.subscription(
@@ -177,19 +192,14 @@ class Subscription:
 
 
 async def message_stream(
-    context: Context, chat_id: int, after: int | None
+    context: Context, chat_id: int, after: int
 ) -> AsyncGenerator[Message, None]:
     viewer = context.viewer
     if viewer is None:
         raise unauthenticated_error()
     client = context.chat()
     async with context.broker.subscribe() as subscription:
-        # One call checks membership again (now that we listen) and gives the newest id.
-        chats = await client.chats_batch([chat_id])
-        if not chats:
-            raise _left_error()
-        if after is None:  # live only: everything up to the newest message counts as seen
-            after = chats[0]["last_message_id"] or 0
+        # Now that we listen, catch up from `after` (this checks membership again).
         seen = SeenIds(after)
         async for row in _chat_history_after(client, chat_id, after):
             if row["id"] not in seen:
@@ -197,8 +207,6 @@ async def message_stream(
                 yield Message.from_data(row)
         async for item in until_token_expires(context, subscription):
             if isinstance(item, Resync):
-                if chat_id not in await client.chat_ids():
-                    raise _left_error()
                 async for row in _chat_history_after(client, chat_id, seen.highest):
                     if row["id"] not in seen:
                         seen.add(row["id"])

@@ -135,7 +135,7 @@ async def test_messages_sent_while_redis_is_down_arrive_after_resync(
             # Bob's subscription stream, driven directly to control the Redis restart.
             bob_context = Context(app.state.gateway, "test")
             assert bob_context.authenticate(bob.token)
-            stream = message_stream(bob_context, database_id(chat_id, "Chat"), None)
+            stream = message_stream(bob_context, database_id(chat_id, "Chat"), 0)
             events = chat_event_stream(bob_context.for_operation(), None)
             first = asyncio.ensure_future(anext(stream))
             first_event = asyncio.ensure_future(anext(events))

@@ -330,3 +330,22 @@ async def test_each_websocket_operation_reads_fresh_data(live: LiveServer) -> No
         await typename(gw, ADD_MEMBER, {"chatId": chat_id, "nickname": "Bob"}, alice.token)
         op = await ws.subscribe(query, {"id": chat_id})
         assert len((await next_data(ws, op))["data"]["chat"]["members"]) == 2
+
+
+async def test_opening_a_message_stream_costs_two_service_calls(live: LiveServer) -> None:
+    """One call refuses non-members early (and finds the newest id), one catches up once the
+    stream listens to the broker; nothing else per subscription."""
+    gw = live.gateway
+    alice = await gw.register("Alice")
+    bob = await gw.register("Bob")
+    chat_id = await gw.create_chat(alice, "Room", bob)
+    await gw.send(alice, chat_id, "before")
+    async with graphql_socket(live.ws_url, TRANSPORT_WS, token=bob.token) as ws:
+        gw.chat_calls.clear()
+        gw.auth_calls.clear()
+        op = await ws.subscribe(MESSAGE_ADDED, {"chatId": chat_id})
+        await settle()
+        assert sum(gw.chat_calls.values()) == 2, gw.chat_calls
+        assert not gw.auth_calls
+        await gw.send(alice, chat_id, "live")
+        assert (await next_data(ws, op))["data"]["messageAdded"]["text"] == "live"
