@@ -8,10 +8,12 @@ from contextlib import asynccontextmanager
 from starlette.applications import Starlette
 
 from chat_service.endpoints import ChatServiceState
+from chat_service.fast_reads import FastReads
 from chat_service.internal_api import internal_routes
 from chat_service.public_api import public_routes
 from mychat.broker import Broker
 from mychat.broker.factory import create_broker
+from mychat.db import create_read_engine
 from mychat.ratelimit import RateLimiter
 from mychat.service import ServiceResources, create_service_app
 from mychat.settings import Settings
@@ -27,7 +29,17 @@ def create_app(
     app_broker = create_broker(settings) if broker is None else broker
 
     @asynccontextmanager
-    async def broker_lifespan(_res: ServiceResources) -> AsyncIterator[None]:
+    async def chat_lifespan(_res: ServiceResources) -> AsyncIterator[None]:
+        read_engine = create_read_engine(settings)
+        app.state.reads = FastReads(read_engine)  # `app` is assigned below, before any start
+        try:
+            async with broker_lifespan():
+                yield
+        finally:
+            await read_engine.dispose()
+
+    @asynccontextmanager
+    async def broker_lifespan() -> AsyncIterator[None]:
         if not owns_broker:
             yield
             return
@@ -41,7 +53,7 @@ def create_app(
         settings,
         [*public_routes(), *internal_routes()],
         embedded=embedded,
-        extra_lifespan=broker_lifespan,
+        extra_lifespan=chat_lifespan,
         readiness_checks=[app_broker.check],
     )
     app.state.chat = ChatServiceState(

@@ -7,8 +7,7 @@ a Starlette handler, so parsing and transaction handling are written once.
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +17,7 @@ from starlette.responses import Response
 
 from chat_service.access import chat_not_found
 from chat_service.chats import do_add_member
+from chat_service.fast_reads import FastReads
 from chat_service.messages import check_send_rate, do_send_message
 from chat_service.unit_of_work import unit_of_work
 from chat_service.views import MemberView, MessageView
@@ -44,6 +44,11 @@ def chat_state(request: Request) -> ChatServiceState:
     return state
 
 
+def reads(request: Request) -> FastReads:
+    fast: FastReads = request.app.state.reads  # opened by the app's lifespan
+    return fast
+
+
 def _invalid(field: str, message: str) -> ApiError:
     return ApiError(400, "validation_error", message, field=field)
 
@@ -58,15 +63,27 @@ def parse_id(raw: str) -> int | None:
 
 @dataclass
 class Call:
-    """One authenticated request: who calls, the parsed body, and the open session."""
+    """One authenticated request: who calls, the parsed body, its session and the fast reads.
+
+    A write's session is its unit of work, opened before the handler runs; a read's session is
+    opened on first use only (the hot reads run on the driver, chat_service.fast_reads).
+    """
 
     request: Request
     user_id: int
     nickname: str  # from the verified token (nicknames never change)
-    session: AsyncSession
     body: dict[str, Any]
     chat_id_or_none: int | None
     send_limiter: RateLimiter
+    reads: FastReads
+    sessions: async_sessionmaker[AsyncSession]
+    opened: AsyncSession | None = None
+
+    @property
+    def session(self) -> AsyncSession:
+        if self.opened is None:
+            self.opened = self.sessions()
+        return self.opened
 
     @property
     def chat_id(self) -> int:
@@ -151,12 +168,6 @@ class Call:
 Handler = Callable[[Call], Awaitable[Any]]
 
 
-@asynccontextmanager
-async def read_only(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
-    async with sessions() as session:
-        yield session
-
-
 def _seed_error_response(error: ApiError) -> Response:
     """The seed's add-user error shape: {"status": "error", "message": ...} plus our code."""
     return JSONResponse(
@@ -192,15 +203,20 @@ def endpoint(
             if chat_id is None:
                 raise chat_not_found()
         body = await read_json_object(request) if reads_body else {}
-        res = resources(request)
+        sessions = resources(request).sessions
         state = chat_state(request)
-        scope: AbstractAsyncContextManager[AsyncSession] = (
-            unit_of_work(res.sessions, state.broker) if write else read_only(res.sessions)
+        call = Call(
+            request, user_id, nickname, body, chat_id, state.send_limiter, reads(request), sessions
         )
-        async with scope as session:
-            return await handler(
-                Call(request, user_id, nickname, session, body, chat_id, state.send_limiter)
-            )
+        if write:
+            async with unit_of_work(sessions, state.broker) as session:
+                call.opened = session
+                return await handler(call)
+        try:
+            return await handler(call)
+        finally:
+            if call.opened is not None:
+                await call.opened.close()
 
     return run
 

@@ -25,6 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chat_service.access import access_chat_for_user
+from chat_service.fast_reads import FastReads
 from chat_service.models import (
     MESSAGE_TEXT_MAX,
     ChatMember,
@@ -77,27 +78,6 @@ def _message_rows() -> MessageRow:
     return select(
         _m.id, _m.chat_id, _m.sender_id, _u.nickname, _m.text, _m.created_at, _m.client_id
     ).join(users_table, _u.id == _m.sender_id)
-
-
-@cache
-def _page_statement(*, forward: bool, bounded: bool) -> MessageRow:
-    """One chat's page with the membership check folded in (no row unless a member).
-
-    Built once per shape with bind parameters, so SQLAlchemy's compiled cache is hit without
-    rebuilding the statement per request: chat_id, user_id, limit, and `after` (forward) or
-    `before` (backward, bounded).
-    """
-    statement = (
-        _message_rows()
-        .join(members_table, and_(_cm.chat_id == _m.chat_id, _cm.user_id == bindparam("user_id")))
-        .where(_m.chat_id == bindparam("chat_id"))
-        .limit(bindparam("limit"))
-    )
-    if forward:
-        return statement.where(_m.id > bindparam("after")).order_by(_m.id)
-    if bounded:
-        statement = statement.where(_m.id < bindparam("before"))
-    return statement.order_by(_m.id.desc())
 
 
 async def _views(
@@ -229,7 +209,7 @@ async def do_send_message(
 
 
 async def get_chat_messages(
-    session: AsyncSession,
+    reads: FastReads,
     chat_id: int,
     user_id: int,
     *,
@@ -241,18 +221,14 @@ async def get_chat_messages(
 
     With `after`: the oldest `limit` messages newer than it (more = newer ones remain).
     Otherwise: the newest `limit` messages older than `before` (more = older ones remain).
+    One statement on the driver (chat_service.fast_reads), membership included.
     """
-    params: dict[str, Any] = {"chat_id": chat_id, "user_id": user_id, "limit": limit + 1}
-    if after is not None:
-        params["after"] = after
-        page = await _views(session, _page_statement(forward=True, bounded=True), params)
-    else:
-        params["before"] = before
-        statement = _page_statement(forward=False, bounded=before is not None)
-        page = (await _views(session, statement, params))[::-1]
+    page = await reads.message_page(chat_id, user_id, limit=limit + 1, before=before, after=after)
     if not page:
-        await access_chat_for_user(session, chat_id, user_id)  # 404 or 403, else truly empty
+        await reads.check_access(chat_id, user_id)  # 404 or 403, else truly empty
         return [], False
+    if after is None:
+        page.reverse()  # read newest first
     if len(page) <= limit:
         return page, False
     # One row beyond the page: the oldest (backwards) or the newest (forwards) is dropped.

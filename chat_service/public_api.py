@@ -28,7 +28,7 @@ async def list_chats(call: Call) -> list[dict[str, Any]]:
 
 async def chat_history(call: Call) -> list[dict[str, Any]]:
     messages, _more = await get_chat_messages(
-        call.session,
+        call.reads,
         call.chat_id,
         call.user_id,
         limit=call.page_size("limit", default=HISTORY_DEFAULT, maximum=HISTORY_MAX),

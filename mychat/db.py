@@ -71,10 +71,30 @@ class UTCDateTime(TypeDecorator[datetime]):
 def create_engine(
     settings: Settings, *, idle_ping_seconds: float = IDLE_PING_SECONDS
 ) -> AsyncEngine:
+    return _engine(settings, idle_ping_seconds)
+
+
+def create_read_engine(
+    settings: Settings, *, idle_ping_seconds: float = IDLE_PING_SECONDS
+) -> AsyncEngine:
+    """An engine for single-statement reads only: autocommit connections, no reset on return.
+
+    A connection of the shared engine is rolled back when it goes back to its pool (one round
+    trip per request, on MySQL). These connections never open a transaction, so there is
+    nothing to roll back, and one statement is consistent on its own.
+    """
+    return _engine(
+        settings, idle_ping_seconds, isolation_level="AUTOCOMMIT", pool_reset_on_return=None
+    )
+
+
+def _engine(settings: Settings, idle_ping_seconds: float, **options: Any) -> AsyncEngine:
     url = settings.sqlalchemy_url
     if url.startswith("sqlite"):
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+        engine = create_async_engine(
+            url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **options
+        )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     engine = create_async_engine(
@@ -82,6 +102,7 @@ def create_engine(
         pool_recycle=POOL_RECYCLE_SECONDS,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_pool_size,
+        **options,
     )
     ping_when_idle(engine, idle_ping_seconds)
     return engine

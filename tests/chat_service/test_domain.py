@@ -79,6 +79,7 @@ async def test_domain_checks_without_http(harness: ChatHarness, alice: Person, b
 async def test_history_after_an_id(harness: ChatHarness, alice: Person) -> None:
     chat_id = await harness.create_chat(alice)
     ids = [(await harness.send(alice, chat_id, str(n)))["id"] for n in range(4)]
-    async with sessions(harness).sessions() as session:
-        page, more = await get_chat_messages(session, chat_id, alice.id, limit=2, after=ids[0])
+    page, more = await get_chat_messages(
+        harness.app.state.reads, chat_id, alice.id, limit=2, after=ids[0]
+    )
     assert ([m.id for m in page], more) == (ids[1:3], True)
