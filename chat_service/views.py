@@ -14,8 +14,9 @@ def iso(moment: datetime) -> str:
     return moment.isoformat()
 
 
-@dataclass(frozen=True, slots=True)
-class MessageView:
+class MessageView(NamedTuple):
+    """A message as every API shows it (a NamedTuple: a page builds up to 500 of them)."""
+
     id: int
     chat_id: int
     sender_id: int
