@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -11,6 +12,8 @@ import jwt
 
 ALGORITHM = "HS256"
 REQUIRED_CLAIMS = ("exp", "iat", "sub", "user_id", "login", "nickname")
+# Tokens verified once are remembered (up to this many, then forgotten all at once).
+VERIFIED_CACHE_SIZE = 4096
 
 
 class InvalidToken(Exception):
@@ -43,6 +46,9 @@ class TokenCodec:
     def __init__(self, secret: str, ttl: timedelta) -> None:
         self._secret = secret
         self._ttl = ttl
+        # token -> (claims, exp): a client sends the same token with every request, and a
+        # signature that verified once verifies again; only the expiry has to be checked anew.
+        self._verified: dict[str, tuple[TokenClaims, float]] = {}
 
     def issue(self, *, user_id: int, login: str, nickname: str) -> str:
         now = datetime.now(UTC).replace(microsecond=0)
@@ -58,6 +64,20 @@ class TokenCodec:
         return jwt.encode(claims, self._secret, algorithm=ALGORITHM)
 
     def verify(self, token: str) -> TokenClaims:
+        known = self._verified.get(token)
+        if known is not None:
+            claims, expires = known
+            if time.time() < expires:  # as PyJWT decides: expired once exp <= now
+                return claims
+            del self._verified[token]
+            raise InvalidToken("Signature has expired")
+        claims = self._decode(token)
+        if len(self._verified) >= VERIFIED_CACHE_SIZE:
+            self._verified.clear()
+        self._verified[token] = (claims, claims.expires_at.timestamp())
+        return claims
+
+    def _decode(self, token: str) -> TokenClaims:
         try:
             claims = jwt.decode(
                 token,

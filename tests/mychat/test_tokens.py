@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import time
 import warnings
 from datetime import UTC, datetime, timedelta
 
@@ -7,7 +8,7 @@ import jwt
 import pytest
 from jwt.warnings import InsecureKeyLengthWarning
 
-from mychat.tokens import InvalidToken, TokenCodec, bearer_token
+from mychat.tokens import VERIFIED_CACHE_SIZE, InvalidToken, TokenCodec, bearer_token
 
 SECRET = "s" * 40
 
@@ -94,3 +95,27 @@ def test_subject_must_match_user_id() -> None:
 )
 def test_bearer_token_accepts_the_seed_forms(header: str | None, expected: str | None) -> None:
     assert bearer_token(header) == expected
+
+
+def test_a_token_verified_before_is_still_refused_once_expired() -> None:
+    tokens = codec(timedelta(seconds=1))
+    token = tokens.issue(user_id=1, login="a", nickname="A")
+    claims = tokens.verify(token)
+    assert tokens.verify(token) == claims  # remembered
+    time.sleep(max(0.0, claims.expires_at.timestamp() - time.time()) + 0.05)
+    for _ in range(2):
+        with pytest.raises(InvalidToken, match="expired"):
+            tokens.verify(token)
+
+
+def test_remembered_tokens_are_bounded_and_per_secret() -> None:
+    tokens = codec()
+    issued = [tokens.issue(user_id=n, login=f"u{n}", nickname=f"U{n}") for n in range(3)]
+    for token in issued:
+        tokens.verify(token)
+    with pytest.raises(InvalidToken):  # another secret remembers nothing of these
+        TokenCodec("y" * 40, timedelta(hours=1)).verify(issued[0])
+    for n in range(VERIFIED_CACHE_SIZE):
+        tokens.verify(tokens.issue(user_id=n + 10, login="b", nickname="B"))
+    assert [tokens.verify(token).user_id for token in issued] == [0, 1, 2]
+    assert len(tokens._verified) <= VERIFIED_CACHE_SIZE
