@@ -7,16 +7,21 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
-import httpx
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route, WebSocketRoute
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp
 
 from gateway.context import GatewayResources
 from gateway.schema import build_schema
+from gateway.transport import (
+    HttpTransport,
+    InProcessTransport,
+    ServiceTransport,
+    TransportError,
+)
 from gateway.view import GatewayGraphQL
 from mychat.broker import Broker
 from mychat.broker.factory import create_broker
@@ -25,43 +30,18 @@ from mychat.service import token_codec
 from mychat.settings import ConfigurationError, Settings
 
 GRAPHQL_PATH = "/mychat/graphql"
-SERVICE_TIMEOUT = httpx.Timeout(10.0, connect=3.0)
 DRAIN_SECONDS = 5.0
-# Keep every pooled connection alive: reopening one per call costs more than the call.
-# Idle connections are dropped well before the services' keep-alive timeout (30 s, see
-# mychat/cli.py), so the gateway does not reuse one the server is closing.
-SERVICE_LIMITS = httpx.Limits(
-    max_connections=100, max_keepalive_connections=100, keepalive_expiry=10.0
-)
 
 
-def _forwarded_client(app: ASGIApp) -> ASGIApp:
-    """In-process, what uvicorn's proxy_headers does for a service run alone: the caller's
-    address the gateway forwards becomes request.client (only the gateway calls this app)."""
-
-    async def with_client(scope: Scope, receive: Receive, send: Send) -> None:
-        for name, value in scope.get("headers", ()):
-            if name == b"x-forwarded-for":
-                scope = {**scope, "client": (value.decode("latin-1").strip(), 0)}
-                break
-        await app(scope, receive, send)
-
-    return with_client
-
-
-def _service_client(app: ASGIApp | None, base_url: str | None, name: str) -> httpx.AsyncClient:
-    """In-process (ASGITransport) when the app is given, else over HTTP to its URL."""
+def _service_transport(app: ASGIApp | None, base_url: str | None, name: str) -> ServiceTransport:
+    """In-process when the app is given, else over HTTP to its URL."""
     if app is not None:
-        return httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=_forwarded_client(app)),
-            base_url=f"http://{name}.internal",
-            timeout=SERVICE_TIMEOUT,
-        )
+        return InProcessTransport(app, f"{name}.internal")
     if not base_url:
         raise ConfigurationError(
             f"MYCHAT_{name.upper()}_URL is required when the gateway runs on its own"
         )
-    return httpx.AsyncClient(base_url=base_url, timeout=SERVICE_TIMEOUT, limits=SERVICE_LIMITS)
+    return HttpTransport(base_url)
 
 
 def create_app(
@@ -83,12 +63,10 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
-            auth_http = await stack.enter_async_context(
-                _service_client(auth_app, settings.auth_url, "auth")
-            )
-            chat_http = await stack.enter_async_context(
-                _service_client(chat_app, settings.chat_url, "chat")
-            )
+            auth_http = _service_transport(auth_app, settings.auth_url, "auth")
+            stack.push_async_callback(auth_http.aclose)
+            chat_http = _service_transport(chat_app, settings.chat_url, "chat")
+            stack.push_async_callback(chat_http.aclose)
             own_broker = broker is None
             active_broker = create_broker(settings) if broker is None else broker
             if own_broker:
@@ -109,10 +87,10 @@ def create_app(
         failures = []
         for name, client in (("auth", resources.auth_http), ("chat", resources.chat_http)):
             try:
-                answer = await client.get("/readyz")
-                if answer.status_code != 200:
+                answer = await client.request("GET", "/readyz")
+                if answer.status != 200:
                     failures.append(name)
-            except httpx.HTTPError:
+            except TransportError:
                 failures.append(name)
         try:
             await resources.broker.check()

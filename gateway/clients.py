@@ -1,7 +1,7 @@
 """Typed async clients for auth_service and chat_service (docs/internal-api.md).
 
-One code path for both deployments: the httpx client either reaches the in-process app through
-ASGITransport (embedded) or a base URL (topology). Every call forwards the caller's token.
+One code path for both deployments: the transport either calls the in-process app (embedded) or
+a base URL over HTTP (topology), see transport.py. Every call forwards the caller's token.
 """
 
 from __future__ import annotations
@@ -10,8 +10,9 @@ import asyncio
 from collections.abc import Iterable, Mapping
 from typing import Any, NotRequired, TypedDict, cast
 
-import httpx
 import orjson
+
+from gateway.transport import ConnectionDropped, Reply, ServiceTransport, TransportError
 
 
 class UserData(TypedDict):
@@ -88,7 +89,7 @@ class ServiceUnavailable(Exception):
     """A service answered 5xx or garbage, or could not be reached: unexpected, masked."""
 
 
-InFlight = set[asyncio.Future[httpx.Response]]
+InFlight = set[asyncio.Future[Reply]]
 
 
 def _ids(values: Iterable[int]) -> str:
@@ -100,12 +101,12 @@ class ServiceClient:
 
     def __init__(
         self,
-        http: httpx.AsyncClient,
+        transport: ServiceTransport,
         token: str | None,
         in_flight: InFlight,
         client_host: str | None = None,
     ) -> None:
-        self._http = http
+        self._transport = transport
         # Requests that may outlive a cancelled caller, referenced so they are not collected.
         self._in_flight = in_flight
         self._headers = {"authorization": f"Bearer {token}"} if token else {}
@@ -114,24 +115,20 @@ class ServiceClient:
             self._headers["x-forwarded-for"] = client_host
 
     async def _send(
-        self,
-        method: str,
-        path: str,
-        params: Mapping[str, str | int] | None,
-        json: Mapping[str, Any] | None,
-    ) -> httpx.Response:
+        self, method: str, path: str, params: Mapping[str, str | int] | None, body: bytes | None
+    ) -> Reply:
         """One request; a read that met a pooled connection the service had just closed (the
         keep-alive race) is sent once more. Writes are never repeated behind the caller's back.
         """
         try:
-            return await self._http.request(
-                method, path, params=params, json=json, headers=self._headers
+            return await self._transport.request(
+                method, path, params=params, body=body, headers=self._headers
             )
-        except (httpx.ReadError, httpx.RemoteProtocolError):
+        except ConnectionDropped:
             if method != "GET":
                 raise
-            return await self._http.request(
-                method, path, params=params, json=json, headers=self._headers
+            return await self._transport.request(
+                method, path, params=params, body=body, headers=self._headers
             )
 
     async def call(
@@ -142,26 +139,27 @@ class ServiceClient:
         params: Mapping[str, str | int] | None = None,
         json: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
+        body = None if json is None else orjson.dumps(json)
         # Shielded: a cancelled subscription (client gone) must not cancel a request half-way
         # through the in-process service, which would abandon its database work mid-query.
-        request = asyncio.ensure_future(self._send(method, path, params, json))
+        request = asyncio.ensure_future(self._send(method, path, params, body))
         self._in_flight.add(request)
         request.add_done_callback(self._in_flight.discard)
         try:
             response = await asyncio.shield(request)
-        except httpx.HTTPError as error:
-            raise ServiceUnavailable(f"{method} {path}: {type(error).__name__}") from error
+        except TransportError as error:
+            raise ServiceUnavailable(f"{method} {path}: {error}") from error
         try:
-            body = orjson.loads(response.content)
+            answer = orjson.loads(response.body)
         except orjson.JSONDecodeError:
-            body = None
-        if not isinstance(body, dict):
-            raise ServiceUnavailable(f"{method} {path}: {response.status_code} without JSON")
-        if response.status_code >= 500:
-            raise ServiceUnavailable(f"{method} {path}: {response.status_code}")
-        if response.status_code >= 400:
-            raise _service_error(response.status_code, body)
-        return body
+            answer = None
+        if not isinstance(answer, dict):
+            raise ServiceUnavailable(f"{method} {path}: {response.status} without JSON")
+        if response.status >= 500:
+            raise ServiceUnavailable(f"{method} {path}: {response.status}")
+        if response.status >= 400:
+            raise _service_error(response.status, answer)
+        return answer
 
 
 def _service_error(status: int, body: dict[str, Any]) -> ServiceError:

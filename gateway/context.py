@@ -7,11 +7,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
-
 from gateway.clients import AuthClient, ChatClient, InFlight
 from gateway.loaders import Loaders
 from gateway.shared_events import SharedEvents
+from gateway.transport import ServiceTransport
 from mychat.broker import Broker
 from mychat.tokens import InvalidToken, TokenClaims, TokenCodec
 
@@ -20,8 +19,8 @@ from mychat.tokens import InvalidToken, TokenClaims, TokenCodec
 class GatewayResources:
     """Owned by the app's lifespan: HTTP clients to the services, the broker, the token codec."""
 
-    auth_http: httpx.AsyncClient
-    chat_http: httpx.AsyncClient
+    auth_http: ServiceTransport
+    chat_http: ServiceTransport
     broker: Broker
     tokens: TokenCodec
     in_flight: InFlight = field(default_factory=set)

@@ -7,7 +7,6 @@ from datetime import timedelta
 from functools import cache
 from typing import Any
 
-import httpx
 import pytest
 from graphql import DocumentNode, ExecutionResult, GraphQLSchema, parse
 
@@ -16,6 +15,7 @@ from gateway.context import Context, GatewayResources
 from gateway.schema import build_schema
 from gateway.shared_events import SharedEventExecutor, SharedEvents
 from gateway.subscriptions import MessageAdded
+from gateway.transport import HttpTransport
 from gateway.types import Message
 from mychat.broker import MemoryBroker
 from mychat.tokens import TokenCodec
@@ -56,11 +56,17 @@ EVENTS_WITH_RESOLVER = """subscription { chatEvents {
 
 @pytest.fixture
 async def context() -> AsyncIterator[Context]:
-    async with httpx.AsyncClient() as auth_http, httpx.AsyncClient() as chat_http:
+    # Nothing here calls a service: transports to an unused address.
+    auth_http = HttpTransport("http://127.0.0.1:9")
+    chat_http = HttpTransport("http://127.0.0.1:9")
+    try:
         resources = GatewayResources(
             auth_http, chat_http, MemoryBroker(), TokenCodec(TEST_JWT_SECRET, timedelta(hours=1))
         )
         yield Context(resources, "test")
+    finally:
+        await auth_http.aclose()
+        await chat_http.aclose()
 
 
 @pytest.fixture(scope="module")

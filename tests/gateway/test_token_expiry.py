@@ -6,12 +6,12 @@ import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
-import httpx
 import pytest
 
 from gateway.catchup import until_token_expires
 from gateway.context import Context, GatewayResources
 from gateway.errors import ClientFacingError
+from gateway.transport import HttpTransport
 from mychat.broker import MemoryBroker
 from mychat.events import Event, EventKind
 from mychat.tokens import TokenCodec
@@ -26,8 +26,14 @@ async def broker() -> MemoryBroker:
 @pytest.fixture
 async def resources(broker: MemoryBroker) -> AsyncIterator[GatewayResources]:
     codec = TokenCodec(TEST_JWT_SECRET, timedelta(hours=1))
-    async with httpx.AsyncClient() as auth_http, httpx.AsyncClient() as chat_http:
+    # Nothing here calls a service: transports to an unused address.
+    auth_http = HttpTransport("http://127.0.0.1:9")
+    chat_http = HttpTransport("http://127.0.0.1:9")
+    try:
         yield GatewayResources(auth_http, chat_http, broker, codec)
+    finally:
+        await auth_http.aclose()
+        await chat_http.aclose()
 
 
 def signed_in(resources: GatewayResources, lifetime: timedelta) -> Context:
