@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -14,37 +15,79 @@ QUEUE_LIMIT = 10_000
 
 
 class LocalSubscription:
-    """A bounded event queue for one local subscriber (used by the memory and Redis brokers)."""
+    """A bounded event queue for one local subscriber (used by the memory and Redis brokers).
+
+    Built for many idle subscribers: the deque exists only while events wait (an empty one
+    costs ~600 bytes), and a waiting reader holds one future, no asyncio.Queue (three deques,
+    an Event and futures, ~2.6 KB). Past `limit` waiting events the subscription overflows:
+    later events are dropped and the reader gets RESYNC once it has taken what was queued.
+    None ends the iteration (and discards what was queued).
+    """
+
+    __slots__ = ("_events", "_limit", "_waiter", "overflowed")
 
     def __init__(self, limit: int = QUEUE_LIMIT) -> None:
-        self.queue: asyncio.Queue[Event | Resync | None] = asyncio.Queue(limit)
+        self._limit = limit
+        self._events: deque[Event | Resync | None] | None = None
+        self._waiter: asyncio.Future[None] | None = None
         self.overflowed = False
+
+    def __len__(self) -> int:
+        """Events waiting to be read."""
+        return len(self._events) if self._events is not None else 0
 
     def offer(self, event: Event | Resync | None) -> None:
         if event is None:
             self.overflowed = False  # closing wins over a pending resync
-            self._drain()
+            self._events = None  # what was queued is discarded
         elif self.overflowed:
             return
-        try:
-            self.queue.put_nowait(event)
-        except asyncio.QueueFull:
+        events = self._events
+        if events is None:
+            events = self._events = deque()
+        elif len(events) >= self._limit:
             self.overflowed = True
-
-    def _drain(self) -> None:
-        while not self.queue.empty():
-            self.queue.get_nowait()
+            return
+        events.append(event)
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     async def __aiter__(self) -> AsyncIterator[Event | Resync]:
         while True:
-            if self.overflowed and self.queue.empty():
-                self.overflowed = False
-                yield RESYNC
+            events = self._events
+            if not events:
+                if self.overflowed:
+                    self.overflowed = False
+                    yield RESYNC
+                    continue
+                await self._wait()
                 continue
-            event = await self.queue.get()
+            event = events.popleft()
+            if not events:
+                self._events = None  # idle again: no deque held
             if event is None:
                 return
             yield event
+
+    async def _wait(self) -> None:
+        """Until offer() adds an event. Readers of one subscription share the waiter; one
+        reader's cancellation (which cancels the shared future) sends the others back to wait.
+        """
+        while True:
+            waiter = self._waiter
+            if waiter is None or waiter.done():
+                waiter = self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await waiter
+                return
+            except asyncio.CancelledError:
+                task = asyncio.current_task()
+                if task is None or task.cancelling():
+                    raise
+            finally:
+                if self._waiter is waiter and waiter.done():
+                    self._waiter = None
 
 
 class MemoryBroker:
