@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 from strawberry.dataloader import DataLoader
 
@@ -20,34 +21,90 @@ from gateway.clients import (
 MAX_BATCH = 500
 
 
+async def _load_users(auth: Callable[[], AuthClient], ids: list[int]) -> list[UserData | None]:
+    found = {user["id"]: user for user in await auth().users(ids)}
+    return [found.get(user_id) for user_id in ids]
+
+
+async def _load_chats(chat: Callable[[], ChatClient], ids: list[int]) -> list[ChatData | None]:
+    found = {chat_row["id"]: chat_row for chat_row in await chat().chats_batch(ids)}
+    return [found.get(chat_id) for chat_id in ids]
+
+
+async def _load_members(chat: Callable[[], ChatClient], ids: list[int]) -> list[list[MemberData]]:
+    found = await chat().members(ids)
+    return [found.get(chat_id, []) for chat_id in ids]
+
+
+async def _load_last_messages(
+    chat: Callable[[], ChatClient], ids: list[int]
+) -> list[MessageData | None]:
+    found = await chat().last_messages(ids)
+    return [found.get(chat_id) for chat_id in ids]
+
+
 class Loaders:
-    """Fresh per HTTP request and per WebSocket operation (per event for subscriptions)."""
+    """Fresh per HTTP request and per WebSocket operation (per event for subscriptions).
+
+    Each loader is built on first use: most operations use one or two of them, and an idle
+    subscription none, while a DataLoader with its cache and batch state costs ~1 KB.
+    """
+
+    __slots__ = (
+        "_auth",
+        "_chat",
+        "_chats",
+        "_last_messages",
+        "_members",
+        "_message_pages",
+        "_users",
+    )
 
     def __init__(self, auth: Callable[[], AuthClient], chat: Callable[[], ChatClient]) -> None:
-        async def load_users(ids: list[int]) -> list[UserData | None]:
-            found = {user["id"]: user for user in await auth().users(ids)}
-            return [found.get(user_id) for user_id in ids]
+        self._auth = auth
+        self._chat = chat
+        self._users: DataLoader[int, UserData | None] | None = None
+        self._chats: DataLoader[int, ChatData | None] | None = None
+        self._members: DataLoader[int, list[MemberData]] | None = None
+        self._last_messages: DataLoader[int, MessageData | None] | None = None
+        self._message_pages: dict[tuple[int, bool, int, int | None], MessagePage] | None = None
 
-        async def load_chats(ids: list[int]) -> list[ChatData | None]:
-            found = {chat_row["id"]: chat_row for chat_row in await chat().chats_batch(ids)}
-            return [found.get(chat_id) for chat_id in ids]
+    @property
+    def users(self) -> DataLoader[int, UserData | None]:
+        if self._users is None:
+            self._users = DataLoader(partial(_load_users, self._auth), max_batch_size=MAX_BATCH)
+        return self._users
 
-        async def load_members(ids: list[int]) -> list[list[MemberData]]:
-            found = await chat().members(ids)
-            return [found.get(chat_id, []) for chat_id in ids]
+    @property
+    def chats(self) -> DataLoader[int, ChatData | None]:
+        if self._chats is None:
+            self._chats = DataLoader(partial(_load_chats, self._chat), max_batch_size=MAX_BATCH)
+        return self._chats
 
-        async def load_last_messages(ids: list[int]) -> list[MessageData | None]:
-            found = await chat().last_messages(ids)
-            return [found.get(chat_id) for chat_id in ids]
+    @property
+    def members(self) -> DataLoader[int, list[MemberData]]:
+        if self._members is None:
+            self._members = DataLoader(partial(_load_members, self._chat), max_batch_size=MAX_BATCH)
+        return self._members
 
-        self.users = DataLoader(load_users, max_batch_size=MAX_BATCH)
-        self.chats = DataLoader(load_chats, max_batch_size=MAX_BATCH)
-        self.members = DataLoader(load_members, max_batch_size=MAX_BATCH)
-        self.last_messages = DataLoader(load_last_messages, max_batch_size=MAX_BATCH)
-        # Message pages fetched together with their chat (`chat(id) { messages(...) }` is one
-        # service call), keyed by (chat id, forward, size, cursor); Chat.messages takes its own.
-        self.message_pages: dict[tuple[int, bool, int, int | None], MessagePage] = {}
+    @property
+    def last_messages(self) -> DataLoader[int, MessageData | None]:
+        if self._last_messages is None:
+            self._last_messages = DataLoader(
+                partial(_load_last_messages, self._chat), max_batch_size=MAX_BATCH
+            )
+        return self._last_messages
+
+    @property
+    def message_pages(self) -> dict[tuple[int, bool, int, int | None], MessagePage]:
+        """Message pages fetched together with their chat (`chat(id) { messages(...) }` is one
+        service call), keyed by (chat id, forward, size, cursor); Chat.messages takes its own.
+        """
+        if self._message_pages is None:
+            self._message_pages = {}
+        return self._message_pages
 
     def prime_chats(self, chats: list[ChatData]) -> None:
+        loader = self.chats
         for chat_row in chats:
-            self.chats.prime(chat_row["id"], chat_row)
+            loader.prime(chat_row["id"], chat_row)
