@@ -4,20 +4,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from functools import partial
 from typing import Protocol, cast
 
 import strawberry
 from graphql import ASTValidationRule, GraphQLError
-from strawberry.extensions import (
-    AddValidationRules,
-    MaskErrors,
-    MaxTokensLimiter,
-    ParserCache,
-    SchemaExtension,
-    ValidationCache,
-)
+from strawberry.extensions import MaskErrors
 from strawberry.extensions.max_aliases import create_validator as max_aliases_rule
+from strawberry.extensions.parser_cache import _get_parse_cache
 from strawberry.extensions.query_depth_limiter import create_validator as max_depth_rule
+from strawberry.extensions.validation_cache import _get_validate_cache
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types import ExecutionContext
 
@@ -67,24 +63,61 @@ class _HasErrors(Protocol):
     errors: list[GraphQLError] | None
 
 
-class MaskUnexpectedErrors(MaskErrors):
-    """MaskErrors without its runtime-checkable Protocol test, which is slow in Python 3.11 and
-    runs for every result, so for every event of every subscription."""
+class GatewayExtension(MaskErrors):
+    """Every per-operation concern in one extension: token limit, depth/alias rules, parser and
+    validation caches, fresh loaders per WebSocket operation, masking of unexpected errors.
+
+    Strawberry makes extension instances per operation and, for a subscription, keeps each
+    one's `on_operation` hook open for the subscription's life: one extension instead of six
+    (MaxTokensLimiter, ParserCache, AddValidationRules, ValidationCache, a loaders extension,
+    MaskErrors) holds one open hook instead of four, and runs one hook per stage.
+    """
+
+    # Constant for the class: set here, not per instance (one instance per operation).
+    should_mask_error = staticmethod(is_unexpected)
+    error_message = MASKED_MESSAGE
+
+    def __init__(self, limit_rules: tuple[type[ASTValidationRule], ...]) -> None:
+        # No MaskErrors.__init__: its two attributes are the class's above.
+        self.limit_rules = limit_rules
+        self._stream_result_processed = False
+
+    def on_operation(self) -> Iterator[None]:
+        execution_context = self.execution_context
+        # What MaxTokensLimiter and AddValidationRules did.
+        execution_context.parse_options["max_tokens"] = MAX_TOKENS
+        execution_context.validation_rules = execution_context.validation_rules + self.limit_rules
+        # A WebSocket context lives as long as the connection: each operation gets new loaders.
+        context = execution_context.context
+        if isinstance(context, Context):
+            execution_context.context = context.for_operation()
+        # MaskErrors: the final result is masked when the operation ends.
+        yield from super().on_operation()
+
+    def on_parse(self) -> Iterator[None]:
+        """ParserCache's: Strawberry's shared LRU cache of parsed documents for this size."""
+        execution_context = self.execution_context
+        execution_context.graphql_document = _get_parse_cache(CACHE_SIZE)(
+            execution_context.query, **execution_context.parse_options
+        )
+        yield
+
+    def on_validate(self) -> Iterator[None]:
+        """ValidationCache's: it hits because the limit rules are the same classes each time."""
+        execution_context = self.execution_context
+        execution_context.pre_execution_errors = _get_validate_cache(CACHE_SIZE)(
+            execution_context.schema._schema,
+            execution_context.graphql_document,
+            execution_context.validation_rules,
+        )
+        yield
 
     def _process_result(self, result: object) -> None:
+        # MaskErrors' own runs a runtime-checkable Protocol test, slow in Python 3.11, for every
+        # result (so every event of every subscription).
         errors = getattr(result, "errors", None)
         if errors:
             cast("_HasErrors", result).errors = self._process_errors(errors)
-
-
-class FreshLoadersPerOperation(SchemaExtension):
-    """A WebSocket context lives as long as the connection: give each operation new loaders."""
-
-    def on_operation(self) -> Iterator[None]:
-        context = self.execution_context.context
-        if isinstance(context, Context):
-            self.execution_context.context = context.for_operation()
-        yield
 
 
 class GatewaySchema(strawberry.Schema):
@@ -105,12 +138,12 @@ class GatewaySchema(strawberry.Schema):
 
 
 def build_schema() -> strawberry.Schema:
-    # The limit rules are made once per schema: ValidationCache keys on the rule classes, and
-    # QueryDepthLimiter/MaxAliasesLimiter would make new classes per operation (no cache hits).
-    limit_rules: list[type[ASTValidationRule]] = [
+    # The limit rules are made once per schema: the validation cache keys on the rule classes,
+    # and QueryDepthLimiter/MaxAliasesLimiter would make new classes per operation (no hits).
+    limit_rules: tuple[type[ASTValidationRule], ...] = (
         max_depth_rule(MAX_DEPTH, None),
         max_aliases_rule(MAX_ALIASES),
-    ]
+    )
     return GatewaySchema(
         query=Query,
         execution_context_class=SharedEventExecutor,
@@ -128,16 +161,6 @@ def build_schema() -> strawberry.Schema:
             Unauthenticated,
             RateLimited,
         ],
-        extensions=[
-            # Factories: Strawberry makes fresh extension instances per operation; the parser
-            # and validation caches are shared by maxsize.
-            lambda: MaxTokensLimiter(MAX_TOKENS),
-            lambda: ParserCache(maxsize=CACHE_SIZE),
-            lambda: AddValidationRules(limit_rules),
-            lambda: ValidationCache(maxsize=CACHE_SIZE),
-            FreshLoadersPerOperation,
-            lambda: MaskUnexpectedErrors(
-                should_mask_error=is_unexpected, error_message=MASKED_MESSAGE
-            ),
-        ],
+        # A factory: Strawberry makes a fresh extension instance per operation.
+        extensions=[partial(GatewayExtension, limit_rules)],
     )
