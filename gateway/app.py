@@ -14,6 +14,7 @@ from starlette.responses import Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp
 
+from gateway.asgi import GatewayApp
 from gateway.context import GatewayResources
 from gateway.schema import build_schema
 from gateway.transport import (
@@ -101,7 +102,9 @@ def create_app(
         return JSONResponse({"status": "ready"})
 
     handlers: Any = EXCEPTION_HANDLERS
-    return Starlette(
+    return GatewayApp(
+        graphql_path=GRAPHQL_PATH,
+        graphql_view=view,
         routes=[
             Route(GRAPHQL_PATH, view, methods=["GET", "POST"]),
             WebSocketRoute(GRAPHQL_PATH, view),

@@ -1,0 +1,34 @@
+"""The gateway's Starlette app, with a short path for GraphQL WebSockets.
+
+A WebSocket handler runs for the life of its connection, and every ASGI layer it passes
+through stays suspended in memory as long: Starlette's error and exception middleware, the
+body limit, the router and the route (~2-3 KB per connection, for layers that do nothing for a
+WebSocket: error pages, 413s and exception handlers answer HTTP requests; uvicorn closes a
+socket whose handler fails with 1011 either way). So a WebSocket to the GraphQL path goes
+straight to the view, behind the access log (request id and log line, as for every request).
+Everything else, HTTP on the same path included, takes the full Starlette stack.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette._utils import get_route_path
+from starlette.applications import Starlette
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from mychat.http import AccessLogMiddleware
+
+
+class GatewayApp(Starlette):
+    def __init__(self, *, graphql_path: str, graphql_view: ASGIApp, **options: Any) -> None:
+        super().__init__(**options)
+        self._graphql_path = graphql_path
+        self._graphql_socket = AccessLogMiddleware(graphql_view)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket" and get_route_path(scope) == self._graphql_path:
+            scope["app"] = self  # as Starlette does: the view finds the resources through it
+            await self._graphql_socket(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
