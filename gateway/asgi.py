@@ -15,18 +15,21 @@ from typing import Any
 
 from starlette._utils import get_route_path
 from starlette.applications import Starlette
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
+from gateway.view import GatewayGraphQL
 from mychat.http import AccessLogMiddleware
 
 
 class GatewayApp(Starlette):
-    def __init__(self, *, graphql_path: str, graphql_view: ASGIApp, **options: Any) -> None:
+    def __init__(self, *, graphql_path: str, graphql_view: GatewayGraphQL, **options: Any) -> None:
         super().__init__(**options)
         self._graphql_path = graphql_path
-        self._graphql_socket = AccessLogMiddleware(graphql_view)
+        self._graphql_socket = AccessLogMiddleware(graphql_view.serve_websocket)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # A coroutine function, not a plain one returning the coroutine (one frame less): uvicorn
+        # would take a plain __call__ for an ASGI 2 app.
         if scope["type"] == "websocket" and get_route_path(scope) == self._graphql_path:
             scope["app"] = self  # as Starlette does: the view finds the resources through it
             await self._graphql_socket(scope, receive, send)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Coroutine
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 import orjson
@@ -101,6 +102,16 @@ class GatewayGraphQL(GraphQL[Context, None]):
                 if request.scope.get(REQUEST_ERROR_FLAG):
                     response.status_code = 400
         await response(scope, receive, send)
+
+    def serve_websocket(
+        self, scope: Scope, receive: Receive, send: Send
+    ) -> Coroutine[Any, Any, None]:
+        """What GraphQL.__call__ does for a WebSocket, as the coroutine of the socket's handler
+        itself: no __call__ frames held for the life of the connection (see gateway/asgi.py).
+        """
+        handler = self.run(WebSocket(scope, receive=receive, send=send))
+        # Its result (the WebSocket) is of no use to an ASGI server; the access log drops it.
+        return cast("Coroutine[Any, Any, None]", handler)
 
     def _error_response(self, request: Request, error: HTTPException) -> Response:
         media_type = (
