@@ -197,17 +197,17 @@ async def message_stream(
     viewer = context.viewer
     if viewer is None:
         raise unauthenticated_error()
-    client = context.chat()
     async with context.broker.subscribe() as subscription:
-        # Now that we listen, catch up from `after` (this checks membership again).
+        # Now that we listen, catch up from `after` (this checks membership again). Clients
+        # are made per use: an idle subscription holds none.
         seen = SeenIds(after)
-        async for row in _chat_history_after(client, chat_id, after):
+        async for row in _chat_history_after(context.chat(), chat_id, after):
             if row["id"] not in seen:
                 seen.add(row["id"])
                 yield Message.from_data(row)
         async for item in until_token_expires(context, subscription):
             if isinstance(item, Resync):
-                async for row in _chat_history_after(client, chat_id, seen.highest):
+                async for row in _chat_history_after(context.chat(), chat_id, seen.highest):
                     if row["id"] not in seen:
                         seen.add(row["id"])
                         yield Message.from_data(row)
@@ -231,8 +231,8 @@ async def chat_event_stream(context: Context, after: int | None) -> AsyncGenerat
     if viewer is None:
         raise unauthenticated_error()
     me = viewer.user_id
-    client = context.chat()
     async with context.broker.subscribe() as subscription:
+        client = context.chat()
         chat_ids = set(await client.chat_ids())
         if after is None:
             newest = await client.last_messages(chat_ids) if chat_ids else {}
@@ -247,8 +247,10 @@ async def chat_event_stream(context: Context, after: int | None) -> AsyncGenerat
         async for row in _all_history_after(client, after):
             if row["id"] not in seen and row["chat_id"] in chat_ids:
                 yield message_added(row)
+        del client  # clients are made per use: an idle subscription holds none
         async for item in until_token_expires(context, subscription):
             if isinstance(item, Resync):
+                client = context.chat()
                 current = set(await client.chat_ids())
                 for gone in chat_ids - current:
                     yield _removed(gone)
