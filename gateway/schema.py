@@ -17,6 +17,7 @@ from strawberry.extensions.validation_cache import _get_validate_cache
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types import ExecutionContext
 
+from gateway.clients import ServiceUnavailable
 from gateway.context import Context
 from gateway.errors import (
     AlreadyAMember,
@@ -39,6 +40,7 @@ MAX_TOKENS = 2000
 MAX_ALIASES = 30
 CACHE_SIZE = 512
 MASKED_MESSAGE = "Internal server error"
+UNAVAILABLE_MESSAGE = "A service is unavailable right now; try again shortly"
 
 error_log = logging.getLogger("mychat.gateway.error")
 # Raised for the client's own mistakes (e.g. a query over legacy graphql-ws, which only streams).
@@ -81,6 +83,19 @@ class GatewayExtension(MaskErrors):
         # No MaskErrors.__init__: its two attributes are the class's above.
         self.limit_rules = limit_rules
         self._stream_result_processed = False
+
+    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        """No details either way; an unreachable service says so, so clients know to retry."""
+        if not isinstance(error.original_error, ServiceUnavailable):
+            return super().anonymise_error(error)
+        return GraphQLError(
+            UNAVAILABLE_MESSAGE,
+            nodes=error.nodes,
+            source=error.source,
+            positions=error.positions,
+            path=error.path,
+            extensions={"code": "SERVICE_UNAVAILABLE"},
+        )
 
     def on_operation(self) -> Iterator[None]:
         execution_context = self.execution_context

@@ -13,6 +13,7 @@ import pytest
 from starlette.applications import Starlette
 
 from gateway.app import create_app as create_gateway_app
+from gateway.schema import UNAVAILABLE_MESSAGE
 from mychat.service import token_codec
 from mychat.settings import Settings
 from mychat.tokens import TokenCodec
@@ -562,7 +563,7 @@ async def test_mark_read(gateway: Gateway) -> None:
 # --- unexpected failures ------------------------------------------------------------------
 
 
-async def test_unreachable_service_is_masked_and_logged_with_request_id(
+async def test_unreachable_service_is_masked_as_unavailable_and_logged_with_request_id(
     settings: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:
     dead = f"http://127.0.0.1:{free_port()}"
@@ -582,7 +583,8 @@ async def test_unreachable_service_is_masked_and_logged_with_request_id(
         ready = await client.get("/readyz")
     assert response.status_code == 200
     body = response.json()
-    assert body["errors"][0]["message"] == "Internal server error"
+    assert body["errors"][0]["message"] == UNAVAILABLE_MESSAGE
+    assert body["errors"][0]["extensions"] == {"code": "SERVICE_UNAVAILABLE"}
     assert "ServiceUnavailable" not in response.text
     assert "127.0.0.1" not in response.text
     assert any("req-12345" in record.getMessage() for record in caplog.records)
