@@ -31,9 +31,12 @@ UVICORN_SETTINGS: dict[str, Any] = {
 def _ours(service: str) -> Callable[[], Any]:
     def build() -> Any:
         from mychat.app_factory import app_for_service
+        from mychat.gc_tuning import tune_for_server
         from mychat.settings import Settings
 
-        return app_for_service(service, Settings())
+        app = app_for_service(service, Settings())
+        tune_for_server()  # as `mychat serve` does
+        return app
 
     return build
 

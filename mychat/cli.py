@@ -69,6 +69,7 @@ def _settings_for(args: argparse.Namespace) -> Settings:
 
 def _serve(args: argparse.Namespace) -> int:
     from mychat.app_factory import app_for_service
+    from mychat.gc_tuning import tune_for_server
     from mychat.shutdown import run_gracefully
 
     settings = _settings_for(args)
@@ -82,6 +83,7 @@ def _serve(args: argparse.Namespace) -> int:
     except ConfigurationError as error:
         print(f"mychat: {error}", file=sys.stderr)
         return 2
+    tune_for_server()
     print(f"MyChat ({args.service}) on http://{settings.host}:{settings.port}/", flush=True)
     # uvicorn.run, plus closing WebSockets with 1001 on SIGTERM (see mychat/shutdown.py).
     run_gracefully(
