@@ -35,9 +35,9 @@ class Settings(BaseSettings):
     mysql_user: str = Field("root", validation_alias=_env("MYSQL_USER", "mysql_user"))
     mysql_password: str = Field("", validation_alias=_env("MYSQL_PASSWORD", "mysql_password"))
     mysql_database: str = Field("mychat", validation_alias=_env("MYSQL_DATABASE", "mysql_database"))
-    # At least the concurrency one process serves: overflow connections are closed on return.
+    # Connections kept open per pool and process (no overflow: see mychat/db.py).
     db_pool_size: int = Field(
-        20, ge=1, validation_alias=_env("MYCHAT_DB_POOL_SIZE", "db_pool_size")
+        40, ge=1, validation_alias=_env("MYCHAT_DB_POOL_SIZE", "db_pool_size")
     )
 
     redis_url: str | None = Field(None, validation_alias=_env("REDIS_URL", "redis_url"))

@@ -53,3 +53,21 @@ async def test_a_connection_killed_while_busy_fails_once_then_is_replaced(
         assert await _pooled_connection_id(engine) != victim
     finally:
         await engine.dispose()
+
+
+async def test_busy_requests_reuse_the_pooled_connections(settings: Settings) -> None:
+    """More concurrent requests than connections wait for one: none is opened per request."""
+    engine = create_engine(settings.model_copy(update={"db_pool_size": 2}))
+    seen: set[int] = set()
+
+    async def one() -> None:
+        async with engine.connect() as connection:
+            row = (await connection.execute(text("SELECT CONNECTION_ID(), SLEEP(0.02)"))).one()
+            seen.add(int(row[0]))
+
+    try:
+        for _ in range(3):
+            await asyncio.gather(*(one() for _ in range(6)))
+    finally:
+        await engine.dispose()
+    assert len(seen) == 2, seen
