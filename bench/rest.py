@@ -26,6 +26,17 @@ from bench.stack import mychat_stack, seed_chat_with_history
 
 TARGET_RATIO = 0.5
 HISTORY_PAGE = 50
+# Sends to one chat queue on that chat's row lock; spread over this many chats they do not.
+SPREAD_CHATS = 32
+
+
+def _create_chats(chat_url: str, token: str, count: int) -> list[int]:
+    headers = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=chat_url, headers=headers, timeout=30) as client:
+        created = [
+            client.post("/mychat/api/chat/", json={"name": f"spread {i}"}) for i in range(count)
+        ]
+    return [int(response.raise_for_status().json()["chat_id"]) for response in created]
 
 
 def run(config: BenchConfig) -> ScenarioResult:
@@ -45,6 +56,7 @@ def run(config: BenchConfig) -> ScenarioResult:
             "uvicorn": UVICORN_SETTINGS,
             "history_path": "GET /mychat/api/chat/{id}?limit=50",
             "send_path": "POST /mychat/api/chat/{id}/message",
+            "send_spread_chats": SPREAD_CHATS,
         },
     )
     history_path = "/mychat/api/chat/{}?limit=" + str(HISTORY_PAGE)
@@ -78,7 +90,24 @@ def run(config: BenchConfig) -> ScenarioResult:
         )
         print(describe("send (baseline)", base_send), flush=True)
         print(describe("send (ours)", send), flush=True)
+        spread_ids = _create_chats(stack.chat_url, seeded.token, SPREAD_CHATS)
+        spread, base_spread = compare(
+            config,
+            Target(
+                stack.chat_port,
+                [
+                    json_request(f"/mychat/api/chat/{chat_id}/message", send_body, seeded.token)
+                    for chat_id in spread_ids
+                ],
+                '"ok"',
+            ),
+            Target(server.port, [json_request("/mychat/api/chat/1/message", send_body)], '"ok"'),
+        )
+        print(describe(f"send, {SPREAD_CHATS} chats (baseline)", base_spread), flush=True)
+        print(describe(f"send, {SPREAD_CHATS} chats (ours)", spread), flush=True)
 
     add_throughput_figures(scenario, "history", history, base_history, target_ratio=TARGET_RATIO)
     add_throughput_figures(scenario, "send", send, base_send, target_ratio=TARGET_RATIO)
+    # No target: shows how much of the gap above is one chat's row lock.
+    add_throughput_figures(scenario, f"send to {SPREAD_CHATS} chats", spread, base_spread)
     return scenario
