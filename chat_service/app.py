@@ -9,6 +9,7 @@ from starlette.applications import Starlette
 
 from chat_service.endpoints import ChatServiceState
 from chat_service.fast_reads import FastReads
+from chat_service.fast_sends import FastSends
 from chat_service.internal_api import internal_routes
 from chat_service.public_api import public_routes
 from mychat.broker import Broker
@@ -32,6 +33,7 @@ def create_app(
     async def chat_lifespan(_res: ServiceResources) -> AsyncIterator[None]:
         read_engine = create_read_engine(settings)
         app.state.reads = FastReads(read_engine)  # `app` is assigned below, before any start
+        app.state.sends = FastSends(read_engine, app_broker)
         try:
             async with broker_lifespan():
                 yield

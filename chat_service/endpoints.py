@@ -18,7 +18,8 @@ from starlette.responses import Response
 from chat_service.access import chat_not_found
 from chat_service.chats import do_add_member
 from chat_service.fast_reads import FastReads
-from chat_service.messages import check_send_rate, do_send_message
+from chat_service.fast_sends import FastSends
+from chat_service.messages import check_send_rate
 from chat_service.unit_of_work import unit_of_work
 from chat_service.views import MemberView, MessageView
 from mychat.broker import Broker
@@ -46,6 +47,11 @@ def chat_state(request: Request) -> ChatServiceState:
 
 def reads(request: Request) -> FastReads:
     fast: FastReads = request.app.state.reads  # opened by the app's lifespan
+    return fast
+
+
+def sends(request: Request) -> FastSends:
+    fast: FastSends = request.app.state.sends  # opened by the app's lifespan
     return fast
 
 
@@ -225,11 +231,13 @@ def endpoint(
 
 
 async def send_message_from_body(call: Call) -> tuple[MessageView, bool]:
+    """A send commits and publishes on its own (chat_service.fast_sends): its route is not
+    a `write` one, so no session is opened for it."""
     text = call.text_field("text")
     client_id = call.optional_text_field("client_id")
     check_send_rate(call.send_limiter, call.user_id)
-    return await do_send_message(
-        call.session, call.chat_id, call.user_id, text, client_id, sender_nickname=call.nickname
+    return await sends(call.request).send(
+        call.chat_id, call.user_id, call.nickname, text, client_id
     )
 
 

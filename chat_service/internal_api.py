@@ -173,10 +173,10 @@ def internal_routes() -> list[BaseRoute]:
     def get(path: str, handler: Any) -> Route:
         return Route("/internal" + path, endpoint(handler), methods=["GET"])
 
-    def post(path: str, handler: Any, *, reads_body: bool = True) -> Route:
+    def post(path: str, handler: Any, *, reads_body: bool = True, write: bool = True) -> Route:
         return Route(
             "/internal" + path,
-            endpoint(handler, write=True, reads_body=reads_body),
+            endpoint(handler, write=write, reads_body=reads_body),
             methods=["POST"],
         )
 
@@ -189,7 +189,7 @@ def internal_routes() -> list[BaseRoute]:
         get("/last-messages", last_messages),
         get("/messages", messages_after),
         get("/chats/{chat_id}/messages", chat_messages),
-        post("/chats/{chat_id}/messages", send_message),
+        post("/chats/{chat_id}/messages", send_message, write=False),  # commits on its own
         post("/chats/{chat_id}/members", add_member),
         post("/chats/{chat_id}/leave", leave_chat, reads_body=False),
         post("/chats/{chat_id}/read", mark_read),

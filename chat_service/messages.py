@@ -98,14 +98,18 @@ async def _stored_by_client_id(
     return found[0] if found else None
 
 
+def client_id_used_elsewhere() -> ApiError:
+    return ApiError(
+        409,
+        "conflict",
+        "This client_id was already used for a message in another chat",
+        field="client_id",
+    )
+
+
 def _replayed(stored: MessageView, chat_id: int) -> MessageView:
     if stored.chat_id != chat_id:
-        raise ApiError(
-            409,
-            "conflict",
-            "This client_id was already used for a message in another chat",
-            field="client_id",
-        )
+        raise client_id_used_elsewhere()
     return stored
 
 
@@ -165,6 +169,9 @@ async def do_send_message(
     sender_nickname: str | None = None,
 ) -> tuple[MessageView, bool]:
     """Store a message; (message, created). A repeated client_id returns the stored message.
+
+    In the caller's session (its unit of work). The HTTP endpoints send with
+    chat_service.fast_sends, the same statements on the driver, which must answer alike.
 
     sender_nickname: the caller's, from their verified token (nicknames never change); without
     it, it is read with the membership check.

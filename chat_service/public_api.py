@@ -68,7 +68,7 @@ def public_routes() -> list[BaseRoute]:
         Route(PREFIX + "/{chat_id}/leave", endpoint(leave_chat, write=True), methods=["POST"]),
         Route(
             PREFIX + "/{chat_id}/message",
-            endpoint(send_message, write=True, reads_body=True),
+            endpoint(send_message, reads_body=True),  # commits on its own
             methods=["POST"],
         ),
         Route(

@@ -36,6 +36,11 @@ async def unit_of_work(
         async with session.begin():
             yield session
         events = session.info.pop(PENDING_EVENTS_KEY, [])
+    await publish_events(broker, events)
+
+
+async def publish_events(broker: Broker, events: list[Event]) -> None:
+    """Publish events of a committed transaction (a failure is logged, not raised)."""
     for event in events:
         try:
             await broker.publish(event)
