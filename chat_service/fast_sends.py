@@ -6,8 +6,9 @@ the send's statements run with asyncmy (MySQL/MariaDB) or aiosqlite (SQLite) on 
 of the read engine (autocommit, no reset on return), in one explicit transaction:
 
 1. BEGIN (SQLite: BEGIN IMMEDIATE, its write lock before anything is read);
-2. the chat's row lock, taken only if the sender is a member (one UPDATE for both, as
-   messages._lock_if_member); no row matched is told apart as 404 or 403 by fast_reads.ACCESS;
+2. the chat's row lock, taken only if the sender is a member (one UPDATE for both; the chat
+   row first, as access_chat_for_user(lock=True) does: no FK shared-lock deadlocks between
+   concurrent senders); no row matched is told apart as 404 or 403 by fast_reads.ACCESS;
 3. the INSERT; a repeated client_id fails on the unique index (sender_id, client_id), the
    failed statement alone is undone, and the stored message is read back with a locking read
    (MySQL: rows committed after this transaction's snapshot) and replayed, or 409 if it was
@@ -149,7 +150,7 @@ class _Refused(Exception):
 
 
 class FastSends:
-    """do_send_message on the driver connections of a read engine (owned by the caller)."""
+    """Sends on the driver connections of a read engine (owned by the caller)."""
 
     def __init__(self, engine: AsyncEngine, broker: Broker) -> None:
         self._engine = engine

@@ -5,23 +5,15 @@ from __future__ import annotations
 import uuid
 from collections.abc import Collection, Sequence
 from datetime import datetime
-from functools import cache
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy import (
-    CursorResult,
-    Insert,
     Select,
-    Update,
     and_,
-    bindparam,
     func,
-    insert,
-    or_,
     select,
     update,
 )
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chat_service.access import access_chat_for_user
@@ -34,11 +26,8 @@ from chat_service.models import (
     messages_table,
     users_table,
 )
-from chat_service.unit_of_work import emit
 from chat_service.validation import check_trimmed_text
 from chat_service.views import MessageView
-from mychat.db import utc_now
-from mychat.events import Event, EventKind
 from mychat.http import ApiError, RateLimited
 from mychat.ratelimit import RateLimiter
 
@@ -86,18 +75,6 @@ async def _views(
     return [MessageView(*row) for row in await session.execute(statement, params)]
 
 
-async def _stored_by_client_id(
-    session: AsyncSession, sender_id: int, client_id: str, *, latest: bool
-) -> MessageView | None:
-    statement = _message_rows().where(_m.sender_id == sender_id, _m.client_id == client_id)
-    if latest:
-        # A locking read sees rows committed after this transaction's snapshot (InnoDB);
-        # shared, because the failed INSERT already holds a shared lock on that index entry.
-        statement = statement.with_for_update(read=True)
-    found = await _views(session, statement)
-    return found[0] if found else None
-
-
 def client_id_used_elsewhere() -> ApiError:
     return ApiError(
         409,
@@ -105,114 +82,6 @@ def client_id_used_elsewhere() -> ApiError:
         "This client_id was already used for a message in another chat",
         field="client_id",
     )
-
-
-def _replayed(stored: MessageView, chat_id: int) -> MessageView:
-    if stored.chat_id != chat_id:
-        raise client_id_used_elsewhere()
-    return stored
-
-
-@cache
-def _lock_if_member() -> Update:
-    """Take the chat's row lock, only if the caller is a member: one statement for both.
-
-    It writes the chat row first, as access_chat_for_user(lock=True) does (no FK shared-lock
-    deadlocks between concurrent senders, SQLite's write lock before any read); it matches one
-    row exactly when the chat exists and the user is a member (MySQL dialects count matched
-    rows, FOUND_ROWS).
-    """
-    membership = (
-        select(_cm.user_id)
-        .where(_cm.chat_id == bindparam("chat_id"), _cm.user_id == bindparam("user_id"))
-        .exists()
-    )
-    return (
-        update(chats_table)
-        .where(_c.id == bindparam("chat_id"), membership)
-        .values(last_activity_at=_c.last_activity_at)
-    )
-
-
-@cache
-def _bump_last_message() -> Update:
-    return (
-        update(chats_table)
-        .where(
-            _c.id == bindparam("chat_id"),
-            or_(_c.last_message_id.is_(None), _c.last_message_id < bindparam("message_id")),
-        )
-        .values(last_message_id=bindparam("message_id"), last_activity_at=bindparam("at"))
-    )
-
-
-@cache
-def _insert_message_statement() -> Insert:
-    return insert(messages_table)
-
-
-async def _insert_message(session: AsyncSession, values: dict[str, Any]) -> int:
-    result = await session.execute(_insert_message_statement(), values)
-    key = cast(CursorResult[Any], result).inserted_primary_key
-    assert key is not None, "an INSERT of one row has its primary key"
-    message_id: int = key[0]
-    return message_id
-
-
-async def do_send_message(
-    session: AsyncSession,
-    chat_id: int,
-    sender_id: int,
-    text: str,
-    client_id: str | None = None,
-    *,
-    sender_nickname: str | None = None,
-) -> tuple[MessageView, bool]:
-    """Store a message; (message, created). A repeated client_id returns the stored message.
-
-    In the caller's session (its unit of work). The HTTP endpoints send with
-    chat_service.fast_sends, the same statements on the driver, which must answer alike.
-
-    sender_nickname: the caller's, from their verified token (nicknames never change); without
-    it, it is read with the membership check.
-    """
-    text = check_message_text(text)
-    client_id = check_client_id(client_id)
-    locked = await session.execute(_lock_if_member(), {"chat_id": chat_id, "user_id": sender_id})
-    nickname = sender_nickname
-    if cast(CursorResult[Any], locked).rowcount != 1 or nickname is None:
-        # 404 or 403 (raised here), or the nickname is needed: the full check, under the lock.
-        nickname = (await access_chat_for_user(session, chat_id, sender_id, lock=True)).nickname
-    if client_id is not None:
-        stored = await _stored_by_client_id(session, sender_id, client_id, latest=False)
-        if stored is not None:
-            return _replayed(stored, chat_id), False
-    now = utc_now()
-    values = {
-        "chat_id": chat_id,
-        "sender_id": sender_id,
-        "text": text,
-        "client_id": client_id,
-        "created_at": now,
-    }
-    if client_id is None:
-        message_id = await _insert_message(session, values)
-    else:
-        try:
-            async with session.begin_nested():
-                message_id = await _insert_message(session, values)
-        except IntegrityError:
-            # A concurrent send with the same client_id won; the unique index decided.
-            stored = await _stored_by_client_id(session, sender_id, client_id, latest=True)
-            if stored is None:
-                raise
-            return _replayed(stored, chat_id), False
-    await session.execute(
-        _bump_last_message(), {"chat_id": chat_id, "message_id": message_id, "at": now}
-    )
-    view = MessageView(message_id, chat_id, sender_id, nickname, text, now, client_id)
-    emit(session, Event(EventKind.MESSAGE_ADDED, chat_id, {"message": view.to_json()}))
-    return view, True
 
 
 async def get_chat_messages(

@@ -1,7 +1,7 @@
 """Sending on the database driver (chat_service.fast_sends), on MariaDB and on SQLite.
 
-A send must store and answer what the session path (do_send_message) stores, refuse as it does,
-publish only after its commit and nothing otherwise, and never hand a failed connection on.
+A send must store what it answers, refuse unknown chats and strangers, publish only after its
+commit and nothing otherwise, and never hand a failed connection on.
 The HTTP send tests (test_messages, test_events, test_seed_contract) run through it too.
 """
 
@@ -17,7 +17,6 @@ from sqlalchemy import func, select, text
 
 from chat_service.fast_reads import FastReads
 from chat_service.fast_sends import FastSends
-from chat_service.messages import do_send_message
 from chat_service.models import Chat, Message
 from chat_service.views import MessageView
 from mychat.db import create_read_engine
@@ -67,7 +66,7 @@ async def _stored(harness: ChatHarness, chat_id: int) -> tuple[list[MessageView]
         ], chat
 
 
-async def test_a_send_stores_answers_and_publishes_what_the_session_path_does(
+async def test_a_send_stores_what_it_answers_and_publishes_after_commit(
     harness: ChatHarness, sender: Sender, alice: Person, bob: Person
 ) -> None:
     chat_id = await harness.create_chat(alice, "Room", bob)
@@ -81,22 +80,22 @@ async def test_a_send_stores_answers_and_publishes_what_the_session_path_does(
         client_id.lower(),
         "Bob",
     )
-    async with resources(harness).sessions() as session, session.begin():
-        reference, _ = await do_send_message(session, chat_id, alice.id, "by the session")
+    second, _ = await sender.sends.send(chat_id, alice.id, "Alice", "and another", None)
     messages, chat = await _stored(harness, chat_id)
     assert [
         (m.id, m.chat_id, m.sender_id, m.text, m.created_at, m.client_id) for m in messages
     ] == [
         (sent.id, chat_id, bob.id, sent.text, sent.created_at, sent.client_id),
-        (reference.id, chat_id, alice.id, "by the session", reference.created_at, None),
+        (second.id, chat_id, alice.id, "and another", second.created_at, None),
     ]
-    assert chat.last_message_id == reference.id
-    assert chat.last_activity_at == reference.created_at
-    # The event went out once, after the commit, with the message as the answer has it.
-    (event,) = sender.broker.published
-    assert (event.kind, event.chat_id) == (EventKind.MESSAGE_ADDED, chat_id)
-    assert event.payload == {"message": sent.to_json()}
-    # History and the JSON answer agree on every field (dates as the session path writes them).
+    assert chat.last_message_id == second.id
+    assert chat.last_activity_at == second.created_at
+    # One event per send, after its commit, with the message as the answer has it.
+    assert [(event.kind, event.chat_id, event.payload) for event in sender.broker.published] == [
+        (EventKind.MESSAGE_ADDED, chat_id, {"message": sent.to_json()}),
+        (EventKind.MESSAGE_ADDED, chat_id, {"message": second.to_json()}),
+    ]
+    # History and the JSON answer agree on every field (dates as stored).
     (first, _second) = await harness.history(alice, chat_id)
     assert first == sent.to_seed_json() | {"date_sent": sent.created_at.isoformat()}
 

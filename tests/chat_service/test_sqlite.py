@@ -9,9 +9,7 @@ from collections.abc import AsyncIterator
 import pytest
 from sqlalchemy import func, select
 
-from chat_service.messages import do_send_message
 from chat_service.models import Message
-from chat_service.unit_of_work import unit_of_work
 from mychat.service import ServiceResources
 from mychat.settings import Settings
 from tests.chat_service.conftest import CHAT, ChatHarness, Person, running_harness
@@ -86,19 +84,3 @@ async def test_concurrent_identical_client_ids_on_sqlite(lite: ChatHarness) -> N
     res: ServiceResources = lite.app.state.res
     async with res.sessions() as session:
         assert await session.scalar(select(func.count()).select_from(Message)) == 1
-
-
-async def test_a_rolled_back_send_leaves_nothing_behind_on_sqlite(lite: ChatHarness) -> None:
-    """The savepoint around the insert must not commit on its own (pysqlite's implicit BEGIN)."""
-    alice = await lite.register("Alice")
-    chat_id = await lite.create_chat(alice)
-    res: ServiceResources = lite.app.state.res
-
-    async def send_then_fail() -> None:
-        async with unit_of_work(res.sessions, lite.broker) as session:
-            await do_send_message(session, chat_id, alice.id, "doomed", str(uuid.uuid4()))
-            raise RuntimeError("a later step failed")
-
-    with pytest.raises(RuntimeError):
-        await send_then_fail()
-    assert await lite.history(alice, chat_id) == []
