@@ -238,3 +238,30 @@ async def test_shared_event_still_resolves_each_subscribers_own_view(live: LiveS
         "message": {"text": "one event, two views"},
         "chat": {"name": "Room", "myRole": "MEMBER"},
     }
+
+
+PLAIN_WATCH = """subscription($chatId: ID!) {
+  messageAdded(chatId: $chatId) { id text sender { nickname } }
+}"""
+
+
+async def test_subscribers_of_one_document_all_get_the_shared_result(live: LiveServer) -> None:
+    """Through graphql-core's real subscription pipeline: the first subscriber executes, the
+    others get the ready result (gateway.shared_events._ReadyEvent)."""
+    gw = live.gateway
+    alice = await gw.register("Alice")
+    members = [await gw.register(name) for name in ("Bob", "Carol", "Dave")]
+    chat_id = await gw.create_chat(alice, "Room", *members)
+    async with (
+        graphql_socket(live.ws_url, TRANSPORT_WS, token=members[0].token) as bob,
+        graphql_socket(live.ws_url, TRANSPORT_WS, token=members[1].token) as carol,
+        graphql_socket(live.ws_url, TRANSPORT_WS, token=members[2].token) as dave,
+    ):
+        sockets = [bob, carol, dave]
+        ops = [await ws.subscribe(PLAIN_WATCH, {"chatId": chat_id}) for ws in sockets]
+        await settle()
+        for text in ("one", "two"):
+            sent = await gw.send(alice, chat_id, text)
+            for ws, op in zip(sockets, ops, strict=True):
+                got = (await next_data(ws, op))["data"]["messageAdded"]
+                assert got == {"id": sent["id"], "text": text, "sender": {"nickname": "Alice"}}
