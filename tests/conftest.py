@@ -56,6 +56,20 @@ def mysql_url(database: str = "") -> str:
     )
 
 
+async def kill_connection(settings: Settings, connection_id: int) -> None:
+    """End a MariaDB connection from another one, as a server restart or an idle cut would."""
+    from sqlalchemy import text
+
+    from mychat.db import create_engine
+
+    other = create_engine(settings)
+    try:
+        async with other.connect() as killer:
+            await killer.execute(text(f"KILL {connection_id}"))
+    finally:
+        await other.dispose()
+
+
 @pytest.fixture
 async def mariadb_url() -> AsyncIterator[str]:
     """A fresh MariaDB database loaded from db/init.sql, dropped after the test."""

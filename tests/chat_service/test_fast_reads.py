@@ -10,7 +10,7 @@ import asyncio
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import select
 
 from chat_service.chats import get_chats_by_ids
 from chat_service.fast_reads import BEFORE, NEWEST, FastReads
@@ -22,6 +22,7 @@ from mychat.service import ServiceResources
 from mychat.settings import Settings
 from tests.chat_service.conftest import CHAT, ChatHarness, Person, running_harness
 from tests.chat_service.test_internal import get
+from tests.conftest import kill_connection
 
 
 def reads(harness: ChatHarness) -> FastReads:
@@ -173,12 +174,7 @@ async def test_a_failed_connection_is_not_reused(settings: Settings) -> None:
     fast = FastReads(engine)
     try:
         victim = await _connection_id(fast)
-        killer = create_read_engine(settings)
-        try:
-            async with killer.connect() as connection:
-                await connection.execute(text(f"KILL {victim}"))
-        finally:
-            await killer.dispose()
+        await kill_connection(settings, victim)
         with pytest.raises(Exception):  # noqa: B017, PT011 - the driver's own error
             await _connection_id(fast)
         assert await _connection_id(fast) != victim  # the next read has a new one

@@ -26,6 +26,7 @@ from mychat.service import ServiceResources
 from mychat.settings import Settings
 from tests.chat_service.conftest import CHAT, ChatHarness, Person, running_harness
 from tests.chat_service.test_events import RecordingBroker
+from tests.conftest import kill_connection
 
 
 @dataclass
@@ -196,8 +197,7 @@ async def test_a_failed_or_cancelled_send_is_not_reused(settings: Settings) -> N
         other = create_read_engine(settings)
         try:
             victim = await _connection_id(sender)
-            async with other.connect() as connection:
-                await connection.execute(text(f"KILL {victim}"))
+            await kill_connection(settings, victim)
             with pytest.raises(Exception):  # noqa: B017, PT011 - the driver's own error
                 await sender.sends.send(chat_id, alice.id, "Alice", "lost", None)
             assert await _connection_id(sender) != victim

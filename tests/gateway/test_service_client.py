@@ -103,19 +103,21 @@ async def echo(request: Request) -> JSONResponse:
 
 
 ECHO = Starlette(routes=[Route("/internal/echo", echo, methods=["GET", "POST"])])
+# What ECHO answers to the POST both transports send: token, caller's address, params, body.
+ECHOED = {
+    "method": "POST",
+    "path": "/internal/echo",
+    "query": {"n": "5"},
+    "client": "203.0.113.7",
+    "authorization": "Bearer tok",
+    "body": {"text": "héllo"},
+}
 
 
 async def test_in_process_calls_carry_token_address_params_and_body() -> None:
     client = ServiceClient(InProcessTransport(ECHO, "chat.internal"), "tok", set(), "203.0.113.7")
     got = await client.call("POST", "/internal/echo", params={"n": 5}, json={"text": "héllo"})
-    assert got == {
-        "method": "POST",
-        "path": "/internal/echo",
-        "query": {"n": "5"},
-        "client": "203.0.113.7",
-        "authorization": "Bearer tok",
-        "body": {"text": "héllo"},
-    }
+    assert got == ECHOED
     with pytest.raises(ServiceError) as failed:
         await client.call("GET", "/internal/echo", params={"fail": 1})
     assert (failed.value.status, failed.value.code) == (404, "not_found")
@@ -139,14 +141,7 @@ async def test_http_calls_carry_the_same(unused_port: int) -> None:
         await serving
     # uvicorn trusts X-Forwarded-For from loopback (forwarded_allow_ips), as the services do
     # from the gateway in the topology.
-    assert got == {
-        "method": "POST",
-        "path": "/internal/echo",
-        "query": {"n": "5"},
-        "client": "203.0.113.7",
-        "authorization": "Bearer tok",
-        "body": {"text": "héllo"},
-    }
+    assert got == ECHOED
 
 
 @pytest.fixture

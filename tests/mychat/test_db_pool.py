@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from mychat.db import create_engine
 from mychat.settings import Settings
+from tests.conftest import kill_connection
 
 
 async def _pooled_connection_id(engine: AsyncEngine) -> int:
@@ -18,21 +19,11 @@ async def _pooled_connection_id(engine: AsyncEngine) -> int:
         return int(await connection.scalar(text("SELECT CONNECTION_ID()")))
 
 
-async def _kill(settings: Settings, victim: int) -> None:
-    """Kill a pooled connection on the server, from elsewhere (as a restart or idle cut would)."""
-    other = create_engine(settings)
-    try:
-        async with other.connect() as killer:
-            await killer.execute(text(f"KILL {victim}"))
-    finally:
-        await other.dispose()
-
-
 async def test_a_killed_idle_connection_is_replaced_before_use(settings: Settings) -> None:
     engine = create_engine(settings.model_copy(update={"db_pool_size": 1}), idle_ping_seconds=0.2)
     try:
         victim = await _pooled_connection_id(engine)
-        await _kill(settings, victim)
+        await kill_connection(settings, victim)
         await asyncio.sleep(0.3)  # idle long enough to be pinged at the next checkout
         assert await _pooled_connection_id(engine) != victim  # no error: replaced
     finally:
@@ -46,7 +37,7 @@ async def test_a_connection_killed_while_busy_fails_once_then_is_replaced(
     engine = create_engine(settings.model_copy(update={"db_pool_size": 1}), idle_ping_seconds=60)
     try:
         victim = await _pooled_connection_id(engine)
-        await _kill(settings, victim)
+        await kill_connection(settings, victim)
         with pytest.raises(DBAPIError) as failure:
             await _pooled_connection_id(engine)  # just used: no ping, the statement fails
         assert failure.value.connection_invalidated
