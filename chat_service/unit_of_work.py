@@ -40,9 +40,12 @@ async def unit_of_work(
 
 
 async def publish_events(broker: Broker, events: list[Event]) -> None:
-    """Publish events of a committed transaction (a failure is logged, not raised)."""
-    for event in events:
-        try:
-            await broker.publish(event)
-        except Exception:  # the write is committed; subscribers resync from their cursors
-            log.exception("could not publish %s for chat %s", event.kind, event.chat_id)
+    """Publish events of committed transactions (a failure is logged, not raised)."""
+    if not events:
+        return
+    try:
+        await broker.publish_many(events)
+    except Exception:  # the writes are committed; subscribers resync from their cursors
+        kinds = ", ".join(sorted({event.kind.value for event in events}))
+        chats = sorted({event.chat_id for event in events})
+        log.exception("could not publish %s (%d events) for chats %s", kinds, len(events), chats)

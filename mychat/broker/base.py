@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
@@ -42,6 +42,9 @@ class Broker(Protocol):
 
     async def publish(self, event: Event) -> None:
         """Deliver an event to every current subscriber (in this process or all, by kind)."""
+
+    async def publish_many(self, events: Sequence[Event]) -> None:
+        """Publish events in order; as publish() does each, but at once where it can."""
 
     def subscribe(self) -> AbstractAsyncContextManager[BrokerSubscription]:
         """Listen to all events from now on; leaving the context unsubscribes."""

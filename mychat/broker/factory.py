@@ -7,11 +7,14 @@ from mychat.broker.memory import MemoryBroker
 from mychat.settings import Settings
 
 
-def create_broker(settings: Settings) -> Broker:
-    """Redis pub/sub when REDIS_URL is set (several processes), else in-memory."""
+def create_broker(settings: Settings, *, listen: bool = True) -> Broker:
+    """Redis pub/sub when REDIS_URL is set (several processes), else in-memory.
+
+    listen=False: the process only publishes (its Redis broker opens no pub/sub connection).
+    """
     if settings.redis_url:
         # Imported here: the Redis client is only needed when a Redis URL is configured.
         from mychat.broker.redis import RedisBroker
 
-        return RedisBroker(settings.redis_url)
+        return RedisBroker(settings.redis_url, listen=listen)
     return MemoryBroker()

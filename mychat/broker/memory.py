@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
 from mychat.broker.base import RESYNC, Resync
@@ -107,6 +107,10 @@ class MemoryBroker:
     async def publish(self, event: Event) -> None:
         for subscription in tuple(self._subscriptions):
             subscription.offer(event)
+
+    async def publish_many(self, events: Sequence[Event]) -> None:
+        for event in events:
+            await self.publish(event)
 
     @asynccontextmanager
     async def subscribe(self) -> AsyncIterator[LocalSubscription]:

@@ -6,7 +6,7 @@ import asyncio
 import logging
 import os
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -49,6 +49,9 @@ class RedisBroker:
     pool for publishing). When that connection drops (Redis restart, CLIENT KILL, network),
     the reader reconnects with backoff and offers RESYNC to every local subscription, because
     events published while it was away are lost for good.
+
+    listen=False makes a broker that only publishes (chat_service): no pub/sub connection, so
+    the process does not read back and parse every event it sends; subscribe() refuses.
     """
 
     def __init__(
@@ -58,8 +61,10 @@ class RedisBroker:
         channel: str = CHANNEL,
         start_timeout: float = START_TIMEOUT,
         heartbeat: float = HEARTBEAT_SECONDS,
+        listen: bool = True,
     ) -> None:
         self._url = url
+        self._listen = listen
         self._channel = channel
         self._start_timeout = start_timeout
         self._heartbeat = heartbeat
@@ -88,6 +93,13 @@ class RedisBroker:
         self._publisher = Redis.from_url(
             self._url, client_name=f"{self.client_name}-pub", **options
         )
+        if not self._listen:
+            try:  # a Redis that cannot be reached refuses the start
+                await asyncio.wait_for(self._publisher.ping(), self._start_timeout)
+            except (*CONNECTION_ERRORS, TimeoutError):
+                await self.close()
+                raise
+            return
         self._listener = Redis.from_url(self._url, client_name=self.client_name, **options)
         self._reader = asyncio.create_task(self._read_forever(), name="redis-broker-reader")
         try:
@@ -117,19 +129,34 @@ class RedisBroker:
         """Raise unless Redis answers and our channel is subscribed (for readiness probes)."""
         if self._publisher is None or self._closed:
             raise BrokerClosed("the broker is not running")
-        if not self.connected:
+        if self._listen and not self.connected:
             raise RedisConnectionError("the pub/sub connection is down")
         await self._publisher.ping()
 
     async def publish(self, event: Event) -> None:
         """Publish to every process; retry briefly on a dropped connection, then raise."""
         data = event.to_json()
+        await self._with_retries(lambda publisher: publisher.publish(self._channel, data))
+
+    async def publish_many(self, events: Sequence[Event]) -> None:
+        """Publish in order in one round trip (a pipeline, not a transaction)."""
+        payloads = [event.to_json() for event in events]
+
+        async def publish_all(publisher: Redis) -> object:
+            pipeline = publisher.pipeline(transaction=False)
+            for data in payloads:
+                pipeline.publish(self._channel, data)
+            return await pipeline.execute()
+
+        await self._with_retries(publish_all)
+
+    async def _with_retries(self, command: Callable[[Redis], Awaitable[object]]) -> None:
         delay = PUBLISH_BACKOFF_START
         for attempt in range(1, PUBLISH_ATTEMPTS + 1):
             if self._publisher is None or self._closed:
                 raise BrokerClosed("publish on a broker that is not running")
             try:
-                await self._publisher.publish(self._channel, data)
+                await command(self._publisher)
                 return
             except CONNECTION_ERRORS:
                 if attempt == PUBLISH_ATTEMPTS:
@@ -140,6 +167,8 @@ class RedisBroker:
 
     @asynccontextmanager
     async def subscribe(self) -> AsyncIterator[LocalSubscription]:
+        if not self._listen:
+            raise RuntimeError("this broker only publishes (listen=False)")
         subscription = LocalSubscription()
         if self._closed:
             subscription.offer(None)
