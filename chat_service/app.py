@@ -27,16 +27,20 @@ def create_app(
 ) -> Starlette:
     """The chat service; a broker passed in belongs to the caller, one made here to the app."""
     owns_broker = broker is None
-    app_broker = create_broker(settings) if broker is None else broker
+    # The chat service only publishes: nothing here subscribes to events.
+    app_broker = create_broker(settings, listen=False) if broker is None else broker
 
     @asynccontextmanager
     async def chat_lifespan(_res: ServiceResources) -> AsyncIterator[None]:
         read_engine = create_read_engine(settings)
         app.state.reads = FastReads(read_engine)  # `app` is assigned below, before any start
-        app.state.sends = FastSends(read_engine, app_broker)
+        sends = app.state.sends = FastSends(read_engine, app_broker)
         try:
             async with broker_lifespan():
-                yield
+                try:
+                    yield
+                finally:
+                    await sends.close()  # publishes what it stores: before the broker closes
         finally:
             await read_engine.dispose()
 

@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import func, select, text
 
 from chat_service.fast_reads import FastReads
-from chat_service.fast_sends import FastSends
+from chat_service.fast_sends import LANES, FastSends
 from chat_service.models import Chat, Message
 from chat_service.views import MessageView
 from mychat.db import create_read_engine
@@ -185,13 +185,17 @@ async def _connection_id(sender: Sender) -> int:
     return int(rows[0][0])
 
 
-async def test_a_failed_or_cancelled_send_is_not_reused(settings: Settings) -> None:
-    """MariaDB: a connection killed mid-send, or a send cancelled while it waits for the chat's
-    row lock, leaves nothing behind, publishes nothing, and its connection is not reused."""
+async def test_a_failed_send_is_not_reused_and_a_cancelled_one_is_whole(
+    settings: Settings,
+) -> None:
+    """MariaDB: a connection killed mid-send fails that send and is not reused. A caller that
+    stops waiting while its send waits for the chat's row lock does not undo it (the send is
+    stored and published whole, as if the answer got lost); one that stops while its send is
+    still queued behind busy lanes leaves nothing behind."""
     async with running_harness(settings) as harness:
         alice = await harness.register("Alice")
         chat_id = await harness.create_chat(alice)
-        engine = create_read_engine(settings.model_copy(update={"db_pool_size": 1}))
+        engine = create_read_engine(settings.model_copy(update={"db_pool_size": LANES}))
         broker = RecordingBroker()
         sender = Sender(FastSends(engine, broker), broker, FastReads(engine))
         other = create_read_engine(settings)
@@ -202,30 +206,101 @@ async def test_a_failed_or_cancelled_send_is_not_reused(settings: Settings) -> N
                 await sender.sends.send(chat_id, alice.id, "Alice", "lost", None)
             assert await _connection_id(sender) != victim
 
-            busy = await _connection_id(sender)
             async with other.connect() as holder:
-                # Another transaction holds the chat's row lock: the send waits in its UPDATE.
+                # Another transaction holds the chat's row lock: every lane waits for it.
                 await holder.execute(text("SET autocommit = 0"))
                 await holder.execute(
                     text("SELECT id FROM chats WHERE id = :id FOR UPDATE"), {"id": chat_id}
                 )
-                waiting = asyncio.create_task(
-                    sender.sends.send(chat_id, alice.id, "Alice", "cancelled", None)
+                in_lanes = []
+                for number in range(LANES):
+                    in_lanes.append(
+                        asyncio.create_task(
+                            sender.sends.send(chat_id, alice.id, "Alice", f"lane {number}", None)
+                        )
+                    )
+                    await asyncio.sleep(0.05)  # each takes a lane of its own
+                queued = asyncio.create_task(
+                    sender.sends.send(chat_id, alice.id, "Alice", "queued", None)
                 )
-                await asyncio.sleep(0.3)
-                waiting.cancel()
-                with pytest.raises(asyncio.CancelledError):
-                    await waiting
+                await asyncio.sleep(0.2)
+                for task in (in_lanes[0], queued):
+                    task.cancel()
+                    with pytest.raises(asyncio.CancelledError):
+                        await task
                 await holder.execute(text("ROLLBACK"))
-            assert await _connection_id(sender) != busy
-            assert broker.published == []
-            assert await harness.history(alice, chat_id) == []
-            sent, _ = await sender.sends.send(chat_id, alice.id, "Alice", "kept", None)
-            assert [m["id"] for m in await harness.history(alice, chat_id)] == [sent.id]
-            assert len(broker.published) == 1
+            answered = [view for view, _ in await asyncio.gather(*in_lanes[1:])]
+            stored = await harness.history(alice, chat_id)
+            assert sorted(m["text"] for m in stored) == [f"lane {n}" for n in range(LANES)]
+            assert {view.id for view in answered} < {m["id"] for m in stored}
+            assert len(broker.published) == LANES
+            assert sender.sends.transactions == 1 + LANES
         finally:
             await other.dispose()
             await engine.dispose()
+
+
+async def test_sends_waiting_together_share_one_transaction(
+    harness: ChatHarness, sender: Sender, alice: Person, bob: Person, carol: Person
+) -> None:
+    """Sends queued while the lanes are busy go to the database together, each with its own
+    answer: members' messages stored in queue order and dated in id order, a stranger and an
+    unknown chat refused, one event per stored message in id order after the commit."""
+    chat_id = await harness.create_chat(alice, "Room", bob)
+    other_chat = await harness.create_chat(bob, "Other")
+    calls = [
+        (chat_id, alice.id, "Alice", "a1"),
+        (chat_id, bob.id, "Bob", "b1"),
+        (chat_id, carol.id, "Carol", "stranger"),
+        (other_chat, bob.id, "Bob", "elsewhere"),
+        (424242, alice.id, "Alice", "nowhere"),
+        (other_chat, alice.id, "Alice", "not in it"),
+        (chat_id, alice.id, "Alice", "a2"),
+    ] * 8
+    # The first LANES sends open a lane each, before the others queue behind them.
+    outcomes = await asyncio.gather(
+        *(sender.sends.send(*call, None) for call in calls), return_exceptions=True
+    )
+    assert sender.sends.transactions < len(calls) // 2
+    refusals = {"stranger": 403, "nowhere": 404, "not in it": 403}
+    stored: list[MessageView] = []
+    for (_chat, _user, _nickname, text_sent), outcome in zip(calls, outcomes, strict=True):
+        if text_sent in refusals:
+            assert isinstance(outcome, ApiError), outcome
+            assert outcome.status == refusals[text_sent]
+        else:
+            assert not isinstance(outcome, BaseException), outcome
+            view, created = outcome
+            assert (view.text, created) == (text_sent, True)
+            stored.append(view)
+    in_room = [view for view in stored if view.chat_id == chat_id]
+    assert [v.text for v in in_room] == ["a1", "b1", "a2"] * 8  # queue order is id order
+    assert [v.id for v in in_room] == sorted(v.id for v in in_room)
+    assert [v.created_at for v in in_room] == sorted(v.created_at for v in in_room)
+    rows, chat = await _stored(harness, chat_id)
+    assert [(m.id, m.text, m.created_at) for m in rows] == [
+        (v.id, v.text, v.created_at) for v in in_room
+    ]
+    assert (chat.last_message_id, chat.last_activity_at) == (in_room[-1].id, in_room[-1].created_at)
+    published = [event.payload["message"]["id"] for event in sender.broker.published]
+    assert published == sorted(view.id for view in stored)
+
+
+async def test_a_retried_client_id_in_a_group_replays_and_the_others_are_stored(
+    harness: ChatHarness, sender: Sender, alice: Person, bob: Person
+) -> None:
+    chat_id = await harness.create_chat(alice, "Room", bob)
+    client_id = str(uuid.uuid4())
+    first, _ = await sender.sends.send(chat_id, bob.id, "Bob", "original", client_id)
+    outcomes = await asyncio.gather(
+        *(sender.sends.send(chat_id, alice.id, "Alice", f"a{n}", None) for n in range(12)),
+        sender.sends.send(chat_id, bob.id, "Bob", "retried", client_id),
+        *(sender.sends.send(chat_id, alice.id, "Alice", f"b{n}", None) for n in range(12)),
+    )
+    assert outcomes[12] == (first, False)
+    texts = [m["text"] for m in await harness.history(alice, chat_id, limit=50)]
+    assert sorted(texts) == sorted(["original", *(f"{p}{n}" for p in "ab" for n in range(12))])
+    assert len(sender.broker.published) == 1 + 24
 
 
 async def test_the_http_send_answers_as_before(harness: ChatHarness, alice: Person) -> None:
