@@ -103,3 +103,11 @@ async def test_a_subscriber_that_falls_behind_gets_resync(broker: AnyBroker) -> 
         late_ones = [message_event(i) for i in range(QUEUE_LIMIT, QUEUE_LIMIT + 5)]
         while (item := (await take(slow, 1))[0]) != message_event(-1):
             assert item in late_ones
+
+
+async def test_publish_many_delivers_in_order(broker: AnyBroker) -> None:
+    async with broker.subscribe() as subscription:
+        await broker.publish_many([message_event(n) for n in range(1, 6)])
+        await broker.publish_many([])
+        await broker.publish(message_event(6))
+        assert await take(subscription, 6) == [message_event(n) for n in range(1, 7)]

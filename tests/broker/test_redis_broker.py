@@ -187,3 +187,34 @@ async def test_a_silently_dead_connection_is_noticed_by_the_heartbeat(
     finally:
         await broker.close()
         await proxy.close()
+
+
+async def test_a_publishing_broker_holds_no_pubsub_connection(redis_url: str, admin: Redis) -> None:
+    """listen=False (chat_service): events reach listening brokers; nothing is read back."""
+    channel = private_channel()
+    listening = RedisBroker(redis_url, channel=channel)
+    publishing = RedisBroker(redis_url, channel=channel, listen=False)
+    await listening.start()
+    await publishing.start()
+    try:
+        async with listening.subscribe() as subscription:
+            await publishing.publish_many([message_event(1), message_event(2)])
+            await publishing.publish(message_event(3))
+            assert await take(subscription, 3) == [message_event(n) for n in (1, 2, 3)]
+        assert await connections_named(admin, publishing.client_name) == []  # no pub/sub
+        assert len(await connections_named(admin, f"{publishing.client_name}-pub")) == 1
+        await publishing.check()  # ready: Redis answers
+        with pytest.raises(RuntimeError, match="only publishes"):
+            async with publishing.subscribe():
+                pass
+    finally:
+        await publishing.close()
+        await listening.close()
+    with pytest.raises(RuntimeError):
+        await publishing.check()
+
+
+async def test_a_publishing_broker_refuses_to_start_without_redis() -> None:
+    broker = RedisBroker(f"redis://127.0.0.1:{free_port()}/0", start_timeout=0.5, listen=False)
+    with pytest.raises(RedisConnectionError):
+        await broker.start()

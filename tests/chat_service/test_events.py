@@ -365,3 +365,17 @@ async def test_readiness_follows_its_redis(settings: Settings, private_redis: Pr
         async with asyncio.timeout(15):
             while (await client.get("/readyz")).status_code != 200:
                 await asyncio.sleep(0.1)
+
+
+@pytest.mark.redis
+async def test_the_chat_service_broker_only_publishes(settings: Settings, redis_url: str) -> None:
+    """Nothing in chat_service subscribes: its Redis broker reads no event back."""
+    app = create_app(settings.model_copy(update={"redis_url": redis_url}))
+    async with app.router.lifespan_context(app):
+        broker = app.state.chat.broker
+        assert isinstance(broker, RedisBroker)
+        assert not broker.connected  # no pub/sub connection
+        await broker.check()
+        with pytest.raises(RuntimeError, match="only publishes"):
+            async with broker.subscribe():
+                pass
