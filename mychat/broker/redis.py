@@ -94,9 +94,14 @@ class RedisBroker:
             self._url, client_name=f"{self.client_name}-pub", **options
         )
         if not self._listen:
-            try:  # a Redis that cannot be reached refuses the start
+            try:  # a Redis that cannot be reached refuses the start, as below
                 await asyncio.wait_for(self._publisher.ping(), self._start_timeout)
-            except (*CONNECTION_ERRORS, TimeoutError):
+            except TimeoutError as error:  # before CONNECTION_ERRORS: it is an OSError
+                await self.close()
+                raise RedisConnectionError(
+                    f"no answer from Redis within {self._start_timeout}s"
+                ) from error
+            except CONNECTION_ERRORS:
                 await self.close()
                 raise
             return

@@ -218,3 +218,29 @@ async def test_a_publishing_broker_refuses_to_start_without_redis() -> None:
     broker = RedisBroker(f"redis://127.0.0.1:{free_port()}/0", start_timeout=0.5, listen=False)
     with pytest.raises(RedisConnectionError):
         await broker.start()
+
+
+async def test_a_publishing_broker_refuses_a_redis_that_does_not_answer() -> None:
+    handled = asyncio.Event()
+
+    async def accept_and_stay_silent(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        try:
+            await reader.read()  # until the broker gives up and closes
+        finally:
+            writer.close()
+            handled.set()
+
+    server = await asyncio.start_server(accept_and_stay_silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    broker = RedisBroker(f"redis://127.0.0.1:{port}/0", start_timeout=0.5, listen=False)
+    try:
+        started = time.monotonic()
+        with pytest.raises(RedisConnectionError, match="no answer"):
+            await broker.start()
+        assert time.monotonic() - started < 3
+        await asyncio.wait_for(handled.wait(), 5)  # the broker closed its connection
+    finally:
+        server.close()
+        await server.wait_closed()
