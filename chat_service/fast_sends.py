@@ -300,7 +300,7 @@ class FastSends:
         text, client_id = check_message_text(text), check_client_id(client_id)
         pending = _Send(chat_id, sender_id, sender_nickname, text, client_id)
         self._queue.append(pending)
-        self._open_lanes()
+        self._open_lane()
         outcome = await pending.answer
         if isinstance(outcome, ApiError):
             raise outcome
@@ -311,8 +311,9 @@ class FastSends:
         while self._lanes:
             await asyncio.wait(set(self._lanes))
 
-    def _open_lanes(self) -> None:
-        while self._queue and len(self._lanes) < LANES:
+    def _open_lane(self) -> None:
+        """A lane for the send just queued, unless all are taken: one of them will take it."""
+        if len(self._lanes) < LANES:
             lane = asyncio.create_task(self._lane(), name="chat-sends")
             self._lanes.add(lane)
             lane.add_done_callback(self._lanes.discard)
@@ -349,9 +350,11 @@ class FastSends:
             for outcome in outcomes
             if isinstance(outcome, tuple) and outcome[1]
         ]
-        await publish_events(self._broker, created)
-        for pending, outcome in zip(group, outcomes, strict=True):
-            pending.settle(outcome)
+        try:
+            await publish_events(self._broker, created)
+        finally:  # stored is stored: answer even if the lane is cancelled while publishing
+            for pending, outcome in zip(group, outcomes, strict=True):
+                pending.settle(outcome)
 
     async def _store(self, group: list[_Send]) -> list[Outcome]:
         """One transaction for the group; an outcome per send, in the group's order."""
