@@ -240,6 +240,41 @@ async def test_a_failed_send_is_not_reused_and_a_cancelled_one_is_whole(
             await engine.dispose()
 
 
+async def test_a_lane_cancelled_mid_transaction_leaves_nothing(settings: Settings) -> None:
+    """MariaDB: a lane cancelled (the loop closing) while its transaction waits for a row lock
+    answers its senders 503, stores and publishes nothing, and its connection is not reused."""
+    async with running_harness(settings) as harness:
+        alice = await harness.register("Alice")
+        chat_id = await harness.create_chat(alice)
+        engine = create_read_engine(settings.model_copy(update={"db_pool_size": 1}))
+        broker = RecordingBroker()
+        sender = Sender(FastSends(engine, broker), broker, FastReads(engine))
+        other = create_read_engine(settings)
+        try:
+            busy = await _connection_id(sender)
+            async with other.connect() as holder:
+                await holder.execute(text("SET autocommit = 0"))
+                await holder.execute(
+                    text("SELECT id FROM chats WHERE id = :id FOR UPDATE"), {"id": chat_id}
+                )
+                waiting = asyncio.create_task(
+                    sender.sends.send(chat_id, alice.id, "Alice", "never", None)
+                )
+                await asyncio.sleep(0.3)
+                (lane,) = sender.sends._lanes  # what a closing loop does to it
+                lane.cancel()
+                with pytest.raises(ApiError) as interrupted:
+                    await waiting
+                assert interrupted.value.status == 503
+                await holder.execute(text("ROLLBACK"))
+            assert await _connection_id(sender) != busy
+            assert broker.published == []
+            assert await harness.history(alice, chat_id) == []
+        finally:
+            await other.dispose()
+            await engine.dispose()
+
+
 async def test_sends_waiting_together_share_one_transaction(
     harness: ChatHarness, sender: Sender, alice: Person, bob: Person, carol: Person
 ) -> None:
