@@ -56,8 +56,9 @@ from mychat.http import ApiError
 
 Row = tuple[Any, ...]
 
-# Transactions in flight per process: a lane waiting for a lock held elsewhere does not stall
-# the other chats; few enough that, under load, each transaction carries many sends.
+# Transactions in flight per process: few enough that, under load, each carries many sends;
+# more than one, so that a lane waiting for a row lock held by another transaction (a leave, an
+# add) does not hold up the other chats' sends. Only if every lane waits so does everything wait.
 LANES = 4
 # Sends per transaction: bounds its lock time and its packet (a text is at most 4,000 chars).
 MAX_GROUP = 64
