@@ -132,20 +132,11 @@ async def prepare_database(url: str) -> None:
     parsed: URL = make_url(url)
     if parsed.get_backend_name() != "mysql":
         return  # SQLite: the services create their schema themselves
-    name = parsed.database or ""
-    if not DATABASE_NAME.match(name):
-        raise StackError(f"database name {name!r} must be letters, digits and underscores")
-    server = create_async_engine(parsed.set(database=""), isolation_level="AUTOCOMMIT")
-    try:
-        async with server.connect() as connection:
-            await connection.execute(
-                text(
-                    f"CREATE DATABASE IF NOT EXISTS `{name}` "
-                    "CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
-                )
-            )
-    finally:
-        await server.dispose()
+    name = _database_name(parsed)
+    await _on_server(
+        parsed,
+        f"CREATE DATABASE IF NOT EXISTS `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci",
+    )
     engine = create_async_engine(parsed)
     # MariaDB notes that it ignores constraint names on primary keys; not worth a warning.
     logging.getLogger("asyncmy").setLevel(logging.ERROR)
@@ -162,13 +153,23 @@ async def prepare_database(url: str) -> None:
 async def drop_database(url: str) -> None:
     """Drop the MySQL/MariaDB database of this URL if it exists (tests and benchmarks)."""
     parsed: URL = make_url(url)
+    await _on_server(parsed, f"DROP DATABASE IF EXISTS `{_database_name(parsed)}`")
+
+
+def _database_name(parsed: URL) -> str:
+    """The URL's database name, checked before it goes into a statement (names are not bound)."""
     name = parsed.database or ""
     if not DATABASE_NAME.match(name):
         raise StackError(f"database name {name!r} must be letters, digits and underscores")
+    return name
+
+
+async def _on_server(parsed: URL, statement: str) -> None:
+    """Run one statement on the URL's server, outside any database (CREATE/DROP DATABASE)."""
     server = create_async_engine(parsed.set(database=""), isolation_level="AUTOCOMMIT")
     try:
         async with server.connect() as connection:
-            await connection.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
+            await connection.execute(text(statement))
     finally:
         await server.dispose()
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from mychat.stack import drop_database
+from mychat.stack import StackError, drop_database, prepare_database
 from tests.broker.redis_server import PrivateRedis
 from tests.conftest import MARIADB_HOST, MARIADB_PORT, mysql_url, require_server
 from tests.topology.clients import register
@@ -81,3 +81,13 @@ async def test_the_stack_command_runs_and_stops_everything(
             process.kill()
             await process.wait()
         await drop_database(mysql_url(database))
+
+
+@pytest.mark.parametrize("name", ["bad-name", "x`; DROP DATABASE test; --", ""])
+async def test_database_names_go_into_statements_only_when_plain(name: str) -> None:
+    """CREATE/DROP DATABASE cannot bind a name: anything but letters, digits and _ is refused
+    before a connection is made (the port below has no server)."""
+    url = f"mysql+asyncmy://root@127.0.0.1:9/{name}"
+    for step in (prepare_database, drop_database):
+        with pytest.raises(StackError, match="letters, digits and underscores"):
+            await step(url)
