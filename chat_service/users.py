@@ -27,7 +27,9 @@ async def get_acting_user(session: AsyncSession, user_id: int) -> User:
 
 
 async def get_user_by_nickname(session: AsyncSession, nickname: str) -> User:
-    user = await session.scalar(select(User).where(User.nickname_key == nickname_key(nickname)))
+    user = await session.scalar(
+        select(User).where(User.nickname_key == nickname_key(nickname), User.deleted_at.is_(None))
+    )
     if user is None:
         raise _user_not_found(nickname, "nickname")
     return user
@@ -38,7 +40,11 @@ async def get_users_by_nicknames(session: AsyncSession, nicknames: Collection[st
     keys = {nickname_key(nickname): nickname for nickname in nicknames}
     if not keys:
         return []
-    users = (await session.scalars(select(User).where(User.nickname_key.in_(keys)))).all()
+    users = (
+        await session.scalars(
+            select(User).where(User.nickname_key.in_(keys), User.deleted_at.is_(None))
+        )
+    ).all()
     found = {user.nickname_key for user in users}
     for key, nickname in keys.items():
         if key not in found:
