@@ -22,7 +22,7 @@ from auth_service.users import InvalidCredentials, do_erase_account, get_active_
 from auth_service.validation import Credentials, check_password, invalid, require_strings
 from mychat.db import session_scope
 from mychat.events import Event, EventKind
-from mychat.http import JSONResponse, read_json_object
+from mychat.http import ApiError, JSONResponse, read_json_object
 from mychat.revocation import RevokedMap, revocation_event
 from mychat.revocation_db import get_revoked_sessions
 from mychat.service import authenticate, resources
@@ -112,7 +112,10 @@ async def change_password(request: Request) -> Response:
     claims = authenticate(request)
     state = auth_state(request)
     fields = require_strings(await read_json_object(request), ("old_password", "new_password"))
-    new_password = check_password(fields["new_password"])
+    try:
+        new_password = check_password(fields["new_password"])
+    except ApiError as error:  # the same rules as at registration, named for this field
+        raise invalid("new_password", error.message) from error
     if new_password == fields["old_password"]:
         raise invalid("new_password", "The new password is the same as the old one")
     new_hash = await state.passwords.hash(new_password)

@@ -105,6 +105,7 @@ class ServiceClient:
         token: str | None,
         in_flight: InFlight,
         client_host: str | None = None,
+        user_agent: str | None = None,
     ) -> None:
         self._transport = transport
         # Requests that may outlive a cancelled caller, referenced so they are not collected.
@@ -113,6 +114,9 @@ class ServiceClient:
         if client_host:
             # The services trust it from the gateway only (uvicorn's forwarded_allow_ips).
             self._headers["x-forwarded-for"] = client_host
+        if user_agent:
+            # Names the device of a new session (the sessions list shows it).
+            self._headers["user-agent"] = user_agent
 
     async def _send(
         self, method: str, path: str, params: Mapping[str, str | int] | None, body: bytes | None
@@ -190,6 +194,47 @@ class AuthClient(ServiceClient):
     async def user_by_nickname(self, nickname: str) -> UserData:
         body = await self.call("GET", "/internal/users/by-nickname", params={"nickname": nickname})
         return cast(UserData, body["user"])
+
+
+class SessionData(TypedDict):
+    id: str
+    device: str
+    created_at: str
+    last_used_at: str
+    current: bool
+
+
+class AccountClient(ServiceClient):
+    """auth_service's account endpoints (auth_service/account_routes.py)."""
+
+    async def sessions(self) -> list[SessionData]:
+        return cast(list[SessionData], (await self.call("GET", "/internal/sessions"))["sessions"])
+
+    async def end_session(self, session_id: str) -> int:
+        body = await self.call("POST", "/internal/sessions/end", json={"session_id": session_id})
+        return int(body["signed_out"])
+
+    async def sign_out(self) -> int:
+        return int((await self.call("POST", "/internal/sessions/sign-out"))["signed_out"])
+
+    async def sign_out_everywhere(self) -> int:
+        body = await self.call("POST", "/internal/sessions/sign-out-everywhere")
+        return int(body["signed_out"])
+
+    async def touch_session(self) -> None:
+        await self.call("POST", "/internal/sessions/touch")
+
+    async def revoked_sessions(self) -> dict[str, float]:
+        body = await self.call("GET", "/internal/sessions/revoked")
+        return {str(sid): float(until) for sid, until in body["sessions"].items()}
+
+    async def change_password(self, old_password: str, new_password: str) -> int:
+        body = {"old_password": old_password, "new_password": new_password}
+        answer = await self.call("POST", "/internal/account/password", json=body)
+        return int(answer["signed_out"])
+
+    async def delete_account(self, password: str) -> None:
+        await self.call("POST", "/internal/account/delete", json={"password": password})
 
 
 class ChatClient(ServiceClient):

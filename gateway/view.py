@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Coroutine
 from datetime import timedelta
-from typing import Any, cast
+from typing import Any
 from urllib.parse import urlsplit
 
 import orjson
@@ -33,6 +33,7 @@ MAX_SUBSCRIPTIONS_PER_CONNECTION = 20
 LEGACY_KEEP_ALIVE_SECONDS = 15.0
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")  # developers' pages on any port
 REQUEST_ERROR_FLAG = "mychat.graphql_request_error"
+CONTEXT_KEY = "mychat.graphql_context"
 
 EXAMPLE_QUERY = """# MyChat GraphQL API. Sign in with the `login` mutation, then put
 #   {"Authorization": "Bearer <token>"}
@@ -109,9 +110,16 @@ class GatewayGraphQL(GraphQL[Context, None]):
         """What GraphQL.__call__ does for a WebSocket, as the coroutine of the socket's handler
         itself: no __call__ frames held for the life of the connection (see gateway/asgi.py).
         """
-        handler = self.run(WebSocket(scope, receive=receive, send=send))
-        # Its result (the WebSocket) is of no use to an ASGI server; the access log drops it.
-        return cast("Coroutine[Any, Any, None]", handler)
+        return self._serve_websocket(WebSocket(scope, receive=receive, send=send))
+
+    async def _serve_websocket(self, websocket: WebSocket) -> None:
+        try:
+            await self.run(websocket)
+        finally:
+            # An authenticated connection was counted as open (sessions, presence).
+            context = websocket.scope.get(CONTEXT_KEY)
+            if isinstance(context, Context):
+                context.connection_closed()
 
     def _error_response(self, request: Request, error: HTTPException) -> Response:
         media_type = (
@@ -154,9 +162,17 @@ class GatewayGraphQL(GraphQL[Context, None]):
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         resources: GatewayResources = request.scope["app"].state.gateway
         client_host = request.client.host if request.client else None
-        context = Context(resources, request.scope.get("mychat.request_id", "-"), client_host)
+        context = Context(
+            resources,
+            request.scope.get("mychat.request_id", "-"),
+            client_host,
+            request.headers.get("user-agent"),
+        )
         if isinstance(request, Request):
             context.authenticate(bearer_token(request.headers.get("authorization")))
+        else:
+            context.websocket = request
+            request.scope[CONTEXT_KEY] = context
         return context
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
@@ -165,6 +181,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
         token = bearer_token(raw) if isinstance(raw, str) else None
         if not context.authenticate(token):
             raise ConnectionRejectionError({"message": "Missing or invalid token"})
+        context.connection_opened()
         acknowledged: UnsetType = UNSET  # a plain connection_ack
         return acknowledged
 

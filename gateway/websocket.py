@@ -16,10 +16,10 @@ from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWS
 from strawberry.subscriptions.protocols.graphql_ws.types import ConnectionInitMessage
 from strawberry.types.unset import UnsetType
 
+from gateway.connections import CLOSE_FORBIDDEN
 from gateway.context import Context
 
 MAX_MESSAGE_BYTES = 64 * 1024
-CLOSE_FORBIDDEN = 4403
 CLOSE_TOO_BIG = 1009
 CLOSE_INIT_TIMEOUT = 4408
 
