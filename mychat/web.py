@@ -12,9 +12,18 @@ from mychat.settings import Settings
 
 REPO_WEB_DIST = Path(__file__).resolve().parent.parent / "web" / "dist"
 
+# One policy for every page (the app and GraphiQL, which the gateway serves): only the page's
+# own files; GraphiQL's bundled fonts are data: URLs and Monaco's workers are files under
+# /assets/ (default-src 'self' covers workers).
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; "
-    "style-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    "font-src 'self' data:; style-src 'self'; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+# GraphiQL's editor (Monaco) writes style attributes and <style> elements as it renders; its
+# page allows inline styles, never inline scripts.
+GRAPHIQL_CONTENT_SECURITY_POLICY = CONTENT_SECURITY_POLICY.replace(
+    "style-src 'self'", "style-src 'self' 'unsafe-inline'"
 )
 SECURITY_HEADERS = {
     "content-security-policy": CONTENT_SECURITY_POLICY,
@@ -23,6 +32,10 @@ SECURITY_HEADERS = {
     "referrer-policy": "no-referrer",
     "cross-origin-opener-policy": "same-origin",
     "permissions-policy": "camera=(), microphone=(), geolocation=()",
+}
+GRAPHIQL_SECURITY_HEADERS = {
+    **SECURITY_HEADERS,
+    "content-security-policy": GRAPHIQL_CONTENT_SECURITY_POLICY,
 }
 # Vite puts a content hash in every file name under assets/: they never change.
 IMMUTABLE = "public, max-age=31536000, immutable"

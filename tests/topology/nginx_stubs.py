@@ -29,6 +29,7 @@ from mychat.stack import (
     nginx_command,
     render_nginx_conf,
 )
+from mychat.web import GRAPHIQL_SECURITY_HEADERS
 from tests.conftest import require
 
 INDEX_HTML = "<!doctype html><title>MyChat</title><div id=app></div>"
@@ -44,8 +45,11 @@ def require_nginx() -> None:
 def stub_app(name: str) -> Starlette:
     async def echo(request: Request) -> Response:
         body = await request.body()
+        # A gateway sends the page headers with GraphiQL, as gateway/view.py does.
+        page = name.startswith("gateway") and "text/html" in request.headers.get("accept", "")
         return JSONResponse(
-            {
+            headers=GRAPHIQL_SECURITY_HEADERS if page else None,
+            content={
                 "upstream": name,
                 "method": request.method,
                 "path": request.url.path,
@@ -53,7 +57,7 @@ def stub_app(name: str) -> Starlette:
                 "query": request.url.query,
                 "headers": dict(request.headers),
                 "body_bytes": len(body),
-            }
+            },
         )
 
     async def socket(websocket: WebSocket) -> None:
