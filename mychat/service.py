@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import text
@@ -25,7 +24,7 @@ from mychat.http import (
     JSONResponse,
 )
 from mychat.settings import Settings
-from mychat.tokens import InvalidToken, TokenClaims, TokenCodec, bearer_token
+from mychat.tokens import InvalidToken, TokenClaims, TokenCodec, bearer_token, token_codec
 
 
 @dataclass
@@ -55,12 +54,6 @@ def authenticate(request: Request) -> TokenClaims:
         return resources(request).tokens.verify(token)
     except InvalidToken as error:
         raise ApiError(401, "unauthenticated", "Unauthorized") from error
-
-
-def token_codec(settings: Settings, *, embedded: bool) -> TokenCodec:
-    return TokenCodec(
-        settings.resolved_jwt_secret(embedded=embedded), timedelta(seconds=settings.jwt_ttl_seconds)
-    )
 
 
 def create_service_app(
