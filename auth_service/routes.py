@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from auth_service.models import NICKNAME_MAX, User
+from auth_service.models import User
 from auth_service.state import auth_state
 from auth_service.users import (
     MAX_IDS_PER_LOOKUP,
@@ -23,6 +23,7 @@ from auth_service.validation import check_credentials, check_registration, inval
 from mychat.db import session_scope
 from mychat.http import ApiError, JSONResponse, not_found, read_json_object
 from mychat.service import authenticate, resources
+from mychat.tables import NICKNAME_MAX
 from mychat.tokens import InvalidToken, bearer_token
 
 PUBLIC_PREFIX = "/mychat/api/auth"

@@ -10,8 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth_service.models import User
 from auth_service.passwords import Passwords
-from auth_service.validation import Credentials, Registration, nickname_key
+from auth_service.validation import Credentials, Registration
 from mychat.http import ApiError
+from mychat.tables import nickname_key
 
 MAX_IDS_PER_LOOKUP = 500
 

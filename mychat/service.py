@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from mychat.db import create_engine, create_schema, create_sessionmaker
+from mychat.db import create_engine, create_sessionmaker
 from mychat.http import (
     EXCEPTION_HANDLERS,
     AccessLogMiddleware,
@@ -24,6 +24,7 @@ from mychat.http import (
     JSONResponse,
 )
 from mychat.settings import Settings
+from mychat.tables import create_schema
 from mychat.tokens import InvalidToken, TokenClaims, TokenCodec, bearer_token, token_codec
 
 
