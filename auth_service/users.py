@@ -92,12 +92,6 @@ async def get_users_by_ids(session: AsyncSession, ids: Sequence[int]) -> list[Us
     return [by_id[user_id] for user_id in unique_ids if user_id in by_id]
 
 
-async def get_user_by_nickname(session: AsyncSession, nickname: str) -> User | None:
-    """The user with this nickname, ignoring case and surrounding spaces."""
-    result = await session.execute(select(User).where(User.nickname_key == nickname_key(nickname)))
-    return result.scalar_one_or_none()
-
-
 def _violated_field(error: IntegrityError) -> str:
     # MariaDB names the key (uq_users_nickname_key), SQLite the column (users.nickname_key).
     return "nickname" if "nickname" in str(error.orig) else "login"
