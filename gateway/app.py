@@ -27,9 +27,9 @@ from gateway.view import GatewayGraphQL
 from mychat.broker import Broker
 from mychat.broker.factory import create_broker
 from mychat.http import EXCEPTION_HANDLERS, AccessLogMiddleware, BodyLimitMiddleware, JSONResponse
-from mychat.service import token_codec
+from mychat.pages import REPO_WEB_DIST
 from mychat.settings import ConfigurationError, Settings
-from mychat.web import REPO_WEB_DIST
+from mychat.tokens import token_codec
 
 GRAPHQL_PATH = "/mychat/graphql"
 DRAIN_SECONDS = 5.0

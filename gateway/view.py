@@ -25,8 +25,8 @@ from strawberry.types.unset import UNSET, UnsetType
 
 from gateway.context import Context, GatewayResources
 from gateway.websocket import LegacyGraphQLWSHandler, SizeLimitedWebSocketAdapter
+from mychat.pages import GRAPHIQL_SECURITY_HEADERS, NO_CACHE
 from mychat.tokens import bearer_token
-from mychat.web import GRAPHIQL_SECURITY_HEADERS, NO_CACHE
 
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
 CONNECTION_INIT_WAIT = timedelta(seconds=3)

@@ -11,8 +11,8 @@ import pytest
 from strawberry.extensions.validation_cache import _get_validate_cache
 
 from gateway.schema import CACHE_SIZE
+from mychat.pages import GRAPHIQL_SECURITY_HEADERS
 from mychat.settings import Settings
-from mychat.web import GRAPHIQL_SECURITY_HEADERS
 from tests.gateway.conftest import GRAPHQL, Gateway, composed, service_settings
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"

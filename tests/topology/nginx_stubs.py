@@ -21,6 +21,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
+from mychat.pages import GRAPHIQL_SECURITY_HEADERS
 from mychat.stack import (
     NGINX_CONF,
     check_nginx_conf,
@@ -29,7 +30,6 @@ from mychat.stack import (
     nginx_command,
     render_nginx_conf,
 )
-from mychat.web import GRAPHIQL_SECURITY_HEADERS
 from tests.conftest import require
 
 INDEX_HTML = "<!doctype html><title>MyChat</title><div id=app></div>"

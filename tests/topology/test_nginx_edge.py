@@ -12,8 +12,8 @@ import httpx
 import pytest
 from websockets.asyncio.client import connect
 
+from mychat.pages import CONTENT_SECURITY_POLICY, GRAPHIQL_CONTENT_SECURITY_POLICY
 from mychat.stack import NGINX_CONF, NGINX_MARKER, StackError, nginx_command, render_nginx_conf
-from mychat.web import CONTENT_SECURITY_POLICY, GRAPHIQL_CONTENT_SECURITY_POLICY
 from tests.topology.nginx_stubs import (
     ASSET_JS,
     ASSET_NAME,
