@@ -11,6 +11,7 @@ from typing import Any
 import jwt
 
 from mychat.bounds import MAX_DATABASE_ID
+from mychat.settings import Settings
 
 ALGORITHM = "HS256"
 REQUIRED_CLAIMS = ("exp", "iat", "sub", "user_id", "login", "nickname")
@@ -120,6 +121,13 @@ def _timestamp(claims: dict[str, Any], name: str) -> datetime:
     if not (_is_int(value) or isinstance(value, float)) or not 0 <= value <= MAX_TIMESTAMP:
         raise InvalidToken(f"malformed {name} claim")
     return datetime.fromtimestamp(value, UTC)
+
+
+def token_codec(settings: Settings, *, embedded: bool) -> TokenCodec:
+    """The codec for these settings (the embedded mode may generate and keep its secret)."""
+    return TokenCodec(
+        settings.resolved_jwt_secret(embedded=embedded), timedelta(seconds=settings.jwt_ttl_seconds)
+    )
 
 
 def bearer_token(authorization: str | None) -> str | None:
