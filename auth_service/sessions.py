@@ -14,10 +14,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from auth_service.models import DEVICE_MAX, Session
+from auth_service.models import Session
 from mychat.db import utc_now
 from mychat.http import not_found
 from mychat.revocation import RevokedMap
+from mychat.tables import DEVICE_MAX
 
 # Browsers and tools, most specific first (Edge and Opera also say "Chrome", Chrome "Safari").
 _BROWSERS = (

@@ -15,14 +15,13 @@ from contextlib import AbstractAsyncContextManager
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from auth_service.models import User
 from chat_service.chats import do_leave_chat
-from chat_service.models import ChatMember
 from chat_service.unit_of_work import unit_of_work
 from mychat.background import running
 from mychat.broker import Broker, Resync
 from mychat.events import EventKind
 from mychat.http import ApiError
+from mychat.tables import chat_members, users
 
 log = logging.getLogger(__name__)
 
@@ -31,13 +30,14 @@ async def get_memberships_of_deleted_users(
     session: AsyncSession, user_id: int | None = None
 ) -> list[tuple[int, int]]:
     """(chat id, user id) of every deleted user's membership (or only `user_id`'s)."""
+    member = chat_members.c
     statement = (
-        select(ChatMember.chat_id, ChatMember.user_id)
-        .join(User, User.id == ChatMember.user_id)
-        .where(User.deleted_at.is_not(None))
+        select(member.chat_id, member.user_id)
+        .join(users, users.c.id == member.user_id)
+        .where(users.c.deleted_at.is_not(None))
     )
     if user_id is not None:
-        statement = statement.where(ChatMember.user_id == user_id)
+        statement = statement.where(member.user_id == user_id)
     return [(chat_id, member_id) for chat_id, member_id in await session.execute(statement)]
 
 

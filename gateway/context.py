@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -11,6 +12,7 @@ from starlette.websockets import WebSocket
 
 from gateway.clients import AccountClient, AuthClient, ChatClient, InFlight, ServiceClient
 from gateway.connections import OpenConnections, SessionTouches
+from gateway.limits import GatewayLimits, SocketSlot
 from gateway.loaders import Loaders
 from gateway.shared_events import SharedEvents
 from gateway.transport import ServiceTransport
@@ -30,6 +32,7 @@ class GatewayResources:
     tokens: TokenCodec
     in_flight: InFlight = field(default_factory=set)
     shared_events: SharedEvents = field(default_factory=SharedEvents)
+    limits: GatewayLimits = field(default_factory=GatewayLimits)
     connections: OpenConnections = field(default_factory=OpenConnections)
     touches: SessionTouches = field(default_factory=SessionTouches)
 
@@ -48,13 +51,16 @@ class Context:
         # gateway; and its User-Agent, which names the device of a new session.
         self.client_host = client_host
         self.user_agent = user_agent
-        # The WebSocket this context belongs to (None over HTTP).
-        self.websocket: WebSocket | None = None
+        # Whether this WebSocket's context counts as an open connection (sessions, presence).
         self._counted = False
         self.token: str | None = None
         self.claims: TokenClaims | None = None
         # Set by Strawberry from the WebSocket connection_init payload.
         self.connection_params: dict[str, Any] | None = None
+        # Set for a WebSocket's context: its place in the per-user and per-address counts.
+        self.socket_slot: SocketSlot | None = None
+        self.over_http = True
+        self.websocket: WebSocket | None = None
         self.loaders = Loaders(self.auth, self.chat)
 
     def authenticate(self, token: str | None) -> bool:
@@ -69,6 +75,16 @@ class Context:
         self.token = token
         self.resources.touches.used(self.claims, self.account)
         return True
+
+    @property
+    def caller_key(self) -> str:
+        """Whose budget this request spends: the user's, else the client address's."""
+        if self.claims is not None:
+            return f"user:{self.claims.user_id}"
+        return f"address:{self.client_host or '-'}"
+
+    def _call_slots(self) -> asyncio.Semaphore:
+        return self.resources.limits.call_slots(self.caller_key)
 
     @property
     def viewer(self) -> TokenClaims | None:
@@ -98,7 +114,12 @@ class Context:
 
     def _client(self, kind: type[Client], transport: ServiceTransport) -> Client:
         return kind(
-            transport, self.token, self.resources.in_flight, self.client_host, self.user_agent
+            transport,
+            self.token,
+            self.resources.in_flight,
+            self.client_host,
+            self._call_slots(),
+            self.user_agent,
         )
 
     def auth(self) -> AuthClient:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import text
@@ -17,7 +16,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from mychat.broker import Broker
-from mychat.db import create_engine, create_schema, create_sessionmaker
+from mychat.db import create_engine, create_sessionmaker
 from mychat.http import (
     EXCEPTION_HANDLERS,
     AccessLogMiddleware,
@@ -28,7 +27,8 @@ from mychat.http import (
 from mychat.revocation import revocations_followed
 from mychat.revocation_db import revoked_sessions_loader
 from mychat.settings import Settings
-from mychat.tokens import InvalidToken, TokenClaims, TokenCodec, bearer_token
+from mychat.tables import create_schema
+from mychat.tokens import InvalidToken, TokenClaims, TokenCodec, bearer_token, token_codec
 
 
 @dataclass
@@ -58,13 +58,6 @@ def authenticate(request: Request) -> TokenClaims:
         return resources(request).tokens.verify(token)
     except InvalidToken as error:
         raise ApiError(401, "unauthenticated", "Unauthorized") from error
-
-
-def token_codec(settings: Settings, *, embedded: bool) -> TokenCodec:
-    """The codec every app verifies tokens with; its `revoked` set is filled by the app."""
-    return TokenCodec(
-        settings.resolved_jwt_secret(embedded=embedded), timedelta(seconds=settings.jwt_ttl_seconds)
-    )
 
 
 def create_service_app(
