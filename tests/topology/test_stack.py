@@ -12,8 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
+from assembly.stack import Stack
 from mychat.shutdown import GOING_AWAY
-from mychat.stack import Stack
 from tests.broker.redis_server import PrivateRedis
 from tests.topology.clients import (
     PASSWORD,

@@ -1,0 +1,1 @@
+"""Composition: the code that wires the services together (the local topology runner)."""
