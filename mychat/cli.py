@@ -95,7 +95,7 @@ def _serve(args: argparse.Namespace) -> int:
         return 2
     tune_for_server()
     print(f"MyChat ({args.service}) on http://{settings.host}:{settings.port}/", flush=True)
-    # uvicorn.run, plus closing WebSockets with 1001 on SIGTERM (see mychat/shutdown.py).
+    # uvicorn.run, plus closing WebSockets with 1012 on SIGTERM (see mychat/shutdown.py).
     run_gracefully(
         app,
         host=settings.host,

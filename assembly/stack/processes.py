@@ -47,6 +47,7 @@ class ManagedProcess:
     port: int
     ready_path: str
     process: subprocess.Popen[bytes] | None = None
+    started_at: float = 0.0  # time.monotonic() of the last start
     _log: IO[bytes] | None = field(default=None, repr=False)
 
     def start(self) -> None:
@@ -60,6 +61,7 @@ class ManagedProcess:
             stderr=subprocess.STDOUT,
             process_group=0,
         )
+        self.started_at = time.monotonic()
 
     @property
     def pid(self) -> int | None:

@@ -33,7 +33,6 @@ class RestartPolicy:
 
 @dataclass
 class _Watch:
-    started_at: float
     attempt: int = 0
     restart_at: float | None = None
     awaiting_ready: bool = False
@@ -52,14 +51,11 @@ class Supervisor:
         processes: Sequence[ManagedProcess],
         log: Callable[[str], None],
         policy: RestartPolicy | None = None,
-        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._processes = list(processes)
         self._log = log
         self._policy = policy or RestartPolicy()
-        self._clock = clock
-        now = clock()
-        self._watches = {p.name: _Watch(started_at=now) for p in self._processes}
+        self._watches = {p.name: _Watch() for p in self._processes}
         self._probe = httpx.Client(timeout=READY_PROBE_TIMEOUT)
         self.restarts = 0
 
@@ -71,22 +67,22 @@ class Supervisor:
             self._check(process, self._watches[process.name])
 
     def _check(self, process: ManagedProcess, watch: _Watch) -> None:
-        now = self._clock()
+        now = time.monotonic()
         if watch.restart_at is not None:
             if now >= watch.restart_at:
                 process.start()
                 self.restarts += 1
-                watch.started_at, watch.restart_at, watch.awaiting_ready = now, None, True
+                watch.restart_at, watch.awaiting_ready = None, True
                 self._log(f"{process.name} restarted (pid {process.pid})")
             return
         if process.running:
             if watch.awaiting_ready and process.is_ready(self._probe):
                 watch.awaiting_ready = False
-                self._log(f"{process.name} is ready again after {now - watch.started_at:.1f}s")
+                self._log(f"{process.name} is ready again after {now - process.started_at:.1f}s")
             return
         how = describe_exit(process.returncode)
         process.wait(0)  # reap it, end its group's leftovers, close its log
-        uptime = now - watch.started_at
+        uptime = now - process.started_at
         watch.attempt = 1 if uptime >= self._policy.stable_after else watch.attempt + 1
         delay = self._policy.delay(watch.attempt)
         watch.restart_at = now + delay

@@ -26,7 +26,7 @@ from assembly.stack.redis import DEFAULT_REDIS_URL, check_redis
 from assembly.stack.supervisor import RestartPolicy, Supervisor
 from mychat.settings import Settings
 
-STOP_TIMEOUT = 15.0  # uvicorn's graceful shutdown is 10 s
+STOP_TIMEOUT = 20.0  # as compose's stop_grace_period: see mychat/shutdown.py
 # Relative to the current folder (the repository) unless the command line or Settings say.
 DEFAULT_NGINX_CONF = Path("nginx.conf")
 DEFAULT_WEB_ROOT = Path("web/dist")
