@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Coroutine
 from datetime import timedelta
+from pathlib import Path
 from typing import Any, cast
 from urllib.parse import urlsplit
 
 import orjson
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import FileResponse, PlainTextResponse, Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
@@ -25,6 +25,7 @@ from strawberry.types.unset import UNSET, UnsetType
 
 from gateway.context import Context, GatewayResources
 from gateway.websocket import LegacyGraphQLWSHandler, SizeLimitedWebSocketAdapter
+from mychat.pages import GRAPHIQL_SECURITY_HEADERS, NO_CACHE
 from mychat.tokens import bearer_token
 
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
@@ -34,25 +35,7 @@ LEGACY_KEEP_ALIVE_SECONDS = 15.0
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")  # developers' pages on any port
 REQUEST_ERROR_FLAG = "mychat.graphql_request_error"
 
-EXAMPLE_QUERY = """# MyChat GraphQL API. Sign in with the `login` mutation, then put
-#   {"Authorization": "Bearer <token>"}
-# in the Headers tab below.
-query MyChats {
-  me { id nickname }
-  chats(first: 10) {
-    edges {
-      node {
-        id
-        name
-        lastActivityAt
-        members { user { nickname } role }
-        lastMessage { text sender { nickname } createdAt }
-      }
-    }
-    pageInfo { hasNextPage endCursor }
-  }
-}
-"""
+GRAPHIQL_NOT_BUILT = "GraphiQL not built: run `make install` (it builds web/dist)\n"
 
 
 def _is_request_error(result: ExecutionResult) -> bool:
@@ -72,7 +55,11 @@ class GatewayGraphQL(GraphQL[Context, None]):
     websocket_adapter_class = SizeLimitedWebSocketAdapter
     graphql_ws_handler_class = LegacyGraphQLWSHandler
 
-    def __init__(self, schema: BaseSchema, allowed_origins: tuple[str, ...]) -> None:
+    def __init__(
+        self, schema: BaseSchema, allowed_origins: tuple[str, ...], graphiql_page: Path
+    ) -> None:
+        # The page Vite builds from web/graphiql.html; its scripts load from /assets/.
+        self.graphiql_page = graphiql_page
         super().__init__(
             schema,
             graphql_ide="graphiql",
@@ -186,11 +173,12 @@ class GatewayGraphQL(GraphQL[Context, None]):
         return decoded
 
     async def render_graphql_ide(self, request: Request) -> Response:
-        html = self.graphql_ide_html.replace(
-            "parameters.q || EXAMPLE_QUERY",
-            f"parameters.q || {json.dumps(EXAMPLE_QUERY)}",
-        )
-        return HTMLResponse(html)
+        """GraphiQL bundled by the web app's build (no CDN), under the app pages' headers (but
+        inline styles, which its editor needs)."""
+        headers = {**GRAPHIQL_SECURITY_HEADERS, "cache-control": NO_CACHE}
+        if not self.graphiql_page.is_file():
+            return PlainTextResponse(GRAPHIQL_NOT_BUILT, status_code=503, headers=headers)
+        return FileResponse(self.graphiql_page, media_type="text/html", headers=headers)
 
 
 __all__ = ["GRAPHQL_RESPONSE_JSON", "GatewayGraphQL"]

@@ -100,10 +100,6 @@ class WebSocketGoodbye:
             if not self._requests:
                 self._no_requests.set()
 
-    @property
-    def open_count(self) -> int:
-        return len(self._open)
-
     async def drain(self, limit: float = DRAIN_SECONDS) -> None:
         """Wait until no HTTP request is in flight (at most `limit` s: uvicorn ends the rest)."""
         if self._requests:

@@ -28,6 +28,7 @@ from assembly.stack import (
     nginx_command,
     render_nginx_conf,
 )
+from mychat.pages import GRAPHIQL_SECURITY_HEADERS
 from tests.conftest import ROOT, require
 
 NGINX_CONF = ROOT / "nginx.conf"
@@ -45,8 +46,11 @@ def require_nginx() -> None:
 def stub_app(name: str) -> Starlette:
     async def echo(request: Request) -> Response:
         body = await request.body()
+        # A gateway sends the page headers with GraphiQL, as gateway/view.py does.
+        page = name.startswith("gateway") and "text/html" in request.headers.get("accept", "")
         return JSONResponse(
-            {
+            headers=GRAPHIQL_SECURITY_HEADERS if page else None,
+            content={
                 "upstream": name,
                 "method": request.method,
                 "path": request.url.path,
@@ -54,7 +58,7 @@ def stub_app(name: str) -> Starlette:
                 "query": request.url.query,
                 "headers": dict(request.headers),
                 "body_bytes": len(body),
-            }
+            },
         )
 
     async def socket(websocket: WebSocket) -> None:

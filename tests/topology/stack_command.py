@@ -23,7 +23,7 @@ from tests.conftest import MARIADB_HOST, MARIADB_PORT, ROOT, mysql_url, require_
 from tests.topology.conftest import PRIVATE_VARIABLES
 from tests.topology.nginx_stubs import require_nginx
 
-STACK_COMMAND = (sys.executable, "-m", "mychat.cli", "stack")
+STACK_COMMAND = (sys.executable, "-m", "assembly.cli", "stack")
 SERVICES = ("auth", "chat", "gateway")
 
 
