@@ -16,6 +16,7 @@ from starlette.types import ASGIApp
 
 from gateway.asgi import GatewayApp
 from gateway.context import GatewayResources
+from gateway.limits import GatewayLimits
 from gateway.schema import build_schema
 from gateway.transport import (
     HttpTransport,
@@ -78,7 +79,13 @@ def create_app(
             if own_broker:
                 await active_broker.start()
                 stack.push_async_callback(active_broker.close)
-            resources = GatewayResources(auth_http, chat_http, active_broker, tokens)
+            resources = GatewayResources(
+                auth_http,
+                chat_http,
+                active_broker,
+                tokens,
+                limits=GatewayLimits.from_settings(settings),
+            )
             app.state.gateway = resources
             yield
             # Let requests of cancelled subscriptions finish before the clients close.
