@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
 
 import httpx
 import pytest
@@ -11,8 +10,6 @@ from starlette.applications import Starlette
 
 from auth_service.app import create_app
 from mychat.settings import Settings
-
-PASSWORD = "correct horse battery"
 
 
 @pytest.fixture
@@ -28,19 +25,3 @@ async def client(auth_app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
         transport=httpx.ASGITransport(auth_app), base_url="http://testserver"
     ) as client:
         yield client
-
-
-async def register(
-    client: httpx.AsyncClient,
-    login: str = "alice",
-    nickname: str = "Alice",
-    password: str = PASSWORD,
-) -> dict[str, Any]:
-    """Register through the public endpoint and return its 200 body."""
-    response = await client.post(
-        "/mychat/api/auth/register",
-        json={"login": login, "password": password, "nickname": nickname},
-    )
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    return body

@@ -9,7 +9,7 @@ import pytest
 
 from auth_service.app import create_app
 from mychat.settings import Settings
-from tests.auth_service.conftest import PASSWORD, register
+from tests.support.people import PASSWORD, register
 
 LIMIT = 3
 

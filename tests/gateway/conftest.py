@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import socket
 from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -12,22 +10,19 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from auth_service.app import create_app as create_auth_app
-from auth_service.passwords import HashParameters
 from chat_service.app import create_app as create_chat_app
 from gateway.app import create_app as create_gateway_app
 from mychat.broker import MemoryBroker
 from mychat.embedded import PrefixDispatcher
 from mychat.settings import Settings
+from tests.support.people import FAST_HASHES, PASSWORD
+from tests.support.ports import free_port, serving
 
 GRAPHQL = "/mychat/graphql"
-PASSWORD = "correct horse battery"
-# Cheap argon2 for tests: registration stays real, the suite stays fast.
-FAST_HASHES = HashParameters(memory_cost=1024, time_cost=1)
 
 REGISTER = """
 mutation Register($login: String!, $password: String!, $nickname: String!) {
@@ -160,13 +155,6 @@ async def gateway(settings: Settings) -> AsyncIterator[Gateway]:
             yield Gateway(client, auth.calls, chat.calls, settings)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @dataclass
 class LiveServer:
     """uvicorn on a free port serving the embedded-style composition; `gateway` drives HTTP."""
@@ -195,23 +183,15 @@ async def serve_live(
             fallback=app,
         )
         port = free_port()
-        config = uvicorn.Config(
-            dispatcher,
-            host="127.0.0.1",
-            port=port,
-            lifespan="off",
-            log_level="warning",
-            ws_max_size=ws_max_size,
-            ws="websockets-sansio",
-            timeout_graceful_shutdown=1,
-        )
-        server = uvicorn.Server(config)
-        task = asyncio.create_task(server.serve())
-        while not server.started:
-            await asyncio.sleep(0.01)
-        try:
-            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
-                yield LiveServer(port, Gateway(client, auth.calls, chat.calls, settings))
-        finally:
-            server.should_exit = True
-            await task
+        async with (
+            serving(
+                dispatcher,
+                port,
+                lifespan="off",
+                ws_max_size=ws_max_size,
+                ws="websockets-sansio",
+                timeout_graceful_shutdown=1,
+            ) as base_url,
+            httpx.AsyncClient(base_url=base_url) as client,
+        ):
+            yield LiveServer(port, Gateway(client, auth.calls, chat.calls, settings))
