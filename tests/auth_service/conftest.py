@@ -10,6 +10,7 @@ from starlette.applications import Starlette
 
 from auth_service.app import create_app
 from mychat.settings import Settings
+from tests.support.clients import asgi_client
 
 
 @pytest.fixture
@@ -21,7 +22,5 @@ async def auth_app(settings: Settings) -> AsyncIterator[Starlette]:
 
 @pytest.fixture
 async def client(auth_app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(auth_app), base_url="http://testserver"
-    ) as client:
+    async with asgi_client(auth_app) as client:
         yield client

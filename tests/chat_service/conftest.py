@@ -15,6 +15,7 @@ from auth_service.app import create_app as create_auth_app
 from chat_service.app import create_app as create_chat_app
 from mychat.broker import MemoryBroker
 from mychat.settings import Settings
+from tests.support.clients import asgi_client
 from tests.support.people import FAST_HASHES, Person, register_person
 
 CHAT = "/mychat/api/chat"
@@ -82,12 +83,8 @@ async def running_harness(
     async with (
         auth_app.router.lifespan_context(auth_app),
         chat_app.router.lifespan_context(chat_app),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(chat_app), base_url="http://testserver"
-        ) as client,
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(auth_app), base_url="http://testserver"
-        ) as auth,
+        asgi_client(chat_app) as client,
+        asgi_client(auth_app) as auth,
     ):
         yield ChatHarness(chat_app, client, auth, broker)
 

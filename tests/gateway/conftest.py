@@ -19,10 +19,11 @@ from gateway.app import create_app as create_gateway_app
 from mychat.broker import MemoryBroker
 from mychat.embedded import PrefixDispatcher
 from mychat.settings import Settings
+from tests.support.clients import GRAPHQL_PATH, asgi_client, graphql, graphql_body
 from tests.support.people import FAST_HASHES, PASSWORD
 from tests.support.ports import free_port, serving
 
-GRAPHQL = "/mychat/graphql"
+GRAPHQL = GRAPHQL_PATH
 
 REGISTER = """
 mutation Register($login: String!, $password: String!, $nickname: String!) {
@@ -86,21 +87,12 @@ class Gateway:
     async def post(
         self, query: str, variables: dict[str, Any] | None = None, token: str | None = None
     ) -> dict[str, Any]:
-        headers = {"authorization": f"Bearer {token}"} if token else {}
-        response = await self.client.post(
-            GRAPHQL, json={"query": query, "variables": variables or {}}, headers=headers
-        )
-        assert response.status_code == 200, response.text
-        body: dict[str, Any] = response.json()
-        return body
+        return await graphql_body(self.client, query, variables, token)
 
     async def data(
         self, query: str, variables: dict[str, Any] | None = None, token: str | None = None
     ) -> dict[str, Any]:
-        body = await self.post(query, variables, token)
-        assert "errors" not in body, body
-        data: dict[str, Any] = body["data"]
-        return data
+        return await graphql(self.client, query, variables, token)
 
     async def register(self, nickname: str) -> User:
         variables = {"login": nickname.lower(), "password": PASSWORD, "nickname": nickname}
@@ -149,10 +141,11 @@ async def composed(settings: Settings) -> AsyncIterator[tuple[Starlette, Countin
 
 @pytest.fixture
 async def gateway(settings: Settings) -> AsyncIterator[Gateway]:
-    async with composed(service_settings(settings)) as (app, auth, chat):
-        transport = httpx.ASGITransport(app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-            yield Gateway(client, auth.calls, chat.calls, settings)
+    async with (
+        composed(service_settings(settings)) as (app, auth, chat),
+        asgi_client(app) as client,
+    ):
+        yield Gateway(client, auth.calls, chat.calls, settings)
 
 
 @dataclass

@@ -4,6 +4,7 @@ in the conftest.py files, built from these pieces).
 - `env`: the repository root, the test JWT secret, `require` (skip, or fail in CI).
 - `database`: the MariaDB server under test, fresh database names, killing a connection.
 - `ports`: free ports, waiting for a port to open, uvicorn on a free port.
+- `clients`: an app's in-process client, the bearer header, GraphQL over HTTP.
 - `people`: the one test password, cheap password hashing, unique nicknames, REST registration.
 - `websocket`: a GraphQL-over-WebSocket client (graphql-transport-ws and legacy graphql-ws).
 - `redis`: a private redis-server and a proxy that freezes connections.

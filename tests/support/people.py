@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 
 from auth_service.passwords import HashParameters
+from tests.support.clients import bearer
 
 PASSWORD = "correct horse battery"
 # Cheap argon2 for tests: registration stays real, the suite stays fast.
@@ -30,7 +31,7 @@ class Person:
 
     @property
     def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}"}
+        return bearer(self.token)
 
 
 def unique(name: str) -> str:

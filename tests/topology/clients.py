@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import websockets
 
+from tests.support.clients import graphql
 from tests.support.people import Person, register_person, unique
 from tests.support.websocket import graphql_socket
 
@@ -58,20 +59,6 @@ async def history(client: httpx.AsyncClient, user: Person, chat_id: int) -> list
     assert response.status_code == 200, response.text
     messages: list[dict[str, Any]] = response.json()
     return messages
-
-
-async def graphql(
-    client: httpx.AsyncClient, query: str, variables: dict[str, Any], token: str | None = None
-) -> dict[str, Any]:
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    response = await client.post(
-        "/mychat/graphql", json={"query": query, "variables": variables}, headers=headers
-    )
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    assert "errors" not in body, body
-    data: dict[str, Any] = body["data"]
-    return data
 
 
 async def global_chat_id(client: httpx.AsyncClient, user: Person, chat_id: int) -> str:

@@ -14,6 +14,7 @@ import pytest
 
 from mychat.shutdown import GOING_AWAY
 from mychat.stack import Stack
+from tests.support.clients import graphql
 from tests.support.people import PASSWORD, Person, unique
 from tests.support.redis import PrivateRedis
 from tests.topology.clients import (
@@ -21,7 +22,6 @@ from tests.topology.clients import (
     Subscriber,
     create_chat_with,
     global_chat_id,
-    graphql,
     history,
     register,
     send_rest,

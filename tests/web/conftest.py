@@ -24,6 +24,7 @@ from playwright.async_api import (
 )
 
 from tests.support.browser import ARTIFACTS, CHROMIUM_ARGS, WEB_DIST, find_chromium
+from tests.support.clients import graphql
 from tests.support.env import ROOT, TEST_JWT_SECRET, require
 from tests.support.people import PASSWORD
 from tests.support.ports import free_port
@@ -216,17 +217,10 @@ class Api:
     """GraphQL over HTTP for setting up data quickly (not through the UI)."""
 
     def __init__(self, base_url: str) -> None:
-        self.url = base_url + "/mychat/graphql"
-        self.client = httpx.AsyncClient(timeout=30)
+        self.client = httpx.AsyncClient(base_url=base_url, timeout=30)
 
     async def call(self, query: str, token: str | None = None, **variables: Any) -> Any:
-        headers = {"authorization": f"Bearer {token}"} if token else {}
-        response = await self.client.post(
-            self.url, json={"query": query, "variables": variables}, headers=headers
-        )
-        body = response.json()
-        assert "errors" not in body, body
-        return body["data"]
+        return await graphql(self.client, query, variables, token)
 
     async def register(self, login: str, nickname: str) -> str:
         data = await self.call(
