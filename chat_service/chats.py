@@ -11,7 +11,6 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from auth_service.models import User
 from chat_service.access import access_chat_for_user
 from chat_service.messages import unread_counts
 from chat_service.models import CHAT_NAME_MAX, Chat, ChatMember, chats_table, members_table
@@ -22,6 +21,7 @@ from chat_service.views import ChatRow, ChatView, MemberView, event_chat_json
 from mychat.db import utc_now
 from mychat.events import Event, EventKind
 from mychat.http import ApiError
+from mychat.tables import users
 
 ROLE_OWNER = "owner"
 ROLE_MEMBER = "member"
@@ -243,8 +243,8 @@ async def get_members(
     if not mine:
         return members
     rows = await session.execute(
-        select(ChatMember, User.nickname)
-        .join(User, User.id == ChatMember.user_id)
+        select(ChatMember, users.c.nickname)
+        .join(users, users.c.id == ChatMember.user_id)
         .where(ChatMember.chat_id.in_(mine))
         .order_by(ChatMember.joined_at, ChatMember.user_id)
     )

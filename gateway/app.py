@@ -27,8 +27,8 @@ from gateway.view import GatewayGraphQL
 from mychat.broker import Broker
 from mychat.broker.factory import create_broker
 from mychat.http import EXCEPTION_HANDLERS, AccessLogMiddleware, BodyLimitMiddleware, JSONResponse
-from mychat.service import token_codec
 from mychat.settings import ConfigurationError, Settings
+from mychat.tokens import token_codec
 
 GRAPHQL_PATH = "/mychat/graphql"
 DRAIN_SECONDS = 5.0

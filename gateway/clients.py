@@ -187,10 +187,6 @@ class AuthClient(ServiceClient):
         body = await self.call("GET", "/internal/users", params={"ids": _ids(ids)})
         return cast(list[UserData], body["users"])
 
-    async def user_by_nickname(self, nickname: str) -> UserData:
-        body = await self.call("GET", "/internal/users/by-nickname", params={"nickname": nickname})
-        return cast(UserData, body["user"])
-
 
 class ChatClient(ServiceClient):
     async def chats(self, first: int, after: str | None) -> ChatPage:

@@ -10,6 +10,8 @@ from typing import Any
 
 import jwt
 
+from mychat.settings import Settings
+
 ALGORITHM = "HS256"
 REQUIRED_CLAIMS = ("exp", "iat", "sub", "user_id", "login", "nickname")
 # Tokens verified once are remembered (up to this many, then forgotten all at once).
@@ -104,6 +106,13 @@ class TokenCodec:
             expires_at=datetime.fromtimestamp(claims["exp"], UTC),
             jti=str(claims.get("jti", "")),
         )
+
+
+def token_codec(settings: Settings, *, embedded: bool) -> TokenCodec:
+    """The codec for these settings (the embedded mode may generate and keep its secret)."""
+    return TokenCodec(
+        settings.resolved_jwt_secret(embedded=embedded), timedelta(seconds=settings.jwt_ttl_seconds)
+    )
 
 
 def bearer_token(authorization: str | None) -> str | None:

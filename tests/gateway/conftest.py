@@ -13,11 +13,11 @@ import pytest
 from starlette.applications import Starlette
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from assembly.embedded import PrefixDispatcher
 from auth_service.app import create_app as create_auth_app
 from chat_service.app import create_app as create_chat_app
 from gateway.app import create_app as create_gateway_app
 from mychat.broker import MemoryBroker
-from mychat.embedded import PrefixDispatcher
 from mychat.settings import Settings
 from tests.support.clients import GRAPHQL_PATH, asgi_client, graphql, graphql_body
 from tests.support.people import FAST_HASHES, PASSWORD
