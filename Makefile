@@ -14,7 +14,7 @@ $(VENV)/.installed: pyproject.toml requirements.lock
 	$(PY) -m pip install --quiet -c requirements.lock -e '.[dev,bench]'
 	touch $@
 
-web/dist/index.html: web/package.json web/package-lock.json $(shell find web/src web/index.html -type f 2>/dev/null)
+web/dist/index.html: web/package.json web/package-lock.json web/vite.config.js $(shell find web/src web/index.html web/graphiql.html -type f 2>/dev/null)
 	cd web && npm ci --no-audit --no-fund && npm run build
 
 web: web/dist/index.html

@@ -10,14 +10,9 @@ import pytest
 from starlette.middleware.gzip import GZipMiddleware
 
 from assembly.embedded import create_embedded_app
+from assembly.web import IMMUTABLE, WebApp, create_web_app
+from mychat.pages import CONTENT_SECURITY_POLICY, REPO_WEB_DIST
 from mychat.settings import Settings
-from assembly.web import (
-    CONTENT_SECURITY_POLICY,
-    IMMUTABLE,
-    REPO_WEB_DIST,
-    WebApp,
-    create_web_app,
-)
 
 INDEX = "<!doctype html><title>MyChat</title><script type=module src=/assets/app-1a2b.js></script>"
 
