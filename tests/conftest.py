@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from assembly.stack import drop_database, prepare_database
 from mychat.settings import Settings
-from mychat.stack import drop_database, prepare_database
 from tests.support.database import MARIADB_HOST, MARIADB_PORT, mysql_url, new_database_name
-from tests.support.env import REDIS_URL, TEST_JWT_SECRET, require_server
+from tests.support.env import REDIS_URL, ROOT, TEST_JWT_SECRET, require_server
 from tests.support.redis import PrivateRedis
 
 
@@ -20,7 +20,7 @@ async def mariadb_url() -> AsyncIterator[str]:
     """A fresh MariaDB database loaded from db/init.sql, dropped after the test."""
     require_server("MariaDB", MARIADB_HOST, MARIADB_PORT)
     name = new_database_name()
-    await prepare_database(mysql_url(name))
+    await prepare_database(mysql_url(name), ROOT / "db" / "init.sql")
     try:
         yield mysql_url(name)
     finally:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from mychat.stack import Stack, StackConfig, drop_database
+from assembly.stack import Stack, StackConfig, drop_database
 from tests.support.database import MARIADB_HOST, MARIADB_PORT, mysql_url, new_database_name
 from tests.support.env import TEST_JWT_SECRET, require_server
 from tests.support.redis import PrivateRedis

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from mychat.stack import StackError, drop_database, prepare_database
+from assembly.stack import StackError, drop_database, prepare_database
 from tests.support.database import MARIADB_HOST, MARIADB_PORT, mysql_url, new_database_name
 from tests.support.env import require_server
 from tests.support.ports import port_open
