@@ -14,7 +14,7 @@ $(VENV)/.installed: pyproject.toml requirements.lock
 	$(PY) -m pip install --quiet -c requirements.lock -e '.[dev,bench]'
 	touch $@
 
-web/dist/index.html: web/package.json web/package-lock.json $(shell find web/src web/index.html -type f 2>/dev/null)
+web/dist/index.html: web/package.json web/package-lock.json web/vite.config.js $(shell find web/src web/index.html web/graphiql.html -type f 2>/dev/null)
 	cd web && npm ci --no-audit --no-fund && npm run build
 
 web: web/dist/index.html
@@ -29,6 +29,7 @@ lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports --no-logo
 
 format: install
 	$(VENV)/bin/ruff check --fix .
@@ -46,4 +47,4 @@ bench: install
 	$(PY) -m bench
 
 clean:
-	rm -rf $(VENV) web/node_modules web/dist .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) web/node_modules web/dist .mypy_cache .ruff_cache .pytest_cache .import_linter_cache

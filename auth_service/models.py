@@ -1,35 +1,27 @@
-"""The users table, written by auth_service alone (chat_service only reads it)."""
+"""auth_service's ORM mapping of the shared users table (mychat.tables.users).
+
+auth_service is the only writer of `users`; chat_service reads it through the Core table.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Integer, String
-from sqlalchemy.dialects import mysql
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped
 
-from mychat.db import Base, UTCDateTime, utc_now
+from mychat import tables
 
-# SQLite only auto-increments INTEGER PRIMARY KEY; MySQL gets BIGINT.
-Id = BigInteger().with_variant(Integer(), "sqlite")
 
-LOGIN_MAX = 64
-NICKNAME_MAX = 32
+class Base(DeclarativeBase):
+    metadata = tables.metadata
 
 
 class User(Base):
-    __tablename__ = "users"
+    __table__ = tables.users
 
-    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
-    login: Mapped[str] = mapped_column(String(LOGIN_MAX), unique=True)
-    nickname: Mapped[str] = mapped_column(String(NICKNAME_MAX))
-    # casefold()ed nickname: uniqueness and lookups ignore case on every database. Binary
-    # collation on MySQL, so that "José" and "Jose" stay two nicknames there as on SQLite.
-    nickname_key: Mapped[str] = mapped_column(
-        String(NICKNAME_MAX * 3).with_variant(
-            mysql.VARCHAR(NICKNAME_MAX * 3, collation="utf8mb4_bin"), "mysql"
-        ),
-        unique=True,
-    )
-    password_hash: Mapped[str] = mapped_column(String(255))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
+    id: Mapped[int]
+    login: Mapped[str]
+    nickname: Mapped[str]
+    nickname_key: Mapped[str]  # mychat.tables.nickname_key(nickname)
+    password_hash: Mapped[str]
+    created_at: Mapped[datetime]

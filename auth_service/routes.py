@@ -3,25 +3,23 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from auth_service.models import NICKNAME_MAX, User
+from auth_service.models import User
 from auth_service.state import auth_state
 from auth_service.users import (
     MAX_IDS_PER_LOOKUP,
     authenticate_user,
     do_register,
-    get_user_by_nickname,
     get_users_by_ids,
 )
 from auth_service.validation import check_credentials, check_registration, invalid
 from mychat.db import session_scope
-from mychat.http import ApiError, JSONResponse, not_found, read_json_object
+from mychat.http import ApiError, JSONResponse, read_json_object
 from mychat.service import authenticate, resources
 from mychat.tokens import InvalidToken, bearer_token
 
@@ -104,21 +102,6 @@ async def internal_users(request: Request) -> Response:
     return JSONResponse({"users": users})
 
 
-async def internal_user_by_nickname(request: Request) -> Response:
-    authenticate(request)
-    nickname = unicodedata.normalize("NFC", request.query_params.get("nickname", "")).strip()
-    if not nickname:
-        raise invalid("nickname", "nickname is required")
-    if len(nickname) > NICKNAME_MAX:
-        raise invalid("nickname", f"nickname is at most {NICKNAME_MAX} characters long")
-    async with session_scope(resources(request).sessions) as session:
-        user = await get_user_by_nickname(session, nickname)
-        if user is None:
-            raise not_found("User")
-        body = {"user": user_json(user)}
-    return JSONResponse(body)
-
-
 def _parse_ids(request: Request) -> list[int]:
     values = request.query_params.getlist("ids")
     if not values:
@@ -139,5 +122,4 @@ def auth_routes() -> list[BaseRoute]:
         Route(f"{PUBLIC_PREFIX}/login", login, methods=["POST"]),
         Route(f"{PUBLIC_PREFIX}/verify", verify, methods=["POST"]),
         Route("/internal/users", internal_users, methods=["GET"]),
-        Route("/internal/users/by-nickname", internal_user_by_nickname, methods=["GET"]),
     ]

@@ -10,8 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth_service.models import User
 from auth_service.passwords import Passwords
-from auth_service.validation import Credentials, Registration, nickname_key
+from auth_service.validation import Credentials, Registration
 from mychat.http import ApiError
+from mychat.tables import nickname_key
 
 MAX_IDS_PER_LOOKUP = 500
 
@@ -89,12 +90,6 @@ async def get_users_by_ids(session: AsyncSession, ids: Sequence[int]) -> list[Us
     result = await session.execute(select(User).where(User.id.in_(unique_ids)))
     by_id = {user.id: user for user in result.scalars()}
     return [by_id[user_id] for user_id in unique_ids if user_id in by_id]
-
-
-async def get_user_by_nickname(session: AsyncSession, nickname: str) -> User | None:
-    """The user with this nickname, ignoring case and surrounding spaces."""
-    result = await session.execute(select(User).where(User.nickname_key == nickname_key(nickname)))
-    return result.scalar_one_or_none()
 
 
 def _violated_field(error: IntegrityError) -> str:

@@ -12,8 +12,8 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
-from auth_service.models import LOGIN_MAX, NICKNAME_MAX
 from mychat.http import ApiError
+from mychat.tables import LOGIN_MAX, NICKNAME_MAX
 
 LOGIN_MIN = 3
 NICKNAME_MIN = 2
@@ -78,11 +78,6 @@ def check_nickname(value: str) -> str:
                 "Nickname may contain only letters, digits, spaces, '.', '_' and '-'",
             )
     return nickname
-
-
-def nickname_key(nickname: str) -> str:
-    """What nickname uniqueness and lookups compare: NFC, trimmed, casefolded."""
-    return unicodedata.normalize("NFC", nickname).strip().casefold()
 
 
 def check_password(value: str) -> str:

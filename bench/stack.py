@@ -195,8 +195,7 @@ async def _add_members(database_url: str, chat_id: int, count: int) -> list[tupl
 
     Registering them through the API would spend minutes in argon2; none of them logs in.
     """
-    from auth_service.models import User
-    from chat_service.models import ChatMember
+    from mychat import tables
 
     engine = create_async_engine(database_url)
     prefix = secrets.token_hex(3)
@@ -211,14 +210,14 @@ async def _add_members(database_url: str, chat_id: int, count: int) -> list[tupl
     ]
     try:
         async with engine.begin() as connection:
-            await connection.execute(insert(User), rows)
+            await connection.execute(insert(tables.users), rows)
             result = await connection.execute(
                 text("SELECT id, login FROM users WHERE login LIKE :p ORDER BY id"),
                 {"p": f"sub{prefix}%"},
             )
             users = [(int(row[0]), str(row[1])) for row in result]
             await connection.execute(
-                insert(ChatMember),
+                insert(tables.chat_members),
                 [
                     {"chat_id": chat_id, "user_id": user_id, "role": "member"}
                     for user_id, _ in users

@@ -7,9 +7,9 @@ from typing import NamedTuple
 from sqlalchemy import and_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from auth_service.models import User
 from chat_service.models import Chat, ChatMember
 from mychat.http import ApiError
+from mychat.tables import users
 
 NOT_A_MEMBER_MESSAGE = "You are not a member of this chat"
 
@@ -46,11 +46,11 @@ async def access_chat_for_user(
         )
     row = (
         await session.execute(
-            select(Chat, ChatMember, User.nickname)
+            select(Chat, ChatMember, users.c.nickname)
             .outerjoin(
                 ChatMember, and_(ChatMember.chat_id == Chat.id, ChatMember.user_id == user_id)
             )
-            .outerjoin(User, User.id == ChatMember.user_id)
+            .outerjoin(users, users.c.id == ChatMember.user_id)
             .where(Chat.id == chat_id)
             # Under the lock, read the row as it is now, not as this session last saw it.
             .execution_options(populate_existing=lock)

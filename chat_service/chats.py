@@ -11,7 +11,6 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from auth_service.models import User
 from chat_service.access import access_chat_for_user
 from chat_service.messages import unread_counts
 from chat_service.models import CHAT_NAME_MAX, Chat, ChatMember, chats_table, members_table
@@ -19,9 +18,11 @@ from chat_service.unit_of_work import emit
 from chat_service.users import get_acting_user, get_user_by_nickname, get_users_by_nicknames
 from chat_service.validation import check_trimmed_text
 from chat_service.views import ChatRow, ChatView, MemberView, event_chat_json
+from mychat.bounds import MAX_DATABASE_ID
 from mychat.db import utc_now
 from mychat.events import Event, EventKind
 from mychat.http import ApiError
+from mychat.tables import users
 
 ROLE_OWNER = "owner"
 ROLE_MEMBER = "member"
@@ -147,6 +148,8 @@ def decode_chat_cursor(cursor: str) -> tuple[datetime, int]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         micros, chat_id = (int(part) for part in raw.split(":"))
+        if not 0 <= chat_id <= MAX_DATABASE_ID:
+            raise ValueError("no such chat")
         return EPOCH + timedelta(microseconds=micros), chat_id
     except (ValueError, binascii.Error, OverflowError) as error:
         raise ApiError(400, "validation_error", "Invalid cursor", field="after") from error
@@ -243,8 +246,8 @@ async def get_members(
     if not mine:
         return members
     rows = await session.execute(
-        select(ChatMember, User.nickname)
-        .join(User, User.id == ChatMember.user_id)
+        select(ChatMember, users.c.nickname)
+        .join(users, users.c.id == ChatMember.user_id)
         .where(ChatMember.chat_id.in_(mine))
         .order_by(ChatMember.joined_at, ChatMember.user_id)
     )

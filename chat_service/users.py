@@ -1,15 +1,26 @@
-"""Read-only lookups in the users table (auth_service owns every write to it)."""
+"""Read-only lookups in the shared users table (auth_service owns every write to it)."""
 
 from __future__ import annotations
 
 from collections.abc import Collection
+from typing import NamedTuple
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from auth_service.models import User
-from auth_service.validation import nickname_key
 from mychat.http import ApiError
+from mychat.tables import nickname_key, users
+
+
+class User(NamedTuple):
+    """What chat_service reads of a user."""
+
+    id: int
+    nickname: str
+    nickname_key: str
+
+
+_USER = select(users.c.id, users.c.nickname, users.c.nickname_key)
 
 
 def _user_not_found(nickname: str, field: str) -> ApiError:
@@ -20,17 +31,18 @@ def _user_not_found(nickname: str, field: str) -> ApiError:
 
 async def get_acting_user(session: AsyncSession, user_id: int) -> User:
     """The caller's row; a valid token for a user that no longer exists is refused."""
-    user = await session.get(User, user_id)
-    if user is None:
+    row = (await session.execute(_USER.where(users.c.id == user_id))).first()
+    if row is None:
         raise ApiError(401, "unauthenticated", "Unauthorized")
-    return user
+    return User(*row)
 
 
 async def get_user_by_nickname(session: AsyncSession, nickname: str) -> User:
-    user = await session.scalar(select(User).where(User.nickname_key == nickname_key(nickname)))
-    if user is None:
+    statement = _USER.where(users.c.nickname_key == nickname_key(nickname))
+    row = (await session.execute(statement)).first()
+    if row is None:
         raise _user_not_found(nickname, "nickname")
-    return user
+    return User(*row)
 
 
 async def get_users_by_nicknames(session: AsyncSession, nicknames: Collection[str]) -> list[User]:
@@ -38,9 +50,11 @@ async def get_users_by_nicknames(session: AsyncSession, nicknames: Collection[st
     keys = {nickname_key(nickname): nickname for nickname in nicknames}
     if not keys:
         return []
-    users = (await session.scalars(select(User).where(User.nickname_key.in_(keys)))).all()
-    found = {user.nickname_key for user in users}
+    found = [
+        User(*row) for row in await session.execute(_USER.where(users.c.nickname_key.in_(keys)))
+    ]
+    found_keys = {user.nickname_key for user in found}
     for key, nickname in keys.items():
-        if key not in found:
+        if key not in found_keys:
             raise _user_not_found(nickname, "member_nicknames")
-    return list(users)
+    return found

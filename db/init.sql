@@ -1,5 +1,5 @@
 -- MyChat schema for MySQL 8 / MariaDB 10.11. A fresh MySQL container runs this file;
--- tests/test_schema.py loads it into MariaDB and compares it with the ORM models.
+-- tests/test_schema.py loads it into MariaDB and compares it with mychat.tables.
 -- utf8mb4_unicode_ci because MariaDB does not know MySQL 8's utf8mb4_0900_ai_ci.
 -- Primary keys are unnamed: MySQL and MariaDB always call them PRIMARY.
 -- Every foreign key column leads an explicit index, so InnoDB adds none of its own.

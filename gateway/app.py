@@ -16,6 +16,7 @@ from starlette.types import ASGIApp
 
 from gateway.asgi import GatewayApp
 from gateway.context import GatewayResources
+from gateway.limits import GatewayLimits
 from gateway.schema import build_schema
 from gateway.transport import (
     HttpTransport,
@@ -27,8 +28,9 @@ from gateway.view import GatewayGraphQL
 from mychat.broker import Broker
 from mychat.broker.factory import create_broker
 from mychat.http import EXCEPTION_HANDLERS, AccessLogMiddleware, BodyLimitMiddleware, JSONResponse
-from mychat.service import token_codec
+from mychat.pages import REPO_WEB_DIST
 from mychat.settings import ConfigurationError, Settings
+from mychat.tokens import token_codec
 
 GRAPHQL_PATH = "/mychat/graphql"
 DRAIN_SECONDS = 5.0
@@ -59,7 +61,11 @@ def create_app(
         raise ConfigurationError("MYCHAT_AUTH_URL is required when the gateway runs on its own")
     if chat_app is None and not settings.chat_url:
         raise ConfigurationError("MYCHAT_CHAT_URL is required when the gateway runs on its own")
-    view = GatewayGraphQL(build_schema(), allowed_origins=settings.allowed_origins)
+    view = GatewayGraphQL(
+        build_schema(),
+        allowed_origins=settings.allowed_origins,
+        graphiql_page=(settings.web_dist or REPO_WEB_DIST) / "graphiql.html",
+    )
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -73,7 +79,13 @@ def create_app(
             if own_broker:
                 await active_broker.start()
                 stack.push_async_callback(active_broker.close)
-            resources = GatewayResources(auth_http, chat_http, active_broker, tokens)
+            resources = GatewayResources(
+                auth_http,
+                chat_http,
+                active_broker,
+                tokens,
+                limits=GatewayLimits.from_settings(settings),
+            )
             app.state.gateway = resources
             yield
             # Let requests of cancelled subscriptions finish before the clients close.

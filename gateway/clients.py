@@ -105,8 +105,12 @@ class ServiceClient:
         token: str | None,
         in_flight: InFlight,
         client_host: str | None = None,
+        slots: asyncio.Semaphore | None = None,
     ) -> None:
         self._transport = transport
+        # Bounds the caller's calls in flight (gateway/limits.py): one caller's heavy request
+        # waits for its own earlier calls instead of taking every database connection.
+        self._slots = slots
         # Requests that may outlive a cancelled caller, referenced so they are not collected.
         self._in_flight = in_flight
         self._headers = {"authorization": f"Bearer {token}"} if token else {}
@@ -120,6 +124,14 @@ class ServiceClient:
         """One request; a read that met a pooled connection the service had just closed (the
         keep-alive race) is sent once more. Writes are never repeated behind the caller's back.
         """
+        if self._slots is None:
+            return await self._send_once(method, path, params, body)
+        async with self._slots:
+            return await self._send_once(method, path, params, body)
+
+    async def _send_once(
+        self, method: str, path: str, params: Mapping[str, str | int] | None, body: bytes | None
+    ) -> Reply:
         try:
             return await self._transport.request(
                 method, path, params=params, body=body, headers=self._headers
@@ -186,10 +198,6 @@ class AuthClient(ServiceClient):
     async def users(self, ids: Iterable[int]) -> list[UserData]:
         body = await self.call("GET", "/internal/users", params={"ids": _ids(ids)})
         return cast(list[UserData], body["users"])
-
-    async def user_by_nickname(self, nickname: str) -> UserData:
-        body = await self.call("GET", "/internal/users/by-nickname", params={"nickname": nickname})
-        return cast(UserData, body["user"])
 
 
 class ChatClient(ServiceClient):

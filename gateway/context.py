@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from starlette.websockets import WebSocket
+
 from gateway.clients import AuthClient, ChatClient, InFlight
+from gateway.limits import GatewayLimits, SocketSlot
 from gateway.loaders import Loaders
 from gateway.shared_events import SharedEvents
 from gateway.transport import ServiceTransport
@@ -25,6 +29,7 @@ class GatewayResources:
     tokens: TokenCodec
     in_flight: InFlight = field(default_factory=set)
     shared_events: SharedEvents = field(default_factory=SharedEvents)
+    limits: GatewayLimits = field(default_factory=GatewayLimits)
 
 
 class Context:
@@ -40,6 +45,10 @@ class Context:
         self.claims: TokenClaims | None = None
         # Set by Strawberry from the WebSocket connection_init payload.
         self.connection_params: dict[str, Any] | None = None
+        # Set for a WebSocket's context: its place in the per-user and per-address counts.
+        self.socket_slot: SocketSlot | None = None
+        self.over_http = True
+        self.websocket: WebSocket | None = None
         self.loaders = Loaders(self.auth, self.chat)
 
     def authenticate(self, token: str | None) -> bool:
@@ -55,6 +64,16 @@ class Context:
         return True
 
     @property
+    def caller_key(self) -> str:
+        """Whose budget this request spends: the user's, else the client address's."""
+        if self.claims is not None:
+            return f"user:{self.claims.user_id}"
+        return f"address:{self.client_host or '-'}"
+
+    def _call_slots(self) -> asyncio.Semaphore:
+        return self.resources.limits.call_slots(self.caller_key)
+
+    @property
     def viewer(self) -> TokenClaims | None:
         """The caller, while the token is still valid (WebSocket contexts outlive tokens)."""
         if self.claims is None or self.claims.expires_at <= datetime.now(UTC):
@@ -63,12 +82,20 @@ class Context:
 
     def auth(self) -> AuthClient:
         return AuthClient(
-            self.resources.auth_http, self.token, self.resources.in_flight, self.client_host
+            self.resources.auth_http,
+            self.token,
+            self.resources.in_flight,
+            self.client_host,
+            self._call_slots(),
         )
 
     def chat(self) -> ChatClient:
         return ChatClient(
-            self.resources.chat_http, self.token, self.resources.in_flight, self.client_host
+            self.resources.chat_http,
+            self.token,
+            self.resources.in_flight,
+            self.client_host,
+            self._call_slots(),
         )
 
     @property

@@ -1,4 +1,4 @@
-"""Engine, sessions and column types shared by the services' ORM models."""
+"""Engines, sessions and the column type the shared tables (mychat.tables) use."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, MetaData, event, exc
+from sqlalchemy import DateTime, event, exc
 from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import (
@@ -17,7 +17,6 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator
 
@@ -29,17 +28,6 @@ SQLITE_BUSY_TIMEOUT_MS = 10_000
 # A pooled connection idle for longer than this is pinged before use (see ping_when_idle).
 IDLE_PING_SECONDS = 5.0
 _LAST_USED = "mychat.last_used"
-
-NAMING_CONVENTION = {
-    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s",
-    "pk": "pk_%(table_name)s",
-}
-
-
-class Base(DeclarativeBase):
-    metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
 def utc_now() -> datetime:
@@ -149,16 +137,6 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
-
-
-async def create_schema(engine: AsyncEngine) -> None:
-    """Create missing tables (embedded SQLite); MySQL deployments load db/init.sql instead."""
-    # Importing the model modules registers their tables on Base.metadata.
-    import auth_service.models  # noqa: F401
-    import chat_service.models  # noqa: F401
-
-    async with engine.begin() as connection:
-        await connection.run_sync(Base.metadata.create_all)
 
 
 @asynccontextmanager

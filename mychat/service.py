@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import text
@@ -16,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from mychat.db import create_engine, create_schema, create_sessionmaker
+from mychat.db import create_engine, create_sessionmaker
 from mychat.http import (
     EXCEPTION_HANDLERS,
     AccessLogMiddleware,
@@ -25,7 +24,8 @@ from mychat.http import (
     JSONResponse,
 )
 from mychat.settings import Settings
-from mychat.tokens import InvalidToken, TokenClaims, TokenCodec, bearer_token
+from mychat.tables import create_schema
+from mychat.tokens import InvalidToken, TokenClaims, TokenCodec, bearer_token, token_codec
 
 
 @dataclass
@@ -55,12 +55,6 @@ def authenticate(request: Request) -> TokenClaims:
         return resources(request).tokens.verify(token)
     except InvalidToken as error:
         raise ApiError(401, "unauthenticated", "Unauthorized") from error
-
-
-def token_codec(settings: Settings, *, embedded: bool) -> TokenCodec:
-    return TokenCodec(
-        settings.resolved_jwt_secret(embedded=embedded), timedelta(seconds=settings.jwt_ttl_seconds)
-    )
 
 
 def create_service_app(

@@ -79,10 +79,6 @@ class WebSocketGoodbye:
             if not self._open:
                 self._none_open.set()
 
-    @property
-    def open_count(self) -> int:
-        return len(self._open)
-
     async def close_all(self, grace: float = GOODBYE_GRACE_SECONDS) -> None:
         sockets = tuple(self._open)
         if not sockets:

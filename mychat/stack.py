@@ -371,7 +371,7 @@ class Stack:
         return env
 
     def _service(self, name: str, service: str, port: int, env: dict[str, str]) -> ManagedProcess:
-        command = [sys.executable, "-m", "mychat.cli", "serve", service]
+        command = [sys.executable, "-m", "assembly.cli", "serve", service]
         command += ["--host", LOCALHOST, "--port", str(port)]
         return ManagedProcess(name, command, env, self._logs / f"{name}.log", port, "/readyz")
 

@@ -10,10 +10,15 @@ from typing import Any
 
 import jwt
 
+from mychat.bounds import MAX_DATABASE_ID
+from mychat.settings import Settings
+
 ALGORITHM = "HS256"
 REQUIRED_CLAIMS = ("exp", "iat", "sub", "user_id", "login", "nickname")
 # Tokens verified once are remembered (up to this many, then forgotten all at once).
 VERIFIED_CACHE_SIZE = 4096
+# Timestamps a datetime can hold on every platform (years 1970-9999).
+MAX_TIMESTAMP = 253402300799
 
 
 class InvalidToken(Exception):
@@ -89,8 +94,8 @@ class TokenCodec:
             raise InvalidToken(str(error)) from error
         user_id = claims["user_id"]
         if (
-            not isinstance(user_id, int)
-            or isinstance(user_id, bool)
+            not _is_int(user_id)
+            or not 0 <= user_id <= MAX_DATABASE_ID
             or str(user_id) != claims["sub"]
         ):
             raise InvalidToken("malformed subject")
@@ -100,10 +105,29 @@ class TokenCodec:
             user_id=user_id,
             login=claims["login"],
             nickname=claims["nickname"],
-            issued_at=datetime.fromtimestamp(claims["iat"], UTC),
-            expires_at=datetime.fromtimestamp(claims["exp"], UTC),
+            issued_at=_timestamp(claims, "iat"),
+            expires_at=_timestamp(claims, "exp"),
             jti=str(claims.get("jti", "")),
         )
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _timestamp(claims: dict[str, Any], name: str) -> datetime:
+    """A NumericDate claim as PyJWT left it (it lets "123" or 1e20 through) or InvalidToken."""
+    value = claims[name]
+    if not (_is_int(value) or isinstance(value, float)) or not 0 <= value <= MAX_TIMESTAMP:
+        raise InvalidToken(f"malformed {name} claim")
+    return datetime.fromtimestamp(value, UTC)
+
+
+def token_codec(settings: Settings, *, embedded: bool) -> TokenCodec:
+    """The codec for these settings (the embedded mode may generate and keep its secret)."""
+    return TokenCodec(
+        settings.resolved_jwt_secret(embedded=embedded), timedelta(seconds=settings.jwt_ttl_seconds)
+    )
 
 
 def bearer_token(authorization: str | None) -> str | None:

@@ -26,9 +26,9 @@ from schemathesis.specs.openapi.checks import (
 )
 from starlette.applications import Starlette
 
+from assembly.embedded import PrefixDispatcher
 from auth_service.app import create_app as create_auth_app
 from chat_service.app import create_app as create_chat_app
-from mychat.embedded import PrefixDispatcher
 from mychat.openapi import OPENAPI_PATH, load_openapi_document
 from mychat.settings import Settings
 

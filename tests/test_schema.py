@@ -1,4 +1,4 @@
-"""db/init.sql, loaded into MariaDB, is exactly the schema the ORM models describe.
+"""db/init.sql, loaded into MariaDB, is exactly the schema mychat.tables describes.
 
 Both sides are reduced to the same plain description (sets and tuples) and compared whole, so
 any drift fails: a table, column, type, length, precision, nullability, auto-increment, default,
@@ -25,9 +25,7 @@ from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.dialects import mysql
 from sqlalchemy.ext.asyncio import create_async_engine
 
-import auth_service.models  # noqa: F401  (registers the users table)
-import chat_service.models  # noqa: F401  (registers the chat tables)
-from mychat.db import Base
+from mychat import tables
 
 pytestmark = pytest.mark.mariadb
 
@@ -137,9 +135,8 @@ def describe_database(connection: Connection) -> Description:
 
 
 def orm_metadata() -> MetaData:
-    # Importing both model modules (above) registered their tables on the shared metadata.
-    assert {"users", "chats", "chat_members", "messages"} <= set(Base.metadata.tables)
-    return Base.metadata
+    assert {"users", "chats", "chat_members", "messages"} <= set(tables.metadata.tables)
+    return tables.metadata
 
 
 async def load_description(url: str) -> tuple[Description, list[tuple[str, str, str]]]:
@@ -191,7 +188,7 @@ async def test_datetimes_have_microseconds_and_ids_are_bigint(mariadb_url: str) 
 
 def _drifted(change: str) -> MetaData:
     """A copy of the models with one deliberate difference."""
-    copy = MetaData(naming_convention=Base.metadata.naming_convention)
+    copy = MetaData(naming_convention=tables.metadata.naming_convention)
     for table in orm_metadata().tables.values():
         table.to_metadata(copy)
     messages = copy.tables["messages"]

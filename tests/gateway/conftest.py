@@ -16,12 +16,12 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from assembly.embedded import PrefixDispatcher
 from auth_service.app import create_app as create_auth_app
 from auth_service.passwords import HashParameters
 from chat_service.app import create_app as create_chat_app
 from gateway.app import create_app as create_gateway_app
 from mychat.broker import MemoryBroker
-from mychat.embedded import PrefixDispatcher
 from mychat.settings import Settings
 
 GRAPHQL = "/mychat/graphql"

@@ -3,12 +3,30 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
+import httpx
+import pytest
+
 from gateway.schema import CACHE_SIZE, GatewayExtension
-from tests.gateway.conftest import GRAPHQL, Gateway
+from mychat.pages import GRAPHIQL_SECURITY_HEADERS
+from mychat.settings import Settings
+from tests.gateway.conftest import GRAPHQL, Gateway, composed, service_settings
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
+
+
+@pytest.fixture
+async def gateway_with_dist(
+    settings: Settings, tmp_path: Path
+) -> AsyncIterator[tuple[Gateway, Path]]:
+    """A gateway whose web build (MYCHAT_WEB_DIST) is an empty folder the test fills."""
+    settings = service_settings(settings).model_copy(update={"web_dist": tmp_path})
+    async with composed(settings) as (app, auth, chat):
+        transport = httpx.ASGITransport(app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            yield Gateway(client, auth.calls, chat.calls, settings), tmp_path
 
 
 async def test_get_runs_queries(gateway: Gateway) -> None:
@@ -161,12 +179,28 @@ async def test_oversized_streamed_body_is_413(gateway: Gateway) -> None:
     assert response.json()["code"] == "payload_too_large"
 
 
-async def test_graphiql_for_browsers_with_example_query(gateway: Gateway) -> None:
+async def test_graphiql_for_browsers_is_the_built_page_with_the_app_headers(
+    gateway_with_dist: tuple[Gateway, Path],
+) -> None:
+    gateway, dist = gateway_with_dist
+    page = dist / "graphiql.html"
+    page.write_text('<!doctype html><script type="module" src="/assets/graphiql-x.js"></script>')
     response = await gateway.client.get(GRAPHQL, headers={"accept": "text/html"})
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/html")
-    assert "graphiql" in response.text.lower()
-    assert "query MyChats" in response.text
+    assert response.text == page.read_text()  # served as built: no CDN, nothing patched in
+    for header, value in GRAPHIQL_SECURITY_HEADERS.items():
+        assert response.headers[header] == value
+    assert "script-src" not in response.headers["content-security-policy"]  # no inline scripts
+    assert response.headers["cache-control"] == "no-cache"
+
+
+async def test_graphiql_not_built_is_503_not_500(gateway_with_dist: tuple[Gateway, Path]) -> None:
+    gateway, _dist = gateway_with_dist  # an empty folder: nothing built
+    response = await gateway.client.get(GRAPHQL, headers={"accept": "text/html"})
+    assert response.status_code == 503
+    assert "make install" in response.text
+    assert response.headers["x-frame-options"] == "DENY"
 
 
 async def test_health_and_readiness(gateway: Gateway) -> None:

@@ -14,9 +14,8 @@ from starlette.applications import Starlette
 
 from gateway.app import create_app as create_gateway_app
 from gateway.schema import UNAVAILABLE_MESSAGE
-from mychat.service import token_codec
 from mychat.settings import Settings
-from mychat.tokens import TokenCodec
+from mychat.tokens import TokenCodec, token_codec
 from tests.conftest import TEST_JWT_SECRET
 from tests.gateway.conftest import (
     GRAPHQL,

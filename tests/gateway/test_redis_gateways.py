@@ -41,7 +41,7 @@ class Processes:
     def serve(self, service: str, port: int, env: dict[str, str]) -> str:
         with (self.logs / f"{service}-{port}.log").open("wb") as log:
             process = subprocess.Popen(
-                [sys.executable, "-m", "mychat.cli", "serve", service, "--port", str(port)],
+                [sys.executable, "-m", "assembly.cli", "serve", service, "--port", str(port)],
                 env={**os.environ, **env},
                 stdout=log,
                 stderr=subprocess.STDOUT,

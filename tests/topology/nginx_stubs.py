@@ -21,6 +21,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
+from mychat.pages import GRAPHIQL_SECURITY_HEADERS
 from mychat.stack import (
     NGINX_CONF,
     check_nginx_conf,
@@ -44,8 +45,11 @@ def require_nginx() -> None:
 def stub_app(name: str) -> Starlette:
     async def echo(request: Request) -> Response:
         body = await request.body()
+        # A gateway sends the page headers with GraphiQL, as gateway/view.py does.
+        page = name.startswith("gateway") and "text/html" in request.headers.get("accept", "")
         return JSONResponse(
-            {
+            headers=GRAPHIQL_SECURITY_HEADERS if page else None,
+            content={
                 "upstream": name,
                 "method": request.method,
                 "path": request.url.path,
@@ -53,7 +57,7 @@ def stub_app(name: str) -> Starlette:
                 "query": request.url.query,
                 "headers": dict(request.headers),
                 "body_bytes": len(body),
-            }
+            },
         )
 
     async def socket(websocket: WebSocket) -> None:

@@ -46,7 +46,7 @@ async def test_the_stack_command_runs_and_stops_everything(
     env.update({"DATABASE_URL": mysql_url(database), "REDIS_URL": private_redis.url})
     workdir = tmp_path / "stack"
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "mychat.cli", "stack", "--gateways", "2", "--port", "0",
+        sys.executable, "-m", "assembly.cli", "stack", "--gateways", "2", "--port", "0",
         "--workdir", str(workdir),
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
     )  # fmt: skip

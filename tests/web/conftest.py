@@ -73,7 +73,7 @@ class ServerProcess:
         env.pop("DATABASE_URL", None)
         env.pop("MYSQL_HOST", None)
         env.pop("REDIS_URL", None)
-        command = [sys.executable, "-m", "mychat.cli", "serve", "--host", "127.0.0.1"]
+        command = [sys.executable, "-m", "assembly.cli", "serve", "--host", "127.0.0.1"]
         command += ["--port", str(self.port), "--data-dir", str(self.data_dir)]
         log = self.log_path.open("ab")
         self._process = subprocess.Popen(

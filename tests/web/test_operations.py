@@ -10,7 +10,6 @@ from pathlib import Path
 from gateway.schema import build_schema
 from tests.conftest import ROOT, require
 
-
 WEB = ROOT / "web"
 
 

@@ -30,10 +30,10 @@ class PrefixDispatcher:
 
 def create_embedded_app(settings: Settings) -> Starlette:
     # Imported here so that `mychat serve auth` does not load the gateway and its schema.
+    from assembly.web import create_web_app
     from auth_service.app import create_app as create_auth_app
     from chat_service.app import create_app as create_chat_app
     from gateway.app import create_app as create_gateway_app
-    from mychat.web import create_web_app
 
     broker = MemoryBroker()
     auth_app = create_auth_app(settings, embedded=True)

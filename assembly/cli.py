@@ -68,7 +68,7 @@ def _settings_for(args: argparse.Namespace) -> Settings:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from mychat.app_factory import app_for_service
+    from assembly.app_factory import app_for_service
     from mychat.gc_tuning import tune_for_server
     from mychat.shutdown import run_gracefully
 

@@ -1,0 +1,123 @@
+"""The database schema: every table, on one MetaData, as SQLAlchemy Core `Table` objects.
+
+This module is the one description of the tables, shared by both services and by the tooling:
+`mychat.db.create_schema` creates them (embedded SQLite) and a test compares them with
+`db/init.sql` (what a MySQL deployment loads). It imports no service. Who writes what is a rule
+of the services, not of the schema: auth_service alone writes `users` (its ORM model maps onto
+the table below); chat_service alone writes `chats`, `chat_members` and `messages`, and only
+reads `users` (id, nickname, nickname_key).
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects import mysql
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from mychat.db import UTCDateTime, utc_now
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# SQLite only auto-increments INTEGER PRIMARY KEY; MySQL gets BIGINT.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+LOGIN_MAX = 64
+NICKNAME_MAX = 32
+CHAT_NAME_MAX = 100
+MESSAGE_TEXT_MAX = 4000
+CLIENT_ID_MAX = 36
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def nickname_key(nickname: str) -> str:
+    """What nickname uniqueness and lookups compare (`users.nickname_key`): NFC, trimmed,
+    casefolded. Both services compute it: auth_service when it writes a user, chat_service
+    when it looks one up by nickname."""
+    return unicodedata.normalize("NFC", nickname).strip().casefold()
+
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("login", String(LOGIN_MAX), nullable=False, unique=True),
+    Column("nickname", String(NICKNAME_MAX), nullable=False),
+    # casefold()ed nickname (nickname_key above): uniqueness and lookups ignore case on every
+    # database. Binary collation on MySQL, so that "José" and "Jose" stay two nicknames there
+    # as on SQLite.
+    Column(
+        "nickname_key",
+        String(NICKNAME_MAX * 3).with_variant(
+            mysql.VARCHAR(NICKNAME_MAX * 3, collation="utf8mb4_bin"), "mysql"
+        ),
+        nullable=False,
+        unique=True,
+    ),
+    Column("password_hash", String(255), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False, default=utc_now),
+)
+
+chats = Table(
+    "chats",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("name", String(CHAT_NAME_MAX), nullable=False),
+    Column("created_by", Id, ForeignKey("users.id", ondelete="SET NULL"), nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False, default=utc_now),
+    # Bumped by every message; orders "newest activity first" without scanning messages.
+    Column("last_activity_at", UTCDateTime(), nullable=False, default=utc_now),
+    Column("last_message_id", Id, nullable=True),
+    Index("ix_chats_last_activity", "last_activity_at", "id"),
+    # Serves the foreign key (InnoDB would otherwise add an index the schema does not name).
+    Index("ix_chats_created_by", "created_by"),
+)
+
+chat_members = Table(
+    "chat_members",
+    metadata,
+    Column("chat_id", Id, ForeignKey("chats.id", ondelete="CASCADE"), primary_key=True),
+    Column("user_id", Id, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("role", String(16), nullable=False, default="member"),
+    Column("joined_at", UTCDateTime(), nullable=False, default=utc_now),
+    # The last message id this member has read; drives unread counts.
+    Column("last_read_message_id", Id, nullable=False, default=0),
+    Index("ix_chat_members_user_id", "user_id"),
+)
+
+messages = Table(
+    "messages",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("chat_id", Id, ForeignKey("chats.id", ondelete="CASCADE"), nullable=False),
+    Column("sender_id", Id, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("client_id", String(CLIENT_ID_MAX), nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False, default=utc_now),
+    Index("ix_messages_chat_id_id", "chat_id", "id"),
+    UniqueConstraint("sender_id", "client_id", name="uq_messages_sender_id_client_id"),
+)
+
+
+async def create_schema(engine: AsyncEngine) -> None:
+    """Create missing tables (embedded SQLite); MySQL deployments load db/init.sql instead."""
+    async with engine.begin() as connection:
+        await connection.run_sync(metadata.create_all)
