@@ -11,7 +11,7 @@ from typing import Any
 
 from tests.gateway.conftest import Gateway, LiveServer, User
 from tests.gateway.test_subscriptions import settle
-from tests.gateway.wsclient import GraphQLSocket, data_type, graphql_socket
+from tests.support.websocket import GraphQLSocket, data_type, graphql_socket
 
 SIGNALS = """subscription {
   chatEvents(signals: true) {

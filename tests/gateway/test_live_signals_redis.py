@@ -9,12 +9,12 @@ import time
 import pytest
 
 from mychat.settings import Settings
-from tests.broker.redis_server import PrivateRedis
 from tests.gateway.test_accounts_redis import gateway_clients, start_topology
 from tests.gateway.test_live_signals import MARK_READ, SET_TYPING, SIGNALS, event_of, members
 from tests.gateway.test_redis_gateways import Processes, processes
 from tests.gateway.test_subscriptions import settle
-from tests.gateway.wsclient import graphql_socket
+from tests.support.redis import PrivateRedis
+from tests.support.websocket import graphql_socket
 
 pytestmark = pytest.mark.redis
 __all__ = ["processes"]  # the fixture, used by name
