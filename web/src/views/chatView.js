@@ -6,6 +6,7 @@ import { CHAT, CHAT_MESSAGES, MARK_READ } from '../operations.js';
 import { appendMessage } from '../cacheUpdates.js';
 import { errorText } from './common.js';
 import { WIDE_SCREEN, createMembersPanel } from './membersPanel.js';
+import { createChatSignals } from './chatSignals.js';
 
 const PAGE_SIZE = 50;
 const LOAD_OLDER_WITHIN_PX = 200;
@@ -30,6 +31,7 @@ export function mountChatView(container, ctx, chatId) {
     myId,
     expire: () => ctx.expire(),
     goToList: services.goToList,
+    signals: services.signals,
   });
 
   // ----- header -----
@@ -97,10 +99,12 @@ export function mountChatView(container, ctx, chatId) {
     textarea.rows = Math.min(6, Math.max(1, textarea.value.split('\n').length));
   }
 
+  const live = createChatSignals({ signals: services.signals, chatId, myId, textarea });
+  cleanups.push(() => live.stop());
   const body = h(
     'div',
     { class: 'chat-body' },
-    h('div', { class: 'chat-main' }, scroller, composer),
+    h('div', { class: 'chat-main' }, scroller, live.element, composer),
     members.element,
   );
   const view = h('section', { class: 'chat-view', 'data-testid': 'chat-view' }, header, body);
@@ -113,6 +117,7 @@ export function mountChatView(container, ctx, chatId) {
     if (!chat) return;
     title.textContent = chat.name;
     members.update(chat.members ?? []);
+    live.membersChanged(chat.members);
   }
 
   function drawHistoryTop() {
@@ -161,6 +166,7 @@ export function mountChatView(container, ctx, chatId) {
     const fromBottom = scroller.scrollHeight - scroller.scrollTop;
     drawHistoryTop();
     reconcile(messageList, timelineItems(), (item) => item.key, renderItem);
+    live.messagesChanged(messages);
     if (!initialScrollDone && messages.length) {
       initialScrollDone = true;
       scroller.scrollTop = scroller.scrollHeight;
@@ -358,6 +364,7 @@ export function mountChatView(container, ctx, chatId) {
     textarea.value = '';
     autoGrow();
     services.outbox.send(chatId, text);
+    live.sent();
     scroller.scrollTop = scroller.scrollHeight;
   }
 
