@@ -49,7 +49,7 @@ class Context:
         self.socket_slot: SocketSlot | None = None
         self.over_http = True
         self.websocket: WebSocket | None = None
-        self.loaders = Loaders(self.auth, self.chat)
+        self.loaders = Loaders(self.chat)
 
     def authenticate(self, token: str | None) -> bool:
         """Verify the token locally (no round trip); remember it for forwarding."""
@@ -109,8 +109,8 @@ class Context:
     def for_operation(self) -> Context:
         """A copy sharing the caller but with fresh loaders (one per WebSocket operation)."""
         fresh = copy.copy(self)
-        fresh.loaders = Loaders(fresh.auth, fresh.chat)
+        fresh.loaders = Loaders(fresh.chat)
         return fresh
 
     def reset_loaders(self) -> None:
-        self.loaders = Loaders(self.auth, self.chat)
+        self.loaders = Loaders(self.chat)

@@ -8,7 +8,6 @@ from functools import partial
 from strawberry.dataloader import DataLoader
 
 from gateway.clients import (
-    AuthClient,
     ChatClient,
     ChatData,
     MemberData,
@@ -21,8 +20,10 @@ from gateway.clients import (
 MAX_BATCH = 500
 
 
-async def _load_users(auth: Callable[[], AuthClient], ids: list[int]) -> list[UserData | None]:
-    found = {user["id"]: user for user in await auth().users(ids)}
+async def _load_users(chat: Callable[[], ChatClient], ids: list[int]) -> list[UserData | None]:
+    """Users the caller may see (shares a chat with), None for anyone else: chat_service knows
+    who shares a chat with whom."""
+    found = {user["id"]: user for user in await chat().contacts(ids)}
     return [found.get(user_id) for user_id in ids]
 
 
@@ -51,7 +52,6 @@ class Loaders:
     """
 
     __slots__ = (
-        "_auth",
         "_chat",
         "_chats",
         "_last_messages",
@@ -60,8 +60,7 @@ class Loaders:
         "_users",
     )
 
-    def __init__(self, auth: Callable[[], AuthClient], chat: Callable[[], ChatClient]) -> None:
-        self._auth = auth
+    def __init__(self, chat: Callable[[], ChatClient]) -> None:
         self._chat = chat
         self._users: DataLoader[int, UserData | None] | None = None
         self._chats: DataLoader[int, ChatData | None] | None = None
@@ -72,7 +71,7 @@ class Loaders:
     @property
     def users(self) -> DataLoader[int, UserData | None]:
         if self._users is None:
-            self._users = DataLoader(partial(_load_users, self._auth), max_batch_size=MAX_BATCH)
+            self._users = DataLoader(partial(_load_users, self._chat), max_batch_size=MAX_BATCH)
         return self._users
 
     @property

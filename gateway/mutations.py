@@ -70,11 +70,17 @@ AuthResult = Annotated[
     strawberry.union("AuthResult"),
 ]
 CreateChatResult = Annotated[
-    CreateChatPayload | ValidationError | NotFound | Unauthenticated,
+    CreateChatPayload | ValidationError | NotFound | RateLimited | Unauthenticated,
     strawberry.union("CreateChatResult"),
 ]
 AddMemberResult = Annotated[
-    AddMemberPayload | ValidationError | NotFound | NotAMember | AlreadyAMember | Unauthenticated,
+    AddMemberPayload
+    | ValidationError
+    | NotFound
+    | NotAMember
+    | AlreadyAMember
+    | RateLimited
+    | Unauthenticated,
     strawberry.union("AddMemberResult"),
 ]
 LeaveChatResult = Annotated[
@@ -158,7 +164,7 @@ class Mutation:
             row = await info.context.chat().create_chat(name, member_nicknames or [])
             return CreateChatPayload(chat=Chat.from_data(row))
 
-        errors = (ValidationError, NotFound, Unauthenticated)
+        errors = (ValidationError, NotFound, RateLimited, Unauthenticated)
         result: CreateChatResult = await _run(info, errors, action)
         return result
 
@@ -173,7 +179,14 @@ class Mutation:
                 chat=await _visible_chat(info, chat_db_id), member=Member.from_data(member)
             )
 
-        errors = (ValidationError, NotFound, NotAMember, AlreadyAMember, Unauthenticated)
+        errors = (
+            ValidationError,
+            NotFound,
+            NotAMember,
+            AlreadyAMember,
+            RateLimited,
+            Unauthenticated,
+        )
         result: AddMemberResult = await _run(info, errors, action)
         return result
 

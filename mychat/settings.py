@@ -71,7 +71,7 @@ class Settings(BaseSettings):
         validation_alias=_env("MYCHAT_CHAT_CREATE_RATE_PER_MINUTE", "chat_create_rate_per_minute"),
     )
     member_add_rate_per_minute: int = Field(
-        60,
+        100,
         ge=1,
         validation_alias=_env("MYCHAT_MEMBER_ADD_RATE_PER_MINUTE", "member_add_rate_per_minute"),
     )
