@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
+from typing import Literal
 from urllib.parse import quote_plus
 
 from pydantic import AliasChoices, Field
@@ -57,6 +58,25 @@ class Settings(BaseSettings):
     )
     web_dist: Path | None = Field(None, validation_alias=_env("MYCHAT_WEB_DIST", "web_dist"))
     log_level: str = Field("info", validation_alias=_env("MYCHAT_LOG_LEVEL", "log_level"))
+    # `json`: one JSON object a line, with the request id nginx passes on.
+    log_format: Literal["text", "json"] = Field(
+        "text", validation_alias=_env("MYCHAT_LOG_FORMAT", "log_format")
+    )
+    # Prometheus metrics on a port of their own, never routed by nginx; unset means off.
+    metrics_port: int | None = Field(
+        None, ge=0, le=65535, validation_alias=_env("MYCHAT_METRICS_PORT", "metrics_port")
+    )
+    metrics_host: str = Field(
+        "127.0.0.1", validation_alias=_env("MYCHAT_METRICS_HOST", "metrics_host")
+    )
+
+    # `mychat stack`: the repository files it renders and loads (relative to the current folder).
+    nginx_conf: Path = Field(
+        Path("nginx.conf"), validation_alias=_env("MYCHAT_NGINX_CONF", "nginx_conf")
+    )
+    init_sql: Path = Field(
+        Path("db/init.sql"), validation_alias=_env("MYCHAT_INIT_SQL", "init_sql")
+    )
 
     # Abuse limits.
     login_rate_per_minute: int = Field(
