@@ -11,7 +11,7 @@ import uvicorn
 from starlette.types import Receive, Scope, Send
 
 from mychat.serve_guard import ServeLimits, guarded_http
-from tests.gateway.conftest import free_port
+from tests.support.ports import free_port
 
 
 async def hello(scope: Scope, receive: Receive, send: Send) -> None:
