@@ -37,6 +37,7 @@ export function mountChatView(container, ctx, chatId) {
   let oldestCursor = null; // `before:` for the next older page
   let loadingOlder = false;
   let initialScrollDone = false;
+  let atBottom = true; // the reader is at the end: keep them there as things change
   let lastMarkedId = null;
   const readded = new Set(); // live messages put back into a page fetched while they arrived
   const unreadAtOpen = unreadWhenOpened(client, chatId);
@@ -221,9 +222,12 @@ export function mountChatView(container, ctx, chatId) {
     }
   }
 
+  function distanceFromBottom() {
+    return scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight;
+  }
+
   function drawJumpButton() {
-    const fromBottom = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight;
-    jumpButton.hidden = fromBottom < SHOW_JUMP_BUTTON_PX;
+    jumpButton.hidden = distanceFromBottom() < SHOW_JUMP_BUTTON_PX;
   }
 
   function renderItem(item, existing) {
@@ -404,8 +408,18 @@ export function mountChatView(container, ctx, chatId) {
 
   const onScroll = () => {
     if (scroller.scrollTop < LOAD_OLDER_WITHIN_PX) loadOlder();
+    atBottom = distanceFromBottom() < STICK_TO_BOTTOM_PX;
     drawJumpButton();
   };
+  // The view resizes after it opens (the header gets its members count, a phone's keyboard or
+  // toolbar appears): a reader at the end stays at the end, so the last message is never cut.
+  const resizeObserver = new ResizeObserver(() => {
+    if (initialScrollDone && atBottom) scroller.scrollTop = scroller.scrollHeight;
+    drawJumpButton();
+  });
+  resizeObserver.observe(scroller);
+  resizeObserver.observe(messageList);
+  cleanups.push(() => resizeObserver.disconnect());
   scroller.addEventListener('scroll', onScroll, { passive: true });
 
   function markRead() {

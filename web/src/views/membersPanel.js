@@ -18,6 +18,7 @@ export function createMembersPanel({ client, chatId, myId, expire, goToList }) {
     'aria-controls': panelId,
     'data-testid': 'members-toggle',
     onClick: () => setOpen(!open, { moveFocus: true }),
+    text: t('members'), // the count comes with the chat's details
   });
 
   const list = h('ul', { class: 'member-list', 'data-testid': 'member-list' });
