@@ -41,7 +41,9 @@ export function mountChatView(container, ctx, chatId) {
   let lastMarkedId = null;
   const readded = new Set(); // live messages put back into a page fetched while they arrived
   const unreadAtOpen = unreadWhenOpened(client, chatId);
-  let firstUnreadId; // undefined until the first page is in; then an id or null
+  // Where "New messages" goes: undefined until the server's page is in (the cache may hold
+  // only part of what is unread), then a message id or null.
+  let firstUnreadId = unreadAtOpen ? undefined : null;
 
   const members = createMembersPanel({
     client,
@@ -181,9 +183,6 @@ export function mountChatView(container, ctx, chatId) {
   }
 
   function timelineItems() {
-    if (firstUnreadId === undefined && messages.length) {
-      firstUnreadId = firstUnread(messages, unreadAtOpen, myId);
-    }
     return buildTimeline({
       messages,
       notes: services.feed.notes.get().get(chatId) ?? [],
@@ -198,7 +197,7 @@ export function mountChatView(container, ctx, chatId) {
     const fromBottom = scroller.scrollHeight - scroller.scrollTop;
     drawHistoryTop();
     reconcile(messageList, timelineItems(), (item) => item.key, renderItem);
-    if (!initialScrollDone && messages.length) {
+    if (!initialScrollDone && messages.length && firstUnreadId !== undefined) {
       initialScrollDone = true;
       scrollToStart();
     } else if (keepPosition) {
@@ -382,6 +381,9 @@ export function mountChatView(container, ctx, chatId) {
       hasPreviousPage = connection.pageInfo.hasPreviousPage;
       oldestCursor = connection.edges[0]?.cursor ?? null;
       for (const message of messages.slice(-1)) services.feed.noteMessage(message);
+      if (firstUnreadId === undefined && !result.loading) {
+        firstUnreadId = firstUnread(messages, unreadAtOpen, myId);
+      }
       drawMessages({ keepPosition: olderAdded });
     },
     error: () => {},

@@ -84,6 +84,10 @@ export function createMembersPanel({ client, chatId, myId, expire, goToList }) {
     if (moveFocus) (open ? input : toggle).focus();
   }
   setOpen(open);
+  // Crossing the breakpoint: a side column opens, an overlay closes.
+  const wide = window.matchMedia(WIDE_SCREEN);
+  const onBreakpoint = (event) => setOpen(event.matches);
+  wide.addEventListener('change', onBreakpoint);
 
   function update(members) {
     toggle.textContent = `${t('members')} (${members.length})`;
@@ -203,6 +207,7 @@ export function createMembersPanel({ client, chatId, myId, expire, goToList }) {
   }
 
   function destroy() {
+    wide.removeEventListener('change', onBreakpoint);
     release?.({ leaveHistory: true });
     release = null;
   }
