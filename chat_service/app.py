@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
 
+from chat_service.deleted_accounts import deleted_accounts_followed
 from chat_service.endpoints import ChatServiceState
 from chat_service.fast_reads import FastReads
 from chat_service.fast_sends import FastSends
@@ -26,39 +27,28 @@ def create_app(
     settings: Settings, *, broker: Broker | None = None, embedded: bool = False
 ) -> Starlette:
     """The chat service; a broker passed in belongs to the caller, one made here to the app."""
-    owns_broker = broker is None
-    # The chat service only publishes: nothing here subscribes to events.
-    app_broker = create_broker(settings, listen=False) if broker is None else broker
+    # The chat service publishes chat events and hears only account events (sign-outs,
+    # deleted accounts): it never reads back the chat events it sends.
+    app_broker = create_broker(settings, accounts_only=True) if broker is None else broker
 
     @asynccontextmanager
-    async def chat_lifespan(_res: ServiceResources) -> AsyncIterator[None]:
+    async def chat_lifespan(res: ServiceResources) -> AsyncIterator[None]:
         read_engine = create_read_engine(settings)
         app.state.reads = FastReads(read_engine)  # `app` is assigned below, before any start
         sends = app.state.sends = FastSends(read_engine, app_broker)
         try:
-            async with broker_lifespan():
-                try:
-                    yield
-                finally:
-                    await sends.close()  # publishes what it stores: before the broker closes
+            async with deleted_accounts_followed(app_broker, res.sessions):
+                yield
         finally:
+            await sends.close()  # publishes what it stores: before the broker closes
             await read_engine.dispose()
-
-    @asynccontextmanager
-    async def broker_lifespan() -> AsyncIterator[None]:
-        if not owns_broker:
-            yield
-            return
-        await app_broker.start()
-        try:
-            yield
-        finally:
-            await app_broker.close()
 
     app = create_service_app(
         settings,
         [*public_routes(), *internal_routes()],
         embedded=embedded,
+        broker=app_broker,
+        owns_broker=broker is None,
         extra_lifespan=chat_lifespan,
         readiness_checks=[app_broker.check],
     )

@@ -18,6 +18,7 @@ from chat_service.unit_of_work import emit
 from chat_service.users import get_acting_user, get_user_by_nickname, get_users_by_nicknames
 from chat_service.validation import check_trimmed_text
 from chat_service.views import ChatRow, ChatView, MemberView, event_chat_json
+from mychat.bounds import MAX_DATABASE_ID
 from mychat.db import utc_now
 from mychat.events import Event, EventKind
 from mychat.http import ApiError
@@ -147,6 +148,8 @@ def decode_chat_cursor(cursor: str) -> tuple[datetime, int]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         micros, chat_id = (int(part) for part in raw.split(":"))
+        if not 0 <= chat_id <= MAX_DATABASE_ID:
+            raise ValueError("no such chat")
         return EPOCH + timedelta(microseconds=micros), chat_id
     except (ValueError, binascii.Error, OverflowError) as error:
         raise ApiError(400, "validation_error", "Invalid cursor", field="after") from error

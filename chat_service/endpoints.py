@@ -22,12 +22,13 @@ from chat_service.fast_sends import FastSends
 from chat_service.messages import check_send_rate
 from chat_service.unit_of_work import unit_of_work
 from chat_service.views import MemberView, MessageView
+from mychat.bounds import MAX_DATABASE_ID
 from mychat.broker import Broker
 from mychat.http import ApiError, JSONResponse, read_json_object
 from mychat.ratelimit import RateLimiter
 from mychat.service import authenticate, resources
 
-MAX_ID = 2**63 - 1  # BIGINT; larger numbers name nothing
+MAX_ID = MAX_DATABASE_ID
 IDS_MAX = 500
 _DIGITS = re.compile(r"[0-9]{1,19}")
 

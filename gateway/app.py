@@ -15,7 +15,9 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp
 
 from gateway.asgi import GatewayApp
+from gateway.clients import AccountClient
 from gateway.context import GatewayResources
+from gateway.limits import GatewayLimits
 from gateway.schema import build_schema
 from gateway.transport import (
     HttpTransport,
@@ -28,6 +30,7 @@ from mychat.broker import Broker
 from mychat.broker.factory import create_broker
 from mychat.http import EXCEPTION_HANDLERS, AccessLogMiddleware, BodyLimitMiddleware, JSONResponse
 from mychat.pages import REPO_WEB_DIST
+from mychat.revocation import revocations_followed
 from mychat.settings import ConfigurationError, Settings
 from mychat.tokens import token_codec
 
@@ -78,8 +81,22 @@ def create_app(
             if own_broker:
                 await active_broker.start()
                 stack.push_async_callback(active_broker.close)
-            resources = GatewayResources(auth_http, chat_http, active_broker, tokens)
+            resources = GatewayResources(
+                auth_http,
+                chat_http,
+                active_broker,
+                tokens,
+                limits=GatewayLimits.from_settings(settings),
+            )
             app.state.gateway = resources
+            stack.push_async_callback(resources.touches.aclose)
+            stack.push_async_callback(resources.connections.aclose)
+            tokens.revoked.add_listener(resources.connections.sessions_revoked)
+            # Signed-out sessions: loaded from auth_service (the gateway has no database).
+            load = AccountClient(auth_http, None, resources.in_flight).revoked_sessions
+            await stack.enter_async_context(
+                revocations_followed(active_broker, tokens.revoked, load)
+            )
             yield
             # Let requests of cancelled subscriptions finish before the clients close.
             if resources.in_flight:

@@ -19,6 +19,7 @@ from strawberry.types import ExecutionContext
 
 from gateway.clients import ServiceUnavailable
 from gateway.context import Context
+from gateway.cost import RequestLimits
 from gateway.errors import (
     AlreadyAMember,
     ClientFacingError,
@@ -177,5 +178,6 @@ def build_schema() -> strawberry.Schema:
             RateLimited,
         ],
         # A factory: Strawberry makes a fresh extension instance per operation.
-        extensions=[partial(GatewayExtension, limit_rules)],
+        # RequestLimits (gateway/cost.py): cost and rate limits before execution.
+        extensions=[partial(GatewayExtension, limit_rules), RequestLimits],
     )

@@ -145,9 +145,11 @@ async def _all_history_after(client: ChatClient, after: int) -> AsyncIterator[Me
 
 
 def _require_viewer(info: Info) -> int:
+    """The caller, who must be signed in and below their subscription limit."""
     viewer = info.context.viewer
     if viewer is None:
         raise unauthenticated_error()
+    info.context.resources.limits.check_subscription(viewer.user_id)
     return viewer.user_id
 
 
@@ -197,33 +199,37 @@ async def message_stream(
     viewer = context.viewer
     if viewer is None:
         raise unauthenticated_error()
-    async with context.broker.subscribe() as subscription:
-        # Now that we listen, catch up from `after` (this checks membership again). Clients
-        # are made per use: an idle subscription holds none.
-        seen = SeenIds(after)
-        async for row in _chat_history_after(context.chat(), chat_id, after):
-            if row["id"] not in seen:
-                seen.add(row["id"])
-                yield Message.from_data(row)
-        async for item in until_token_expires(context, subscription):
-            if isinstance(item, Resync):
-                async for row in _chat_history_after(context.chat(), chat_id, seen.highest):
-                    if row["id"] not in seen:
-                        seen.add(row["id"])
-                        yield Message.from_data(row)
-                continue
-            if item.chat_id != chat_id:
-                continue
-            if item.kind == EventKind.MEMBER_LEFT and item.payload["user"]["id"] == viewer.user_id:
-                raise _left_error()
-            if item.kind == EventKind.MESSAGE_ADDED:
-                row = item.payload["message"]
+    with context.resources.limits.subscription(viewer.user_id):
+        async with context.broker.subscribe() as subscription:
+            # Now that we listen, catch up from `after` (this checks membership again). Clients
+            # are made per use: an idle subscription holds none.
+            seen = SeenIds(after)
+            async for row in _chat_history_after(context.chat(), chat_id, after):
                 if row["id"] not in seen:
                     seen.add(row["id"])
-                    # One object per event for all local subscribers: see shared_events.
-                    yield context.shared_events.object_for(
-                        "Message", row, partial(Message.from_data, row)
-                    )
+                    yield Message.from_data(row)
+            async for item in until_token_expires(context, subscription):
+                if isinstance(item, Resync):
+                    async for row in _chat_history_after(context.chat(), chat_id, seen.highest):
+                        if row["id"] not in seen:
+                            seen.add(row["id"])
+                            yield Message.from_data(row)
+                    continue
+                if item.chat_id != chat_id:
+                    continue
+                if (
+                    item.kind == EventKind.MEMBER_LEFT
+                    and item.payload["user"]["id"] == viewer.user_id
+                ):
+                    raise _left_error()
+                if item.kind == EventKind.MESSAGE_ADDED:
+                    row = item.payload["message"]
+                    if row["id"] not in seen:
+                        seen.add(row["id"])
+                        # One object per event for all local subscribers: see shared_events.
+                        yield context.shared_events.object_for(
+                            "Message", row, partial(Message.from_data, row)
+                        )
 
 
 async def chat_event_stream(context: Context, after: int | None) -> AsyncGenerator[ChatEvent, None]:
@@ -231,46 +237,47 @@ async def chat_event_stream(context: Context, after: int | None) -> AsyncGenerat
     if viewer is None:
         raise unauthenticated_error()
     me = viewer.user_id
-    async with context.broker.subscribe() as subscription:
-        client = context.chat()
-        chat_ids = set(await client.chat_ids())
-        if after is None:
-            newest = await client.last_messages(chat_ids) if chat_ids else {}
-            after = max((row["id"] for row in newest.values() if row), default=0)
-        seen = SeenIds(after)
+    with context.resources.limits.subscription(viewer.user_id):
+        async with context.broker.subscribe() as subscription:
+            client = context.chat()
+            chat_ids = set(await client.chat_ids())
+            if after is None:
+                newest = await client.last_messages(chat_ids) if chat_ids else {}
+                after = max((row["id"] for row in newest.values() if row), default=0)
+            seen = SeenIds(after)
 
-        def message_added(row: MessageData) -> MessageAdded:
-            seen.add(row["id"])
-            context.reset_loaders()  # each event reads current data
-            return MessageAdded(message=Message.from_data(row), chat_db_id=row["chat_id"])
+            def message_added(row: MessageData) -> MessageAdded:
+                seen.add(row["id"])
+                context.reset_loaders()  # each event reads current data
+                return MessageAdded(message=Message.from_data(row), chat_db_id=row["chat_id"])
 
-        async for row in _all_history_after(client, after):
-            if row["id"] not in seen and row["chat_id"] in chat_ids:
-                yield message_added(row)
-        del client  # clients are made per use: an idle subscription holds none
-        async for item in until_token_expires(context, subscription):
-            if isinstance(item, Resync):
-                client = context.chat()
-                current = set(await client.chat_ids())
-                for gone in chat_ids - current:
-                    yield _removed(gone)
-                for added in current - chat_ids:
-                    context.reset_loaders()
-                    yield AddedToChat(chat_db_id=added)
-                chat_ids = current
-                async for row in _all_history_after(client, seen.highest):
-                    if row["id"] not in seen and row["chat_id"] in chat_ids:
-                        yield message_added(row)
-                continue
-            event = _chat_event(context, item, chat_ids, me)
-            if event is None:
-                continue
-            if isinstance(event, MessageAdded):
-                if event.message.database_id in seen:
+            async for row in _all_history_after(client, after):
+                if row["id"] not in seen and row["chat_id"] in chat_ids:
+                    yield message_added(row)
+            del client  # clients are made per use: an idle subscription holds none
+            async for item in until_token_expires(context, subscription):
+                if isinstance(item, Resync):
+                    client = context.chat()
+                    current = set(await client.chat_ids())
+                    for gone in chat_ids - current:
+                        yield _removed(gone)
+                    for added in current - chat_ids:
+                        context.reset_loaders()
+                        yield AddedToChat(chat_db_id=added)
+                    chat_ids = current
+                    async for row in _all_history_after(client, seen.highest):
+                        if row["id"] not in seen and row["chat_id"] in chat_ids:
+                            yield message_added(row)
                     continue
-                seen.add(event.message.database_id)
-            context.reset_loaders()
-            yield event
+                event = _chat_event(context, item, chat_ids, me)
+                if event is None:
+                    continue
+                if isinstance(event, MessageAdded):
+                    if event.message.database_id in seen:
+                        continue
+                    seen.add(event.message.database_id)
+                context.reset_loaders()
+                yield event
 
 
 def _chat_event(context: Context, event: Event, chat_ids: set[int], me: int) -> ChatEvent | None:

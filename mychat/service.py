@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from mychat.broker import Broker
 from mychat.db import create_engine, create_sessionmaker
 from mychat.http import (
     EXCEPTION_HANDLERS,
@@ -23,6 +24,8 @@ from mychat.http import (
     BodyLimitMiddleware,
     JSONResponse,
 )
+from mychat.revocation import revocations_followed
+from mychat.revocation_db import revoked_sessions_loader
 from mychat.settings import Settings
 from mychat.tables import create_schema
 from mychat.tokens import InvalidToken, TokenClaims, TokenCodec, bearer_token, token_codec
@@ -62,10 +65,16 @@ def create_service_app(
     routes: Sequence[BaseRoute],
     *,
     embedded: bool,
+    broker: Broker,
+    owns_broker: bool,
     extra_lifespan: Callable[[ServiceResources], AbstractAsyncContextManager[None]] | None = None,
     readiness_checks: Sequence[ReadinessCheck] = (),
 ) -> Starlette:
-    """A Starlette app with the shared middleware, error handlers, health routes and lifespan."""
+    """A Starlette app with the shared middleware, error handlers, health routes and lifespan.
+
+    The lifespan starts the broker when the app owns it, and keeps the token codec's set of
+    signed-out sessions current (loaded from the sessions table, then from broker events).
+    """
     # Resolve the secret now: a bad configuration refuses to start before binding a port.
     tokens = token_codec(settings, embedded=embedded)
 
@@ -77,11 +86,15 @@ def create_service_app(
                 await create_schema(engine)
             res = ServiceResources(settings, engine, create_sessionmaker(engine), tokens)
             app.state.res = res
-            if extra_lifespan is None:
+            async with AsyncExitStack() as stack:
+                if owns_broker:
+                    await broker.start()
+                    stack.push_async_callback(broker.close)
+                load = revoked_sessions_loader(res.sessions)
+                await stack.enter_async_context(revocations_followed(broker, tokens.revoked, load))
+                if extra_lifespan is not None:
+                    await stack.enter_async_context(extra_lifespan(res))
                 yield
-            else:
-                async with extra_lifespan(res):
-                    yield
         finally:
             await engine.dispose()
 

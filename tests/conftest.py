@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from assembly.stack import drop_database, prepare_database
 from mychat.settings import Settings
-from mychat.stack import drop_database, prepare_database
 
 if TYPE_CHECKING:
     from tests.broker.redis_server import PrivateRedis
@@ -75,7 +75,7 @@ async def mariadb_url() -> AsyncIterator[str]:
     """A fresh MariaDB database loaded from db/init.sql, dropped after the test."""
     require_server("MariaDB", MARIADB_HOST, MARIADB_PORT)
     name = f"mychat_test_{secrets.token_hex(6)}"
-    await prepare_database(mysql_url(name))
+    await prepare_database(mysql_url(name), ROOT / "db" / "init.sql")
     try:
         yield mysql_url(name)
     finally:

@@ -368,14 +368,19 @@ async def test_readiness_follows_its_redis(settings: Settings, private_redis: Pr
 
 
 @pytest.mark.redis
-async def test_the_chat_service_broker_only_publishes(settings: Settings, redis_url: str) -> None:
-    """Nothing in chat_service subscribes: its Redis broker reads no event back."""
-    app = create_app(settings.model_copy(update={"redis_url": redis_url}))
+async def test_the_chat_service_broker_hears_only_account_events(
+    settings: Settings, private_redis: PrivateRedis
+) -> None:
+    """chat_service reads back none of the chat events it sends, only account events."""
+    app = create_app(settings.model_copy(update={"redis_url": private_redis.url}))
     async with app.router.lifespan_context(app):
         broker = app.state.chat.broker
         assert isinstance(broker, RedisBroker)
-        assert not broker.connected  # no pub/sub connection
         await broker.check()
-        with pytest.raises(RuntimeError, match="only publishes"):
-            async with broker.subscribe():
-                pass
+        async with broker.subscribe() as subscription:
+            message = {"message": {"id": 1}}
+            await broker.publish(Event(EventKind.MESSAGE_ADDED, 1, message))
+            revoked = Event(EventKind.SESSIONS_REVOKED, 0, {"user_id": 1, "sessions": {}})
+            await broker.publish(revoked)
+            first = await asyncio.wait_for(anext(aiter(subscription)), 5)
+    assert first == revoked

@@ -140,7 +140,9 @@ def service_settings(settings: Settings) -> Settings:
 async def composed(settings: Settings) -> AsyncIterator[tuple[Starlette, CountingApp, CountingApp]]:
     """auth + chat + gateway as in embedded mode (one MemoryBroker), lifespans entered."""
     broker = MemoryBroker()
-    auth = CountingApp(create_auth_app(settings, embedded=True, hash_parameters=FAST_HASHES))
+    auth = CountingApp(
+        create_auth_app(settings, embedded=True, hash_parameters=FAST_HASHES, broker=broker)
+    )
     chat = CountingApp(create_chat_app(settings, broker=broker, embedded=True))
     gateway = create_gateway_app(settings, auth_app=auth, chat_app=chat, broker=broker)
     async with AsyncExitStack() as stack:

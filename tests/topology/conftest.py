@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from mychat.stack import Stack, StackConfig, drop_database
+from assembly.stack import Stack, StackConfig, drop_database
 from tests.broker.redis_server import PrivateRedis
 from tests.conftest import (
     MARIADB_HOST,

@@ -21,16 +21,17 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
-from mychat.pages import GRAPHIQL_SECURITY_HEADERS
-from mychat.stack import (
-    NGINX_CONF,
+from assembly.stack import (
     check_nginx_conf,
     free_port,
     local_nginx_values,
     nginx_command,
     render_nginx_conf,
 )
-from tests.conftest import require
+from mychat.pages import GRAPHIQL_SECURITY_HEADERS
+from tests.conftest import ROOT, require
+
+NGINX_CONF = ROOT / "nginx.conf"
 
 INDEX_HTML = "<!doctype html><title>MyChat</title><div id=app></div>"
 ASSET_NAME = "index-3f9a1c2b.js"

@@ -12,12 +12,13 @@ import httpx
 import pytest
 from websockets.asyncio.client import connect
 
+from assembly.stack import NGINX_MARKER, StackError, nginx_command, render_nginx_conf
 from mychat.pages import CONTENT_SECURITY_POLICY, GRAPHIQL_CONTENT_SECURITY_POLICY
-from mychat.stack import NGINX_CONF, NGINX_MARKER, StackError, nginx_command, render_nginx_conf
 from tests.topology.nginx_stubs import (
     ASSET_JS,
     ASSET_NAME,
     INDEX_HTML,
+    NGINX_CONF,
     EdgeUnderTest,
     edge_on_stubs,
     render_for_test,

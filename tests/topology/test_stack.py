@@ -12,8 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
-from mychat.shutdown import GOING_AWAY
-from mychat.stack import Stack
+from assembly.stack import Stack
+from mychat.shutdown import SERVICE_RESTART
 from tests.broker.redis_server import PrivateRedis
 from tests.topology.clients import (
     PASSWORD,
@@ -210,7 +210,7 @@ async def test_a_killed_gateway_loses_no_message(stack: Stack, client: httpx.Asy
     assert sorted(s.connections for s in subscribers) == [1, 2]
 
 
-async def test_sigterm_on_a_gateway_closes_subscriptions_with_1001(
+async def test_sigterm_on_a_gateway_closes_subscriptions_with_1012(
     stack: Stack, client: httpx.AsyncClient
 ) -> None:
     alice, bob, chat_id, chat, first = await room(client)
@@ -222,7 +222,7 @@ async def test_sigterm_on_a_gateway_closes_subscriptions_with_1001(
         for subscriber in subscribers:
             await subscriber.wait_for(1)
     assert sorted(len(s.close_codes) for s in subscribers) == [0, 1]
-    assert [code for s in subscribers for code in s.close_codes] == [GOING_AWAY]
+    assert [code for s in subscribers for code in s.close_codes] == [SERVICE_RESTART]
     assert all(s.texts == ["after the restart"] for s in subscribers)
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from mychat.stack import StackError, drop_database, prepare_database
+from assembly.stack import StackError, drop_database, prepare_database
 from tests.broker.redis_server import PrivateRedis
 from tests.conftest import MARIADB_HOST, MARIADB_PORT, mysql_url, require_server
 from tests.topology.clients import register
