@@ -12,7 +12,7 @@ from starlette.applications import Starlette
 
 from auth_service.app import create_app
 from mychat.settings import Settings
-from tests.auth_service.conftest import PASSWORD, register
+from tests.support.people import PASSWORD, register
 
 LIMIT = 3
 

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from tests.chat_service.conftest import ChatHarness, Person
+from tests.chat_service.conftest import ChatHarness
+from tests.support.people import Person
 
 
 async def get(

@@ -13,9 +13,10 @@ from typing import Any
 
 import httpx
 
-from tests.gateway.conftest import PASSWORD, Gateway, LiveServer, User
+from tests.gateway.conftest import Gateway, LiveServer, User
 from tests.gateway.test_subscriptions import MESSAGE_ADDED, PROTOCOLS, settle
-from tests.gateway.wsclient import graphql_socket
+from tests.support.people import PASSWORD
+from tests.support.websocket import graphql_socket
 
 LOGIN = """
 mutation Login($login: String!, $password: String!) {

@@ -18,13 +18,15 @@ import httpx
 import pytest
 
 from mychat.settings import Settings
-from tests.broker.redis_server import PrivateRedis
-from tests.conftest import TEST_JWT_SECRET
-from tests.gateway.conftest import GRAPHQL, PASSWORD, Gateway, free_port
+from tests.gateway.conftest import GRAPHQL, Gateway
 from tests.gateway.test_accounts import DELETE_ACCOUNT, HISTORY, ME, SIGN_OUT, second_session
 from tests.gateway.test_redis_gateways import Processes, processes, wait_ready
 from tests.gateway.test_subscriptions import MESSAGE_ADDED, settle
-from tests.gateway.wsclient import graphql_socket
+from tests.support.env import TEST_JWT_SECRET
+from tests.support.people import PASSWORD
+from tests.support.ports import free_port
+from tests.support.redis import PrivateRedis
+from tests.support.websocket import graphql_socket
 
 pytestmark = pytest.mark.redis
 __all__ = ["processes"]  # the fixture, used by name

@@ -29,10 +29,10 @@ from gateway.transport import HttpTransport
 from gateway.types import Message
 from mychat.broker import MemoryBroker
 from mychat.tokens import TokenCodec
-from tests.conftest import TEST_JWT_SECRET
 from tests.gateway.conftest import LiveServer
 from tests.gateway.test_subscriptions import next_data, settle
-from tests.gateway.wsclient import TRANSPORT_WS, graphql_socket
+from tests.support.env import TEST_JWT_SECRET
+from tests.support.websocket import TRANSPORT_WS, graphql_socket
 
 
 def row(message_id: int = 7, text: str = "hello") -> MessageData:
