@@ -9,8 +9,9 @@ from typing import Literal
 import pytest
 from playwright.async_api import Page, expect
 
-from tests.web import ui
-from tests.web.a11y import axe_violations
+from tests.support import ui
+from tests.support.people import unique
+from tests.support.axe import axe_violations
 from tests.web.conftest import Api, Browsers, ServerProcess
 
 pytestmark = pytest.mark.browser
@@ -37,11 +38,11 @@ async def test_every_screen_passes_axe(
     await page.get_by_role("button", name="Sign in").click()  # empty: field errors
     problems += await check_screen(page, "sign in with errors", scheme)
 
-    nickname = ui.unique("Axe")
+    nickname = unique("Axe")
     await ui.register(page, server.base_url, nickname)
     problems += await check_screen(page, "no chats yet", scheme)
 
-    friend = ui.unique("Friend")
+    friend = unique("Friend")
     friend_token = await api.register(friend.lower(), friend)
     await ui.create_chat(page, "Accessible room")
     problems += await check_screen(page, "empty chat", scheme)
@@ -77,7 +78,7 @@ async def test_every_screen_passes_axe(
 async def test_theme_switch_overrides_the_system(server: ServerProcess, browsers: Browsers) -> None:
     page = await browsers.new_page()
     await page.emulate_media(color_scheme="light")
-    await ui.register(page, server.base_url, ui.unique("Theme"))
+    await ui.register(page, server.base_url, unique("Theme"))
     html = page.locator("html")
     await expect(html).to_have_attribute("data-theme", "light")
     await page.get_by_test_id("theme").select_option("dark")
@@ -102,7 +103,7 @@ async def focused_outline(page: Page) -> str:
 
 async def test_keyboard_only_with_visible_focus(server: ServerProcess, browsers: Browsers) -> None:
     page = await browsers.new_page()
-    nickname = ui.unique("Keys")
+    nickname = unique("Keys")
     await page.goto(server.base_url + "/")
     await expect(page.get_by_label("Login")).to_be_focused()
     # Register with the keyboard: the mode switch, then the fields in order.
@@ -143,7 +144,7 @@ async def test_keyboard_only_with_visible_focus(server: ServerProcess, browsers:
 
 
 async def test_phone_width(server: ServerProcess, browsers: Browsers, api: Api) -> None:
-    nickname = ui.unique("Phone")
+    nickname = unique("Phone")
     token = await api.register(nickname.lower(), nickname)
     chat_id = await api.create_chat(token, "Long chat")
     for number in range(1, 41):

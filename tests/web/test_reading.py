@@ -12,8 +12,10 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Page, expect
 
-from tests.web import ui
-from tests.web.conftest import Api, Browsers, ServerProcess, free_port
+from tests.support import ui
+from tests.support.people import unique
+from tests.support.ports import free_port
+from tests.web.conftest import Api, Browsers, ServerProcess
 
 pytestmark = pytest.mark.browser
 
@@ -47,7 +49,7 @@ async def chat_with(api: Api, owner_token: str, name: str, *members: str) -> str
 
 
 async def person(api: Api, prefix: str) -> tuple[str, str]:
-    nickname = ui.unique(prefix)
+    nickname = unique(prefix)
     return nickname, await api.register(nickname.lower(), nickname)
 
 
@@ -165,7 +167,7 @@ async def test_drafts_empty_states_search_and_escape(
     server: ServerProcess, browsers: Browsers
 ) -> None:
     page = await browsers.new_page()
-    await ui.register(page, server.base_url, ui.unique("Drafty"))
+    await ui.register(page, server.base_url, unique("Drafty"))
     await expect(page.get_by_test_id("list-status")).to_have_text(
         "No chats yet. Create one, or ask someone to add you by your nickname."
     )
