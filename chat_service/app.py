@@ -13,6 +13,7 @@ from chat_service.fast_reads import FastReads
 from chat_service.fast_sends import FastSends
 from chat_service.internal_api import internal_routes
 from chat_service.public_api import public_routes
+from chat_service.typing import TYPING_PER_MINUTE
 from mychat.broker import Broker
 from mychat.broker.factory import create_broker
 from mychat.db import create_read_engine
@@ -57,5 +58,6 @@ def create_app(
         send_limiter=RateLimiter(settings.send_rate_per_minute, SEND_RATE_WINDOW_SECONDS),
         chat_limiter=RateLimiter(settings.chat_create_rate_per_minute, SEND_RATE_WINDOW_SECONDS),
         member_limiter=RateLimiter(settings.member_add_rate_per_minute, SEND_RATE_WINDOW_SECONDS),
+        typing_limiter=RateLimiter(TYPING_PER_MINUTE, SEND_RATE_WINDOW_SECONDS),
     )
     return app

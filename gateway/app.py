@@ -15,9 +15,10 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp
 
 from gateway.asgi import GatewayApp
-from gateway.clients import AccountClient
+from gateway.clients import AccountClient, ChatClient
 from gateway.context import GatewayResources
 from gateway.limits import GatewayLimits
+from gateway.presence import Presence, create_presence_store
 from gateway.schema import build_schema
 from gateway.transport import (
     HttpTransport,
@@ -26,6 +27,7 @@ from gateway.transport import (
     TransportError,
 )
 from gateway.view import GatewayGraphQL
+from mychat.background import running
 from mychat.broker import Broker
 from mychat.broker.factory import create_broker
 from mychat.http import EXCEPTION_HANDLERS, AccessLogMiddleware, BodyLimitMiddleware, JSONResponse
@@ -92,6 +94,17 @@ def create_app(
             stack.push_async_callback(resources.touches.aclose)
             stack.push_async_callback(resources.connections.aclose)
             tokens.revoked.add_listener(resources.connections.sessions_revoked)
+            presence = resources.presence = Presence(
+                create_presence_store(settings),
+                active_broker,
+                lambda token: ChatClient(chat_http, token, resources.in_flight),
+                settings.presence_ttl_seconds,
+            )
+            await presence.store.start()
+            stack.push_async_callback(presence.store.close)
+            stack.push_async_callback(presence.aclose)
+            resources.connections.watcher = presence
+            await stack.enter_async_context(running(presence.run(), "presence"))
             # Signed-out sessions: loaded from auth_service (the gateway has no database).
             load = AccountClient(auth_http, None, resources.in_flight).revoked_sessions
             await stack.enter_async_context(

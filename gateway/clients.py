@@ -37,6 +37,7 @@ class MemberData(TypedDict):
     nickname: str
     role: str
     joined_at: str
+    last_read_message_id: NotRequired[int]
 
 
 class MessageData(TypedDict):
@@ -317,6 +318,9 @@ class ChatClient(ServiceClient):
             payload["client_id"] = client_id
         body = await self.call("POST", f"/internal/chats/{chat_id}/messages", json=payload)
         return cast(MessageData, body["message"])
+
+    async def typing(self, chat_id: int, typing: bool) -> None:
+        await self.call("POST", f"/internal/chats/{chat_id}/typing", json={"typing": typing})
 
     async def mark_read(self, chat_id: int, message_id: int) -> None:
         path = f"/internal/chats/{chat_id}/read"

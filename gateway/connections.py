@@ -29,7 +29,7 @@ DRAIN_SECONDS = 5.0
 class ConnectionWatcher:
     """What else wants to know when a user's WebSocket opens or closes (presence)."""
 
-    def connected(self, claims: TokenClaims) -> None: ...
+    def connected(self, claims: TokenClaims, token: str) -> None: ...
 
     def disconnected(self, claims: TokenClaims) -> None: ...
 
@@ -40,10 +40,10 @@ class OpenConnections:
         self._closing: set[asyncio.Task[None]] = set()
         self.watcher = ConnectionWatcher()
 
-    def opened(self, claims: TokenClaims, websocket: WebSocket) -> None:
+    def opened(self, claims: TokenClaims, token: str, websocket: WebSocket) -> None:
         if claims.session_id:
             self._by_session.setdefault(claims.session_id, set()).add(websocket)
-        self.watcher.connected(claims)
+        self.watcher.connected(claims, token)
 
     def closed(self, claims: TokenClaims, websocket: WebSocket) -> None:
         sockets = self._by_session.get(claims.session_id)

@@ -14,6 +14,7 @@ from gateway.clients import AccountClient, AuthClient, ChatClient, InFlight, Ser
 from gateway.connections import OpenConnections, SessionTouches
 from gateway.limits import GatewayLimits, SocketSlot
 from gateway.loaders import Loaders
+from gateway.presence import Presence, Seen
 from gateway.shared_events import SharedEvents
 from gateway.transport import ServiceTransport
 from mychat.broker import Broker
@@ -35,6 +36,7 @@ class GatewayResources:
     limits: GatewayLimits = field(default_factory=GatewayLimits)
     connections: OpenConnections = field(default_factory=OpenConnections)
     touches: SessionTouches = field(default_factory=SessionTouches)
+    presence: Presence | None = None  # set by the app's lifespan
 
 
 class Context:
@@ -61,7 +63,7 @@ class Context:
         self.socket_slot: SocketSlot | None = None
         self.over_http = True
         self.websocket: WebSocket | None = None
-        self.loaders = Loaders(self.chat)
+        self.loaders = Loaders(self.chat, self.presence_lookup)
 
     def authenticate(self, token: str | None) -> bool:
         """Verify the token locally (no round trip); remember it for forwarding."""
@@ -99,13 +101,20 @@ class Context:
             return None
         return claims
 
+    async def presence_lookup(self, user_ids: list[int]) -> dict[int, Seen]:
+        presence = self.resources.presence
+        if presence is None:
+            return {}
+        return await presence.store.lookup(user_ids)
+
     def connection_opened(self) -> None:
         """The WebSocket was accepted with this token: count it open (once per connection)."""
-        if self.websocket is not None and self.claims is not None and not self._counted:
+        websocket, claims, token = self.websocket, self.claims, self.token
+        if websocket is not None and claims is not None and token and not self._counted:
             self._counted = True
-            self.resources.connections.opened(self.claims, self.websocket)
-            if self.resources.tokens.is_revoked(self.claims):  # signed out meanwhile
-                self.resources.connections.sessions_revoked([self.claims.session_id])
+            self.resources.connections.opened(claims, token, websocket)
+            if self.resources.tokens.is_revoked(claims):  # signed out meanwhile
+                self.resources.connections.sessions_revoked([claims.session_id])
 
     def connection_closed(self) -> None:
         if self._counted and self.websocket is not None and self.claims is not None:
@@ -142,8 +151,8 @@ class Context:
     def for_operation(self) -> Context:
         """A copy sharing the caller but with fresh loaders (one per WebSocket operation)."""
         fresh = copy.copy(self)
-        fresh.loaders = Loaders(fresh.chat)
+        fresh.loaders = Loaders(fresh.chat, fresh.presence_lookup)
         return fresh
 
     def reset_loaders(self) -> None:
-        self.loaders = Loaders(self.chat)
+        self.loaders = Loaders(self.chat, self.presence_lookup)

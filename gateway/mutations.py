@@ -62,6 +62,11 @@ class MarkReadPayload:
     chat: Chat
 
 
+@strawberry.type
+class SetTypingPayload:
+    chat_id: strawberry.ID
+
+
 AuthResult = Annotated[
     AuthPayload | ValidationError | Conflict | Unauthenticated | RateLimited,
     strawberry.union("AuthResult"),
@@ -87,6 +92,10 @@ LeaveChatResult = Annotated[
 SendMessageResult = Annotated[
     SendMessagePayload | ValidationError | NotFound | NotAMember | RateLimited | Unauthenticated,
     strawberry.union("SendMessageResult"),
+]
+SetTypingResult = Annotated[
+    SetTypingPayload | NotFound | NotAMember | RateLimited | Unauthenticated,
+    strawberry.union("SetTypingResult"),
 ]
 MarkReadResult = Annotated[
     MarkReadPayload | ValidationError | NotFound | NotAMember | Unauthenticated,
@@ -188,6 +197,22 @@ class Mutation(AccountMutation):
 
         errors = (ValidationError, NotFound, NotAMember, RateLimited, Unauthenticated)
         result: SendMessageResult = await run_action(info, errors, action)
+        return result
+
+    @described.mutation(
+        "Tell the chat's other members you are typing (send at most every 3 s while typing,"
+        " and typing: false when you stop); rate-limited."
+    )
+    async def set_typing(
+        self, info: Info, chat_id: strawberry.ID, typing: bool = True
+    ) -> SetTypingResult:
+        async def action() -> SetTypingPayload:
+            chat_db_id = database_id(chat_id, "Chat")
+            await info.context.chat().typing(chat_db_id, typing)
+            return SetTypingPayload(chat_id=strawberry.ID(to_global_id("Chat", chat_db_id)))
+
+        errors = (NotFound, NotAMember, RateLimited, Unauthenticated)
+        result: SetTypingResult = await run_action(info, errors, action)
         return result
 
     @described.mutation("Mark messages up to messageId as read.")
