@@ -29,6 +29,7 @@ from tests.support.env import ROOT, TEST_JWT_SECRET, require
 from tests.support.people import PASSWORD
 from tests.support.ports import free_port
 
+
 class ServerProcess:
     """`mychat serve` (embedded: SQLite, memory broker) as a child process; can be restarted on
     the same port and data folder to cut every WebSocket."""

@@ -288,7 +288,7 @@ async def test_screens_in_both_languages_and_at_phone_width(
     assert browsers.page_errors == []
 
 
-async def test_a_failed_send_is_marked_and_retried_once(
+async def test_a_send_without_answer_goes_again_by_itself_and_a_refusal_is_marked(
     server: ServerProcess, browsers: Browsers
 ) -> None:
     page = await browsers.new_page()
@@ -301,18 +301,29 @@ async def test_a_failed_send_is_marked_and_retried_once(
         else:
             await route.continue_()
 
-    # The request never reaches the server: the message is marked and can be retried.
+    # The request never reaches the server: the message waits (not red) and goes by itself.
     await page.route("**/mychat/graphql", drop_sends)
     await ui.send(page, "first try fails")
+    waiting = page.get_by_test_id("message-waiting")
+    await expect(waiting).to_have_count(1)
+    await expect(waiting.get_by_test_id("message-text")).to_have_text("first try fails")
+    await expect(page.get_by_test_id("message-failed")).to_have_count(0)
+    await page.unroute("**/mychat/graphql", drop_sends)
+    await expect(page.get_by_test_id("message").get_by_test_id("message-text")).to_have_text(
+        ["first try fails"], timeout=15_000
+    )
+    await expect(waiting).to_have_count(0)
+
+    # A refusal (too long for the server: past the field's maxlength) is red, says why, and
+    # stays after a retry.
+    await page.get_by_test_id("composer").evaluate("el => { el.value = 'x'.repeat(4001); }")
+    await page.get_by_test_id("composer").press("Enter")
     failed = page.get_by_test_id("message-failed")
     await expect(failed).to_have_count(1)
-    await expect(failed.get_by_test_id("message-text")).to_have_text("first try fails")
-    await page.unroute("**/mychat/graphql", drop_sends)
+    await expect(failed).to_contain_text("not sent")
     await failed.get_by_test_id("retry").click()
-    await expect(page.get_by_test_id("message").get_by_test_id("message-text")).to_have_text(
-        ["first try fails"]
-    )
-    await expect(failed).to_have_count(0)
+    await expect(failed).to_have_count(1)
+    await expect(page.get_by_test_id("message")).to_have_count(1)
 
     # The server stores it but the answer is lost: its copy (from the live feed) replaces the
     # optimistic one, and a retry with the same clientId does not store it twice.

@@ -4,6 +4,7 @@ import { createApollo } from './apollo.js';
 import { SIGN_OUT } from './operations.js';
 import { onLanguageChange } from './i18n.js';
 import { clearSession, loadSession, msUntilExpiry, saveSession } from './session.js';
+import { startTheme } from './theme.js';
 import { mountAuth } from './views/auth.js';
 import { createServices, mountMessenger } from './views/messenger.js';
 
@@ -81,6 +82,7 @@ function endSession(noticeKey) {
   render();
 }
 
+startTheme();
 onLanguageChange(() => render());
 
 const stored = loadSession();

@@ -4,11 +4,16 @@
 import { h } from '../dom.js';
 import { t } from '../i18n.js';
 import { CHATS, ME } from '../operations.js';
+import { announcerElement } from '../announcer.js';
+import { createDrafts } from '../drafts.js';
+import { createEditing } from '../editing.js';
 import { createFeed } from '../feed.js';
+import { startNotifier } from '../notify.js';
 import { createOutbox } from '../outbox.js';
 import { createSignals } from '../signals.js';
 import { createStore } from '../store.js';
 import { graphiqlLink, languagePicker } from './common.js';
+import { headerMenu, notificationsControl, themePicker } from './settings.js';
 import { mountChatList } from './chatList.js';
 import { mountChatView } from './chatView.js';
 import { mountAccount } from './account.js';
@@ -29,7 +34,7 @@ export function chatHref(chatId) {
   return `#/chat/${encodeURIComponent(chatId)}`;
 }
 
-export function createServices({ apollo, expire, session }) {
+export function createServices({ apollo, session, expire }) {
   const { client, wsClient } = apollo;
   const route = createStore(parseRoute());
   const onHashChange = () => route.set(parseRoute());
@@ -42,6 +47,7 @@ export function createServices({ apollo, expire, session }) {
 
   const outbox = createOutbox({
     client,
+    connection: apollo.connection,
     onSent: (message) => feed.noteMessage(message),
     onUnauthenticated: expire,
   });
@@ -80,6 +86,7 @@ export function createServices({ apollo, expire, session }) {
     feed.start();
   }
   start();
+  const stopNotifier = startNotifier({ feed, route, myId: session.user.id, chatHref });
 
   return {
     route,
@@ -87,8 +94,12 @@ export function createServices({ apollo, expire, session }) {
     outbox,
     feed,
     signals,
+    drafts: createDrafts(),
+    editing: createEditing(),
     stop() {
       window.removeEventListener('hashchange', onHashChange);
+      stopNotifier();
+      outbox.stop();
       feed.stop();
       signals.stop();
     },
@@ -124,6 +135,27 @@ export function mountMessenger(
   };
   drawStatus(connection.get());
   const offConnection = connection.subscribe(drawStatus);
+  const notifications = notificationsControl();
+  const menu = headerMenu([
+    languagePicker(),
+    themePicker(),
+    notifications.element,
+    graphiqlLink(),
+    h('a', {
+      class: 'ghost account-link',
+      href: ACCOUNT_HREF,
+      'data-testid': 'account-link',
+      text: t('account'),
+      onClick: () => menu.close(),
+    }),
+    h('button', {
+      type: 'button',
+      class: 'ghost',
+      'data-testid': 'sign-out',
+      onClick: signOut,
+      text: t('signOut'),
+    }),
+  ]);
 
   const header = h(
     'header',
@@ -139,28 +171,14 @@ export function mountMessenger(
       'div',
       { class: 'header-tools' },
       h('span', { class: 'me', 'data-testid': 'me', text: session.user.nickname }),
-      languagePicker(),
-      graphiqlLink(),
-      h('a', {
-        class: 'ghost account-link',
-        href: ACCOUNT_HREF,
-        'data-testid': 'account-link',
-        text: t('account'),
-      }),
-      h('button', {
-        type: 'button',
-        class: 'ghost',
-        'data-testid': 'sign-out',
-        onClick: signOut,
-        text: t('signOut'),
-      }),
+      menu.element,
     ),
   );
 
   const listPane = h('nav', { class: 'pane list-pane', 'aria-label': t('chatList') });
   const chatPane = h('main', { class: 'pane chat-pane' });
   const layout = h('div', { class: 'layout' }, listPane, chatPane);
-  root.replaceChildren(h('div', { class: 'app' }, header, layout));
+  root.replaceChildren(h('div', { class: 'app' }, header, layout, announcerElement()));
 
   const unmountList = mountChatList(listPane, ctx);
   let unmountChat = () => {};
@@ -183,6 +201,8 @@ export function mountMessenger(
 
   return () => {
     offConnection();
+    notifications.stop();
+    menu.close();
     offRoute();
     unmountList();
     unmountChat();
