@@ -77,7 +77,6 @@ async def test_presence_typing_and_receipts_between_two_browsers(
             # Accounts: a second browser of Alice's, then "sign out everywhere" from the first.
             other = await (await browser.new_context(locale="en-US")).new_page()
             await ui.sign_in(other, stack.url, alice_nick.lower())
-            await alice.get_by_test_id("menu-toggle").click()
             await alice.get_by_test_id("account-link").click()
             await expect(alice.get_by_test_id("session")).to_have_count(2)
             await alice.get_by_test_id("sign-out-everywhere").click()
