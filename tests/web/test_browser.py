@@ -10,7 +10,7 @@ import pytest
 from playwright.async_api import Dialog, Route, expect
 
 from tests.support import ui
-from tests.support.browser import SCREENSHOTS
+from tests.support.browser import SCREENSHOTS, record_csp_violations
 from tests.support.people import PASSWORD, unique
 from tests.web.conftest import Api, Browsers, ServerProcess
 
@@ -101,21 +101,13 @@ async def test_markup_in_a_message_is_shown_as_text(
 ) -> None:
     page = await browsers.new_page()
     dialogs: list[str] = []
-    csp_violations: list[str] = []
+    csp_violations = record_csp_violations(page)
 
     async def on_dialog(dialog: Dialog) -> None:
         dialogs.append(dialog.message)
         await dialog.dismiss()
 
     page.on("dialog", on_dialog)
-    page.on(
-        "console",
-        lambda message: (
-            csp_violations.append(message.text)
-            if "Content Security Policy" in message.text
-            else None
-        ),
-    )
     nickname = unique("Mallory")
     await ui.register(page, server.base_url, nickname)
     await ui.create_chat(page, "<b>bold</b> name")

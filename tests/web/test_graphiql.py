@@ -12,6 +12,7 @@ import pytest
 from playwright.async_api import Page, Response, Route, expect
 
 from tests.support import ui
+from tests.support.browser import record_csp_violations
 from tests.support.people import unique
 from tests.web.conftest import Api, Browsers, ServerProcess
 
@@ -58,15 +59,7 @@ async def test_graphiql_offline_runs_a_query_and_a_subscription_with_the_users_t
 ) -> None:
     page = await browsers.new_page()
     tried = await offline(page)
-    csp_violations: list[str] = []
-    page.on(
-        "console",
-        lambda message: (
-            csp_violations.append(message.text)
-            if "Content Security Policy" in message.text
-            else None
-        ),
-    )
+    csp_violations = record_csp_violations(page)
     nickname = unique("Gql")
     await ui.register(page, server.base_url, nickname)
     token = await page.evaluate("JSON.parse(localStorage.getItem('mychat.session')).token")
