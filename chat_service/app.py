@@ -56,6 +56,8 @@ def create_app(
     app.state.chat = ChatServiceState(
         broker=app_broker,
         send_limiter=RateLimiter(settings.send_rate_per_minute, SEND_RATE_WINDOW_SECONDS),
+        chat_limiter=RateLimiter(settings.chat_create_rate_per_minute, SEND_RATE_WINDOW_SECONDS),
+        member_limiter=RateLimiter(settings.member_add_rate_per_minute, SEND_RATE_WINDOW_SECONDS),
         typing_limiter=RateLimiter(TYPING_PER_MINUTE, SEND_RATE_WINDOW_SECONDS),
     )
     return app

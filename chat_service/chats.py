@@ -22,6 +22,7 @@ from mychat.bounds import MAX_DATABASE_ID
 from mychat.db import utc_now
 from mychat.events import Event, EventKind
 from mychat.http import ApiError
+from mychat.names import NameProblem, normalise_name
 from mychat.tables import users
 
 ROLE_OWNER = "owner"
@@ -32,7 +33,13 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def check_chat_name(name: str) -> str:
-    return check_trimmed_text(name, field="name", label="Chat name", max_length=CHAT_NAME_MAX)
+    """Trimmed, NFC, 1-100 characters with a letter or digit, no bidi controls (as nicknames,
+    mychat.names)."""
+    name = check_trimmed_text(name, field="name", label="Chat name", max_length=CHAT_NAME_MAX)
+    try:
+        return normalise_name(name, "Chat name")
+    except NameProblem as problem:
+        raise ApiError(400, "validation_error", str(problem), field="name") from problem
 
 
 def check_nickname(nickname: str) -> str:

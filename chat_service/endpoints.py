@@ -24,7 +24,7 @@ from chat_service.unit_of_work import unit_of_work
 from chat_service.views import MemberView, MessageView
 from mychat.bounds import MAX_DATABASE_ID
 from mychat.broker import Broker
-from mychat.http import ApiError, JSONResponse, read_json_object
+from mychat.http import ApiError, JSONResponse, RateLimited, read_json_object
 from mychat.ratelimit import RateLimiter
 from mychat.service import authenticate, resources
 
@@ -39,6 +39,9 @@ class ChatServiceState:
 
     broker: Broker
     send_limiter: RateLimiter
+    # Per user: chats created, and people added to chats (at creation or later).
+    chat_limiter: RateLimiter
+    member_limiter: RateLimiter
     typing_limiter: RateLimiter
 
 
@@ -250,6 +253,20 @@ async def send_message_from_body(call: Call) -> tuple[MessageView, bool]:
 
 
 async def add_member_from_body(call: Call) -> MemberView:
-    return await do_add_member(
-        call.session, call.chat_id, call.user_id, call.text_field("nickname")
-    )
+    nickname = call.text_field("nickname")
+    check_membership_rate(call, members=1)
+    return await do_add_member(call.session, call.chat_id, call.user_id, nickname)
+
+
+def check_membership_rate(call: Call, *, chats: int = 0, members: int = 0) -> None:
+    """429 past the caller's per-minute budget of new chats or of people added to chats, so
+    one account cannot fill everyone's chat list (see README, "Security")."""
+    state = chat_state(call.request)
+    for limiter, count, what in (
+        (state.chat_limiter, chats, "chats created"),
+        (state.member_limiter, members, "people added to chats"),
+    ):
+        if count:
+            retry_after = limiter.retry_after(str(call.user_id), count)
+            if retry_after > 0:
+                raise RateLimited(f"Too many {what}; slow down", retry_after)

@@ -19,6 +19,7 @@ from chat_service.chats import (
 from chat_service.endpoints import (
     Call,
     add_member_from_body,
+    check_membership_rate,
     endpoint,
     send_message_from_body,
 )
@@ -30,6 +31,7 @@ from chat_service.messages import (
     get_messages_after,
 )
 from chat_service.typing import publish_typing
+from chat_service.users import get_contacts
 from chat_service.views import ChatView, MessageView
 
 CHATS_PAGE_DEFAULT = 20
@@ -63,6 +65,11 @@ async def chats_batch(call: Call) -> dict[str, Any]:
 
 async def chat_ids(call: Call) -> dict[str, Any]:
     return {"chat_ids": await get_chat_ids_for_user(call.session, call.user_id)}
+
+
+async def contacts(call: Call) -> dict[str, Any]:
+    found = await get_contacts(call.session, call.user_id, call.query_ids("ids"))
+    return {"users": [{"id": user.id, "nickname": user.nickname} for user in found]}
 
 
 async def members(call: Call) -> dict[str, Any]:
@@ -140,12 +147,11 @@ async def messages_after(call: Call) -> dict[str, Any]:
 
 
 async def create_chat(call: Call) -> dict[str, Any]:
-    chat = await do_create_chat(
-        call.session,
-        call.text_field("name"),
-        call.user_id,
-        call.text_list_field("member_nicknames"),
-    )
+    name, nicknames = call.text_field("name"), call.text_list_field("member_nicknames")
+    chat = await do_create_chat(call.session, name, call.user_id, nicknames)
+    # After the input checks (a bad request is a 400 however fast it comes); a refusal here
+    # rolls the new chat back before anything is committed or published.
+    check_membership_rate(call, chats=1, members=len(nicknames))
     return {"chat": chat.to_json()}
 
 
@@ -193,6 +199,7 @@ def internal_routes() -> list[BaseRoute]:
         get("/chats/batch", chats_batch),
         get("/chat-ids", chat_ids),
         get("/members", members),
+        get("/contacts", contacts),
         get("/last-messages", last_messages),
         get("/messages", messages_after),
         get("/chats/{chat_id}/messages", chat_messages),

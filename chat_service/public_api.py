@@ -10,6 +10,7 @@ from chat_service.chats import do_create_chat, do_leave_chat, get_chats_newest_f
 from chat_service.endpoints import (
     Call,
     add_member_from_body,
+    check_membership_rate,
     endpoint,
     send_message_from_body,
 )
@@ -38,7 +39,9 @@ async def chat_history(call: Call) -> list[dict[str, Any]]:
 
 
 async def create_chat(call: Call) -> dict[str, Any]:
-    chat = await do_create_chat(call.session, call.text_field("name"), call.user_id)
+    name = call.text_field("name")
+    check_membership_rate(call, chats=1)
+    chat = await do_create_chat(call.session, name, call.user_id)
     return {"chat_id": chat.chat.id}
 
 
