@@ -38,7 +38,8 @@ async def offline(page: Page) -> list[str]:
 
 
 async def run_query(page: Page, name: str) -> Any:
-    """Run one query of the example, picked from the run button's menu; its HTTP result."""
+    """Run one query or mutation of the example, picked from the run button's menu; its HTTP
+    result."""
 
     def is_run(response: Response) -> bool:
         body = response.request.post_data_json if response.request.method == "POST" else None
@@ -54,7 +55,7 @@ async def run_operation(page: Page, name: str) -> None:
     await page.get_by_role("menuitem", name=name).click()
 
 
-async def test_graphiql_offline_runs_a_query_and_a_subscription_with_the_users_token(
+async def test_graphiql_offline_runs_queries_mutations_and_subscriptions_with_the_users_token(
     server: ServerProcess, browsers: Browsers, api: Api
 ) -> None:
     page = await browsers.new_page()
@@ -81,6 +82,13 @@ async def test_graphiql_offline_runs_a_query_and_a_subscription_with_the_users_t
     assert result["data"]["me"]["nickname"] == nickname
     assert [edge["node"]["name"] for edge in result["data"]["chats"]["edges"]] == ["Explorer room"]
     await expect(graphiql.locator(".graphiql-response")).to_contain_text("Explorer room")
+
+    # A mutation.
+    created = await run_query(graphiql, "CreateChat")
+    assert created["data"]["createChat"]["chat"]["name"] == "Made in GraphiQL"
+    result = await run_query(graphiql, "MyChats")
+    names = {edge["node"]["name"] for edge in result["data"]["chats"]["edges"]}
+    assert names == {"Explorer room", "Made in GraphiQL"}
 
     # A subscription over graphql-ws: a message sent elsewhere shows up in the result pane.
     await run_operation(graphiql, "ChatEvents")
