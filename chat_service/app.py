@@ -7,14 +7,13 @@ from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
 
-from chat_service.endpoints import ChatServiceState
-from chat_service.fast_reads import FastReads
-from chat_service.fast_sends import FastSends
+from chat_service.endpoints import ChatResources, ChatServiceState
 from chat_service.internal_api import internal_routes
 from chat_service.public_api import public_routes
+from chat_service.sending import Sender
 from mychat.broker import Broker
 from mychat.broker.factory import create_broker
-from mychat.db import create_read_engine
+from mychat.db import create_autocommit_engine
 from mychat.ratelimit import RateLimiter
 from mychat.service import ServiceResources, create_service_app
 from mychat.settings import Settings
@@ -31,18 +30,20 @@ def create_app(
     app_broker = create_broker(settings, listen=False) if broker is None else broker
 
     @asynccontextmanager
-    async def chat_lifespan(_res: ServiceResources) -> AsyncIterator[None]:
-        read_engine = create_read_engine(settings)
-        app.state.reads = FastReads(read_engine)  # `app` is assigned below, before any start
-        sends = app.state.sends = FastSends(read_engine, app_broker)
+    async def chat_lifespan(res: ServiceResources) -> AsyncIterator[None]:
+        # Two engines: res.engine runs units of work (writes, sends); this one single-statement
+        # reads, on autocommit connections that need no ROLLBACK when they go back to the pool.
+        autocommit_engine = create_autocommit_engine(settings)
+        sender = Sender(res.engine, app_broker)
+        app.state.chat_res = ChatResources(autocommit_engine, sender)  # `app` is assigned below
         try:
             async with broker_lifespan():
                 try:
                     yield
                 finally:
-                    await sends.close()  # publishes what it stores: before the broker closes
+                    await sender.close()  # publishes what it stores: before the broker closes
         finally:
-            await read_engine.dispose()
+            await autocommit_engine.dispose()
 
     @asynccontextmanager
     async def broker_lifespan() -> AsyncIterator[None]:
@@ -61,6 +62,7 @@ def create_app(
         embedded=embedded,
         extra_lifespan=chat_lifespan,
         readiness_checks=[app_broker.check],
+        sqlite_write_lock_at_begin=True,  # its units of work write (mychat.db.create_engine)
     )
     app.state.chat = ChatServiceState(
         broker=app_broker,
