@@ -30,11 +30,12 @@ def create_app(
     app_broker = create_broker(settings, listen=False) if broker is None else broker
 
     @asynccontextmanager
-    async def chat_lifespan(res: ServiceResources) -> AsyncIterator[None]:
-        # Two engines: res.engine runs units of work (writes, sends); this one single-statement
-        # reads, on autocommit connections that need no ROLLBACK when they go back to the pool.
+    async def chat_lifespan(_res: ServiceResources) -> AsyncIterator[None]:
+        # Two engines: res.engine runs units of work (writes); this one runs what needs no
+        # implicit transaction, so no ROLLBACK when a connection goes back to the pool:
+        # single-statement reads, and the sends, whose transactions are explicit (sending.py).
         autocommit_engine = create_autocommit_engine(settings)
-        sender = Sender(res.engine, app_broker)
+        sender = Sender(autocommit_engine, app_broker)
         app.state.chat_res = ChatResources(autocommit_engine, sender)  # `app` is assigned below
         try:
             async with broker_lifespan():

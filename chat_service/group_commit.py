@@ -41,11 +41,12 @@ class _Pending(Generic[Item, Result]):
 
 
 class GroupCommit(Generic[Item, Result]):
-    """A queue that hands groups of items to `store` (one result per item, in order)."""
+    """A queue that hands groups of items to `store` (one result or exception per item, in
+    order)."""
 
     def __init__(
         self,
-        store: Callable[[list[Item]], Awaitable[Sequence[Result]]],
+        store: Callable[[list[Item]], Awaitable[Sequence[Result | Exception]]],
         *,
         lanes: int,
         max_group: int,

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 
-from sqlalchemy import Integer, and_, bindparam, exists, func, select, update
+from sqlalchemy import Integer, and_, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chat_service.access import access_chat_for_user, check_access
+from chat_service.history import message_page
 from chat_service.views import MessageView
 from mychat.http import ApiError
 from mychat.tables import chat_members, chats, messages, users
@@ -20,23 +21,6 @@ _m, _u, _cm, _c = messages.c, users.c, chat_members.c, chats.c
 # A message's columns in MessageView's order, the sender's nickname a primary-key lookup.
 _NICKNAME = select(_u.nickname).where(_u.id == _m.sender_id).scalar_subquery()
 MESSAGE_COLUMNS = (_m.id, _m.chat_id, _m.sender_id, _NICKNAME, _m.text, _m.created_at, _m.client_id)
-
-# A page of one chat. Only `messages` in FROM, so the plan is always the (chat_id, id) index in
-# page order; membership is tested once. As joins, MariaDB could start from the sender instead
-# and sort all their messages in every chat (tests/chat_service/test_messages checks the plan).
-_PAGE = (
-    select(*MESSAGE_COLUMNS)
-    .where(
-        exists()
-        .where(_cm.chat_id == bindparam("chat_id"), _cm.user_id == bindparam("user_id"))
-        .select_from(chat_members),
-        _m.chat_id == bindparam("chat_id"),
-    )
-    .limit(bindparam("limit", type_=Integer))
-)
-NEWEST = _PAGE.order_by(_m.id.desc())
-BEFORE = _PAGE.where(_m.id < bindparam("bound")).order_by(_m.id.desc())
-AFTER = _PAGE.where(_m.id > bindparam("bound")).order_by(_m.id)
 
 
 async def get_chat_messages(
@@ -52,16 +36,12 @@ async def get_chat_messages(
 
     With `after`: the oldest `limit` messages newer than it (more = newer ones remain).
     Otherwise: the newest `limit` messages older than `before` (more = older ones remain).
-    One statement, membership included; an empty page is told apart by check_access.
+    One statement on the driver (chat_service.history), membership included; an empty page is
+    told apart by check_access.
     """
-    params = {"chat_id": chat_id, "user_id": user_id, "limit": limit + 1}
-    if after is not None:
-        statement, params["bound"] = AFTER, after
-    elif before is not None:
-        statement, params["bound"] = BEFORE, before
-    else:
-        statement = NEWEST
-    page = [MessageView(*row) for row in await connection.execute(statement, params)]
+    page = await message_page(
+        connection, chat_id, user_id, limit=limit + 1, before=before, after=after
+    )
     if not page:
         await check_access(connection, chat_id, user_id)  # 404 or 403, else truly empty
         return [], False

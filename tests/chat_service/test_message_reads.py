@@ -15,7 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from chat_service.access import access_chat_for_user, check_access
 from chat_service.chats import get_chats_by_ids
-from chat_service.messages import BEFORE, NEWEST, get_chat_messages
+from chat_service.history import BEFORE, NEWEST, driver_rows
+from chat_service.messages import get_chat_messages
 from mychat.db import create_autocommit_engine
 from mychat.http import ApiError
 from mychat.settings import Settings
@@ -151,15 +152,16 @@ async def test_a_page_is_read_along_the_chat_index(settings: Settings) -> None:
         for n in range(20):
             await harness.send(alice, elsewhere, str(n))
         await harness.send(alice, chat_id, "here")
-        params = {"chat_id": chat_id, "user_id": alice.id, "limit": 51, "bound": 10**6}
         async with harness.engine.connect() as connection:
-            for statement in (NEWEST, BEFORE):
-                sql = statement.params(params).compile(
-                    dialect=connection.dialect, compile_kwargs={"literal_binds": True}
+            for sql, args in (
+                (NEWEST, (chat_id, alice.id, chat_id, 51)),
+                (BEFORE, (chat_id, alice.id, chat_id, 10**6, 51)),
+            ):
+                explained = await connection.exec_driver_sql(
+                    "EXPLAIN " + sql.replace("?", "%s"), args
                 )
-                explained = await connection.execute(text(f"EXPLAIN {sql}"))
                 plan = explained.mappings().all()
-                (pages,) = [row for row in plan if row["table"] == "messages"]
+                (pages,) = [row for row in plan if row["table"] == "m"]
                 assert pages["key"] == "ix_messages_chat_id_id", plan
                 assert not any("filesort" in (row["Extra"] or "") for row in plan), plan
 
@@ -172,7 +174,7 @@ async def connection_id(engine: AsyncEngine) -> int:
 
 async def _sleep(engine: AsyncEngine) -> None:
     async with engine.connect() as connection:
-        await connection.execute(text("SELECT SLEEP(5)"))
+        await driver_rows(connection, "SELECT SLEEP(5)")  # as the history page runs
 
 
 async def test_a_failed_connection_is_not_reused(settings: Settings) -> None:

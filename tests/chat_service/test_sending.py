@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from chat_service.sending import LANES
 from chat_service.sending import Sender as ChatSender
 from chat_service.views import MessageView
-from mychat.db import create_autocommit_engine, create_engine
+from mychat.db import create_autocommit_engine
 from mychat.events import EventKind
 from mychat.http import ApiError
 from mychat.settings import Settings
@@ -41,7 +41,7 @@ class Sender:
 def sender_on(settings: Settings, *, pool_size: int | None = None) -> Sender:
     if pool_size is not None:
         settings = settings.model_copy(update={"db_pool_size": pool_size})
-    engine = create_engine(settings, sqlite_write_lock_at_begin=True)
+    engine = create_autocommit_engine(settings)
     broker = RecordingBroker()
     return Sender(ChatSender(engine, broker), broker, engine)
 
