@@ -35,6 +35,7 @@ COPY mychat ./mychat
 COPY auth_service ./auth_service
 COPY chat_service ./chat_service
 COPY gateway ./gateway
+COPY assembly ./assembly
 COPY db ./db
 RUN pip install --no-deps -c requirements.lock . \
     && useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin mychat \

@@ -3,27 +3,25 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from auth_service.account_routes import account_routes
 from auth_service.models import User
+from auth_service.signin import check_password_of, start_session
 from auth_service.state import auth_state
 from auth_service.users import (
     MAX_IDS_PER_LOOKUP,
-    authenticate_user,
     do_register,
-    get_user_by_nickname,
     get_users_by_ids,
 )
 from auth_service.validation import check_credentials, check_registration, invalid
 from mychat.db import session_scope
-from mychat.http import ApiError, JSONResponse, not_found, read_json_object
+from mychat.http import ApiError, JSONResponse, read_json_object
 from mychat.service import authenticate, resources
-from mychat.tables import NICKNAME_MAX
 from mychat.tokens import InvalidToken, bearer_token
 
 PUBLIC_PREFIX = "/mychat/api/auth"
@@ -35,13 +33,6 @@ def user_json(user: User) -> dict[str, Any]:
     return {"id": user.id, "login": user.login, "nickname": user.nickname}
 
 
-def _session_body(request: Request, user: dict[str, Any]) -> dict[str, Any]:
-    token = resources(request).tokens.issue(
-        user_id=user["id"], login=user["login"], nickname=user["nickname"]
-    )
-    return {"token": token, "user": user}
-
-
 async def register(request: Request) -> Response:
     state = auth_state(request)
     state.limits.check_client("register", request)
@@ -50,19 +41,20 @@ async def register(request: Request) -> Response:
     # Hash before the unit of work: no database connection is held while argon2 runs.
     password_hash = await state.passwords.hash(registration.password)
     async with session_scope(resources(request).sessions) as session:
-        user = user_json(await do_register(session, registration, password_hash))
+        user = await do_register(session, registration, password_hash)
+        body = {"token": await start_session(session, request, user), "user": user_json(user)}
     # 200, not 201: the seed answered 200 and its clients check for it.
-    return JSONResponse(_session_body(request, user))
+    return JSONResponse(body)
 
 
 async def login(request: Request) -> Response:
     state = auth_state(request)
     state.limits.check_client("login", request)
     credentials = check_credentials(await read_json_object(request))
-    state.limits.check_login("login", credentials.login)
     async with session_scope(resources(request).sessions) as session:
-        user = user_json(await authenticate_user(session, state.passwords, credentials))
-    return JSONResponse(_session_body(request, user))
+        user = await check_password_of(session, request, state, credentials)
+        body = {"token": await start_session(session, request, user), "user": user_json(user)}
+    return JSONResponse(body)
 
 
 async def verify(request: Request) -> Response:
@@ -105,21 +97,6 @@ async def internal_users(request: Request) -> Response:
     return JSONResponse({"users": users})
 
 
-async def internal_user_by_nickname(request: Request) -> Response:
-    authenticate(request)
-    nickname = unicodedata.normalize("NFC", request.query_params.get("nickname", "")).strip()
-    if not nickname:
-        raise invalid("nickname", "nickname is required")
-    if len(nickname) > NICKNAME_MAX:
-        raise invalid("nickname", f"nickname is at most {NICKNAME_MAX} characters long")
-    async with session_scope(resources(request).sessions) as session:
-        user = await get_user_by_nickname(session, nickname)
-        if user is None:
-            raise not_found("User")
-        body = {"user": user_json(user)}
-    return JSONResponse(body)
-
-
 def _parse_ids(request: Request) -> list[int]:
     values = request.query_params.getlist("ids")
     if not values:
@@ -136,9 +113,9 @@ def _parse_ids(request: Request) -> list[int]:
 
 def auth_routes() -> list[BaseRoute]:
     return [
+        *account_routes(),
         Route(f"{PUBLIC_PREFIX}/register", register, methods=["POST"]),
         Route(f"{PUBLIC_PREFIX}/login", login, methods=["POST"]),
         Route(f"{PUBLIC_PREFIX}/verify", verify, methods=["POST"]),
         Route("/internal/users", internal_users, methods=["GET"]),
-        Route("/internal/users/by-nickname", internal_user_by_nickname, methods=["GET"]),
     ]

@@ -50,8 +50,8 @@ def main() -> None:
         )
         import uvicorn
 
+        from assembly.app_factory import app_for_service
         from gateway.ids import to_global_id
-        from mychat.app_factory import app_for_service
         from mychat.settings import Settings
 
         port = free_port()

@@ -30,7 +30,7 @@ UVICORN_SETTINGS: dict[str, Any] = {
 
 def _ours(service: str) -> Callable[[], Any]:
     def build() -> Any:
-        from mychat.app_factory import app_for_service
+        from assembly.app_factory import app_for_service
         from mychat.gc_tuning import tune_for_server
         from mychat.settings import Settings
 

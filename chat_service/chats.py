@@ -18,9 +18,11 @@ from chat_service.unit_of_work import UnitOfWork
 from chat_service.users import get_acting_user, get_users_by_nicknames
 from chat_service.validation import check_trimmed_text
 from chat_service.views import Chat
+from mychat.bounds import MAX_DATABASE_ID
 from mychat.db import utc_now
 from mychat.events import Event, EventKind
 from mychat.http import ApiError
+from mychat.names import NameProblem, normalise_name
 from mychat.tables import CHAT_NAME_MAX, chat_members, chats
 
 CHATS_PAGE_MAX = 100
@@ -35,7 +37,13 @@ _MINE = select(*CHAT_COLUMNS, _cm.role).join(
 
 
 def check_chat_name(name: str) -> str:
-    return check_trimmed_text(name, field="name", label="Chat name", max_length=CHAT_NAME_MAX)
+    """Trimmed, NFC, 1-100 characters with a letter or digit, no bidi controls (as nicknames,
+    mychat.names)."""
+    name = check_trimmed_text(name, field="name", label="Chat name", max_length=CHAT_NAME_MAX)
+    try:
+        return normalise_name(name, "Chat name")
+    except NameProblem as problem:
+        raise ApiError(400, "validation_error", str(problem), field="name") from problem
 
 
 async def do_create_chat(
@@ -93,6 +101,8 @@ def decode_chat_cursor(cursor: str) -> tuple[datetime, int]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         micros, chat_id = (int(part) for part in raw.split(":"))
+        if not 0 <= chat_id <= MAX_DATABASE_ID:
+            raise ValueError("no such chat")
         return EPOCH + timedelta(microseconds=micros), chat_id
     except (ValueError, binascii.Error, OverflowError) as error:
         raise ApiError(400, "validation_error", "Invalid cursor", field="after") from error

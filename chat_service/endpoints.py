@@ -23,12 +23,13 @@ from chat_service.members import do_add_member
 from chat_service.sending import Sender, check_send_rate
 from chat_service.unit_of_work import UnitOfWork, unit_of_work
 from chat_service.views import MemberView, MessageView
+from mychat.bounds import MAX_DATABASE_ID
 from mychat.broker import Broker
-from mychat.http import ApiError, JSONResponse, read_json_object
+from mychat.http import ApiError, JSONResponse, RateLimited, read_json_object
 from mychat.ratelimit import RateLimiter
 from mychat.service import authenticate, resources
 
-MAX_ID = 2**63 - 1  # BIGINT; larger numbers name nothing
+MAX_ID = MAX_DATABASE_ID
 IDS_MAX = 500
 _DIGITS = re.compile(r"[0-9]{1,19}")
 
@@ -47,6 +48,10 @@ class ChatServiceState:
 
     broker: Broker
     send_limiter: RateLimiter
+    # Per user: chats created, and people added to chats (at creation or later).
+    chat_limiter: RateLimiter
+    member_limiter: RateLimiter
+    typing_limiter: RateLimiter
 
 
 @dataclass(frozen=True)
@@ -134,6 +139,12 @@ class Call:
             return []
         if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
             raise _invalid(name, f"{name} must be a list of strings")
+        return value
+
+    def flag_field(self, name: str, *, default: bool) -> bool:
+        value = self.body.get(name, default)
+        if not isinstance(value, bool):
+            raise _invalid(name, f"{name} must be true or false")
         return value
 
     def int_field(self, name: str) -> int:
@@ -252,4 +263,20 @@ async def send_message_from_body(call: Call) -> tuple[MessageView, bool]:
 
 
 async def add_member_from_body(call: Call) -> MemberView:
-    return await do_add_member(call.work, call.chat_id, call.user_id, call.text_field("nickname"))
+    nickname = call.text_field("nickname")
+    check_membership_rate(call, members=1)
+    return await do_add_member(call.work, call.chat_id, call.user_id, nickname)
+
+
+def check_membership_rate(call: Call, *, chats: int = 0, members: int = 0) -> None:
+    """429 past the caller's per-minute budget of new chats or of people added to chats, so
+    one account cannot fill everyone's chat list (see README, "Security")."""
+    state = call.state
+    for limiter, count, what in (
+        (state.chat_limiter, chats, "chats created"),
+        (state.member_limiter, members, "people added to chats"),
+    ):
+        if count:
+            retry_after = limiter.retry_after(str(call.user_id), count)
+            if retry_after > 0:
+                raise RateLimited(f"Too many {what}; slow down", retry_after)

@@ -18,6 +18,7 @@ from chat_service.endpoints import (
     Call,
     Work,
     add_member_from_body,
+    check_membership_rate,
     endpoint,
     send_message_from_body,
 )
@@ -29,6 +30,8 @@ from chat_service.messages import (
     get_last_messages,
     get_messages_after,
 )
+from chat_service.typing import publish_typing
+from chat_service.users import get_contacts
 from chat_service.views import MessageView
 
 CHATS_PAGE_DEFAULT = 20
@@ -62,6 +65,11 @@ async def chats_batch(call: Call) -> dict[str, Any]:
 
 async def chat_ids(call: Call) -> dict[str, Any]:
     return {"chat_ids": await get_chat_ids_for_user(call.connection, call.user_id)}
+
+
+async def contacts(call: Call) -> dict[str, Any]:
+    found = await get_contacts(call.connection, call.user_id, call.query_ids("ids"))
+    return {"users": [{"id": user.id, "nickname": user.nickname} for user in found]}
 
 
 async def members(call: Call) -> dict[str, Any]:
@@ -137,12 +145,11 @@ async def messages_after(call: Call) -> dict[str, Any]:
 
 
 async def create_chat(call: Call) -> dict[str, Any]:
-    chat = await do_create_chat(
-        call.work,
-        call.text_field("name"),
-        call.user_id,
-        call.text_list_field("member_nicknames"),
-    )
+    name, nicknames = call.text_field("name"), call.text_list_field("member_nicknames")
+    chat = await do_create_chat(call.work, name, call.user_id, nicknames)
+    # After the input checks (a bad request is a 400 however fast it comes); a refusal here
+    # rolls the new chat back before anything is committed or published.
+    check_membership_rate(call, chats=1, members=len(nicknames))
     return {"chat": chat.to_json()}
 
 
@@ -160,9 +167,15 @@ async def send_message(call: Call) -> dict[str, Any]:
     return {"message": message.to_response(), "created": created}
 
 
+async def typing(call: Call) -> dict[str, Any]:
+    """ "<nickname> is typing": published to the chat's members, never stored."""
+    await publish_typing(call, call.flag_field("typing", default=True))
+    return {"status": "ok"}
+
+
 async def mark_read(call: Call) -> dict[str, Any]:
     last_read = await do_mark_read(
-        call.connection, call.chat_id, call.user_id, call.int_field("message_id")
+        call.work, call.chat_id, call.user_id, call.int_field("message_id")
     )
     return {"chat_id": call.chat_id, "last_read_message_id": last_read}
 
@@ -182,6 +195,7 @@ def internal_routes() -> list[BaseRoute]:
         get("/chats/batch", chats_batch),
         get("/chat-ids", chat_ids),
         get("/members", members),
+        get("/contacts", contacts),
         get("/last-messages", last_messages),
         get("/messages", messages_after),
         get("/chats/{chat_id}/messages", chat_messages),
@@ -189,4 +203,5 @@ def internal_routes() -> list[BaseRoute]:
         post("/chats/{chat_id}/members", add_member),
         post("/chats/{chat_id}/leave", leave_chat, reads_body=False),
         post("/chats/{chat_id}/read", mark_read),
+        post("/chats/{chat_id}/typing", typing, Work.READ),  # publishes, stores nothing
     ]

@@ -103,7 +103,7 @@ _MINE = select(_cm.chat_id).where(
     _cm.user_id == bindparam("user_id"), _cm.chat_id.in_(bindparam("chat_ids", expanding=True))
 )
 _MEMBERS = (
-    select(_cm.chat_id, _cm.user_id, _u.nickname, _cm.role, _cm.joined_at)
+    select(_cm.chat_id, _cm.user_id, _u.nickname, _cm.role, _cm.joined_at, _cm.last_read_message_id)
     .join(users, _u.id == _cm.user_id)
     .where(_cm.chat_id.in_(bindparam("chat_ids", expanding=True)))
     .order_by(_cm.joined_at, _cm.user_id)

@@ -9,7 +9,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chat_service.access import access_chat_for_user, check_access
 from chat_service.history import message_page
+from chat_service.unit_of_work import UnitOfWork
 from chat_service.views import MessageView
+from mychat.events import Event, EventKind
 from mychat.http import ApiError
 from mychat.tables import chat_members, chats, messages, users
 
@@ -117,18 +119,16 @@ async def unread_counts(
     return {chat_id: count for chat_id, count in rows}
 
 
-async def do_mark_read(
-    connection: AsyncConnection, chat_id: int, user_id: int, message_id: int
-) -> int:
+async def do_mark_read(work: UnitOfWork, chat_id: int, user_id: int, message_id: int) -> int:
     """Move the user's read marker forward (never back, never past the last message)."""
     if message_id < 0:
         raise ApiError(
             400, "validation_error", "message_id must not be negative", field="message_id"
         )
-    access = await access_chat_for_user(connection, chat_id, user_id)
+    access = await access_chat_for_user(work.connection, chat_id, user_id)
     target = min(message_id, access.chat.last_message_id or 0)
     if target > access.last_read_message_id:
-        await connection.execute(
+        await work.connection.execute(
             update(chat_members)
             .where(
                 _cm.chat_id == chat_id,
@@ -136,5 +136,10 @@ async def do_mark_read(
                 _cm.last_read_message_id < target,
             )
             .values(last_read_message_id=target)
+        )
+        # Read receipts: the other members (and the reader's other tabs) see it live.
+        user = {"id": user_id, "nickname": access.nickname}
+        work.emit(
+            Event(EventKind.MESSAGES_READ, chat_id, {"user": user, "last_read_message_id": target})
         )
     return max(target, access.last_read_message_id)

@@ -11,6 +11,7 @@ from chat_service.endpoints import (
     Call,
     Work,
     add_member_from_body,
+    check_membership_rate,
     endpoint,
     send_message_from_body,
 )
@@ -39,7 +40,9 @@ async def chat_history(call: Call) -> list[dict[str, Any]]:
 
 
 async def create_chat(call: Call) -> dict[str, Any]:
-    chat = await do_create_chat(call.work, call.text_field("name"), call.user_id)
+    name = call.text_field("name")
+    check_membership_rate(call, chats=1)
+    chat = await do_create_chat(call.work, name, call.user_id)
     return {"chat_id": chat.id}
 
 

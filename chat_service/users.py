@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import NamedTuple
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mychat.http import ApiError
-from mychat.tables import nickname_key, users
+from mychat.tables import chat_members, nickname_key, users
 
 
 class User(NamedTuple):
@@ -20,7 +20,10 @@ class User(NamedTuple):
     nickname_key: str
 
 
-_USER = select(users.c.id, users.c.nickname, users.c.nickname_key)
+# A deleted account (its row kept for its messages' sake) can neither act nor be found.
+_USER = select(users.c.id, users.c.nickname, users.c.nickname_key).where(
+    users.c.deleted_at.is_(None)
+)
 
 
 def _user_not_found(nickname: str, field: str) -> ApiError:
@@ -60,3 +63,21 @@ async def get_users_by_nicknames(
         if key not in found_keys:
             raise _user_not_found(nickname, "member_nicknames")
     return found
+
+
+async def get_contacts(
+    connection: AsyncConnection, user_id: int, ids: Collection[int]
+) -> list[User]:
+    """Those of `ids` the caller may see: themselves and people sharing a chat with them.
+
+    Anyone else is left out as if unknown, so user ids cannot be walked to harvest the
+    directory of nicknames (adding someone takes their exact nickname instead).
+    """
+    if not ids:
+        return []
+    my_chats = select(chat_members.c.chat_id).where(chat_members.c.user_id == user_id)
+    sharing = select(chat_members.c.user_id).where(chat_members.c.chat_id.in_(my_chats))
+    statement = _USER.where(
+        users.c.id.in_(ids), or_(users.c.id == user_id, users.c.id.in_(sharing))
+    )
+    return [User(*row) for row in await connection.execute(statement)]

@@ -15,7 +15,10 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp
 
 from gateway.asgi import GatewayApp
+from gateway.clients import AccountClient, ChatClient
 from gateway.context import GatewayResources
+from gateway.limits import GatewayLimits
+from gateway.presence import Presence, create_presence_store
 from gateway.schema import build_schema
 from gateway.transport import (
     HttpTransport,
@@ -24,11 +27,14 @@ from gateway.transport import (
     TransportError,
 )
 from gateway.view import GatewayGraphQL
+from mychat.background import running
 from mychat.broker import Broker
 from mychat.broker.factory import create_broker
 from mychat.http import EXCEPTION_HANDLERS, AccessLogMiddleware, BodyLimitMiddleware, JSONResponse
-from mychat.service import token_codec
+from mychat.pages import REPO_WEB_DIST
+from mychat.revocation import revocations_followed
 from mychat.settings import ConfigurationError, Settings
+from mychat.tokens import token_codec
 
 GRAPHQL_PATH = "/mychat/graphql"
 DRAIN_SECONDS = 5.0
@@ -59,7 +65,11 @@ def create_app(
         raise ConfigurationError("MYCHAT_AUTH_URL is required when the gateway runs on its own")
     if chat_app is None and not settings.chat_url:
         raise ConfigurationError("MYCHAT_CHAT_URL is required when the gateway runs on its own")
-    view = GatewayGraphQL(build_schema(), allowed_origins=settings.allowed_origins)
+    view = GatewayGraphQL(
+        build_schema(),
+        allowed_origins=settings.allowed_origins,
+        graphiql_page=(settings.web_dist or REPO_WEB_DIST) / "graphiql.html",
+    )
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -73,8 +83,33 @@ def create_app(
             if own_broker:
                 await active_broker.start()
                 stack.push_async_callback(active_broker.close)
-            resources = GatewayResources(auth_http, chat_http, active_broker, tokens)
+            resources = GatewayResources(
+                auth_http,
+                chat_http,
+                active_broker,
+                tokens,
+                limits=GatewayLimits.from_settings(settings),
+            )
             app.state.gateway = resources
+            stack.push_async_callback(resources.touches.aclose)
+            stack.push_async_callback(resources.connections.aclose)
+            tokens.revoked.add_listener(resources.connections.sessions_revoked)
+            presence = resources.presence = Presence(
+                create_presence_store(settings),
+                active_broker,
+                lambda token: ChatClient(chat_http, token, resources.in_flight),
+                settings.presence_ttl_seconds,
+            )
+            await presence.store.start()
+            stack.push_async_callback(presence.store.close)
+            stack.push_async_callback(presence.aclose)
+            resources.connections.watcher = presence
+            await stack.enter_async_context(running(presence.run(), "presence"))
+            # Signed-out sessions: loaded from auth_service (the gateway has no database).
+            load = AccountClient(auth_http, None, resources.in_flight).revoked_sessions
+            await stack.enter_async_context(
+                revocations_followed(active_broker, tokens.revoked, load)
+            )
             yield
             # Let requests of cancelled subscriptions finish before the clients close.
             if resources.in_flight:

@@ -37,6 +37,7 @@ class MemberData(TypedDict):
     nickname: str
     role: str
     joined_at: str
+    last_read_message_id: NotRequired[int]
 
 
 class MessageData(TypedDict):
@@ -105,14 +106,22 @@ class ServiceClient:
         token: str | None,
         in_flight: InFlight,
         client_host: str | None = None,
+        slots: asyncio.Semaphore | None = None,
+        user_agent: str | None = None,
     ) -> None:
         self._transport = transport
+        # Bounds the caller's calls in flight (gateway/limits.py): one caller's heavy request
+        # waits for its own earlier calls instead of taking every database connection.
+        self._slots = slots
         # Requests that may outlive a cancelled caller, referenced so they are not collected.
         self._in_flight = in_flight
         self._headers = {"authorization": f"Bearer {token}"} if token else {}
         if client_host:
             # The services trust it from the gateway only (uvicorn's forwarded_allow_ips).
             self._headers["x-forwarded-for"] = client_host
+        if user_agent:
+            # Names the device of a new session (the sessions list shows it).
+            self._headers["user-agent"] = user_agent
 
     async def _send(
         self, method: str, path: str, params: Mapping[str, str | int] | None, body: bytes | None
@@ -120,6 +129,14 @@ class ServiceClient:
         """One request; a read that met a pooled connection the service had just closed (the
         keep-alive race) is sent once more. Writes are never repeated behind the caller's back.
         """
+        if self._slots is None:
+            return await self._send_once(method, path, params, body)
+        async with self._slots:
+            return await self._send_once(method, path, params, body)
+
+    async def _send_once(
+        self, method: str, path: str, params: Mapping[str, str | int] | None, body: bytes | None
+    ) -> Reply:
         try:
             return await self._transport.request(
                 method, path, params=params, body=body, headers=self._headers
@@ -183,13 +200,46 @@ class AuthClient(ServiceClient):
         body = {"login": login, "password": password}
         return cast(AuthData, await self.call("POST", "/mychat/api/auth/login", json=body))
 
-    async def users(self, ids: Iterable[int]) -> list[UserData]:
-        body = await self.call("GET", "/internal/users", params={"ids": _ids(ids)})
-        return cast(list[UserData], body["users"])
 
-    async def user_by_nickname(self, nickname: str) -> UserData:
-        body = await self.call("GET", "/internal/users/by-nickname", params={"nickname": nickname})
-        return cast(UserData, body["user"])
+class SessionData(TypedDict):
+    id: str
+    device: str
+    created_at: str
+    last_used_at: str
+    current: bool
+
+
+class AccountClient(ServiceClient):
+    """auth_service's account endpoints (auth_service/account_routes.py)."""
+
+    async def sessions(self) -> list[SessionData]:
+        return cast(list[SessionData], (await self.call("GET", "/internal/sessions"))["sessions"])
+
+    async def end_session(self, session_id: str) -> int:
+        body = await self.call("POST", "/internal/sessions/end", json={"session_id": session_id})
+        return int(body["signed_out"])
+
+    async def sign_out(self) -> int:
+        return int((await self.call("POST", "/internal/sessions/sign-out"))["signed_out"])
+
+    async def sign_out_everywhere(self) -> int:
+        body = await self.call("POST", "/internal/sessions/sign-out-everywhere")
+        return int(body["signed_out"])
+
+    async def touch_session(self) -> None:
+        await self.call("POST", "/internal/sessions/touch")
+
+    async def revoked_sessions(self) -> dict[str, float]:
+        body = await self.call("GET", "/internal/sessions/revoked")
+        return {str(sid): float(until) for sid, until in body["sessions"].items()}
+
+    async def change_password(self, old_password: str, new_password: str) -> int:
+        body = {"old_password": old_password, "new_password": new_password}
+        answer = await self.call("POST", "/internal/account/password", json=body)
+        return int(answer["signed_out"])
+
+    async def delete_account(self, password: str) -> None:
+        await self.call("POST", "/internal/account/delete", json={"password": password})
 
 
 class ChatClient(ServiceClient):
@@ -206,6 +256,11 @@ class ChatClient(ServiceClient):
     async def chat_ids(self) -> list[int]:
         body = await self.call("GET", "/internal/chat-ids")
         return [int(chat_id) for chat_id in body["chat_ids"]]
+
+    async def contacts(self, ids: Iterable[int]) -> list[UserData]:
+        """The users among `ids` the caller shares a chat with (and the caller)."""
+        body = await self.call("GET", "/internal/contacts", params={"ids": _ids(ids)})
+        return cast(list[UserData], body["users"])
 
     async def members(self, chat_ids: Iterable[int]) -> dict[int, list[MemberData]]:
         body = await self.call("GET", "/internal/members", params={"chat_ids": _ids(chat_ids)})
@@ -263,6 +318,9 @@ class ChatClient(ServiceClient):
             payload["client_id"] = client_id
         body = await self.call("POST", f"/internal/chats/{chat_id}/messages", json=payload)
         return cast(MessageData, body["message"])
+
+    async def typing(self, chat_id: int, typing: bool) -> None:
+        await self.call("POST", f"/internal/chats/{chat_id}/typing", json={"typing": typing})
 
     async def mark_read(self, chat_id: int, message_id: int) -> None:
         path = f"/internal/chats/{chat_id}/read"

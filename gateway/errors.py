@@ -12,7 +12,7 @@ class ClientFacingError(Exception):
 
     def __init__(self, message: str, code: str) -> None:
         super().__init__(message)
-        self.extensions = {"code": code}
+        self.extensions: dict[str, object] = {"code": code}
 
 
 def unauthenticated_error() -> ClientFacingError:

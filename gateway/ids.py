@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 import binascii
 
+from mychat.bounds import MAX_DATABASE_ID
+
 
 class InvalidGlobalId(ValueError):
     """The id is not one of ours, or names another type than the one expected."""
@@ -22,9 +24,12 @@ def from_global_id(global_id: str) -> tuple[str, int]:
     except (binascii.Error, UnicodeError, ValueError) as error:
         raise InvalidGlobalId("malformed id") from error
     type_name, separator, raw_id = decoded.partition(":")
-    if not separator or not raw_id.isdigit() or not raw_id.isascii():
+    if not separator or not raw_id.isdigit() or not raw_id.isascii() or len(raw_id) > 19:
         raise InvalidGlobalId("malformed id")
-    return type_name, int(raw_id)
+    value = int(raw_id)
+    if value > MAX_DATABASE_ID:
+        raise InvalidGlobalId("no such id")
+    return type_name, value
 
 
 def database_id(global_id: str, expected_type: str) -> int:
@@ -37,6 +42,8 @@ def database_id(global_id: str, expected_type: str) -> int:
 
 def message_cursor_id(cursor: str) -> int:
     """A message cursor: a Message global id, or a bare database id (handy in GraphiQL)."""
-    if cursor.isdigit() and cursor.isascii() and len(cursor) < 20:
+    if cursor.isdigit() and cursor.isascii():
+        if len(cursor) > 19 or int(cursor) > MAX_DATABASE_ID:
+            raise InvalidGlobalId("no such message")
         return int(cursor)
     return database_id(cursor, "Message")

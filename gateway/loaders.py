@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from functools import partial
+from typing import TYPE_CHECKING
 
 from strawberry.dataloader import DataLoader
 
 from gateway.clients import (
-    AuthClient,
     ChatClient,
     ChatData,
     MemberData,
@@ -17,12 +17,19 @@ from gateway.clients import (
     UserData,
 )
 
+if TYPE_CHECKING:
+    from gateway.presence import Seen
+
+PresenceLookup = Callable[[list[int]], Awaitable[dict[int, "Seen"]]]
+
 # The services accept at most 500 ids per call.
 MAX_BATCH = 500
 
 
-async def _load_users(auth: Callable[[], AuthClient], ids: list[int]) -> list[UserData | None]:
-    found = {user["id"]: user for user in await auth().users(ids)}
+async def _load_users(chat: Callable[[], ChatClient], ids: list[int]) -> list[UserData | None]:
+    """Users the caller may see (shares a chat with), None for anyone else: chat_service knows
+    who shares a chat with whom."""
+    found = {user["id"]: user for user in await chat().contacts(ids)}
     return [found.get(user_id) for user_id in ids]
 
 
@@ -51,18 +58,22 @@ class Loaders:
     """
 
     __slots__ = (
-        "_auth",
         "_chat",
         "_chats",
         "_last_messages",
         "_members",
         "_message_pages",
+        "_presence",
+        "_presence_lookup",
         "_users",
     )
 
-    def __init__(self, auth: Callable[[], AuthClient], chat: Callable[[], ChatClient]) -> None:
-        self._auth = auth
+    def __init__(
+        self, chat: Callable[[], ChatClient], presence_lookup: PresenceLookup | None = None
+    ) -> None:
         self._chat = chat
+        self._presence_lookup = presence_lookup
+        self._presence: DataLoader[int, Seen | None] | None = None
         self._users: DataLoader[int, UserData | None] | None = None
         self._chats: DataLoader[int, ChatData | None] | None = None
         self._members: DataLoader[int, list[MemberData]] | None = None
@@ -72,7 +83,7 @@ class Loaders:
     @property
     def users(self) -> DataLoader[int, UserData | None]:
         if self._users is None:
-            self._users = DataLoader(partial(_load_users, self._auth), max_batch_size=MAX_BATCH)
+            self._users = DataLoader(partial(_load_users, self._chat), max_batch_size=MAX_BATCH)
         return self._users
 
     @property
@@ -103,6 +114,19 @@ class Loaders:
         if self._message_pages is None:
             self._message_pages = {}
         return self._message_pages
+
+    @property
+    def presence(self) -> DataLoader[int, Seen | None]:
+        """Online and last seen, from the presence store (one round trip per tick)."""
+        if self._presence is None:
+            lookup = self._presence_lookup
+
+            async def load(ids: list[int]) -> list[Seen | None]:
+                found = await lookup(ids) if lookup is not None else {}
+                return [found.get(user_id) for user_id in ids]
+
+            self._presence = DataLoader(load, max_batch_size=MAX_BATCH)
+        return self._presence
 
     def prime_chats(self, chats: list[ChatData]) -> None:
         loader = self.chats

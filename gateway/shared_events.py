@@ -5,17 +5,22 @@ reads only plain attributes of the event's object (no resolver, no arguments, no
 so nothing that depends on the viewer or on variables), its result is the same for every
 subscriber holding the same document: the first one executes it and the others reuse that
 result. Selections with resolvers (say `chat { unreadCount }`) still run per subscriber, with
-the subscriber's own context.
+the subscriber's own context, but once per user: a user's subscriptions with the same document
+and variables read the same data for an event, so the first one's execution (service calls
+included) serves the others (`per_user_key`). The cost of an event for one user thus does not
+grow with the number of identical subscriptions they hold (gateway/limits.py bounds the rest).
 
 `SharedEventExecutor` is also where graphql-core's per-event executors get their own field
-memo: they share the subscription's by default, and every event adds entries to it that are
-never read again (memory growing with each event on long-lived subscriptions).
+memo: as copies they would share the subscription's, and every event would add entries to it
+that are never read again (memory growing with each event on long-lived subscriptions).
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from inspect import isawaitable
 from typing import Any, Generic, TypeVar, cast
 
 from graphql import (
@@ -40,6 +45,8 @@ from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.field import StrawberryField
 
 Value = TypeVar("Value")
+# A result ready now, or one being computed by the first subscriber of the same user.
+Shared = ExecutionResult | asyncio.Future[ExecutionResult]
 Built = TypeVar("Built")
 # Events a process keeps results for: all its subscribers handle an event within moments, so a
 # short window suffices; an evicted event only costs a re-execution.
@@ -83,8 +90,8 @@ class SharedEvents:
         # (what, event payload) -> the GraphQL object built from that payload (a dict all local
         # subscribers share), so every subscriber's execution sees the same root value.
         self._objects: dict[str, RecentByIdentity[object]] = {}
-        # Root value -> {id(operation): (operation, result)}.
-        self._results: RecentByIdentity[dict[int, tuple[object, ExecutionResult]]] = (
+        # Root value -> {(id(operation), per-user key or None): (operation, result)}.
+        self._results: RecentByIdentity[dict[tuple[int, str | None], tuple[object, Shared]]] = (
             RecentByIdentity(RECENT_EVENTS)
         )
         # (id(operation), runtime type name) -> (operation, shareable?).
@@ -115,50 +122,114 @@ class SharedEvents:
             self._shareable.popitem(last=False)
         return verdict
 
-    def result_for(self, executor: Executor[Any], payload: object) -> ExecutionResult | None:
-        """The result another subscriber of this process got for this event and document."""
+    def result_for(
+        self, executor: Executor[Any], payload: object, user: str | None = None
+    ) -> Shared | None:
+        """The result another subscriber of this process (of this user, if `user` is given)
+        got for this event and document."""
         results = self._results.get(payload)
         if results is None:
             return None
-        hit = results.get(id(executor.operation))
+        hit = results.get((id(executor.operation), user))
         if hit is None or hit[0] is not executor.operation:
             return None
         return hit[1]
 
-    def remember(self, executor: Executor[Any], payload: object, result: ExecutionResult) -> None:
+    def remember(
+        self, executor: Executor[Any], payload: object, result: Shared, user: str | None = None
+    ) -> None:
         results = self._results.get(payload)
         if results is None:
             results = self._results.put(payload, {})
-        results[id(executor.operation)] = (executor.operation, result)
+        results[(id(executor.operation), user)] = (executor.operation, result)
+
+
+def per_user_key(executor: Executor[Any]) -> str | None:
+    """What makes one subscriber's execution of an event valid for another: the same user
+    (their context: membership, unread counts) and the same variables; None without a user."""
+    viewer = getattr(executor.context_value, "viewer", None)
+    user_id = getattr(viewer, "user_id", None)
+    if not isinstance(user_id, int):
+        return None
+    return f"{user_id}:{executor.variable_values!r}"
+
+
+async def _awaited(result: asyncio.Future[ExecutionResult]) -> ExecutionResult:
+    # Shielded: a subscriber that goes away must not cancel the execution others wait for.
+    return await asyncio.shield(result)
 
 
 class SharedEventExecutor(StrawberryGraphQLCoreExecutionContext):
     """Strawberry's executor, with per-event executors that share results where they can."""
 
     shared: SharedEvents | None = None  # set on per-event executors whose result is shareable
+    user: str | None = None  # set when it is shareable with the same user's subscriptions only
 
     def build_per_event_executor(self, payload: Any) -> Executor[Any]:
         shared = getattr(self.context_value, "shared_events", None)
-        if isinstance(shared, SharedEvents) and shared.shareable(self, payload):
-            ready = shared.result_for(self, payload)
-            if ready is not None:
-                return _ReadyEvent(ready)
+        user = None
+        if isinstance(shared, SharedEvents):
+            if not shared.shareable(self, payload):
+                user = per_user_key(self)
+                if user is None:
+                    shared = None
+            if shared is not None:
+                ready = shared.result_for(self, payload, user)
+                if ready is not None:
+                    return _ReadyEvent(ready)
         else:
             shared = None
-        executor = super().build_per_event_executor(payload)
-        # Own memo per event: the inherited one is keyed by per-event objects and would grow
-        # with every event for the subscription's lifetime.
-        executor._relevant_sub_fields = {}
-        if isinstance(executor, SharedEventExecutor):
-            executor.shared = shared
+        executor = self.executor_for(payload)
+        executor.shared = shared
+        executor.user = user
         return executor
+
+    def executor_for(self, payload: Any) -> SharedEventExecutor:
+        """A new executor for one event, through graphql-core's documented constructor.
+
+        graphql-core's own `build_per_event_executor` makes a shallow copy, which shares this
+        executor's field memo: keyed by per-event objects, it would grow with every event for
+        the subscription's lifetime, and nothing reads those entries again. Every argument
+        here is the public attribute of the same name (Strawberry's subclass adds
+        `operation_extensions`); tests/gateway/test_shared_events.py fails if the constructor
+        gains or loses one.
+        """
+        return type(self)(
+            schema=self.schema,
+            fragment_definitions=self.fragment_definitions,
+            fragments=self.fragments,
+            root_value=payload,
+            context_value=self.context_value,
+            operation=self.operation,
+            variable_values=self.variable_values,
+            field_resolver=self.field_resolver,
+            type_resolver=self.type_resolver,
+            subscribe_field_resolver=self.subscribe_field_resolver,
+            enable_early_execution=self.enable_early_execution,
+            middleware_manager=self.middleware_manager,
+            is_awaitable=self.is_awaitable,
+            is_async_iterable=self.is_async_iterable,
+            hide_suggestions=self.hide_suggestions,
+            abort_signal=self.abort_signal,
+            hooks=self.hooks,
+            operation_extensions=self.operation_extensions,
+        )
 
     def execute_operation(self, serially: bool | None = None) -> AwaitableOrValue[Any]:
         result = super().execute_operation(serially)
-        # Plain fields resolve synchronously; anything else (or an error) is not reused.
-        if self.shared is not None and isinstance(result, ExecutionResult) and not result.errors:
-            self.shared.remember(self, self.root_value, result)
-        return result
+        if self.shared is None:
+            return result
+        if isinstance(result, ExecutionResult):
+            # Plain fields resolve synchronously; an error is not reused for other users.
+            if self.user is not None or not result.errors:
+                self.shared.remember(self, self.root_value, result, self.user)
+            return result
+        if self.user is None or not isawaitable(result):
+            return result
+        # Resolvers of one user's subscription: the others of that user await this one.
+        execution = asyncio.ensure_future(cast("Awaitable[ExecutionResult]", result))
+        self.shared.remember(self, self.root_value, execution, self.user)
+        return _awaited(execution)
 
 
 class _ReadyEvent(SharedEventExecutor):
@@ -168,11 +239,13 @@ class _ReadyEvent(SharedEventExecutor):
     an executor is set up (that copy is most of what a shared delivery would cost).
     """
 
-    def __init__(self, result: ExecutionResult) -> None:
+    def __init__(self, result: Shared) -> None:
         self.result = result
 
-    def execute_operation(self, serially: bool | None = None) -> ExecutionResult:
-        return self.result
+    def execute_operation(self, serially: bool | None = None) -> AwaitableOrValue[Any]:
+        if isinstance(self.result, ExecutionResult):
+            return self.result
+        return _awaited(self.result)
 
 
 def _runtime_type(schema: GraphQLSchema, payload: object) -> GraphQLObjectType | None:

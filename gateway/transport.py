@@ -21,7 +21,7 @@ Params = Mapping[str, str | int]
 TIMEOUT = aiohttp.ClientTimeout(total=10.0, connect=3.0)
 MAX_CONNECTIONS = 100
 # Idle connections are closed well before the services' keep-alive timeout (30 s, see
-# mychat/cli.py), so the gateway rarely reuses one the server is closing.
+# assembly/cli.py), so the gateway rarely reuses one the server is closing.
 KEEPALIVE_SECONDS = 10.0
 
 

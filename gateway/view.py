@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Coroutine
 from datetime import timedelta
-from typing import Any, cast
+from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import orjson
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import FileResponse, PlainTextResponse, Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
@@ -24,7 +24,9 @@ from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET, UnsetType
 
 from gateway.context import Context, GatewayResources
+from gateway.limits import CLOSE_TOO_MANY, LimitExceeded, SocketSlot
 from gateway.websocket import LegacyGraphQLWSHandler, SizeLimitedWebSocketAdapter
+from mychat.pages import GRAPHIQL_SECURITY_HEADERS, NO_CACHE
 from mychat.tokens import bearer_token
 
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
@@ -33,26 +35,10 @@ MAX_SUBSCRIPTIONS_PER_CONNECTION = 20
 LEGACY_KEEP_ALIVE_SECONDS = 15.0
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")  # developers' pages on any port
 REQUEST_ERROR_FLAG = "mychat.graphql_request_error"
+SOCKET_SLOT = "mychat.socket_slot"
+CONTEXT_KEY = "mychat.graphql_context"
 
-EXAMPLE_QUERY = """# MyChat GraphQL API. Sign in with the `login` mutation, then put
-#   {"Authorization": "Bearer <token>"}
-# in the Headers tab below.
-query MyChats {
-  me { id nickname }
-  chats(first: 10) {
-    edges {
-      node {
-        id
-        name
-        lastActivityAt
-        members { user { nickname } role }
-        lastMessage { text sender { nickname } createdAt }
-      }
-    }
-    pageInfo { hasNextPage endCursor }
-  }
-}
-"""
+GRAPHIQL_NOT_BUILT = "GraphiQL not built: run `make install` (it builds web/dist)\n"
 
 
 def _is_request_error(result: ExecutionResult) -> bool:
@@ -72,7 +58,11 @@ class GatewayGraphQL(GraphQL[Context, None]):
     websocket_adapter_class = SizeLimitedWebSocketAdapter
     graphql_ws_handler_class = LegacyGraphQLWSHandler
 
-    def __init__(self, schema: BaseSchema, allowed_origins: tuple[str, ...]) -> None:
+    def __init__(
+        self, schema: BaseSchema, allowed_origins: tuple[str, ...], graphiql_page: Path
+    ) -> None:
+        # The page Vite builds from web/graphiql.html; its scripts load from /assets/.
+        self.graphiql_page = graphiql_page
         super().__init__(
             schema,
             graphql_ide="graphiql",
@@ -109,9 +99,15 @@ class GatewayGraphQL(GraphQL[Context, None]):
         """What GraphQL.__call__ does for a WebSocket, as the coroutine of the socket's handler
         itself: no __call__ frames held for the life of the connection (see gateway/asgi.py).
         """
-        handler = self.run(WebSocket(scope, receive=receive, send=send))
-        # Its result (the WebSocket) is of no use to an ASGI server; the access log drops it.
-        return cast("Coroutine[Any, Any, None]", handler)
+        websocket = WebSocket(scope, receive=receive, send=send)
+        resources: GatewayResources = scope["app"].state.gateway
+        client = scope.get("client")
+        try:
+            slot = resources.limits.open_socket(client[0] if client else "-")
+        except LimitExceeded as error:
+            return _refuse_socket(websocket, error)
+        scope[SOCKET_SLOT] = slot
+        return _released_after(self.run(websocket), slot, websocket)
 
     def _error_response(self, request: Request, error: HTTPException) -> Response:
         media_type = (
@@ -154,17 +150,37 @@ class GatewayGraphQL(GraphQL[Context, None]):
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         resources: GatewayResources = request.scope["app"].state.gateway
         client_host = request.client.host if request.client else None
-        context = Context(resources, request.scope.get("mychat.request_id", "-"), client_host)
+        context = Context(
+            resources,
+            request.scope.get("mychat.request_id", "-"),
+            client_host,
+            request.headers.get("user-agent"),
+        )
         if isinstance(request, Request):
             context.authenticate(bearer_token(request.headers.get("authorization")))
+        else:
+            context.over_http = False
+            context.socket_slot = request.scope.get(SOCKET_SLOT)
+            context.websocket = request
+            request.scope[CONTEXT_KEY] = context
         return context
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
         params = context.connection_params or {}
         raw = params.get("authorization") or params.get("Authorization") or params.get("token")
         token = bearer_token(raw) if isinstance(raw, str) else None
-        if not context.authenticate(token):
+        if not context.authenticate(token) or context.claims is None:
             raise ConnectionRejectionError({"message": "Missing or invalid token"})
+        if context.socket_slot is not None:
+            try:
+                context.socket_slot.authenticate(context.claims.user_id)
+            except LimitExceeded as error:
+                # Our own close code (the protocol handlers only know 4403 for a refusal);
+                # their close after ours is a no-op (SizeLimitedWebSocketAdapter.close).
+                if context.websocket is not None:
+                    await context.websocket.close(CLOSE_TOO_MANY, error.message)
+                raise ConnectionRejectionError({"message": error.message}) from error
+        context.connection_opened()
         acknowledged: UnsetType = UNSET  # a plain connection_ack
         return acknowledged
 
@@ -180,17 +196,48 @@ class GatewayGraphQL(GraphQL[Context, None]):
         # graphql-ws protocols (and browsers' clients) need text frames.
         return orjson.dumps(data).decode()
 
+    def parse_json(self, data: str | bytes) -> dict[str, object] | list[object]:
+        """An HTTP body (or GET `variables`): JSON with an object (or a batch list) at the top;
+        `null`, `1`, `"s"` or `true` is the client's mistake (400), not a crash."""
+        decoded = self.decode_json(data)
+        if not isinstance(decoded, dict | list):
+            raise HTTPException(400, "The request body must be a JSON object")
+        return decoded
+
     def decode_json(self, data: str | bytes) -> object:
         # orjson.JSONDecodeError subclasses json.JSONDecodeError, which Strawberry catches.
         decoded: object = orjson.loads(data)
         return decoded
 
     async def render_graphql_ide(self, request: Request) -> Response:
-        html = self.graphql_ide_html.replace(
-            "parameters.q || EXAMPLE_QUERY",
-            f"parameters.q || {json.dumps(EXAMPLE_QUERY)}",
-        )
-        return HTMLResponse(html)
+        """GraphiQL bundled by the web app's build (no CDN), under the app pages' headers (but
+        inline styles, which its editor needs)."""
+        headers = {**GRAPHIQL_SECURITY_HEADERS, "cache-control": NO_CACHE}
+        if not self.graphiql_page.is_file():
+            return PlainTextResponse(GRAPHIQL_NOT_BUILT, status_code=503, headers=headers)
+        return FileResponse(self.graphiql_page, media_type="text/html", headers=headers)
+
+
+async def _released_after(
+    handler: Coroutine[Any, Any, object], slot: SocketSlot, websocket: WebSocket
+) -> None:
+    try:
+        await handler
+    finally:
+        slot.release()
+        # An authenticated connection was counted as open (sessions, presence).
+        context = websocket.scope.get(CONTEXT_KEY)
+        if isinstance(context, Context):
+            context.connection_closed()
+
+
+async def _refuse_socket(websocket: WebSocket, error: LimitExceeded) -> None:
+    """Accept (with a protocol the client offered) only to close with 4429 and the reason: a
+    refusal before accepting would reach the client as a bare HTTP 403."""
+    offered = websocket.scope.get("subprotocols") or []
+    known = [p for p in offered if p in (GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL)]
+    await websocket.accept(subprotocol=known[0] if known else None)
+    await websocket.close(CLOSE_TOO_MANY, error.message)
 
 
 __all__ = ["GRAPHQL_RESPONSE_JSON", "GatewayGraphQL"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Mapping
 from contextlib import suppress
 from json import JSONDecodeError
 from typing import Any
@@ -13,15 +13,21 @@ from strawberry.asgi import ASGIWebSocketAdapter
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http.exceptions import NonJsonMessageReceived, NonTextMessageReceived
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
-from strawberry.subscriptions.protocols.graphql_ws.types import ConnectionInitMessage
+from strawberry.subscriptions.protocols.graphql_ws.types import (
+    ConnectionInitMessage,
+    OperationMessage,
+)
 from strawberry.types.unset import UnsetType
 
+from gateway.connections import CLOSE_FORBIDDEN
 from gateway.context import Context
 
 MAX_MESSAGE_BYTES = 64 * 1024
-CLOSE_FORBIDDEN = 4403
 CLOSE_TOO_BIG = 1009
 CLOSE_INIT_TIMEOUT = 4408
+CLOSE_BAD_MESSAGE = 4400
+# Message types of the legacy protocol, and what each must carry besides its type.
+_LEGACY_NEEDS_ID = frozenset({"start", "stop"})
 
 
 class SizeLimitedWebSocketAdapter(ASGIWebSocketAdapter):
@@ -48,6 +54,15 @@ class SizeLimitedWebSocketAdapter(ASGIWebSocketAdapter):
         except KeyError as error:
             raise NonTextMessageReceived from error
 
+    async def send_json(self, message: Mapping[str, object]) -> None:
+        # Nothing to send on a socket we closed already (e.g. with 4429 during connection_init).
+        if self.ws.application_state != WebSocketState.DISCONNECTED:
+            await super().send_json(message)
+
+    async def close(self, code: int, reason: str) -> None:
+        if self.ws.application_state != WebSocketState.DISCONNECTED:
+            await super().close(code, reason)
+
 
 class LegacyGraphQLWSHandler(BaseGraphQLWSHandler[Context, None]):
     """The `graphql-ws` (subscriptions-transport-ws) protocol, closing 4403 on a bad token and
@@ -67,6 +82,15 @@ class LegacyGraphQLWSHandler(BaseGraphQLWSHandler[Context, None]):
         if not self.connection_acknowledged:
             await self.websocket.close(CLOSE_INIT_TIMEOUT, "Connection initialisation timeout")
 
+    async def handle_message(self, message: OperationMessage) -> None:
+        """Strawberry's, after a shape check: a frame that is not an object with a string
+        `type` (and, for start/stop, a string `id`; for start, a `payload` with a string
+        `query`) closes the socket with 4400 instead of failing in the handler (1006)."""
+        if not _well_formed(message):
+            await self.websocket.close(CLOSE_BAD_MESSAGE, "Invalid message")
+            return
+        await super().handle_message(message)
+
     async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
         payload: Any = message.get("payload")
         if payload is not None and not isinstance(payload, dict):
@@ -84,3 +108,18 @@ class LegacyGraphQLWSHandler(BaseGraphQLWSHandler[Context, None]):
         else:
             await self.send_message({"type": "connection_ack", "payload": ack_payload})
         self.connection_acknowledged = True
+
+
+def _well_formed(message: object) -> bool:
+    if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+        return False
+    kind = message["type"]
+    if kind in _LEGACY_NEEDS_ID and not isinstance(message.get("id"), str):
+        return False
+    if kind == "start":
+        payload = message.get("payload")
+        if not isinstance(payload, dict) or not isinstance(payload.get("query"), str):
+            return False
+        variables = payload.get("variables")
+        return variables is None or isinstance(variables, dict)
+    return True

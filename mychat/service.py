@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import text
@@ -16,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from mychat.broker import Broker
 from mychat.db import create_engine, create_sessionmaker
 from mychat.http import (
     EXCEPTION_HANDLERS,
@@ -24,9 +24,11 @@ from mychat.http import (
     BodyLimitMiddleware,
     JSONResponse,
 )
+from mychat.revocation import revocations_followed
+from mychat.revocation_db import revoked_sessions_loader
 from mychat.settings import Settings
 from mychat.tables import create_schema
-from mychat.tokens import InvalidToken, TokenClaims, TokenCodec, bearer_token
+from mychat.tokens import InvalidToken, TokenClaims, TokenCodec, bearer_token, token_codec
 
 
 @dataclass
@@ -58,22 +60,22 @@ def authenticate(request: Request) -> TokenClaims:
         raise ApiError(401, "unauthenticated", "Unauthorized") from error
 
 
-def token_codec(settings: Settings, *, embedded: bool) -> TokenCodec:
-    return TokenCodec(
-        settings.resolved_jwt_secret(embedded=embedded), timedelta(seconds=settings.jwt_ttl_seconds)
-    )
-
-
 def create_service_app(
     settings: Settings,
     routes: Sequence[BaseRoute],
     *,
     embedded: bool,
+    broker: Broker,
+    owns_broker: bool,
     extra_lifespan: Callable[[ServiceResources], AbstractAsyncContextManager[None]] | None = None,
     readiness_checks: Sequence[ReadinessCheck] = (),
     sqlite_write_lock_at_begin: bool = False,
 ) -> Starlette:
-    """A Starlette app with the shared middleware, error handlers, health routes and lifespan."""
+    """A Starlette app with the shared middleware, error handlers, health routes and lifespan.
+
+    The lifespan starts the broker when the app owns it, and keeps the token codec's set of
+    signed-out sessions current (loaded from the sessions table, then from broker events).
+    """
     # Resolve the secret now: a bad configuration refuses to start before binding a port.
     tokens = token_codec(settings, embedded=embedded)
 
@@ -85,11 +87,15 @@ def create_service_app(
                 await create_schema(engine)
             res = ServiceResources(settings, engine, create_sessionmaker(engine), tokens)
             app.state.res = res
-            if extra_lifespan is None:
+            async with AsyncExitStack() as stack:
+                if owns_broker:
+                    await broker.start()
+                    stack.push_async_callback(broker.close)
+                load = revoked_sessions_loader(res.sessions)
+                await stack.enter_async_context(revocations_followed(broker, tokens.revoked, load))
+                if extra_lifespan is not None:
+                    await stack.enter_async_context(extra_lifespan(res))
                 yield
-            else:
-                async with extra_lifespan(res):
-                    yield
         finally:
             await engine.dispose()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
+from typing import Literal
 from urllib.parse import quote_plus
 
 from pydantic import AliasChoices, Field
@@ -57,13 +58,103 @@ class Settings(BaseSettings):
     )
     web_dist: Path | None = Field(None, validation_alias=_env("MYCHAT_WEB_DIST", "web_dist"))
     log_level: str = Field("info", validation_alias=_env("MYCHAT_LOG_LEVEL", "log_level"))
+    # `json`: one JSON object a line, with the request id nginx passes on.
+    log_format: Literal["text", "json"] = Field(
+        "text", validation_alias=_env("MYCHAT_LOG_FORMAT", "log_format")
+    )
+    # Prometheus metrics on a port of their own, never routed by nginx; unset means off.
+    metrics_port: int | None = Field(
+        None, ge=0, le=65535, validation_alias=_env("MYCHAT_METRICS_PORT", "metrics_port")
+    )
+    metrics_host: str = Field(
+        "127.0.0.1", validation_alias=_env("MYCHAT_METRICS_HOST", "metrics_host")
+    )
+
+    # `mychat stack`: the repository files it renders and loads (relative to the current folder).
+    nginx_conf: Path = Field(
+        Path("nginx.conf"), validation_alias=_env("MYCHAT_NGINX_CONF", "nginx_conf")
+    )
+    init_sql: Path = Field(
+        Path("db/init.sql"), validation_alias=_env("MYCHAT_INIT_SQL", "init_sql")
+    )
 
     # Abuse limits.
     login_rate_per_minute: int = Field(
         20, ge=1, validation_alias=_env("MYCHAT_LOGIN_RATE_PER_MINUTE", "login_rate_per_minute")
     )
+    # A user stays "online" this long after their gateway's last heartbeat (a killed gateway's
+    # users go offline within about this plus a third of it).
+    presence_ttl_seconds: float = Field(
+        15.0,
+        ge=1.0,
+        le=300.0,
+        validation_alias=_env("MYCHAT_PRESENCE_TTL_SECONDS", "presence_ttl_seconds"),
+    )
     send_rate_per_minute: int = Field(
         600, ge=1, validation_alias=_env("MYCHAT_SEND_RATE_PER_MINUTE", "send_rate_per_minute")
+    )
+    chat_create_rate_per_minute: int = Field(
+        10,
+        ge=1,
+        validation_alias=_env("MYCHAT_CHAT_CREATE_RATE_PER_MINUTE", "chat_create_rate_per_minute"),
+    )
+    member_add_rate_per_minute: int = Field(
+        100,
+        ge=1,
+        validation_alias=_env("MYCHAT_MEMBER_ADD_RATE_PER_MINUTE", "member_add_rate_per_minute"),
+    )
+    # `mychat serve` facing clients directly (mychat/serve_guard.py; nginx in the topology).
+    serve_max_header_bytes: int = Field(
+        16 * 1024,
+        ge=1024,
+        validation_alias=_env("MYCHAT_SERVE_MAX_HEADER_BYTES", "serve_max_header_bytes"),
+    )
+    serve_header_timeout_seconds: float = Field(
+        10.0,
+        gt=0,
+        validation_alias=_env(
+            "MYCHAT_SERVE_HEADER_TIMEOUT_SECONDS", "serve_header_timeout_seconds"
+        ),
+    )
+    serve_max_connections: int = Field(
+        10_000,
+        ge=1,
+        validation_alias=_env("MYCHAT_SERVE_MAX_CONNECTIONS", "serve_max_connections"),
+    )
+    serve_connections_per_address: int = Field(
+        128,
+        ge=1,
+        validation_alias=_env(
+            "MYCHAT_SERVE_CONNECTIONS_PER_ADDRESS", "serve_connections_per_address"
+        ),
+    )
+    # Gateway limits (see gateway/limits.py and gateway/cost.py).
+    ws_per_user: int = Field(20, ge=1, validation_alias=_env("MYCHAT_WS_PER_USER", "ws_per_user"))
+    ws_unauthenticated_per_address: int = Field(
+        20,
+        ge=1,
+        validation_alias=_env(
+            "MYCHAT_WS_UNAUTHENTICATED_PER_ADDRESS", "ws_unauthenticated_per_address"
+        ),
+    )
+    subscriptions_per_user: int = Field(
+        40, ge=1, validation_alias=_env("MYCHAT_SUBSCRIPTIONS_PER_USER", "subscriptions_per_user")
+    )
+    graphql_max_service_calls: int = Field(
+        50,
+        ge=1,
+        validation_alias=_env("MYCHAT_GRAPHQL_MAX_SERVICE_CALLS", "graphql_max_service_calls"),
+    )
+    graphql_max_nodes: int = Field(
+        10_000, ge=1, validation_alias=_env("MYCHAT_GRAPHQL_MAX_NODES", "graphql_max_nodes")
+    )
+    graphql_cost_per_minute: int = Field(
+        3_000,
+        ge=1,
+        validation_alias=_env("MYCHAT_GRAPHQL_COST_PER_MINUTE", "graphql_cost_per_minute"),
+    )
+    service_calls_per_user: int = Field(
+        8, ge=1, validation_alias=_env("MYCHAT_SERVICE_CALLS_PER_USER", "service_calls_per_user")
     )
 
     @property

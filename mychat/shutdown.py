@@ -1,9 +1,11 @@
-"""Graceful shutdown: stop accepting, say goodbye to WebSockets with 1001, finish requests.
+"""Graceful shutdown: stop accepting, finish requests, then close WebSockets with 1012.
 
-uvicorn already stops accepting on SIGTERM and waits for requests in flight
-(`timeout_graceful_shutdown`), but it closes WebSockets with 1012. We send 1001 (Going Away)
-first, from the app's side, so clients reconnect (through nginx, to another gateway) and catch
-up from their cursor; then uvicorn's own shutdown runs unchanged.
+On SIGTERM the server stops accepting, lets the HTTP requests in flight finish (up to
+`DRAIN_SECONDS`), then closes every WebSocket with 1012 (Service Restart) from the app's side,
+so the subscription handlers end and clients reconnect at once (through nginx, to another
+gateway) and catch up from their cursor; then uvicorn's own shutdown runs unchanged. The worst
+case, DRAIN_SECONDS + GOODBYE_GRACE_SECONDS + uvicorn's `timeout_graceful_shutdown`, stays
+within compose's `stop_grace_period`.
 """
 
 from __future__ import annotations
@@ -20,7 +22,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 logger = logging.getLogger(__name__)
 
-GOING_AWAY = 1001
+SERVICE_RESTART = 1012
+# How long HTTP requests in flight get to finish before the WebSockets are closed.
+DRAIN_SECONDS = 5.0
 # How long open WebSocket handlers get to end after the goodbye, before uvicorn's own shutdown.
 GOODBYE_GRACE_SECONDS = 2.0
 STARTUP_FAILURE = 3  # uvicorn's exit code when the server could not start
@@ -52,20 +56,27 @@ class _TrackedWebSocket:
             self._closed = True
             # uvicorn also hands the app a websocket.disconnect, so its handler ends.
             await self._send(
-                {"type": "websocket.close", "code": GOING_AWAY, "reason": "server shutting down"}
+                {"type": "websocket.close", "code": SERVICE_RESTART, "reason": "server restarting"}
             )
 
 
 class WebSocketGoodbye:
-    """ASGI middleware that knows every open WebSocket and can close them all with 1001."""
+    """ASGI middleware that counts HTTP requests in flight and knows every open WebSocket, so
+    that shutdown can wait for the first and close the second with 1012."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
         self._open: set[_TrackedWebSocket] = set()
         self._none_open = asyncio.Event()
         self._none_open.set()
+        self._requests = 0
+        self._no_requests = asyncio.Event()
+        self._no_requests.set()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            await self._request(scope, receive, send)
+            return
         if scope["type"] != "websocket":
             await self.app(scope, receive, send)
             return
@@ -79,15 +90,28 @@ class WebSocketGoodbye:
             if not self._open:
                 self._none_open.set()
 
-    @property
-    def open_count(self) -> int:
-        return len(self._open)
+    async def _request(self, scope: Scope, receive: Receive, send: Send) -> None:
+        self._requests += 1
+        self._no_requests.clear()
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self._requests -= 1
+            if not self._requests:
+                self._no_requests.set()
+
+    async def drain(self, limit: float = DRAIN_SECONDS) -> None:
+        """Wait until no HTTP request is in flight (at most `limit` s: uvicorn ends the rest)."""
+        if self._requests:
+            logger.info("waiting for %d request(s) in flight", self._requests)
+        with suppress(TimeoutError):
+            await asyncio.wait_for(self._no_requests.wait(), limit)
 
     async def close_all(self, grace: float = GOODBYE_GRACE_SECONDS) -> None:
         sockets = tuple(self._open)
         if not sockets:
             return
-        logger.info("closing %d websocket(s) with 1001", len(sockets))
+        logger.info("closing %d websocket(s) with 1012", len(sockets))
         # A client that vanished raises here; that socket is gone anyway.
         await asyncio.gather(*(s.going_away() for s in sockets), return_exceptions=True)
         with suppress(TimeoutError):  # handlers still running are uvicorn's to cancel
@@ -104,6 +128,7 @@ class GracefulServer(uvicorn.Server):
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         for server in self.servers:
             server.close()  # no new connections while we say goodbye
+        await self._goodbye.drain()
         await self._goodbye.close_all()
         await super().shutdown(sockets)
 
@@ -115,7 +140,7 @@ def graceful_server(app: ASGIApp, **config: Any) -> GracefulServer:
 
 
 def run_gracefully(app: ASGIApp, **config: Any) -> None:
-    """Like uvicorn.run(app, **config) for one process, with the 1001 goodbye on shutdown."""
+    """Like uvicorn.run(app, **config) for one process, with the 1012 goodbye on shutdown."""
     server = graceful_server(app, **config)
     server.run()
     if not server.started:

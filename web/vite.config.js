@@ -1,6 +1,9 @@
+import { resolve } from 'node:path';
 import { defineConfig } from 'vite';
 
-// The built page must run under a strict CSP: no inline scripts or styles.
+// The built pages must run under a strict CSP: no inline scripts or styles.
+// Two pages: the messenger (index.html) and GraphiQL (graphiql.html, served by the gateway at
+// /mychat/graphql); GraphiQL's React and Monaco load only on its page.
 export default defineConfig({
   build: {
     outDir: 'dist',
@@ -9,7 +12,18 @@ export default defineConfig({
     modulePreload: { polyfill: false },
     assetsInlineLimit: 0,
     sourcemap: false,
+    rolldownOptions: {
+      input: {
+        main: resolve(import.meta.dirname, 'index.html'),
+        graphiql: resolve(import.meta.dirname, 'graphiql.html'),
+      },
+      // React libraries' "use client" means nothing outside a server-components bundler.
+      onwarn(warning, warn) {
+        if (warning.code !== 'MODULE_LEVEL_DIRECTIVE') warn(warning);
+      },
+    },
   },
+  worker: { format: 'es' },
   server: {
     // `npm run dev` talks to `mychat serve` on its default port.
     proxy: {

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.auth_service.conftest import register
+from tests.support.people import register
 
 
 async def auth_headers(client: httpx.AsyncClient) -> tuple[dict[str, str], int, int]:
@@ -57,38 +57,12 @@ async def test_users_with_501_ids_is_400(client: httpx.AsyncClient) -> None:
     assert "500" in response.json()["error"]
 
 
-async def test_user_by_nickname(client: httpx.AsyncClient) -> None:
-    headers, _, bob = await auth_headers(client)
-    response = await client.get(
-        "/internal/users/by-nickname", params={"nickname": " bob ross "}, headers=headers
-    )
-    assert response.status_code == 200
-    assert response.json() == {"user": {"id": bob, "login": "bob", "nickname": "Bob Ross"}}
-    missing = await client.get(
-        "/internal/users/by-nickname", params={"nickname": "Nobody"}, headers=headers
-    )
-    assert missing.status_code == 404
-    assert missing.json() == {"error": "User not found", "code": "not_found"}
-
-
-@pytest.mark.parametrize("nickname", [None, "", "   ", "x" * 33])
-async def test_user_by_bad_nickname_is_400(client: httpx.AsyncClient, nickname: str | None) -> None:
-    headers, _, _ = await auth_headers(client)
-    params = {} if nickname is None else {"nickname": nickname}
-    response = await client.get("/internal/users/by-nickname", params=params, headers=headers)
-    assert response.status_code == 400
-    assert response.json()["field"] == "nickname"
-
-
-@pytest.mark.parametrize(
-    "path", ["/internal/users?ids=1", "/internal/users/by-nickname?nickname=Alice"]
-)
 @pytest.mark.parametrize("authorization", [None, "Bearer", "Bearer nope", "Basic YWxpY2U6eA=="])
 async def test_internal_endpoints_need_a_valid_token(
-    client: httpx.AsyncClient, path: str, authorization: str | None
+    client: httpx.AsyncClient, authorization: str | None
 ) -> None:
     await register(client)
     headers = {} if authorization is None else {"Authorization": authorization}
-    response = await client.get(path, headers=headers)
+    response = await client.get("/internal/users?ids=1", headers=headers)
     assert response.status_code == 401
     assert response.json() == {"error": "Unauthorized", "code": "unauthenticated"}

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from auth_service.users import do_register, get_user_by_nickname, get_users_by_ids
+from auth_service.users import do_register, get_users_by_ids
 from auth_service.validation import Registration
 from mychat.db import create_engine, create_sessionmaker, session_scope
 from mychat.http import ApiError
@@ -65,7 +65,3 @@ async def test_lookups(sessions: async_sessionmaker[AsyncSession]) -> None:
         found = await get_users_by_ids(session, [bob.id, 999_999, alice.id, bob.id])
         assert [user.id for user in found] == [bob.id, alice.id]
         assert await get_users_by_ids(session, []) == []
-        by_nickname = await get_user_by_nickname(session, "  bob ROSS ")
-        assert by_nickname is not None
-        assert by_nickname.id == bob.id
-        assert await get_user_by_nickname(session, "Nobody") is None

@@ -17,7 +17,8 @@ from chat_service.unit_of_work import UnitOfWork
 from mychat.events import EventKind
 from mychat.http import ApiError
 from mychat.tables import chats
-from tests.chat_service.conftest import ChatHarness, Person
+from tests.chat_service.conftest import ChatHarness
+from tests.support.people import Person
 
 
 @asynccontextmanager
@@ -69,14 +70,13 @@ async def _checked(check: Callable[[str], object], value: str) -> object:
 async def test_domain_checks_without_http(harness: ChatHarness, alice: Person, bob: Person) -> None:
     chat_id = await harness.create_chat(alice, "Room", bob)
     async with rolled_back(harness) as work:
-        connection = work.connection
         checks: list[tuple[Callable[[], Awaitable[object]], str]] = [
             (lambda: do_create_chat(work, " ", alice.id), "validation_error"),
             (lambda: _checked(check_message_text, "x" * 4001), "validation_error"),
             (lambda: _checked(check_client_id, "123"), "validation_error"),
             (lambda: do_add_member(work, chat_id, alice.id, "Bob"), "already_a_member"),
             (lambda: do_add_member(work, chat_id, alice.id, ""), "validation_error"),
-            (lambda: do_mark_read(connection, chat_id, alice.id, -1), "validation_error"),
+            (lambda: do_mark_read(work, chat_id, alice.id, -1), "validation_error"),
         ]
         for call, code in checks:
             with pytest.raises(ApiError) as error:

@@ -6,7 +6,8 @@ import pytest
 from sqlalchemy import select
 
 from mychat.tables import chat_members, chats
-from tests.chat_service.conftest import CHAT, ChatHarness, Person
+from tests.chat_service.conftest import CHAT, ChatHarness
+from tests.support.people import Person
 
 NOT_A_MEMBER = {"error": "You are not a member of this chat", "code": "not_a_member"}
 SEED_NOT_A_MEMBER = {

@@ -21,9 +21,10 @@ from mychat.db import create_autocommit_engine
 from mychat.http import ApiError
 from mychat.settings import Settings
 from mychat.tables import messages
-from tests.chat_service.conftest import CHAT, ChatHarness, Person, running_harness
+from tests.chat_service.conftest import CHAT, ChatHarness, running_harness
 from tests.chat_service.test_internal import get
-from tests.conftest import kill_connection
+from tests.support.database import kill_connection
+from tests.support.people import Person
 
 
 def reads(harness: ChatHarness) -> AsyncConnection:

@@ -25,10 +25,11 @@ from mychat.events import EventKind
 from mychat.http import ApiError
 from mychat.settings import Settings
 from mychat.tables import chats, messages
-from tests.chat_service.conftest import CHAT, ChatHarness, Person, running_harness
+from tests.chat_service.conftest import CHAT, ChatHarness, running_harness
 from tests.chat_service.test_events import RecordingBroker
 from tests.chat_service.test_message_reads import connection_id
-from tests.conftest import kill_connection
+from tests.support.database import kill_connection
+from tests.support.people import Person
 
 
 @dataclass

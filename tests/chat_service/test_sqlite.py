@@ -9,7 +9,8 @@ from collections.abc import AsyncIterator
 import pytest
 
 from mychat.settings import Settings
-from tests.chat_service.conftest import CHAT, ChatHarness, Person, running_harness
+from tests.chat_service.conftest import CHAT, ChatHarness, running_harness
+from tests.support.people import Person
 
 
 @pytest.fixture

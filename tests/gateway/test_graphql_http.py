@@ -3,14 +3,30 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
-from strawberry.extensions.validation_cache import _get_validate_cache
+import httpx
+import pytest
 
-from gateway.schema import CACHE_SIZE
-from tests.gateway.conftest import GRAPHQL, Gateway
+from gateway.schema import CACHE_SIZE, GatewayExtension
+from mychat.pages import GRAPHIQL_SECURITY_HEADERS
+from mychat.settings import Settings
+from tests.gateway.conftest import GRAPHQL, Gateway, composed, service_settings
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
+
+
+@pytest.fixture
+async def gateway_with_dist(
+    settings: Settings, tmp_path: Path
+) -> AsyncIterator[tuple[Gateway, Path]]:
+    """A gateway whose web build (MYCHAT_WEB_DIST) is an empty folder the test fills."""
+    settings = service_settings(settings).model_copy(update={"web_dist": tmp_path})
+    async with composed(settings) as (app, auth, chat):
+        transport = httpx.ASGITransport(app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            yield Gateway(client, auth.calls, chat.calls, settings), tmp_path
 
 
 async def test_get_runs_queries(gateway: Gateway) -> None:
@@ -163,12 +179,28 @@ async def test_oversized_streamed_body_is_413(gateway: Gateway) -> None:
     assert response.json()["code"] == "payload_too_large"
 
 
-async def test_graphiql_for_browsers_with_example_query(gateway: Gateway) -> None:
+async def test_graphiql_for_browsers_is_the_built_page_with_the_app_headers(
+    gateway_with_dist: tuple[Gateway, Path],
+) -> None:
+    gateway, dist = gateway_with_dist
+    page = dist / "graphiql.html"
+    page.write_text('<!doctype html><script type="module" src="/assets/graphiql-x.js"></script>')
     response = await gateway.client.get(GRAPHQL, headers={"accept": "text/html"})
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/html")
-    assert "graphiql" in response.text.lower()
-    assert "query MyChats" in response.text
+    assert response.text == page.read_text()  # served as built: no CDN, nothing patched in
+    for header, value in GRAPHIQL_SECURITY_HEADERS.items():
+        assert response.headers[header] == value
+    assert "script-src" not in response.headers["content-security-policy"]  # no inline scripts
+    assert response.headers["cache-control"] == "no-cache"
+
+
+async def test_graphiql_not_built_is_503_not_500(gateway_with_dist: tuple[Gateway, Path]) -> None:
+    gateway, _dist = gateway_with_dist  # an empty folder: nothing built
+    response = await gateway.client.get(GRAPHQL, headers={"accept": "text/html"})
+    assert response.status_code == 503
+    assert "make install" in response.text
+    assert response.headers["x-frame-options"] == "DENY"
 
 
 async def test_health_and_readiness(gateway: Gateway) -> None:
@@ -183,12 +215,17 @@ async def test_request_id_header(gateway: Gateway) -> None:
     assert response.headers["x-request-id"]
 
 
-async def test_validation_is_cached_across_requests(gateway: Gateway) -> None:
-    # The limit rules must be the same classes on every request, or the cache never hits.
-    cached_validate: Any = _get_validate_cache(CACHE_SIZE)  # an lru_cache wrapper
+async def test_parsing_and_validation_are_cached_across_requests(gateway: Gateway) -> None:
+    # The limit rules must be the same classes on every request, or validation never hits.
+    # Also fails loudly if Strawberry's ParserCache/ValidationCache stop being what the
+    # gateway's extension inherits its caches from.
+    extension = GatewayExtension(limit_rules=())
+    # Strawberry types them as plain callables; they are functools.lru_cache wrappers.
+    caches: tuple[Any, Any] = (extension.cached_parse_document, extension.cached_validate_document)
+    assert [cache.cache_info().maxsize for cache in caches] == [CACHE_SIZE, CACHE_SIZE]
     query = "{ me { id nickname } }"
     await gateway.post(query)
-    hits_before = cached_validate.cache_info().hits
+    hits_before = [cache.cache_info().hits for cache in caches]
     await gateway.post(query)
     await gateway.post(query)
-    assert cached_validate.cache_info().hits == hits_before + 2
+    assert [cache.cache_info().hits for cache in caches] == [hits + 2 for hits in hits_before]

@@ -14,21 +14,20 @@ from starlette.applications import Starlette
 
 from gateway.app import create_app as create_gateway_app
 from gateway.schema import UNAVAILABLE_MESSAGE
-from mychat.service import token_codec
 from mychat.settings import Settings
-from mychat.tokens import TokenCodec
-from tests.conftest import TEST_JWT_SECRET
+from mychat.tokens import TokenCodec, token_codec
 from tests.gateway.conftest import (
     GRAPHQL,
-    PASSWORD,
     REGISTER,
     SEND,
     Gateway,
     User,
     composed,
-    free_port,
     service_settings,
 )
+from tests.support.env import TEST_JWT_SECRET
+from tests.support.people import PASSWORD
+from tests.support.ports import free_port
 
 LOGIN = """
 mutation Login($login: String!, $password: String!) {

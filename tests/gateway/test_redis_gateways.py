@@ -23,11 +23,13 @@ from gateway.ids import database_id
 from gateway.subscriptions import AddedToChat, MessageAdded, chat_event_stream, message_stream
 from mychat.broker.redis import RedisBroker
 from mychat.settings import Settings
-from tests.broker.redis_server import PrivateRedis
-from tests.conftest import TEST_JWT_SECRET
-from tests.gateway.conftest import FAST_HASHES, GRAPHQL, Gateway, free_port
+from tests.gateway.conftest import GRAPHQL, Gateway
 from tests.gateway.test_subscriptions import MESSAGE_ADDED, next_data, settle
-from tests.gateway.wsclient import graphql_socket
+from tests.support.env import TEST_JWT_SECRET
+from tests.support.people import FAST_HASHES
+from tests.support.ports import free_port
+from tests.support.redis import PrivateRedis
+from tests.support.websocket import graphql_socket
 
 pytestmark = pytest.mark.redis
 READY_TIMEOUT = 30.0
@@ -41,7 +43,7 @@ class Processes:
     def serve(self, service: str, port: int, env: dict[str, str]) -> str:
         with (self.logs / f"{service}-{port}.log").open("wb") as log:
             process = subprocess.Popen(
-                [sys.executable, "-m", "mychat.cli", "serve", service, "--port", str(port)],
+                [sys.executable, "-m", "assembly.cli", "serve", service, "--port", str(port)],
                 env={**os.environ, **env},
                 stdout=log,
                 stderr=subprocess.STDOUT,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from assembly.cli import main
 from gateway.schema import build_schema
-from mychat.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -7,7 +7,7 @@ import sys
 
 PROBE = """
 import gc
-from mychat.app_factory import app_for_service
+from assembly.app_factory import app_for_service
 from mychat.gc_tuning import YOUNG_THRESHOLD, tune_for_server
 from mychat.settings import Settings
 

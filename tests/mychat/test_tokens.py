@@ -119,3 +119,35 @@ def test_remembered_tokens_are_bounded_and_per_secret() -> None:
         tokens.verify(tokens.issue(user_id=n + 10, login="b", nickname="B"))
     assert [tokens.verify(token).user_id for token in issued] == [0, 1, 2]
     assert len(tokens._verified) <= VERIFIED_CACHE_SIZE
+
+
+@pytest.mark.parametrize(
+    ("claim", "value"),
+    [
+        ("exp", "99999999999"),
+        ("exp", 1e20),
+        ("exp", True),
+        ("iat", "1700000000"),
+        ("iat", "abc"),
+        ("iat", -1e20),
+        ("user_id", 2**70),
+        ("user_id", "1"),
+    ],
+)
+def test_malformed_claims_are_invalid_tokens_not_crashes(claim: str, value: object) -> None:
+    """Signed with the right secret but with claims no issuer writes: refused, never a 500."""
+    now = int(time.time())
+    claims: dict[str, object] = {
+        "sub": "1",
+        "user_id": 1,
+        "login": "a",
+        "nickname": "A",
+        "iat": now,
+        "exp": now + 3600,
+        claim: value,
+    }
+    if claim == "user_id":
+        claims["sub"] = str(value)
+    token = jwt.encode(claims, SECRET, algorithm="HS256")
+    with pytest.raises(InvalidToken):
+        codec().verify(token)

@@ -4,14 +4,15 @@ subscriber that reconnects and catches up as the web app does."""
 from __future__ import annotations
 
 import asyncio
-import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 import websockets
 
-from tests.gateway.wsclient import graphql_socket
+from tests.support.clients import graphql
+from tests.support.people import Person, register_person, unique
+from tests.support.websocket import graphql_socket
 
 MESSAGE_ADDED = """subscription($chatId: ID!, $after: ID) {
   messageAdded(chatId: $chatId, after: $after) { id databaseId text clientId }
@@ -27,80 +28,40 @@ SEND_MESSAGE = """mutation($chatId: ID!, $text: String!, $clientId: String) {
 DISCONNECTS = (websockets.ConnectionClosed, websockets.InvalidHandshake, OSError, TimeoutError)
 
 
-PASSWORD = "correct horse battery"
+async def register(client: httpx.AsyncClient, name: str) -> Person:
+    """A person with a nickname no other test on a shared stack uses."""
+    return await register_person(client, unique(name))
 
 
-@dataclass
-class User:
-    id: int
-    login: str
-    nickname: str
-    token: str
-
-    @property
-    def auth(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}"}
-
-
-def unique(name: str) -> str:
-    """A nickname no other test on a shared stack uses."""
-    return f"{name}{secrets.token_hex(3)}"
-
-
-async def register(client: httpx.AsyncClient, name: str) -> User:
-    nickname = unique(name)
-    response = await client.post(
-        "/mychat/api/auth/register",
-        json={"login": nickname.lower(), "password": PASSWORD, "nickname": nickname},
-    )
-    assert response.status_code == 200, response.text
-    body = response.json()
-    return User(body["user"]["id"], nickname.lower(), nickname, body["token"])
-
-
-async def create_chat_with(client: httpx.AsyncClient, owner: User, *members: User) -> int:
-    response = await client.post("/mychat/api/chat/", json={"name": "Room"}, headers=owner.auth)
+async def create_chat_with(client: httpx.AsyncClient, owner: Person, *members: Person) -> int:
+    response = await client.post("/mychat/api/chat/", json={"name": "Room"}, headers=owner.headers)
     assert response.status_code == 200, response.text
     chat_id: int = response.json()["chat_id"]
     for member in members:
         added = await client.post(
             f"/mychat/api/chat/{chat_id}/add-user",
             json={"nickname": member.nickname},
-            headers=owner.auth,
+            headers=owner.headers,
         )
         assert added.json()["status"] == "ok", added.text
     return chat_id
 
 
-async def send_rest(client: httpx.AsyncClient, user: User, chat_id: int, text: str) -> None:
+async def send_rest(client: httpx.AsyncClient, user: Person, chat_id: int, text: str) -> None:
     response = await client.post(
-        f"/mychat/api/chat/{chat_id}/message", json={"text": text}, headers=user.auth
+        f"/mychat/api/chat/{chat_id}/message", json={"text": text}, headers=user.headers
     )
     assert response.json()["status"] == "ok", response.text
 
 
-async def history(client: httpx.AsyncClient, user: User, chat_id: int) -> list[dict[str, Any]]:
-    response = await client.get(f"/mychat/api/chat/{chat_id}", headers=user.auth)
+async def history(client: httpx.AsyncClient, user: Person, chat_id: int) -> list[dict[str, Any]]:
+    response = await client.get(f"/mychat/api/chat/{chat_id}", headers=user.headers)
     assert response.status_code == 200, response.text
     messages: list[dict[str, Any]] = response.json()
     return messages
 
 
-async def graphql(
-    client: httpx.AsyncClient, query: str, variables: dict[str, Any], token: str | None = None
-) -> dict[str, Any]:
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    response = await client.post(
-        "/mychat/graphql", json={"query": query, "variables": variables}, headers=headers
-    )
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    assert "errors" not in body, body
-    data: dict[str, Any] = body["data"]
-    return data
-
-
-async def global_chat_id(client: httpx.AsyncClient, user: User, chat_id: int) -> str:
+async def global_chat_id(client: httpx.AsyncClient, user: Person, chat_id: int) -> str:
     data = await graphql(client, "{ chats { edges { node { id databaseId } } } }", {}, user.token)
     for edge in data["chats"]["edges"]:
         if edge["node"]["databaseId"] == chat_id:
@@ -115,7 +76,7 @@ class Subscriber:
     message it saw, as the web app does."""
 
     ws_url: str
-    user: User
+    user: Person
     chat_id: str
     after: str | None = None
     texts: list[str] = field(default_factory=list)

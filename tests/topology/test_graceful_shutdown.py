@@ -1,4 +1,4 @@
-"""Shutdown as `mychat serve` does it: WebSockets get 1001, requests in flight finish."""
+"""Shutdown as `mychat serve` does it: requests in flight finish, then WebSockets get 1012."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from mychat.shutdown import GOING_AWAY, GracefulServer, graceful_server
-from tests.broker.redis_server import free_port
+from mychat.shutdown import SERVICE_RESTART, GracefulServer, graceful_server
+from tests.support.ports import free_port
 
 pytestmark = pytest.mark.topology
 
@@ -62,7 +62,7 @@ async def running() -> AsyncIterator[tuple[GracefulServer, int, list[int]]]:
         await task
 
 
-async def test_shutdown_closes_websockets_with_1001_and_finishes_requests(
+async def test_shutdown_finishes_requests_then_closes_websockets_with_1012(
     running: tuple[GracefulServer, int, list[int]],
 ) -> None:
     server, port, disconnects = running
@@ -83,10 +83,11 @@ async def test_shutdown_closes_websockets_with_1001_and_finishes_requests(
                 async with asyncio.timeout(5):
                     await socket.recv()
             assert closed.value.rcvd is not None
-            assert closed.value.rcvd.code == GOING_AWAY
+            assert closed.value.rcvd.code == SERVICE_RESTART
+            assert in_flight.done()  # the request finished before the goodbye
         response = await in_flight
         assert (response.status_code, response.text) == (200, "finished")
-    assert disconnects == [GOING_AWAY, GOING_AWAY]
+    assert disconnects == [SERVICE_RESTART, SERVICE_RESTART]
     # The listening socket closed before the goodbye: nobody new gets in.
     with pytest.raises(httpx.ConnectError):
         async with httpx.AsyncClient() as late:

@@ -12,11 +12,13 @@ import httpx
 import pytest
 from websockets.asyncio.client import connect
 
-from mychat.stack import NGINX_CONF, NGINX_MARKER, StackError, nginx_command, render_nginx_conf
+from assembly.stack import NGINX_MARKER, StackError, nginx_command, render_nginx_conf
+from mychat.pages import CONTENT_SECURITY_POLICY, GRAPHIQL_CONTENT_SECURITY_POLICY
 from tests.topology.nginx_stubs import (
     ASSET_JS,
     ASSET_NAME,
     INDEX_HTML,
+    NGINX_CONF,
     EdgeUnderTest,
     edge_on_stubs,
     render_for_test,
@@ -187,9 +189,13 @@ async def test_security_headers_and_no_version(client: httpx.AsyncClient) -> Non
         csp = response.headers["content-security-policy"]
         assert "default-src 'self'" in csp
         assert "connect-src 'self' ws: wss:" in csp
-        assert "unpkg" not in csp
+        assert csp == CONTENT_SECURITY_POLICY  # the same as `mychat serve`
+    # GraphiQL, served by a gateway, gets its policy once (nginx's, equal to the gateway's).
     graphiql = await client.get("/mychat/graphql", headers={"Accept": "text/html"})
-    assert "https://unpkg.com" in graphiql.headers["content-security-policy"]
+    assert graphiql.headers.get_list("content-security-policy") == [
+        GRAPHIQL_CONTENT_SECURITY_POLICY
+    ]
+    assert graphiql.headers.get_list("x-frame-options") == ["DENY"]
 
 
 async def test_the_web_app_is_served_with_spa_fallback_and_caching(
@@ -213,3 +219,30 @@ async def test_healthz_answers_without_upstreams(client: httpx.AsyncClient) -> N
     response = await client.get("/healthz")
     assert response.status_code == 200
     assert response.json() == {"status": "ok"}
+
+
+def _directives(text: str) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for line in text.splitlines():
+        words = line.split("#")[0].strip().rstrip(";").split(None, 1)
+        if len(words) == 2:
+            found.setdefault(words[0], words[1])
+    return found
+
+
+def test_nginx_caps_header_time_size_and_connections_per_address() -> None:
+    """What `mychat serve` does itself when exposed (mychat/serve_guard.py), nginx does at
+    the edge of the topology: the configuration says so."""
+    directives = _directives(NGINX_CONF.read_text())
+    assert directives["client_header_timeout"] == "10s"
+    count, size = directives["large_client_header_buffers"].split()
+    assert int(count) * int(size.rstrip("k")) <= 32  # KiB of headers at most
+    assert directives["limit_conn_zone"].startswith("$binary_remote_addr zone=mychat_connections")
+    assert directives["limit_conn"] == "mychat_connections 128"
+    assert directives["limit_conn_status"] == "429"
+
+
+async def test_nginx_refuses_huge_headers(client: httpx.AsyncClient) -> None:
+    response = await client.get("/healthz", headers={"x-big": "a" * 40_000})
+    assert response.status_code == 400
+    assert (await client.get("/healthz")).status_code == 200

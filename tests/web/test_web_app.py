@@ -1,4 +1,4 @@
-"""mychat.web: the built page with its cache and security headers, SPA fallback, and a clear 503
+"""assembly.web: the built page with its cache and security headers, SPA fallback, and a clear 503
 while the page is not built (the API keeps working)."""
 
 from __future__ import annotations
@@ -9,15 +9,10 @@ import httpx
 import pytest
 from starlette.middleware.gzip import GZipMiddleware
 
-from mychat.embedded import create_embedded_app
+from assembly.embedded import create_embedded_app
+from assembly.web import IMMUTABLE, WebApp, create_web_app
+from mychat.pages import CONTENT_SECURITY_POLICY, REPO_WEB_DIST
 from mychat.settings import Settings
-from mychat.web import (
-    CONTENT_SECURITY_POLICY,
-    IMMUTABLE,
-    REPO_WEB_DIST,
-    WebApp,
-    create_web_app,
-)
 
 INDEX = "<!doctype html><title>MyChat</title><script type=module src=/assets/app-1a2b.js></script>"
 

@@ -5,7 +5,14 @@ import { CHAT_EVENTS } from './operations.js';
 import { addChatToList, appendMessage, removeChatFromList } from './cacheUpdates.js';
 import { createStore } from './store.js';
 
-export function createFeed({ client, wsClient, onRemovedFromChat, onReconnected, onMessage }) {
+export function createFeed({
+  client,
+  wsClient,
+  onRemovedFromChat,
+  onReconnected,
+  onMessage,
+  onSignal,
+}) {
   let newest = null; // {databaseId, id} of the newest message seen anywhere
   let subscription = null;
   let stopped = false;
@@ -17,6 +24,8 @@ export function createFeed({ client, wsClient, onRemovedFromChat, onReconnected,
   // have them yet, so the chat view adds them back (see `recentMessages`).
   const recentByChat = new Map();
   const RECENT_PER_CHAT = 50;
+  // Told about every live message (notifications, screen reader announcements).
+  const liveListeners = new Set();
 
   function rememberLive(message) {
     const list = recentByChat.get(message.chatId) ?? [];
@@ -75,6 +84,7 @@ export function createFeed({ client, wsClient, onRemovedFromChat, onReconnected,
         // After the chat: its lastMessage / lastActivityAt never go back past this message.
         appendMessage(cache, event.message);
         onMessage?.(event.message);
+        for (const listener of [...liveListeners]) listener(event.message, event.chat);
         break;
       case 'MemberAdded':
         addNote(event.chat.id, 'joined', event.member.user.nickname);
@@ -91,6 +101,7 @@ export function createFeed({ client, wsClient, onRemovedFromChat, onReconnected,
         removeChatFromList(cache, event.chatId);
         break;
       default:
+        onSignal?.(event); // typing, read receipts, presence: see signals.js
         break;
     }
   }
@@ -151,6 +162,11 @@ export function createFeed({ client, wsClient, onRemovedFromChat, onReconnected,
       for (const message of messages) advanceCursor(message);
     },
     recentMessages: (chatId) => recentByChat.get(chatId) ?? [],
+    /** `listener(message, chat)` for each live message; returns the unsubscribe function. */
+    onLiveMessage(listener) {
+      liveListeners.add(listener);
+      return () => liveListeners.delete(listener);
+    },
     start: subscribe,
     stop() {
       stopped = true;

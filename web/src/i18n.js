@@ -77,6 +77,24 @@ const MESSAGES = {
     notMember: 'You are not a member of this chat.',
     messageList: 'Messages',
     chatList: 'Chat list',
+    emptyChat: 'No messages yet. Write the first one below.',
+    searchChats: 'Search chats',
+    noSearchResults: 'No chats match “{query}”.',
+    today: 'Today',
+    yesterday: 'Yesterday',
+    newMessages: 'New messages',
+    jumpToLatest: 'Jump to latest ↓',
+    waitingToSend: 'waiting for connection…',
+    menu: 'Menu',
+    theme: 'Theme',
+    themeSystem: 'System theme',
+    themeLight: 'Light',
+    themeDark: 'Dark',
+    enableNotifications: 'Enable notifications',
+    notificationsOn: 'Notifications on',
+    notificationsBlocked: 'Notifications blocked in the browser',
+    announceMessage: '{name}: {text}',
+    announceOtherChat: 'New message from {name} in {chat}',
   },
   ru: {
     appName: 'MyChat',
@@ -151,6 +169,24 @@ const MESSAGES = {
     notMember: 'Вы не состоите в этом чате.',
     messageList: 'Сообщения',
     chatList: 'Список чатов',
+    emptyChat: 'Сообщений пока нет. Напишите первое ниже.',
+    searchChats: 'Поиск чатов',
+    noSearchResults: 'Нет чатов по запросу «{query}».',
+    today: 'Сегодня',
+    yesterday: 'Вчера',
+    newMessages: 'Новые сообщения',
+    jumpToLatest: 'К последним ↓',
+    waitingToSend: 'ждёт соединения…',
+    menu: 'Меню',
+    theme: 'Тема',
+    themeSystem: 'Как в системе',
+    themeLight: 'Светлая',
+    themeDark: 'Тёмная',
+    enableNotifications: 'Включить уведомления',
+    notificationsOn: 'Уведомления включены',
+    notificationsBlocked: 'Уведомления запрещены в браузере',
+    announceMessage: '{name}: {text}',
+    announceOtherChat: 'Новое сообщение от {name} в чате «{chat}»',
   },
 };
 
@@ -210,4 +246,9 @@ export function formatTime(iso) {
     ? { hour: '2-digit', minute: '2-digit' }
     : { day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit' };
   return new Intl.DateTimeFormat(current, options).format(date);
+}
+
+/** More strings for a language, from a module of one concern (e.g. i18nAccounts.js). */
+export function addMessages(lang, messages) {
+  Object.assign(MESSAGES[lang], messages);
 }

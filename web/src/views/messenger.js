@@ -4,25 +4,37 @@
 import { h } from '../dom.js';
 import { t } from '../i18n.js';
 import { CHATS, ME } from '../operations.js';
+import { announcerElement } from '../announcer.js';
+import { createDrafts } from '../drafts.js';
+import { createEditing } from '../editing.js';
 import { createFeed } from '../feed.js';
+import { startNotifier } from '../notify.js';
 import { createOutbox } from '../outbox.js';
+import { createSignals } from '../signals.js';
 import { createStore } from '../store.js';
 import { graphiqlLink, languagePicker } from './common.js';
+import { headerMenu, notificationsControl, themePicker } from './settings.js';
 import { mountChatList } from './chatList.js';
 import { mountChatView } from './chatView.js';
+import { mountAccount } from './account.js';
 
 export const CHAT_LIST_SIZE = 50;
 
 function parseRoute() {
   const match = /^#\/chat\/(.+)$/.exec(window.location.hash);
-  return { chatId: match ? decodeURIComponent(match[1]) : null };
+  return {
+    chatId: match ? decodeURIComponent(match[1]) : null,
+    account: window.location.hash === ACCOUNT_HREF,
+  };
 }
+
+const ACCOUNT_HREF = '#/account';
 
 export function chatHref(chatId) {
   return `#/chat/${encodeURIComponent(chatId)}`;
 }
 
-export function createServices({ apollo, expire }) {
+export function createServices({ apollo, session, expire }) {
   const { client, wsClient } = apollo;
   const route = createStore(parseRoute());
   const onHashChange = () => route.set(parseRoute());
@@ -35,13 +47,19 @@ export function createServices({ apollo, expire }) {
 
   const outbox = createOutbox({
     client,
+    connection: apollo.connection,
     onSent: (message) => feed.noteMessage(message),
     onUnauthenticated: expire,
   });
+  const signals = createSignals({ client, myId: session.user.id });
   const feed = createFeed({
     client,
     wsClient,
-    onMessage: (message) => outbox.confirm(message),
+    onSignal: (event) => signals.handle(event),
+    onMessage: (message) => {
+      outbox.confirm(message);
+      signals.messageArrived(message);
+    },
     onRemovedFromChat: (chatId) => {
       if (route.get().chatId === chatId) goToList();
     },
@@ -68,22 +86,41 @@ export function createServices({ apollo, expire }) {
     feed.start();
   }
   start();
+  const stopNotifier = startNotifier({ feed, route, myId: session.user.id, chatHref });
 
   return {
     route,
     goToList,
     outbox,
     feed,
+    signals,
+    drafts: createDrafts(),
+    editing: createEditing(),
     stop() {
       window.removeEventListener('hashchange', onHashChange);
+      stopNotifier();
+      outbox.stop();
       feed.stop();
+      signals.stop();
     },
   };
 }
 
-export function mountMessenger(root, { session, apollo, services, signOut, expire }) {
+export function mountMessenger(
+  root,
+  { session, apollo, services, signOut, expire, signedOutHere, accountDeleted },
+) {
   const { connection } = apollo;
-  const ctx = { client: apollo.client, connection, session, services, expire, chatHref };
+  const ctx = {
+    client: apollo.client,
+    connection,
+    session,
+    services,
+    expire,
+    chatHref,
+    signedOutHere,
+    accountDeleted,
+  };
 
   const statusLabel = h('span', { class: 'connection-label' });
   const status = h(
@@ -98,6 +135,27 @@ export function mountMessenger(root, { session, apollo, services, signOut, expir
   };
   drawStatus(connection.get());
   const offConnection = connection.subscribe(drawStatus);
+  const notifications = notificationsControl();
+  const menu = headerMenu([
+    languagePicker(),
+    themePicker(),
+    notifications.element,
+    graphiqlLink(),
+    h('a', {
+      class: 'ghost account-link',
+      href: ACCOUNT_HREF,
+      'data-testid': 'account-link',
+      text: t('account'),
+      onClick: () => menu.close(),
+    }),
+    h('button', {
+      type: 'button',
+      class: 'ghost',
+      'data-testid': 'sign-out',
+      onClick: signOut,
+      text: t('signOut'),
+    }),
+  ]);
 
   const header = h(
     'header',
@@ -113,41 +171,38 @@ export function mountMessenger(root, { session, apollo, services, signOut, expir
       'div',
       { class: 'header-tools' },
       h('span', { class: 'me', 'data-testid': 'me', text: session.user.nickname }),
-      languagePicker(),
-      graphiqlLink(),
-      h('button', {
-        type: 'button',
-        class: 'ghost',
-        'data-testid': 'sign-out',
-        onClick: signOut,
-        text: t('signOut'),
-      }),
+      menu.element,
     ),
   );
 
   const listPane = h('nav', { class: 'pane list-pane', 'aria-label': t('chatList') });
   const chatPane = h('main', { class: 'pane chat-pane' });
   const layout = h('div', { class: 'layout' }, listPane, chatPane);
-  root.replaceChildren(h('div', { class: 'app' }, header, layout));
+  root.replaceChildren(h('div', { class: 'app' }, header, layout, announcerElement()));
 
   const unmountList = mountChatList(listPane, ctx);
   let unmountChat = () => {};
   let openChatId;
-  const drawRoute = ({ chatId }) => {
-    layout.classList.toggle('has-chat', Boolean(chatId));
-    if (chatId === openChatId) return;
-    openChatId = chatId;
+  const drawRoute = ({ chatId, account }) => {
+    layout.classList.toggle('has-chat', Boolean(chatId) || account);
+    const shown = account ? ACCOUNT_HREF : chatId;
+    if (shown === openChatId) return;
+    openChatId = shown;
     unmountChat();
-    unmountChat = chatId
-      ? mountChatView(chatPane, ctx, chatId)
-      : (chatPane.replaceChildren(h('p', { class: 'empty-state', text: t('selectChat') })),
-        () => {});
+    unmountChat = account
+      ? mountAccount(chatPane, ctx)
+      : chatId
+        ? mountChatView(chatPane, ctx, chatId)
+        : (chatPane.replaceChildren(h('p', { class: 'empty-state', text: t('selectChat') })),
+          () => {});
   };
   drawRoute(services.route.get());
   const offRoute = services.route.subscribe(drawRoute);
 
   return () => {
     offConnection();
+    notifications.stop();
+    menu.close();
     offRoute();
     unmountList();
     unmountChat();

@@ -8,25 +8,11 @@ from starlette.middleware.gzip import GZipMiddleware
 from starlette.responses import FileResponse, PlainTextResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from mychat.pages import NO_CACHE, REPO_WEB_DIST, SECURITY_HEADERS
 from mychat.settings import Settings
 
-REPO_WEB_DIST = Path(__file__).resolve().parent.parent / "web" / "dist"
-
-CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; "
-    "style-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
-)
-SECURITY_HEADERS = {
-    "content-security-policy": CONTENT_SECURITY_POLICY,
-    "x-content-type-options": "nosniff",
-    "x-frame-options": "DENY",
-    "referrer-policy": "no-referrer",
-    "cross-origin-opener-policy": "same-origin",
-    "permissions-policy": "camera=(), microphone=(), geolocation=()",
-}
 # Vite puts a content hash in every file name under assets/: they never change.
 IMMUTABLE = "public, max-age=31536000, immutable"
-NO_CACHE = "no-cache"
 NOT_BUILT = "web app not built: run `make install`\n"
 
 

@@ -9,7 +9,7 @@ from mychat.settings import Settings
 
 def app_for_service(service: str, settings: Settings) -> Starlette:
     if service == "all":
-        from mychat.embedded import create_embedded_app
+        from assembly.embedded import create_embedded_app
 
         return create_embedded_app(settings)
     if service == "auth":

@@ -32,6 +32,9 @@ def build_parser() -> argparse.ArgumentParser:
     stack.add_argument("--gateways", type=int, default=2, help="gateway processes (default 2)")
     stack.add_argument("--port", type=int, help="nginx port (NGINX_PORT, default 8088)")
     stack.add_argument("--workdir", type=Path, help="logs and nginx files (<data dir>/stack)")
+    stack.add_argument("--nginx-conf", type=Path, help="nginx.conf to render (MYCHAT_NGINX_CONF)")
+    stack.add_argument("--init-sql", type=Path, help="schema for a new database (MYCHAT_INIT_SQL)")
+    stack.add_argument("--web-root", type=Path, help="built web app (MYCHAT_WEB_DIST)")
 
     export = commands.add_parser("export-schema", help="write the GraphQL schema SDL")
     export.add_argument("--output", type=Path, default=Path("schema.graphql"))
@@ -46,9 +49,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "serve":
         return _serve(args)
     if args.command == "stack":
-        from mychat.stack import stack_command
+        from assembly.stack import stack_command
 
-        return stack_command(args.gateways, args.port, args.workdir)
+        return stack_command(
+            args.gateways,
+            args.port,
+            args.workdir,
+            nginx_conf=args.nginx_conf,
+            init_sql=args.init_sql,
+            web_root=args.web_root,
+        )
     if args.command == "export-schema":
         return _export_schema(args.output, check=args.check)
     return 2
@@ -68,8 +78,9 @@ def _settings_for(args: argparse.Namespace) -> Settings:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from mychat.app_factory import app_for_service
+    from assembly.app_factory import app_for_service
     from mychat.gc_tuning import tune_for_server
+    from mychat.serve_guard import ServeLimits, guarded_http
     from mychat.shutdown import run_gracefully
 
     settings = _settings_for(args)
@@ -85,7 +96,7 @@ def _serve(args: argparse.Namespace) -> int:
         return 2
     tune_for_server()
     print(f"MyChat ({args.service}) on http://{settings.host}:{settings.port}/", flush=True)
-    # uvicorn.run, plus closing WebSockets with 1001 on SIGTERM (see mychat/shutdown.py).
+    # uvicorn.run, plus closing WebSockets with 1012 on SIGTERM (see mychat/shutdown.py).
     run_gracefully(
         app,
         host=settings.host,
@@ -99,6 +110,8 @@ def _serve(args: argparse.Namespace) -> int:
         timeout_graceful_shutdown=10,
         # Longer than the gateway keeps idle connections to the services (10 s).
         timeout_keep_alive=30,
+        # Header size and time, connections in all and per address (mychat/serve_guard.py).
+        http=guarded_http(ServeLimits.from_settings(settings)),
     )
     return 0
 

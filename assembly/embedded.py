@@ -30,13 +30,13 @@ class PrefixDispatcher:
 
 def create_embedded_app(settings: Settings) -> Starlette:
     # Imported here so that `mychat serve auth` does not load the gateway and its schema.
+    from assembly.web import create_web_app
     from auth_service.app import create_app as create_auth_app
     from chat_service.app import create_app as create_chat_app
     from gateway.app import create_app as create_gateway_app
-    from mychat.web import create_web_app
 
     broker = MemoryBroker()
-    auth_app = create_auth_app(settings, embedded=True)
+    auth_app = create_auth_app(settings, embedded=True, broker=broker)
     chat_app = create_chat_app(settings, broker=broker, embedded=True)
     gateway_app = create_gateway_app(settings, auth_app=auth_app, chat_app=chat_app, broker=broker)
     web_app = create_web_app(settings)

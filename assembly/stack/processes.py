@@ -1,0 +1,132 @@
+"""One child process of the stack: started in its own process group, stopped with all of it."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+import httpx
+
+from assembly.stack.errors import StackError
+from assembly.stack.nginx import LOCALHOST
+
+READY_TIMEOUT = 60.0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((LOCALHOST, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def describe_exit(returncode: int | None) -> str:
+    if returncode is None:
+        return "running"
+    if returncode < 0:
+        return f"killed by {signal.Signals(-returncode).name}"
+    return f"exit code {returncode}"
+
+
+@dataclass
+class ManagedProcess:
+    """One child, the leader of its own process group: a terminal's Ctrl-C reaches only the
+    stack, and stopping the group also ends what the child started (nginx's workers)."""
+
+    name: str
+    command: list[str]
+    env: dict[str, str]
+    log_path: Path
+    port: int
+    ready_path: str
+    process: subprocess.Popen[bytes] | None = None
+    started_at: float = 0.0  # time.monotonic() of the last start
+    _log: IO[bytes] | None = field(default=None, repr=False)
+
+    def start(self) -> None:
+        self._close_log()
+        self._log = self.log_path.open("ab")
+        self.process = subprocess.Popen(  # noqa: S603  # our own arguments, no shell
+            self.command,
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            process_group=0,
+        )
+        self.started_at = time.monotonic()
+
+    @property
+    def pid(self) -> int | None:
+        return None if self.process is None else self.process.pid
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    @property
+    def returncode(self) -> int | None:
+        return None if self.process is None else self.process.poll()
+
+    def signal(self, signum: int) -> None:
+        if self.running:
+            assert self.process is not None
+            self.process.send_signal(signum)
+
+    def kill_group(self) -> None:
+        """SIGKILL whatever is left of the process group (orphaned workers of a dead leader)."""
+        if self.process is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+
+    def wait(self, timeout: float) -> None:
+        """Wait for the exit; SIGKILL the group after `timeout` seconds."""
+        if self.process is None:
+            return
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.kill_group()
+        self._close_log()
+
+    def _close_log(self) -> None:
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    @property
+    def ready_url(self) -> str:
+        return f"http://{LOCALHOST}:{self.port}{self.ready_path}"
+
+    def is_ready(self, client: httpx.Client) -> bool:
+        try:
+            return client.get(self.ready_url).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    def wait_ready(self, timeout: float = READY_TIMEOUT) -> None:
+        """Poll the readiness URL until it answers 200; fail early if the process died."""
+        deadline = time.monotonic() + timeout
+        with httpx.Client(timeout=2.0) as client:
+            while time.monotonic() < deadline:
+                if not self.running:
+                    raise StackError(f"{self.name} exited while starting:\n{self.log_tail()}")
+                if self.is_ready(client):
+                    return
+                time.sleep(0.1)
+        raise StackError(f"{self.name} not ready after {timeout:.0f}s:\n{self.log_tail()}")
