@@ -55,16 +55,21 @@ async def test_items_queued_behind_busy_lanes_share_groups_in_queue_order() -> N
     assert len(recorder.groups) == commit.groups < 12
 
 
-async def test_an_exception_result_is_raised_to_its_caller_only() -> None:
-    recorder = Recorder()
+async def one_group_behind_a_busy_lane(recorder: Recorder, items: list[int]) -> list[object]:
+    """Item 0 alone in the one lane, then `items` queued meanwhile: the outcome of each."""
     commit = queue(recorder, lanes=1)
     recorder.gate.clear()
     blocker = asyncio.create_task(commit.submit(0))
     await asyncio.sleep(0)
-    grouped = [asyncio.create_task(commit.submit(n)) for n in (1, -2, 3)]
+    grouped = [asyncio.create_task(commit.submit(n)) for n in items]
     await asyncio.sleep(0)
     recorder.gate.set()
-    outcomes = await asyncio.gather(blocker, *grouped, return_exceptions=True)
+    return list(await asyncio.gather(blocker, *grouped, return_exceptions=True))
+
+
+async def test_an_exception_result_is_raised_to_its_caller_only() -> None:
+    recorder = Recorder()
+    outcomes = await one_group_behind_a_busy_lane(recorder, [1, -2, 3])
     assert outcomes[:2] == [0, 10]
     assert outcomes[3] == 30
     assert isinstance(outcomes[2], ValueError)
@@ -72,15 +77,7 @@ async def test_an_exception_result_is_raised_to_its_caller_only() -> None:
 
 
 async def test_a_failed_store_fails_its_whole_group() -> None:
-    recorder = Recorder()
-    commit = queue(recorder, lanes=1)
-    recorder.gate.clear()
-    blocker = asyncio.create_task(commit.submit(0))
-    await asyncio.sleep(0)
-    grouped = [asyncio.create_task(commit.submit(n)) for n in (1, -1)]
-    await asyncio.sleep(0)
-    recorder.gate.set()
-    outcomes = await asyncio.gather(blocker, *grouped, return_exceptions=True)
+    outcomes = await one_group_behind_a_busy_lane(Recorder(), [1, -1])
     assert outcomes[0] == 0
     assert all(isinstance(outcome, RuntimeError) for outcome in outcomes[1:])
 
