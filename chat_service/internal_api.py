@@ -11,6 +11,7 @@ from chat_service.chats import (
     CHATS_PAGE_MAX,
     do_create_chat,
     get_chat_ids_for_user,
+    get_chat_state,
     get_chats_by_ids,
     get_chats_for_user,
 )
@@ -61,6 +62,19 @@ async def chats_batch(call: Call) -> dict[str, Any]:
         with_unread=call.query_flag("unread", default=True),
     )
     return {"chats": [chat.to_json() for chat in chats]}
+
+
+async def chat_state(call: Call) -> dict[str, Any]:
+    """Every chat of the caller (or those of `?chat_ids=`) with `unread_count` and its newest
+    message as `last_message`: one call where a live subscription starts."""
+    wanted = call.query_ids("chat_ids") if "chat_ids" in call.request.query_params else None
+    found = await get_chat_state(call.connection, call.user_id, wanted)
+    return {
+        "chats": [
+            {**chat.to_json(), "last_message": None if last is None else last.to_response()}
+            for chat, last in found
+        ]
+    }
 
 
 async def chat_ids(call: Call) -> dict[str, Any]:
@@ -194,6 +208,7 @@ def internal_routes() -> list[BaseRoute]:
         post("/chats", create_chat),
         get("/chats/batch", chats_batch),
         get("/chat-ids", chat_ids),
+        get("/chat-state", chat_state),
         get("/members", members),
         get("/contacts", contacts),
         get("/last-messages", last_messages),

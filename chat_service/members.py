@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from chat_service.access import access_chat_for_user
 from chat_service.unit_of_work import UnitOfWork
 from chat_service.users import get_user_by_nickname
-from chat_service.views import MemberView
+from chat_service.views import MemberView, iso
 from mychat.db import utc_now
 from mychat.events import Event, EventKind
 from mychat.http import ApiError
@@ -32,6 +32,15 @@ def check_nickname(nickname: str) -> str:
 
 def _already_a_member(nickname: str) -> ApiError:
     return ApiError(409, "already_a_member", f"{nickname} is already a member of this chat")
+
+
+_MEMBER_IDS = select(_cm.user_id).where(_cm.chat_id == bindparam("chat_id"))
+
+
+async def get_member_ids(connection: AsyncConnection, chat_id: int) -> frozenset[int]:
+    """The chat's members now (in a writer's transaction, under its chat lock: the recipients
+    of its events, mychat.events.Event.recipients)."""
+    return frozenset(await connection.scalars(_MEMBER_IDS, {"chat_id": chat_id}))
 
 
 _IS_MEMBER = select(_cm.user_id).where(
@@ -61,7 +70,12 @@ async def do_add_member(work: UnitOfWork, chat_id: int, actor_id: int, nickname:
         Event(
             EventKind.MEMBER_ADDED,
             chat_id,
-            {"user": {"id": user.id, "nickname": user.nickname}, "added_by": actor_id},
+            {
+                "user": {"id": user.id, "nickname": user.nickname},
+                "added_by": actor_id,
+                "joined_at": iso(joined_at),
+            },
+            await get_member_ids(connection, chat_id),
         )
     )
     return MemberView(user.id, user.nickname, ROLE_MEMBER, joined_at)
@@ -82,6 +96,7 @@ async def do_leave_chat(work: UnitOfWork, chat_id: int, user_id: int) -> None:
     await connection.execute(
         delete(chat_members).where(_cm.chat_id == chat_id, _cm.user_id == user_id)
     )
+    successor = None
     if access.chat.my_role == ROLE_OWNER:
         successor = await connection.scalar(_OLDEST_MEMBER, {"chat_id": chat_id})
         if successor is not None:
@@ -94,7 +109,9 @@ async def do_leave_chat(work: UnitOfWork, chat_id: int, user_id: int) -> None:
         Event(
             EventKind.MEMBER_LEFT,
             chat_id,
-            {"user": {"id": user_id, "nickname": access.nickname}},
+            {"user": {"id": user_id, "nickname": access.nickname}, "new_owner_id": successor},
+            # The leaver too: their own member_left tells them they are out.
+            await get_member_ids(connection, chat_id) | {user_id},
         )
     )
 

@@ -50,6 +50,10 @@ class MessageData(TypedDict):
     client_id: str | None
 
 
+class ChatStateData(ChatData):
+    last_message: MessageData | None
+
+
 class AuthData(TypedDict):
     token: str
     user: UserData
@@ -252,6 +256,12 @@ class ChatClient(ServiceClient):
     async def chats_batch(self, ids: Iterable[int]) -> list[ChatData]:
         body = await self.call("GET", "/internal/chats/batch", params={"ids": _ids(ids)})
         return cast(list[ChatData], body["chats"])
+
+    async def chat_state(self, ids: Iterable[int] | None = None) -> list[ChatStateData]:
+        """The caller's chats (all, or those of `ids`) with unread counts and newest messages."""
+        params = None if ids is None else {"chat_ids": _ids(ids)}
+        body = await self.call("GET", "/internal/chat-state", params=params)
+        return cast(list[ChatStateData], body["chats"])
 
     async def chat_ids(self) -> list[int]:
         body = await self.call("GET", "/internal/chat-ids")

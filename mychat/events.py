@@ -32,9 +32,11 @@ class Event:
 
     payload by kind (all ids are ints, datetimes ISO 8601 strings with offset):
     - message_added: {"message": {id, chat_id, sender_id, sender_nickname, text, created_at,
-      client_id}}
-    - member_added: {"user": {id, nickname}, "added_by": int}
-    - member_left: {"user": {id, nickname}}
+      client_id}} (the chat's new last message; its created_at is the chat's last activity)
+    - member_added: {"user": {id, nickname}, "added_by": int, "joined_at": str,
+      "chat": {id, name, created_at, created_by, last_activity_at}} (the chat for the new member)
+    - member_left: {"user": {id, nickname}, "new_owner_id": int | None} (who owns the chat now,
+      if the leaver handed it over)
     - chat_created: {"chat": {id, name, created_at, created_by}, "member_ids": [int, ...]}
     - presence_changed (chat_id 0): {"user": {id, nickname}, "online": bool, "last_seen_at":
       str | None, "chat_ids": [int, ...]} (the chats whose members may learn it)
@@ -42,24 +44,44 @@ class Event:
     - messages_read: {"user": {id, nickname}, "last_read_message_id": int}
     - sessions_revoked (chat_id 0): {"user_id": int, "sessions": {session id: expiry, Unix s}}
     - account_deleted (chat_id 0): {"user_id": int}
+
+    `recipients`: the chat's members when the change committed (read under the chat's row lock:
+    a user removed before it is not among them, one added before it is), as Zulip's
+    `send_event_on_commit(realm, event, users)`; a gateway delivers the event to them only.
+    A member who left is a recipient of their own member_left (it tells them they are out).
+    None where the event is not addressed by membership (presence, accounts, typing).
     """
 
     kind: EventKind
     chat_id: int
     payload: dict[str, Any] = field(default_factory=dict)
+    recipients: frozenset[int] | None = None
+
+    def reaches(self, user_id: int) -> bool:
+        """Whether the event is for this user (always true for an event without recipients)."""
+        return self.recipients is None or user_id in self.recipients
 
     @property
     def is_account_event(self) -> bool:
         return self.kind in ACCOUNT_KINDS
 
     def to_json(self) -> bytes:
-        return orjson.dumps(
-            {"kind": self.kind.value, "chat_id": self.chat_id, "payload": self.payload}
-        )
+        data: dict[str, Any] = {
+            "kind": self.kind.value,
+            "chat_id": self.chat_id,
+            "payload": self.payload,
+        }
+        if self.recipients is not None:
+            data["recipients"] = sorted(self.recipients)
+        return orjson.dumps(data)
 
     @classmethod
     def from_json(cls, raw: bytes | str) -> Event:
         data = orjson.loads(raw)
+        recipients = data.get("recipients")
         return cls(
-            kind=EventKind(data["kind"]), chat_id=int(data["chat_id"]), payload=data["payload"]
+            kind=EventKind(data["kind"]),
+            chat_id=int(data["chat_id"]),
+            payload=data["payload"],
+            recipients=None if recipients is None else frozenset(map(int, recipients)),
         )

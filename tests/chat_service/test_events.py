@@ -112,10 +112,17 @@ async def test_every_write_publishes_its_event_with_the_documented_payload(
     assert (chat["id"], chat["name"], chat["created_by"]) == (chat_id, "Events", alice.id)
     assert iso_utc(chat["created_at"])
     assert created.payload["member_ids"] == [alice.id]
+    assert created.recipients == frozenset({alice.id})
 
     assert added.kind is EventKind.MEMBER_ADDED
     assert added.chat_id == chat_id
+    joined_at = added.payload.pop("joined_at")
+    assert iso_utc(joined_at)
     assert added.payload == {"user": {"id": bob.id, "nickname": "Bob"}, "added_by": alice.id}
+    added.payload["joined_at"] = joined_at
+    # Each event names the members when it committed: who may receive it.
+    assert added.recipients == frozenset({alice.id, bob.id})
+    assert message.recipients == frozenset({alice.id, bob.id})
 
     assert message.kind is EventKind.MESSAGE_ADDED
     assert message.chat_id == chat_id
@@ -133,7 +140,8 @@ async def test_every_write_publishes_its_event_with_the_documented_payload(
     assert iso_utc(payload["created_at"])
 
     assert left.kind is EventKind.MEMBER_LEFT
-    assert left.payload == {"user": {"id": bob.id, "nickname": "Bob"}}
+    assert left.payload == {"user": {"id": bob.id, "nickname": "Bob"}, "new_owner_id": None}
+    assert left.recipients == frozenset({alice.id, bob.id})  # the leaver learns it too
     # Every event survives the trip through JSON (the Redis broker sends them that way).
     for event in (created, added, message, left):
         assert Event.from_json(event.to_json()) == event
