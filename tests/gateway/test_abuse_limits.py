@@ -25,9 +25,10 @@ HEAVY_SELECTION = """subscription {
 }"""
 
 
+@pytest.mark.parametrize("protocol", [LEGACY_WS, TRANSPORT_WS])
 @pytest.mark.parametrize("frame", ["null", "[]", "1", '"x"', '{"id":"1"}', '{"type":"start"}'])
-async def test_legacy_protocol_bad_first_frames_close_4400(live: LiveServer, frame: str) -> None:
-    async with graphql_socket(live.ws_url, LEGACY_WS, init=False) as ws:
+async def test_bad_first_frames_close_4400(live: LiveServer, protocol: str, frame: str) -> None:
+    async with graphql_socket(live.ws_url, protocol, init=False) as ws:
         await ws.connection.send(frame)
         assert await ws.wait_closed() == 4400
 
