@@ -38,14 +38,14 @@ query History($id: ID!) {
 
 async def edit(gw: Gateway, user: User | None, message_id: str, text: str) -> dict[str, Any]:
     variables = {"id": message_id, "text": text}
-    result: dict[str, Any] = (await gw.data(EDIT, variables, user and user.token))["editMessage"]
+    token = None if user is None else user.token
+    result: dict[str, Any] = (await gw.data(EDIT, variables, token))["editMessage"]
     return result
 
 
 async def delete(gw: Gateway, user: User | None, message_id: str) -> dict[str, Any]:
-    result: dict[str, Any] = (await gw.data(DELETE, {"id": message_id}, user and user.token))[
-        "deleteMessage"
-    ]
+    token = None if user is None else user.token
+    result: dict[str, Any] = (await gw.data(DELETE, {"id": message_id}, token))["deleteMessage"]
     return result
 
 
@@ -61,12 +61,16 @@ async def test_edit_then_delete(gateway: Gateway) -> None:
     sent = await gateway.send(alice, chat_id, "helo")
     edited = await edit(gateway, alice, sent["id"], "hello")
     assert edited["__typename"] == "MessagePayload"
-    assert edited["message"]["text"] == "hello" and edited["message"]["editedAt"]
+    assert edited["message"]["text"] == "hello"
+    assert edited["message"]["editedAt"]
     assert (await history(gateway, bob, chat_id))[0]["text"] == "hello"
     deleted = await delete(gateway, alice, sent["id"])
-    assert deleted["message"]["text"] == "" and deleted["message"]["deletedAt"]
+    assert deleted["message"]["text"] == ""
+    assert deleted["message"]["deletedAt"]
     (tombstone,) = await history(gateway, bob, chat_id)
-    assert tombstone["text"] == "" and tombstone["deletedAt"] and tombstone["editedAt"]
+    assert tombstone["text"] == ""
+    assert tombstone["deletedAt"]
+    assert tombstone["editedAt"]
 
 
 @pytest.mark.parametrize("verb", ["edit", "delete"])
@@ -90,7 +94,8 @@ async def test_every_refusal_is_typed(gateway: Gateway, verb: str) -> None:
     assert (await change(None, sent["id"]))["__typename"] == "Unauthenticated"
     await delete(gateway, alice, sent["id"])
     gone = await change(alice, sent["id"])
-    assert gone["__typename"] == "AlreadyDeleted" and gone["code"] == "already_deleted"
+    assert gone["__typename"] == "AlreadyDeleted"
+    assert gone["code"] == "already_deleted"
 
 
 async def test_edit_is_limited_like_a_send(gateway: Gateway) -> None:
@@ -99,7 +104,8 @@ async def test_edit_is_limited_like_a_send(gateway: Gateway) -> None:
     sent = await gateway.send(alice, chat_id, "short")
     for text in ("x" * 4001, "  "):
         refused = await edit(gateway, alice, sent["id"], text)
-        assert refused["__typename"] == "ValidationError" and refused["field"] == "text"
+        assert refused["__typename"] == "ValidationError"
+        assert refused["field"] == "text"
     assert (await history(gateway, alice, chat_id))[0]["text"] == "short"
 
 
