@@ -131,7 +131,7 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
-async def run(port: int, requests: int) -> dict[str, Any]:
+async def run(port: int, requests: int, cost_loops: int, sockets: int) -> dict[str, Any]:
     base = f"http://{HOST}:{port}"
     ws_url = f"ws://{HOST}:{port}/mychat/graphql"
     limits = httpx.Limits(max_connections=200)
@@ -149,16 +149,21 @@ async def run(port: int, requests: int) -> dict[str, Any]:
         quiet = await victim_latencies(client, victim, victim_chat_id, requests, statuses)
         stop = asyncio.Event()
         seen: Counter[str] = Counter()
-        sockets = [asyncio.create_task(subscriber(ws_url, attacker, seen)) for _ in range(100)]
+        subscribers = [
+            asyncio.create_task(subscriber(ws_url, attacker, seen)) for _ in range(sockets)
+        ]
         await asyncio.sleep(2)
-        loops = [asyncio.create_task(costly_loop(client, attacker, stop, seen)) for _ in range(8)]
+        loops = [
+            asyncio.create_task(costly_loop(client, attacker, stop, seen))
+            for _ in range(cost_loops)
+        ]
         loops.append(asyncio.create_task(send_loop(client, attacker, own_id, stop, seen)))
         attacked = await victim_latencies(client, victim, victim_chat_id, requests, statuses)
         stop.set()
         await asyncio.gather(*loops)
-        for task in sockets:
+        for task in subscribers:
             task.cancel()
-        await asyncio.gather(*sockets, return_exceptions=True)
+        await asyncio.gather(*subscribers, return_exceptions=True)
     return {
         "quiet_p50_ms": round(statistics.median(quiet), 1),
         "quiet_p99_ms": round(percentile(quiet, 0.99), 1),
@@ -173,6 +178,8 @@ async def run(port: int, requests: int) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--cost-loops", type=int, default=8, help="concurrent costly loops")
+    parser.add_argument("--sockets", type=int, default=100, help="attacker's WebSockets")
     args = parser.parse_args()
     with ExitStack() as stack:
         data_dir = Path(stack.enter_context(tempfile.TemporaryDirectory()))
@@ -183,7 +190,7 @@ def main() -> None:
             env.pop(name)
         server = stack.enter_context(uvicorn_server("abuse-all", "mychat:all", env=env))
         assert server.port is not None
-        result = asyncio.run(run(server.port, args.requests))
+        result = asyncio.run(run(server.port, args.requests, args.cost_loops, args.sockets))
         log = server.log_path.read_text(errors="replace")
         result["pool_timeouts_logged"] = log.count("QueuePool limit") + log.count("pool timeout")
         result["server_errors_logged"] = log.count("unexpected error")

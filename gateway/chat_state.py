@@ -134,6 +134,14 @@ class ViewerChats:
             state.last_activity_at = message.created_at
         return state
 
+    def changed(self, chat_id: int, message: Message) -> ChatState:
+        """A message of a chat of the viewer's was edited or deleted (its newest, perhaps)."""
+        state = self.chats[chat_id]
+        last = state.last_message
+        if last is not None and last.database_id == message.database_id:
+            state.last_message = message
+        return state
+
     def read(self, chat_id: int, read_up_to: int) -> bool:
         """The viewer's read marker moved (on any device); False if the chat must be reloaded
         to know its unread count."""

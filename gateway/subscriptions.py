@@ -36,6 +36,27 @@ class MessageAdded:
     chat: Chat  # the viewer's: gateway/chat_state.py
 
 
+@strawberry.type(description="A message was edited: `message` has the new text and `editedAt`.")
+class MessageEdited:
+    message: Message
+    chat: Chat
+
+
+@strawberry.type(
+    description="A message was deleted: `message` is its tombstone (empty text, `deletedAt`)."
+)
+class MessageDeleted:
+    message: Message
+    chat: Chat
+
+
+# The stored changes to a message already delivered, by event kind.
+CHANGE_KINDS: dict[EventKind, type[MessageEdited | MessageDeleted]] = {
+    EventKind.MESSAGE_EDITED: MessageEdited,
+    EventKind.MESSAGE_DELETED: MessageDeleted,
+}
+
+
 @strawberry.type
 class MemberAdded:
     chat: Chat
@@ -89,6 +110,8 @@ SIGNALS = (Typing, MessagesRead, PresenceChanged)
 
 ChatEvent = Annotated[
     MessageAdded
+    | MessageEdited
+    | MessageDeleted
     | MemberAdded
     | MemberLeft
     | AddedToChat
@@ -158,7 +181,9 @@ def _require_viewer(info: Info) -> int:
 class Subscription:
     @described.subscription(
         "Missed messages after `after` (a Message id) first, then live ones; no gap,"
-        " no duplicate. Ends with an error when the caller leaves the chat."
+        " no duplicate. A message already yielded comes again when it is edited or deleted"
+        " (same id, new `text`, `editedAt` or `deletedAt`). Ends with an error when the caller"
+        " leaves the chat."
     )
     async def message_added(
         self, info: Info, chat_id: strawberry.ID, after: strawberry.ID | None = None
@@ -224,6 +249,12 @@ async def message_stream(
                     and item.payload["user"]["id"] == viewer.user_id
                 ):
                     raise _left_error()
+                if item.kind in CHANGE_KINDS:
+                    row = item.payload["message"]
+                    yield context.shared_events.object_for(
+                        "Message", row, partial(Message.from_data, row)
+                    )
+                    continue
                 if item.kind == EventKind.MESSAGE_ADDED:
                     row = item.payload["message"]
                     if row["id"] not in seen:
@@ -351,6 +382,11 @@ async def _chat_event(context: Context, event: Event, chats: ViewerChats) -> Cha
         return MemberLeft(
             user=User.build(user["id"], user["nickname"]), chat=chats.chats[chat_id].chat()
         )
+    if event.kind in CHANGE_KINDS:
+        row = payload["message"]
+        message = _shared_message(context, row)
+        state = chats.changed(chat_id, message)
+        return CHANGE_KINDS[event.kind](message=message, chat=state.chat())
     if event.kind == EventKind.TYPING:
         if payload["user"]["id"] == me:
             return None

@@ -11,6 +11,8 @@ import orjson
 
 class EventKind(StrEnum):
     MESSAGE_ADDED = "message_added"
+    MESSAGE_EDITED = "message_edited"
+    MESSAGE_DELETED = "message_deleted"
     MEMBER_ADDED = "member_added"
     MEMBER_LEFT = "member_left"
     CHAT_CREATED = "chat_created"
@@ -32,9 +34,11 @@ class Event:
 
     payload by kind (all ids are ints, datetimes ISO 8601 strings with offset):
     - message_added: {"message": {id, chat_id, sender_id, sender_nickname, text, created_at,
-      client_id}} (the chat's new last message; its created_at is the chat's last activity)
-    - member_added: {"user": {id, nickname}, "added_by": int, "joined_at": str,
-      "chat": {id, name, created_at, created_by, last_activity_at}} (the chat for the new member)
+      client_id, edited_at, deleted_at}} (the chat's new last message; its created_at is the
+      chat's last activity)
+    - message_edited, message_deleted: {"message": the same shape, as stored after the change
+      (deleted: text "", deleted_at set)}
+    - member_added: {"user": {id, nickname}, "added_by": int, "joined_at": str}
     - member_left: {"user": {id, nickname}, "new_owner_id": int | None} (who owns the chat now,
       if the leaver handed it over)
     - chat_created: {"chat": {id, name, created_at, created_by}, "member_ids": [int, ...]}
