@@ -289,8 +289,9 @@ async def chat_event_stream(
                         if event is not None:
                             yield event
 
-            async for replayed in caught_up(seen.highest):
-                yield replayed
+            if after is not None:
+                async for replayed in caught_up(after):
+                    yield replayed
             async for item in until_token_expires(context, subscription):
                 if isinstance(item, Resync):
                     before = chats.ids()

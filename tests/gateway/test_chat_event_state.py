@@ -46,19 +46,21 @@ async def test_a_burst_costs_no_service_call_per_delivery(live: LiveServer) -> N
     gw = live.gateway
     alice, bob, carol = await people(gw)
     chat_id = await gw.create_chat(alice, "Busy", bob, carol)
-    await gw.send(alice, chat_id, "before")
+    before = await gw.send(alice, chat_id, "before")
     async with (
         graphql_socket(live.ws_url, token=bob.token) as bob_tab,
         graphql_socket(live.ws_url, token=bob.token) as bob_other_tab,
         graphql_socket(live.ws_url, token=carol.token) as carol_tab,
     ):
         for ws in (bob_tab, bob_other_tab, carol_tab):
-            await ws.subscribe(CHAT_EVENTS)
-        await settle()
+            await ws.subscribe(CHAT_EVENTS, {"after": before["id"]})
+        await gw.send(alice, chat_id, "warm-up")
+        for ws in (bob_tab, bob_other_tab, carol_tab):  # every subscription has started
+            assert (await next_message(ws))["chat"]["unreadCount"] == 2
         gw.chat_calls.clear()
         sent = [await gw.send(alice if n % 3 else carol, chat_id, f"m{n}") for n in range(30)]
         for ws, viewer in ((bob_tab, bob), (bob_other_tab, bob), (carol_tab, carol)):
-            unread = 1  # nobody has read "before"
+            unread = 2  # nobody has read "before" and "warm-up"
             for message in sent:
                 event = await next_message(ws)
                 assert event["message"]["id"] == message["id"]
