@@ -25,7 +25,8 @@ row lock is held across one of them, not four.
    another chat; in a group, `RetryAlone` asks for each of its sends to be stored alone.
 
 `Sender` publishes the message_added events (addressed to the chats' members as of the
-COMMIT) after the COMMIT, in id order, before the senders get their answers; refusals and
+COMMIT) after the COMMIT, in id order, each chat's after the groups that locked it earlier
+(chat_service.publish_order), before the senders get their answers; refusals and
 replays publish nothing. A connection that failed or was cancelled mid-transaction is
 invalidated (closed; the server undoes its open transaction), never reused.
 """
@@ -33,7 +34,7 @@ invalidated (closed; the server undoes its open transaction), never reused.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -45,6 +46,7 @@ from sqlalchemy.util.concurrency import greenlet_spawn
 from chat_service.access import chat_not_found, not_a_member
 from chat_service.group_commit import GroupCommit
 from chat_service.history import message_view
+from chat_service.publish_order import PublishOrder, Ticket
 from chat_service.unit_of_work import publish_events
 from chat_service.validation import check_trimmed_text
 from chat_service.views import MessageView
@@ -309,13 +311,18 @@ class RetryAlone(Exception):
 
 
 async def store_group(
-    transaction: Transaction, sends: Sequence[Send], integrity_error: type[Exception]
+    transaction: Transaction,
+    sends: Sequence[Send],
+    integrity_error: type[Exception],
+    on_locked: Callable[[Sequence[int]], None] = lambda chat_ids: None,
 ) -> tuple[list[Outcome], bool, Recipients]:
     """Store a group of sends in one transaction (see the module docstring); (an outcome per
     send, in order, whether the transaction committed, the members of its chats). Not
-    committed: the caller rolls back."""
+    committed: the caller rolls back. `on_locked(chat_ids)` runs as soon as the chats' locks
+    are held (before any other await: so in each chat's commit order)."""
     chat_ids = sorted({send.chat_id for send in sends})
     chats, memberships = await transaction.begin_and_lock(chat_ids)
+    on_locked([row[0] for row in chats])
     existing = {row[0] for row in chats}
     members = {(row[0], row[1]) for row in memberships}
     by_chat: dict[int, set[int]] = {}
@@ -387,6 +394,7 @@ class Sender:
             self._store, lanes=LANES, max_group=MAX_GROUP, interrupted=_interrupted, name="sends"
         )
         self.transactions = 0  # begun so far (tests check that sends share them)
+        self._order = PublishOrder()
 
     async def send(
         self, chat_id: int, sender_id: int, sender_nickname: str, text: str, client_id: str | None
@@ -407,40 +415,54 @@ class Sender:
         await self.queue.close()
 
     async def _store(self, sends: list[Send]) -> list[Outcome]:
-        recipients: Recipients = {}
         try:
-            outcomes, recipients = await self._in_transaction(sends)
+            return await self._in_transaction(sends)
         except RetryAlone:
-            outcomes = [await self._alone(send, recipients) for send in sends]
-        created = [
-            Event(
-                EventKind.MESSAGE_ADDED,
-                outcome[0].chat_id,
-                {"message": outcome[0].to_json()},
-                recipients.get(outcome[0].chat_id, frozenset()),
-            )
-            for outcome in outcomes
-            if isinstance(outcome, tuple) and outcome[1]
-        ]
-        await publish_events(self._broker, created)
-        return outcomes
+            return [await self._alone(send) for send in sends]
 
-    async def _alone(self, send: Send, recipients: Recipients) -> Outcome:
+    async def _alone(self, send: Send) -> Outcome:
         try:
-            (outcome,), members = await self._in_transaction([send])
+            (outcome,) = await self._in_transaction([send])
         except Exception as error:  # the driver's or the database's: this send failed
             return error
-        recipients.update(members)
         return outcome
 
-    async def _in_transaction(self, sends: list[Send]) -> tuple[list[Outcome], Recipients]:
+    async def _in_transaction(self, sends: list[Send]) -> list[Outcome]:
+        """Store the group, then publish its events in each chat's order (publish_order)."""
+        tickets: list[Ticket] = []
+        try:
+            outcomes, recipients = await self._commit(sends, tickets)
+            created = [
+                Event(
+                    EventKind.MESSAGE_ADDED,
+                    outcome[0].chat_id,
+                    {"message": outcome[0].to_json()},
+                    recipients.get(outcome[0].chat_id, frozenset()),
+                )
+                for outcome in outcomes
+                if isinstance(outcome, tuple) and outcome[1]
+            ]
+            if created:
+                await self._order.wait_turn(tickets[0])
+                await publish_events(self._broker, created)
+            return outcomes
+        finally:
+            for ticket in tickets:
+                self._order.release(ticket)
+
+    async def _commit(
+        self, sends: list[Send], tickets: list[Ticket]
+    ) -> tuple[list[Outcome], Recipients]:
         pooled = await self._engine.raw_connection()
         self.transactions += 1
         try:
             transaction = self._transaction(pooled.driver_connection, self._dialect)
             try:
                 outcomes, committed, recipients = await store_group(
-                    transaction, sends, self._integrity_error
+                    transaction,
+                    sends,
+                    self._integrity_error,
+                    on_locked=lambda chat_ids: tickets.append(self._order.take(chat_ids)),
                 )
             except RetryAlone:
                 await transaction.rollback()

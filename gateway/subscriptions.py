@@ -279,7 +279,10 @@ async def chat_event_stream(
         async with context.broker.subscribe() as subscription:
             chats = ViewerChats(me, partial(_shared_message, context))
             await chats.load(context.chat())  # after subscribing: nothing falls in between
-            seen = SeenIds(chats.newest_message_id() if after is None else after)
+            # Without `after`: live from the loaded state on, judged per chat (a chat's message
+            # committed after the load may have a lower id than another chat's newest).
+            seen = SeenIds(0 if after is None else after)
+            seen.highest = max(seen.highest, chats.newest_message_id())
 
             async def caught_up(since: int) -> AsyncIterator[MessageAdded]:
                 async for row in _all_history_after(context.chat(), since):
@@ -307,7 +310,7 @@ async def chat_event_stream(
                     continue  # membership per event: not a member when it committed
                 if item.kind == EventKind.MESSAGE_ADDED:
                     row = item.payload["message"]
-                    if row["id"] in seen:
+                    if row["id"] in seen or chats.loaded_with(row):
                         continue
                     if row["chat_id"] not in chats and item.recipients is not None:
                         await chats.load(context.chat(), [row["chat_id"]])  # added, not told yet

@@ -41,6 +41,9 @@ export function mountChatView(container, ctx, chatId) {
   let initialScrollDone = false;
   let atBottom = true; // the reader is at the end: keep them there as things change
   let lastMarkedId = null;
+  let markTimer = null;
+  let lastMarkAt = 0;
+  cleanups.push(() => clearTimeout(markTimer));
   const readded = new Set(); // live messages put back into a page fetched while they arrived
   const unreadAtOpen = unreadWhenOpened(client, chatId);
   // Where "New messages" goes: undefined until the server's page is in (the cache may hold
@@ -433,9 +436,6 @@ export function mountChatView(container, ctx, chatId) {
 
   // At most one markRead every MARK_READ_EVERY_MS while messages stream in (the server also
   // writes a marker at most that often): the first at once, then the newest when it is due.
-  let markTimer = null;
-  let lastMarkAt = 0;
-  cleanups.push(() => clearTimeout(markTimer));
   function markRead() {
     const newest = messages[messages.length - 1];
     if (!newest || newest.id === lastMarkedId || document.visibilityState !== 'visible') return;
