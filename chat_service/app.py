@@ -33,6 +33,9 @@ def create_app(
     @asynccontextmanager
     async def chat_lifespan(_res: ServiceResources) -> AsyncIterator[None]:
         read_engine = create_read_engine(settings)
+        if app.state.metrics is not None:
+            app.state.metrics.watch_pool("read", read_engine)
+            app.state.metrics.watch_broker(app_broker)
         app.state.reads = FastReads(read_engine)  # `app` is assigned below, before any start
         sends = app.state.sends = FastSends(read_engine, app_broker)
         try:

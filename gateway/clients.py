@@ -106,6 +106,7 @@ class ServiceClient:
         in_flight: InFlight,
         client_host: str | None = None,
         slots: asyncio.Semaphore | None = None,
+        request_id: str | None = None,
     ) -> None:
         self._transport = transport
         # Bounds the caller's calls in flight (gateway/limits.py): one caller's heavy request
@@ -117,6 +118,9 @@ class ServiceClient:
         if client_host:
             # The services trust it from the gateway only (uvicorn's forwarded_allow_ips).
             self._headers["x-forwarded-for"] = client_host
+        if request_id:
+            # The services log the same id: one request followed through every process.
+            self._headers["x-request-id"] = request_id
 
     async def _send(
         self, method: str, path: str, params: Mapping[str, str | int] | None, body: bytes | None

@@ -87,6 +87,7 @@ class Context:
             self.resources.in_flight,
             self.client_host,
             self._call_slots(),
+            self.request_id,
         )
 
     def chat(self) -> ChatClient:
@@ -96,6 +97,7 @@ class Context:
             self.resources.in_flight,
             self.client_host,
             self._call_slots(),
+            self.request_id,
         )
 
     @property

@@ -23,6 +23,7 @@ from mychat.http import (
     BodyLimitMiddleware,
     JSONResponse,
 )
+from mychat.metrics import MetricsMiddleware, metrics_for, serve_metrics
 from mychat.settings import Settings
 from mychat.tables import create_schema
 from mychat.tokens import InvalidToken, TokenClaims, TokenCodec, bearer_token, token_codec
@@ -68,20 +69,24 @@ def create_service_app(
     """A Starlette app with the shared middleware, error handlers, health routes and lifespan."""
     # Resolve the secret now: a bad configuration refuses to start before binding a port.
     tokens = token_codec(settings, embedded=embedded)
+    metrics = metrics_for(settings)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         engine = create_engine(settings)
+        if metrics is not None:
+            metrics.watch_pool("main", engine)
         try:
             if settings.is_sqlite:
                 await create_schema(engine)
             res = ServiceResources(settings, engine, create_sessionmaker(engine), tokens)
             app.state.res = res
-            if extra_lifespan is None:
-                yield
-            else:
-                async with extra_lifespan(res):
+            with serve_metrics(metrics, settings):
+                if extra_lifespan is None:
                     yield
+                else:
+                    async with extra_lifespan(res):
+                        yield
         finally:
             await engine.dispose()
 
@@ -106,9 +111,15 @@ def create_service_app(
         Route("/readyz", readyz, methods=["GET"]),
     ]
     handlers: Any = EXCEPTION_HANDLERS
-    return Starlette(
+    app = Starlette(
         routes=all_routes,
-        middleware=[Middleware(AccessLogMiddleware), Middleware(BodyLimitMiddleware)],
+        middleware=[
+            Middleware(AccessLogMiddleware),
+            Middleware(MetricsMiddleware, metrics),
+            Middleware(BodyLimitMiddleware),
+        ],
         exception_handlers=handlers,
         lifespan=lifespan,
     )
+    app.state.metrics = metrics  # None unless MYCHAT_METRICS_PORT is set
+    return app
