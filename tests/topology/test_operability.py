@@ -69,6 +69,7 @@ async def test_metrics_and_json_logs(tmp_path: Path, private_redis: PrivateRedis
             )
             assert sent.json()["data"]["sendMessage"]["__typename"] == "SendMessagePayload"
             request_id = sent.headers["x-request-id"]  # nginx's id, as the gateway logged it
+            assert re.fullmatch(r"[0-9a-f]{32}", request_id)  # one copy: nginx's
             await subscriber.wait_for(1)
             # Input that is refused must not reach a log either.
             bad = await client.post(
