@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: install run test check lint format schema web bench soak stack clean
+.PHONY: install run test check lint format schema web bench soak stack screenshots clean
 
 install: $(VENV)/.installed web/dist/index.html
 
@@ -42,6 +42,15 @@ schema: install
 
 stack: install
 	$(VENV)/bin/mychat stack
+
+# The README's pictures: the browser test takes them (into the ignored test-artifacts/, as on
+# every run); this copies them over the tracked ones in web/screenshots/. Review, then commit.
+SCREENS := test-artifacts/screenshots
+screenshots: install
+	rm -rf $(SCREENS)
+	MYCHAT_REQUIRE_SERVICES=1 $(PY) -m pytest -q tests/web/test_browser.py \
+		-k test_screens_in_both_languages_and_at_phone_width
+	cp $(SCREENS)/*.png web/screenshots/
 
 bench: install
 	$(PY) -m bench

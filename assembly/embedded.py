@@ -36,7 +36,7 @@ def create_embedded_app(settings: Settings) -> Starlette:
     from gateway.app import create_app as create_gateway_app
 
     broker = MemoryBroker()
-    auth_app = create_auth_app(settings, embedded=True)
+    auth_app = create_auth_app(settings, embedded=True, broker=broker)
     chat_app = create_chat_app(settings, broker=broker, embedded=True)
     gateway_app = create_gateway_app(settings, auth_app=auth_app, chat_app=chat_app, broker=broker)
     web_app = create_web_app(settings)

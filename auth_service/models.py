@@ -25,3 +25,20 @@ class User(Base):
     nickname_key: Mapped[str]  # mychat.tables.nickname_key(nickname)
     password_hash: Mapped[str]
     created_at: Mapped[datetime]
+    # Set when the account is deleted: login, nickname and password hash are erased then; the
+    # row stays so that the user's messages keep a sender ("Deleted user").
+    deleted_at: Mapped[datetime | None]
+
+
+class Session(Base):
+    """One sign-in: its token carries the id (`sid`); revoked_at set signs it out everywhere."""
+
+    __table__ = tables.sessions
+
+    id: Mapped[str]
+    user_id: Mapped[int]
+    device: Mapped[str]
+    created_at: Mapped[datetime]
+    last_used_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]

@@ -9,11 +9,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from auth_service.account_routes import account_routes
 from auth_service.models import User
+from auth_service.signin import check_password_of, start_session
 from auth_service.state import auth_state
 from auth_service.users import (
     MAX_IDS_PER_LOOKUP,
-    authenticate_user,
     do_register,
     get_users_by_ids,
 )
@@ -32,13 +33,6 @@ def user_json(user: User) -> dict[str, Any]:
     return {"id": user.id, "login": user.login, "nickname": user.nickname}
 
 
-def _session_body(request: Request, user: dict[str, Any]) -> dict[str, Any]:
-    token = resources(request).tokens.issue(
-        user_id=user["id"], login=user["login"], nickname=user["nickname"]
-    )
-    return {"token": token, "user": user}
-
-
 async def register(request: Request) -> Response:
     state = auth_state(request)
     state.limits.check_client("register", request)
@@ -47,19 +41,20 @@ async def register(request: Request) -> Response:
     # Hash before the unit of work: no database connection is held while argon2 runs.
     password_hash = await state.passwords.hash(registration.password)
     async with session_scope(resources(request).sessions) as session:
-        user = user_json(await do_register(session, registration, password_hash))
+        user = await do_register(session, registration, password_hash)
+        body = {"token": await start_session(session, request, user), "user": user_json(user)}
     # 200, not 201: the seed answered 200 and its clients check for it.
-    return JSONResponse(_session_body(request, user))
+    return JSONResponse(body)
 
 
 async def login(request: Request) -> Response:
     state = auth_state(request)
     state.limits.check_client("login", request)
     credentials = check_credentials(await read_json_object(request))
-    state.limits.check_login("login", credentials.login)
     async with session_scope(resources(request).sessions) as session:
-        user = user_json(await authenticate_user(session, state.passwords, credentials))
-    return JSONResponse(_session_body(request, user))
+        user = await check_password_of(session, request, state, credentials)
+        body = {"token": await start_session(session, request, user), "user": user_json(user)}
+    return JSONResponse(body)
 
 
 async def verify(request: Request) -> Response:
@@ -118,6 +113,7 @@ def _parse_ids(request: Request) -> list[int]:
 
 def auth_routes() -> list[BaseRoute]:
     return [
+        *account_routes(),
         Route(f"{PUBLIC_PREFIX}/register", register, methods=["POST"]),
         Route(f"{PUBLIC_PREFIX}/login", login, methods=["POST"]),
         Route(f"{PUBLIC_PREFIX}/verify", verify, methods=["POST"]),

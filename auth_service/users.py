@@ -11,10 +11,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from auth_service.models import User
 from auth_service.passwords import Passwords
 from auth_service.validation import Credentials, Registration
+from mychat.db import utc_now
 from mychat.http import ApiError
 from mychat.tables import nickname_key
 
 MAX_IDS_PER_LOOKUP = 500
+DELETED_NICKNAME = "Deleted user"
 
 
 class InvalidCredentials(ApiError):
@@ -78,8 +80,32 @@ async def authenticate_user(
 
 
 async def get_user_by_login(session: AsyncSession, login: str) -> User | None:
-    result = await session.execute(select(User).where(User.login == login.lower()))
+    result = await session.execute(
+        select(User).where(User.login == login.lower(), User.deleted_at.is_(None))
+    )
     return result.scalar_one_or_none()
+
+
+async def get_active_user(session: AsyncSession, user_id: int) -> User:
+    """The caller's row, locked for an account change; 401 once the account is deleted."""
+    user = await session.get(User, user_id, with_for_update=True)
+    if user is None or user.deleted_at is not None:
+        raise ApiError(401, "unauthenticated", "Unauthorized")
+    return user
+
+
+async def do_erase_account(session: AsyncSession, user: User) -> None:
+    """Erase login, nickname and password hash; the row stays so messages keep a sender.
+
+    The placeholders cannot collide with real accounts: '#' is allowed in neither logins nor
+    nicknames, and the id makes each unique.
+    """
+    user.login = f"#deleted-{user.id}"
+    user.nickname = DELETED_NICKNAME
+    user.nickname_key = f"#deleted-{user.id}"
+    user.password_hash = ""
+    user.deleted_at = utc_now()
+    await session.flush()
 
 
 async def get_users_by_ids(session: AsyncSession, ids: Sequence[int]) -> list[User]:

@@ -7,11 +7,13 @@ from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
 
+from chat_service.deleted_accounts import deleted_accounts_followed
 from chat_service.endpoints import ChatServiceState
 from chat_service.fast_reads import FastReads
 from chat_service.fast_sends import FastSends
 from chat_service.internal_api import internal_routes
 from chat_service.public_api import public_routes
+from chat_service.typing import TYPING_PER_MINUTE
 from mychat.broker import Broker
 from mychat.broker.factory import create_broker
 from mychat.db import create_read_engine
@@ -26,12 +28,12 @@ def create_app(
     settings: Settings, *, broker: Broker | None = None, embedded: bool = False
 ) -> Starlette:
     """The chat service; a broker passed in belongs to the caller, one made here to the app."""
-    owns_broker = broker is None
-    # The chat service only publishes: nothing here subscribes to events.
-    app_broker = create_broker(settings, listen=False) if broker is None else broker
+    # The chat service publishes chat events and hears only account events (sign-outs,
+    # deleted accounts): it never reads back the chat events it sends.
+    app_broker = create_broker(settings, accounts_only=True) if broker is None else broker
 
     @asynccontextmanager
-    async def chat_lifespan(_res: ServiceResources) -> AsyncIterator[None]:
+    async def chat_lifespan(res: ServiceResources) -> AsyncIterator[None]:
         read_engine = create_read_engine(settings)
         if app.state.metrics is not None:
             app.state.metrics.watch_pool("read", read_engine)
@@ -39,34 +41,24 @@ def create_app(
         app.state.reads = FastReads(read_engine)  # `app` is assigned below, before any start
         sends = app.state.sends = FastSends(read_engine, app_broker)
         try:
-            async with broker_lifespan():
-                try:
-                    yield
-                finally:
-                    await sends.close()  # publishes what it stores: before the broker closes
+            async with deleted_accounts_followed(app_broker, res.sessions):
+                yield
         finally:
+            await sends.close()  # publishes what it stores: before the broker closes
             await read_engine.dispose()
-
-    @asynccontextmanager
-    async def broker_lifespan() -> AsyncIterator[None]:
-        if not owns_broker:
-            yield
-            return
-        await app_broker.start()
-        try:
-            yield
-        finally:
-            await app_broker.close()
 
     app = create_service_app(
         settings,
         [*public_routes(), *internal_routes()],
         embedded=embedded,
+        broker=app_broker,
+        owns_broker=broker is None,
         extra_lifespan=chat_lifespan,
         readiness_checks=[app_broker.check],
     )
     app.state.chat = ChatServiceState(
         broker=app_broker,
         send_limiter=RateLimiter(settings.send_rate_per_minute, SEND_RATE_WINDOW_SECONDS),
+        typing_limiter=RateLimiter(TYPING_PER_MINUTE, SEND_RATE_WINDOW_SECONDS),
     )
     return app

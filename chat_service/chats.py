@@ -253,6 +253,12 @@ async def get_members(
     )
     for member, nickname in rows:
         members[member.chat_id].append(
-            MemberView(member.user_id, nickname, member.role, member.joined_at)
+            MemberView(
+                member.user_id,
+                nickname,
+                member.role,
+                member.joined_at,
+                member.last_read_message_id,
+            )
         )
     return members

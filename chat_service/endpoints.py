@@ -39,6 +39,7 @@ class ChatServiceState:
 
     broker: Broker
     send_limiter: RateLimiter
+    typing_limiter: RateLimiter
 
 
 def chat_state(request: Request) -> ChatServiceState:
@@ -119,6 +120,12 @@ class Call:
             return []
         if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
             raise _invalid(name, f"{name} must be a list of strings")
+        return value
+
+    def flag_field(self, name: str, *, default: bool) -> bool:
+        value = self.body.get(name, default)
+        if not isinstance(value, bool):
+            raise _invalid(name, f"{name} must be true or false")
         return value
 
     def int_field(self, name: str) -> int:

@@ -29,6 +29,7 @@ from chat_service.messages import (
     get_last_messages,
     get_messages_after,
 )
+from chat_service.typing import publish_typing
 from chat_service.views import ChatView, MessageView
 
 CHATS_PAGE_DEFAULT = 20
@@ -162,6 +163,12 @@ async def send_message(call: Call) -> dict[str, Any]:
     return {"message": message.to_response(), "created": created}
 
 
+async def typing(call: Call) -> dict[str, Any]:
+    """ "<nickname> is typing": published to the chat's members, never stored."""
+    await publish_typing(call, call.flag_field("typing", default=True))
+    return {"status": "ok"}
+
+
 async def mark_read(call: Call) -> dict[str, Any]:
     last_read = await do_mark_read(
         call.session, call.chat_id, call.user_id, call.int_field("message_id")
@@ -193,4 +200,5 @@ def internal_routes() -> list[BaseRoute]:
         post("/chats/{chat_id}/members", add_member),
         post("/chats/{chat_id}/leave", leave_chat, reads_body=False),
         post("/chats/{chat_id}/read", mark_read),
+        post("/chats/{chat_id}/typing", typing, write=False),
     ]

@@ -26,8 +26,10 @@ from chat_service.models import (
     messages_table,
     users_table,
 )
+from chat_service.unit_of_work import emit
 from chat_service.validation import check_trimmed_text
 from chat_service.views import MessageView
+from mychat.events import Event, EventKind
 from mychat.http import ApiError, RateLimited
 from mychat.ratelimit import RateLimiter
 
@@ -169,7 +171,7 @@ async def do_mark_read(session: AsyncSession, chat_id: int, user_id: int, messag
         raise ApiError(
             400, "validation_error", "message_id must not be negative", field="message_id"
         )
-    chat, member, _nickname = await access_chat_for_user(session, chat_id, user_id)
+    chat, member, nickname = await access_chat_for_user(session, chat_id, user_id)
     target = min(message_id, chat.last_message_id or 0)
     if target > member.last_read_message_id:
         await session.execute(
@@ -182,4 +184,7 @@ async def do_mark_read(session: AsyncSession, chat_id: int, user_id: int, messag
             .values(last_read_message_id=target)
             .execution_options(synchronize_session=False)
         )
+        # Read receipts: the other members (and the reader's other tabs) see it live.
+        read = {"user": {"id": user_id, "nickname": nickname}, "last_read_message_id": target}
+        emit(session, Event(EventKind.MESSAGES_READ, chat_id, read))
     return max(target, member.last_read_message_id)

@@ -20,7 +20,10 @@ class User(NamedTuple):
     nickname_key: str
 
 
-_USER = select(users.c.id, users.c.nickname, users.c.nickname_key)
+# A deleted account (its row kept for its messages' sake) can neither act nor be found.
+_USER = select(users.c.id, users.c.nickname, users.c.nickname_key).where(
+    users.c.deleted_at.is_(None)
+)
 
 
 def _user_not_found(nickname: str, field: str) -> ApiError:

@@ -61,6 +61,8 @@ class MemberView:
     nickname: str
     role: str
     joined_at: datetime
+    # The last message id this member has read (read receipts); 0 for none.
+    last_read_message_id: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -68,6 +70,7 @@ class MemberView:
             "nickname": self.nickname,
             "role": self.role,
             "joined_at": iso(self.joined_at),
+            "last_read_message_id": self.last_read_message_id,
         }
 
 

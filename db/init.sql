@@ -11,9 +11,24 @@ CREATE TABLE IF NOT EXISTS users (
     nickname_key VARCHAR(96) COLLATE utf8mb4_bin NOT NULL,
     password_hash VARCHAR(255) NOT NULL,
     created_at DATETIME(6) NOT NULL,
+    deleted_at DATETIME(6) NULL,
     PRIMARY KEY (id),
     CONSTRAINT uq_users_login UNIQUE (login),
     CONSTRAINT uq_users_nickname_key UNIQUE (nickname_key)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+CREATE TABLE IF NOT EXISTS sessions (
+    id VARCHAR(32) NOT NULL,
+    user_id BIGINT NOT NULL,
+    device VARCHAR(120) NOT NULL,
+    created_at DATETIME(6) NOT NULL,
+    last_used_at DATETIME(6) NOT NULL,
+    expires_at DATETIME(6) NOT NULL,
+    revoked_at DATETIME(6) NULL,
+    PRIMARY KEY (id),
+    CONSTRAINT fk_sessions_user_id FOREIGN KEY (user_id) REFERENCES users (id) ON DELETE CASCADE,
+    INDEX ix_sessions_user_id (user_id),
+    INDEX ix_sessions_expires_at (expires_at)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
 
 CREATE TABLE IF NOT EXISTS chats (

@@ -15,8 +15,10 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp
 
 from gateway.asgi import GatewayApp
+from gateway.clients import AccountClient, ChatClient
 from gateway.context import GatewayResources
 from gateway.limits import GatewayLimits
+from gateway.presence import Presence, create_presence_store
 from gateway.schema import build_schema
 from gateway.transport import (
     HttpTransport,
@@ -25,11 +27,13 @@ from gateway.transport import (
     TransportError,
 )
 from gateway.view import GatewayGraphQL
+from mychat.background import running
 from mychat.broker import Broker
 from mychat.broker.factory import create_broker
 from mychat.http import EXCEPTION_HANDLERS, AccessLogMiddleware, BodyLimitMiddleware, JSONResponse
 from mychat.metrics import MetricsMiddleware, metrics_for, serve_metrics
 from mychat.pages import REPO_WEB_DIST
+from mychat.revocation import revocations_followed
 from mychat.settings import ConfigurationError, Settings
 from mychat.tokens import token_codec
 
@@ -89,6 +93,25 @@ def create_app(
                 limits=GatewayLimits.from_settings(settings),
             )
             app.state.gateway = resources
+            stack.push_async_callback(resources.touches.aclose)
+            stack.push_async_callback(resources.connections.aclose)
+            tokens.revoked.add_listener(resources.connections.sessions_revoked)
+            presence = resources.presence = Presence(
+                create_presence_store(settings),
+                active_broker,
+                lambda token: ChatClient(chat_http, token, resources.in_flight),
+                settings.presence_ttl_seconds,
+            )
+            await presence.store.start()
+            stack.push_async_callback(presence.store.close)
+            stack.push_async_callback(presence.aclose)
+            resources.connections.watcher = presence
+            await stack.enter_async_context(running(presence.run(), "presence"))
+            # Signed-out sessions: loaded from auth_service (the gateway has no database).
+            load = AccountClient(auth_http, None, resources.in_flight).revoked_sessions
+            await stack.enter_async_context(
+                revocations_followed(active_broker, tokens.revoked, load)
+            )
             if metrics is not None:
                 metrics.watch_broker(active_broker)
                 metrics.gauge_from(
@@ -96,8 +119,8 @@ def create_app(
                     "GraphQL subscriptions running now",
                     resources.limits.active_subscriptions,
                 )
-            with serve_metrics(metrics, settings):
-                yield
+            stack.enter_context(serve_metrics(metrics, settings))
+            yield
             # Let requests of cancelled subscriptions finish before the clients close.
             if resources.in_flight:
                 await asyncio.wait(set(resources.in_flight), timeout=DRAIN_SECONDS)

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from starlette._utils import get_route_path
 from starlette.applications import Starlette
+from starlette.routing import Match, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 
 from gateway.view import GatewayGraphQL
@@ -33,15 +33,17 @@ class GatewayApp(Starlette):
         **options: Any,
     ) -> None:
         super().__init__(**options)
-        self._graphql_path = graphql_path
         self._graphql_socket = AccessLogMiddleware(
             MetricsMiddleware(graphql_view.serve_websocket, metrics)
         )
+        # Matched as the router would (a mount's root_path taken off), never called: the socket
+        # goes to `_graphql_socket`, without the route's own layers.
+        self._graphql_route = WebSocketRoute(graphql_path, self._graphql_socket)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         # A coroutine function, not a plain one returning the coroutine (one frame less): uvicorn
         # would take a plain __call__ for an ASGI 2 app.
-        if scope["type"] == "websocket" and get_route_path(scope) == self._graphql_path:
+        if scope["type"] == "websocket" and self._graphql_route.matches(scope)[0] is Match.FULL:
             scope["app"] = self  # as Starlette does: the view finds the resources through it
             await self._graphql_socket(scope, receive, send)
             return

@@ -37,6 +37,7 @@ class MemberData(TypedDict):
     nickname: str
     role: str
     joined_at: str
+    last_read_message_id: NotRequired[int]
 
 
 class MessageData(TypedDict):
@@ -106,6 +107,7 @@ class ServiceClient:
         in_flight: InFlight,
         client_host: str | None = None,
         slots: asyncio.Semaphore | None = None,
+        user_agent: str | None = None,
         request_id: str | None = None,
     ) -> None:
         self._transport = transport
@@ -118,6 +120,9 @@ class ServiceClient:
         if client_host:
             # The services trust it from the gateway only (uvicorn's forwarded_allow_ips).
             self._headers["x-forwarded-for"] = client_host
+        if user_agent:
+            # Names the device of a new session (the sessions list shows it).
+            self._headers["user-agent"] = user_agent
         if request_id:
             # The services log the same id: one request followed through every process.
             self._headers["x-request-id"] = request_id
@@ -204,6 +209,47 @@ class AuthClient(ServiceClient):
         return cast(list[UserData], body["users"])
 
 
+class SessionData(TypedDict):
+    id: str
+    device: str
+    created_at: str
+    last_used_at: str
+    current: bool
+
+
+class AccountClient(ServiceClient):
+    """auth_service's account endpoints (auth_service/account_routes.py)."""
+
+    async def sessions(self) -> list[SessionData]:
+        return cast(list[SessionData], (await self.call("GET", "/internal/sessions"))["sessions"])
+
+    async def end_session(self, session_id: str) -> int:
+        body = await self.call("POST", "/internal/sessions/end", json={"session_id": session_id})
+        return int(body["signed_out"])
+
+    async def sign_out(self) -> int:
+        return int((await self.call("POST", "/internal/sessions/sign-out"))["signed_out"])
+
+    async def sign_out_everywhere(self) -> int:
+        body = await self.call("POST", "/internal/sessions/sign-out-everywhere")
+        return int(body["signed_out"])
+
+    async def touch_session(self) -> None:
+        await self.call("POST", "/internal/sessions/touch")
+
+    async def revoked_sessions(self) -> dict[str, float]:
+        body = await self.call("GET", "/internal/sessions/revoked")
+        return {str(sid): float(until) for sid, until in body["sessions"].items()}
+
+    async def change_password(self, old_password: str, new_password: str) -> int:
+        body = {"old_password": old_password, "new_password": new_password}
+        answer = await self.call("POST", "/internal/account/password", json=body)
+        return int(answer["signed_out"])
+
+    async def delete_account(self, password: str) -> None:
+        await self.call("POST", "/internal/account/delete", json={"password": password})
+
+
 class ChatClient(ServiceClient):
     async def chats(self, first: int, after: str | None) -> ChatPage:
         params: dict[str, str | int] = {"first": first}
@@ -275,6 +321,9 @@ class ChatClient(ServiceClient):
             payload["client_id"] = client_id
         body = await self.call("POST", f"/internal/chats/{chat_id}/messages", json=payload)
         return cast(MessageData, body["message"])
+
+    async def typing(self, chat_id: int, typing: bool) -> None:
+        await self.call("POST", f"/internal/chats/{chat_id}/typing", json={"typing": typing})
 
     async def mark_read(self, chat_id: int, message_id: int) -> None:
         path = f"/internal/chats/{chat_id}/read"

@@ -6,17 +6,21 @@ import asyncio
 import copy
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from starlette.websockets import WebSocket
 
-from gateway.clients import AuthClient, ChatClient, InFlight
+from gateway.clients import AccountClient, AuthClient, ChatClient, InFlight, ServiceClient
+from gateway.connections import OpenConnections, SessionTouches
 from gateway.limits import GatewayLimits, SocketSlot
 from gateway.loaders import Loaders
+from gateway.presence import Presence, Seen
 from gateway.shared_events import SharedEvents
 from gateway.transport import ServiceTransport
 from mychat.broker import Broker
 from mychat.tokens import InvalidToken, TokenClaims, TokenCodec
+
+Client = TypeVar("Client", bound=ServiceClient)
 
 
 @dataclass
@@ -30,17 +34,27 @@ class GatewayResources:
     in_flight: InFlight = field(default_factory=set)
     shared_events: SharedEvents = field(default_factory=SharedEvents)
     limits: GatewayLimits = field(default_factory=GatewayLimits)
+    connections: OpenConnections = field(default_factory=OpenConnections)
+    touches: SessionTouches = field(default_factory=SessionTouches)
+    presence: Presence | None = None  # set by the app's lifespan
 
 
 class Context:
     def __init__(
-        self, resources: GatewayResources, request_id: str, client_host: str | None = None
+        self,
+        resources: GatewayResources,
+        request_id: str,
+        client_host: str | None = None,
+        user_agent: str | None = None,
     ) -> None:
         self.resources = resources
         self.request_id = request_id
         # The caller's address, forwarded so auth_service limits logins per caller, not per
-        # gateway.
+        # gateway; and its User-Agent, which names the device of a new session.
         self.client_host = client_host
+        self.user_agent = user_agent
+        # Whether this WebSocket's context counts as an open connection (sessions, presence).
+        self._counted = False
         self.token: str | None = None
         self.claims: TokenClaims | None = None
         # Set by Strawberry from the WebSocket connection_init payload.
@@ -49,7 +63,7 @@ class Context:
         self.socket_slot: SocketSlot | None = None
         self.over_http = True
         self.websocket: WebSocket | None = None
-        self.loaders = Loaders(self.auth, self.chat)
+        self.loaders = Loaders(self.auth, self.chat, self.presence_lookup)
 
     def authenticate(self, token: str | None) -> bool:
         """Verify the token locally (no round trip); remember it for forwarding."""
@@ -61,6 +75,7 @@ class Context:
         except InvalidToken:
             return False
         self.token = token
+        self.resources.touches.used(self.claims, self.account)
         return True
 
     @property
@@ -75,30 +90,56 @@ class Context:
 
     @property
     def viewer(self) -> TokenClaims | None:
-        """The caller, while the token is still valid (WebSocket contexts outlive tokens)."""
-        if self.claims is None or self.claims.expires_at <= datetime.now(UTC):
+        """The caller, while the token is valid and its session not signed out (WebSocket
+        contexts outlive tokens)."""
+        claims = self.claims
+        if (
+            claims is None
+            or claims.expires_at <= datetime.now(UTC)
+            or self.resources.tokens.is_revoked(claims)
+        ):
             return None
-        return self.claims
+        return claims
+
+    async def presence_lookup(self, user_ids: list[int]) -> dict[int, Seen]:
+        presence = self.resources.presence
+        if presence is None:
+            return {}
+        return await presence.store.lookup(user_ids)
+
+    def connection_opened(self) -> None:
+        """The WebSocket was accepted with this token: count it open (once per connection)."""
+        websocket, claims, token = self.websocket, self.claims, self.token
+        if websocket is not None and claims is not None and token and not self._counted:
+            self._counted = True
+            self.resources.connections.opened(claims, token, websocket)
+            if self.resources.tokens.is_revoked(claims):  # signed out meanwhile
+                self.resources.connections.sessions_revoked([claims.session_id])
+
+    def connection_closed(self) -> None:
+        if self._counted and self.websocket is not None and self.claims is not None:
+            self._counted = False
+            self.resources.connections.closed(self.claims, self.websocket)
+
+    def _client(self, kind: type[Client], transport: ServiceTransport) -> Client:
+        return kind(
+            transport,
+            self.token,
+            self.resources.in_flight,
+            self.client_host,
+            self._call_slots(),
+            self.user_agent,
+            self.request_id,
+        )
 
     def auth(self) -> AuthClient:
-        return AuthClient(
-            self.resources.auth_http,
-            self.token,
-            self.resources.in_flight,
-            self.client_host,
-            self._call_slots(),
-            self.request_id,
-        )
+        return self._client(AuthClient, self.resources.auth_http)
+
+    def account(self) -> AccountClient:
+        return self._client(AccountClient, self.resources.auth_http)
 
     def chat(self) -> ChatClient:
-        return ChatClient(
-            self.resources.chat_http,
-            self.token,
-            self.resources.in_flight,
-            self.client_host,
-            self._call_slots(),
-            self.request_id,
-        )
+        return self._client(ChatClient, self.resources.chat_http)
 
     @property
     def broker(self) -> Broker:
@@ -111,8 +152,8 @@ class Context:
     def for_operation(self) -> Context:
         """A copy sharing the caller but with fresh loaders (one per WebSocket operation)."""
         fresh = copy.copy(self)
-        fresh.loaders = Loaders(fresh.auth, fresh.chat)
+        fresh.loaders = Loaders(fresh.auth, fresh.chat, fresh.presence_lookup)
         return fresh
 
     def reset_loaders(self) -> None:
-        self.loaders = Loaders(self.auth, self.chat)
+        self.loaders = Loaders(self.auth, self.chat, self.presence_lookup)

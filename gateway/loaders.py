@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from functools import partial
+from typing import TYPE_CHECKING
 
 from strawberry.dataloader import DataLoader
 
@@ -16,6 +17,11 @@ from gateway.clients import (
     MessagePage,
     UserData,
 )
+
+if TYPE_CHECKING:
+    from gateway.presence import Seen
+
+PresenceLookup = Callable[[list[int]], Awaitable[dict[int, "Seen"]]]
 
 # The services accept at most 500 ids per call.
 MAX_BATCH = 500
@@ -57,12 +63,21 @@ class Loaders:
         "_last_messages",
         "_members",
         "_message_pages",
+        "_presence",
+        "_presence_lookup",
         "_users",
     )
 
-    def __init__(self, auth: Callable[[], AuthClient], chat: Callable[[], ChatClient]) -> None:
+    def __init__(
+        self,
+        auth: Callable[[], AuthClient],
+        chat: Callable[[], ChatClient],
+        presence_lookup: PresenceLookup | None = None,
+    ) -> None:
         self._auth = auth
         self._chat = chat
+        self._presence_lookup = presence_lookup
+        self._presence: DataLoader[int, Seen | None] | None = None
         self._users: DataLoader[int, UserData | None] | None = None
         self._chats: DataLoader[int, ChatData | None] | None = None
         self._members: DataLoader[int, list[MemberData]] | None = None
@@ -103,6 +118,19 @@ class Loaders:
         if self._message_pages is None:
             self._message_pages = {}
         return self._message_pages
+
+    @property
+    def presence(self) -> DataLoader[int, Seen | None]:
+        """Online and last seen, from the presence store (one round trip per tick)."""
+        if self._presence is None:
+            lookup = self._presence_lookup
+
+            async def load(ids: list[int]) -> list[Seen | None]:
+                found = await lookup(ids) if lookup is not None else {}
+                return [found.get(user_id) for user_id in ids]
+
+            self._presence = DataLoader(load, max_batch_size=MAX_BATCH)
+        return self._presence
 
     def prime_chats(self, chats: list[ChatData]) -> None:
         loader = self.chats

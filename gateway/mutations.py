@@ -2,29 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, TypeVar
 
 import strawberry
 
 from gateway import described
-from gateway.clients import AuthData, ServiceError
+from gateway.accounts import AccountMutation
+from gateway.clients import AuthData
 from gateway.context import Context
 from gateway.errors import (
     AlreadyAMember,
     Conflict,
-    Error,
     NotAMember,
     NotFound,
     RateLimited,
     Unauthenticated,
     ValidationError,
-    not_found,
-    result_error,
-    unauthenticated,
 )
 from gateway.ids import InvalidGlobalId, database_id, message_cursor_id, to_global_id
+from gateway.mutation_support import ChatGone, run_action
 from gateway.queries import load_chat
 from gateway.types import Chat, Member, Message, Viewer
 
@@ -65,6 +62,11 @@ class MarkReadPayload:
     chat: Chat
 
 
+@strawberry.type
+class SetTypingPayload:
+    chat_id: strawberry.ID
+
+
 AuthResult = Annotated[
     AuthPayload | ValidationError | Conflict | Unauthenticated | RateLimited,
     strawberry.union("AuthResult"),
@@ -85,38 +87,20 @@ SendMessageResult = Annotated[
     SendMessagePayload | ValidationError | NotFound | NotAMember | RateLimited | Unauthenticated,
     strawberry.union("SendMessageResult"),
 ]
+SetTypingResult = Annotated[
+    SetTypingPayload | NotFound | NotAMember | RateLimited | Unauthenticated,
+    strawberry.union("SetTypingResult"),
+]
 MarkReadResult = Annotated[
     MarkReadPayload | ValidationError | NotFound | NotAMember | Unauthenticated,
     strawberry.union("MarkReadResult"),
 ]
 
 
-class _ChatGone(Exception):
-    """The chat is not (or no longer) visible to the caller."""
-
-
-async def _run(
-    info: Info,
-    allowed: tuple[type[Error], ...],
-    action: Callable[[], Awaitable[T]],
-    *,
-    needs_viewer: bool = True,
-) -> Any:
-    """The action's payload, or the typed error a service answered with."""
-    if needs_viewer and info.context.viewer is None:
-        return unauthenticated()
-    try:
-        return await action()
-    except ServiceError as error:
-        return result_error(error, allowed)
-    except (InvalidGlobalId, _ChatGone):
-        return not_found("Chat")
-
-
 async def _visible_chat(info: Info, chat_id: int) -> Chat:
     chat = await load_chat(info, chat_id)
     if chat is None:
-        raise _ChatGone
+        raise ChatGone
     return chat
 
 
@@ -131,7 +115,7 @@ AUTH_ERRORS = (ValidationError, Conflict, Unauthenticated, RateLimited)
 
 
 @strawberry.type
-class Mutation:
+class Mutation(AccountMutation):
     @described.mutation("Create an account; answers a token like login.")
     async def register(self, info: Info, login: str, password: str, nickname: str) -> AuthResult:
         async def action() -> AuthPayload:
@@ -139,7 +123,7 @@ class Mutation:
                 info, await info.context.auth().register(login, password, nickname)
             )
 
-        result: AuthResult = await _run(info, AUTH_ERRORS, action, needs_viewer=False)
+        result: AuthResult = await run_action(info, AUTH_ERRORS, action, needs_viewer=False)
         return result
 
     @strawberry.mutation
@@ -147,7 +131,7 @@ class Mutation:
         async def action() -> AuthPayload:
             return _auth_payload(info, await info.context.auth().login(login, password))
 
-        result: AuthResult = await _run(info, AUTH_ERRORS, action, needs_viewer=False)
+        result: AuthResult = await run_action(info, AUTH_ERRORS, action, needs_viewer=False)
         return result
 
     @described.mutation("A new chat with you as owner and the named members.")
@@ -159,7 +143,7 @@ class Mutation:
             return CreateChatPayload(chat=Chat.from_data(row))
 
         errors = (ValidationError, NotFound, Unauthenticated)
-        result: CreateChatResult = await _run(info, errors, action)
+        result: CreateChatResult = await run_action(info, errors, action)
         return result
 
     @strawberry.mutation
@@ -174,7 +158,7 @@ class Mutation:
             )
 
         errors = (ValidationError, NotFound, NotAMember, AlreadyAMember, Unauthenticated)
-        result: AddMemberResult = await _run(info, errors, action)
+        result: AddMemberResult = await run_action(info, errors, action)
         return result
 
     @strawberry.mutation
@@ -184,7 +168,9 @@ class Mutation:
             await info.context.chat().leave(chat_db_id)
             return LeaveChatPayload(chat_id=strawberry.ID(to_global_id("Chat", chat_db_id)))
 
-        result: LeaveChatResult = await _run(info, (NotFound, NotAMember, Unauthenticated), action)
+        result: LeaveChatResult = await run_action(
+            info, (NotFound, NotAMember, Unauthenticated), action
+        )
         return result
 
     @described.mutation("Send; the same clientId twice sends once (safe retries).")
@@ -197,7 +183,23 @@ class Mutation:
             return SendMessagePayload(message=Message.from_data(row))
 
         errors = (ValidationError, NotFound, NotAMember, RateLimited, Unauthenticated)
-        result: SendMessageResult = await _run(info, errors, action)
+        result: SendMessageResult = await run_action(info, errors, action)
+        return result
+
+    @described.mutation(
+        "Tell the chat's other members you are typing (send at most every 3 s while typing,"
+        " and typing: false when you stop); rate-limited."
+    )
+    async def set_typing(
+        self, info: Info, chat_id: strawberry.ID, typing: bool = True
+    ) -> SetTypingResult:
+        async def action() -> SetTypingPayload:
+            chat_db_id = database_id(chat_id, "Chat")
+            await info.context.chat().typing(chat_db_id, typing)
+            return SetTypingPayload(chat_id=strawberry.ID(to_global_id("Chat", chat_db_id)))
+
+        errors = (NotFound, NotAMember, RateLimited, Unauthenticated)
+        result: SetTypingResult = await run_action(info, errors, action)
         return result
 
     @described.mutation("Mark messages up to messageId as read.")
@@ -216,5 +218,5 @@ class Mutation:
             return MarkReadPayload(chat=await _visible_chat(info, chat_db_id))
 
         errors = (ValidationError, NotFound, NotAMember, Unauthenticated)
-        result: MarkReadResult = await _run(info, errors, action)
+        result: MarkReadResult = await run_action(info, errors, action)
         return result

@@ -9,6 +9,7 @@ import strawberry
 from strawberry.types.nodes import SelectedField, Selection
 
 from gateway import described
+from gateway.accounts import AccountQuery
 from gateway.clients import ChatData, ServiceError
 from gateway.context import Context
 from gateway.errors import ClientFacingError, unauthenticated_error
@@ -45,7 +46,7 @@ async def load_chat(info: Info, chat_id: int) -> Chat | None:
 
 
 @strawberry.type
-class Query:
+class Query(AccountQuery):
     @described.field("The signed-in user; null without a valid token.")
     async def me(self, info: Info) -> Viewer | None:
         viewer = info.context.viewer

@@ -9,13 +9,11 @@ from typing import Protocol, cast
 
 import strawberry
 from graphql import ASTValidationRule, GraphQLError
-from strawberry.extensions import MaskErrors
+from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.extensions.max_aliases import create_validator as max_aliases_rule
-from strawberry.extensions.parser_cache import _get_parse_cache
 from strawberry.extensions.query_depth_limiter import create_validator as max_depth_rule
-from strawberry.extensions.validation_cache import _get_validate_cache
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
-from strawberry.types import ExecutionContext
+from strawberry.types import ExecutionContext, StreamExecutionResult
 
 from gateway.clients import ServiceUnavailable
 from gateway.context import Context
@@ -66,7 +64,7 @@ class _HasErrors(Protocol):
     errors: list[GraphQLError] | None
 
 
-class GatewayExtension(MaskErrors):
+class GatewayExtension(ParserCache, ValidationCache):
     """Every per-operation concern in one extension: token limit, depth/alias rules, parser and
     validation caches, fresh loaders per WebSocket operation, masking of unexpected errors.
 
@@ -74,29 +72,22 @@ class GatewayExtension(MaskErrors):
     one's `on_operation` hook open for the subscription's life: one extension instead of six
     (MaxTokensLimiter, ParserCache, AddValidationRules, ValidationCache, a loaders extension,
     MaskErrors) holds one open hook instead of four, and runs one hook per stage.
+
+    Public APIs only: the caches are Strawberry's own `ParserCache` and `ValidationCache`,
+    whose `on_parse` and `on_validate` hooks this class inherits (with their process-wide LRU
+    caches, shared by every instance of the same size). Masking is MaskErrors' behaviour on
+    the public `on_operation` and `on_stream_result` hooks: MaskErrors itself runs a
+    runtime-checkable Protocol test, slow in Python 3.11, for every result (so every event of
+    every subscription), and its overridable parts are private methods.
     """
 
-    # Constant for the class: set here, not per instance (one instance per operation).
-    should_mask_error = staticmethod(is_unexpected)
-    error_message = MASKED_MESSAGE
-
     def __init__(self, limit_rules: tuple[type[ASTValidationRule], ...]) -> None:
-        # No MaskErrors.__init__: its two attributes are the class's above.
+        # ParserCache's __init__ runs the next one in the MRO (ValidationCache's) with its default
+        # size, so ValidationCache's runs again, after it, with ours.
+        ParserCache.__init__(self, maxsize=CACHE_SIZE)
+        ValidationCache.__init__(self, maxsize=CACHE_SIZE)
         self.limit_rules = limit_rules
-        self._stream_result_processed = False
-
-    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
-        """No details either way; an unreachable service says so, so clients know to retry."""
-        if not isinstance(error.original_error, ServiceUnavailable):
-            return super().anonymise_error(error)
-        return GraphQLError(
-            UNAVAILABLE_MESSAGE,
-            nodes=error.nodes,
-            source=error.source,
-            positions=error.positions,
-            path=error.path,
-            extensions={"code": "SERVICE_UNAVAILABLE"},
-        )
+        self.streamed = False
 
     def on_operation(self) -> Iterator[None]:
         execution_context = self.execution_context
@@ -107,40 +98,50 @@ class GatewayExtension(MaskErrors):
         context = execution_context.context
         if isinstance(context, Context):
             execution_context.context = context.for_operation()
-        # MaskErrors: the final result is masked when the operation ends.
-        yield from super().on_operation()
+        yield
+        # A streamed operation's results were masked one by one as they went out.
+        if not self.streamed:
+            result = execution_context.result
+            mask_errors(getattr(result, "initial_result", result))
 
-    def on_parse(self) -> Iterator[None]:
-        """ParserCache's: Strawberry's shared LRU cache of parsed documents for this size."""
-        execution_context = self.execution_context
-        execution_context.graphql_document = _get_parse_cache(CACHE_SIZE)(
-            execution_context.query, **execution_context.parse_options
-        )
+    def on_stream_result(self, result: StreamExecutionResult) -> Iterator[None]:
+        """Mask each result of a subscription (or other stream) before it reaches the client."""
+        self.streamed = True
+        mask_errors(result)
+        for part in getattr(result, "incremental", None) or ():
+            mask_errors(part)
+        for part in getattr(result, "completed", None) or ():
+            mask_errors(part)
         yield
 
-    def on_validate(self) -> Iterator[None]:
-        """ValidationCache's: it hits because the limit rules are the same classes each time."""
-        execution_context = self.execution_context
-        execution_context.pre_execution_errors = _get_validate_cache(CACHE_SIZE)(
-            execution_context.schema._schema,
-            execution_context.graphql_document,
-            execution_context.validation_rules,
-        )
-        yield
 
-    def _process_result(self, result: object) -> None:
-        # MaskErrors' own runs a runtime-checkable Protocol test, slow in Python 3.11, for every
-        # result (so every event of every subscription).
-        errors = getattr(result, "errors", None)
-        if errors:
-            cast("_HasErrors", result).errors = self._process_errors(errors)
+def mask_errors(result: object) -> None:
+    """Replace the result's unexpected errors by ones without details (see `is_unexpected`)."""
+    errors = getattr(result, "errors", None)
+    if errors:
+        cast("_HasErrors", result).errors = [
+            anonymise(error) if is_unexpected(error) else error for error in errors
+        ]
+
+
+def anonymise(error: GraphQLError) -> GraphQLError:
+    """No details either way; an unreachable service says so, so clients know to retry."""
+    unavailable = isinstance(error.original_error, ServiceUnavailable)
+    return GraphQLError(
+        UNAVAILABLE_MESSAGE if unavailable else MASKED_MESSAGE,
+        nodes=error.nodes,
+        source=error.source,
+        positions=error.positions,
+        path=error.path,
+        extensions={"code": "SERVICE_UNAVAILABLE"} if unavailable else None,
+    )
 
 
 class GatewaySchema(strawberry.Schema):
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
-        """Log unexpected errors with the request id (before MaskErrors hides them)."""
+        """Log unexpected errors with the request id (before GatewayExtension masks them)."""
         context = execution_context.context if execution_context else None
         request_id = context.request_id if isinstance(context, Context) else "-"
         for error in errors:

@@ -11,8 +11,8 @@ included) serves the others (`per_user_key`). The cost of an event for one user 
 grow with the number of identical subscriptions they hold (gateway/limits.py bounds the rest).
 
 `SharedEventExecutor` is also where graphql-core's per-event executors get their own field
-memo: they share the subscription's by default, and every event adds entries to it that are
-never read again (memory growing with each event on long-lived subscriptions).
+memo: as copies they would share the subscription's, and every event would add entries to it
+that are never read again (memory growing with each event on long-lived subscriptions).
 """
 
 from __future__ import annotations
@@ -179,14 +179,41 @@ class SharedEventExecutor(StrawberryGraphQLCoreExecutionContext):
                     return _ReadyEvent(ready)
         else:
             shared = None
-        executor = super().build_per_event_executor(payload)
-        # Own memo per event: the inherited one is keyed by per-event objects and would grow
-        # with every event for the subscription's lifetime.
-        executor._relevant_sub_fields = {}
-        if isinstance(executor, SharedEventExecutor):
-            executor.shared = shared
-            executor.user = user
+        executor = self.executor_for(payload)
+        executor.shared = shared
+        executor.user = user
         return executor
+
+    def executor_for(self, payload: Any) -> SharedEventExecutor:
+        """A new executor for one event, through graphql-core's documented constructor.
+
+        graphql-core's own `build_per_event_executor` makes a shallow copy, which shares this
+        executor's field memo: keyed by per-event objects, it would grow with every event for
+        the subscription's lifetime, and nothing reads those entries again. Every argument
+        here is the public attribute of the same name (Strawberry's subclass adds
+        `operation_extensions`); tests/gateway/test_shared_events.py fails if the constructor
+        gains or loses one.
+        """
+        return type(self)(
+            schema=self.schema,
+            fragment_definitions=self.fragment_definitions,
+            fragments=self.fragments,
+            root_value=payload,
+            context_value=self.context_value,
+            operation=self.operation,
+            variable_values=self.variable_values,
+            field_resolver=self.field_resolver,
+            type_resolver=self.type_resolver,
+            subscribe_field_resolver=self.subscribe_field_resolver,
+            enable_early_execution=self.enable_early_execution,
+            middleware_manager=self.middleware_manager,
+            is_awaitable=self.is_awaitable,
+            is_async_iterable=self.is_async_iterable,
+            hide_suggestions=self.hide_suggestions,
+            abort_signal=self.abort_signal,
+            hooks=self.hooks,
+            operation_extensions=self.operation_extensions,
+        )
 
     def execute_operation(self, serially: bool | None = None) -> AwaitableOrValue[Any]:
         result = super().execute_operation(serially)

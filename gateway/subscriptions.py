@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, AsyncIterator
 from datetime import UTC, datetime
 from functools import partial
-from typing import Annotated
+from typing import Annotated, Any
 
 import strawberry
 
@@ -20,13 +20,15 @@ from gateway.clients import ChatClient, MessageData, ServiceError
 from gateway.context import Context
 from gateway.errors import ClientFacingError, unauthenticated_error
 from gateway.ids import InvalidGlobalId, database_id, message_cursor_id, to_global_id
-from gateway.types import Chat, ChatRole, Member, Message, User
+from gateway.types import Chat, ChatRole, Member, Message, User, parse_datetime
 from mychat.broker import Resync
 from mychat.events import Event, EventKind
 
 Info = strawberry.Info[Context, None]
 CATCH_UP_PAGE = 200
 CATCH_UP_ALL_PAGE = 500
+# Live signals, which chatEvents yields only when asked (`signals: true`).
+SIGNAL_KINDS = frozenset({EventKind.TYPING, EventKind.MESSAGES_READ, EventKind.PRESENCE_CHANGED})
 
 
 async def _chat_for_event(info: Info, chat_id: int) -> Chat:
@@ -66,6 +68,7 @@ class MemberAdded:
             user=User.build(self.user_id, self.nickname),
             role=ChatRole.MEMBER,
             joined_at=datetime.now(UTC),
+            user_db_id=self.user_id,
         )
 
 
@@ -93,8 +96,41 @@ class RemovedFromChat:
     chat_id: strawberry.ID
 
 
+@strawberry.type(
+    description="A member started (or stopped) typing. Show it until about 6 s after the last"
+    " one, or until their message arrives. Never sent to the typist."
+)
+class Typing:
+    chat_id: strawberry.ID
+    user: User
+    typing: bool
+
+
+@strawberry.type(description="A member has read the chat up to `readUpTo` (read receipts).")
+class MessagesRead:
+    chat_id: strawberry.ID
+    user: User
+    read_up_to: int
+
+
+@strawberry.type(
+    description="Someone you share a chat with came online or went offline (any gateway)."
+)
+class PresenceChanged:
+    user: User
+    online: bool
+    last_seen_at: datetime | None
+
+
 ChatEvent = Annotated[
-    MessageAdded | MemberAdded | MemberLeft | AddedToChat | RemovedFromChat,
+    MessageAdded
+    | MemberAdded
+    | MemberLeft
+    | AddedToChat
+    | RemovedFromChat
+    | Typing
+    | MessagesRead
+    | PresenceChanged,
     strawberry.union("ChatEvent"),
 ]
 
@@ -184,13 +220,14 @@ class Subscription:
 
     @described.subscription(
         "Everything for all the caller's chats on one socket; `after` (a Message "
-        "id) first replays missed messages."
+        "id) first replays missed messages. `signals: true` adds the live signals: Typing, "
+        "MessagesRead (read receipts) and PresenceChanged."
     )
     async def chat_events(
-        self, info: Info, after: strawberry.ID | None = None
+        self, info: Info, after: strawberry.ID | None = None, signals: bool = False
     ) -> AsyncGenerator[ChatEvent, None]:
         _require_viewer(info)
-        return chat_event_stream(info.context, _after_id(after))
+        return chat_event_stream(info.context, _after_id(after), signals=signals)
 
 
 async def message_stream(
@@ -232,7 +269,9 @@ async def message_stream(
                         )
 
 
-async def chat_event_stream(context: Context, after: int | None) -> AsyncGenerator[ChatEvent, None]:
+async def chat_event_stream(
+    context: Context, after: int | None, *, signals: bool = False
+) -> AsyncGenerator[ChatEvent, None]:
     viewer = context.viewer
     if viewer is None:
         raise unauthenticated_error()
@@ -269,6 +308,8 @@ async def chat_event_stream(context: Context, after: int | None) -> AsyncGenerat
                         if row["id"] not in seen and row["chat_id"] in chat_ids:
                             yield message_added(row)
                     continue
+                if item.kind in SIGNAL_KINDS and not signals:
+                    continue
                 event = _chat_event(context, item, chat_ids, me)
                 if event is None:
                     continue
@@ -289,6 +330,8 @@ def _chat_event(context: Context, event: Event, chat_ids: set[int], me: int) -> 
             chat_ids.add(chat_id)
             return AddedToChat(chat_db_id=chat_id)
         return None
+    if event.kind == EventKind.PRESENCE_CHANGED:
+        return _presence_changed(context, payload, chat_ids, me)
     if event.kind == EventKind.MEMBER_ADDED:
         user = payload["user"]
         if user["id"] == me:
@@ -315,4 +358,49 @@ def _chat_event(context: Context, event: Event, chat_ids: set[int], me: int) -> 
             row,
             lambda: MessageAdded(message=Message.from_data(row), chat_db_id=chat_id),
         )
+    if event.kind == EventKind.TYPING:
+        if payload["user"]["id"] == me:
+            return None
+        return context.shared_events.object_for(
+            "Typing",
+            payload,
+            lambda: Typing(
+                chat_id=_chat_global_id(chat_id),
+                user=User.build(payload["user"]["id"], payload["user"]["nickname"]),
+                typing=bool(payload["typing"]),
+            ),
+        )
+    if event.kind == EventKind.MESSAGES_READ:
+        return context.shared_events.object_for(
+            "MessagesRead",
+            payload,
+            lambda: MessagesRead(
+                chat_id=_chat_global_id(chat_id),
+                user=User.build(payload["user"]["id"], payload["user"]["nickname"]),
+                read_up_to=int(payload["last_read_message_id"]),
+            ),
+        )
     return None
+
+
+def _chat_global_id(chat_id: int) -> strawberry.ID:
+    return strawberry.ID(to_global_id("Chat", chat_id))
+
+
+def _presence_changed(
+    context: Context, payload: dict[str, Any], chat_ids: set[int], me: int
+) -> PresenceChanged | None:
+    """Only for someone else who shares one of the caller's chats (nobody else learns it)."""
+    user = payload["user"]
+    if user["id"] == me or chat_ids.isdisjoint(payload.get("chat_ids", ())):
+        return None
+    seen = payload.get("last_seen_at")
+    return context.shared_events.object_for(
+        "PresenceChanged",
+        payload,
+        lambda: PresenceChanged(
+            user=User.build(user["id"], user["nickname"]),
+            online=bool(payload["online"]),
+            last_seen_at=parse_datetime(seen) if isinstance(seen, str) else None,
+        ),
+    )

@@ -77,11 +77,17 @@ class Viewer(Node):
         )
 
 
-@strawberry.type
+@strawberry.type(description="A user's membership of a chat you are in.")
 class Member:
     user: User
     role: ChatRole
     joined_at: datetime
+    read_up_to: int = strawberry.field(
+        default=0,
+        description="databaseId of the last message this member has read (0: none): read"
+        " receipts. Live through chatEvents' MessagesRead.",
+    )
+    user_db_id: strawberry.Private[int] = 0
 
     @classmethod
     def from_data(cls, data: MemberData) -> Member:
@@ -89,7 +95,24 @@ class Member:
             user=User.build(data["user_id"], data["nickname"]),
             role=ChatRole(data["role"]),
             joined_at=parse_datetime(data["joined_at"]),
+            read_up_to=data.get("last_read_message_id", 0),
+            user_db_id=data["user_id"],
         )
+
+    @described.field(
+        "Whether the member has the app open anywhere now (members of a shared chat only)."
+        " Live through chatEvents' PresenceChanged."
+    )
+    async def online(self, info: strawberry.Info[Context, None]) -> bool:
+        seen = await info.context.loaders.presence.load(self.user_db_id)
+        return seen is not None and seen.online
+
+    @described.field("When the member was last online (null while online, or never seen).")
+    async def last_seen_at(self, info: strawberry.Info[Context, None]) -> datetime | None:
+        seen = await info.context.loaders.presence.load(self.user_db_id)
+        if seen is None or seen.online:
+            return None
+        return seen.last_seen_at
 
 
 @strawberry.type

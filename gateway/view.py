@@ -36,6 +36,7 @@ LEGACY_KEEP_ALIVE_SECONDS = 15.0
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")  # developers' pages on any port
 REQUEST_ERROR_FLAG = "mychat.graphql_request_error"
 SOCKET_SLOT = "mychat.socket_slot"
+CONTEXT_KEY = "mychat.graphql_context"
 
 GRAPHIQL_NOT_BUILT = "GraphiQL not built: run `make install` (it builds web/dist)\n"
 
@@ -106,7 +107,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
         except LimitExceeded as error:
             return _refuse_socket(websocket, error)
         scope[SOCKET_SLOT] = slot
-        return _released_after(self.run(websocket), slot)
+        return _released_after(self.run(websocket), slot, websocket)
 
     def _error_response(self, request: Request, error: HTTPException) -> Response:
         media_type = (
@@ -149,13 +150,19 @@ class GatewayGraphQL(GraphQL[Context, None]):
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         resources: GatewayResources = request.scope["app"].state.gateway
         client_host = request.client.host if request.client else None
-        context = Context(resources, request.scope.get("mychat.request_id", "-"), client_host)
+        context = Context(
+            resources,
+            request.scope.get("mychat.request_id", "-"),
+            client_host,
+            request.headers.get("user-agent"),
+        )
         if isinstance(request, Request):
             context.authenticate(bearer_token(request.headers.get("authorization")))
         else:
             context.over_http = False
             context.socket_slot = request.scope.get(SOCKET_SLOT)
             context.websocket = request
+            request.scope[CONTEXT_KEY] = context
         return context
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
@@ -173,6 +180,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
                 if context.websocket is not None:
                     await context.websocket.close(CLOSE_TOO_MANY, error.message)
                 raise ConnectionRejectionError({"message": error.message}) from error
+        context.connection_opened()
         acknowledged: UnsetType = UNSET  # a plain connection_ack
         return acknowledged
 
@@ -210,11 +218,17 @@ class GatewayGraphQL(GraphQL[Context, None]):
         return FileResponse(self.graphiql_page, media_type="text/html", headers=headers)
 
 
-async def _released_after(handler: Coroutine[Any, Any, object], slot: SocketSlot) -> None:
+async def _released_after(
+    handler: Coroutine[Any, Any, object], slot: SocketSlot, websocket: WebSocket
+) -> None:
     try:
         await handler
     finally:
         slot.release()
+        # An authenticated connection was counted as open (sessions, presence).
+        context = websocket.scope.get(CONTEXT_KEY)
+        if isinstance(context, Context):
+            context.connection_closed()
 
 
 async def _refuse_socket(websocket: WebSocket, error: LimitExceeded) -> None:

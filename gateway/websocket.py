@@ -19,10 +19,10 @@ from strawberry.subscriptions.protocols.graphql_ws.types import (
 )
 from strawberry.types.unset import UnsetType
 
+from gateway.connections import CLOSE_FORBIDDEN
 from gateway.context import Context
 
 MAX_MESSAGE_BYTES = 64 * 1024
-CLOSE_FORBIDDEN = 4403
 CLOSE_TOO_BIG = 1009
 CLOSE_INIT_TIMEOUT = 4408
 CLOSE_BAD_MESSAGE = 4400

@@ -14,6 +14,16 @@ class EventKind(StrEnum):
     MEMBER_ADDED = "member_added"
     MEMBER_LEFT = "member_left"
     CHAT_CREATED = "chat_created"
+    # Live signals (never stored): gateways publish presence, chat_service typing and reads.
+    PRESENCE_CHANGED = "presence_changed"
+    TYPING = "typing"
+    MESSAGES_READ = "messages_read"
+    # Accounts (auth_service, chat_id 0): on their own Redis channel, which every process reads.
+    SESSIONS_REVOKED = "sessions_revoked"
+    ACCOUNT_DELETED = "account_deleted"
+
+
+ACCOUNT_KINDS = frozenset({EventKind.SESSIONS_REVOKED, EventKind.ACCOUNT_DELETED})
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,11 +36,21 @@ class Event:
     - member_added: {"user": {id, nickname}, "added_by": int}
     - member_left: {"user": {id, nickname}}
     - chat_created: {"chat": {id, name, created_at, created_by}, "member_ids": [int, ...]}
+    - presence_changed (chat_id 0): {"user": {id, nickname}, "online": bool, "last_seen_at":
+      str | None, "chat_ids": [int, ...]} (the chats whose members may learn it)
+    - typing: {"user": {id, nickname}, "typing": bool}
+    - messages_read: {"user": {id, nickname}, "last_read_message_id": int}
+    - sessions_revoked (chat_id 0): {"user_id": int, "sessions": {session id: expiry, Unix s}}
+    - account_deleted (chat_id 0): {"user_id": int}
     """
 
     kind: EventKind
     chat_id: int
     payload: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_account_event(self) -> bool:
+        return self.kind in ACCOUNT_KINDS
 
     def to_json(self) -> bytes:
         return orjson.dumps(

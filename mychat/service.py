@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from mychat.broker import Broker
 from mychat.db import create_engine, create_sessionmaker
 from mychat.http import (
     EXCEPTION_HANDLERS,
@@ -24,6 +25,8 @@ from mychat.http import (
     JSONResponse,
 )
 from mychat.metrics import MetricsMiddleware, metrics_for, serve_metrics
+from mychat.revocation import revocations_followed
+from mychat.revocation_db import revoked_sessions_loader
 from mychat.settings import Settings
 from mychat.tables import create_schema
 from mychat.tokens import InvalidToken, TokenClaims, TokenCodec, bearer_token, token_codec
@@ -63,10 +66,16 @@ def create_service_app(
     routes: Sequence[BaseRoute],
     *,
     embedded: bool,
+    broker: Broker,
+    owns_broker: bool,
     extra_lifespan: Callable[[ServiceResources], AbstractAsyncContextManager[None]] | None = None,
     readiness_checks: Sequence[ReadinessCheck] = (),
 ) -> Starlette:
-    """A Starlette app with the shared middleware, error handlers, health routes and lifespan."""
+    """A Starlette app with the shared middleware, error handlers, health routes and lifespan.
+
+    The lifespan starts the broker when the app owns it, and keeps the token codec's set of
+    signed-out sessions current (loaded from the sessions table, then from broker events).
+    """
     # Resolve the secret now: a bad configuration refuses to start before binding a port.
     tokens = token_codec(settings, embedded=embedded)
     metrics = metrics_for(settings)
@@ -81,12 +90,16 @@ def create_service_app(
                 await create_schema(engine)
             res = ServiceResources(settings, engine, create_sessionmaker(engine), tokens)
             app.state.res = res
-            with serve_metrics(metrics, settings):
-                if extra_lifespan is None:
-                    yield
-                else:
-                    async with extra_lifespan(res):
-                        yield
+            async with AsyncExitStack() as stack:
+                if owns_broker:
+                    await broker.start()
+                    stack.push_async_callback(broker.close)
+                load = revoked_sessions_loader(res.sessions)
+                await stack.enter_async_context(revocations_followed(broker, tokens.revoked, load))
+                if extra_lifespan is not None:
+                    await stack.enter_async_context(extra_lifespan(res))
+                stack.enter_context(serve_metrics(metrics, settings))
+                yield
         finally:
             await engine.dispose()
 

@@ -82,6 +82,14 @@ class Settings(BaseSettings):
     login_rate_per_minute: int = Field(
         20, ge=1, validation_alias=_env("MYCHAT_LOGIN_RATE_PER_MINUTE", "login_rate_per_minute")
     )
+    # A user stays "online" this long after their gateway's last heartbeat (a killed gateway's
+    # users go offline within about this plus a third of it).
+    presence_ttl_seconds: float = Field(
+        15.0,
+        ge=1.0,
+        le=300.0,
+        validation_alias=_env("MYCHAT_PRESENCE_TTL_SECONDS", "presence_ttl_seconds"),
+    )
     send_rate_per_minute: int = Field(
         600, ge=1, validation_alias=_env("MYCHAT_SEND_RATE_PER_MINUTE", "send_rate_per_minute")
     )

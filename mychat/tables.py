@@ -74,6 +74,28 @@ users = Table(
     ),
     Column("password_hash", String(255), nullable=False),
     Column("created_at", UTCDateTime(), nullable=False, default=utc_now),
+    # Set when the account is deleted (login, nickname and password hash erased, the row kept
+    # so that messages keep their sender).
+    Column("deleted_at", UTCDateTime(), nullable=True),
+)
+
+SESSION_ID_LENGTH = 32
+DEVICE_MAX = 120
+
+# One row per sign-in, written by auth_service; every token carries its id (`sid`). Revoked
+# rows are what every process refuses (mychat.revocation); chat_service only reads them.
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id", String(SESSION_ID_LENGTH), primary_key=True),
+    Column("user_id", Id, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("device", String(DEVICE_MAX), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False, default=utc_now),
+    Column("last_used_at", UTCDateTime(), nullable=False, default=utc_now),
+    Column("expires_at", UTCDateTime(), nullable=False),
+    Column("revoked_at", UTCDateTime(), nullable=True),
+    Index("ix_sessions_user_id", "user_id"),
+    Index("ix_sessions_expires_at", "expires_at"),
 )
 
 chats = Table(

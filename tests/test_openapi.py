@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -13,7 +12,6 @@ import httpx
 import hypothesis
 import jsonschema_rs
 import schemathesis
-import uvicorn
 from hypothesis import HealthCheck, given
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
@@ -31,6 +29,8 @@ from auth_service.app import create_app as create_auth_app
 from chat_service.app import create_app as create_chat_app
 from mychat.openapi import OPENAPI_PATH, load_openapi_document
 from mychat.settings import Settings
+from tests.support.people import register_person
+from tests.support.ports import serving
 
 EXAMPLES_PER_OPERATION = 12
 
@@ -64,32 +64,6 @@ def rest_api(settings: Settings) -> Starlette:
     app = Starlette(lifespan=lifespan)
     app.mount("/", dispatcher)
     return app
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-@asynccontextmanager
-async def serving(app: Starlette) -> AsyncIterator[str]:
-    """The app on a real socket (uvicorn in this event loop); yields its base URL."""
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    )
-    task = asyncio.create_task(server.serve())
-    try:
-        while not server.started:
-            if task.done():
-                task.result()
-            await asyncio.sleep(0.02)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
 
 
 def iter_refs(node: Any) -> Iterator[str]:
@@ -150,7 +124,7 @@ async def test_the_served_document_is_the_file(settings: Settings) -> None:
 
 
 async def test_the_running_app_conforms_to_the_document(settings: Settings) -> None:
-    async with serving(rest_api(settings)) as base_url:
+    async with serving(rest_api(settings), lifespan="on") as base_url:
         async with httpx.AsyncClient(base_url=base_url) as client:
             served = (await client.get(OPENAPI_PATH)).json()
             assert served == document()
@@ -160,12 +134,7 @@ async def test_the_running_app_conforms_to_the_document(settings: Settings) -> N
 
 async def _user_with_a_chat(client: httpx.AsyncClient) -> dict[str, str]:
     """A caller whose chat 1 exists (the document's example chat_id) and has a message."""
-    registered = await client.post(
-        "/mychat/api/auth/register",
-        json={"login": "schema", "password": "schema password", "nickname": "Schema"},
-    )
-    assert registered.status_code == 200, registered.text
-    headers = {"Authorization": f"Bearer {registered.json()['token']}"}
+    headers = (await register_person(client, "Schema")).headers
     created = await client.post("/mychat/api/chat/", json={"name": "First"}, headers=headers)
     assert created.json() == {"chat_id": 1}
     sent = await client.post("/mychat/api/chat/1/message", json={"text": "hi"}, headers=headers)

@@ -24,6 +24,9 @@ from mychat.events import Event
 logger = logging.getLogger(__name__)
 
 CHANNEL = "mychat:events"
+# Account events (sessions revoked, accounts deleted) go to CHANNEL + this suffix: every
+# process reads them, while only gateways read the busy events channel.
+ACCOUNTS_SUFFIX = ":accounts"
 # Errors after which the connection is gone and must be rebuilt.
 CONNECTION_ERRORS = (RedisConnectionError, RedisTimeoutError, OSError)
 RECONNECT_BACKOFF_START = 0.05
@@ -50,8 +53,9 @@ class RedisBroker:
     the reader reconnects with backoff and offers RESYNC to every local subscription, because
     events published while it was away are lost for good.
 
-    listen=False makes a broker that only publishes (chat_service): no pub/sub connection, so
-    the process does not read back and parse every event it sends; subscribe() refuses.
+    listen=False makes a broker that only publishes: no pub/sub connection; subscribe() refuses.
+    accounts_only=True listens to the accounts channel alone (services: they must hear of
+    signed-out sessions, but must not read back and parse every chat event they send).
     """
 
     def __init__(
@@ -62,10 +66,15 @@ class RedisBroker:
         start_timeout: float = START_TIMEOUT,
         heartbeat: float = HEARTBEAT_SECONDS,
         listen: bool = True,
+        accounts_only: bool = False,
     ) -> None:
         self._url = url
         self._listen = listen
         self._channel = channel
+        self._accounts_channel = channel + ACCOUNTS_SUFFIX
+        self._channels = (
+            (self._accounts_channel,) if accounts_only else (channel, self._accounts_channel)
+        )
         self._start_timeout = start_timeout
         self._heartbeat = heartbeat
         # A recognisable name so operators (and tests) can find this process's connection.
@@ -141,22 +150,25 @@ class RedisBroker:
 
     async def publish(self, event: Event) -> None:
         """Publish to every process; retry briefly on a dropped connection, then raise."""
-        data = event.to_json()
-        await self._with_retries(lambda publisher: publisher.publish(self._channel, data))
+        data, channel = event.to_json(), self._channel_for(event)
+        await self._with_retries(lambda publisher: publisher.publish(channel, data))
         self.stats.published += 1
 
     async def publish_many(self, events: Sequence[Event]) -> None:
         """Publish in order in one round trip (a pipeline, not a transaction)."""
-        payloads = [event.to_json() for event in events]
+        payloads = [(self._channel_for(event), event.to_json()) for event in events]
 
         async def publish_all(publisher: Redis) -> object:
             pipeline = publisher.pipeline(transaction=False)
-            for data in payloads:
-                pipeline.publish(self._channel, data)
+            for channel, data in payloads:
+                pipeline.publish(channel, data)
             return await pipeline.execute()
 
         await self._with_retries(publish_all)
         self.stats.published += len(payloads)
+
+    def _channel_for(self, event: Event) -> str:
+        return self._accounts_channel if event.is_account_event else self._channel
 
     async def _with_retries(self, command: Callable[[Redis], Awaitable[object]]) -> None:
         delay = PUBLISH_BACKOFF_START
@@ -201,7 +213,7 @@ class RedisBroker:
         while not self._closed:
             pubsub = self._listener.pubsub()
             try:
-                await pubsub.subscribe(self._channel)
+                await pubsub.subscribe(*self._channels)
                 async for item in self._messages(pubsub):
                     if item is None:  # a (re)subscription confirmed
                         if ever_subscribed:
@@ -223,7 +235,7 @@ class RedisBroker:
             delay = min(delay * 2, RECONNECT_BACKOFF_CAP)
 
     async def _messages(self, pubsub: PubSub) -> AsyncIterator[Event | None]:
-        """Events from the channel; None each time the subscription is confirmed."""
+        """Events from the channels; None each time the subscription (to all) is confirmed."""
         pinged = False
         while True:
             message = await pubsub.get_message(timeout=self._heartbeat)
@@ -236,7 +248,8 @@ class RedisBroker:
             pinged = False
             kind = message["type"]
             if kind == "subscribe":
-                yield None
+                if message["data"] == len(self._channels):
+                    yield None
             elif kind == "message":
                 try:
                     yield Event.from_json(message["data"])

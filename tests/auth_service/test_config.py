@@ -9,7 +9,7 @@ import pytest
 
 from auth_service.app import create_app
 from mychat.settings import ConfigurationError, Settings
-from tests.auth_service.conftest import register
+from tests.support.people import register
 
 
 def test_a_short_jwt_secret_refuses_to_start(tmp_path: Path) -> None:

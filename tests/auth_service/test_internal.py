@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.auth_service.conftest import register
+from tests.support.people import register
 
 
 async def auth_headers(client: httpx.AsyncClient) -> tuple[dict[str, str], int, int]:

@@ -1,15 +1,18 @@
-"""Login and register attempts are limited per client address and per login."""
+"""Login and register attempts are limited per client address; failed passwords slow down
+the failing address for that login only."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+from starlette.applications import Starlette
 
 from auth_service.app import create_app
 from mychat.settings import Settings
-from tests.auth_service.conftest import PASSWORD, register
+from tests.support.people import PASSWORD, register
 
 LIMIT = 3
 
@@ -47,19 +50,52 @@ async def test_login_attempts_per_client_are_limited(limited_client: httpx.Async
     )
 
 
-async def test_login_attempts_per_login_are_limited(settings: Settings) -> None:
-    app = create_app(settings.model_copy(update={"login_rate_per_minute": LIMIT}))
-    async with app.router.lifespan_context(app):
-        statuses = []
-        # A new client address each time: only the per-login limit can stop the last one.
-        for attempt in range(LIMIT + 1):
-            transport = httpx.ASGITransport(app, client=(f"10.0.0.{attempt}", 1234))
-            async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-                response = await client.post(
-                    "/mychat/api/auth/login", json={"login": "Victim", "password": "guess1234"}
-                )
-                statuses.append(response.status_code)
-        assert statuses == [400] * LIMIT + [429]
+def client_at(app: Starlette, address: str) -> httpx.AsyncClient:
+    transport = httpx.ASGITransport(app, client=(address, 1234))
+    return httpx.AsyncClient(transport=transport, base_url="http://t")
+
+
+async def login_from(app: Starlette, address: str, password: str) -> httpx.Response:
+    async with client_at(app, address) as client:
+        return await client.post(
+            "/mychat/api/auth/login", json={"login": "victim", "password": password}
+        )
+
+
+async def test_wrong_passwords_slow_down_the_failing_address_with_growing_delays(
+    auth_app: Starlette,
+) -> None:
+    async with client_at(auth_app, "10.0.0.1") as client:
+        await register(client, login="victim", nickname="Victim")
+    statuses = [(await login_from(auth_app, "10.0.0.66", "wrong guess")).status_code]
+    statuses += [(await login_from(auth_app, "10.0.0.66", "wrong guess")).status_code]
+    statuses += [(await login_from(auth_app, "10.0.0.66", "wrong guess")).status_code]
+    statuses += [(await login_from(auth_app, "10.0.0.66", "wrong guess")).status_code]
+    assert statuses == [400, 400, 400, 400]  # free failures, then the 4th sets a delay
+    waiting = await login_from(auth_app, "10.0.0.66", PASSWORD)  # even the right one waits
+    assert_limited(waiting)
+    assert waiting.json()["retry_after"] == 1
+    await asyncio.sleep(1.05)
+    assert (await login_from(auth_app, "10.0.0.66", "wrong again")).status_code == 400
+    assert_limited(again := await login_from(auth_app, "10.0.0.66", "wrong guess"))
+    assert again.json()["retry_after"] == 2  # twice as long after each further failure
+    await asyncio.sleep(2.05)
+    # Waited out: the right password signs in and forgets the failures.
+    assert (await login_from(auth_app, "10.0.0.66", PASSWORD)).status_code == 200
+    assert (await login_from(auth_app, "10.0.0.66", "one slip")).status_code == 400
+
+
+async def test_an_attacker_never_locks_the_owner_out(auth_app: Starlette) -> None:
+    """Issue 13: 20 wrong passwords from one address used to lock the login for everyone."""
+    async with client_at(auth_app, "10.0.0.1") as client:
+        await register(client, login="victim", nickname="Victim")
+    for _ in range(25):
+        answer = await login_from(auth_app, "10.6.6.6", "guess1234")
+        assert answer.status_code in (400, 429)
+    assert answer.status_code == 429
+    owner = await login_from(auth_app, "10.0.0.2", PASSWORD)
+    assert owner.status_code == 200, owner.text
+    assert owner.json()["user"]["login"] == "victim"
 
 
 async def test_register_attempts_are_limited(limited_client: httpx.AsyncClient) -> None:

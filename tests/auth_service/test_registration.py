@@ -17,7 +17,7 @@ from auth_service.passwords import HashParameters
 from mychat.db import session_scope
 from mychat.service import ServiceResources
 from mychat.settings import Settings
-from tests.auth_service.conftest import PASSWORD, register
+from tests.support.people import PASSWORD, register
 
 REGISTER = "/mychat/api/auth/register"
 LOGIN = "/mychat/api/auth/login"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from tests.auth_service.conftest import PASSWORD, register
+from tests.support.people import PASSWORD, register
 
 JSON = {"Content-Type": "application/json"}
 

@@ -8,7 +8,7 @@ import httpx
 
 from auth_service.app import create_app
 from mychat.settings import Settings
-from tests.auth_service.conftest import PASSWORD, register
+from tests.support.people import PASSWORD, register
 
 
 async def test_register_and_login_on_sqlite(sqlite_settings: Settings) -> None:

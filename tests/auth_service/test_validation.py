@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.auth_service.conftest import PASSWORD, register
+from tests.support.people import PASSWORD, register
 
 REGISTER = "/mychat/api/auth/register"
 LOGIN = "/mychat/api/auth/login"

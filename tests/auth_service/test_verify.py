@@ -14,8 +14,8 @@ import jwt
 import pytest
 from jwt.warnings import InsecureKeyLengthWarning
 
-from tests.auth_service.conftest import register
-from tests.conftest import TEST_JWT_SECRET
+from tests.support.env import TEST_JWT_SECRET
+from tests.support.people import register
 
 VERIFY = "/mychat/api/auth/verify"
 

@@ -14,8 +14,9 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from mychat.broker import RESYNC, LocalSubscription
 from mychat.broker.redis import RedisBroker
 from tests.broker.conftest import private_channel
-from tests.broker.redis_server import FreezableProxy, PrivateRedis, free_port
 from tests.broker.test_contract import message_event, take
+from tests.support.ports import free_port
+from tests.support.redis import FreezableProxy, PrivateRedis
 
 pytestmark = pytest.mark.redis
 

@@ -12,26 +12,13 @@ import pytest
 from starlette.applications import Starlette
 
 from auth_service.app import create_app as create_auth_app
-from auth_service.passwords import HashParameters
 from chat_service.app import create_app as create_chat_app
 from mychat.broker import MemoryBroker
 from mychat.settings import Settings
+from tests.support.clients import asgi_client
+from tests.support.people import FAST_HASHES, Person, register_person
 
 CHAT = "/mychat/api/chat"
-PASSWORD = "correct horse battery"
-# Cheap argon2 for tests: registration stays real, the suite stays fast.
-FAST_HASHES = HashParameters(memory_cost=1024, time_cost=1)
-
-
-@dataclass(frozen=True)
-class Person:
-    id: int
-    nickname: str
-    token: str
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}"}
 
 
 @dataclass
@@ -44,13 +31,7 @@ class ChatHarness:
     broker: MemoryBroker
 
     async def register(self, nickname: str) -> Person:
-        response = await self.auth.post(
-            "/mychat/api/auth/register",
-            json={"login": nickname.lower(), "password": PASSWORD, "nickname": nickname},
-        )
-        assert response.status_code == 200, response.text
-        body = response.json()
-        return Person(body["user"]["id"], body["user"]["nickname"], body["token"])
+        return await register_person(self.auth, nickname)
 
     async def create_chat(self, owner: Person, name: str = "Room", *members: Person) -> int:
         response = await self.client.post(f"{CHAT}/", json={"name": name}, headers=owner.headers)
@@ -102,12 +83,8 @@ async def running_harness(
     async with (
         auth_app.router.lifespan_context(auth_app),
         chat_app.router.lifespan_context(chat_app),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(chat_app), base_url="http://testserver"
-        ) as client,
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(auth_app), base_url="http://testserver"
-        ) as auth,
+        asgi_client(chat_app) as client,
+        asgi_client(auth_app) as auth,
     ):
         yield ChatHarness(chat_app, client, auth, broker)
 

@@ -20,7 +20,8 @@ from chat_service.unit_of_work import pending_events
 from mychat.events import EventKind
 from mychat.http import ApiError
 from mychat.service import ServiceResources
-from tests.chat_service.conftest import ChatHarness, Person
+from tests.chat_service.conftest import ChatHarness
+from tests.support.people import Person
 
 
 def sessions(harness: ChatHarness) -> ServiceResources:

@@ -22,8 +22,9 @@ from mychat.broker.redis import RedisBroker
 from mychat.events import Event, EventKind
 from mychat.service import ServiceResources
 from mychat.settings import Settings
-from tests.broker.redis_server import PrivateRedis
-from tests.chat_service.conftest import CHAT, FAST_HASHES, PASSWORD, ChatHarness, Person
+from tests.chat_service.conftest import CHAT, ChatHarness
+from tests.support.people import FAST_HASHES, Person, register_person
+from tests.support.redis import PrivateRedis
 
 TIMEOUT = 5.0
 
@@ -297,11 +298,7 @@ async def test_with_redis_url_the_app_publishes_through_redis(
                     transport=httpx.ASGITransport(auth_app), base_url="http://t"
                 ) as auth,
             ):
-                registered = await auth.post(
-                    "/mychat/api/auth/register",
-                    json={"login": "rita", "password": PASSWORD, "nickname": "Rita"},
-                )
-            token = registered.json()["token"]
+                token = (await register_person(auth, "Rita")).token
             created = await client.post(
                 f"{CHAT}/", json={"name": "via redis"}, headers={"Authorization": token}
             )
@@ -339,11 +336,7 @@ async def test_a_failed_publish_does_not_undo_the_committed_write(
         httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://t") as client,
         httpx.AsyncClient(transport=httpx.ASGITransport(auth_app), base_url="http://t") as auth,
     ):
-        registered = await auth.post(
-            "/mychat/api/auth/register",
-            json={"login": "alice", "password": PASSWORD, "nickname": "Alice"},
-        )
-        headers = {"Authorization": f"Bearer {registered.json()['token']}"}
+        headers = (await register_person(auth, "Alice")).headers
         created = await client.post(f"{CHAT}/", json={"name": "still here"}, headers=headers)
         assert created.status_code == 200
         listed = await client.get(f"{CHAT}/", headers=headers)
@@ -368,14 +361,19 @@ async def test_readiness_follows_its_redis(settings: Settings, private_redis: Pr
 
 
 @pytest.mark.redis
-async def test_the_chat_service_broker_only_publishes(settings: Settings, redis_url: str) -> None:
-    """Nothing in chat_service subscribes: its Redis broker reads no event back."""
-    app = create_app(settings.model_copy(update={"redis_url": redis_url}))
+async def test_the_chat_service_broker_hears_only_account_events(
+    settings: Settings, private_redis: PrivateRedis
+) -> None:
+    """chat_service reads back none of the chat events it sends, only account events."""
+    app = create_app(settings.model_copy(update={"redis_url": private_redis.url}))
     async with app.router.lifespan_context(app):
         broker = app.state.chat.broker
         assert isinstance(broker, RedisBroker)
-        assert not broker.connected  # no pub/sub connection
         await broker.check()
-        with pytest.raises(RuntimeError, match="only publishes"):
-            async with broker.subscribe():
-                pass
+        async with broker.subscribe() as subscription:
+            message = {"message": {"id": 1}}
+            await broker.publish(Event(EventKind.MESSAGE_ADDED, 1, message))
+            revoked = Event(EventKind.SESSIONS_REVOKED, 0, {"user_id": 1, "sessions": {}})
+            await broker.publish(revoked)
+            first = await asyncio.wait_for(anext(aiter(subscription)), 5)
+    assert first == revoked

@@ -20,9 +20,10 @@ from mychat.db import create_read_engine
 from mychat.http import ApiError
 from mychat.service import ServiceResources
 from mychat.settings import Settings
-from tests.chat_service.conftest import CHAT, ChatHarness, Person, running_harness
+from tests.chat_service.conftest import CHAT, ChatHarness, running_harness
 from tests.chat_service.test_internal import get
-from tests.conftest import kill_connection
+from tests.support.database import kill_connection
+from tests.support.people import Person
 
 
 def reads(harness: ChatHarness) -> FastReads:

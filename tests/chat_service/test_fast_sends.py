@@ -24,9 +24,10 @@ from mychat.events import EventKind
 from mychat.http import ApiError
 from mychat.service import ServiceResources
 from mychat.settings import Settings
-from tests.chat_service.conftest import CHAT, ChatHarness, Person, running_harness
+from tests.chat_service.conftest import CHAT, ChatHarness, running_harness
 from tests.chat_service.test_events import RecordingBroker
-from tests.conftest import kill_connection
+from tests.support.database import kill_connection
+from tests.support.people import Person
 
 
 @dataclass

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from tests.chat_service.conftest import ChatHarness, Person
+from tests.chat_service.conftest import ChatHarness
+from tests.support.people import Person
 
 
 async def get(
@@ -154,7 +155,7 @@ async def test_members_leave_out_chats_i_am_not_in(
     body = await get(harness, alice, "/members", chat_ids=f"{mine},{theirs}")
     assert list(body["members"]) == [str(mine)]
     member = body["members"][str(mine)][1]
-    assert set(member) == {"user_id", "nickname", "role", "joined_at"}
+    assert set(member) == {"user_id", "nickname", "role", "joined_at", "last_read_message_id"}
     assert (member["user_id"], member["nickname"], member["role"]) == (bob.id, "Bob", "member")
 
 

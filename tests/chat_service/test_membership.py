@@ -7,7 +7,8 @@ from sqlalchemy import select
 
 from chat_service.models import Chat, ChatMember
 from mychat.service import ServiceResources
-from tests.chat_service.conftest import CHAT, ChatHarness, Person
+from tests.chat_service.conftest import CHAT, ChatHarness
+from tests.support.people import Person
 
 NOT_A_MEMBER = {"error": "You are not a member of this chat", "code": "not_a_member"}
 SEED_NOT_A_MEMBER = {

@@ -15,7 +15,8 @@ from sqlalchemy import func, select
 from chat_service.models import Message
 from mychat.service import ServiceResources
 from mychat.settings import Settings
-from tests.chat_service.conftest import CHAT, ChatHarness, Person, running_harness
+from tests.chat_service.conftest import CHAT, ChatHarness, running_harness
+from tests.support.people import Person
 
 
 async def stored_count(harness: ChatHarness) -> int:

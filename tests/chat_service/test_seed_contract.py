@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from tests.chat_service.conftest import CHAT, ChatHarness, Person
+from tests.chat_service.conftest import CHAT, ChatHarness
+from tests.support.people import Person
 
 
 def seed_headers(person: Person) -> dict[str, str]:

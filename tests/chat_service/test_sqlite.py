@@ -12,7 +12,8 @@ from sqlalchemy import func, select
 from chat_service.models import Message
 from mychat.service import ServiceResources
 from mychat.settings import Settings
-from tests.chat_service.conftest import CHAT, ChatHarness, Person, running_harness
+from tests.chat_service.conftest import CHAT, ChatHarness, running_harness
+from tests.support.people import Person
 
 
 @pytest.fixture

@@ -8,8 +8,9 @@ from typing import Any
 import jwt
 import pytest
 
-from tests.chat_service.conftest import CHAT, ChatHarness, Person
-from tests.conftest import TEST_JWT_SECRET
+from tests.chat_service.conftest import CHAT, ChatHarness
+from tests.support.env import TEST_JWT_SECRET
+from tests.support.people import Person
 
 
 @pytest.mark.parametrize(

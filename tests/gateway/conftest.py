@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import socket
 from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -12,22 +10,20 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from assembly.embedded import PrefixDispatcher
 from auth_service.app import create_app as create_auth_app
-from auth_service.passwords import HashParameters
 from chat_service.app import create_app as create_chat_app
 from gateway.app import create_app as create_gateway_app
 from mychat.broker import MemoryBroker
 from mychat.settings import Settings
+from tests.support.clients import GRAPHQL_PATH, asgi_client, graphql, graphql_body
+from tests.support.people import FAST_HASHES, PASSWORD
+from tests.support.ports import free_port, serving
 
-GRAPHQL = "/mychat/graphql"
-PASSWORD = "correct horse battery"
-# Cheap argon2 for tests: registration stays real, the suite stays fast.
-FAST_HASHES = HashParameters(memory_cost=1024, time_cost=1)
+GRAPHQL = GRAPHQL_PATH
 
 REGISTER = """
 mutation Register($login: String!, $password: String!, $nickname: String!) {
@@ -91,21 +87,12 @@ class Gateway:
     async def post(
         self, query: str, variables: dict[str, Any] | None = None, token: str | None = None
     ) -> dict[str, Any]:
-        headers = {"authorization": f"Bearer {token}"} if token else {}
-        response = await self.client.post(
-            GRAPHQL, json={"query": query, "variables": variables or {}}, headers=headers
-        )
-        assert response.status_code == 200, response.text
-        body: dict[str, Any] = response.json()
-        return body
+        return await graphql_body(self.client, query, variables, token)
 
     async def data(
         self, query: str, variables: dict[str, Any] | None = None, token: str | None = None
     ) -> dict[str, Any]:
-        body = await self.post(query, variables, token)
-        assert "errors" not in body, body
-        data: dict[str, Any] = body["data"]
-        return data
+        return await graphql(self.client, query, variables, token)
 
     async def register(self, nickname: str) -> User:
         variables = {"login": nickname.lower(), "password": PASSWORD, "nickname": nickname}
@@ -140,7 +127,9 @@ def service_settings(settings: Settings) -> Settings:
 async def composed(settings: Settings) -> AsyncIterator[tuple[Starlette, CountingApp, CountingApp]]:
     """auth + chat + gateway as in embedded mode (one MemoryBroker), lifespans entered."""
     broker = MemoryBroker()
-    auth = CountingApp(create_auth_app(settings, embedded=True, hash_parameters=FAST_HASHES))
+    auth = CountingApp(
+        create_auth_app(settings, embedded=True, hash_parameters=FAST_HASHES, broker=broker)
+    )
     chat = CountingApp(create_chat_app(settings, broker=broker, embedded=True))
     gateway = create_gateway_app(settings, auth_app=auth, chat_app=chat, broker=broker)
     async with AsyncExitStack() as stack:
@@ -154,17 +143,11 @@ async def composed(settings: Settings) -> AsyncIterator[tuple[Starlette, Countin
 
 @pytest.fixture
 async def gateway(settings: Settings) -> AsyncIterator[Gateway]:
-    async with composed(service_settings(settings)) as (app, auth, chat):
-        transport = httpx.ASGITransport(app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-            yield Gateway(client, auth.calls, chat.calls, settings)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+    async with (
+        composed(service_settings(settings)) as (app, auth, chat),
+        asgi_client(app) as client,
+    ):
+        yield Gateway(client, auth.calls, chat.calls, settings)
 
 
 @dataclass
@@ -195,23 +178,15 @@ async def serve_live(
             fallback=app,
         )
         port = free_port()
-        config = uvicorn.Config(
-            dispatcher,
-            host="127.0.0.1",
-            port=port,
-            lifespan="off",
-            log_level="warning",
-            ws_max_size=ws_max_size,
-            ws="websockets-sansio",
-            timeout_graceful_shutdown=1,
-        )
-        server = uvicorn.Server(config)
-        task = asyncio.create_task(server.serve())
-        while not server.started:
-            await asyncio.sleep(0.01)
-        try:
-            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
-                yield LiveServer(port, Gateway(client, auth.calls, chat.calls, settings))
-        finally:
-            server.should_exit = True
-            await task
+        async with (
+            serving(
+                dispatcher,
+                port,
+                lifespan="off",
+                ws_max_size=ws_max_size,
+                ws="websockets-sansio",
+                timeout_graceful_shutdown=1,
+            ) as base_url,
+            httpx.AsyncClient(base_url=base_url) as client,
+        ):
+            yield LiveServer(port, Gateway(client, auth.calls, chat.calls, settings))

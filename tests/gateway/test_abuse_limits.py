@@ -13,7 +13,7 @@ from gateway.limits import GatewayLimits
 from gateway.transport import InProcessTransport
 from mychat.settings import Settings
 from tests.gateway.conftest import Gateway, LiveServer, serve_live
-from tests.gateway.wsclient import LEGACY_WS, TRANSPORT_WS, graphql_socket
+from tests.support.websocket import LEGACY_WS, TRANSPORT_WS, graphql_socket
 
 HEAVY_SELECTION = """subscription {
   chatEvents {

@@ -8,9 +8,8 @@ from typing import Any
 
 import httpx
 import pytest
-from strawberry.extensions.validation_cache import _get_validate_cache
 
-from gateway.schema import CACHE_SIZE
+from gateway.schema import CACHE_SIZE, GatewayExtension
 from mychat.pages import GRAPHIQL_SECURITY_HEADERS
 from mychat.settings import Settings
 from tests.gateway.conftest import GRAPHQL, Gateway, composed, service_settings
@@ -216,12 +215,17 @@ async def test_request_id_header(gateway: Gateway) -> None:
     assert response.headers["x-request-id"]
 
 
-async def test_validation_is_cached_across_requests(gateway: Gateway) -> None:
-    # The limit rules must be the same classes on every request, or the cache never hits.
-    cached_validate: Any = _get_validate_cache(CACHE_SIZE)  # an lru_cache wrapper
+async def test_parsing_and_validation_are_cached_across_requests(gateway: Gateway) -> None:
+    # The limit rules must be the same classes on every request, or validation never hits.
+    # Also fails loudly if Strawberry's ParserCache/ValidationCache stop being what the
+    # gateway's extension inherits its caches from.
+    extension = GatewayExtension(limit_rules=())
+    # Strawberry types them as plain callables; they are functools.lru_cache wrappers.
+    caches: tuple[Any, Any] = (extension.cached_parse_document, extension.cached_validate_document)
+    assert [cache.cache_info().maxsize for cache in caches] == [CACHE_SIZE, CACHE_SIZE]
     query = "{ me { id nickname } }"
     await gateway.post(query)
-    hits_before = cached_validate.cache_info().hits
+    hits_before = [cache.cache_info().hits for cache in caches]
     await gateway.post(query)
     await gateway.post(query)
-    assert cached_validate.cache_info().hits == hits_before + 2
+    assert [cache.cache_info().hits for cache in caches] == [hits + 2 for hits in hits_before]

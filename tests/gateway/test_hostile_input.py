@@ -9,8 +9,8 @@ import jwt
 import pytest
 
 from mychat.settings import Settings
-from tests.conftest import TEST_JWT_SECRET
 from tests.gateway.conftest import GRAPHQL, Gateway, LiveServer
+from tests.support.env import TEST_JWT_SECRET
 
 
 def _global_id(type_name: str, value: int | str) -> str:

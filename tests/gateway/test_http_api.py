@@ -16,18 +16,18 @@ from gateway.app import create_app as create_gateway_app
 from gateway.schema import UNAVAILABLE_MESSAGE
 from mychat.settings import Settings
 from mychat.tokens import TokenCodec, token_codec
-from tests.conftest import TEST_JWT_SECRET
 from tests.gateway.conftest import (
     GRAPHQL,
-    PASSWORD,
     REGISTER,
     SEND,
     Gateway,
     User,
     composed,
-    free_port,
     service_settings,
 )
+from tests.support.env import TEST_JWT_SECRET
+from tests.support.people import PASSWORD
+from tests.support.ports import free_port
 
 LOGIN = """
 mutation Login($login: String!, $password: String!) {

@@ -23,11 +23,13 @@ from gateway.ids import database_id
 from gateway.subscriptions import AddedToChat, MessageAdded, chat_event_stream, message_stream
 from mychat.broker.redis import RedisBroker
 from mychat.settings import Settings
-from tests.broker.redis_server import PrivateRedis
-from tests.conftest import TEST_JWT_SECRET
-from tests.gateway.conftest import FAST_HASHES, GRAPHQL, Gateway, free_port
+from tests.gateway.conftest import GRAPHQL, Gateway
 from tests.gateway.test_subscriptions import MESSAGE_ADDED, next_data, settle
-from tests.gateway.wsclient import graphql_socket
+from tests.support.env import TEST_JWT_SECRET
+from tests.support.people import FAST_HASHES
+from tests.support.ports import free_port
+from tests.support.redis import PrivateRedis
+from tests.support.websocket import graphql_socket
 
 pytestmark = pytest.mark.redis
 READY_TIMEOUT = 30.0

@@ -14,7 +14,7 @@ from starlette.routing import Route
 
 from gateway.clients import ServiceClient, ServiceError, ServiceUnavailable
 from gateway.transport import HttpTransport, InProcessTransport
-from tests.gateway.conftest import free_port
+from tests.support.ports import free_port, serving
 
 OK = b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 11\r\n\r\n{"ok":true}'
 
@@ -123,27 +123,16 @@ async def test_in_process_calls_carry_token_address_params_and_body() -> None:
     assert (failed.value.status, failed.value.code) == (404, "not_found")
 
 
-async def test_http_calls_carry_the_same(unused_port: int) -> None:
-    import uvicorn
-
-    config = uvicorn.Config(ECHO, host="127.0.0.1", port=unused_port, log_level="warning")
-    server = uvicorn.Server(config)
-    serving = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.02)
-    transport = HttpTransport(f"http://127.0.0.1:{unused_port}/")
-    try:
-        client = ServiceClient(transport, "tok", set(), "203.0.113.7")
-        got = await client.call("POST", "/internal/echo", params={"n": 5}, json={"text": "héllo"})
-    finally:
-        await transport.aclose()
-        server.should_exit = True
-        await serving
+async def test_http_calls_carry_the_same() -> None:
+    async with serving(ECHO) as base_url:
+        transport = HttpTransport(base_url + "/")
+        try:
+            client = ServiceClient(transport, "tok", set(), "203.0.113.7")
+            got = await client.call(
+                "POST", "/internal/echo", params={"n": 5}, json={"text": "héllo"}
+            )
+        finally:
+            await transport.aclose()
     # uvicorn trusts X-Forwarded-For from loopback (forwarded_allow_ips), as the services do
     # from the gateway in the topology.
     assert got == ECHOED
-
-
-@pytest.fixture
-def unused_port() -> int:
-    return free_port()

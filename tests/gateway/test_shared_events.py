@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import inspect
+from collections.abc import AsyncIterator, Sized
 from datetime import timedelta
-from functools import cache
+from functools import cache, partial
 from typing import Any
 
 import pytest
-from graphql import DocumentNode, ExecutionResult, GraphQLSchema, parse
+from graphql import (
+    DocumentNode,
+    ExecutionResult,
+    GraphQLSchema,
+    ValidationContext,
+    ValidationRule,
+    parse,
+)
+from graphql.execution import Executor
+from strawberry.extensions import AddValidationRules
 
 from gateway.clients import MessageData
 from gateway.context import Context, GatewayResources
@@ -19,10 +29,10 @@ from gateway.transport import HttpTransport
 from gateway.types import Message
 from mychat.broker import MemoryBroker
 from mychat.tokens import TokenCodec
-from tests.conftest import TEST_JWT_SECRET
 from tests.gateway.conftest import LiveServer
 from tests.gateway.test_subscriptions import next_data, settle
-from tests.gateway.wsclient import TRANSPORT_WS, graphql_socket
+from tests.support.env import TEST_JWT_SECRET
+from tests.support.websocket import TRANSPORT_WS, graphql_socket
 
 
 def row(message_id: int = 7, text: str = "hello") -> MessageData:
@@ -71,8 +81,19 @@ async def context() -> AsyncIterator[Context]:
 
 @pytest.fixture(scope="module")
 def graphql_schema() -> GraphQLSchema:
-    schema: GraphQLSchema = build_schema()._schema
-    return schema
+    """The gateway's graphql-core schema, as graphql-core hands it to a validation rule
+    (Strawberry has no public attribute for it)."""
+    schema = build_schema()
+    seen: list[GraphQLSchema] = []
+
+    class SeeSchema(ValidationRule):
+        def __init__(self, context: ValidationContext) -> None:
+            super().__init__(context)
+            seen.append(context.schema)
+
+    schema.extensions = (*schema.extensions, partial(AddValidationRules, [SeeSchema]))
+    assert schema.execute_sync("{ __typename }").errors is None
+    return seen[0]
 
 
 @cache
@@ -188,15 +209,67 @@ def test_union_payloads_share_only_plain_selections(
     }
 
 
-def test_events_do_not_grow_the_subscription_memo(
+def test_events_do_not_grow_the_subscription_executor(
     graphql_schema: GraphQLSchema, context: Context
 ) -> None:
     subscriber = subscriber_executor(graphql_schema, context, PLAIN, {"chatId": "x"})
-    for message_id in range(1, 51):
+
+    def sizes() -> dict[str, int]:
+        """How much each container of the subscription's executor holds, whatever its name."""
+        held = vars(subscriber).items()
+        return {name: len(value) for name, value in held if isinstance(value, Sized)}
+
+    run(subscriber.build_per_event_executor(Message.from_data(row(1))))  # type: ignore[arg-type]
+    after_one = sizes()
+    for message_id in range(2, 51):
         message = Message.from_data(row(message_id))
         run(subscriber.build_per_event_executor(message))  # type: ignore[arg-type]
-    # graphql-core would keep one entry per event and nested field here, forever.
-    assert len(subscriber._relevant_sub_fields) == 0
+    # graphql-core's copies would add to the shared field memo on every event, forever.
+    assert sizes() == after_one
+
+
+def test_per_event_executors_carry_every_constructor_argument(
+    graphql_schema: GraphQLSchema, context: Context
+) -> None:
+    """Fails when graphql-core's Executor constructor changes: `executor_for` must follow."""
+    arguments = list(inspect.signature(Executor.__init__).parameters)[1:]
+    assert arguments == [
+        "schema",
+        "fragment_definitions",
+        "fragments",
+        "root_value",
+        "context_value",
+        "operation",
+        "variable_values",
+        "field_resolver",
+        "type_resolver",
+        "subscribe_field_resolver",
+        "enable_early_execution",
+        "middleware_manager",
+        "is_awaitable",
+        "is_async_iterable",
+        "hide_suggestions",
+        "abort_signal",
+        "hooks",
+    ]
+    subscriber = SharedEventExecutor.build(
+        graphql_schema,
+        parsed(PLAIN),
+        context_value=context,
+        raw_variable_values={"chatId": "x"},
+        enable_early_execution=True,
+        hide_suggestions=True,
+        operation_extensions={"from": "client"},
+    )
+    assert isinstance(subscriber, SharedEventExecutor), subscriber
+    payload = Message.from_data(row())
+    per_event = subscriber.executor_for(payload)
+    assert per_event.root_value is payload
+    for name in [*arguments, "operation_extensions"]:
+        if name != "root_value":
+            assert getattr(per_event, name) is getattr(subscriber, name), name
+    alike = event_executor(graphql_schema, context, PLAIN, payload, {"chatId": "x"})
+    assert run(per_event).data == run(alike).data
 
 
 def test_object_for_builds_once_per_payload() -> None:

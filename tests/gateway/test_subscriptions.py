@@ -11,10 +11,10 @@ import websockets
 
 from mychat.settings import Settings
 from mychat.tokens import TokenCodec
-from tests.conftest import TEST_JWT_SECRET
 from tests.gateway.conftest import LiveServer, serve_live
 from tests.gateway.test_http_api import ADD_MEMBER, LEAVE, typename
-from tests.gateway.wsclient import (
+from tests.support.env import TEST_JWT_SECRET
+from tests.support.websocket import (
     LEGACY_WS,
     TRANSPORT_WS,
     GraphQLSocket,

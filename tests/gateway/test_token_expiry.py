@@ -15,7 +15,7 @@ from gateway.transport import HttpTransport
 from mychat.broker import MemoryBroker
 from mychat.events import Event, EventKind
 from mychat.tokens import TokenCodec
-from tests.conftest import TEST_JWT_SECRET
+from tests.support.env import TEST_JWT_SECRET
 
 
 @pytest.fixture

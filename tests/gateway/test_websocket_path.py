@@ -10,7 +10,7 @@ import pytest
 import websockets
 
 from tests.gateway.conftest import GRAPHQL, LiveServer
-from tests.gateway.wsclient import TRANSPORT_WS, graphql_socket
+from tests.support.websocket import TRANSPORT_WS, graphql_socket
 
 TIMEOUT = 5.0
 

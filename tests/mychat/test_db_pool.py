@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from mychat.db import create_engine
 from mychat.settings import Settings
-from tests.conftest import kill_connection
+from tests.support.database import kill_connection
 
 
 async def _pooled_connection_id(engine: AsyncEngine) -> int:

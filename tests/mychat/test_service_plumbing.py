@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from mychat.broker import MemoryBroker
 from mychat.http import MAX_BODY_BYTES, JSONResponse, read_json_object
 from mychat.service import authenticate, create_service_app, resources
 from mychat.settings import Settings
@@ -40,6 +41,8 @@ async def client(sqlite_settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
             Route("/boom", boom, methods=["GET"]),
         ],
         embedded=True,
+        broker=MemoryBroker(),
+        owns_broker=True,
     )
     async with (
         app.router.lifespan_context(app),

@@ -4,14 +4,17 @@ subscriber that reconnects and catches up as the web app does."""
 from __future__ import annotations
 
 import asyncio
-import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 import websockets
 
-from tests.gateway.wsclient import graphql_socket
+from tests.support.clients import graphql
+from tests.support.people import Person, register_person, unique
+from tests.support.websocket import graphql_socket
 
 MESSAGE_ADDED = """subscription($chatId: ID!, $after: ID) {
   messageAdded(chatId: $chatId, after: $after) { id databaseId text clientId }
@@ -27,80 +30,40 @@ SEND_MESSAGE = """mutation($chatId: ID!, $text: String!, $clientId: String) {
 DISCONNECTS = (websockets.ConnectionClosed, websockets.InvalidHandshake, OSError, TimeoutError)
 
 
-PASSWORD = "correct horse battery"
+async def register(client: httpx.AsyncClient, name: str) -> Person:
+    """A person with a nickname no other test on a shared stack uses."""
+    return await register_person(client, unique(name))
 
 
-@dataclass
-class User:
-    id: int
-    login: str
-    nickname: str
-    token: str
-
-    @property
-    def auth(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}"}
-
-
-def unique(name: str) -> str:
-    """A nickname no other test on a shared stack uses."""
-    return f"{name}{secrets.token_hex(3)}"
-
-
-async def register(client: httpx.AsyncClient, name: str) -> User:
-    nickname = unique(name)
-    response = await client.post(
-        "/mychat/api/auth/register",
-        json={"login": nickname.lower(), "password": PASSWORD, "nickname": nickname},
-    )
-    assert response.status_code == 200, response.text
-    body = response.json()
-    return User(body["user"]["id"], nickname.lower(), nickname, body["token"])
-
-
-async def create_chat_with(client: httpx.AsyncClient, owner: User, *members: User) -> int:
-    response = await client.post("/mychat/api/chat/", json={"name": "Room"}, headers=owner.auth)
+async def create_chat_with(client: httpx.AsyncClient, owner: Person, *members: Person) -> int:
+    response = await client.post("/mychat/api/chat/", json={"name": "Room"}, headers=owner.headers)
     assert response.status_code == 200, response.text
     chat_id: int = response.json()["chat_id"]
     for member in members:
         added = await client.post(
             f"/mychat/api/chat/{chat_id}/add-user",
             json={"nickname": member.nickname},
-            headers=owner.auth,
+            headers=owner.headers,
         )
         assert added.json()["status"] == "ok", added.text
     return chat_id
 
 
-async def send_rest(client: httpx.AsyncClient, user: User, chat_id: int, text: str) -> None:
+async def send_rest(client: httpx.AsyncClient, user: Person, chat_id: int, text: str) -> None:
     response = await client.post(
-        f"/mychat/api/chat/{chat_id}/message", json={"text": text}, headers=user.auth
+        f"/mychat/api/chat/{chat_id}/message", json={"text": text}, headers=user.headers
     )
     assert response.json()["status"] == "ok", response.text
 
 
-async def history(client: httpx.AsyncClient, user: User, chat_id: int) -> list[dict[str, Any]]:
-    response = await client.get(f"/mychat/api/chat/{chat_id}", headers=user.auth)
+async def history(client: httpx.AsyncClient, user: Person, chat_id: int) -> list[dict[str, Any]]:
+    response = await client.get(f"/mychat/api/chat/{chat_id}", headers=user.headers)
     assert response.status_code == 200, response.text
     messages: list[dict[str, Any]] = response.json()
     return messages
 
 
-async def graphql(
-    client: httpx.AsyncClient, query: str, variables: dict[str, Any], token: str | None = None
-) -> dict[str, Any]:
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    response = await client.post(
-        "/mychat/graphql", json={"query": query, "variables": variables}, headers=headers
-    )
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    assert "errors" not in body, body
-    data: dict[str, Any] = body["data"]
-    return data
-
-
-async def global_chat_id(client: httpx.AsyncClient, user: User, chat_id: int) -> str:
+async def global_chat_id(client: httpx.AsyncClient, user: Person, chat_id: int) -> str:
     data = await graphql(client, "{ chats { edges { node { id databaseId } } } }", {}, user.token)
     for edge in data["chats"]["edges"]:
         if edge["node"]["databaseId"] == chat_id:
@@ -111,17 +74,19 @@ async def global_chat_id(client: httpx.AsyncClient, user: User, chat_id: int) ->
 
 @dataclass
 class Subscriber:
-    """messageAdded through nginx; on a lost connection it reconnects with `after:` the last
-    message it saw, as the web app does."""
+    """messageAdded through nginx; on a lost connection, or a subscription ended by an error
+    (a service down while it caught up), it subscribes again with `after:` the last message it
+    saw, as the web app does."""
 
     ws_url: str
-    user: User
+    user: Person
     chat_id: str
     after: str | None = None
     texts: list[str] = field(default_factory=list)
     database_ids: list[int] = field(default_factory=list)
     close_codes: list[int | None] = field(default_factory=list)
     connections: int = 0
+    errors: list[dict[str, Any]] = field(default_factory=list)
     subscribed: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def run(self) -> None:
@@ -135,7 +100,9 @@ class Subscriber:
                     self.subscribed.set()
                     while True:
                         message = await socket.next_payload(timeout=3600)
-                        assert message["type"] == "next", message
+                        if message["type"] != "next" or "errors" in message["payload"]:
+                            self.errors.append(message)
+                            break
                         added = message["payload"]["data"]["messageAdded"]
                         self.texts.append(added["text"])
                         self.database_ids.append(added["databaseId"])
@@ -151,3 +118,18 @@ class Subscriber:
         async with asyncio.timeout(timeout):
             while len(self.texts) < count:
                 await asyncio.sleep(0.02)
+
+
+@asynccontextmanager
+async def subscribed(*subscribers: Subscriber) -> AsyncIterator[None]:
+    """The subscribers running (each subscribed once) for the body of the block."""
+    tasks = [asyncio.create_task(s.run()) for s in subscribers]
+    try:
+        async with asyncio.timeout(15):
+            for subscriber in subscribers:
+                await subscriber.subscribed.wait()
+        yield
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

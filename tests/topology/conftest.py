@@ -4,21 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import os
-import secrets
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
 from assembly.stack import Stack, StackConfig, drop_database
-from tests.broker.redis_server import PrivateRedis
-from tests.conftest import (
-    MARIADB_HOST,
-    MARIADB_PORT,
-    TEST_JWT_SECRET,
-    mysql_url,
-    require_server,
-)
+from tests.support.database import MARIADB_HOST, MARIADB_PORT, mysql_url, new_database_name
+from tests.support.env import TEST_JWT_SECRET, require_server
+from tests.support.redis import PrivateRedis
 from tests.topology.nginx_stubs import INDEX_HTML, require_nginx
 
 # Variables of the developer's shell that must not leak into the stack's services.
@@ -30,7 +24,7 @@ def start_stack(workdir: Path, redis_url: str, web_root: Path | None = None) -> 
     database and loads db/init.sql, as `mychat stack` does on a new machine."""
     require_nginx()
     require_server("MariaDB", MARIADB_HOST, MARIADB_PORT)
-    database = f"mychat_test_{secrets.token_hex(6)}"
+    database = new_database_name()
     if web_root is None:
         web_root = workdir / "web"
         web_root.mkdir(parents=True)

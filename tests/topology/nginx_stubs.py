@@ -6,7 +6,6 @@ ASGI app on a real socket that answers with the request it received.
 
 from __future__ import annotations
 
-import asyncio
 import shutil
 import subprocess
 from collections.abc import AsyncIterator
@@ -14,7 +13,6 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -23,13 +21,13 @@ from starlette.websockets import WebSocket
 
 from assembly.stack import (
     check_nginx_conf,
-    free_port,
     local_nginx_values,
     nginx_command,
     render_nginx_conf,
 )
 from mychat.pages import GRAPHIQL_SECURITY_HEADERS
-from tests.conftest import ROOT, require
+from tests.support.env import ROOT, require
+from tests.support.ports import free_port, serving, wait_for_port
 
 NGINX_CONF = ROOT / "nginx.conf"
 
@@ -77,24 +75,10 @@ def stub_app(name: str) -> Starlette:
 @asynccontextmanager
 async def serve_stubs(ports: dict[str, int]) -> AsyncIterator[None]:
     """One stub upstream per (name, port), started and stopped together."""
-    servers = [
-        uvicorn.Server(
-            uvicorn.Config(
-                stub_app(name), host="127.0.0.1", port=port, log_level="warning", lifespan="off"
-            )
-        )
-        for name, port in ports.items()
-    ]
-    tasks = [asyncio.create_task(server.serve()) for server in servers]
-    try:
-        async with asyncio.timeout(10):
-            while not all(server.started for server in servers):
-                await asyncio.sleep(0.01)
+    async with AsyncExitStack() as stack:
+        for name, port in ports.items():
+            await stack.enter_async_context(serving(stub_app(name), port, lifespan="off"))
         yield
-    finally:
-        for server in servers:
-            server.should_exit = True
-        await asyncio.gather(*tasks)
 
 
 @dataclass
@@ -150,16 +134,3 @@ async def edge_on_stubs(tmp_path: Path) -> AsyncIterator[EdgeUnderTest]:
         stack.callback(process.terminate)
         await wait_for_port(ports["nginx"])
         yield EdgeUnderTest(f"http://127.0.0.1:{ports['nginx']}", prefix, conf)
-
-
-async def wait_for_port(port: int, timeout: float = 10.0) -> None:
-    async with asyncio.timeout(timeout):
-        while True:
-            try:
-                _reader, writer = await asyncio.open_connection("127.0.0.1", port)
-            except OSError:
-                await asyncio.sleep(0.02)
-                continue
-            writer.close()
-            await writer.wait_closed()
-            return

@@ -11,8 +11,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from tests.broker.redis_server import free_port
-from tests.conftest import require
+from tests.support.env import require
+from tests.support.ports import free_port
 
 
 class PrivateMariaDB:

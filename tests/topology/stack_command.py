@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-import secrets
 import signal
 import subprocess
 import sys
@@ -19,7 +18,8 @@ import httpx
 import psutil
 
 from assembly.stack import drop_database
-from tests.conftest import MARIADB_HOST, MARIADB_PORT, ROOT, mysql_url, require_server
+from tests.support.database import MARIADB_HOST, MARIADB_PORT, mysql_url, new_database_name
+from tests.support.env import ROOT, require_server
 from tests.topology.conftest import PRIVATE_VARIABLES
 from tests.topology.nginx_stubs import require_nginx
 
@@ -127,7 +127,7 @@ async def stack_command(
     """`mychat stack` with two gateways on a fresh database (the shared MariaDB unless
     `database_url` names another server); on exit SIGTERM, and no process may be left."""
     require_nginx()
-    database = f"mychat_test_{secrets.token_hex(6)}"
+    database = new_database_name()
     if database_url is None:
         require_server("MariaDB", MARIADB_HOST, MARIADB_PORT)
         database_url = mysql_url(database)

@@ -9,11 +9,12 @@ from pathlib import Path
 import pytest
 from playwright.async_api import ConsoleMessage, async_playwright, expect
 
-from tests.broker.redis_server import PrivateRedis
-from tests.conftest import require
+from tests.support import ui
+from tests.support.browser import CHROMIUM_ARGS, WEB_DIST, find_chromium
+from tests.support.env import require
+from tests.support.people import unique
+from tests.support.redis import PrivateRedis
 from tests.topology.conftest import start_stack, stop_stack
-from tests.web import ui
-from tests.web.conftest import CHROMIUM_ARGS, WEB_DIST, find_chromium
 
 pytestmark = [
     pytest.mark.topology,
@@ -48,7 +49,7 @@ async def test_two_people_chat_through_nginx(tmp_path: Path, private_redis: Priv
                 page.on("console", record)
                 pages.append(page)
             alice, bob = pages
-            alice_nick, bob_nick = ui.unique("Alice"), ui.unique("Bob")
+            alice_nick, bob_nick = unique("Alice"), unique("Bob")
             await ui.register(alice, stack.url, alice_nick)
             await ui.register(bob, stack.url, bob_nick)
             await ui.create_chat(alice, "Through nginx")

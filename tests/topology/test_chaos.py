@@ -10,26 +10,24 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import websockets
 
-from tests.broker.redis_server import PrivateRedis
-from tests.gateway.wsclient import graphql_socket
+from tests.support.people import Person
+from tests.support.redis import PrivateRedis
 from tests.topology.clients import (
-    MESSAGE_ADDED,
     SEND_MESSAGE,
-    User,
+    Subscriber,
     create_chat_with,
     global_chat_id,
     history,
     register,
+    subscribed,
 )
 from tests.topology.private_mariadb import PrivateMariaDB
 from tests.topology.stack_command import RunningStack, stack_command
@@ -42,48 +40,12 @@ PACE = 0.05  # between sends: the fault lands in the middle of the stream
 
 
 @dataclass
-class ChaosSubscriber:
-    """messageAdded through nginx; whatever ends its subscription (a closed socket, an error
-    frame while a service is down) makes it reconnect with `after:` its last message."""
-
-    ws_url: str
-    user: User
-    chat_id: str
-    after: str | None = None
-    database_ids: list[int] = field(default_factory=list)
-    reconnects: int = -1
-    subscribed: asyncio.Event = field(default_factory=asyncio.Event)
-
-    async def run(self) -> None:
-        while True:
-            try:
-                async with graphql_socket(self.ws_url, token=self.user.token) as socket:
-                    self.reconnects += 1
-                    await socket.subscribe(
-                        MESSAGE_ADDED, {"chatId": self.chat_id, "after": self.after}
-                    )
-                    self.subscribed.set()
-                    while True:
-                        message = await socket.next_payload(timeout=3600)
-                        if message["type"] != "next" or "errors" in message["payload"]:
-                            break  # the subscription ended: subscribe again
-                        added = message["payload"]["data"]["messageAdded"]
-                        self.database_ids.append(added["databaseId"])
-                        self.after = added["id"]
-            except (websockets.ConnectionClosed, websockets.InvalidHandshake, OSError):
-                pass
-            except TimeoutError:
-                pass
-            await asyncio.sleep(0.1)
-
-
-@dataclass
 class Sender:
     """Sends numbered messages over GraphQL with a client id each, retrying a send until it is
     accepted (as the web app does), and keeps every failure it saw."""
 
     client: httpx.AsyncClient
-    user: User
+    user: Person
     chat_id: str
     accepted: list[dict[str, Any]] = field(default_factory=list)
     failures: list[tuple[float, str]] = field(default_factory=list)
@@ -109,7 +71,7 @@ class Sender:
                     "query": SEND_MESSAGE,
                     "variables": {"chatId": self.chat_id, "text": text, "clientId": client_id},
                 },
-                headers=self.user.auth,
+                headers=self.user.headers,
             )
         except httpx.TransportError as error:
             return f"transport:{type(error).__name__}"
@@ -133,23 +95,9 @@ class Sender:
             await asyncio.sleep(PACE)
 
 
-@asynccontextmanager
-async def subscribed(*subscribers: ChaosSubscriber) -> AsyncIterator[None]:
-    tasks = [asyncio.create_task(s.run()) for s in subscribers]
-    try:
-        async with asyncio.timeout(15):
-            for subscriber in subscribers:
-                await subscriber.subscribed.wait()
-        yield
-    finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-
-
 async def fault_while_chatting(
     stack: RunningStack, fault: Callable[[], Awaitable[None]]
-) -> tuple[Sender, list[ChaosSubscriber], float]:
+) -> tuple[Sender, list[Subscriber], float]:
     """Alice sends MESSAGES while she and Bob (twice) subscribe; `fault` strikes after a
     quarter of them. Returns the sender, the subscribers, and when the fault ended."""
     loop = asyncio.get_running_loop()
@@ -161,9 +109,9 @@ async def fault_while_chatting(
         await sender.send("first")
         after = sender.accepted[0]["id"]
         subscribers = [
-            ChaosSubscriber(stack.ws_url, bob, chat, after),
-            ChaosSubscriber(stack.ws_url, bob, chat, after),
-            ChaosSubscriber(stack.ws_url, alice, chat, after),
+            Subscriber(stack.ws_url, bob, chat, after),
+            Subscriber(stack.ws_url, bob, chat, after),
+            Subscriber(stack.ws_url, alice, chat, after),
         ]
         async with subscribed(*subscribers):
             sending = asyncio.create_task(sender.send_many(MESSAGES, "m"))
@@ -211,7 +159,7 @@ async def test_kill_9_of_a_process_loses_and_duplicates_nothing(
         assert recovered_within(sender, killed_at) < RECOVERY_SECONDS
         await stack.wait_printed(rf"{role}(-\d)? is ready again")
     if role == "gateway":  # some sockets were on the killed gateway and came back
-        assert any(s.reconnects for s in subscribers)
+        assert any(s.connections > 1 for s in subscribers)
 
 
 async def test_a_redis_restart_loses_and_duplicates_nothing(

@@ -16,7 +16,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from mychat.shutdown import SERVICE_RESTART, GracefulServer, graceful_server
-from tests.broker.redis_server import free_port
+from tests.support.ports import free_port
 
 pytestmark = pytest.mark.topology
 

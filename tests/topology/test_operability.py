@@ -12,9 +12,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.broker.redis_server import PrivateRedis
+from tests.support.people import PASSWORD
+from tests.support.redis import PrivateRedis
 from tests.topology.clients import (
-    PASSWORD,
     SEND_MESSAGE,
     Subscriber,
     create_chat_with,
@@ -65,7 +65,7 @@ async def test_metrics_and_json_logs(tmp_path: Path, private_redis: PrivateRedis
             sent = await client.post(
                 "/mychat/graphql",
                 json={"query": SEND_MESSAGE, "variables": {"chatId": chat, "text": SECRET_TEXT}},
-                headers=alice.auth,
+                headers=alice.headers,
             )
             assert sent.json()["data"]["sendMessage"]["__typename"] == "SendMessagePayload"
             request_id = sent.headers["x-request-id"]  # nginx's id, as the gateway logged it

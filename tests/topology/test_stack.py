@@ -6,7 +6,6 @@ import asyncio
 import re
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
@@ -14,19 +13,18 @@ import pytest
 
 from assembly.stack import Stack
 from mychat.shutdown import SERVICE_RESTART
-from tests.broker.redis_server import PrivateRedis
+from tests.support.clients import graphql
+from tests.support.people import PASSWORD, Person, unique
+from tests.support.redis import PrivateRedis
 from tests.topology.clients import (
-    PASSWORD,
     SEND_MESSAGE,
     Subscriber,
-    User,
     create_chat_with,
     global_chat_id,
-    graphql,
     history,
     register,
     send_rest,
-    unique,
+    subscribed,
 )
 
 pytestmark = [pytest.mark.topology, pytest.mark.mariadb, pytest.mark.redis]
@@ -45,21 +43,7 @@ def ws_url(stack: Stack) -> str:
     return stack.url.replace("http://", "ws://") + "/mychat/graphql"
 
 
-@asynccontextmanager
-async def subscribed(*subscribers: Subscriber) -> AsyncIterator[None]:
-    tasks = [asyncio.create_task(s.run()) for s in subscribers]
-    try:
-        async with asyncio.timeout(15):
-            for subscriber in subscribers:
-                await subscriber.subscribed.wait()
-        yield
-    finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-
-
-async def room(client: httpx.AsyncClient) -> tuple[User, User, int, str, str]:
+async def room(client: httpx.AsyncClient) -> tuple[Person, Person, int, str, str]:
     """Alice and Bob in a chat with one message; (alice, bob, chat id, chat global id, the
     message's global id, to subscribe `after:` it so that nothing later can be missed)."""
     alice = await register(client, "Alice")
@@ -102,7 +86,7 @@ async def test_the_seed_rest_contract_through_nginx(
     chat_id = await create_chat_with(client, alice, bob)
     await send_rest(client, alice, chat_id, "Привет, Bob")
     await send_rest(client, bob, chat_id, "hi")
-    chats = (await client.get("/mychat/api/chat/", headers=bob.auth)).json()
+    chats = (await client.get("/mychat/api/chat/", headers=bob.headers)).json()
     assert [(c["id"], c["name"]) for c in chats] == [(chat_id, "Room")]
     messages = await history(client, bob, chat_id)
     assert [(m["sender_nickname"], m["text"]) for m in messages] == [
@@ -119,7 +103,7 @@ async def test_the_seed_rest_contract_through_nginx(
     }
     unauthorized = await client.get("/mychat/api/chat/")
     assert (unauthorized.status_code, unauthorized.json()["error"]) == (401, "Unauthorized")
-    left = await client.post(f"/mychat/api/chat/{chat_id}/leave", headers=bob.auth)
+    left = await client.post(f"/mychat/api/chat/{chat_id}/leave", headers=bob.headers)
     assert left.json()["status"] == "ok"
     assert (await client.get("/mychat/api/openapi.json")).json()["openapi"].startswith("3.")
 
@@ -185,7 +169,9 @@ async def test_subscribers_receive_messages_sent_through_the_other_gateway(
     assert len(set(upstreams_of_websockets(shared_stack))) == 2
 
 
-async def send_paced(client: httpx.AsyncClient, user: User, chat_id: int, texts: list[str]) -> None:
+async def send_paced(
+    client: httpx.AsyncClient, user: Person, chat_id: int, texts: list[str]
+) -> None:
     for text in texts:
         await send_rest(client, user, chat_id, text)
         await asyncio.sleep(0.02)
@@ -255,7 +241,7 @@ async def test_a_redis_restart_resumes_delivery_and_fills_the_gap(
 
 
 async def send_until_accepted(
-    client: httpx.AsyncClient, user: User, chat: str, text: str, client_id: str
+    client: httpx.AsyncClient, user: Person, chat: str, text: str, client_id: str
 ) -> dict[str, Any]:
     """Retry with the same client id until the send is accepted (as the web app does)."""
     while True:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-import secrets
 import signal
 import subprocess
 import sys
@@ -15,23 +14,15 @@ import httpx
 import pytest
 
 from assembly.stack import StackError, drop_database, prepare_database
-from tests.broker.redis_server import PrivateRedis
-from tests.conftest import MARIADB_HOST, MARIADB_PORT, mysql_url, require_server
+from tests.support.database import MARIADB_HOST, MARIADB_PORT, mysql_url, new_database_name
+from tests.support.env import require_server
+from tests.support.ports import port_open
+from tests.support.redis import PrivateRedis
 from tests.topology.clients import register
 from tests.topology.conftest import PRIVATE_VARIABLES
 from tests.topology.nginx_stubs import require_nginx
 
 pytestmark = [pytest.mark.topology, pytest.mark.mariadb, pytest.mark.redis]
-
-
-async def port_open(port: int) -> bool:
-    try:
-        _reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    except OSError:
-        return False
-    writer.close()
-    await writer.wait_closed()
-    return True
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
@@ -40,7 +31,7 @@ async def test_the_stack_command_runs_and_stops_everything(
 ) -> None:
     require_nginx()
     require_server("MariaDB", MARIADB_HOST, MARIADB_PORT)
-    database = f"mychat_test_{secrets.token_hex(6)}"
+    database = new_database_name()
     env = {k: v for k, v in os.environ.items() if k not in PRIVATE_VARIABLES}
     # No JWT_SECRET: the stack generates one and gives it to every service.
     env.update({"DATABASE_URL": mysql_url(database), "REDIS_URL": private_redis.url})
@@ -63,19 +54,19 @@ async def test_the_stack_command_runs_and_stops_everything(
         async with httpx.AsyncClient(base_url=url[1].decode()) as client:
             assert (await client.get("/healthz")).status_code == 200
             user = await register(client, "Dora")
-            chats = await client.get("/mychat/api/chat/", headers=user.auth)
+            chats = await client.get("/mychat/api/chat/", headers=user.headers)
             assert chats.json() == []  # the token from auth is accepted by chat: same secret
         conf = (workdir / "nginx" / "nginx.conf").read_text()
         ports = [int(p) for p in re.findall(r"(?:server|listen) 127\.0\.0\.1:(\d+)", conf)]
         assert len(ports) == 5  # nginx, auth, chat, two gateways
-        assert all([await port_open(port) for port in ports])
+        assert all([port_open(port) for port in ports])
 
         process.send_signal(signum)
         async with asyncio.timeout(30):
             rest = await process.stdout.read()
             assert await process.wait() == 128 + signum
         assert b"stopping" in rest
-        assert not any([await port_open(port) for port in ports])
+        assert not any([port_open(port) for port in ports])
     finally:
         if process.returncode is None:
             process.kill()

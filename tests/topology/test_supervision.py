@@ -12,8 +12,9 @@ import httpx
 import pytest
 
 from assembly.stack import ManagedProcess, RestartPolicy, Supervisor
-from tests.broker.redis_server import PrivateRedis
-from tests.topology.clients import graphql, register
+from tests.support.clients import graphql
+from tests.support.redis import PrivateRedis
+from tests.topology.clients import register
 from tests.topology.stack_command import alive, serving, stack_command
 
 pytestmark = [pytest.mark.topology]
@@ -88,5 +89,5 @@ async def test_killed_processes_come_back_while_the_rest_keep_serving(
             stack.kill("chat", signum=signal.SIGTERM)
             await stack.wait_printed(r"chat killed by SIGTERM .*restarting in", start=printed)
             await stack.wait_printed(r"chat is ready again", start=printed)
-            assert (await client.get("/mychat/api/chat/", headers=user.auth)).json() == []
+            assert (await client.get("/mychat/api/chat/", headers=user.headers)).json() == []
         await asyncio.to_thread(stack.children)  # remember every pid: none may outlive the stack

@@ -4,9 +4,7 @@ a GraphQL client for setting up data fast, and a screenshot of every page when a
 from __future__ import annotations
 
 import os
-import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -25,29 +23,11 @@ from playwright.async_api import (
     async_playwright,
 )
 
-from tests.conftest import ROOT, TEST_JWT_SECRET, require
-
-DEFAULT_CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-WEB_DIST = ROOT / "web" / "dist"
-ARTIFACTS = ROOT / "test-artifacts"
-SCREENSHOTS = ROOT / "web" / "screenshots"
-PASSWORD = "correct horse battery staple"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+from tests.support.browser import ARTIFACTS, CHROMIUM_ARGS, WEB_DIST, find_chromium
+from tests.support.clients import graphql
+from tests.support.env import ROOT, TEST_JWT_SECRET, require
+from tests.support.people import PASSWORD
+from tests.support.ports import free_port
 
 
 class ServerProcess:
@@ -110,17 +90,6 @@ class ServerProcess:
     def restart(self) -> None:
         self.stop()
         self.start()
-
-
-def find_chromium() -> Path | None:
-    """MYCHAT_CHROMIUM if set (and only it), else Debian's /usr/bin/chromium or one on PATH."""
-    configured = os.environ.get("MYCHAT_CHROMIUM")
-    if configured:
-        return Path(configured) if Path(configured).is_file() else None
-    if DEFAULT_CHROMIUM.is_file():
-        return DEFAULT_CHROMIUM
-    found = shutil.which("chromium")
-    return Path(found) if found else None
 
 
 @pytest.fixture(scope="module")
@@ -249,17 +218,10 @@ class Api:
     """GraphQL over HTTP for setting up data quickly (not through the UI)."""
 
     def __init__(self, base_url: str) -> None:
-        self.url = base_url + "/mychat/graphql"
-        self.client = httpx.AsyncClient(timeout=30)
+        self.client = httpx.AsyncClient(base_url=base_url, timeout=30)
 
     async def call(self, query: str, token: str | None = None, **variables: Any) -> Any:
-        headers = {"authorization": f"Bearer {token}"} if token else {}
-        response = await self.client.post(
-            self.url, json={"query": query, "variables": variables}, headers=headers
-        )
-        body = response.json()
-        assert "errors" not in body, body
-        return body["data"]
+        return await graphql(self.client, query, variables, token)
 
     async def register(self, login: str, nickname: str) -> str:
         data = await self.call(

@@ -9,8 +9,10 @@ import time
 import pytest
 from playwright.async_api import Dialog, Route, expect
 
-from tests.web import ui
-from tests.web.conftest import SCREENSHOTS, Api, Browsers, ServerProcess
+from tests.support import ui
+from tests.support.browser import SCREENSHOTS
+from tests.support.people import PASSWORD, unique
+from tests.web.conftest import Api, Browsers, ServerProcess
 
 pytestmark = pytest.mark.browser
 
@@ -18,11 +20,11 @@ pytestmark = pytest.mark.browser
 async def test_two_people_chat_live(server: ServerProcess, browsers: Browsers) -> None:
     alice = await browsers.new_page()
     bob = await browsers.new_page()
-    alice_nick, bob_nick = ui.unique("Alice"), ui.unique("Bob")
+    alice_nick, bob_nick = unique("Alice"), unique("Bob")
     await ui.register(alice, server.base_url, alice_nick)
     await ui.register(bob, server.base_url, bob_nick)
 
-    chat_name = ui.unique("Lunch ")
+    chat_name = unique("Lunch ")
     await ui.create_chat(alice, chat_name)
     await ui.add_member(alice, bob_nick)
 
@@ -65,7 +67,7 @@ async def test_two_people_chat_live(server: ServerProcess, browsers: Browsers) -
 async def test_history_pages_load_when_scrolling_up(
     server: ServerProcess, browsers: Browsers, api: Api
 ) -> None:
-    nickname = ui.unique("Hist")
+    nickname = unique("Hist")
     token = await api.register(nickname.lower(), nickname)
     chat_id = await api.create_chat(token, "Long history")
     for number in range(1, 301):
@@ -114,7 +116,7 @@ async def test_markup_in_a_message_is_shown_as_text(
             else None
         ),
     )
-    nickname = ui.unique("Mallory")
+    nickname = unique("Mallory")
     await ui.register(page, server.base_url, nickname)
     await ui.create_chat(page, "<b>bold</b> name")
     payload = "<img src=x onerror=alert(1)>"
@@ -134,7 +136,7 @@ async def test_reload_keeps_the_session_and_sign_out_forgets_it(
     server: ServerProcess, browsers: Browsers
 ) -> None:
     page = await browsers.new_page()
-    nickname = ui.unique("Carol")
+    nickname = unique("Carol")
     await ui.register(page, server.base_url, nickname)
     await page.reload()
     await expect(page.get_by_test_id("me")).to_have_text(nickname)
@@ -170,7 +172,7 @@ async def test_messages_sent_while_the_socket_was_cut_arrive_once(
 ) -> None:
     alice = await browsers.new_page()
     bob = await browsers.new_page()
-    alice_nick, bob_nick = ui.unique("Alice"), ui.unique("Bob")
+    alice_nick, bob_nick = unique("Alice"), unique("Bob")
     await ui.register(alice, own_server.base_url, alice_nick)
     await ui.register(bob, own_server.base_url, bob_nick)
     await ui.create_chat(alice, "Reconnect")
@@ -208,8 +210,9 @@ async def test_messages_sent_while_the_socket_was_cut_arrive_once(
 async def test_screens_in_both_languages_and_at_phone_width(
     server: ServerProcess, browsers: Browsers, api: Api
 ) -> None:
-    """Also saves the README's screenshots of the main screens to web/screenshots/."""
-    SCREENSHOTS.mkdir(exist_ok=True)
+    """Also saves the main screens to test-artifacts/screenshots/; `make screenshots` copies
+    them to web/screenshots/ for the README."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     # Plain names read better in the README; this module's server is fresh.
     friend = "Anna"
     friend_token = await api.register("anna", friend)
@@ -221,7 +224,7 @@ async def test_screens_in_both_languages_and_at_phone_width(
     login = "boris"
     await page.get_by_label("Login").fill(login)
     await page.get_by_label("Nickname").fill(taken)
-    await page.get_by_label("Password").fill("correct horse battery staple")
+    await page.get_by_label("Password").fill(PASSWORD)
     await page.get_by_role("button", name="Create account").click()
     # The server's error is shown at the field it is about.
     await expect(page.get_by_test_id("error-nickname")).not_to_be_empty()
@@ -285,11 +288,11 @@ async def test_screens_in_both_languages_and_at_phone_width(
     assert browsers.page_errors == []
 
 
-async def test_a_failed_send_is_marked_and_retried_once(
+async def test_a_send_without_answer_goes_again_by_itself_and_a_refusal_is_marked(
     server: ServerProcess, browsers: Browsers
 ) -> None:
     page = await browsers.new_page()
-    await ui.register(page, server.base_url, ui.unique("Gina"))
+    await ui.register(page, server.base_url, unique("Gina"))
     await ui.create_chat(page, "Flaky network")
 
     async def drop_sends(route: Route) -> None:
@@ -298,18 +301,29 @@ async def test_a_failed_send_is_marked_and_retried_once(
         else:
             await route.continue_()
 
-    # The request never reaches the server: the message is marked and can be retried.
+    # The request never reaches the server: the message waits (not red) and goes by itself.
     await page.route("**/mychat/graphql", drop_sends)
     await ui.send(page, "first try fails")
+    waiting = page.get_by_test_id("message-waiting")
+    await expect(waiting).to_have_count(1)
+    await expect(waiting.get_by_test_id("message-text")).to_have_text("first try fails")
+    await expect(page.get_by_test_id("message-failed")).to_have_count(0)
+    await page.unroute("**/mychat/graphql", drop_sends)
+    await expect(page.get_by_test_id("message").get_by_test_id("message-text")).to_have_text(
+        ["first try fails"], timeout=15_000
+    )
+    await expect(waiting).to_have_count(0)
+
+    # A refusal (too long for the server: past the field's maxlength) is red, says why, and
+    # stays after a retry.
+    await page.get_by_test_id("composer").evaluate("el => { el.value = 'x'.repeat(4001); }")
+    await page.get_by_test_id("composer").press("Enter")
     failed = page.get_by_test_id("message-failed")
     await expect(failed).to_have_count(1)
-    await expect(failed.get_by_test_id("message-text")).to_have_text("first try fails")
-    await page.unroute("**/mychat/graphql", drop_sends)
+    await expect(failed).to_contain_text("not sent")
     await failed.get_by_test_id("retry").click()
-    await expect(page.get_by_test_id("message").get_by_test_id("message-text")).to_have_text(
-        ["first try fails"]
-    )
-    await expect(failed).to_have_count(0)
+    await expect(failed).to_have_count(1)
+    await expect(page.get_by_test_id("message")).to_have_count(1)
 
     # The server stores it but the answer is lost: its copy (from the live feed) replaces the
     # optimistic one, and a retry with the same clientId does not store it twice.
@@ -339,7 +353,7 @@ async def test_a_refused_token_leads_back_to_sign_in(
     own_server: ServerProcess, browsers: Browsers
 ) -> None:
     page = await browsers.new_page()
-    await ui.register(page, own_server.base_url, ui.unique("Hal"))
+    await ui.register(page, own_server.base_url, unique("Hal"))
     # A new signing secret: the server now refuses the token the page holds.
     own_server.jwt_secret = "rotated-secret-" + "y" * 40
     await asyncio.to_thread(own_server.restart)
@@ -352,7 +366,7 @@ async def test_a_refused_token_leads_back_to_sign_in(
 async def test_more_chats_load_on_request(
     server: ServerProcess, browsers: Browsers, api: Api
 ) -> None:
-    nickname = ui.unique("Ivy")
+    nickname = unique("Ivy")
     token = await api.register(nickname.lower(), nickname)
     for number in range(1, 56):
         await api.create_chat(token, f"Room {number}")

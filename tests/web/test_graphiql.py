@@ -11,7 +11,8 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.async_api import Page, Response, Route, expect
 
-from tests.web import ui
+from tests.support import ui
+from tests.support.people import unique
 from tests.web.conftest import Api, Browsers, ServerProcess
 
 pytestmark = pytest.mark.browser
@@ -66,7 +67,7 @@ async def test_graphiql_offline_runs_a_query_and_a_subscription_with_the_users_t
             else None
         ),
     )
-    nickname = ui.unique("Gql")
+    nickname = unique("Gql")
     await ui.register(page, server.base_url, nickname)
     token = await page.evaluate("JSON.parse(localStorage.getItem('mychat.session')).token")
     chat_id = await api.create_chat(token, "Explorer room")

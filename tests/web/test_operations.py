@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 
 from gateway.schema import build_schema
-from tests.conftest import ROOT, require
+from tests.support.env import ROOT, require
 
 WEB = ROOT / "web"
 

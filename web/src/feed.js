@@ -17,6 +17,8 @@ export function createFeed({ client, wsClient, onRemovedFromChat, onReconnected,
   // have them yet, so the chat view adds them back (see `recentMessages`).
   const recentByChat = new Map();
   const RECENT_PER_CHAT = 50;
+  // Told about every live message (notifications, screen reader announcements).
+  const liveListeners = new Set();
 
   function rememberLive(message) {
     const list = recentByChat.get(message.chatId) ?? [];
@@ -75,6 +77,7 @@ export function createFeed({ client, wsClient, onRemovedFromChat, onReconnected,
         // After the chat: its lastMessage / lastActivityAt never go back past this message.
         appendMessage(cache, event.message);
         onMessage?.(event.message);
+        for (const listener of [...liveListeners]) listener(event.message, event.chat);
         break;
       case 'MemberAdded':
         addNote(event.chat.id, 'joined', event.member.user.nickname);
@@ -151,6 +154,11 @@ export function createFeed({ client, wsClient, onRemovedFromChat, onReconnected,
       for (const message of messages) advanceCursor(message);
     },
     recentMessages: (chatId) => recentByChat.get(chatId) ?? [],
+    /** `listener(message, chat)` for each live message; returns the unsubscribe function. */
+    onLiveMessage(listener) {
+      liveListeners.add(listener);
+      return () => liveListeners.delete(listener);
+    },
     start: subscribe,
     stop() {
       stopped = true;

@@ -3,6 +3,7 @@ import './styles.css';
 import { createApollo } from './apollo.js';
 import { onLanguageChange } from './i18n.js';
 import { clearSession, loadSession, msUntilExpiry, saveSession } from './session.js';
+import { startTheme } from './theme.js';
 import { mountAuth } from './views/auth.js';
 import { createServices, mountMessenger } from './views/messenger.js';
 
@@ -37,7 +38,11 @@ function startSession(session) {
     token: session.token,
     onUnauthenticated: () => endSession('sessionExpired'),
   });
-  const services = createServices({ apollo, expire: () => endSession('sessionExpired') });
+  const services = createServices({
+    apollo,
+    session,
+    expire: () => endSession('sessionExpired'),
+  });
   runtime = { session, apollo, services };
   const remaining = msUntilExpiry(session);
   clearTimeout(expiryTimer);
@@ -65,6 +70,7 @@ function endSession(noticeKey) {
   render();
 }
 
+startTheme();
 onLanguageChange(() => render());
 
 const stored = loadSession();

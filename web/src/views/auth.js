@@ -4,6 +4,7 @@ import { h, uid } from '../dom.js';
 import { t } from '../i18n.js';
 import { LOGIN, REGISTER } from '../operations.js';
 import { errorText, graphiqlLink, languagePicker } from './common.js';
+import { themePicker } from './settings.js';
 
 // The server's limits (auth_service): typing stops there instead of failing on submit.
 const MAX_LENGTH = { login: 64, nickname: 32, password: 256 };
@@ -167,7 +168,7 @@ export function mountAuth(root, { client, state, onSignedIn }) {
     h(
       'div',
       { class: 'auth-page' },
-      h('div', { class: 'auth-tools' }, languagePicker(), graphiqlLink()),
+      h('div', { class: 'auth-tools' }, languagePicker(), themePicker(), graphiqlLink()),
       card,
     ),
   );

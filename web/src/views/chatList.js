@@ -73,8 +73,29 @@ export function mountChatList(container, ctx) {
     nameError,
   );
 
+  // Search among the loaded chats by name.
+  const searchId = uid('chat-search');
+  let query = '';
+  const search = h('input', {
+    id: searchId,
+    type: 'search',
+    class: 'chat-search',
+    autocomplete: 'off',
+    placeholder: t('searchChats'),
+    'data-testid': 'chat-search',
+    onInput: (event) => {
+      query = event.target.value.trim().toLocaleLowerCase();
+      draw();
+    },
+  });
+  const searchField = h(
+    'div',
+    { class: 'chat-search-field' },
+    h('label', { for: searchId, class: 'sr-only', text: t('searchChats') }),
+    search,
+  );
   const list = h('ul', { class: 'chat-list', 'data-testid': 'chat-list' });
-  const status = h('p', { class: 'list-status', role: 'status' });
+  const status = h('p', { class: 'list-status', role: 'status', 'data-testid': 'list-status' });
   let nextCursor = null;
   const more = h('button', {
     type: 'button',
@@ -96,6 +117,7 @@ export function mountChatList(container, ctx) {
   container.replaceChildren(
     h('h2', { class: 'pane-title', text: t('chats') }),
     form,
+    searchField,
     status,
     scrollArea,
   );
@@ -120,7 +142,9 @@ export function mountChatList(container, ctx) {
   let chats = [];
   function draw() {
     const activeId = services.route.get().chatId;
-    const sorted = [...chats].sort(byActivity);
+    const sorted = chats
+      .filter((chat) => !query || chat.name.toLocaleLowerCase().includes(query))
+      .sort(byActivity);
     reconcile(
       list,
       sorted,
@@ -143,7 +167,10 @@ export function mountChatList(container, ctx) {
         return li;
       },
     );
-    status.textContent = chats.length ? '' : t('noChats');
+    if (!chats.length) status.textContent = t('noChats');
+    else if (!sorted.length)
+      status.textContent = t('noSearchResults', { query: search.value.trim() });
+    else status.textContent = '';
     const unread = chats.reduce(
       (sum, chat) => sum + (chat.id === activeId ? 0 : chat.unreadCount),
       0,

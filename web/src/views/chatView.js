@@ -2,14 +2,30 @@
 // and the members panel. Marks messages read while the chat is on screen.
 import { h, reconcile, uid } from '../dom.js';
 import { formatTime, t } from '../i18n.js';
-import { CHAT, CHAT_MESSAGES, MARK_READ } from '../operations.js';
+import { CHAT, CHAT_LIST_FIELDS, CHAT_MESSAGES, MARK_READ } from '../operations.js';
 import { appendMessage } from '../cacheUpdates.js';
+import { buildTimeline, dayLabel, firstUnread } from '../timeline.js';
 import { errorText } from './common.js';
 import { WIDE_SCREEN, createMembersPanel } from './membersPanel.js';
 
 const PAGE_SIZE = 50;
 const LOAD_OLDER_WITHIN_PX = 200;
 const STICK_TO_BOTTOM_PX = 80;
+const SHOW_JUMP_BUTTON_PX = 300;
+
+/** The chat's unread count as the chat list last knew it (before this view marks it read). */
+function unreadWhenOpened(client, chatId) {
+  try {
+    const chat = client.cache.readFragment({
+      id: client.cache.identify({ __typename: 'Chat', id: chatId }),
+      fragment: CHAT_LIST_FIELDS,
+      fragmentName: 'ChatListFields',
+    });
+    return chat?.unreadCount ?? 0;
+  } catch {
+    return 0;
+  }
+}
 
 export function mountChatView(container, ctx, chatId) {
   const { client, services, session } = ctx;
@@ -21,8 +37,13 @@ export function mountChatView(container, ctx, chatId) {
   let oldestCursor = null; // `before:` for the next older page
   let loadingOlder = false;
   let initialScrollDone = false;
+  let atBottom = true; // the reader is at the end: keep them there as things change
   let lastMarkedId = null;
   const readded = new Set(); // live messages put back into a page fetched while they arrived
+  const unreadAtOpen = unreadWhenOpened(client, chatId);
+  // Where "New messages" goes: undefined until the server's page is in (the cache may hold
+  // only part of what is unread), then a message id or null.
+  let firstUnreadId = unreadAtOpen ? undefined : null;
 
   const members = createMembersPanel({
     client,
@@ -50,18 +71,30 @@ export function mountChatView(container, ctx, chatId) {
   // ----- messages -----
   const historyTop = h('div', { class: 'history-top' });
   const messageList = h('ol', { class: 'message-list', 'data-testid': 'message-list' });
+  // A focusable region (keyboard scrolling); new messages are announced by notify.js.
   const scroller = h(
     'div',
     {
       class: 'messages',
       tabindex: '0',
-      role: 'log',
+      role: 'region',
       'aria-label': t('messageList'),
       'data-testid': 'messages',
     },
     historyTop,
     messageList,
   );
+  const jumpButton = h('button', {
+    type: 'button',
+    class: 'jump-latest',
+    hidden: true,
+    'data-testid': 'jump-latest',
+    onClick: () => {
+      scroller.scrollTop = scroller.scrollHeight;
+      textarea.focus({ preventScroll: true });
+    },
+    text: t('jumpToLatest'),
+  });
 
   // ----- composer -----
   const composerId = uid('composer');
@@ -86,13 +119,20 @@ export function mountChatView(container, ctx, chatId) {
     ),
     h('button', { type: 'submit', class: 'primary send-button', text: t('send') }),
   );
+  textarea.value = services.drafts.get(chatId);
   textarea.addEventListener('keydown', (event) => {
     if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
       event.preventDefault();
       composer.requestSubmit();
+    } else if (event.key === 'ArrowUp' && !textarea.value && !event.isComposing) {
+      // Up in an empty composer edits the last own message (once editing exists).
+      if (services.editing.editLast(chatId)) event.preventDefault();
     }
   });
-  textarea.addEventListener('input', autoGrow);
+  textarea.addEventListener('input', () => {
+    services.drafts.set(chatId, textarea.value);
+    autoGrow();
+  });
   function autoGrow() {
     textarea.rows = Math.min(6, Math.max(1, textarea.value.split('\n').length));
   }
@@ -100,11 +140,12 @@ export function mountChatView(container, ctx, chatId) {
   const body = h(
     'div',
     { class: 'chat-body' },
-    h('div', { class: 'chat-main' }, scroller, composer),
+    h('div', { class: 'chat-main' }, scroller, jumpButton, composer),
     members.element,
   );
   const view = h('section', { class: 'chat-view', 'data-testid': 'chat-view' }, header, body);
   container.replaceChildren(view);
+  autoGrow();
   // Ready to type on a wide screen; on a phone the keyboard would cover the history.
   if (window.matchMedia(WIDE_SCREEN).matches) textarea.focus({ preventScroll: true });
 
@@ -131,28 +172,23 @@ export function mountChatView(container, ctx, chatId) {
     } else if (messages.length) {
       historyTop.replaceChildren(h('p', { class: 'history-note', text: t('beginning') }));
     } else {
-      historyTop.replaceChildren(h('p', { class: 'history-note', text: t('noMessagesYet') }));
+      historyTop.replaceChildren(
+        h('p', {
+          class: 'history-note empty-chat',
+          'data-testid': 'empty-chat',
+          text: t('emptyChat'),
+        }),
+      );
     }
   }
 
   function timelineItems() {
-    const serverClientIds = new Set(messages.map((m) => m.clientId).filter(Boolean));
-    const items = messages.map((message) => ({
-      kind: 'message',
-      key: message.id,
-      order: message.databaseId,
-      message,
-    }));
-    for (const note of services.feed.notes.get().get(chatId) ?? []) {
-      items.push({ kind: 'note', key: note.key, order: note.afterDatabaseId + 0.5, note });
-    }
-    items.sort((a, b) => a.order - b.order);
-    for (const pending of services.outbox.pending.get().get(chatId) ?? []) {
-      if (!serverClientIds.has(pending.clientId)) {
-        items.push({ kind: 'pending', key: `pending:${pending.clientId}`, pending });
-      }
-    }
-    return items;
+    return buildTimeline({
+      messages,
+      notes: services.feed.notes.get().get(chatId) ?? [],
+      pending: services.outbox.pending.get().get(chatId) ?? [],
+      firstUnreadId,
+    });
   }
 
   function drawMessages({ keepPosition = false } = {}) {
@@ -161,9 +197,9 @@ export function mountChatView(container, ctx, chatId) {
     const fromBottom = scroller.scrollHeight - scroller.scrollTop;
     drawHistoryTop();
     reconcile(messageList, timelineItems(), (item) => item.key, renderItem);
-    if (!initialScrollDone && messages.length) {
+    if (!initialScrollDone && messages.length && firstUnreadId !== undefined) {
       initialScrollDone = true;
-      scroller.scrollTop = scroller.scrollHeight;
+      scrollToStart();
     } else if (keepPosition) {
       scroller.scrollTop = scroller.scrollHeight - fromBottom;
     } else if (nearBottom) {
@@ -171,10 +207,49 @@ export function mountChatView(container, ctx, chatId) {
     }
     if (initialScrollDone && hasPreviousPage && scroller.scrollHeight <= scroller.clientHeight)
       loadOlder();
+    drawJumpButton();
     markRead();
   }
 
+  /** On opening: the "New messages" divider near the top if there is one, else the end. */
+  function scrollToStart() {
+    const divider = messageList.querySelector('.unread-divider');
+    if (divider) {
+      scroller.scrollTop = Math.max(0, divider.offsetTop - scroller.offsetTop - 16);
+    } else {
+      scroller.scrollTop = scroller.scrollHeight;
+    }
+  }
+
+  function distanceFromBottom() {
+    return scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight;
+  }
+
+  function drawJumpButton() {
+    jumpButton.hidden = distanceFromBottom() < SHOW_JUMP_BUTTON_PX;
+  }
+
   function renderItem(item, existing) {
+    if (item.kind === 'day') {
+      return (
+        existing ??
+        h(
+          'li',
+          { class: 'day-separator', 'data-testid': 'day-separator' },
+          h('span', { text: dayLabel(item.date) }),
+        )
+      );
+    }
+    if (item.kind === 'divider') {
+      return (
+        existing ??
+        h(
+          'li',
+          { class: 'unread-divider', 'data-testid': 'unread-divider' },
+          h('span', { text: t('newMessages') }),
+        )
+      );
+    }
     if (item.kind === 'note') {
       return (
         existing ??
@@ -189,19 +264,19 @@ export function mountChatView(container, ctx, chatId) {
     }
     if (item.kind === 'message') {
       if (existing) return existing; // server messages never change
-      const { message } = item;
+      const { message, grouped } = item;
       const mine = message.sender.id === myId;
       return h(
         'li',
         {
-          class: `message ${mine ? 'mine' : 'theirs'}`,
+          class: `message ${mine ? 'mine' : 'theirs'}${grouped ? ' grouped' : ''}`,
           'data-testid': 'message',
           'data-message-id': message.id,
         },
         h(
           'div',
           { class: 'bubble' },
-          mine
+          mine || grouped
             ? null
             : h('span', {
                 class: 'sender',
@@ -219,6 +294,7 @@ export function mountChatView(container, ctx, chatId) {
     }
     const { pending } = item;
     const failed = pending.status === 'failed';
+    const waiting = pending.status === 'waiting';
     const meta = h('span', { class: 'meta' });
     if (failed) {
       meta.append(
@@ -236,13 +312,14 @@ export function mountChatView(container, ctx, chatId) {
         }),
       );
     } else {
-      meta.append(h('span', { text: t('sending') }));
+      meta.append(h('span', { text: t(waiting ? 'waitingToSend' : 'sending') }));
     }
+    const testId = failed ? 'message-failed' : waiting ? 'message-waiting' : 'message-pending';
     return h(
       'li',
       {
         class: `message mine pending${failed ? ' failed' : ''}`,
-        'data-testid': failed ? 'message-failed' : 'message-pending',
+        'data-testid': testId,
       },
       h(
         'div',
@@ -304,6 +381,9 @@ export function mountChatView(container, ctx, chatId) {
       hasPreviousPage = connection.pageInfo.hasPreviousPage;
       oldestCursor = connection.edges[0]?.cursor ?? null;
       for (const message of messages.slice(-1)) services.feed.noteMessage(message);
+      if (firstUnreadId === undefined && !result.loading) {
+        firstUnreadId = firstUnread(messages, unreadAtOpen, myId);
+      }
       drawMessages({ keepPosition: olderAdded });
     },
     error: () => {},
@@ -330,7 +410,18 @@ export function mountChatView(container, ctx, chatId) {
 
   const onScroll = () => {
     if (scroller.scrollTop < LOAD_OLDER_WITHIN_PX) loadOlder();
+    atBottom = distanceFromBottom() < STICK_TO_BOTTOM_PX;
+    drawJumpButton();
   };
+  // The view resizes after it opens (the header gets its members count, a phone's keyboard or
+  // toolbar appears): a reader at the end stays at the end, so the last message is never cut.
+  const resizeObserver = new ResizeObserver(() => {
+    if (initialScrollDone && atBottom) scroller.scrollTop = scroller.scrollHeight;
+    drawJumpButton();
+  });
+  resizeObserver.observe(scroller);
+  resizeObserver.observe(messageList);
+  cleanups.push(() => resizeObserver.disconnect());
   scroller.addEventListener('scroll', onScroll, { passive: true });
 
   function markRead() {
@@ -356,6 +447,7 @@ export function mountChatView(container, ctx, chatId) {
     const text = textarea.value;
     if (!text.trim()) return;
     textarea.value = '';
+    services.drafts.set(chatId, '');
     autoGrow();
     services.outbox.send(chatId, text);
     scroller.scrollTop = scroller.scrollHeight;
@@ -373,6 +465,7 @@ export function mountChatView(container, ctx, chatId) {
   }
 
   return () => {
+    members.destroy();
     scroller.removeEventListener('scroll', onScroll);
     for (const cleanup of cleanups) cleanup();
   };

@@ -1,10 +1,12 @@
 // The members of one chat: list, add a member by nickname, leave the chat. A side column on
-// wide screens; on narrow ones an overlay opened from the chat header (Escape closes it).
+// wide screens; on narrow ones an overlay opened from the chat header (Escape, a tap outside
+// or the back gesture closes it).
 import { h, reconcile, setChildren, uid } from '../dom.js';
 import { t } from '../i18n.js';
 import { ADD_MEMBER, LEAVE_CHAT } from '../operations.js';
 import { removeChatFromList } from '../cacheUpdates.js';
 import { errorText } from './common.js';
+import { trackPanel } from '../panels.js';
 
 export const WIDE_SCREEN = '(min-width: 1100px)';
 
@@ -16,6 +18,7 @@ export function createMembersPanel({ client, chatId, myId, expire, goToList }) {
     'aria-controls': panelId,
     'data-testid': 'members-toggle',
     onClick: () => setOpen(!open, { moveFocus: true }),
+    text: t('members'), // the count comes with the chat's details
   });
 
   const list = h('ul', { class: 'member-list', 'data-testid': 'member-list' });
@@ -61,18 +64,30 @@ export function createMembersPanel({ client, chatId, myId, expire, goToList }) {
   );
 
   let open = window.matchMedia(WIDE_SCREEN).matches;
+  let release = null; // an overlay on narrow screens: see panels.js
   function setOpen(value, { moveFocus = false } = {}) {
     open = value;
     element.hidden = !open;
     toggle.setAttribute('aria-expanded', String(open));
+    if (open && !release && !window.matchMedia(WIDE_SCREEN).matches) {
+      // Escape, a tap outside or the back gesture closes it.
+      release = trackPanel({
+        element,
+        toggle,
+        history: true,
+        close: ({ restoreFocus }) => setOpen(false, { moveFocus: restoreFocus }),
+      });
+    } else if (!open && release) {
+      release();
+      release = null;
+    }
     if (moveFocus) (open ? input : toggle).focus();
   }
-  element.addEventListener('keydown', (event) => {
-    if (event.key === 'Escape' && !window.matchMedia(WIDE_SCREEN).matches) {
-      setOpen(false, { moveFocus: true });
-    }
-  });
   setOpen(open);
+  // Crossing the breakpoint: a side column opens, an overlay closes.
+  const wide = window.matchMedia(WIDE_SCREEN);
+  const onBreakpoint = (event) => setOpen(event.matches);
+  wide.addEventListener('change', onBreakpoint);
 
   function update(members) {
     toggle.textContent = `${t('members')} (${members.length})`;
@@ -191,7 +206,13 @@ export function createMembersPanel({ client, chatId, myId, expire, goToList }) {
     }
   }
 
-  return { element, toggle, update };
+  function destroy() {
+    wide.removeEventListener('change', onBreakpoint);
+    release?.({ leaveHistory: true });
+    release = null;
+  }
+
+  return { element, toggle, update, destroy };
 }
 
 function initial(name) {

@@ -4,10 +4,15 @@
 import { h } from '../dom.js';
 import { t } from '../i18n.js';
 import { CHATS, ME } from '../operations.js';
+import { announcerElement } from '../announcer.js';
+import { createDrafts } from '../drafts.js';
+import { createEditing } from '../editing.js';
 import { createFeed } from '../feed.js';
+import { startNotifier } from '../notify.js';
 import { createOutbox } from '../outbox.js';
 import { createStore } from '../store.js';
 import { graphiqlLink, languagePicker } from './common.js';
+import { headerMenu, notificationsControl, themePicker } from './settings.js';
 import { mountChatList } from './chatList.js';
 import { mountChatView } from './chatView.js';
 
@@ -22,7 +27,7 @@ export function chatHref(chatId) {
   return `#/chat/${encodeURIComponent(chatId)}`;
 }
 
-export function createServices({ apollo, expire }) {
+export function createServices({ apollo, session, expire }) {
   const { client, wsClient } = apollo;
   const route = createStore(parseRoute());
   const onHashChange = () => route.set(parseRoute());
@@ -35,6 +40,7 @@ export function createServices({ apollo, expire }) {
 
   const outbox = createOutbox({
     client,
+    connection: apollo.connection,
     onSent: (message) => feed.noteMessage(message),
     onUnauthenticated: expire,
   });
@@ -68,14 +74,19 @@ export function createServices({ apollo, expire }) {
     feed.start();
   }
   start();
+  const stopNotifier = startNotifier({ feed, route, myId: session.user.id, chatHref });
 
   return {
     route,
     goToList,
     outbox,
     feed,
+    drafts: createDrafts(),
+    editing: createEditing(),
     stop() {
       window.removeEventListener('hashchange', onHashChange);
+      stopNotifier();
+      outbox.stop();
       feed.stop();
     },
   };
@@ -98,6 +109,20 @@ export function mountMessenger(root, { session, apollo, services, signOut, expir
   };
   drawStatus(connection.get());
   const offConnection = connection.subscribe(drawStatus);
+  const notifications = notificationsControl();
+  const menu = headerMenu([
+    languagePicker(),
+    themePicker(),
+    notifications.element,
+    graphiqlLink(),
+    h('button', {
+      type: 'button',
+      class: 'ghost',
+      'data-testid': 'sign-out',
+      onClick: signOut,
+      text: t('signOut'),
+    }),
+  ]);
 
   const header = h(
     'header',
@@ -113,22 +138,14 @@ export function mountMessenger(root, { session, apollo, services, signOut, expir
       'div',
       { class: 'header-tools' },
       h('span', { class: 'me', 'data-testid': 'me', text: session.user.nickname }),
-      languagePicker(),
-      graphiqlLink(),
-      h('button', {
-        type: 'button',
-        class: 'ghost',
-        'data-testid': 'sign-out',
-        onClick: signOut,
-        text: t('signOut'),
-      }),
+      menu.element,
     ),
   );
 
   const listPane = h('nav', { class: 'pane list-pane', 'aria-label': t('chatList') });
   const chatPane = h('main', { class: 'pane chat-pane' });
   const layout = h('div', { class: 'layout' }, listPane, chatPane);
-  root.replaceChildren(h('div', { class: 'app' }, header, layout));
+  root.replaceChildren(h('div', { class: 'app' }, header, layout, announcerElement()));
 
   const unmountList = mountChatList(listPane, ctx);
   let unmountChat = () => {};
@@ -148,6 +165,8 @@ export function mountMessenger(root, { session, apollo, services, signOut, expir
 
   return () => {
     offConnection();
+    notifications.stop();
+    menu.close();
     offRoute();
     unmountList();
     unmountChat();

@@ -2,15 +2,9 @@
 
 from __future__ import annotations
 
-import secrets
-
 from playwright.async_api import Page, expect
 
-from tests.web.conftest import PASSWORD
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}{secrets.token_hex(3)}"
+from tests.support.people import PASSWORD
 
 
 async def register(page: Page, base_url: str, nickname: str) -> None:

@@ -1,0 +1,99 @@
+// The header's secondary controls: theme switch, notifications, and the menu that holds them
+// (with language, GraphiQL and sign out) at phone width.
+import { h, uid } from '../dom.js';
+import { t } from '../i18n.js';
+import { THEMES, getThemeChoice, setThemeChoice } from '../theme.js';
+import { askNotificationPermission, notificationPermission } from '../notify.js';
+import { trackPanel } from '../panels.js';
+
+const THEME_LABELS = { system: 'themeSystem', light: 'themeLight', dark: 'themeDark' };
+
+export function themePicker() {
+  const id = uid('theme');
+  const select = h(
+    'select',
+    {
+      id,
+      class: 'theme-select',
+      'data-testid': 'theme',
+      onChange: (event) => setThemeChoice(event.target.value),
+    },
+    THEMES.map((theme) =>
+      h('option', { value: theme, selected: theme === getThemeChoice() }, t(THEME_LABELS[theme])),
+    ),
+  );
+  return h(
+    'div',
+    { class: 'theme-picker' },
+    h('label', { for: id, class: 'sr-only' }, t('theme')),
+    select,
+  );
+}
+
+/** A button asking for permission, or a note saying how notifications stand. */
+export function notificationsControl() {
+  const area = h('div', { class: 'notifications-control' });
+  const draw = (permission) => {
+    if (permission === 'default') {
+      area.replaceChildren(
+        h('button', {
+          type: 'button',
+          class: 'ghost small',
+          'data-testid': 'enable-notifications',
+          onClick: askNotificationPermission,
+          text: t('enableNotifications'),
+        }),
+      );
+    } else if (permission === 'granted' || permission === 'denied') {
+      area.replaceChildren(
+        h('span', {
+          class: 'hint',
+          'data-testid': 'notifications-state',
+          text: t(permission === 'granted' ? 'notificationsOn' : 'notificationsBlocked'),
+        }),
+      );
+    } else {
+      area.replaceChildren();
+    }
+  };
+  draw(notificationPermission.get());
+  const off = notificationPermission.subscribe(draw);
+  return { element: area, stop: off };
+}
+
+/**
+ * `items` shown inline on wide screens; at phone width behind a "Menu" button (a disclosure:
+ * Escape or a tap outside closes it).
+ */
+export function headerMenu(items) {
+  const panelId = uid('menu');
+  const panel = h('div', { id: panelId, class: 'header-menu-panel' }, items);
+  let release = null;
+  const toggle = h('button', {
+    type: 'button',
+    class: 'ghost menu-toggle',
+    'aria-expanded': 'false',
+    'aria-controls': panelId,
+    'data-testid': 'menu-toggle',
+    text: t('menu'),
+    onClick: () => setOpen(release === null),
+  });
+  function setOpen(open, { restoreFocus = false } = {}) {
+    panel.classList.toggle('open', open);
+    toggle.setAttribute('aria-expanded', String(open));
+    if (open && release === null) {
+      release = trackPanel({
+        element: panel,
+        toggle,
+        close: (options) => setOpen(false, options),
+      });
+      panel.querySelector('select, button, a')?.focus();
+    } else if (!open && release) {
+      release();
+      release = null;
+      if (restoreFocus) toggle.focus();
+    }
+  }
+  const element = h('div', { class: 'header-menu' }, toggle, panel);
+  return { element, close: () => setOpen(false) };
+}
