@@ -117,6 +117,41 @@ class Subscriber:
 
 
 @dataclass
+class MemorySample:
+    """One process's memory when first and last seen (a restarted role has a new pid)."""
+
+    role: str
+    first_at: float
+    first_mib: float
+    last_at: float = 0.0
+    last_mib: float = 0.0
+
+
+def longest_lived(samples: dict[int, MemorySample]) -> dict[str, dict[str, float]]:
+    """Per role, the process that was watched longest: its memory then, and its lifetime."""
+    best: dict[str, MemorySample] = {}
+    for sample in samples.values():
+        current = best.get(sample.role)
+        lived = sample.last_at - sample.first_at
+        if current is None or lived > current.last_at - current.first_at:
+            best[sample.role] = sample
+    return {
+        role: {
+            "first_mib": s.first_mib,
+            "last_mib": s.last_mib,
+            "seconds": round(s.last_at - s.first_at, 1),
+        }
+        for role, s in best.items()
+    }
+
+
+async def watch_memory(stack: Stack, samples: dict[int, MemorySample]) -> None:
+    while True:
+        await asyncio.to_thread(stack.sample_memory, samples)
+        await asyncio.sleep(2.0)
+
+
+@dataclass
 class Totals:
     accepted: dict[str, list[int]] = field(default_factory=dict)  # chat -> database ids
     send_seconds: list[float] = field(default_factory=list)  # first try to accepted
@@ -211,15 +246,30 @@ class Stack:
                 found[names[ports.index(port)]] = child.pid
         return found
 
+    def sample_memory(self, samples: dict[int, MemorySample]) -> None:
+        """Add the current memory of every process (by pid) to `samples`."""
+        now = time.monotonic()
+        for role, pid in self.role_pids().items():
+            try:
+                mib = self._rss_mib(role, pid)
+            except psutil.NoSuchProcess:
+                continue
+            sample = samples.setdefault(pid, MemorySample(role, now, mib))
+            sample.last_at, sample.last_mib = now, mib
+
+    @staticmethod
+    def _rss_mib(role: str, pid: int) -> float:
+        process = psutil.Process(pid)
+        rss: int = process.memory_info().rss
+        if role == "nginx":
+            rss += sum(c.memory_info().rss for c in process.children())
+        return round(rss / 2**20, 1)
+
     def memory_mib(self) -> dict[str, float]:
         memory: dict[str, float] = {}
         for role, pid in self.role_pids().items():
             try:
-                process = psutil.Process(pid)
-                rss = process.memory_info().rss
-                if role == "nginx":
-                    rss += sum(c.memory_info().rss for c in process.children())
-                memory[role] = round(rss / 2**20, 1)
+                memory[role] = self._rss_mib(role, pid)
             except psutil.NoSuchProcess:
                 continue
         return memory
@@ -343,6 +393,7 @@ async def soak(users_count: int, seconds: float, every: float, workdir: Path) ->
                 "MYCHAT_LOGIN_RATE_PER_MINUTE": "100000"})  # fmt: skip
     stack = Stack(workdir / "stack", env)
     chaos_log: list[str] = []
+    memory_samples: dict[int, MemorySample] = {}
     try:
         await asyncio.to_thread(stack.start)
         async with httpx.AsyncClient(base_url=stack.url, timeout=15) as client:
@@ -359,11 +410,13 @@ async def soak(users_count: int, seconds: float, every: float, workdir: Path) ->
                 asyncio.create_task(send_forever(client, user, totals, sent_at)) for user in users
             ]
             chaos_task = asyncio.create_task(chaos(stack, redis, every, chaos_log))
+            memory_task = asyncio.create_task(watch_memory(stack, memory_samples))
             await asyncio.sleep(seconds)
             chaos_task.cancel()
+            memory_task.cancel()
             for task in senders:
                 task.cancel()
-            await asyncio.gather(chaos_task, *senders, return_exceptions=True)
+            await asyncio.gather(chaos_task, memory_task, *senders, return_exceptions=True)
             if redis.process is None or redis.process.poll() is not None:
                 redis.start()
             # Let restarted processes come back, then let every subscriber catch up.
@@ -421,6 +474,7 @@ async def soak(users_count: int, seconds: float, every: float, workdir: Path) ->
         "restarts": len(restarts),
         "memory_mib_start": memory_start,
         "memory_mib_end": memory_end,
+        "memory_mib_longest_lived": longest_lived(memory_samples),
         "restarted_during_run": sorted(r for r in pids_start if pids_end.get(r) != pids_start[r]),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
         f"Python {platform.python_version()}",
@@ -468,7 +522,15 @@ def markdown(result: dict[str, Any]) -> str:
         lines.append(f"| {role} | {start} | {end} | {same} |")
     lines += [
         "",
-        "nginx's figure is its master and workers together.",
+        "nginx's figure is its master and workers together. Each role's process that lived "
+        "longest during the run (sampled every 2 s):",
+        "",
+        "| process | lived (s) | memory when first seen (MiB) | when last seen (MiB) |",
+        "|---|---|---|---|",
+        *(
+            f"| {role} | {s['seconds']} | {s['first_mib']} | {s['last_mib']} |"
+            for role, s in sorted(result["memory_mib_longest_lived"].items())
+        ),
         "",
         "Chaos:",
         "",
