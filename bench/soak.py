@@ -442,11 +442,17 @@ async def soak(users_count: int, seconds: float, every: float, workdir: Path) ->
     accepted = sum(len(ids) for ids in totals.accepted.values())
     lost = duplicated = delivered = 0
     latencies: list[float] = []
+    lost_detail: list[dict[str, Any]] = []
     for subscriber in subscribers:
         expected = set(totals.accepted.get(subscriber.user.chat, []))
         got = subscriber.received
         delivered += len(got)
-        lost += len(expected - set(got))
+        missing = sorted(expected - set(got))
+        lost += len(missing)
+        if missing:  # a gap (later ones arrived) or a subscriber that never caught up
+            lost_detail.append(
+                {"subscriber": subscriber.user.login, "missing": missing, "last": max(got or [0])}
+            )
         duplicated += len(got) - len(set(got))
         latencies += subscriber.latencies
     restarts = [line for line in stack.lines if " restarted (pid" in line]
@@ -458,6 +464,7 @@ async def soak(users_count: int, seconds: float, every: float, workdir: Path) ->
         "expected_deliveries": sum(len(totals.accepted.get(s.user.chat, [])) for s in subscribers),
         "delivered": delivered,
         "lost": lost,
+        "lost_detail": lost_detail,
         "duplicated": duplicated,
         "send_retries": totals.retries,
         "send_failures_seen": totals.failures,

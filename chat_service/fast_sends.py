@@ -25,7 +25,10 @@ together; the driver allows several per query), one statement at a time on SQLit
    another chat; in a group, the group is rolled back and each of its sends stored alone.
 
 The message_added events are published after the COMMIT, in id order, before the senders get
-their answers; refusals and replays publish nothing. A connection that failed or was cancelled
+their answers; refusals publish nothing. A replay publishes its stored message again: the
+process that stored it may have died between the COMMIT and the publish (the sender saw no
+answer and retried), and its subscribers would never hear of it; those that did already drop
+it by id (gateway/catchup.py's SeenIds). A connection that failed or was cancelled
 mid-transaction is invalidated (closed; the server undoes its open transaction), never reused.
 A caller that stops waiting (cancelled) drops its send if no lane has taken it yet; a send
 already in a transaction is stored and published anyway, as if its answer got lost.
@@ -297,7 +300,7 @@ class FastSends:
         self, chat_id: int, sender_id: int, sender_nickname: str, text: str, client_id: str | None
     ) -> tuple[MessageView, bool]:
         """Store a message and publish it; (message, created). A repeated client_id returns the
-        stored message (created False), nothing published."""
+        stored message (created False) and publishes it again."""
         text, client_id = check_message_text(text), check_client_id(client_id)
         pending = _Send(chat_id, sender_id, sender_nickname, text, client_id)
         self._queue.append(pending)
@@ -346,13 +349,14 @@ class FastSends:
             for pending in group:
                 pending.settle(_interrupted())
             raise
-        created = [
+        # Stored now or replayed: a replay's first event may have died with its process.
+        stored = [
             Event(EventKind.MESSAGE_ADDED, outcome[0].chat_id, {"message": outcome[0].to_json()})
             for outcome in outcomes
-            if isinstance(outcome, tuple) and outcome[1]
+            if isinstance(outcome, tuple)
         ]
         try:
-            await publish_events(self._broker, created)
+            await publish_events(self._broker, stored)
         finally:  # stored is stored: answer even if the lane is cancelled while publishing
             for pending, outcome in zip(group, outcomes, strict=True):
                 pending.settle(outcome)
