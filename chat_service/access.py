@@ -1,17 +1,29 @@
-"""Fetch a chat for a user or refuse: the one membership check every read and write goes through."""
+"""Fetch a chat for a user or refuse: the one membership check every read and write goes through,
+and the one way a writer locks a chat."""
 
 from __future__ import annotations
 
 from typing import NamedTuple
 
-from sqlalchemy import and_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import and_, bindparam, select
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from chat_service.models import Chat, ChatMember
+from chat_service.views import Chat
 from mychat.http import ApiError
-from mychat.tables import users
+from mychat.tables import chat_members, chats, users
 
 NOT_A_MEMBER_MESSAGE = "You are not a member of this chat"
+
+_c, _cm, _u = chats.c, chat_members.c, users.c
+# A chat's columns in the order of views.Chat's first fields.
+CHAT_COLUMNS = (
+    _c.id,
+    _c.name,
+    _c.created_at,
+    _c.created_by,
+    _c.last_activity_at,
+    _c.last_message_id,
+)
 
 
 def chat_not_found() -> ApiError:
@@ -23,42 +35,74 @@ def not_a_member() -> ApiError:
 
 
 class ChatAccess(NamedTuple):
-    chat: Chat
-    member: ChatMember
-    nickname: str  # the caller's, read in the same query (messages carry it)
+    chat: Chat  # with the caller's role
+    last_read_message_id: int
+    nickname: str  # the caller's, read in the same query (events carry it)
+
+
+# `FOR UPDATE` on MySQL/MariaDB; nothing on SQLite, where a writing unit of work holds the
+# database's write lock from its BEGIN IMMEDIATE (mychat.db.create_engine) to its end.
+_LOCK = (
+    select(_c.id)
+    # MariaDB scans a small table for many ids, and a locking scan locks every row it reads.
+    .with_hint(chats, "FORCE INDEX (PRIMARY)", "mysql")
+    .where(_c.id.in_(bindparam("chat_ids", expanding=True)))
+    .order_by(_c.id)
+)
+LOCK_CHATS = _LOCK.with_for_update()
+
+_ACCESS = (
+    select(*CHAT_COLUMNS, _cm.role, _cm.last_read_message_id, _u.nickname)
+    .select_from(
+        chats.outerjoin(
+            chat_members, and_(_cm.chat_id == _c.id, _cm.user_id == bindparam("user_id"))
+        ).outerjoin(users, _u.id == _cm.user_id)
+    )
+    .where(_c.id == bindparam("chat_id"))
+)
+
+
+async def lock_chats(connection: AsyncConnection, chat_ids: list[int]) -> set[int]:
+    """Lock the rows of these chats (ascending ids, so writers never deadlock) until the
+    transaction ends; the ids that exist. Every writer of a chat's members or messages takes
+    this lock first: membership read after it is the latest, and stays so."""
+    rows = await connection.execute(LOCK_CHATS, {"chat_ids": sorted(chat_ids)})
+    return {chat_id for (chat_id,) in rows}
 
 
 async def access_chat_for_user(
-    session: AsyncSession, chat_id: int, user_id: int, *, lock: bool = False
+    connection: AsyncConnection, chat_id: int, user_id: int, *, lock: bool = False
 ) -> ChatAccess:
     """The chat and the caller's membership; 404 for an unknown chat, 403 for a non-member.
 
-    lock=True serialises writers of one chat: it starts with a write to the chat row, which
-    takes InnoDB's row lock (no FK shared-lock deadlocks between concurrent senders) and
-    SQLite's write lock before anything is read (no stale snapshot to upgrade).
+    lock=True (in a unit of work) takes the chat's row lock first (lock_chats).
     """
     if lock:
-        await session.execute(
-            update(Chat)
-            .where(Chat.id == chat_id)
-            .values(last_activity_at=Chat.last_activity_at)
-            .execution_options(synchronize_session=False)
-        )
-    row = (
-        await session.execute(
-            select(Chat, ChatMember, users.c.nickname)
-            .outerjoin(
-                ChatMember, and_(ChatMember.chat_id == Chat.id, ChatMember.user_id == user_id)
-            )
-            .outerjoin(users, users.c.id == ChatMember.user_id)
-            .where(Chat.id == chat_id)
-            # Under the lock, read the row as it is now, not as this session last saw it.
-            .execution_options(populate_existing=lock)
-        )
-    ).first()
+        await lock_chats(connection, [chat_id])
+    row = (await connection.execute(_ACCESS, {"chat_id": chat_id, "user_id": user_id})).first()
     if row is None:
         raise chat_not_found()
-    chat, member, nickname = row
-    if member is None or nickname is None:
+    role, last_read, nickname = row[6:]
+    if role is None or nickname is None:
         raise not_a_member()
-    return ChatAccess(chat, member, nickname)
+    return ChatAccess(Chat.from_row(row, role), last_read, nickname)
+
+
+_MEMBERSHIP = (
+    select(_cm.user_id)
+    .select_from(
+        chats.outerjoin(
+            chat_members, and_(_cm.chat_id == _c.id, _cm.user_id == bindparam("user_id"))
+        )
+    )
+    .where(_c.id == bindparam("chat_id"))
+)
+
+
+async def check_access(connection: AsyncConnection, chat_id: int, user_id: int) -> None:
+    """404 for an unknown chat, 403 for a non-member, else nothing (one cheap statement)."""
+    row = (await connection.execute(_MEMBERSHIP, {"chat_id": chat_id, "user_id": user_id})).first()
+    if row is None:
+        raise chat_not_found()
+    if row[0] is None:
+        raise not_a_member()

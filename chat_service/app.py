@@ -8,15 +8,14 @@ from contextlib import asynccontextmanager
 from starlette.applications import Starlette
 
 from chat_service.deleted_accounts import deleted_accounts_followed
-from chat_service.endpoints import ChatServiceState
-from chat_service.fast_reads import FastReads
-from chat_service.fast_sends import FastSends
+from chat_service.endpoints import ChatResources, ChatServiceState
 from chat_service.internal_api import internal_routes
 from chat_service.public_api import public_routes
+from chat_service.sending import Sender
 from chat_service.typing import TYPING_PER_MINUTE
 from mychat.broker import Broker
 from mychat.broker.factory import create_broker
-from mychat.db import create_read_engine
+from mychat.db import create_autocommit_engine
 from mychat.ratelimit import RateLimiter
 from mychat.service import ServiceResources, create_service_app
 from mychat.settings import Settings
@@ -34,18 +33,21 @@ def create_app(
 
     @asynccontextmanager
     async def chat_lifespan(res: ServiceResources) -> AsyncIterator[None]:
-        read_engine = create_read_engine(settings)
+        # Two engines: res.engine runs units of work (writes); this one runs what needs no
+        # implicit transaction, so no ROLLBACK when a connection goes back to the pool:
+        # single-statement reads, and the sends, whose transactions are explicit (sending.py).
+        autocommit_engine = create_autocommit_engine(settings)
+        sender = Sender(autocommit_engine, app_broker)
+        app.state.chat_res = ChatResources(autocommit_engine, sender)  # `app` is assigned below
         if app.state.metrics is not None:
-            app.state.metrics.watch_pool("read", read_engine)
+            app.state.metrics.watch_pool("autocommit", autocommit_engine)
             app.state.metrics.watch_broker(app_broker)
-        app.state.reads = FastReads(read_engine)  # `app` is assigned below, before any start
-        sends = app.state.sends = FastSends(read_engine, app_broker)
         try:
-            async with deleted_accounts_followed(app_broker, res.sessions):
+            async with deleted_accounts_followed(app_broker, res.engine):
                 yield
         finally:
-            await sends.close()  # publishes what it stores: before the broker closes
-            await read_engine.dispose()
+            await sender.close()  # publishes what it stores: before the broker closes
+            await autocommit_engine.dispose()
 
     app = create_service_app(
         settings,
@@ -55,10 +57,13 @@ def create_app(
         owns_broker=broker is None,
         extra_lifespan=chat_lifespan,
         readiness_checks=[app_broker.check],
+        sqlite_write_lock_at_begin=True,  # its units of work write (mychat.db.create_engine)
     )
     app.state.chat = ChatServiceState(
         broker=app_broker,
         send_limiter=RateLimiter(settings.send_rate_per_minute, SEND_RATE_WINDOW_SECONDS),
+        chat_limiter=RateLimiter(settings.chat_create_rate_per_minute, SEND_RATE_WINDOW_SECONDS),
+        member_limiter=RateLimiter(settings.member_add_rate_per_minute, SEND_RATE_WINDOW_SECONDS),
         typing_limiter=RateLimiter(TYPING_PER_MINUTE, SEND_RATE_WINDOW_SECONDS),
     )
     return app

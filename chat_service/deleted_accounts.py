@@ -13,9 +13,9 @@ import logging
 from contextlib import AbstractAsyncContextManager
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from chat_service.chats import do_leave_chat
+from chat_service.members import do_leave_chat
 from chat_service.unit_of_work import unit_of_work
 from mychat.background import running
 from mychat.broker import Broker, Resync
@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 
 async def get_memberships_of_deleted_users(
-    session: AsyncSession, user_id: int | None = None
+    connection: AsyncConnection, user_id: int | None = None
 ) -> list[tuple[int, int]]:
     """(chat id, user id) of every deleted user's membership (or only `user_id`'s)."""
     member = chat_members.c
@@ -38,50 +38,46 @@ async def get_memberships_of_deleted_users(
     )
     if user_id is not None:
         statement = statement.where(member.user_id == user_id)
-    return [(chat_id, member_id) for chat_id, member_id in await session.execute(statement)]
+    return [(chat_id, member_id) for chat_id, member_id in await connection.execute(statement)]
 
 
 async def remove_deleted_members(
-    sessions: async_sessionmaker[AsyncSession], broker: Broker, user_id: int | None = None
+    engine: AsyncEngine, broker: Broker, user_id: int | None = None
 ) -> int:
     """Take deleted users out of their chats, one unit of work (and its events) per chat."""
-    async with sessions() as session:
-        memberships = await get_memberships_of_deleted_users(session, user_id)
+    async with engine.connect() as connection:
+        memberships = await get_memberships_of_deleted_users(connection, user_id)
     left = 0
     for chat_id, member_id in memberships:
         try:
-            async with unit_of_work(sessions, broker) as session:
-                await do_leave_chat(session, chat_id, member_id)
+            async with unit_of_work(engine, broker) as work:
+                await do_leave_chat(work, chat_id, member_id)
             left += 1
         except ApiError:  # another chat_service process took them out first
             continue
     return left
 
 
-async def follow_deleted_accounts(
-    broker: Broker, sessions: async_sessionmaker[AsyncSession]
-) -> None:
+async def follow_deleted_accounts(broker: Broker, engine: AsyncEngine) -> None:
     async with broker.subscribe() as subscription:
-        await _remove_logged(sessions, broker, None)
+        await _remove_logged(engine, broker, None)
         async for item in subscription:
             if isinstance(item, Resync):
-                await _remove_logged(sessions, broker, None)
+                await _remove_logged(engine, broker, None)
             elif item.kind == EventKind.ACCOUNT_DELETED:
                 user_id = item.payload.get("user_id")
                 if isinstance(user_id, int):
-                    await _remove_logged(sessions, broker, user_id)
+                    await _remove_logged(engine, broker, user_id)
 
 
-async def _remove_logged(
-    sessions: async_sessionmaker[AsyncSession], broker: Broker, user_id: int | None
-) -> None:
+async def _remove_logged(engine: AsyncEngine, broker: Broker, user_id: int | None) -> None:
     try:
-        await remove_deleted_members(sessions, broker, user_id)
+        await remove_deleted_members(engine, broker, user_id)
     except Exception:  # the database is away: the next RESYNC or restart tries again
         log.exception("could not remove deleted accounts from their chats")
 
 
 def deleted_accounts_followed(
-    broker: Broker, sessions: async_sessionmaker[AsyncSession]
+    broker: Broker, engine: AsyncEngine
 ) -> AbstractAsyncContextManager[None]:
-    return running(follow_deleted_accounts(broker, sessions), "deleted-accounts")
+    return running(follow_deleted_accounts(broker, engine), "deleted-accounts")

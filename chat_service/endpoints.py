@@ -1,7 +1,9 @@
-"""What every chat endpoint shares: auth, body and query parsing, the unit of work, errors.
+"""What every chat endpoint shares: auth, body and query parsing, the connection, errors.
 
 Public (seed) and internal handlers are small functions of a `Call`; `endpoint()` turns one into
-a Starlette handler, so parsing and transaction handling are written once.
+a Starlette handler, so parsing and transaction handling are written once. Each route says what
+it does to the database (`Work`): reads run on an autocommit connection, writes in one unit of
+work, sends in a transaction shared with other sends (chat_service.sending).
 """
 
 from __future__ import annotations
@@ -9,22 +11,21 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from enum import Enum
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from starlette.requests import Request
 from starlette.responses import Response
 
 from chat_service.access import chat_not_found
-from chat_service.chats import do_add_member
-from chat_service.fast_reads import FastReads
-from chat_service.fast_sends import FastSends
-from chat_service.messages import check_send_rate
-from chat_service.unit_of_work import unit_of_work
+from chat_service.members import do_add_member
+from chat_service.sending import Sender, check_send_rate
+from chat_service.unit_of_work import UnitOfWork, unit_of_work
 from chat_service.views import MemberView, MessageView
 from mychat.bounds import MAX_DATABASE_ID
 from mychat.broker import Broker
-from mychat.http import ApiError, JSONResponse, read_json_object
+from mychat.http import ApiError, JSONResponse, RateLimited, read_json_object
 from mychat.ratelimit import RateLimiter
 from mychat.service import authenticate, resources
 
@@ -33,13 +34,32 @@ IDS_MAX = 500
 _DIGITS = re.compile(r"[0-9]{1,19}")
 
 
+class Work(Enum):
+    """What a route does to the database."""
+
+    READ = "read"  # statements on an autocommit connection: each is its own snapshot
+    WRITE = "write"  # one unit of work (mychat.service's engine), events after its commit
+    SEND = "send"  # a send: stored by the group commit, in a transaction shared with others
+
+
 @dataclass(frozen=True)
 class ChatServiceState:
     """Per-app objects the handlers need beyond the shared ServiceResources."""
 
     broker: Broker
     send_limiter: RateLimiter
+    # Per user: chats created, and people added to chats (at creation or later).
+    chat_limiter: RateLimiter
+    member_limiter: RateLimiter
     typing_limiter: RateLimiter
+
+
+@dataclass(frozen=True)
+class ChatResources:
+    """What the app's lifespan opens beside the ServiceResources, and closes."""
+
+    autocommit_engine: AsyncEngine  # single-statement reads (mychat.db.create_autocommit_engine)
+    sender: Sender
 
 
 def chat_state(request: Request) -> ChatServiceState:
@@ -47,14 +67,9 @@ def chat_state(request: Request) -> ChatServiceState:
     return state
 
 
-def reads(request: Request) -> FastReads:
-    fast: FastReads = request.app.state.reads  # opened by the app's lifespan
-    return fast
-
-
-def sends(request: Request) -> FastSends:
-    fast: FastSends = request.app.state.sends  # opened by the app's lifespan
-    return fast
+def chat_resources(request: Request) -> ChatResources:
+    opened: ChatResources = request.app.state.chat_res
+    return opened
 
 
 def _invalid(field: str, message: str) -> ApiError:
@@ -71,10 +86,10 @@ def parse_id(raw: str) -> int | None:
 
 @dataclass
 class Call:
-    """One authenticated request: who calls, the parsed body, its session and the fast reads.
+    """One authenticated request: who calls, the parsed body, and its connection.
 
-    A write's session is its unit of work, opened before the handler runs; a read's session is
-    opened on first use only (the hot reads run on the driver, chat_service.fast_reads).
+    A read's connection is an autocommit one; a write's is its unit of work's (`work`); a send
+    has neither (the sender stores it).
     """
 
     request: Request
@@ -82,16 +97,20 @@ class Call:
     nickname: str  # from the verified token (nicknames never change)
     body: dict[str, Any]
     chat_id_or_none: int | None
-    send_limiter: RateLimiter
-    reads: FastReads
-    sessions: async_sessionmaker[AsyncSession]
-    opened: AsyncSession | None = None
+    state: ChatServiceState
+    opened: ChatResources
+    work_or_none: UnitOfWork | None = None
+    connection_or_none: AsyncConnection | None = None
 
     @property
-    def session(self) -> AsyncSession:
-        if self.opened is None:
-            self.opened = self.sessions()
-        return self.opened
+    def work(self) -> UnitOfWork:
+        assert self.work_or_none is not None, "a Work.WRITE route"
+        return self.work_or_none
+
+    @property
+    def connection(self) -> AsyncConnection:
+        assert self.connection_or_none is not None, "a Work.READ or Work.WRITE route"
+        return self.connection_or_none
 
     @property
     def chat_id(self) -> int:
@@ -192,11 +211,11 @@ def _seed_error_response(error: ApiError) -> Response:
 
 
 def endpoint(
-    handler: Handler, *, write: bool = False, reads_body: bool = False, seed_errors: bool = False
+    handler: Handler, work: Work, *, reads_body: bool = False, seed_errors: bool = False
 ) -> Callable[[Request], Awaitable[Response]]:
-    """A Starlette handler: authenticate, parse, run `handler` in one unit of work, answer JSON.
+    """A Starlette handler: authenticate, parse, run `handler` with its connection, answer JSON.
 
-    write=True commits at the end and publishes the queued events after the commit.
+    Work.WRITE commits at the end and publishes the queued events after the commit.
     seed_errors=True answers errors after authentication in the seed's add-user shape.
     """
 
@@ -217,20 +236,17 @@ def endpoint(
             if chat_id is None:
                 raise chat_not_found()
         body = await read_json_object(request) if reads_body else {}
-        sessions = resources(request).sessions
-        state = chat_state(request)
-        call = Call(
-            request, user_id, nickname, body, chat_id, state.send_limiter, reads(request), sessions
-        )
-        if write:
-            async with unit_of_work(sessions, state.broker) as session:
-                call.opened = session
+        state, opened = chat_state(request), chat_resources(request)
+        call = Call(request, user_id, nickname, body, chat_id, state, opened)
+        if work is Work.WRITE:
+            async with unit_of_work(resources(request).engine, state.broker) as unit:
+                call.work_or_none, call.connection_or_none = unit, unit.connection
                 return await handler(call)
-        try:
-            return await handler(call)
-        finally:
-            if call.opened is not None:
-                await call.opened.close()
+        if work is Work.READ:
+            async with opened.autocommit_engine.connect() as connection:
+                call.connection_or_none = connection
+                return await handler(call)
+        return await handler(call)
 
     return run
 
@@ -239,17 +255,28 @@ def endpoint(
 
 
 async def send_message_from_body(call: Call) -> tuple[MessageView, bool]:
-    """A send commits and publishes on its own (chat_service.fast_sends): its route is not
-    a `write` one, so no session is opened for it."""
+    """For a Work.SEND route: the sender commits and publishes."""
     text = call.text_field("text")
     client_id = call.optional_text_field("client_id")
-    check_send_rate(call.send_limiter, call.user_id)
-    return await sends(call.request).send(
-        call.chat_id, call.user_id, call.nickname, text, client_id
-    )
+    check_send_rate(call.state.send_limiter, call.user_id)
+    return await call.opened.sender.send(call.chat_id, call.user_id, call.nickname, text, client_id)
 
 
 async def add_member_from_body(call: Call) -> MemberView:
-    return await do_add_member(
-        call.session, call.chat_id, call.user_id, call.text_field("nickname")
-    )
+    nickname = call.text_field("nickname")
+    check_membership_rate(call, members=1)
+    return await do_add_member(call.work, call.chat_id, call.user_id, nickname)
+
+
+def check_membership_rate(call: Call, *, chats: int = 0, members: int = 0) -> None:
+    """429 past the caller's per-minute budget of new chats or of people added to chats, so
+    one account cannot fill everyone's chat list (see README, "Security")."""
+    state = call.state
+    for limiter, count, what in (
+        (state.chat_limiter, chats, "chats created"),
+        (state.member_limiter, members, "people added to chats"),
+    ):
+        if count:
+            retry_after = limiter.retry_after(str(call.user_id), count)
+            if retry_after > 0:
+                raise RateLimited(f"Too many {what}; slow down", retry_after)

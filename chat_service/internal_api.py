@@ -6,22 +6,23 @@ from typing import Any
 
 from starlette.routing import BaseRoute, Route
 
-from chat_service.access import not_a_member
+from chat_service.access import access_chat_for_user, not_a_member
 from chat_service.chats import (
     CHATS_PAGE_MAX,
     do_create_chat,
-    do_leave_chat,
     get_chat_ids_for_user,
     get_chats_by_ids,
     get_chats_for_user,
-    get_members,
 )
 from chat_service.endpoints import (
     Call,
+    Work,
     add_member_from_body,
+    check_membership_rate,
     endpoint,
     send_message_from_body,
 )
+from chat_service.members import do_leave_chat, get_members
 from chat_service.messages import (
     HISTORY_MAX,
     do_mark_read,
@@ -30,7 +31,8 @@ from chat_service.messages import (
     get_messages_after,
 )
 from chat_service.typing import publish_typing
-from chat_service.views import ChatView, MessageView
+from chat_service.users import get_contacts
+from chat_service.views import MessageView
 
 CHATS_PAGE_DEFAULT = 20
 MESSAGES_PAGE_DEFAULT = 50
@@ -42,7 +44,7 @@ def _messages_json(messages: list[MessageView], has_more: bool) -> dict[str, Any
 
 async def list_chats(call: Call) -> dict[str, Any]:
     chats, next_cursor = await get_chats_for_user(
-        call.session,
+        call.connection,
         call.user_id,
         first=call.page_size("first", default=CHATS_PAGE_DEFAULT, maximum=CHATS_PAGE_MAX),
         after=call.query_text("after"),
@@ -53,7 +55,7 @@ async def list_chats(call: Call) -> dict[str, Any]:
 
 async def chats_batch(call: Call) -> dict[str, Any]:
     chats = await get_chats_by_ids(
-        call.session,
+        call.connection,
         call.user_id,
         call.query_ids("ids"),
         with_unread=call.query_flag("unread", default=True),
@@ -62,11 +64,16 @@ async def chats_batch(call: Call) -> dict[str, Any]:
 
 
 async def chat_ids(call: Call) -> dict[str, Any]:
-    return {"chat_ids": await get_chat_ids_for_user(call.session, call.user_id)}
+    return {"chat_ids": await get_chat_ids_for_user(call.connection, call.user_id)}
+
+
+async def contacts(call: Call) -> dict[str, Any]:
+    found = await get_contacts(call.connection, call.user_id, call.query_ids("ids"))
+    return {"users": [{"id": user.id, "nickname": user.nickname} for user in found]}
 
 
 async def members(call: Call) -> dict[str, Any]:
-    found = await get_members(call.session, call.user_id, call.query_ids("chat_ids"))
+    found = await get_members(call.connection, call.user_id, call.query_ids("chat_ids"))
     return {
         "members": {
             str(chat_id): [member.to_json() for member in chat_members]
@@ -76,7 +83,7 @@ async def members(call: Call) -> dict[str, Any]:
 
 
 async def last_messages(call: Call) -> dict[str, Any]:
-    found = await get_last_messages(call.session, call.user_id, call.query_ids("chat_ids"))
+    found = await get_last_messages(call.connection, call.user_id, call.query_ids("chat_ids"))
     return {
         "messages": {
             str(chat_id): None if message is None else message.to_response()
@@ -102,13 +109,13 @@ async def chat_messages(call: Call) -> dict[str, Any]:
         limit = call.page_size("first", default=MESSAGES_PAGE_DEFAULT, maximum=HISTORY_MAX)
         after = call.query_int("after", default=0)
         messages, has_more = await get_chat_messages(
-            call.reads, call.chat_id, call.user_id, limit=limit, after=after
+            call.connection, call.chat_id, call.user_id, limit=limit, after=after
         )
     else:
         limit = call.page_size("last", default=MESSAGES_PAGE_DEFAULT, maximum=HISTORY_MAX)
         before = call.query_int("before", default=None)
         messages, has_more = await get_chat_messages(
-            call.reads, call.chat_id, call.user_id, limit=limit, before=before
+            call.connection, call.chat_id, call.user_id, limit=limit, before=before
         )
     body = _messages_json(messages, has_more)
     if chat is not None:
@@ -119,15 +126,13 @@ async def chat_messages(call: Call) -> dict[str, Any]:
 async def _one_chat(call: Call) -> dict[str, Any]:
     """The chat as /chats/batch shows it; 404 unknown, 403 not a member."""
     if call.query_flag("unread", default=True):
-        found = await get_chats_by_ids(call.session, call.user_id, [call.chat_id])
+        found = await get_chats_by_ids(call.connection, call.user_id, [call.chat_id])
         if found:
             return found[0].to_json()
-    else:  # the gateway's chat(id) without unreadCount: one statement on the driver
-        row = await call.reads.chat_with_role(call.chat_id, call.user_id)
-        if row is not None:
-            return ChatView(*row, unread_count=None).to_json()
-    await call.reads.check_access(call.chat_id, call.user_id)  # raises 404/403
-    raise not_a_member()  # added between the two reads: answered as of the first
+        await access_chat_for_user(call.connection, call.chat_id, call.user_id)  # 404/403
+        raise not_a_member()  # added between the two reads: answered as of the first
+    # The gateway's chat(id) without unreadCount: one statement.
+    return (await access_chat_for_user(call.connection, call.chat_id, call.user_id)).chat.to_json()
 
 
 async def messages_after(call: Call) -> dict[str, Any]:
@@ -135,17 +140,16 @@ async def messages_after(call: Call) -> dict[str, Any]:
     if after is None:
         raise call.invalid("after", "after is required")
     limit = call.page_size("limit", default=HISTORY_MAX, maximum=HISTORY_MAX)
-    messages, has_more = await get_messages_after(call.session, call.user_id, after, limit)
+    messages, has_more = await get_messages_after(call.connection, call.user_id, after, limit)
     return _messages_json(messages, has_more)
 
 
 async def create_chat(call: Call) -> dict[str, Any]:
-    chat = await do_create_chat(
-        call.session,
-        call.text_field("name"),
-        call.user_id,
-        call.text_list_field("member_nicknames"),
-    )
+    name, nicknames = call.text_field("name"), call.text_list_field("member_nicknames")
+    chat = await do_create_chat(call.work, name, call.user_id, nicknames)
+    # After the input checks (a bad request is a 400 however fast it comes); a refusal here
+    # rolls the new chat back before anything is committed or published.
+    check_membership_rate(call, chats=1, members=len(nicknames))
     return {"chat": chat.to_json()}
 
 
@@ -154,7 +158,7 @@ async def add_member(call: Call) -> dict[str, Any]:
 
 
 async def leave_chat(call: Call) -> dict[str, Any]:
-    await do_leave_chat(call.session, call.chat_id, call.user_id)
+    await do_leave_chat(call.work, call.chat_id, call.user_id)
     return {"chat_id": call.chat_id}
 
 
@@ -171,20 +175,18 @@ async def typing(call: Call) -> dict[str, Any]:
 
 async def mark_read(call: Call) -> dict[str, Any]:
     last_read = await do_mark_read(
-        call.session, call.chat_id, call.user_id, call.int_field("message_id")
+        call.work, call.chat_id, call.user_id, call.int_field("message_id")
     )
     return {"chat_id": call.chat_id, "last_read_message_id": last_read}
 
 
 def internal_routes() -> list[BaseRoute]:
     def get(path: str, handler: Any) -> Route:
-        return Route("/internal" + path, endpoint(handler), methods=["GET"])
+        return Route("/internal" + path, endpoint(handler, Work.READ), methods=["GET"])
 
-    def post(path: str, handler: Any, *, reads_body: bool = True, write: bool = True) -> Route:
+    def post(path: str, handler: Any, work: Work = Work.WRITE, *, reads_body: bool = True) -> Route:
         return Route(
-            "/internal" + path,
-            endpoint(handler, write=write, reads_body=reads_body),
-            methods=["POST"],
+            "/internal" + path, endpoint(handler, work, reads_body=reads_body), methods=["POST"]
         )
 
     return [
@@ -193,12 +195,13 @@ def internal_routes() -> list[BaseRoute]:
         get("/chats/batch", chats_batch),
         get("/chat-ids", chat_ids),
         get("/members", members),
+        get("/contacts", contacts),
         get("/last-messages", last_messages),
         get("/messages", messages_after),
         get("/chats/{chat_id}/messages", chat_messages),
-        post("/chats/{chat_id}/messages", send_message, write=False),  # commits on its own
+        post("/chats/{chat_id}/messages", send_message, Work.SEND),
         post("/chats/{chat_id}/members", add_member),
         post("/chats/{chat_id}/leave", leave_chat, reads_body=False),
         post("/chats/{chat_id}/read", mark_read),
-        post("/chats/{chat_id}/typing", typing, write=False),
+        post("/chats/{chat_id}/typing", typing, Work.READ),  # publishes, stores nothing
     ]

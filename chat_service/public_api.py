@@ -6,15 +6,17 @@ from typing import Any
 
 from starlette.routing import BaseRoute, Route
 
-from chat_service.chats import do_create_chat, do_leave_chat, get_chats_newest_first
+from chat_service.chats import do_create_chat, get_chats_newest_first
 from chat_service.endpoints import (
     Call,
+    Work,
     add_member_from_body,
+    check_membership_rate,
     endpoint,
     send_message_from_body,
 )
+from chat_service.members import do_leave_chat
 from chat_service.messages import HISTORY_DEFAULT, HISTORY_MAX, get_chat_messages
-from chat_service.views import seed_chat_json
 
 PREFIX = "/mychat/api/chat"
 OK = {"status": "ok"}
@@ -22,13 +24,13 @@ OK = {"status": "ok"}
 
 async def list_chats(call: Call) -> list[dict[str, Any]]:
     return [
-        seed_chat_json(chat) for chat in await get_chats_newest_first(call.session, call.user_id)
+        chat.to_seed_json() for chat in await get_chats_newest_first(call.connection, call.user_id)
     ]
 
 
 async def chat_history(call: Call) -> list[dict[str, Any]]:
     messages, _more = await get_chat_messages(
-        call.reads,
+        call.connection,
         call.chat_id,
         call.user_id,
         limit=call.page_size("limit", default=HISTORY_DEFAULT, maximum=HISTORY_MAX),
@@ -38,12 +40,14 @@ async def chat_history(call: Call) -> list[dict[str, Any]]:
 
 
 async def create_chat(call: Call) -> dict[str, Any]:
-    chat = await do_create_chat(call.session, call.text_field("name"), call.user_id)
-    return {"chat_id": chat.chat.id}
+    name = call.text_field("name")
+    check_membership_rate(call, chats=1)
+    chat = await do_create_chat(call.work, name, call.user_id)
+    return {"chat_id": chat.id}
 
 
 async def leave_chat(call: Call) -> dict[str, Any]:
-    await do_leave_chat(call.session, call.chat_id, call.user_id)
+    await do_leave_chat(call.work, call.chat_id, call.user_id)
     return OK
 
 
@@ -58,22 +62,22 @@ async def add_user(call: Call) -> dict[str, Any]:
 
 
 def public_routes() -> list[BaseRoute]:
-    list_endpoint = endpoint(list_chats)
-    create_endpoint = endpoint(create_chat, write=True, reads_body=True)
+    list_endpoint = endpoint(list_chats, Work.READ)
+    create_endpoint = endpoint(create_chat, Work.WRITE, reads_body=True)
     return [
         # The seed's pages call the trailing-slash form; both answer without a redirect.
         *(Route(path, list_endpoint, methods=["GET"]) for path in (PREFIX, PREFIX + "/")),
         *(Route(path, create_endpoint, methods=["POST"]) for path in (PREFIX, PREFIX + "/")),
-        Route(PREFIX + "/{chat_id}", endpoint(chat_history), methods=["GET"]),
-        Route(PREFIX + "/{chat_id}/leave", endpoint(leave_chat, write=True), methods=["POST"]),
+        Route(PREFIX + "/{chat_id}", endpoint(chat_history, Work.READ), methods=["GET"]),
+        Route(PREFIX + "/{chat_id}/leave", endpoint(leave_chat, Work.WRITE), methods=["POST"]),
         Route(
             PREFIX + "/{chat_id}/message",
-            endpoint(send_message, reads_body=True),  # commits on its own
+            endpoint(send_message, Work.SEND, reads_body=True),
             methods=["POST"],
         ),
         Route(
             PREFIX + "/{chat_id}/add-user",
-            endpoint(add_user, write=True, reads_body=True, seed_errors=True),
+            endpoint(add_user, Work.WRITE, reads_body=True, seed_errors=True),
             methods=["POST"],
         ),
     ]

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import logging
 
-from chat_service.endpoints import Call, chat_state
+from chat_service.access import check_access
+from chat_service.endpoints import Call
 from mychat.events import Event, EventKind
 from mychat.http import RateLimited
 
@@ -22,8 +23,8 @@ TYPING_SHOWN_SECONDS = 6
 
 async def publish_typing(call: Call, typing: bool) -> None:
     """Members only (404 unknown chat, 403 not a member); 429 past the rate."""
-    await call.reads.check_access(call.chat_id, call.user_id)
-    state = chat_state(call.request)
+    await check_access(call.connection, call.chat_id, call.user_id)
+    state = call.state
     retry_after = state.typing_limiter.retry_after(str(call.user_id))
     if retry_after > 0:
         raise RateLimited("Too many typing notices; slow down", retry_after)

@@ -1,42 +1,39 @@
-"""A unit of work: one transaction whose events are published only after it commits."""
+"""A unit of work: one transaction on one connection, whose events go out only after it commits."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from mychat.broker import Broker
 from mychat.events import Event
 
-PENDING_EVENTS_KEY = "chat_service.pending_events"
-
 log = logging.getLogger("chat_service.events")
 
 
-def emit(session: AsyncSession, event: Event) -> None:
-    """Queue an event; it goes out only if the session's transaction commits."""
-    pending: list[Event] = session.info.setdefault(PENDING_EVENTS_KEY, [])
-    pending.append(event)
+@dataclass
+class UnitOfWork:
+    """The transaction's connection, and the events to publish if it commits."""
 
+    connection: AsyncConnection
+    events: list[Event] = field(default_factory=list)
 
-def pending_events(session: AsyncSession) -> list[Event]:
-    """The events queued so far (tests and callers that own the session use this)."""
-    return list(session.info.get(PENDING_EVENTS_KEY, []))
+    def emit(self, event: Event) -> None:
+        """Queue an event; it goes out only if the transaction commits."""
+        self.events.append(event)
 
 
 @asynccontextmanager
-async def unit_of_work(
-    sessions: async_sessionmaker[AsyncSession], broker: Broker
-) -> AsyncIterator[AsyncSession]:
+async def unit_of_work(engine: AsyncEngine, broker: Broker) -> AsyncIterator[UnitOfWork]:
     """Commit once at the end, then publish the queued events; a rollback publishes nothing."""
-    async with sessions() as session:
-        async with session.begin():
-            yield session
-        events = session.info.pop(PENDING_EVENTS_KEY, [])
-    await publish_events(broker, events)
+    async with engine.begin() as connection:
+        work = UnitOfWork(connection)
+        yield work
+    await publish_events(broker, work.events)
 
 
 async def publish_events(broker: Broker, events: list[Event]) -> None:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
-
-from chat_service.models import Chat
 
 
 def iso(moment: datetime) -> str:
@@ -74,8 +73,10 @@ class MemberView:
         }
 
 
-class ChatRow(NamedTuple):
-    """A chat's columns read with Core (hot read paths), shaped like the Chat model."""
+@dataclass(frozen=True, slots=True)
+class Chat:
+    """A chat, the one shape chat_service gives it; `my_role` and `unread_count` are the
+    viewer's (None where nobody asked: events, the seed's list)."""
 
     id: int
     name: str
@@ -83,39 +84,47 @@ class ChatRow(NamedTuple):
     created_by: int | None
     last_activity_at: datetime
     last_message_id: int | None
+    my_role: str | None = None
+    unread_count: int | None = None
 
-
-@dataclass(frozen=True, slots=True)
-class ChatView:
-    """A chat as one member sees it."""
-
-    chat: Chat | ChatRow
-    my_role: str
-    unread_count: int | None  # None when the caller did not ask for it
+    @classmethod
+    def from_row(
+        cls, row: Sequence[Any], my_role: str | None = None, unread_count: int | None = None
+    ) -> Chat:
+        """From a row that starts with access.CHAT_COLUMNS."""
+        id_, name, created_at, created_by, last_activity_at, last_message_id = row[:6]
+        return cls(
+            id_,
+            name,
+            created_at,
+            created_by,
+            last_activity_at,
+            last_message_id,
+            my_role,
+            unread_count,
+        )
 
     def to_json(self) -> dict[str, Any]:
-        chat = self.chat
+        """The internal API's chat, as one member sees it."""
         return {
-            "id": chat.id,
-            "name": chat.name,
-            "created_at": iso(chat.created_at),
-            "created_by": chat.created_by,
-            "last_activity_at": iso(chat.last_activity_at),
-            "last_message_id": chat.last_message_id,
+            "id": self.id,
+            "name": self.name,
+            "created_at": iso(self.created_at),
+            "created_by": self.created_by,
+            "last_activity_at": iso(self.last_activity_at),
+            "last_message_id": self.last_message_id,
             "my_role": self.my_role,
             "unread_count": self.unread_count,
         }
 
+    def to_seed_json(self) -> dict[str, Any]:
+        """The seed's chat list item."""
+        return {"id": self.id, "name": self.name, "date_added": iso(self.created_at)}
 
-def seed_chat_json(chat: Chat) -> dict[str, Any]:
-    """The seed's chat list item."""
-    return {"id": chat.id, "name": chat.name, "date_added": iso(chat.created_at)}
-
-
-def event_chat_json(chat: Chat) -> dict[str, Any]:
-    return {
-        "id": chat.id,
-        "name": chat.name,
-        "created_at": iso(chat.created_at),
-        "created_by": chat.created_by,
-    }
+    def to_event_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "created_at": iso(self.created_at),
+            "created_by": self.created_by,
+        }

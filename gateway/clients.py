@@ -204,10 +204,6 @@ class AuthClient(ServiceClient):
         body = {"login": login, "password": password}
         return cast(AuthData, await self.call("POST", "/mychat/api/auth/login", json=body))
 
-    async def users(self, ids: Iterable[int]) -> list[UserData]:
-        body = await self.call("GET", "/internal/users", params={"ids": _ids(ids)})
-        return cast(list[UserData], body["users"])
-
 
 class SessionData(TypedDict):
     id: str
@@ -264,6 +260,11 @@ class ChatClient(ServiceClient):
     async def chat_ids(self) -> list[int]:
         body = await self.call("GET", "/internal/chat-ids")
         return [int(chat_id) for chat_id in body["chat_ids"]]
+
+    async def contacts(self, ids: Iterable[int]) -> list[UserData]:
+        """The users among `ids` the caller shares a chat with (and the caller)."""
+        body = await self.call("GET", "/internal/contacts", params={"ids": _ids(ids)})
+        return cast(list[UserData], body["users"])
 
     async def members(self, chat_ids: Iterable[int]) -> dict[int, list[MemberData]]:
         body = await self.call("GET", "/internal/members", params={"chat_ids": _ids(chat_ids)})

@@ -63,7 +63,7 @@ class Context:
         self.socket_slot: SocketSlot | None = None
         self.over_http = True
         self.websocket: WebSocket | None = None
-        self.loaders = Loaders(self.auth, self.chat, self.presence_lookup)
+        self.loaders = Loaders(self.chat, self.presence_lookup)
 
     def authenticate(self, token: str | None) -> bool:
         """Verify the token locally (no round trip); remember it for forwarding."""
@@ -152,8 +152,8 @@ class Context:
     def for_operation(self) -> Context:
         """A copy sharing the caller but with fresh loaders (one per WebSocket operation)."""
         fresh = copy.copy(self)
-        fresh.loaders = Loaders(fresh.auth, fresh.chat, fresh.presence_lookup)
+        fresh.loaders = Loaders(fresh.chat, fresh.presence_lookup)
         return fresh
 
     def reset_loaders(self) -> None:
-        self.loaders = Loaders(self.auth, self.chat, self.presence_lookup)
+        self.loaders = Loaders(self.chat, self.presence_lookup)

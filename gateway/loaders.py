@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING
 from strawberry.dataloader import DataLoader
 
 from gateway.clients import (
-    AuthClient,
     ChatClient,
     ChatData,
     MemberData,
@@ -27,8 +26,10 @@ PresenceLookup = Callable[[list[int]], Awaitable[dict[int, "Seen"]]]
 MAX_BATCH = 500
 
 
-async def _load_users(auth: Callable[[], AuthClient], ids: list[int]) -> list[UserData | None]:
-    found = {user["id"]: user for user in await auth().users(ids)}
+async def _load_users(chat: Callable[[], ChatClient], ids: list[int]) -> list[UserData | None]:
+    """Users the caller may see (shares a chat with), None for anyone else: chat_service knows
+    who shares a chat with whom."""
+    found = {user["id"]: user for user in await chat().contacts(ids)}
     return [found.get(user_id) for user_id in ids]
 
 
@@ -57,7 +58,6 @@ class Loaders:
     """
 
     __slots__ = (
-        "_auth",
         "_chat",
         "_chats",
         "_last_messages",
@@ -69,12 +69,8 @@ class Loaders:
     )
 
     def __init__(
-        self,
-        auth: Callable[[], AuthClient],
-        chat: Callable[[], ChatClient],
-        presence_lookup: PresenceLookup | None = None,
+        self, chat: Callable[[], ChatClient], presence_lookup: PresenceLookup | None = None
     ) -> None:
-        self._auth = auth
         self._chat = chat
         self._presence_lookup = presence_lookup
         self._presence: DataLoader[int, Seen | None] | None = None
@@ -87,7 +83,7 @@ class Loaders:
     @property
     def users(self) -> DataLoader[int, UserData | None]:
         if self._users is None:
-            self._users = DataLoader(partial(_load_users, self._auth), max_batch_size=MAX_BATCH)
+            self._users = DataLoader(partial(_load_users, self._chat), max_batch_size=MAX_BATCH)
         return self._users
 
     @property

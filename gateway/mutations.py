@@ -72,11 +72,17 @@ AuthResult = Annotated[
     strawberry.union("AuthResult"),
 ]
 CreateChatResult = Annotated[
-    CreateChatPayload | ValidationError | NotFound | Unauthenticated,
+    CreateChatPayload | ValidationError | NotFound | RateLimited | Unauthenticated,
     strawberry.union("CreateChatResult"),
 ]
 AddMemberResult = Annotated[
-    AddMemberPayload | ValidationError | NotFound | NotAMember | AlreadyAMember | Unauthenticated,
+    AddMemberPayload
+    | ValidationError
+    | NotFound
+    | NotAMember
+    | AlreadyAMember
+    | RateLimited
+    | Unauthenticated,
     strawberry.union("AddMemberResult"),
 ]
 LeaveChatResult = Annotated[
@@ -142,7 +148,7 @@ class Mutation(AccountMutation):
             row = await info.context.chat().create_chat(name, member_nicknames or [])
             return CreateChatPayload(chat=Chat.from_data(row))
 
-        errors = (ValidationError, NotFound, Unauthenticated)
+        errors = (ValidationError, NotFound, RateLimited, Unauthenticated)
         result: CreateChatResult = await run_action(info, errors, action)
         return result
 
@@ -157,7 +163,14 @@ class Mutation(AccountMutation):
                 chat=await _visible_chat(info, chat_db_id), member=Member.from_data(member)
             )
 
-        errors = (ValidationError, NotFound, NotAMember, AlreadyAMember, Unauthenticated)
+        errors = (
+            ValidationError,
+            NotFound,
+            NotAMember,
+            AlreadyAMember,
+            RateLimited,
+            Unauthenticated,
+        )
         result: AddMemberResult = await run_action(info, errors, action)
         return result
 

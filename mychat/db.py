@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import DateTime, event, exc
 from sqlalchemy.dialects import mysql
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -57,23 +57,48 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 def create_engine(
-    settings: Settings, *, idle_ping_seconds: float = IDLE_PING_SECONDS
+    settings: Settings,
+    *,
+    idle_ping_seconds: float = IDLE_PING_SECONDS,
+    sqlite_write_lock_at_begin: bool = False,
 ) -> AsyncEngine:
-    return _engine(settings, idle_ping_seconds)
+    """The engine for units of work (a transaction per request, committed at the end).
+
+    sqlite_write_lock_at_begin: on SQLite, every transaction begins with `BEGIN IMMEDIATE`,
+    i.e. takes the database's write lock before it reads anything. A writer then never reads
+    a snapshot that a concurrent writer makes stale (SQLite would refuse its write with
+    "database is locked" instead of waiting), and `SELECT ... FOR UPDATE`, which SQLite does
+    not have, is not needed: the write lock covers every row. For services whose transactions
+    write; MySQL/MariaDB are unaffected (they lock rows).
+    """
+    engine = _engine(settings, idle_ping_seconds)
+    if sqlite_write_lock_at_begin and engine.dialect.name == "sqlite":
+        # SQLAlchemy's documented recipe: the driver emits no BEGIN of its own, we emit ours.
+        event.listen(engine.sync_engine, "connect", _no_driver_begin)
+        event.listen(engine.sync_engine, "begin", _begin_immediate)
+    return engine
 
 
-def create_read_engine(
+def create_autocommit_engine(
     settings: Settings, *, idle_ping_seconds: float = IDLE_PING_SECONDS
 ) -> AsyncEngine:
     """An engine for single-statement reads only: autocommit connections, no reset on return.
 
-    A connection of the shared engine is rolled back when it goes back to its pool (one round
-    trip per request, on MySQL). These connections never open a transaction, so there is
+    A connection of a transactional engine is rolled back when it goes back to its pool (one
+    round trip per request, on MySQL). These connections never open a transaction, so there is
     nothing to roll back, and one statement is consistent on its own.
     """
     return _engine(
         settings, idle_ping_seconds, isolation_level="AUTOCOMMIT", pool_reset_on_return=None
     )
+
+
+def _no_driver_begin(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.isolation_level = None
+
+
+def _begin_immediate(connection: Connection) -> None:
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def _engine(settings: Settings, idle_ping_seconds: float, **options: Any) -> AsyncEngine:

@@ -7,6 +7,7 @@ import math
 import time
 import uuid
 from typing import Any
+from urllib.parse import urlsplit
 
 import orjson
 from starlette.exceptions import HTTPException
@@ -160,7 +161,13 @@ class BodyLimitMiddleware:
 
 
 class AccessLogMiddleware:
-    """One log line per request with a request id; never logs bodies, headers or tokens."""
+    """One log line per request with a request id; never logs bodies, headers or tokens.
+
+    The path is logged with control characters escaped (an ESC sequence, CR or NUL in a URL
+    must not reach a terminal or forge a log line). Redirects to the request's own host (the
+    router's trailing-slash redirect) leave with a relative Location, so a forged Host header
+    is never reflected into one.
+    """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -179,8 +186,10 @@ class AccessLogMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message.setdefault("headers", [])
-                message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
+                headers = list(message.get("headers", []))
+                if 300 <= status < 400:
+                    headers = _relative_redirect(scope, headers)
+                message["headers"] = [*headers, (b"x-request-id", request_id.encode())]
             await send(message)
 
         # A WebSocket has no response start to tag: its frames skip the wrapper.
@@ -193,7 +202,7 @@ class AccessLogMiddleware:
                     "%s %s %s %s %.1fms rid=%s",
                     scope.get("client", ("-",))[0],
                     scope.get("method", "WS"),
-                    scope["path"],
+                    printable(scope["path"]),
                     status or "-",
                     (time.perf_counter() - started) * 1000,
                     request_id,
@@ -212,3 +221,28 @@ def _incoming_request_id(scope: Scope) -> str | None:
             ):
                 return text
     return None
+
+
+def printable(text: str) -> str:
+    """The text with control and other non-printable characters as escapes (\\x1b, \\r)."""
+    if text.isprintable():
+        return text
+    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
+
+
+def _relative_redirect(
+    scope: Scope, headers: list[tuple[bytes, bytes]]
+) -> list[tuple[bytes, bytes]]:
+    """Location headers pointing at the request's own host, made relative (path and query)."""
+    host = next((value for name, value in scope["headers"] if name == b"host"), None)
+    rewritten = []
+    for name, value in headers:
+        if name.lower() == b"location" and host is not None:
+            target = urlsplit(value.decode("latin-1"))
+            if target.scheme and target.netloc.encode("latin-1") == host:
+                relative = target.path or "/"
+                if target.query:
+                    relative += "?" + target.query
+                value = relative.encode("latin-1")
+        rewritten.append((name, value))
+    return rewritten

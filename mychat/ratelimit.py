@@ -13,8 +13,9 @@ class RateLimiter:
         self._max_keys = max_keys
         self._hits: dict[str, deque[float]] = {}
 
-    def retry_after(self, key: str) -> float:
-        """Record a hit for key; 0.0 when allowed, else the seconds until the next is allowed."""
+    def retry_after(self, key: str, count: int = 1) -> float:
+        """Record `count` hits for key; 0.0 when allowed, else the seconds until they would be
+        (the whole window when `count` exceeds the limit itself)."""
         now = time.monotonic()
         hits = self._hits.get(key)
         if hits is None:
@@ -23,9 +24,12 @@ class RateLimiter:
             hits = self._hits[key] = deque()
         while hits and now - hits[0] >= self.window:
             hits.popleft()
-        if len(hits) >= self.limit:
-            return self.window - (now - hits[0])
-        hits.append(now)
+        over = len(hits) + count - self.limit
+        if over > 0:
+            if count > self.limit:
+                return self.window
+            return self.window - (now - hits[over - 1])
+        hits.extend([now] * count)
         return 0.0
 
     def _forget_idle(self, now: float) -> None:

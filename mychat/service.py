@@ -70,6 +70,7 @@ def create_service_app(
     owns_broker: bool,
     extra_lifespan: Callable[[ServiceResources], AbstractAsyncContextManager[None]] | None = None,
     readiness_checks: Sequence[ReadinessCheck] = (),
+    sqlite_write_lock_at_begin: bool = False,
 ) -> Starlette:
     """A Starlette app with the shared middleware, error handlers, health routes and lifespan.
 
@@ -82,7 +83,7 @@ def create_service_app(
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        engine = create_engine(settings)
+        engine = create_engine(settings, sqlite_write_lock_at_begin=sqlite_write_lock_at_begin)
         if metrics is not None:
             metrics.watch_pool("main", engine)
         try:

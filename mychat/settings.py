@@ -99,9 +99,34 @@ class Settings(BaseSettings):
         validation_alias=_env("MYCHAT_CHAT_CREATE_RATE_PER_MINUTE", "chat_create_rate_per_minute"),
     )
     member_add_rate_per_minute: int = Field(
-        60,
+        100,
         ge=1,
         validation_alias=_env("MYCHAT_MEMBER_ADD_RATE_PER_MINUTE", "member_add_rate_per_minute"),
+    )
+    # `mychat serve` facing clients directly (mychat/serve_guard.py; nginx in the topology).
+    serve_max_header_bytes: int = Field(
+        16 * 1024,
+        ge=1024,
+        validation_alias=_env("MYCHAT_SERVE_MAX_HEADER_BYTES", "serve_max_header_bytes"),
+    )
+    serve_header_timeout_seconds: float = Field(
+        10.0,
+        gt=0,
+        validation_alias=_env(
+            "MYCHAT_SERVE_HEADER_TIMEOUT_SECONDS", "serve_header_timeout_seconds"
+        ),
+    )
+    serve_max_connections: int = Field(
+        10_000,
+        ge=1,
+        validation_alias=_env("MYCHAT_SERVE_MAX_CONNECTIONS", "serve_max_connections"),
+    )
+    serve_connections_per_address: int = Field(
+        128,
+        ge=1,
+        validation_alias=_env(
+            "MYCHAT_SERVE_CONNECTIONS_PER_ADDRESS", "serve_connections_per_address"
+        ),
     )
     # Gateway limits (see gateway/limits.py and gateway/cost.py).
     ws_per_user: int = Field(20, ge=1, validation_alias=_env("MYCHAT_WS_PER_USER", "ws_per_user"))

@@ -15,6 +15,7 @@ import unicodedata
 from sqlalchemy import (
     BigInteger,
     Column,
+    Connection,
     ForeignKey,
     Index,
     Integer,
@@ -23,6 +24,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    inspect,
 )
 from sqlalchemy.dialects import mysql
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -140,6 +142,24 @@ messages = Table(
 
 
 async def create_schema(engine: AsyncEngine) -> None:
-    """Create missing tables (embedded SQLite); MySQL deployments load db/init.sql instead."""
+    """Create missing tables (embedded SQLite); MySQL deployments load db/init.sql instead.
+
+    A SQLite file made by an earlier version also gets the nullable columns added since
+    (`users.deleted_at`), so `make run` keeps working on an existing data folder.
+    """
     async with engine.begin() as connection:
         await connection.run_sync(metadata.create_all)
+        if engine.dialect.name == "sqlite":
+            await connection.run_sync(_add_missing_nullable_columns)
+
+
+def _add_missing_nullable_columns(connection: Connection) -> None:
+    inspector = inspect(connection)
+    for table in metadata.sorted_tables:
+        present = {column["name"] for column in inspector.get_columns(table.name)}
+        for column in table.columns:
+            if column.name not in present and column.nullable:
+                kind = column.type.compile(dialect=connection.dialect)
+                connection.exec_driver_sql(
+                    f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {kind}'
+                )

@@ -47,6 +47,19 @@ def without(field: str) -> dict[str, Any]:
         (with_(nickname="Alice!"), "nickname", None),
         (with_(nickname="Al\tice"), "nickname", None),
         (with_(password="short"), "password", None),
+        (with_(password="nine char"), "password", None),
+        (with_(password=" " * 12), "password", "Password must not be one character repeated"),
+        (with_(password="alicealice", login="alicealice"), "password", None),
+        (with_(password="Alice Liddell", nickname="alice liddell"), "password", None),
+        (
+            with_(password="password123"),
+            "password",
+            "This password is too common; choose another one",
+        ),
+        (with_(password="qwertyuiop"), "password", None),
+        (with_(nickname="\u0301\u0302\u0303"), "nickname", None),
+        (with_(nickname="Al\u2066ice"), "nickname", None),
+        (with_(nickname="-_-"), "nickname", None),
         (with_(password="p" * 257), "password", None),
         (with_(password="\U0001f600" * 257), "password", None),
     ],
@@ -137,7 +150,14 @@ async def test_password_is_not_truncated(client: httpx.AsyncClient) -> None:
 
 
 async def test_password_of_256_emoji_is_accepted(client: httpx.AsyncClient) -> None:
-    password = "\U0001f600" * 256
+    password = "\U0001f600\U0001f389" * 128  # 256 characters, 1,024 bytes
     await register(client, password=password)
     response = await client.post(LOGIN, json={"login": "ALICE", "password": password})
     assert response.status_code == 200
+
+
+async def test_nicknames_are_stored_nfc(client: httpx.AsyncClient) -> None:
+    decomposed = "Zoe\u0301"  # e + combining acute
+    response = await client.post(REGISTER, json=with_(nickname=decomposed))
+    assert response.status_code == 200, response.text
+    assert response.json()["user"]["nickname"] == "Zo\u00e9"

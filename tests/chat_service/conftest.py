@@ -9,12 +9,17 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 
 from auth_service.app import create_app as create_auth_app
 from chat_service.app import create_app as create_chat_app
+from chat_service.endpoints import ChatResources
 from mychat.broker import MemoryBroker
+from mychat.service import ServiceResources
 from mychat.settings import Settings
+from mychat.tables import messages
 from tests.support.clients import asgi_client
 from tests.support.people import FAST_HASHES, Person, register_person
 
@@ -29,6 +34,23 @@ class ChatHarness:
     client: httpx.AsyncClient
     auth: httpx.AsyncClient
     broker: MemoryBroker
+
+    @property
+    def engine(self) -> AsyncEngine:
+        """The chat app's engine for units of work."""
+        res: ServiceResources = self.app.state.res
+        return res.engine
+
+    @property
+    def autocommit_engine(self) -> AsyncEngine:
+        """The chat app's engine for single-statement reads."""
+        opened: ChatResources = self.app.state.chat_res
+        return opened.autocommit_engine
+
+    async def message_count(self) -> int:
+        """Messages stored in every chat."""
+        async with self.autocommit_engine.connect() as connection:
+            return int(await connection.scalar(select(func.count()).select_from(messages)) or 0)
 
     async def register(self, nickname: str) -> Person:
         return await register_person(self.auth, nickname)

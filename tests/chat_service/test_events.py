@@ -10,18 +10,18 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
 from auth_service.app import create_app as create_auth_app
 from chat_service.app import create_app
-from chat_service.models import Chat, ChatMember, Message
-from chat_service.unit_of_work import emit, unit_of_work
+from chat_service.unit_of_work import unit_of_work
 from mychat.broker import MemoryBroker
 from mychat.broker.redis import RedisBroker
 from mychat.events import Event, EventKind
 from mychat.service import ServiceResources
 from mychat.settings import Settings
+from mychat.tables import chat_members, chats, messages
 from tests.chat_service.conftest import CHAT, ChatHarness
 from tests.support.people import FAST_HASHES, Person, register_person
 from tests.support.redis import PrivateRedis
@@ -30,7 +30,7 @@ TIMEOUT = 5.0
 
 
 class Watcher:
-    """Subscribes to the harness's broker and, on each event, reads its row in a new session.
+    """Subscribes to the harness's broker and, on each event, reads its row on a new connection.
 
     If an event were published before the commit, the read (another connection) would miss it.
     """
@@ -42,18 +42,18 @@ class Watcher:
         self._arrived = asyncio.Condition()
 
     async def _row_visible(self, event: Event) -> bool:
-        res: ServiceResources = self.harness.app.state.res
-        async with res.sessions() as session:
-            if event.kind is EventKind.MESSAGE_ADDED:
-                row: object = await session.get(Message, event.payload["message"]["id"])
-                return row is not None
-            if event.kind is EventKind.MEMBER_ADDED:
-                row = await session.get(ChatMember, (event.chat_id, event.payload["user"]["id"]))
-                return row is not None
-            if event.kind is EventKind.MEMBER_LEFT:
-                row = await session.get(ChatMember, (event.chat_id, event.payload["user"]["id"]))
-                return row is None
-            return await session.get(Chat, event.chat_id) is not None
+        if event.kind is EventKind.MESSAGE_ADDED:
+            statement = select(messages.c.id).where(messages.c.id == event.payload["message"]["id"])
+        elif event.kind in (EventKind.MEMBER_ADDED, EventKind.MEMBER_LEFT):
+            statement = select(chat_members.c.user_id).where(
+                chat_members.c.chat_id == event.chat_id,
+                chat_members.c.user_id == event.payload["user"]["id"],
+            )
+        else:
+            statement = select(chats.c.id).where(chats.c.id == event.chat_id)
+        async with self.harness.autocommit_engine.connect() as connection:
+            found = (await connection.execute(statement)).first() is not None
+        return not found if event.kind is EventKind.MEMBER_LEFT else found
 
     async def run(self, ready: asyncio.Event) -> None:
         async with self.harness.broker.subscribe() as subscription:
@@ -225,8 +225,8 @@ async def test_unit_of_work_publishes_only_after_commit(settings: Settings) -> N
         event = Event(EventKind.CHAT_CREATED, 1, {})
 
         async def emit_then_fail() -> None:
-            async with unit_of_work(res.sessions, broker) as session:
-                emit(session, event)
+            async with unit_of_work(res.engine, broker) as work:
+                work.emit(event)
                 assert broker.published == []
                 raise RuntimeError("rolled back")
 
@@ -234,9 +234,9 @@ async def test_unit_of_work_publishes_only_after_commit(settings: Settings) -> N
             await emit_then_fail()
         assert broker.published == []
 
-        async with unit_of_work(res.sessions, broker) as session:
-            emit(session, event)
-            await session.execute(select(1))
+        async with unit_of_work(res.engine, broker) as work:
+            work.emit(event)
+            await work.connection.execute(select(1))
             assert broker.published == []  # still inside the transaction
         assert broker.published == [event]
 
@@ -246,10 +246,12 @@ async def test_a_commit_that_fails_publishes_nothing(harness: ChatHarness, alice
     res: ServiceResources = harness.app.state.res
 
     async def emit_then_violate_a_foreign_key() -> None:
-        async with unit_of_work(res.sessions, broker) as session:
-            # A membership of a chat that does not exist: the database refuses it at commit.
-            session.add(ChatMember(chat_id=424242, user_id=alice.id, role="member"))
-            emit(session, Event(EventKind.MEMBER_ADDED, 424242, {}))
+        async with unit_of_work(res.engine, broker) as work:
+            # A membership of a chat that does not exist: the database refuses it.
+            work.emit(Event(EventKind.MEMBER_ADDED, 424242, {}))
+            await work.connection.execute(
+                insert(chat_members).values(chat_id=424242, user_id=alice.id, role="member")
+            )
 
     with pytest.raises(IntegrityError):
         await emit_then_violate_a_foreign_key()

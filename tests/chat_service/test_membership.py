@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from chat_service.models import Chat, ChatMember
-from mychat.service import ServiceResources
+from mychat.tables import chat_members, chats
 from tests.chat_service.conftest import CHAT, ChatHarness
 from tests.support.people import Person
 
@@ -139,10 +138,13 @@ async def test_leave_when_not_a_member_is_403(
 
 
 async def roles(harness: ChatHarness, chat_id: int) -> dict[int, str]:
-    res: ServiceResources = harness.app.state.res
-    async with res.sessions() as session:
-        members = await session.scalars(select(ChatMember).where(ChatMember.chat_id == chat_id))
-        return {member.user_id: member.role for member in members}
+    async with harness.autocommit_engine.connect() as connection:
+        members = await connection.execute(
+            select(chat_members.c.user_id, chat_members.c.role).where(
+                chat_members.c.chat_id == chat_id
+            )
+        )
+        return {user_id: role for user_id, role in members}
 
 
 async def test_owner_leaving_hands_the_chat_to_the_oldest_member(
@@ -165,10 +167,8 @@ async def test_a_chat_everyone_left_stays_stored(harness: ChatHarness, alice: Pe
     await harness.send(alice, chat_id, "last words")
     await harness.client.post(f"{CHAT}/{chat_id}/leave", headers=alice.headers)
     assert await roles(harness, chat_id) == {}
-    res: ServiceResources = harness.app.state.res
-    async with res.sessions() as session:
-        chat = await session.get(Chat, chat_id)
-    assert chat is not None
+    async with harness.autocommit_engine.connect() as connection:
+        chat = (await connection.execute(select(chats).where(chats.c.id == chat_id))).one()
     assert chat.last_message_id is not None
     # Still a chat, not a 404: just nobody's.
     response = await harness.client.get(f"{CHAT}/{chat_id}", headers=alice.headers)

@@ -7,10 +7,7 @@ import uuid
 from collections.abc import AsyncIterator
 
 import pytest
-from sqlalchemy import func, select
 
-from chat_service.models import Message
-from mychat.service import ServiceResources
 from mychat.settings import Settings
 from tests.chat_service.conftest import CHAT, ChatHarness, running_harness
 from tests.support.people import Person
@@ -82,6 +79,4 @@ async def test_concurrent_identical_client_ids_on_sqlite(lite: ChatHarness) -> N
         *(lite.send(alice, chat_id, "once", client_id=client_id) for _ in range(10))
     )
     assert len({m["id"] for m in messages}) == 1
-    res: ServiceResources = lite.app.state.res
-    async with res.sessions() as session:
-        assert await session.scalar(select(func.count()).select_from(Message)) == 1
+    assert await lite.message_count() == 1

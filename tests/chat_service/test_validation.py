@@ -229,3 +229,23 @@ async def test_token_of_a_user_who_does_not_exist_cannot_create(
         f"{CHAT}/", json={"name": "x"}, headers={"Authorization": f"Bearer {token}"}
     )
     assert response.status_code == 401
+
+
+@pytest.mark.parametrize(
+    "name", ["\u0301\u0302", " \u200b ", "Team\u202egnp.exe", "\u2067Team", "..\u200f"]
+)
+async def test_chat_names_need_something_visible_and_no_bidi_controls(
+    harness: ChatHarness, alice: Person, name: str
+) -> None:
+    response = await harness.client.post(f"{CHAT}/", json={"name": name}, headers=alice.headers)
+    assert response.status_code == 400, response.text
+    assert response.json()["field"] == "name"
+
+
+async def test_chat_names_are_stored_nfc(harness: ChatHarness, alice: Person) -> None:
+    response = await harness.client.post(
+        f"{CHAT}/", json={"name": "Cafe\u0301 🎉"}, headers=alice.headers
+    )
+    assert response.status_code == 200, response.text
+    listed = await harness.client.get(f"{CHAT}/", headers=alice.headers)
+    assert listed.json()[0]["name"] == "Caf\u00e9 🎉"

@@ -214,3 +214,66 @@ async def test_one_users_calls_in_flight_are_bounded() -> None:
     both = [ChatClient(transport, "t", set(), None, slots) for slots in (alice, bob) * 5]
     await asyncio.gather(*(client.chat_ids() for client in both))
     assert peak == 4  # each user has their own two
+
+
+USER_NODE = "query($id: ID!) { node(id: $id) { id ... on User { nickname } } }"
+
+
+async def test_user_ids_show_nicknames_only_to_people_sharing_a_chat(gateway: Gateway) -> None:
+    """The harvest: walking `node(id:)` over user ids. A stranger's id is null, like an
+    unknown one; a co-member's shows their nickname until they no longer share a chat."""
+    alice = await gateway.register("Alice")
+    bob = await gateway.register("Bob")
+    carol = await gateway.register("Carol")
+    assert (await gateway.data(USER_NODE, {"id": carol.id}, alice.token))["node"] is None
+    assert (await gateway.data(USER_NODE, {"id": alice.id}, alice.token))["node"] == {
+        "id": alice.id,
+        "nickname": "Alice",
+    }
+    chat_id = await gateway.create_chat(alice, "Pair", bob)
+    seen = (await gateway.data(USER_NODE, {"id": bob.id}, alice.token))["node"]
+    assert seen == {"id": bob.id, "nickname": "Bob"}
+    leave = "mutation($c: ID!) { leaveChat(chatId: $c) { __typename } }"
+    await gateway.data(leave, {"c": chat_id}, bob.token)
+    assert (await gateway.data(USER_NODE, {"id": bob.id}, alice.token))["node"] is None
+
+
+CREATE = """mutation($name: String!, $members: [String!]) {
+  createChat(name: $name, memberNicknames: $members) {
+    __typename ... on RateLimited { retryAfter code }
+  }
+}"""
+ADD = """mutation($c: ID!, $n: String!) {
+  addMember(chatId: $c, nickname: $n) { __typename ... on RateLimited { retryAfter } }
+}"""
+
+
+async def test_chat_creation_and_adds_are_rate_limited_per_user(settings: Settings) -> None:
+    limits = {"chat_create_rate_per_minute": 3, "member_add_rate_per_minute": 3}
+    async with serve_live(await _limited(settings, **limits)) as live:
+        gw = live.gateway
+        mallory = await gw.register("Mallory")
+        victims = [await gw.register(f"Victim{n}") for n in range(6)]
+        names = [victim.nickname for victim in victims]
+        kinds = []
+        for n in range(4):
+            result = await gw.data(
+                CREATE, {"name": f"Spam {n}", "members": names[:1]}, mallory.token
+            )
+            kinds.append(result["createChat"]["__typename"])
+        assert kinds == ["CreateChatPayload"] * 3 + ["RateLimited"], kinds
+        chat_id = await gw.create_chat(victims[0], "Theirs")  # others are unaffected
+        own = await gw.create_chat(victims[1], "Own")
+        added = [
+            (await gw.data(ADD, {"c": own, "n": name}, victims[1].token))["addMember"]
+            for name in names[2:]
+        ]
+        assert [a["__typename"] for a in added] == ["AddMemberPayload"] * 3 + ["RateLimited"]
+        assert added[-1]["retryAfter"] >= 1
+        rest = await gw.client.post(
+            "/mychat/api/chat/",
+            json={"name": "Spam REST"},
+            headers={"authorization": f"Bearer {mallory.token}"},
+        )
+        assert rest.status_code == 429, rest.text
+        assert chat_id

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
@@ -137,3 +138,22 @@ def resources_of(client: httpx.AsyncClient) -> Any:
 def resources_stub(app: Any) -> Any:
     request = Request({"type": "http", "app": app, "headers": []})
     return resources(request)
+
+
+async def test_trailing_slash_redirect_does_not_reflect_the_host(
+    client: httpx.AsyncClient,
+) -> None:
+    response = await client.get("/healthz/?x=1", headers={"host": "evil.example"})
+    assert response.status_code == 307
+    assert response.headers["location"] == "/healthz?x=1"
+
+
+async def test_control_characters_in_the_path_are_escaped_in_the_access_log(
+    client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="mychat.access")
+    # Percent-encoded in the URL, decoded into the path by the server (as uvicorn does).
+    await client.get("/nowhere%1b[2J%0d%0aforged 200 line%00")
+    (line,) = [r.getMessage() for r in caplog.records if r.name == "mychat.access"]
+    assert not any(char in line for char in "\x1b\r\n\x00"), line
+    assert "/nowhere\\x1b[2J\\r\\nforged 200 line\\x00" in line

@@ -6,6 +6,8 @@ import os
 import shutil
 from pathlib import Path
 
+from playwright.async_api import ConsoleMessage, Page
+
 from tests.support.env import ROOT
 
 DEFAULT_CHROMIUM = Path("/usr/bin/chromium")
@@ -35,3 +37,16 @@ def find_chromium() -> Path | None:
         return DEFAULT_CHROMIUM
     found = shutil.which("chromium")
     return Path(found) if found else None
+
+
+def record_csp_violations(page: Page) -> list[str]:
+    """Content Security Policy complaints (console messages) of the page and of every page it
+    opens (its browser context), as they come."""
+    violations: list[str] = []
+
+    def on_console(message: ConsoleMessage) -> None:
+        if "Content Security Policy" in message.text:
+            violations.append(message.text)
+
+    page.context.on("console", on_console)
+    return violations

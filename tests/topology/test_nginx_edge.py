@@ -219,3 +219,30 @@ async def test_healthz_answers_without_upstreams(client: httpx.AsyncClient) -> N
     response = await client.get("/healthz")
     assert response.status_code == 200
     assert response.json() == {"status": "ok"}
+
+
+def _directives(text: str) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for line in text.splitlines():
+        words = line.split("#")[0].strip().rstrip(";").split(None, 1)
+        if len(words) == 2:
+            found.setdefault(words[0], words[1])
+    return found
+
+
+def test_nginx_caps_header_time_size_and_connections_per_address() -> None:
+    """What `mychat serve` does itself when exposed (mychat/serve_guard.py), nginx does at
+    the edge of the topology: the configuration says so."""
+    directives = _directives(NGINX_CONF.read_text())
+    assert directives["client_header_timeout"] == "10s"
+    count, size = directives["large_client_header_buffers"].split()
+    assert int(count) * int(size.rstrip("k")) <= 32  # KiB of headers at most
+    assert directives["limit_conn_zone"].startswith("$binary_remote_addr zone=mychat_connections")
+    assert directives["limit_conn"] == "mychat_connections 128"
+    assert directives["limit_conn_status"] == "429"
+
+
+async def test_nginx_refuses_huge_headers(client: httpx.AsyncClient) -> None:
+    response = await client.get("/healthz", headers={"x-big": "a" * 40_000})
+    assert response.status_code == 400
+    assert (await client.get("/healthz")).status_code == 200

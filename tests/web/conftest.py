@@ -48,6 +48,8 @@ class ServerProcess:
             "JWT_SECRET": self.jwt_secret,
             "MYCHAT_LOGIN_RATE_PER_MINUTE": "10000",
             "MYCHAT_SEND_RATE_PER_MINUTE": "100000",
+            "MYCHAT_CHAT_CREATE_RATE_PER_MINUTE": "10000",
+            "MYCHAT_MEMBER_ADD_RATE_PER_MINUTE": "10000",
             "MYCHAT_LOG_LEVEL": "warning",
         }
         env.pop("DATABASE_URL", None)

@@ -10,7 +10,7 @@ import pytest
 from playwright.async_api import Dialog, Route, expect
 
 from tests.support import ui
-from tests.support.browser import SCREENSHOTS
+from tests.support.browser import SCREENSHOTS, record_csp_violations
 from tests.support.people import PASSWORD, unique
 from tests.web.conftest import Api, Browsers, ServerProcess
 
@@ -101,21 +101,13 @@ async def test_markup_in_a_message_is_shown_as_text(
 ) -> None:
     page = await browsers.new_page()
     dialogs: list[str] = []
-    csp_violations: list[str] = []
+    csp_violations = record_csp_violations(page)
 
     async def on_dialog(dialog: Dialog) -> None:
         dialogs.append(dialog.message)
         await dialog.dismiss()
 
     page.on("dialog", on_dialog)
-    page.on(
-        "console",
-        lambda message: (
-            csp_violations.append(message.text)
-            if "Content Security Policy" in message.text
-            else None
-        ),
-    )
     nickname = unique("Mallory")
     await ui.register(page, server.base_url, nickname)
     await ui.create_chat(page, "<b>bold</b> name")
@@ -266,12 +258,22 @@ async def test_screens_in_both_languages_and_at_phone_width(
     await expect(page.locator("html")).to_have_attribute("lang", "ru")
     await page.screenshot(path=str(SCREENSHOTS / "chat-ru.png"))
     await page.get_by_test_id("language").select_option("en")
+    # The dark theme, chosen in the header.
+    await page.get_by_test_id("theme").select_option("dark")
+    await expect(page.locator("html")).to_have_attribute("data-theme", "dark")
+    await page.mouse.move(700, 300)
+    await page.screenshot(path=str(SCREENSHOTS / "chat-dark.png"))
+    await page.get_by_test_id("theme").select_option("system")
 
     # Phone width: one pane at a time, reachable with the keyboard alone.
     phone = await browsers.new_page(width=390, height=780)
     await ui.sign_in(phone, server.base_url, login)
     await expect(phone.get_by_test_id("chat-link")).to_have_count(2)
     await phone.screenshot(path=str(SCREENSHOTS / "phone-chats.png"))
+    await phone.get_by_test_id("menu-toggle").click()
+    await expect(phone.get_by_test_id("sign-out")).to_be_visible()
+    await phone.screenshot(path=str(SCREENSHOTS / "phone-menu.png"))
+    await phone.keyboard.press("Escape")
     await phone.get_by_test_id("chat-link").filter(has_text="Weekend trip").focus()
     await phone.keyboard.press("Enter")
     await expect(phone.get_by_test_id("chat-title")).to_have_text("Weekend trip")

@@ -12,6 +12,7 @@ import pytest
 from playwright.async_api import Page, Response, Route, expect
 
 from tests.support import ui
+from tests.support.browser import record_csp_violations
 from tests.support.people import unique
 from tests.web.conftest import Api, Browsers, ServerProcess
 
@@ -37,7 +38,8 @@ async def offline(page: Page) -> list[str]:
 
 
 async def run_query(page: Page, name: str) -> Any:
-    """Run one query of the example, picked from the run button's menu; its HTTP result."""
+    """Run one query or mutation of the example, picked from the run button's menu; its HTTP
+    result."""
 
     def is_run(response: Response) -> bool:
         body = response.request.post_data_json if response.request.method == "POST" else None
@@ -53,20 +55,12 @@ async def run_operation(page: Page, name: str) -> None:
     await page.get_by_role("menuitem", name=name).click()
 
 
-async def test_graphiql_offline_runs_a_query_and_a_subscription_with_the_users_token(
+async def test_graphiql_offline_runs_queries_mutations_and_subscriptions_with_the_users_token(
     server: ServerProcess, browsers: Browsers, api: Api
 ) -> None:
     page = await browsers.new_page()
     tried = await offline(page)
-    csp_violations: list[str] = []
-    page.on(
-        "console",
-        lambda message: (
-            csp_violations.append(message.text)
-            if "Content Security Policy" in message.text
-            else None
-        ),
-    )
+    csp_violations = record_csp_violations(page)
     nickname = unique("Gql")
     await ui.register(page, server.base_url, nickname)
     token = await page.evaluate("JSON.parse(localStorage.getItem('mychat.session')).token")
@@ -88,6 +82,13 @@ async def test_graphiql_offline_runs_a_query_and_a_subscription_with_the_users_t
     assert result["data"]["me"]["nickname"] == nickname
     assert [edge["node"]["name"] for edge in result["data"]["chats"]["edges"]] == ["Explorer room"]
     await expect(graphiql.locator(".graphiql-response")).to_contain_text("Explorer room")
+
+    # A mutation.
+    created = await run_query(graphiql, "CreateChat")
+    assert created["data"]["createChat"]["chat"]["name"] == "Made in GraphiQL"
+    result = await run_query(graphiql, "MyChats")
+    names = {edge["node"]["name"] for edge in result["data"]["chats"]["edges"]}
+    assert names == {"Explorer room", "Made in GraphiQL"}
 
     # A subscription over graphql-ws: a message sent elsewhere shows up in the result pane.
     await run_operation(graphiql, "ChatEvents")

@@ -41,6 +41,16 @@ RECORD_NOTIFICATIONS = """
 })();
 """
 
+# Chromium keeps a headless tab "visible"; the page is told otherwise the way a browser would.
+HIDE_TAB = """
+Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => 'hidden' });
+document.dispatchEvent(new Event('visibilitychange'));
+"""
+SHOW_TAB = """
+delete document.visibilityState;
+document.dispatchEvent(new Event('visibilitychange'));
+"""
+
 
 async def chat_with(api: Api, owner_token: str, name: str, *members: str) -> str:
     data = await api.call(CREATE_WITH_MEMBERS, owner_token, n=name, m=list(members))
@@ -237,6 +247,22 @@ async def test_notifications_title_and_announcements(
     await expect(announcer).to_have_text(f"New message from {alice} in Other one")
     await expect(page).to_have_title("(1) MyChat")
     assert await notifications(page) == [{"title": "Other one", "body": f"{alice}: over here"}]
+
+    # The tab goes to the background: the open chat's new messages count in the title and
+    # notify too; back on screen they are read.
+    await ui.open_chat(page, "Other one")
+    await expect(page).to_have_title("MyChat")
+    await page.evaluate(HIDE_TAB)
+    await api.send(alice_token, open_chat, "still there?")
+    await api.send(alice_token, other_chat, "hello?")
+    await expect(page).to_have_title("(2) MyChat")
+    await page.wait_for_function("window.__notifications.length === 3")
+    assert (await notifications(page))[1:] == [
+        {"title": "Open one", "body": f"{alice}: still there?"},
+        {"title": "Other one", "body": f"{alice}: hello?"},
+    ]
+    await page.evaluate(SHOW_TAB)
+    await expect(page).to_have_title("(1) MyChat")  # "Open one" still waits to be read
     assert browsers.page_errors == []
 
 

@@ -5,7 +5,14 @@ import { CHAT_EVENTS } from './operations.js';
 import { addChatToList, appendMessage, removeChatFromList } from './cacheUpdates.js';
 import { createStore } from './store.js';
 
-export function createFeed({ client, wsClient, onRemovedFromChat, onReconnected, onMessage }) {
+export function createFeed({
+  client,
+  wsClient,
+  onRemovedFromChat,
+  onReconnected,
+  onMessage,
+  onSignal,
+}) {
   let newest = null; // {databaseId, id} of the newest message seen anywhere
   let subscription = null;
   let stopped = false;
@@ -94,6 +101,7 @@ export function createFeed({ client, wsClient, onRemovedFromChat, onReconnected,
         removeChatFromList(cache, event.chatId);
         break;
       default:
+        onSignal?.(event); // typing, read receipts, presence: see signals.js
         break;
     }
   }

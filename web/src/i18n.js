@@ -247,3 +247,8 @@ export function formatTime(iso) {
     : { day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit' };
   return new Intl.DateTimeFormat(current, options).format(date);
 }
+
+/** More strings for a language, from a module of one concern (e.g. i18nAccounts.js). */
+export function addMessages(lang, messages) {
+  Object.assign(MESSAGES[lang], messages);
+}

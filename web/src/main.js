@@ -1,6 +1,7 @@
 // Entry point: picks the screen (sign in or messenger) and owns the session's lifetime.
 import './styles.css';
 import { createApollo } from './apollo.js';
+import { SIGN_OUT } from './operations.js';
 import { onLanguageChange } from './i18n.js';
 import { clearSession, loadSession, msUntilExpiry, saveSession } from './session.js';
 import { startTheme } from './theme.js';
@@ -19,8 +20,10 @@ function render() {
   if (runtime) {
     unmount = mountMessenger(root, {
       ...runtime,
-      signOut: () => endSession('signedOut'),
+      signOut: () => signOutHere(),
       expire: () => endSession('sessionExpired'),
+      signedOutHere: () => endSession('signedOut'),
+      accountDeleted: () => endSession('accountDeleted'),
     });
   } else {
     anonymousApollo ??= createApollo({ token: null });
@@ -52,6 +55,15 @@ function startSession(session) {
   }
   if (!window.location.hash) window.location.hash = '#/';
   render();
+}
+
+// Signing out ends the session on the server too (the token stops working everywhere); the
+// page signs out even if the server cannot be reached.
+async function signOutHere() {
+  if (!runtime) return;
+  const request = runtime.apollo.client.mutate({ mutation: SIGN_OUT });
+  await Promise.race([request.catch(() => {}), new Promise((r) => setTimeout(r, 2000))]);
+  endSession('signedOut');
 }
 
 function endSession(noticeKey) {

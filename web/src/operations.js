@@ -1,6 +1,8 @@
 // Every GraphQL document the page sends (the contract is the gateway's schema.graphql).
 import { gql } from '@apollo/client';
 
+export * from './accountOperations.js';
+
 export const MESSAGE_FIELDS = gql`
   fragment MessageFields on Message {
     id
@@ -20,6 +22,9 @@ export const MEMBER_FIELDS = gql`
   fragment MemberFields on Member {
     role
     joinedAt
+    online
+    lastSeenAt
+    readUpTo
     user {
       id
       nickname
@@ -236,7 +241,7 @@ export const MARK_READ = gql`
 
 export const CHAT_EVENTS = gql`
   subscription ChatEvents($after: ID) {
-    chatEvents(after: $after) {
+    chatEvents(after: $after, signals: true) {
       __typename
       ... on MessageAdded {
         message {
@@ -280,6 +285,30 @@ export const CHAT_EVENTS = gql`
       }
       ... on RemovedFromChat {
         chatId
+      }
+      ... on Typing {
+        chatId
+        typing
+        user {
+          id
+          nickname
+        }
+      }
+      ... on MessagesRead {
+        chatId
+        readUpTo
+        user {
+          id
+          nickname
+        }
+      }
+      ... on PresenceChanged {
+        online
+        lastSeenAt
+        user {
+          id
+          nickname
+        }
       }
     }
   }

@@ -22,6 +22,15 @@ query MyChats {
   }
 }
 
+# A mutation: expected failures come back as typed errors.
+mutation CreateChat {
+  createChat(name: "Made in GraphiQL") {
+    __typename
+    ... on CreateChatPayload { chat { id name } }
+    ... on Error { code message }
+  }
+}
+
 # Live events: select this operation and run it, then send a message from the app.
 subscription ChatEvents {
   chatEvents {

@@ -142,6 +142,8 @@ export function mountChatList(container, ctx) {
   let chats = [];
   function draw() {
     const activeId = services.route.get().chatId;
+    // The open chat's messages count as read only while the tab is on screen.
+    const seenId = document.visibilityState === 'visible' ? activeId : null;
     const sorted = chats
       .filter((chat) => !query || chat.name.toLocaleLowerCase().includes(query))
       .sort(byActivity);
@@ -160,7 +162,7 @@ export function mountChatList(container, ctx) {
         parts.time.dateTime = chat.lastActivityAt;
         parts.time.textContent = formatTime(chat.lastActivityAt);
         parts.preview.textContent = preview(chat, session.user.id);
-        const unread = chat.unreadCount > 0 && chat.id !== activeId;
+        const unread = chat.unreadCount > 0 && chat.id !== seenId;
         parts.badge.hidden = !unread;
         parts.badge.textContent = chat.unreadCount > 99 ? '99+' : String(chat.unreadCount);
         parts.badge.setAttribute('aria-label', `${chat.unreadCount} ${t('unread')}`);
@@ -172,7 +174,7 @@ export function mountChatList(container, ctx) {
       status.textContent = t('noSearchResults', { query: search.value.trim() });
     else status.textContent = '';
     const unread = chats.reduce(
-      (sum, chat) => sum + (chat.id === activeId ? 0 : chat.unreadCount),
+      (sum, chat) => sum + (chat.id === seenId ? 0 : chat.unreadCount),
       0,
     );
     document.title = unread ? `(${unread}) ${t('appName')}` : t('appName');
@@ -203,6 +205,7 @@ export function mountChatList(container, ctx) {
     },
   });
   const offRoute = services.route.subscribe(draw);
+  document.addEventListener('visibilitychange', draw);
   // Opened while the server was unreachable: load as soon as the socket is back.
   const offConnection = ctx.connection.subscribe((state) => {
     if (state === 'connected' && !loadedOnce) observable.refetch().catch(() => {});
@@ -211,6 +214,7 @@ export function mountChatList(container, ctx) {
   return () => {
     subscription.unsubscribe();
     offRoute();
+    document.removeEventListener('visibilitychange', draw);
     offConnection();
     document.title = t('appName');
   };

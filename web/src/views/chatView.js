@@ -7,6 +7,7 @@ import { appendMessage } from '../cacheUpdates.js';
 import { buildTimeline, dayLabel, firstUnread } from '../timeline.js';
 import { errorText } from './common.js';
 import { WIDE_SCREEN, createMembersPanel } from './membersPanel.js';
+import { createChatSignals } from './chatSignals.js';
 
 const PAGE_SIZE = 50;
 const LOAD_OLDER_WITHIN_PX = 200;
@@ -51,6 +52,7 @@ export function mountChatView(container, ctx, chatId) {
     myId,
     expire: () => ctx.expire(),
     goToList: services.goToList,
+    signals: services.signals,
   });
 
   // ----- header -----
@@ -137,10 +139,12 @@ export function mountChatView(container, ctx, chatId) {
     textarea.rows = Math.min(6, Math.max(1, textarea.value.split('\n').length));
   }
 
+  const live = createChatSignals({ signals: services.signals, chatId, myId, textarea });
+  cleanups.push(() => live.stop());
   const body = h(
     'div',
     { class: 'chat-body' },
-    h('div', { class: 'chat-main' }, scroller, jumpButton, composer),
+    h('div', { class: 'chat-main' }, scroller, jumpButton, live.element, composer),
     members.element,
   );
   const view = h('section', { class: 'chat-view', 'data-testid': 'chat-view' }, header, body);
@@ -154,6 +158,7 @@ export function mountChatView(container, ctx, chatId) {
     if (!chat) return;
     title.textContent = chat.name;
     members.update(chat.members ?? []);
+    live.membersChanged(chat.members);
   }
 
   function drawHistoryTop() {
@@ -197,6 +202,7 @@ export function mountChatView(container, ctx, chatId) {
     const fromBottom = scroller.scrollHeight - scroller.scrollTop;
     drawHistoryTop();
     reconcile(messageList, timelineItems(), (item) => item.key, renderItem);
+    live.messagesChanged(messages);
     if (!initialScrollDone && messages.length && firstUnreadId !== undefined) {
       initialScrollDone = true;
       scrollToStart();
@@ -450,6 +456,7 @@ export function mountChatView(container, ctx, chatId) {
     services.drafts.set(chatId, '');
     autoGrow();
     services.outbox.send(chatId, text);
+    live.sent();
     scroller.scrollTop = scroller.scrollHeight;
   }
 

@@ -3,26 +3,36 @@ import { h, uid } from '../dom.js';
 import { LANGUAGES, getLanguage, setLanguage, t } from '../i18n.js';
 import { GRAPHQL_PATH } from '../apollo.js';
 
-export function languagePicker() {
-  const id = uid('lang');
+/** A labelled <select> (label for screen readers) of `[value, text]` choices. */
+export function picker({ name, label, testId, choices, value, onChange }) {
+  const id = uid(name);
   const select = h(
     'select',
     {
       id,
-      class: 'lang-select',
-      'data-testid': 'language',
-      onChange: (e) => setLanguage(e.target.value),
+      class: `${name}-select`,
+      'data-testid': testId,
+      onChange: (e) => onChange(e.target.value),
     },
-    Object.entries(LANGUAGES).map(([code, name]) =>
-      h('option', { value: code, selected: code === getLanguage() }, name),
-    ),
+    choices.map(([code, text]) => h('option', { value: code, selected: code === value }, text)),
   );
   return h(
     'div',
-    { class: 'lang-picker' },
-    h('label', { for: id, class: 'sr-only' }, t('language')),
+    { class: `${name}-picker` },
+    h('label', { for: id, class: 'sr-only' }, label),
     select,
   );
+}
+
+export function languagePicker() {
+  return picker({
+    name: 'lang',
+    label: t('language'),
+    testId: 'language',
+    choices: Object.entries(LANGUAGES),
+    value: getLanguage(),
+    onChange: setLanguage,
+  });
 }
 
 export function graphiqlLink() {

@@ -7,10 +7,11 @@ import { ADD_MEMBER, LEAVE_CHAT } from '../operations.js';
 import { removeChatFromList } from '../cacheUpdates.js';
 import { errorText } from './common.js';
 import { trackPanel } from '../panels.js';
+import { presenceBadge } from './chatSignals.js';
 
 export const WIDE_SCREEN = '(min-width: 1100px)';
 
-export function createMembersPanel({ client, chatId, myId, expire, goToList }) {
+export function createMembersPanel({ client, chatId, myId, expire, goToList, signals }) {
   const panelId = uid('members');
   const toggle = h('button', {
     type: 'button',
@@ -115,6 +116,7 @@ export function createMembersPanel({ client, chatId, myId, expire, goToList }) {
             text: member.user.nickname,
           }),
           tags.length ? h('span', { class: 'member-tags', text: tags.join(', ') }) : null,
+          member.user.id !== myId && signals ? presenceBadge(signals, member) : null,
         );
         return li;
       },

@@ -10,18 +10,25 @@ import { createEditing } from '../editing.js';
 import { createFeed } from '../feed.js';
 import { startNotifier } from '../notify.js';
 import { createOutbox } from '../outbox.js';
+import { createSignals } from '../signals.js';
 import { createStore } from '../store.js';
 import { graphiqlLink, languagePicker } from './common.js';
 import { headerMenu, notificationsControl, themePicker } from './settings.js';
 import { mountChatList } from './chatList.js';
 import { mountChatView } from './chatView.js';
+import { mountAccount } from './account.js';
 
 export const CHAT_LIST_SIZE = 50;
 
 function parseRoute() {
   const match = /^#\/chat\/(.+)$/.exec(window.location.hash);
-  return { chatId: match ? decodeURIComponent(match[1]) : null };
+  return {
+    chatId: match ? decodeURIComponent(match[1]) : null,
+    account: window.location.hash === ACCOUNT_HREF,
+  };
 }
+
+const ACCOUNT_HREF = '#/account';
 
 export function chatHref(chatId) {
   return `#/chat/${encodeURIComponent(chatId)}`;
@@ -44,10 +51,15 @@ export function createServices({ apollo, session, expire }) {
     onSent: (message) => feed.noteMessage(message),
     onUnauthenticated: expire,
   });
+  const signals = createSignals({ client, myId: session.user.id });
   const feed = createFeed({
     client,
     wsClient,
-    onMessage: (message) => outbox.confirm(message),
+    onSignal: (event) => signals.handle(event),
+    onMessage: (message) => {
+      outbox.confirm(message);
+      signals.messageArrived(message);
+    },
     onRemovedFromChat: (chatId) => {
       if (route.get().chatId === chatId) goToList();
     },
@@ -81,6 +93,7 @@ export function createServices({ apollo, session, expire }) {
     goToList,
     outbox,
     feed,
+    signals,
     drafts: createDrafts(),
     editing: createEditing(),
     stop() {
@@ -88,13 +101,26 @@ export function createServices({ apollo, session, expire }) {
       stopNotifier();
       outbox.stop();
       feed.stop();
+      signals.stop();
     },
   };
 }
 
-export function mountMessenger(root, { session, apollo, services, signOut, expire }) {
+export function mountMessenger(
+  root,
+  { session, apollo, services, signOut, expire, signedOutHere, accountDeleted },
+) {
   const { connection } = apollo;
-  const ctx = { client: apollo.client, connection, session, services, expire, chatHref };
+  const ctx = {
+    client: apollo.client,
+    connection,
+    session,
+    services,
+    expire,
+    chatHref,
+    signedOutHere,
+    accountDeleted,
+  };
 
   const statusLabel = h('span', { class: 'connection-label' });
   const status = h(
@@ -115,6 +141,13 @@ export function mountMessenger(root, { session, apollo, services, signOut, expir
     themePicker(),
     notifications.element,
     graphiqlLink(),
+    h('a', {
+      class: 'ghost account-link',
+      href: ACCOUNT_HREF,
+      'data-testid': 'account-link',
+      text: t('account'),
+      onClick: () => menu.close(),
+    }),
     h('button', {
       type: 'button',
       class: 'ghost',
@@ -150,15 +183,18 @@ export function mountMessenger(root, { session, apollo, services, signOut, expir
   const unmountList = mountChatList(listPane, ctx);
   let unmountChat = () => {};
   let openChatId;
-  const drawRoute = ({ chatId }) => {
-    layout.classList.toggle('has-chat', Boolean(chatId));
-    if (chatId === openChatId) return;
-    openChatId = chatId;
+  const drawRoute = ({ chatId, account }) => {
+    layout.classList.toggle('has-chat', Boolean(chatId) || account);
+    const shown = account ? ACCOUNT_HREF : chatId;
+    if (shown === openChatId) return;
+    openChatId = shown;
     unmountChat();
-    unmountChat = chatId
-      ? mountChatView(chatPane, ctx, chatId)
-      : (chatPane.replaceChildren(h('p', { class: 'empty-state', text: t('selectChat') })),
-        () => {});
+    unmountChat = account
+      ? mountAccount(chatPane, ctx)
+      : chatId
+        ? mountChatView(chatPane, ctx, chatId)
+        : (chatPane.replaceChildren(h('p', { class: 'empty-state', text: t('selectChat') })),
+          () => {});
   };
   drawRoute(services.route.get());
   const offRoute = services.route.subscribe(drawRoute);

@@ -5,29 +5,19 @@ import { t } from '../i18n.js';
 import { THEMES, getThemeChoice, setThemeChoice } from '../theme.js';
 import { askNotificationPermission, notificationPermission } from '../notify.js';
 import { trackPanel } from '../panels.js';
+import { picker } from './common.js';
 
 const THEME_LABELS = { system: 'themeSystem', light: 'themeLight', dark: 'themeDark' };
 
 export function themePicker() {
-  const id = uid('theme');
-  const select = h(
-    'select',
-    {
-      id,
-      class: 'theme-select',
-      'data-testid': 'theme',
-      onChange: (event) => setThemeChoice(event.target.value),
-    },
-    THEMES.map((theme) =>
-      h('option', { value: theme, selected: theme === getThemeChoice() }, t(THEME_LABELS[theme])),
-    ),
-  );
-  return h(
-    'div',
-    { class: 'theme-picker' },
-    h('label', { for: id, class: 'sr-only' }, t('theme')),
-    select,
-  );
+  return picker({
+    name: 'theme',
+    label: t('theme'),
+    testId: 'theme',
+    choices: THEMES.map((theme) => [theme, t(THEME_LABELS[theme])]),
+    value: getThemeChoice(),
+    onChange: setThemeChoice,
+  });
 }
 
 /** A button asking for permission, or a note saying how notifications stand. */

@@ -1,4 +1,4 @@
-"""Sending on the database driver (chat_service.fast_sends), on MariaDB and on SQLite.
+"""The send path (chat_service.sending: store_group under a group commit), on MariaDB and SQLite.
 
 A send must store what it answers, refuse unknown chats and strangers, publish only after its
 commit and nothing otherwise, and never hand a failed connection on.
@@ -11,61 +11,63 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import Row, func, select, text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from chat_service.fast_reads import FastReads
-from chat_service.fast_sends import LANES, FastSends
-from chat_service.models import Chat, Message
+from chat_service.sending import LANES
+from chat_service.sending import Sender as ChatSender
 from chat_service.views import MessageView
-from mychat.db import create_read_engine
+from mychat.db import create_autocommit_engine
 from mychat.events import EventKind
 from mychat.http import ApiError
-from mychat.service import ServiceResources
 from mychat.settings import Settings
+from mychat.tables import chats, messages
 from tests.chat_service.conftest import CHAT, ChatHarness, running_harness
 from tests.chat_service.test_events import RecordingBroker
+from tests.chat_service.test_message_reads import connection_id
 from tests.support.database import kill_connection
 from tests.support.people import Person
 
 
 @dataclass
 class Sender:
-    sends: FastSends
+    sends: ChatSender
     broker: RecordingBroker
-    reads: FastReads  # on the same engine: names the pooled connection
+    engine: AsyncEngine  # the sender's: connection_id names its pooled connection
+
+
+def sender_on(settings: Settings, *, pool_size: int | None = None) -> Sender:
+    if pool_size is not None:
+        settings = settings.model_copy(update={"db_pool_size": pool_size})
+    engine = create_autocommit_engine(settings)
+    broker = RecordingBroker()
+    return Sender(ChatSender(engine, broker), broker, engine)
 
 
 @pytest.fixture
 async def sender(chat_settings: Settings) -> AsyncIterator[Sender]:
     # One pooled connection, so a test knows which one the next send gets.
-    engine = create_read_engine(chat_settings.model_copy(update={"db_pool_size": 1}))
-    broker = RecordingBroker()
+    made = sender_on(chat_settings, pool_size=1)
     try:
-        yield Sender(FastSends(engine, broker), broker, FastReads(engine))
+        yield made
     finally:
-        await engine.dispose()
+        await made.engine.dispose()
 
 
-def resources(harness: ChatHarness) -> ServiceResources:
-    res: ServiceResources = harness.app.state.res
-    return res
-
-
-async def _stored(harness: ChatHarness, chat_id: int) -> tuple[list[MessageView], Chat]:
-    async with resources(harness).sessions() as session:
-        messages = (
-            await session.scalars(
-                select(Message).where(Message.chat_id == chat_id).order_by(Message.id)
-            )
-        ).all()
-        chat = await session.get(Chat, chat_id)
-        assert chat is not None
-        return [
+async def _stored(harness: ChatHarness, chat_id: int) -> tuple[list[MessageView], Row[Any]]:
+    async with harness.autocommit_engine.connect() as connection:
+        stored = await connection.execute(
+            select(messages).where(messages.c.chat_id == chat_id).order_by(messages.c.id)
+        )
+        views = [
             MessageView(m.id, m.chat_id, m.sender_id, "", m.text, m.created_at, m.client_id)
-            for m in messages
-        ], chat
+            for m in stored
+        ]
+        chat = (await connection.execute(select(chats).where(chats.c.id == chat_id))).one()
+        return views, chat
 
 
 async def test_a_send_stores_what_it_answers_and_publishes_after_commit(
@@ -83,10 +85,8 @@ async def test_a_send_stores_what_it_answers_and_publishes_after_commit(
         "Bob",
     )
     second, _ = await sender.sends.send(chat_id, alice.id, "Alice", "and another", None)
-    messages, chat = await _stored(harness, chat_id)
-    assert [
-        (m.id, m.chat_id, m.sender_id, m.text, m.created_at, m.client_id) for m in messages
-    ] == [
+    stored, chat = await _stored(harness, chat_id)
+    assert [(m.id, m.chat_id, m.sender_id, m.text, m.created_at, m.client_id) for m in stored] == [
         (sent.id, chat_id, bob.id, sent.text, sent.created_at, sent.client_id),
         (second.id, chat_id, alice.id, "and another", second.created_at, None),
     ]
@@ -147,36 +147,38 @@ async def test_refusals_write_and_publish_nothing(
         await sender.sends.send(theirs, alice.id, "Alice", "first", client_id)
     assert (conflict.value.status, conflict.value.field) == (409, "client_id")
     assert sender.broker.published == []
-    messages, after = await _stored(harness, mine)
-    assert [m.id for m in messages] == [original.id]
+    stored, after = await _stored(harness, mine)
+    assert [m.id for m in stored] == [original.id]
     assert (after.last_message_id, after.last_activity_at) == (
         before.last_message_id,
         before.last_activity_at,
     )
-    async with resources(harness).sessions() as session:
-        assert await session.scalar(select(func.count()).select_from(Message)) == 1
+    async with harness.autocommit_engine.connect() as connection:
+        assert await connection.scalar(select(func.count()).select_from(messages)) == 1
     # The connection came back clean: the next send on it commits.
     await sender.sends.send(mine, alice.id, "Alice", "after the refusals", None)
     assert len(sender.broker.published) == 1
 
 
-async def test_concurrent_duplicates_on_the_driver(
+async def test_concurrent_duplicates(
     harness: ChatHarness, chat_settings: Settings, alice: Person, bob: Person
 ) -> None:
     """Many connections, one client_id, two chats: one message, the others replay or get 409."""
     one = await harness.create_chat(alice, "One", bob)
     two = await harness.create_chat(alice, "Two", bob)
-    engine = create_read_engine(chat_settings)
-    broker = RecordingBroker()
-    sends = FastSends(engine, broker)
+    made = sender_on(chat_settings)
+    broker = made.broker
     client_id = str(uuid.uuid4())
     try:
         outcomes = await asyncio.gather(
-            *(sends.send((one, two)[n % 2], bob.id, "Bob", "raced", client_id) for n in range(10)),
+            *(
+                made.sends.send((one, two)[n % 2], bob.id, "Bob", "raced", client_id)
+                for n in range(10)
+            ),
             return_exceptions=True,
         )
     finally:
-        await engine.dispose()
+        await made.engine.dispose()
     stored = [outcome for outcome in outcomes if not isinstance(outcome, BaseException)]
     errors = [outcome for outcome in outcomes if isinstance(outcome, BaseException)]
     assert len({view.id for view, _ in stored}) == 1
@@ -185,11 +187,6 @@ async def test_concurrent_duplicates_on_the_driver(
     # The one message, published by its send and again by each replay.
     assert {event.payload["message"]["id"] for event in broker.published} == {stored[0][0].id}
     assert len(broker.published) == len(stored)
-
-
-async def _connection_id(sender: Sender) -> int:
-    rows = await sender.reads._rows("SELECT CONNECTION_ID()")
-    return int(rows[0][0])
 
 
 async def test_a_failed_send_is_not_reused_and_a_cancelled_one_is_whole(
@@ -202,16 +199,15 @@ async def test_a_failed_send_is_not_reused_and_a_cancelled_one_is_whole(
     async with running_harness(settings) as harness:
         alice = await harness.register("Alice")
         chat_id = await harness.create_chat(alice)
-        engine = create_read_engine(settings.model_copy(update={"db_pool_size": LANES}))
-        broker = RecordingBroker()
-        sender = Sender(FastSends(engine, broker), broker, FastReads(engine))
-        other = create_read_engine(settings)
+        sender = sender_on(settings, pool_size=LANES)
+        broker, engine = sender.broker, sender.engine
+        other = create_autocommit_engine(settings)
         try:
-            victim = await _connection_id(sender)
+            victim = await connection_id(engine)
             await kill_connection(settings, victim)
             with pytest.raises(Exception):  # noqa: B017, PT011 - the driver's own error
                 await sender.sends.send(chat_id, alice.id, "Alice", "lost", None)
-            assert await _connection_id(sender) != victim
+            assert await connection_id(engine) != victim
 
             async with other.connect() as holder:
                 # Another transaction holds the chat's row lock: every lane waits for it.
@@ -253,12 +249,11 @@ async def test_a_lane_cancelled_mid_transaction_leaves_nothing(settings: Setting
     async with running_harness(settings) as harness:
         alice = await harness.register("Alice")
         chat_id = await harness.create_chat(alice)
-        engine = create_read_engine(settings.model_copy(update={"db_pool_size": 1}))
-        broker = RecordingBroker()
-        sender = Sender(FastSends(engine, broker), broker, FastReads(engine))
-        other = create_read_engine(settings)
+        sender = sender_on(settings, pool_size=1)
+        broker, engine = sender.broker, sender.engine
+        other = create_autocommit_engine(settings)
         try:
-            busy = await _connection_id(sender)
+            busy = await connection_id(engine)
             async with other.connect() as holder:
                 await holder.execute(text("SET autocommit = 0"))
                 await holder.execute(
@@ -268,13 +263,13 @@ async def test_a_lane_cancelled_mid_transaction_leaves_nothing(settings: Setting
                     sender.sends.send(chat_id, alice.id, "Alice", "never", None)
                 )
                 await asyncio.sleep(0.3)
-                (lane,) = sender.sends._lanes  # what a closing loop does to it
+                (lane,) = sender.sends.queue.lanes  # what a closing loop does to it
                 lane.cancel()
                 with pytest.raises(ApiError) as interrupted:
                     await waiting
                 assert interrupted.value.status == 503
                 await holder.execute(text("ROLLBACK"))
-            assert await _connection_id(sender) != busy
+            assert await connection_id(engine) != busy
             assert broker.published == []
             assert await harness.history(alice, chat_id) == []
         finally:

@@ -1,7 +1,7 @@
-"""The hot reads on the database driver (chat_service.fast_reads), on MariaDB and on SQLite.
+"""The hot reads (chat_service.messages, on the autocommit engine), on MariaDB and on SQLite.
 
-They must answer exactly what the SQLAlchemy models hold, refuse as access_chat_for_user does,
-and never hand a failed connection to the next request.
+They must answer exactly what the tables hold, refuse as access_chat_for_user does, and never
+hand a failed connection to the next request.
 """
 
 from __future__ import annotations
@@ -10,30 +10,26 @@ import asyncio
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import insert, select, text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from chat_service.access import access_chat_for_user, check_access
 from chat_service.chats import get_chats_by_ids
-from chat_service.fast_reads import BEFORE, NEWEST, FastReads
+from chat_service.history import BEFORE, NEWEST, driver_rows
 from chat_service.messages import get_chat_messages
-from chat_service.models import Message
-from mychat.db import create_read_engine
+from mychat.db import create_autocommit_engine
 from mychat.http import ApiError
-from mychat.service import ServiceResources
 from mychat.settings import Settings
+from mychat.tables import messages
 from tests.chat_service.conftest import CHAT, ChatHarness, running_harness
 from tests.chat_service.test_internal import get
 from tests.support.database import kill_connection
 from tests.support.people import Person
 
 
-def reads(harness: ChatHarness) -> FastReads:
-    fast: FastReads = harness.app.state.reads
-    return fast
-
-
-def resources(harness: ChatHarness) -> ServiceResources:
-    res: ServiceResources = harness.app.state.res
-    return res
+def reads(harness: ChatHarness) -> AsyncConnection:
+    """A connection of the app's autocommit engine (`async with` it)."""
+    return harness.autocommit_engine.connect()
 
 
 async def test_a_page_holds_what_the_models_hold(
@@ -46,13 +42,13 @@ async def test_a_page_holds_what_the_models_hold(
     await harness.send(
         bob, chat_id, "e\u0301 🎉 <b>&'\"", client_id="0D2F8F1E-4B7E-4C1E-9A53-3F3F0F6C2B11"
     )
-    async with resources(harness).sessions() as session:
+    async with reads(harness) as connection:
         stored = (
-            await session.scalars(
-                select(Message).where(Message.chat_id == chat_id).order_by(Message.id)
+            await connection.execute(
+                select(messages).where(messages.c.chat_id == chat_id).order_by(messages.c.id)
             )
         ).all()
-    page, more = await get_chat_messages(reads(harness), chat_id, alice.id, limit=10)
+        page, more = await get_chat_messages(connection, chat_id, alice.id, limit=10)
     assert more is False
     assert [(m.id, m.chat_id, m.sender_id, m.text, m.created_at, m.client_id) for m in page] == [
         (m.id, m.chat_id, m.sender_id, m.text, m.created_at, m.client_id) for m in stored
@@ -69,10 +65,13 @@ async def test_dates_are_written_as_before(harness: ChatHarness, alice: Person) 
         datetime(2024, 3, 1, 0, 0, 0, 1, tzinfo=UTC),
         datetime(2024, 3, 1, 12, 30, 0, 500_000, tzinfo=UTC),
     ]
-    async with resources(harness).sessions() as session, session.begin():
-        session.add_all(
-            Message(chat_id=chat_id, sender_id=alice.id, text=str(n), created_at=moment)
-            for n, moment in enumerate(moments)
+    async with harness.engine.begin() as connection:
+        await connection.execute(
+            insert(messages),
+            [
+                {"chat_id": chat_id, "sender_id": alice.id, "text": str(n), "created_at": moment}
+                for n, moment in enumerate(moments)
+            ],
         )
     history = await harness.history(alice, chat_id)
     assert [m["date_sent"] for m in history] == [
@@ -87,10 +86,10 @@ async def test_dates_are_written_as_before(harness: ChatHarness, alice: Person) 
 async def test_pages_in_all_three_shapes(harness: ChatHarness, alice: Person) -> None:
     chat_id = await harness.create_chat(alice)
     ids = [(await harness.send(alice, chat_id, str(n)))["id"] for n in range(7)]
-    fast = reads(harness)
 
     async def page(**bounds: int | None) -> tuple[list[int], bool]:
-        found, more = await get_chat_messages(fast, chat_id, alice.id, limit=3, **bounds)
+        async with reads(harness) as connection:
+            found, more = await get_chat_messages(connection, chat_id, alice.id, limit=3, **bounds)
         return [m.id for m in found], more
 
     assert await page() == (ids[4:], True)
@@ -108,15 +107,17 @@ async def test_refusals_as_access_chat_for_user_answers(
     theirs = await harness.create_chat(bob)
     await harness.send(bob, theirs, "not for Alice")
     mine_but_empty = await harness.create_chat(alice)
-    fast = reads(harness)
-    for chat_id, code in ((theirs, "not_a_member"), (424242, "not_found")):
-        for bounds in ({}, {"before": 10}, {"after": 0}):
+    async with reads(harness) as connection:
+        for chat_id, code in ((theirs, "not_a_member"), (424242, "not_found")):
+            for bounds in ({}, {"before": 10}, {"after": 0}):
+                with pytest.raises(ApiError) as refused:
+                    await get_chat_messages(connection, chat_id, alice.id, **bounds)
+                assert refused.value.code == code
             with pytest.raises(ApiError) as refused:
-                await get_chat_messages(fast, chat_id, alice.id, **bounds)
+                await access_chat_for_user(connection, chat_id, alice.id)
             assert refused.value.code == code
-        assert await fast.chat_with_role(chat_id, alice.id) is None
-    assert await get_chat_messages(fast, mine_but_empty, alice.id) == ([], False)
-    await fast.check_access(mine_but_empty, alice.id)
+        assert await get_chat_messages(connection, mine_but_empty, alice.id) == ([], False)
+        await check_access(connection, mine_but_empty, alice.id)
     response = await harness.client.get(f"{CHAT}/{theirs}", headers=alice.headers)
     assert (response.status_code, response.json()["code"]) == (403, "not_a_member")
 
@@ -126,9 +127,11 @@ async def test_chat_row_as_the_batch_reads_it(
 ) -> None:
     chat_id = await harness.create_chat(alice, "Room 🎉", bob)
     await harness.send(bob, chat_id, "hi")
-    async with resources(harness).sessions() as session:
-        (batch,) = await get_chats_by_ids(session, bob.id, [chat_id], with_unread=False)
-    assert await reads(harness).chat_with_role(chat_id, bob.id) == (batch.chat, "member")
+    async with reads(harness) as connection:
+        (batch,) = await get_chats_by_ids(connection, bob.id, [chat_id], with_unread=False)
+        access = await access_chat_for_user(connection, chat_id, bob.id)
+    assert access.chat == batch
+    assert batch.my_role == "member"
     path = f"/chats/{chat_id}/messages"
     body = await get(harness, bob, path, with_chat=1, unread=0)
     assert (
@@ -150,7 +153,7 @@ async def test_a_page_is_read_along_the_chat_index(settings: Settings) -> None:
         for n in range(20):
             await harness.send(alice, elsewhere, str(n))
         await harness.send(alice, chat_id, "here")
-        async with resources(harness).engine.connect() as connection:
+        async with harness.engine.connect() as connection:
             for sql, args in (
                 (NEWEST, (chat_id, alice.id, chat_id, 51)),
                 (BEFORE, (chat_id, alice.id, chat_id, 10**6, 51)),
@@ -159,33 +162,37 @@ async def test_a_page_is_read_along_the_chat_index(settings: Settings) -> None:
                     "EXPLAIN " + sql.replace("?", "%s"), args
                 )
                 plan = explained.mappings().all()
-                (messages,) = [row for row in plan if row["table"] == "m"]
-                assert messages["key"] == "ix_messages_chat_id_id", plan
+                (pages,) = [row for row in plan if row["table"] == "m"]
+                assert pages["key"] == "ix_messages_chat_id_id", plan
                 assert not any("filesort" in (row["Extra"] or "") for row in plan), plan
 
 
-async def _connection_id(fast: FastReads) -> int:
-    # The test's read engine pools one connection: this names it.
-    rows = await fast._rows("SELECT CONNECTION_ID()")
-    return int(rows[0][0])
+async def connection_id(engine: AsyncEngine) -> int:
+    """The engine pools one connection (db_pool_size 1): this names it."""
+    async with engine.connect() as connection:
+        return int(await connection.scalar(text("SELECT CONNECTION_ID()")) or 0)
+
+
+async def _sleep(engine: AsyncEngine) -> None:
+    async with engine.connect() as connection:
+        await driver_rows(connection, "SELECT SLEEP(5)")  # as the history page runs
 
 
 async def test_a_failed_connection_is_not_reused(settings: Settings) -> None:
-    engine = create_read_engine(settings.model_copy(update={"db_pool_size": 1}))
-    fast = FastReads(engine)
+    engine = create_autocommit_engine(settings.model_copy(update={"db_pool_size": 1}))
     try:
-        victim = await _connection_id(fast)
+        victim = await connection_id(engine)
         await kill_connection(settings, victim)
         with pytest.raises(Exception):  # noqa: B017, PT011 - the driver's own error
-            await _connection_id(fast)
-        assert await _connection_id(fast) != victim  # the next read has a new one
+            await connection_id(engine)
+        assert await connection_id(engine) != victim  # the next read has a new one
         # A read cancelled mid-way (its protocol state unknown) is not reused either.
-        busy = await _connection_id(fast)
-        sleeper = asyncio.create_task(fast._rows("SELECT SLEEP(5)"))
+        busy = await connection_id(engine)
+        sleeper = asyncio.create_task(_sleep(engine))
         await asyncio.sleep(0.2)
         sleeper.cancel()
         with pytest.raises(asyncio.CancelledError):
             await sleeper
-        assert await _connection_id(fast) != busy
+        assert await connection_id(engine) != busy
     finally:
         await engine.dispose()
