@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.support.clients import graphql
 from tests.support.people import PASSWORD
 from tests.support.redis import PrivateRedis
 from tests.topology.clients import (
@@ -57,7 +58,12 @@ async def test_metrics_and_json_logs(tmp_path: Path, private_redis: PrivateRedis
         alice, bob = await register(client, "Alice"), await register(client, "Bob")
         chat_id = await create_chat_with(client, alice, bob)
         chat = await global_chat_id(client, bob, chat_id)
-        subscriber = Subscriber(stack.ws_url, bob, chat)
+        first = await graphql(client, SEND_MESSAGE, {"chatId": chat, "text": "hi"}, alice.token)
+        # From the first message on: the secret one cannot slip past a subscription that is
+        # still starting (catch-up covers it).
+        subscriber = Subscriber(
+            stack.ws_url, bob, chat, after=first["sendMessage"]["message"]["id"]
+        )
         listening = asyncio.create_task(subscriber.run())
         try:
             async with asyncio.timeout(15):
