@@ -193,7 +193,7 @@ async def test_a_killed_gateway_loses_no_message(stack: Stack, client: httpx.Asy
         assert subscriber.texts == texts  # every message once, in order
         assert len(set(subscriber.database_ids)) == len(texts)
     # The socket on the killed gateway came back through nginx on the other one.
-    assert sorted(s.connections for s in subscribers) == [1, 2]
+    assert sorted(s.connections for s in subscribers) == [1, 2], [s.errors for s in subscribers]
 
 
 async def test_sigterm_on_a_gateway_closes_subscriptions_with_1012(
