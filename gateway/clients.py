@@ -48,6 +48,8 @@ class MessageData(TypedDict):
     text: str
     created_at: str
     client_id: str | None
+    edited_at: NotRequired[str | None]
+    deleted_at: NotRequired[str | None]
 
 
 class AuthData(TypedDict):
@@ -317,6 +319,15 @@ class ChatClient(ServiceClient):
         if client_id is not None:
             payload["client_id"] = client_id
         body = await self.call("POST", f"/internal/chats/{chat_id}/messages", json=payload)
+        return cast(MessageData, body["message"])
+
+    async def edit_message(self, message_id: int, text: str) -> MessageData:
+        path = f"/internal/messages/{message_id}/edit"
+        body = await self.call("POST", path, json={"text": text})
+        return cast(MessageData, body["message"])
+
+    async def delete_message(self, message_id: int) -> MessageData:
+        body = await self.call("POST", f"/internal/messages/{message_id}/delete")
         return cast(MessageData, body["message"])
 
     async def typing(self, chat_id: int, typing: bool) -> None:

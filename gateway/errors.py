@@ -45,6 +45,16 @@ class AlreadyAMember(Error):
     pass
 
 
+@strawberry.type(description="Only the author may change this message (edit or delete).")
+class NotTheAuthor(Error):
+    pass
+
+
+@strawberry.type(description="The message was deleted: it can no longer be edited or deleted.")
+class AlreadyDeleted(Error):
+    pass
+
+
 @strawberry.type
 class Conflict(Error):
     field: str | None = None
@@ -68,6 +78,8 @@ ErrorType = (
     | Conflict
     | Unauthenticated
     | RateLimited
+    | NotTheAuthor
+    | AlreadyDeleted
 )
 
 
@@ -84,6 +96,10 @@ def from_service_error(error: ServiceError) -> ErrorType:
     code, message = error.code, error.message
     if code == "rate_limited" or error.status == 429:
         return RateLimited(message=message, code=code, retry_after=error.retry_after or 1.0)
+    if code == "not_the_author":
+        return NotTheAuthor(message=message, code=code)
+    if code == "already_deleted":
+        return AlreadyDeleted(message=message, code=code)
     if code == "not_found" or error.status == 404:
         return NotFound(message=message, code=code)
     if code == "not_a_member" or error.status == 403:

@@ -21,6 +21,7 @@ from gateway.errors import (
     ValidationError,
 )
 from gateway.ids import InvalidGlobalId, database_id, message_cursor_id, to_global_id
+from gateway.message_mutations import MessageMutation
 from gateway.mutation_support import ChatGone, run_action
 from gateway.queries import load_chat
 from gateway.types import Chat, Member, Message, Viewer
@@ -121,7 +122,7 @@ AUTH_ERRORS = (ValidationError, Conflict, Unauthenticated, RateLimited)
 
 
 @strawberry.type
-class Mutation(AccountMutation):
+class Mutation(AccountMutation, MessageMutation):
     @described.mutation("Create an account; answers a token like login.")
     async def register(self, info: Info, login: str, password: str, nickname: str) -> AuthResult:
         async def action() -> AuthPayload:

@@ -37,7 +37,17 @@ CHAT_KEYS = {
     "my_role",
     "unread_count",
 }
-MESSAGE_KEYS = {"id", "chat_id", "sender_id", "sender_nickname", "text", "created_at", "client_id"}
+MESSAGE_KEYS = {
+    "id",
+    "chat_id",
+    "sender_id",
+    "sender_nickname",
+    "text",
+    "created_at",
+    "client_id",
+    "edited_at",
+    "deleted_at",
+}
 
 
 async def test_create_chat_with_members(
