@@ -14,6 +14,7 @@ from chat_service.chats import (
     get_chats_by_ids,
     get_chats_for_user,
 )
+from chat_service.direct_chats import do_start_direct_chat, with_peers
 from chat_service.endpoints import (
     Call,
     Work,
@@ -30,6 +31,7 @@ from chat_service.messages import (
     get_last_messages,
     get_messages_after,
 )
+from chat_service.ownership import do_remove_member, do_rename_chat, do_transfer_ownership
 from chat_service.typing import publish_typing
 from chat_service.users import get_contacts
 from chat_service.views import MessageView
@@ -131,8 +133,9 @@ async def _one_chat(call: Call) -> dict[str, Any]:
             return found[0].to_json()
         await access_chat_for_user(call.connection, call.chat_id, call.user_id)  # 404/403
         raise not_a_member()  # added between the two reads: answered as of the first
-    # The gateway's chat(id) without unreadCount: one statement.
-    return (await access_chat_for_user(call.connection, call.chat_id, call.user_id)).chat.to_json()
+    # The gateway's chat(id) without unreadCount: one statement (two for a direct chat).
+    chat = (await access_chat_for_user(call.connection, call.chat_id, call.user_id)).chat
+    return (await with_peers(call.connection, call.user_id, [chat]))[0].to_json()
 
 
 async def messages_after(call: Call) -> dict[str, Any]:
@@ -160,6 +163,31 @@ async def add_member(call: Call) -> dict[str, Any]:
 async def leave_chat(call: Call) -> dict[str, Any]:
     await do_leave_chat(call.work, call.chat_id, call.user_id)
     return {"chat_id": call.chat_id}
+
+
+async def rename_chat(call: Call) -> dict[str, Any]:
+    chat = await do_rename_chat(call.work, call.chat_id, call.user_id, call.text_field("name"))
+    return {"chat": chat.to_json()}
+
+
+async def remove_member(call: Call) -> dict[str, Any]:
+    user_id = call.int_field("user_id")
+    await do_remove_member(call.work, call.chat_id, call.user_id, user_id)
+    return {"chat_id": call.chat_id, "user_id": user_id}
+
+
+async def transfer_ownership(call: Call) -> dict[str, Any]:
+    owner = await do_transfer_ownership(
+        call.work, call.chat_id, call.user_id, call.int_field("user_id")
+    )
+    return {"member": owner.to_json()}
+
+
+async def start_direct_chat(call: Call) -> dict[str, Any]:
+    chat, created = await do_start_direct_chat(call.work, call.user_id, call.text_field("nickname"))
+    if created:  # a new chat counts against the caller's budget of chats and people added
+        check_membership_rate(call, chats=1, members=1)
+    return {"chat": chat.to_json(), "created": created}
 
 
 async def send_message(call: Call) -> dict[str, Any]:
@@ -203,5 +231,9 @@ def internal_routes() -> list[BaseRoute]:
         post("/chats/{chat_id}/members", add_member),
         post("/chats/{chat_id}/leave", leave_chat, reads_body=False),
         post("/chats/{chat_id}/read", mark_read),
+        post("/chats/{chat_id}/name", rename_chat),
+        post("/chats/{chat_id}/remove-member", remove_member),
+        post("/chats/{chat_id}/owner", transfer_ownership),
+        post("/direct-chats", start_direct_chat),
         post("/chats/{chat_id}/typing", typing, Work.READ),  # publishes, stores nothing
     ]

@@ -154,16 +154,16 @@ messages = Table(
 # insert, update and delete of a message. Created by create_schema; MySQL has ix_messages_text.
 MESSAGES_FTS = "messages_fts"
 _SQLITE_SEARCH_DDL = (
-    f"CREATE VIRTUAL TABLE IF NOT EXISTS {MESSAGES_FTS} USING fts5("
+    "CREATE VIRTUAL TABLE IF NOT EXISTS messages_fts USING fts5("
     "text, content='messages', content_rowid='id', tokenize='unicode61 remove_diacritics 2')",
     "CREATE TRIGGER IF NOT EXISTS messages_fts_insert AFTER INSERT ON messages BEGIN"
-    f" INSERT INTO {MESSAGES_FTS}(rowid, text) VALUES (new.id, new.text); END",
+    " INSERT INTO messages_fts(rowid, text) VALUES (new.id, new.text); END",
     "CREATE TRIGGER IF NOT EXISTS messages_fts_delete AFTER DELETE ON messages BEGIN"
-    f" INSERT INTO {MESSAGES_FTS}({MESSAGES_FTS}, rowid, text) VALUES ('delete', old.id, old.text);"
+    " INSERT INTO messages_fts(messages_fts, rowid, text) VALUES ('delete', old.id, old.text);"
     " END",
     "CREATE TRIGGER IF NOT EXISTS messages_fts_update AFTER UPDATE OF text ON messages BEGIN"
-    f" INSERT INTO {MESSAGES_FTS}({MESSAGES_FTS}, rowid, text) VALUES ('delete', old.id, old.text);"
-    f" INSERT INTO {MESSAGES_FTS}(rowid, text) VALUES (new.id, new.text); END",
+    " INSERT INTO messages_fts(messages_fts, rowid, text) VALUES ('delete', old.id, old.text);"
+    " INSERT INTO messages_fts(rowid, text) VALUES (new.id, new.text); END",
 )
 
 
@@ -187,9 +187,7 @@ def _create_sqlite_search(connection: Connection) -> None:
     for statement in _SQLITE_SEARCH_DDL:
         connection.exec_driver_sql(statement)
     if not existed:
-        connection.exec_driver_sql(
-            f"INSERT INTO {MESSAGES_FTS}({MESSAGES_FTS}) VALUES ('rebuild')"
-        )
+        connection.exec_driver_sql("INSERT INTO messages_fts(messages_fts) VALUES ('rebuild')")
 
 
 def _add_missing_nullable_columns(connection: Connection) -> None:
