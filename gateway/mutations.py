@@ -14,6 +14,7 @@ from gateway.context import Context
 from gateway.errors import (
     AlreadyAMember,
     Conflict,
+    NotAllowed,
     NotAMember,
     NotFound,
     RateLimited,
@@ -22,6 +23,7 @@ from gateway.errors import (
 )
 from gateway.ids import InvalidGlobalId, database_id, message_cursor_id, to_global_id
 from gateway.mutation_support import ChatGone, run_action
+from gateway.ownership import OwnershipMutation
 from gateway.queries import load_chat
 from gateway.types import Chat, Member, Message, Viewer
 
@@ -81,6 +83,7 @@ AddMemberResult = Annotated[
     | NotFound
     | NotAMember
     | AlreadyAMember
+    | NotAllowed
     | RateLimited
     | Unauthenticated,
     strawberry.union("AddMemberResult"),
@@ -121,7 +124,7 @@ AUTH_ERRORS = (ValidationError, Conflict, Unauthenticated, RateLimited)
 
 
 @strawberry.type
-class Mutation(AccountMutation):
+class Mutation(AccountMutation, OwnershipMutation):
     @described.mutation("Create an account; answers a token like login.")
     async def register(self, info: Info, login: str, password: str, nickname: str) -> AuthResult:
         async def action() -> AuthPayload:
@@ -168,6 +171,7 @@ class Mutation(AccountMutation):
             NotFound,
             NotAMember,
             AlreadyAMember,
+            NotAllowed,
             RateLimited,
             Unauthenticated,
         )
