@@ -32,12 +32,14 @@ from chat_service.messages import (
     get_messages_after,
 )
 from chat_service.ownership import do_remove_member, do_rename_chat, do_transfer_ownership
+from chat_service.search import SEARCH_PAGE_MAX, search_messages
 from chat_service.typing import publish_typing
 from chat_service.users import get_contacts
 from chat_service.views import MessageView
 
 CHATS_PAGE_DEFAULT = 20
 MESSAGES_PAGE_DEFAULT = 50
+SEARCH_PAGE_DEFAULT = 20
 
 
 def _messages_json(messages: list[MessageView], has_more: bool) -> dict[str, Any]:
@@ -165,6 +167,22 @@ async def leave_chat(call: Call) -> dict[str, Any]:
     return {"chat_id": call.chat_id}
 
 
+async def search(call: Call) -> dict[str, Any]:
+    """`?q=` words, `?first=` (20, at most 50), `?before=` a message id, `?chat_id=` one chat."""
+    query = call.query_text("q")
+    if query is None:
+        raise call.invalid("query", "Type a word to search for")
+    found, has_more, terms = await search_messages(
+        call.connection,
+        call.user_id,
+        query,
+        first=call.page_size("first", default=SEARCH_PAGE_DEFAULT, maximum=SEARCH_PAGE_MAX),
+        before=call.query_int("before", default=None),
+        chat_id=call.query_int("chat_id", default=None),
+    )
+    return {**_messages_json(found, has_more), "terms": terms}
+
+
 async def rename_chat(call: Call) -> dict[str, Any]:
     chat = await do_rename_chat(call.work, call.chat_id, call.user_id, call.text_field("name"))
     return {"chat": chat.to_json()}
@@ -227,6 +245,7 @@ def internal_routes() -> list[BaseRoute]:
         get("/last-messages", last_messages),
         get("/messages", messages_after),
         get("/chats/{chat_id}/messages", chat_messages),
+        get("/search", search),
         post("/chats/{chat_id}/messages", send_message, Work.SEND),
         post("/chats/{chat_id}/members", add_member),
         post("/chats/{chat_id}/leave", leave_chat, reads_body=False),
