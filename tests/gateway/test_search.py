@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from tests.gateway.conftest import Gateway
 from tests.gateway.test_http_api import typename
 
@@ -52,7 +54,7 @@ async def test_refusals_are_typed(gateway: Gateway) -> None:
     alice = await gateway.register("Alice")
     eve = await gateway.register("Eve")
     room = await gateway.create_chat(alice, "Room")
-    cases = [
+    cases: list[tuple[dict[str, Any], str | None, str, str | None]] = [
         ({"query": "  "}, alice.token, "ValidationError", "query"),
         ({"query": "x" * 201}, alice.token, "ValidationError", "query"),
         ({"query": "hello", "first": 51}, alice.token, "ValidationError", "first"),
