@@ -33,7 +33,8 @@ Row = tuple[Any, ...]
 _PAGE = """
 SELECT m.id, m.chat_id, m.sender_id,
        (SELECT u.nickname FROM users u WHERE u.id = m.sender_id),
-       m.text, CAST(m.created_at AS CHAR), m.client_id
+       m.text, CAST(m.created_at AS CHAR), m.client_id,
+       CAST(m.edited_at AS CHAR), CAST(m.deleted_at AS CHAR)
 FROM messages m
 WHERE EXISTS (SELECT 1 FROM chat_members cm WHERE cm.chat_id = ? AND cm.user_id = ?)
   AND m.chat_id = ? {bound}
@@ -63,6 +64,10 @@ def utc(stored: str) -> datetime:
     Parsing the text with its offset costs a tenth of a naive datetime's `.replace(tzinfo=UTC)`.
     """
     return datetime.fromisoformat(stored + "+00:00")
+
+
+def utc_or_none(stored: str | None) -> datetime | None:
+    return None if stored is None else datetime.fromisoformat(stored + "+00:00")
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +117,20 @@ async def message_page(
         rows = await driver_rows(connection, BEFORE, chat_id, user_id, chat_id, before, limit)
     else:
         rows = await driver_rows(connection, NEWEST, chat_id, user_id, chat_id, limit)
-    return [
-        MessageView(id_, chat, sender, nickname, text, utc(at), client_id)
-        for id_, chat, sender, nickname, text, at, client_id in rows
-    ]
+    return [message_view(row) for row in rows]
+
+
+def message_view(row: Row) -> MessageView:
+    """A MessageView from a row of the driver statements here and in chat_service.sending."""
+    id_, chat, sender, nickname, text, at, client_id, edited, deleted = row
+    return MessageView(
+        id_,
+        chat,
+        sender,
+        nickname,
+        text,
+        utc(at),
+        client_id,
+        utc_or_none(edited),
+        utc_or_none(deleted),
+    )

@@ -15,12 +15,14 @@ from chat_service.chats import (
     get_chats_for_user,
 )
 from chat_service.direct_chats import do_start_direct_chat, with_peers
+from chat_service.edits import do_delete_message, do_edit_message, message_not_found
 from chat_service.endpoints import (
     Call,
     Work,
     add_member_from_body,
     check_membership_rate,
     endpoint,
+    parse_id,
     send_message_from_body,
 )
 from chat_service.members import do_leave_chat, get_members
@@ -33,6 +35,7 @@ from chat_service.messages import (
 )
 from chat_service.ownership import do_remove_member, do_rename_chat, do_transfer_ownership
 from chat_service.search import SEARCH_PAGE_MAX, search_messages
+from chat_service.sending import check_send_rate
 from chat_service.typing import publish_typing
 from chat_service.users import get_contacts
 from chat_service.views import MessageView
@@ -213,6 +216,26 @@ async def send_message(call: Call) -> dict[str, Any]:
     return {"message": message.to_response(), "created": created}
 
 
+def _message_id(call: Call) -> int:
+    message_id = parse_id(str(call.request.path_params["message_id"]))
+    if message_id is None:
+        raise message_not_found()
+    return message_id
+
+
+async def edit_message(call: Call) -> dict[str, Any]:
+    """Edits count against the sending limit: an edit is a new text for everyone."""
+    message_id, text = _message_id(call), call.text_field("text")
+    check_send_rate(call.state.send_limiter, call.user_id)
+    message = await do_edit_message(call.work, message_id, call.user_id, text)
+    return {"message": message.to_response()}
+
+
+async def delete_message(call: Call) -> dict[str, Any]:
+    message = await do_delete_message(call.work, _message_id(call), call.user_id)
+    return {"message": message.to_response()}
+
+
 async def typing(call: Call) -> dict[str, Any]:
     """ "<nickname> is typing": published to the chat's members, never stored."""
     await publish_typing(call, call.flag_field("typing", default=True))
@@ -255,4 +278,6 @@ def internal_routes() -> list[BaseRoute]:
         post("/chats/{chat_id}/owner", transfer_ownership),
         post("/direct-chats", start_direct_chat),
         post("/chats/{chat_id}/typing", typing, Work.READ),  # publishes, stores nothing
+        post("/messages/{message_id}/edit", edit_message),
+        post("/messages/{message_id}/delete", delete_message, reads_body=False),
     ]

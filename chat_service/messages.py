@@ -22,7 +22,17 @@ _m, _u, _cm, _c = messages.c, users.c, chat_members.c, chats.c
 
 # A message's columns in MessageView's order, the sender's nickname a primary-key lookup.
 _NICKNAME = select(_u.nickname).where(_u.id == _m.sender_id).scalar_subquery()
-MESSAGE_COLUMNS = (_m.id, _m.chat_id, _m.sender_id, _NICKNAME, _m.text, _m.created_at, _m.client_id)
+MESSAGE_COLUMNS = (
+    _m.id,
+    _m.chat_id,
+    _m.sender_id,
+    _NICKNAME,
+    _m.text,
+    _m.created_at,
+    _m.client_id,
+    _m.edited_at,
+    _m.deleted_at,
+)
 
 
 async def get_chat_messages(

@@ -22,9 +22,10 @@ from sqlalchemy.dialects.mysql import match
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chat_service.access import check_access
+from chat_service.messages import MESSAGE_COLUMNS
 from chat_service.views import MessageView
 from mychat.http import ApiError
-from mychat.tables import chat_members, messages, users
+from mychat.tables import chat_members, messages
 
 QUERY_MAX = 200
 TERMS_MAX = 8
@@ -32,7 +33,7 @@ SEARCH_PAGE_MAX = 50
 MYSQL_MIN_TERM = 3  # InnoDB's innodb_ft_min_token_size default
 _WORD = re.compile(r"\w+")
 
-_m, _cm, _u = messages.c, chat_members.c, users.c
+_m, _cm = messages.c, chat_members.c
 
 
 def _invalid(message: str) -> ApiError:
@@ -63,15 +64,17 @@ def fts5_query(terms: list[str]) -> str:
     return " ".join(f'"{term}"*' for term in terms)
 
 
-_COLUMNS = (_m.id, _m.chat_id, _m.sender_id, _u.nickname, _m.text, _m.created_at, _m.client_id)
 _MINE = and_(_cm.chat_id == _m.chat_id, _cm.user_id == bindparam("user_id"))
+# Deleted messages keep no text (tombstones): nothing to find, and never shown as a hit.
+_SEARCHED = messages.join(chat_members, _MINE)
 
 
 def _mysql_statement() -> Select[Any]:
     return (
-        select(*_COLUMNS)
-        .select_from(messages.join(chat_members, _MINE).join(users, _u.id == _m.sender_id))
+        select(*MESSAGE_COLUMNS)
+        .select_from(_SEARCHED)
         .where(match(_m.text, against=bindparam("query")).in_boolean_mode())
+        .where(_m.deleted_at.is_(None))
     )
 
 
@@ -84,9 +87,10 @@ _FTS_MATCH = literal_column("messages_fts").op("MATCH")(bindparam("query"))
 def _sqlite_statement() -> Select[Any]:
     matching = select(_FTS.c.rowid).where(_FTS_MATCH)
     return (
-        select(*_COLUMNS)
-        .select_from(messages.join(chat_members, _MINE).join(users, _u.id == _m.sender_id))
+        select(*MESSAGE_COLUMNS)
+        .select_from(_SEARCHED)
         .where(_m.id.in_(matching))
+        .where(_m.deleted_at.is_(None))
     )
 
 

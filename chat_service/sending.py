@@ -44,7 +44,7 @@ from sqlalchemy.util.concurrency import greenlet_spawn
 
 from chat_service.access import chat_not_found, not_a_member
 from chat_service.group_commit import GroupCommit
-from chat_service.history import utc
+from chat_service.history import message_view
 from chat_service.unit_of_work import publish_events
 from chat_service.validation import check_trimmed_text
 from chat_service.views import MessageView
@@ -70,7 +70,8 @@ INSERT INTO messages (chat_id, sender_id, text, client_id, created_at) VALUES (?
 """
 # sender_id, client_id
 STORED_BY_CLIENT_ID = """
-SELECT m.id, m.chat_id, m.sender_id, u.nickname, m.text, CAST(m.created_at AS CHAR), m.client_id
+SELECT m.id, m.chat_id, m.sender_id, u.nickname, m.text, CAST(m.created_at AS CHAR), m.client_id,
+       CAST(m.edited_at AS CHAR), CAST(m.deleted_at AS CHAR)
 FROM messages m JOIN users u ON u.id = m.sender_id
 WHERE m.sender_id = ? AND m.client_id = ?
 """
@@ -364,10 +365,10 @@ async def store_group(
 
 
 def _replayed(send: Send, stored: Row) -> Outcome:
-    id_, chat_id, sender_id, nickname, text, created_at, client_id = stored
-    if chat_id != send.chat_id:
+    message = message_view(stored)
+    if message.chat_id != send.chat_id:
         return client_id_used_elsewhere()
-    return MessageView(id_, chat_id, sender_id, nickname, text, utc(created_at), client_id), False
+    return message, False
 
 
 class Sender:

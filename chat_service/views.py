@@ -23,6 +23,8 @@ class MessageView(NamedTuple):
     text: str
     created_at: datetime
     client_id: str | None
+    edited_at: datetime | None = None  # the last edit (chat_service.edits)
+    deleted_at: datetime | None = None  # deleted: `text` is "" (a tombstone)
 
     def to_response(self) -> dict[str, Any]:
         """The internal API's message for a JSON response: `created_at` stays a datetime, which
@@ -36,14 +38,22 @@ class MessageView(NamedTuple):
             "text": self.text,
             "created_at": self.created_at,
             "client_id": self.client_id,
+            "edited_at": self.edited_at,
+            "deleted_at": self.deleted_at,
         }
 
     def to_json(self) -> dict[str, Any]:
         """The internal API's message as plain JSON values (event payloads)."""
-        return {**self.to_response(), "created_at": iso(self.created_at)}
+        return {
+            **self.to_response(),
+            "created_at": iso(self.created_at),
+            "edited_at": None if self.edited_at is None else iso(self.edited_at),
+            "deleted_at": None if self.deleted_at is None else iso(self.deleted_at),
+        }
 
     def to_seed_json(self) -> dict[str, Any]:
-        """The seed's history item (`date_sent` instead of `created_at`), for a JSON response."""
+        """The seed's history item (`date_sent` instead of `created_at`), for a JSON response:
+        the current text of an edited message, "" for a deleted one (mychat/openapi.json)."""
         return {
             "id": self.id,
             "chat_id": self.chat_id,

@@ -50,6 +50,8 @@ class MessageData(TypedDict):
     text: str
     created_at: str
     client_id: str | None
+    edited_at: NotRequired[str | None]
+    deleted_at: NotRequired[str | None]
 
 
 class SearchPage(TypedDict):
@@ -353,6 +355,15 @@ class ChatClient(ServiceClient):
         if chat_id is not None:
             params["chat_id"] = chat_id
         return cast(SearchPage, await self.call("GET", "/internal/search", params=params))
+
+    async def edit_message(self, message_id: int, text: str) -> MessageData:
+        path = f"/internal/messages/{message_id}/edit"
+        body = await self.call("POST", path, json={"text": text})
+        return cast(MessageData, body["message"])
+
+    async def delete_message(self, message_id: int) -> MessageData:
+        body = await self.call("POST", f"/internal/messages/{message_id}/delete")
+        return cast(MessageData, body["message"])
 
     async def typing(self, chat_id: int, typing: bool) -> None:
         await self.call("POST", f"/internal/chats/{chat_id}/typing", json={"typing": typing})

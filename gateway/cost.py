@@ -273,9 +273,11 @@ class RequestLimits(SchemaExtension):
         cost = estimate(schema, operation, fragments, variables)
         limits = context.resources.limits
         refusal = too_costly(cost, limits.max_service_calls, limits.max_nodes)
-        if refusal is not None:
-            raise refusal
+        # A refused operation spends the most one may cost: repeating it ends in RATE_LIMITED.
+        spent = limits.max_service_calls if refusal else max(1, cost.service_calls)
         try:
-            limits.charge(context.caller_key, max(1, cost.service_calls))
+            limits.charge(context.caller_key, spent)
         except LimitExceeded as error:
             raise GraphQLError(error.message, extensions=error.extensions) from None
+        if refusal is not None:
+            raise refusal

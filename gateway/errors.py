@@ -57,6 +57,16 @@ class NotAllowed(Error):
     pass
 
 
+@strawberry.type(description="Only the author may change this message (edit or delete).")
+class NotTheAuthor(Error):
+    pass
+
+
+@strawberry.type(description="The message was deleted: it can no longer be edited or deleted.")
+class AlreadyDeleted(Error):
+    pass
+
+
 @strawberry.type
 class Conflict(Error):
     field: str | None = None
@@ -82,6 +92,8 @@ ErrorType = (
     | Conflict
     | Unauthenticated
     | RateLimited
+    | NotTheAuthor
+    | AlreadyDeleted
 )
 
 
@@ -102,6 +114,10 @@ def from_service_error(error: ServiceError) -> ErrorType:
         return NotOwner(message=message, code=code)
     if code == "direct_chat":
         return NotAllowed(message=message, code=code)
+    if code == "not_the_author":
+        return NotTheAuthor(message=message, code=code)
+    if code == "already_deleted":
+        return AlreadyDeleted(message=message, code=code)
     if code == "not_found" or error.status == 404:
         return NotFound(message=message, code=code)
     if code == "not_a_member" or error.status == 403:

@@ -22,6 +22,7 @@ from gateway.errors import (
     ValidationError,
 )
 from gateway.ids import InvalidGlobalId, database_id, message_cursor_id, to_global_id
+from gateway.message_mutations import MessageMutation
 from gateway.mutation_support import ChatGone, run_action
 from gateway.ownership import OwnershipMutation
 from gateway.queries import load_chat
@@ -124,7 +125,7 @@ AUTH_ERRORS = (ValidationError, Conflict, Unauthenticated, RateLimited)
 
 
 @strawberry.type
-class Mutation(AccountMutation, OwnershipMutation):
+class Mutation(AccountMutation, MessageMutation, OwnershipMutation):
     @described.mutation("Create an account; answers a token like login.")
     async def register(self, info: Info, login: str, password: str, nickname: str) -> AuthResult:
         async def action() -> AuthPayload:

@@ -38,7 +38,12 @@ from gateway.types import Chat, User, Viewer
 MAX_DEPTH = 10
 MAX_TOKENS = 2000
 MAX_ALIASES = 30
-CACHE_SIZE = 512
+# Parsed documents and validation results kept per process. A document costs ~110 bytes of
+# memory per character of query text (a 2,000-token query ~600 KiB), so the caches keep only
+# queries up to CACHEABLE_QUERY_CHARS (the web app's largest is ~1.5 KB), at most CACHE_SIZE
+# of them: ~45 MB at worst, where 512 documents of any size reached 300 MB and more (issue 13).
+CACHE_SIZE = 128
+CACHEABLE_QUERY_CHARS = 3072
 MASKED_MESSAGE = "Internal server error"
 UNAVAILABLE_MESSAGE = "A service is unavailable right now; try again shortly"
 
@@ -104,6 +109,21 @@ class GatewayExtension(ParserCache, ValidationCache):
         if not self.streamed:
             result = execution_context.result
             mask_errors(getattr(result, "initial_result", result))
+
+    def on_parse(self) -> Iterator[None]:
+        """ParserCache's for queries of a cacheable size; larger ones Strawberry parses anew."""
+        if len(self.execution_context.query or "") <= CACHEABLE_QUERY_CHARS:
+            yield from super().on_parse()
+        else:
+            yield
+
+    def on_validate(self) -> Iterator[None]:
+        """ValidationCache's for cached documents only: an uncached one would sit in the
+        validation cache instead (Strawberry validates it without caching)."""
+        if len(self.execution_context.query or "") <= CACHEABLE_QUERY_CHARS:
+            yield from super().on_validate()
+        else:
+            yield
 
     def on_stream_result(self, result: StreamExecutionResult) -> Iterator[None]:
         """Mask each result of a subscription (or other stream) before it reaches the client."""

@@ -52,7 +52,7 @@ Built = TypeVar("Built")
 # short window suffices; an evicted event only costs a re-execution.
 RECENT_EVENTS = 256
 # Documents whose shareability is remembered (the parser cache keeps documents alive, too).
-KNOWN_SELECTIONS = 1024
+KNOWN_SELECTIONS = 128
 
 
 class RecentByIdentity(Generic[Value]):

@@ -56,6 +56,35 @@ class MessageAdded:
         return await _chat_for_event(info, self.chat_db_id)
 
 
+@strawberry.type(description="A message was edited: `message` has the new text and `editedAt`.")
+class MessageEdited:
+    message: Message
+    chat_db_id: strawberry.Private[int]
+
+    @strawberry.field
+    async def chat(self, info: Info) -> Chat:
+        return await _chat_for_event(info, self.chat_db_id)
+
+
+@strawberry.type(
+    description="A message was deleted: `message` is its tombstone (empty text, `deletedAt`)."
+)
+class MessageDeleted:
+    message: Message
+    chat_db_id: strawberry.Private[int]
+
+    @strawberry.field
+    async def chat(self, info: Info) -> Chat:
+        return await _chat_for_event(info, self.chat_db_id)
+
+
+# The stored changes to a message already delivered, by event kind.
+CHANGE_KINDS: dict[EventKind, type[MessageEdited | MessageDeleted]] = {
+    EventKind.MESSAGE_EDITED: MessageEdited,
+    EventKind.MESSAGE_DELETED: MessageDeleted,
+}
+
+
 @strawberry.type
 class MemberAdded:
     chat_db_id: strawberry.Private[int]
@@ -132,6 +161,8 @@ class PresenceChanged:
 
 ChatEvent = Annotated[
     MessageAdded
+    | MessageEdited
+    | MessageDeleted
     | MemberAdded
     | MemberLeft
     | AddedToChat
@@ -204,7 +235,9 @@ def _require_viewer(info: Info) -> int:
 class Subscription:
     @described.subscription(
         "Missed messages after `after` (a Message id) first, then live ones; no gap,"
-        " no duplicate. Ends with an error when the caller leaves or is removed from the chat."
+        " no duplicate. A message already yielded comes again when it is edited or deleted"
+        " (same id, new `text`, `editedAt` or `deletedAt`). Ends with an error when the caller"
+        " leaves or is removed from the chat."
     )
     async def message_added(
         self, info: Info, chat_id: strawberry.ID, after: strawberry.ID | None = None
@@ -270,6 +303,12 @@ async def message_stream(
                     and item.payload["user"]["id"] == viewer.user_id
                 ) or removes_viewer(item, viewer.user_id):
                     raise _left_error()
+                if item.kind in CHANGE_KINDS:
+                    row = item.payload["message"]
+                    yield context.shared_events.object_for(
+                        "Message", row, partial(Message.from_data, row)
+                    )
+                    continue
                 if item.kind == EventKind.MESSAGE_ADDED:
                     row = item.payload["message"]
                     if row["id"] not in seen:
@@ -373,6 +412,14 @@ def _chat_event(context: Context, event: Event, chat_ids: set[int], me: int) -> 
             "MessageAdded",
             row,
             lambda: MessageAdded(message=Message.from_data(row), chat_db_id=chat_id),
+        )
+    if event.kind in CHANGE_KINDS:
+        row = payload["message"]
+        kind = CHANGE_KINDS[event.kind]
+        return context.shared_events.object_for(
+            kind.__name__,
+            row,
+            lambda: kind(message=Message.from_data(row), chat_db_id=chat_id),
         )
     if event.kind == EventKind.TYPING:
         if payload["user"]["id"] == me:

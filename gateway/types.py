@@ -118,11 +118,24 @@ class Member:
 @strawberry.type
 class Message(Node):
     database_id: int
-    text: str
+    text: str = strawberry.field(
+        description="The current text (the latest edit); empty once the message is deleted."
+    )
     created_at: datetime
     client_id: str | None
     sender: User
     chat_id: strawberry.ID
+    edited_at: datetime | None = strawberry.field(
+        default=None,
+        description="When the author last edited the text (null: never). Live through"
+        " chatEvents' MessageEdited.",
+    )
+    deleted_at: datetime | None = strawberry.field(
+        default=None,
+        description="When the author deleted the message (null: not deleted); the text is then"
+        " erased and the message stays in the history as a tombstone. Live through chatEvents'"
+        " MessageDeleted.",
+    )
 
     @classmethod
     def from_data(cls, data: MessageData) -> Message:
@@ -134,7 +147,13 @@ class Message(Node):
             client_id=data.get("client_id"),
             sender=User.build(data["sender_id"], data["sender_nickname"]),
             chat_id=strawberry.ID(to_global_id("Chat", data["chat_id"])),
+            edited_at=_optional_datetime(data.get("edited_at")),
+            deleted_at=_optional_datetime(data.get("deleted_at")),
         )
+
+
+def _optional_datetime(value: str | None) -> datetime | None:
+    return None if value is None else parse_datetime(value)
 
 
 @strawberry.type

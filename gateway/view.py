@@ -25,7 +25,11 @@ from strawberry.types.unset import UNSET, UnsetType
 
 from gateway.context import Context, GatewayResources
 from gateway.limits import CLOSE_TOO_MANY, LimitExceeded, SocketSlot
-from gateway.websocket import LegacyGraphQLWSHandler, SizeLimitedWebSocketAdapter
+from gateway.websocket import (
+    LegacyGraphQLWSHandler,
+    SizeLimitedWebSocketAdapter,
+    TransportWSHandler,
+)
 from mychat.pages import GRAPHIQL_SECURITY_HEADERS, NO_CACHE
 from mychat.tokens import bearer_token
 
@@ -57,6 +61,7 @@ def _wants_graphql_response(request: Request) -> bool:
 class GatewayGraphQL(GraphQL[Context, None]):
     websocket_adapter_class = SizeLimitedWebSocketAdapter
     graphql_ws_handler_class = LegacyGraphQLWSHandler
+    graphql_transport_ws_handler_class = TransportWSHandler
 
     def __init__(
         self, schema: BaseSchema, allowed_origins: tuple[str, ...], graphiql_page: Path

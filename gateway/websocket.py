@@ -12,6 +12,12 @@ from starlette.websockets import WebSocketDisconnect, WebSocketState
 from strawberry.asgi import ASGIWebSocketAdapter
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http.exceptions import NonJsonMessageReceived, NonTextMessageReceived
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    BaseGraphQLTransportWSHandler,
+)
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
+    Message as TransportMessage,
+)
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 from strawberry.subscriptions.protocols.graphql_ws.types import (
     ConnectionInitMessage,
@@ -62,6 +68,18 @@ class SizeLimitedWebSocketAdapter(ASGIWebSocketAdapter):
     async def close(self, code: int, reason: str) -> None:
         if self.ws.application_state != WebSocketState.DISCONNECTED:
             await super().close(code, reason)
+
+
+class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
+    """Strawberry's graphql-transport-ws handler, closing with 4400 on a frame that is not a
+    JSON object with a string `type` (it would fail in the handler: a dropped socket)."""
+
+    async def handle_message(self, message: TransportMessage) -> None:
+        payload: object = message
+        if not isinstance(payload, dict) or not isinstance(payload.get("type"), str):
+            await self.handle_invalid_message("Invalid message")
+            return
+        await super().handle_message(message)
 
 
 class LegacyGraphQLWSHandler(BaseGraphQLWSHandler[Context, None]):

@@ -11,6 +11,8 @@ import orjson
 
 class EventKind(StrEnum):
     MESSAGE_ADDED = "message_added"
+    MESSAGE_EDITED = "message_edited"
+    MESSAGE_DELETED = "message_deleted"
     MEMBER_ADDED = "member_added"
     MEMBER_LEFT = "member_left"
     CHAT_CREATED = "chat_created"
@@ -36,7 +38,9 @@ class Event:
 
     payload by kind (all ids are ints, datetimes ISO 8601 strings with offset):
     - message_added: {"message": {id, chat_id, sender_id, sender_nickname, text, created_at,
-      client_id}}
+      client_id, edited_at, deleted_at}}
+    - message_edited, message_deleted: {"message": the same shape, as stored after the change
+      (deleted: text "", deleted_at set)}
     - member_added: {"user": {id, nickname}, "added_by": int}
     - member_left: {"user": {id, nickname}}
     - chat_created: {"chat": {id, name, created_at, created_by, direct}, "member_ids": [int]}

@@ -142,6 +142,10 @@ messages = Table(
     Column("text", Text, nullable=False),
     Column("client_id", String(CLIENT_ID_MAX), nullable=True),
     Column("created_at", UTCDateTime(), nullable=False, default=utc_now),
+    # Set by an edit (chat_service.edits); the text column holds the current text.
+    Column("edited_at", UTCDateTime(), nullable=True),
+    # Set by a delete: the text is erased (''), the row stays as a tombstone in the history.
+    Column("deleted_at", UTCDateTime(), nullable=True),
     Index("ix_messages_chat_id_id", "chat_id", "id"),
     UniqueConstraint("sender_id", "client_id", name="uq_messages_sender_id_client_id"),
     # Message search (chat_service/search.py): an InnoDB FULLTEXT index on MySQL/MariaDB. SQLite
@@ -171,7 +175,8 @@ async def create_schema(engine: AsyncEngine) -> None:
     """Create missing tables (embedded SQLite); MySQL deployments load db/init.sql instead.
 
     A SQLite file made by an earlier version also gets the nullable columns added since
-    (`users.deleted_at`), so `make run` keeps working on an existing data folder.
+    (`users.deleted_at`, `messages.edited_at`, ...), so `make run` keeps working on an existing
+    data folder.
     """
     async with engine.begin() as connection:
         await connection.run_sync(metadata.create_all)

@@ -130,6 +130,8 @@ async def test_every_write_publishes_its_event_with_the_documented_payload(
         "text": "hello 🎉",
         "created_at": sent["date_sent"],
         "client_id": client_id,
+        "edited_at": None,
+        "deleted_at": None,
     }
     assert iso_utc(payload["created_at"])
 

@@ -39,7 +39,17 @@ CHAT_KEYS = {
     "direct",
     "peer",
 }
-MESSAGE_KEYS = {"id", "chat_id", "sender_id", "sender_nickname", "text", "created_at", "client_id"}
+MESSAGE_KEYS = {
+    "id",
+    "chat_id",
+    "sender_id",
+    "sender_nickname",
+    "text",
+    "created_at",
+    "client_id",
+    "edited_at",
+    "deleted_at",
+}
 
 
 async def test_create_chat_with_members(

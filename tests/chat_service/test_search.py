@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import text
 
 from tests.chat_service.conftest import ChatHarness
-from tests.chat_service.test_internal import get
+from tests.chat_service.test_internal import MESSAGE_KEYS, get
 from tests.support.people import Person
 
 
@@ -33,15 +33,7 @@ async def test_words_in_my_chats_newest_first(
     ]
     assert body["terms"] == ["deploy"]
     assert body["has_more"] is False
-    assert set(body["messages"][0]) == {
-        "id",
-        "chat_id",
-        "sender_id",
-        "sender_nickname",
-        "text",
-        "created_at",
-        "client_id",
-    }
+    assert set(body["messages"][0]) == MESSAGE_KEYS
     # Every word must be there; case does not matter.
     assert await texts(harness, bob, "FRIDAY deploy") == ["Deploy on Friday evening"]
     assert await texts(harness, carol, "friday") == ["Secret deploy plans for Friday"]

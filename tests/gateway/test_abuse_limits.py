@@ -25,9 +25,10 @@ HEAVY_SELECTION = """subscription {
 }"""
 
 
+@pytest.mark.parametrize("protocol", [LEGACY_WS, TRANSPORT_WS])
 @pytest.mark.parametrize("frame", ["null", "[]", "1", '"x"', '{"id":"1"}', '{"type":"start"}'])
-async def test_legacy_protocol_bad_first_frames_close_4400(live: LiveServer, frame: str) -> None:
-    async with graphql_socket(live.ws_url, LEGACY_WS, init=False) as ws:
+async def test_bad_first_frames_close_4400(live: LiveServer, protocol: str, frame: str) -> None:
+    async with graphql_socket(live.ws_url, protocol, init=False) as ws:
         await ws.connection.send(frame)
         assert await ws.wait_closed() == 4400
 
@@ -186,6 +187,19 @@ async def test_cost_rate_per_user_is_a_typed_error(settings: Settings) -> None:
         body = await gw.post(query, token=alice.token)
         assert body["errors"][0]["extensions"]["retryAfter"] >= 1
         assert "errors" not in await gw.post(query, token=bob.token)  # others unaffected
+
+
+async def test_repeating_a_refused_query_ends_in_rate_limited(settings: Settings) -> None:
+    """Refused operations are cheap but not free: each spends the per-request maximum."""
+    limits = {"graphql_cost_per_minute": 120, "graphql_max_service_calls": 50}
+    async with serve_live(await _limited(settings, **limits)) as live:
+        alice = await live.gateway.register("Alice")
+        codes = [
+            (await live.gateway.post(COSTLY, token=alice.token))["errors"][0]["extensions"]["code"]
+            for _ in range(5)
+        ]
+        # 120 a minute, 1 spent registering: two refusals of 50 each, then the budget is gone.
+        assert codes == ["QUERY_TOO_COSTLY"] * 2 + ["RATE_LIMITED"] * 3, codes
 
 
 async def test_one_users_calls_in_flight_are_bounded() -> None:

@@ -14,15 +14,23 @@ WCAG = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 BLOCKING = ("serious", "critical")
 
 
-async def axe_violations(page: Page) -> list[str]:
-    """Serious and critical violations on the page as it is now, one line each."""
+async def axe_violations(
+    page: Page, *, exclude: tuple[str, ...] = (), disable: tuple[str, ...] = ()
+) -> list[str]:
+    """Serious and critical violations on the page as it is now, one line each; `exclude`
+    leaves out elements (CSS selectors), `disable` rules (for third-party widgets)."""
     require(AXE.is_file(), "axe-core is not installed: run `make install` (npm ci in web/)")
     # evaluate runs outside the page's CSP, which would refuse an injected <script>.
     if not await page.evaluate("typeof window.axe === 'object'"):
         await page.evaluate(AXE.read_text())
+    context = {"exclude": [[selector] for selector in exclude]} if exclude else "html"
+    options = {
+        "runOnly": {"type": "tag", "values": WCAG},
+        "resultTypes": ["violations"],
+        "rules": {rule: {"enabled": False} for rule in disable},
+    }
     result: dict[str, Any] = await page.evaluate(
-        "options => window.axe.run(document, options)",
-        {"runOnly": {"type": "tag", "values": WCAG}, "resultTypes": ["violations"]},
+        "([context, options]) => window.axe.run(context, options)", [context, options]
     )
     return [
         f"{violation['id']} ({violation['impact']}): "

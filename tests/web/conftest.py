@@ -48,6 +48,7 @@ class ServerProcess:
             "JWT_SECRET": self.jwt_secret,
             "MYCHAT_LOGIN_RATE_PER_MINUTE": "10000",
             "MYCHAT_SEND_RATE_PER_MINUTE": "100000",
+            # Tests set up dozens of chats for one person within seconds.
             "MYCHAT_CHAT_CREATE_RATE_PER_MINUTE": "10000",
             "MYCHAT_MEMBER_ADD_RATE_PER_MINUTE": "10000",
             "MYCHAT_LOG_LEVEL": "warning",

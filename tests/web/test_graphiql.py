@@ -12,6 +12,7 @@ import pytest
 from playwright.async_api import Page, Response, Route, expect
 
 from tests.support import ui
+from tests.support.axe import axe_violations
 from tests.support.browser import record_csp_violations
 from tests.support.people import unique
 from tests.web.conftest import Api, Browsers, ServerProcess
@@ -102,6 +103,16 @@ async def test_graphiql_offline_runs_queries_mutations_and_subscriptions_with_th
     await graphiql.get_by_role("button", name="Show Documentation Explorer").click()
     await graphiql.get_by_role("link", name="Query").click()
     await expect(graphiql.locator(".graphiql-doc-explorer")).to_contain_text("chats")
+
+    # Accessible in both themes, but for what GraphiQL's packages draw themselves: Monaco's
+    # syntax colours and tabs whose close button sits inside the tab.
+    for scheme in ("light", "dark"):
+        await graphiql.emulate_media(color_scheme=scheme)
+        await graphiql.wait_for_timeout(300)  # GraphiQL and Monaco switch themes
+        problems = await axe_violations(
+            graphiql, exclude=(".monaco-editor",), disable=("nested-interactive",)
+        )
+        assert problems == [], (scheme, problems)
 
     # Nothing left the machine, nothing was blocked by the page's policy, and the token is
     # nowhere in localStorage except the app's own session.

@@ -27,14 +27,23 @@ const fetcher = createGraphiQLFetcher({
 const session = loadSession();
 const root = createRoot(document.getElementById('graphiql'));
 root.render(
-  createElement(GraphiQL, {
-    fetcher,
-    defaultQuery: EXAMPLE_QUERY,
-    // The signed-in user's token, visible and editable in the Headers tab; headers stay in
-    // memory (never persisted), the rest of the editor state only for this tab's session.
-    initialHeaders: initialHeaders(session),
-    shouldPersistHeaders: false,
-    storage: scopedStorage(window.sessionStorage),
-    defaultEditorToolsVisibility: 'headers',
-  }),
+  createElement(
+    GraphiQL,
+    {
+      fetcher,
+      defaultQuery: EXAMPLE_QUERY,
+      // The signed-in user's token, visible and editable in the Headers tab; headers stay in
+      // memory (never persisted), the rest of the editor state only for this tab's session.
+      initialHeaders: initialHeaders(session),
+      shouldPersistHeaders: false,
+      storage: scopedStorage(window.sessionStorage),
+      defaultEditorToolsVisibility: 'headers',
+    },
+    // Instead of GraphiQL's logo (a link to GitHub): the way back to the app.
+    createElement(
+      GraphiQL.Logo,
+      null,
+      createElement('a', { className: 'mychat-logo', href: '/' }, 'MyChat'),
+    ),
+  ),
 );

@@ -1,0 +1,177 @@
+"""editMessage and deleteMessage over GraphQL: payloads, every typed refusal, live delivery."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.gateway.conftest import Gateway, LiveServer, User
+from tests.gateway.test_subscriptions import PROTOCOLS, next_data, settle
+from tests.support.websocket import GraphQLSocket, data_type, graphql_socket
+
+EDIT = """
+mutation Edit($id: ID!, $text: String!) {
+  editMessage(messageId: $id, text: $text) {
+    __typename
+    ... on MessagePayload { message { id text editedAt deletedAt } }
+    ... on Error { error: message code }
+    ... on ValidationError { field }
+  }
+}
+"""
+DELETE = """
+mutation Delete($id: ID!) {
+  deleteMessage(messageId: $id) {
+    __typename
+    ... on MessagePayload { message { id text editedAt deletedAt } }
+    ... on Error { error: message code }
+  }
+}
+"""
+HISTORY = """
+query History($id: ID!) {
+  chat(id: $id) { messages(last: 10) { edges { node { text editedAt deletedAt } } } }
+}
+"""
+
+
+async def edit(gw: Gateway, user: User | None, message_id: str, text: str) -> dict[str, Any]:
+    variables = {"id": message_id, "text": text}
+    token = None if user is None else user.token
+    result: dict[str, Any] = (await gw.data(EDIT, variables, token))["editMessage"]
+    return result
+
+
+async def delete(gw: Gateway, user: User | None, message_id: str) -> dict[str, Any]:
+    token = None if user is None else user.token
+    result: dict[str, Any] = (await gw.data(DELETE, {"id": message_id}, token))["deleteMessage"]
+    return result
+
+
+async def history(gw: Gateway, user: User, chat_id: str) -> list[dict[str, Any]]:
+    chat = (await gw.data(HISTORY, {"id": chat_id}, user.token))["chat"]
+    return [edge["node"] for edge in chat["messages"]["edges"]]
+
+
+async def test_edit_then_delete(gateway: Gateway) -> None:
+    alice = await gateway.register("Alice")
+    bob = await gateway.register("Bob")
+    chat_id = await gateway.create_chat(alice, "Room", bob)
+    sent = await gateway.send(alice, chat_id, "helo")
+    edited = await edit(gateway, alice, sent["id"], "hello")
+    assert edited["__typename"] == "MessagePayload"
+    assert edited["message"]["text"] == "hello"
+    assert edited["message"]["editedAt"]
+    assert (await history(gateway, bob, chat_id))[0]["text"] == "hello"
+    deleted = await delete(gateway, alice, sent["id"])
+    assert deleted["message"]["text"] == ""
+    assert deleted["message"]["deletedAt"]
+    (tombstone,) = await history(gateway, bob, chat_id)
+    assert tombstone["text"] == ""
+    assert tombstone["deletedAt"]
+    assert tombstone["editedAt"]
+
+
+@pytest.mark.parametrize("verb", ["edit", "delete"])
+async def test_every_refusal_is_typed(gateway: Gateway, verb: str) -> None:
+    alice = await gateway.register("Alice")
+    bob = await gateway.register("Bob")
+    eve = await gateway.register("Eve")
+    chat_id = await gateway.create_chat(alice, "Room", bob)
+    sent = await gateway.send(alice, chat_id, "mine")
+
+    async def change(user: User | None, message_id: str) -> dict[str, Any]:
+        if verb == "edit":
+            return await edit(gateway, user, message_id, "changed")
+        return await delete(gateway, user, message_id)
+
+    assert (await change(bob, sent["id"]))["__typename"] == "NotTheAuthor"
+    assert (await change(eve, sent["id"]))["__typename"] == "NotAMember"
+    assert (await change(alice, "not-an-id"))["__typename"] == "NotFound"
+    assert (await change(alice, chat_id))["__typename"] == "NotFound"  # a Chat id
+    assert (await change(alice, "999999999"))["__typename"] == "NotFound"
+    assert (await change(None, sent["id"]))["__typename"] == "Unauthenticated"
+    await delete(gateway, alice, sent["id"])
+    gone = await change(alice, sent["id"])
+    assert gone["__typename"] == "AlreadyDeleted"
+    assert gone["code"] == "already_deleted"
+
+
+async def test_edit_is_limited_like_a_send(gateway: Gateway) -> None:
+    alice = await gateway.register("Alice")
+    chat_id = await gateway.create_chat(alice, "Room")
+    sent = await gateway.send(alice, chat_id, "short")
+    for text in ("x" * 4001, "  "):
+        refused = await edit(gateway, alice, sent["id"], text)
+        assert refused["__typename"] == "ValidationError"
+        assert refused["field"] == "text"
+    assert (await history(gateway, alice, chat_id))[0]["text"] == "short"
+
+
+CHAT_EVENTS = """subscription($after: ID) {
+  chatEvents(after: $after) {
+    __typename
+    ... on MessageAdded { message { id text } }
+    ... on MessageEdited { message { id text editedAt } chat { id } }
+    ... on MessageDeleted { message { id text deletedAt } chat { id } }
+  }
+}"""
+MESSAGE_ADDED = """subscription($chatId: ID!, $after: ID) {
+  messageAdded(chatId: $chatId, after: $after) { id text editedAt deletedAt }
+}"""
+
+
+async def both(ws: GraphQLSocket, first: str, second: str) -> tuple[dict[str, Any], ...]:
+    """The next payload of each of two operations, in whichever order they come."""
+    found: dict[str, dict[str, Any]] = {}
+    while len(found) < 2:
+        message = await ws.next_payload()
+        assert message["type"] == data_type(ws.protocol), message
+        found[message["id"]] = message["payload"]
+    return found[first], found[second]
+
+
+@PROTOCOLS
+async def test_changes_arrive_live_in_both_subscriptions(live: LiveServer, protocol: str) -> None:
+    gw = live.gateway
+    alice = await gw.register("Alice")
+    bob = await gw.register("Bob")
+    chat_id = await gw.create_chat(alice, "Room", bob)
+    sent = await gw.send(alice, chat_id, "helo")
+    async with graphql_socket(live.ws_url, protocol, token=bob.token) as ws:
+        events = await ws.subscribe(CHAT_EVENTS, {})
+        added = await ws.subscribe(MESSAGE_ADDED, {"chatId": chat_id})
+        await settle()
+        await edit(gw, alice, sent["id"], "hello")
+        edited, again = await both(ws, events, added)
+        await delete(gw, alice, sent["id"])
+        deleted, tombstone = await both(ws, events, added)
+    assert edited["data"]["chatEvents"]["__typename"] == "MessageEdited"
+    assert edited["data"]["chatEvents"]["message"]["text"] == "hello"
+    assert edited["data"]["chatEvents"]["chat"]["id"] == chat_id
+    assert again["data"]["messageAdded"]["text"] == "hello"
+    assert again["data"]["messageAdded"]["editedAt"]
+    assert deleted["data"]["chatEvents"]["__typename"] == "MessageDeleted"
+    assert deleted["data"]["chatEvents"]["message"] == {
+        "id": sent["id"],
+        "text": "",
+        "deletedAt": tombstone["data"]["messageAdded"]["deletedAt"],
+    }
+
+
+async def test_catch_up_shows_messages_as_they_are_now(live: LiveServer) -> None:
+    gw = live.gateway
+    alice = await gw.register("Alice")
+    bob = await gw.register("Bob")
+    chat_id = await gw.create_chat(alice, "Room", bob)
+    seen = await gw.send(alice, chat_id, "seen")
+    missed = await gw.send(alice, chat_id, "typo")
+    erased = await gw.send(alice, chat_id, "oops")
+    await edit(gw, alice, missed["id"], "fixed")
+    await delete(gw, alice, erased["id"])
+    async with graphql_socket(live.ws_url, token=bob.token) as ws:
+        op = await ws.subscribe(CHAT_EVENTS, {"after": seen["id"]})
+        first, second = await next_data(ws, op), await next_data(ws, op)
+    assert first["data"]["chatEvents"]["message"]["text"] == "fixed"
+    assert second["data"]["chatEvents"]["message"] == {"id": erased["id"], "text": ""}
