@@ -118,6 +118,7 @@ class ServiceClient:
         client_host: str | None = None,
         slots: asyncio.Semaphore | None = None,
         user_agent: str | None = None,
+        request_id: str | None = None,
     ) -> None:
         self._transport = transport
         # Bounds the caller's calls in flight (gateway/limits.py): one caller's heavy request
@@ -132,6 +133,9 @@ class ServiceClient:
         if user_agent:
             # Names the device of a new session (the sessions list shows it).
             self._headers["user-agent"] = user_agent
+        if request_id:
+            # The services log the same id: one request followed through every process.
+            self._headers["x-request-id"] = request_id
 
     async def _send(
         self, method: str, path: str, params: Mapping[str, str | int] | None, body: bytes | None
