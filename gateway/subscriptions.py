@@ -20,6 +20,14 @@ from gateway.clients import ChatClient, MessageData, ServiceError
 from gateway.context import Context
 from gateway.errors import ClientFacingError, unauthenticated_error
 from gateway.ids import InvalidGlobalId, database_id, message_cursor_id, to_global_id
+from gateway.owner_events import (
+    OWNER_KINDS,
+    ChatRenamed,
+    MemberRemoved,
+    OwnerChanged,
+    owner_event,
+    removes_viewer,
+)
 from gateway.types import Chat, ChatRole, Member, Message, User, parse_datetime
 from mychat.broker import Resync
 from mychat.events import Event, EventKind
@@ -161,7 +169,10 @@ ChatEvent = Annotated[
     | RemovedFromChat
     | Typing
     | MessagesRead
-    | PresenceChanged,
+    | PresenceChanged
+    | ChatRenamed
+    | MemberRemoved
+    | OwnerChanged,
     strawberry.union("ChatEvent"),
 ]
 
@@ -226,7 +237,7 @@ class Subscription:
         "Missed messages after `after` (a Message id) first, then live ones; no gap,"
         " no duplicate. A message already yielded comes again when it is edited or deleted"
         " (same id, new `text`, `editedAt` or `deletedAt`). Ends with an error when the caller"
-        " leaves the chat."
+        " leaves or is removed from the chat."
     )
     async def message_added(
         self, info: Info, chat_id: strawberry.ID, after: strawberry.ID | None = None
@@ -290,7 +301,7 @@ async def message_stream(
                 if (
                     item.kind == EventKind.MEMBER_LEFT
                     and item.payload["user"]["id"] == viewer.user_id
-                ):
+                ) or removes_viewer(item, viewer.user_id):
                     raise _left_error()
                 if item.kind in CHANGE_KINDS:
                     row = item.payload["message"]
@@ -383,6 +394,11 @@ def _chat_event(context: Context, event: Event, chat_ids: set[int], me: int) -> 
         return None
     if chat_id not in chat_ids:
         return None
+    if removes_viewer(event, me):
+        chat_ids.discard(chat_id)
+        return _removed(chat_id)
+    if event.kind in OWNER_KINDS:
+        return owner_event(context, event)
     if event.kind == EventKind.MEMBER_LEFT:
         user = payload["user"]
         if user["id"] == me:

@@ -108,7 +108,8 @@ async def test_every_write_publishes_its_event_with_the_documented_payload(
     assert created.chat_id == chat_id
     assert set(created.payload) == {"chat", "member_ids"}
     chat = created.payload["chat"]
-    assert set(chat) == {"id", "name", "created_at", "created_by"}
+    assert set(chat) == {"id", "name", "created_at", "created_by", "direct"}
+    assert chat["direct"] is False
     assert (chat["id"], chat["name"], chat["created_by"]) == (chat_id, "Events", alice.id)
     assert iso_utc(chat["created_at"])
     assert created.payload["member_ids"] == [alice.id]
