@@ -42,6 +42,9 @@ def create_app(
         read_markers = ReadMarkers(res.engine, app_broker)
         # `app` is assigned below.
         app.state.chat_res = ChatResources(autocommit_engine, sender, read_markers)
+        if app.state.metrics is not None:
+            app.state.metrics.watch_pool("autocommit", autocommit_engine)
+            app.state.metrics.watch_broker(app_broker)
         try:
             async with deleted_accounts_followed(app_broker, res.engine):
                 yield

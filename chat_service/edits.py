@@ -14,7 +14,6 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chat_service.access import access_chat_for_user
-from chat_service.members import get_member_ids
 from chat_service.messages import MESSAGE_COLUMNS
 from chat_service.sending import check_message_text
 from chat_service.unit_of_work import UnitOfWork
@@ -57,8 +56,7 @@ async def _changed(work: UnitOfWork, kind: EventKind, chat_id: int, message_id: 
     connection: AsyncConnection = work.connection
     row = (await connection.execute(_MESSAGE, {"message_id": message_id})).one()
     message = MessageView(*row)
-    recipients = await get_member_ids(connection, chat_id)  # under the chat's lock
-    work.emit(Event(kind, chat_id, {"message": message.to_json()}, recipients))
+    work.emit(Event(kind, chat_id, {"message": message.to_json()}))
     return message
 
 

@@ -9,7 +9,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chat_service.access import access_chat_for_user, check_access
 from chat_service.history import message_page
-from chat_service.members import get_member_ids
 from chat_service.unit_of_work import UnitOfWork
 from chat_service.views import MessageView
 from mychat.events import Event, EventKind
@@ -160,7 +159,6 @@ async def do_mark_read(work: UnitOfWork, chat_id: int, user_id: int, message_id:
                 EventKind.MESSAGES_READ,
                 chat_id,
                 {"user": user, "last_read_message_id": target},
-                await get_member_ids(work.connection, chat_id),
             )
         )
     return max(target, access.last_read_message_id)

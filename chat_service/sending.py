@@ -26,9 +26,12 @@ row lock is held across one of them, not four.
 
 `Sender` publishes the message_added events (addressed to the chats' members as of the
 COMMIT) after the COMMIT, in id order, each chat's after the groups that locked it earlier
-(chat_service.publish_order), before the senders get their answers; refusals and
-replays publish nothing. A connection that failed or was cancelled mid-transaction is
-invalidated (closed; the server undoes its open transaction), never reused.
+(chat_service.publish_order), before the senders get their answers; refusals publish nothing.
+A replay publishes its stored message again: the process that stored it may have died between
+the COMMIT and the publish (the sender saw no answer and retried), and its subscribers would
+never hear of it; those that did already drop it by id (gateway/catchup.py's SeenIds). A
+connection that failed or was cancelled mid-transaction is invalidated (closed; the server
+undoes its open transaction), never reused.
 """
 
 from __future__ import annotations
@@ -400,7 +403,7 @@ class Sender:
         self, chat_id: int, sender_id: int, sender_nickname: str, text: str, client_id: str | None
     ) -> tuple[MessageView, bool]:
         """Store a message and publish it; (message, created). A repeated client_id returns the
-        stored message (created False), nothing published."""
+        stored message (created False) and publishes it again."""
         send = Send(
             chat_id,
             sender_id,
@@ -440,7 +443,8 @@ class Sender:
                     recipients.get(outcome[0].chat_id, frozenset()),
                 )
                 for outcome in outcomes
-                if isinstance(outcome, tuple) and outcome[1]
+                # Stored now or replayed: a replay's first event may have died with its process.
+                if isinstance(outcome, tuple)
             ]
             if created:
                 await self._order.wait_turn(tickets[0])

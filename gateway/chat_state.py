@@ -23,7 +23,8 @@ import strawberry
 
 from gateway.clients import ChatClient, ChatStateData, MessageData
 from gateway.ids import to_global_id
-from gateway.types import Chat, ChatRole, Message, parse_datetime
+from gateway.types import Chat, ChatRole, Message, User, parse_datetime
+from mychat.events import Event, EventKind
 
 # Builds the GraphQL Message of a row (shared by every local subscriber of the same event).
 MessageBuilder = Callable[[MessageData], Message]
@@ -41,6 +42,8 @@ class ChatState:
     counted_up_to: int  # the newest message id the loaded `base_unread` took into account
     base_unread: int
     unread_ids: list[int] = field(default_factory=list)  # others' messages > counted_up_to
+    is_direct: bool = False
+    direct_with: User | None = None
 
     @property
     def unread(self) -> int:
@@ -57,6 +60,8 @@ class ChatState:
             unread_count=self.unread,
             known_last_message=self.last_message,
             last_message_known=True,
+            is_direct=self.is_direct,
+            direct_with=self.direct_with,
         )
 
 
@@ -89,8 +94,10 @@ class ViewerChats:
             self.chats[row["id"]] = self._state(row)
 
     def _state(self, row: ChatStateData) -> ChatState:
-        last = row["last_message"]
+        last, peer = row["last_message"], row.get("peer")
         return ChatState(
+            is_direct=bool(row.get("direct")),
+            direct_with=None if peer is None else User.from_data(peer),
             id=row["id"],
             global_id=strawberry.ID(to_global_id("Chat", row["id"])),
             name=row["name"],
@@ -161,11 +168,19 @@ class ViewerChats:
             return True
         return state.base_unread == 0
 
-    def left(self, chat_id: int, new_owner_id: int | None) -> None:
-        """Someone else left; the viewer may own the chat now."""
-        state = self.chats.get(chat_id)
-        if state is not None and new_owner_id == self.viewer_id:
-            state.role = ChatRole.OWNER
+    def owner_action(self, event: Event) -> None:
+        """A rename, or a new owner (the viewer, perhaps, or no longer)."""
+        state = self.chats.get(event.chat_id)
+        if state is None:
+            return
+        payload = event.payload
+        if event.kind is EventKind.CHAT_RENAMED:
+            state.name = str(payload["chat"]["name"])
+        elif event.kind is EventKind.OWNER_CHANGED:
+            if payload["owner"]["id"] == self.viewer_id:
+                state.role = ChatRole.OWNER
+            elif payload["previous_owner"]["id"] == self.viewer_id:
+                state.role = ChatRole.MEMBER
 
     def remove(self, chat_id: int) -> bool:
         return self.chats.pop(chat_id, None) is not None

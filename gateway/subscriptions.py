@@ -21,6 +21,14 @@ from gateway.clients import ChatClient, MessageData, ServiceError
 from gateway.context import Context
 from gateway.errors import ClientFacingError, unauthenticated_error
 from gateway.ids import InvalidGlobalId, database_id, message_cursor_id, to_global_id
+from gateway.owner_events import (
+    OWNER_KINDS,
+    ChatRenamed,
+    MemberRemoved,
+    OwnerChanged,
+    owner_event,
+    removes_viewer,
+)
 from gateway.types import Chat, ChatRole, Member, Message, User, parse_datetime
 from mychat.broker import Resync
 from mychat.events import Event, EventKind
@@ -118,7 +126,10 @@ ChatEvent = Annotated[
     | RemovedFromChat
     | Typing
     | MessagesRead
-    | PresenceChanged,
+    | PresenceChanged
+    | ChatRenamed
+    | MemberRemoved
+    | OwnerChanged,
     strawberry.union("ChatEvent"),
 ]
 
@@ -183,7 +194,7 @@ class Subscription:
         "Missed messages after `after` (a Message id) first, then live ones; no gap,"
         " no duplicate. A message already yielded comes again when it is edited or deleted"
         " (same id, new `text`, `editedAt` or `deletedAt`). Ends with an error when the caller"
-        " leaves the chat."
+        " leaves or is removed from the chat."
     )
     async def message_added(
         self, info: Info, chat_id: strawberry.ID, after: strawberry.ID | None = None
@@ -247,7 +258,7 @@ async def message_stream(
                 if (
                     item.kind == EventKind.MEMBER_LEFT
                     and item.payload["user"]["id"] == viewer.user_id
-                ):
+                ) or removes_viewer(item, viewer.user_id):
                     raise _left_error()
                 if item.kind in CHANGE_KINDS:
                     row = item.payload["message"]
@@ -349,9 +360,13 @@ async def _chat_event(context: Context, event: Event, chats: ViewerChats) -> Cha
     chat_id = event.chat_id
     payload = event.payload
     if event.kind == EventKind.CHAT_CREATED:
-        if me in payload.get("member_ids", ()) and chat_id not in chats:
-            return AddedToChat(chat=chats.created(payload["chat"]).chat())
-        return None
+        if me not in payload.get("member_ids", ()) or chat_id in chats:
+            return None
+        if payload["chat"].get("direct"):  # named after the other person: one call
+            await chats.load(context.chat(), [chat_id])
+            state = chats.chats.get(chat_id)
+            return None if state is None else AddedToChat(chat=state.chat())
+        return AddedToChat(chat=chats.created(payload["chat"]).chat())
     if event.kind == EventKind.PRESENCE_CHANGED:
         return _presence_changed(context, payload, chats.ids(), me)
     if event.kind == EventKind.MEMBER_ADDED:
@@ -376,12 +391,17 @@ async def _chat_event(context: Context, event: Event, chats: ViewerChats) -> Cha
         return MemberAdded(chat=chats.chats[chat_id].chat(), member=member)
     if chat_id not in chats:
         return None
+    if removes_viewer(event, me):
+        chats.remove(chat_id)
+        return _removed(chat_id)
+    if event.kind in OWNER_KINDS:
+        chats.owner_action(event)
+        return owner_event(context, event)
     if event.kind == EventKind.MEMBER_LEFT:
         user = payload["user"]
         if user["id"] == me:
             chats.remove(chat_id)
             return _removed(chat_id)
-        chats.left(chat_id, payload.get("new_owner_id"))
         context.reset_loaders()
         return MemberLeft(
             user=User.build(user["id"], user["nickname"]), chat=chats.chats[chat_id].chat()

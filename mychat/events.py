@@ -16,6 +16,10 @@ class EventKind(StrEnum):
     MEMBER_ADDED = "member_added"
     MEMBER_LEFT = "member_left"
     CHAT_CREATED = "chat_created"
+    # Owner actions (chat_service/ownership.py); MEMBER_REMOVED reaches the removed user too.
+    CHAT_RENAMED = "chat_renamed"
+    MEMBER_REMOVED = "member_removed"
+    OWNER_CHANGED = "owner_changed"
     # Live signals (never stored): gateways publish presence, chat_service typing and reads.
     PRESENCE_CHANGED = "presence_changed"
     TYPING = "typing"
@@ -39,9 +43,14 @@ class Event:
     - message_edited, message_deleted: {"message": the same shape, as stored after the change
       (deleted: text "", deleted_at set)}
     - member_added: {"user": {id, nickname}, "added_by": int, "joined_at": str}
-    - member_left: {"user": {id, nickname}, "new_owner_id": int | None} (who owns the chat now,
-      if the leaver handed it over)
-    - chat_created: {"chat": {id, name, created_at, created_by}, "member_ids": [int, ...]}
+    - member_left: {"user": {id, nickname}}
+    - chat_created: {"chat": {id, name, created_at, created_by, direct}, "member_ids": [int]}
+      (a direct chat's name is the stored one; each side shows the other person's nickname)
+    - chat_renamed: {"chat": {id, name}, "previous_name": str, "by": {id, nickname}}
+    - member_removed: {"user": {id, nickname}, "by": {id, nickname}} (the removed user is
+      one of its recipients: their subscriptions end or mark the removal at once)
+    - owner_changed: {"owner": {id, nickname}, "previous_owner": {id, nickname}, "reason":
+      "handed_on" | "owner_left"}
     - presence_changed (chat_id 0): {"user": {id, nickname}, "online": bool, "last_seen_at":
       str | None, "chat_ids": [int, ...]} (the chats whose members may learn it)
     - typing: {"user": {id, nickname}, "typing": bool}
@@ -49,11 +58,12 @@ class Event:
     - sessions_revoked (chat_id 0): {"user_id": int, "sessions": {session id: expiry, Unix s}}
     - account_deleted (chat_id 0): {"user_id": int}
 
-    `recipients`: the chat's members when the change committed (read under the chat's row lock:
-    a user removed before it is not among them, one added before it is), as Zulip's
-    `send_event_on_commit(realm, event, users)`; a gateway delivers the event to them only.
-    A member who left is a recipient of their own member_left (it tells them they are out).
-    None where the event is not addressed by membership (presence, accounts, typing).
+    `recipients`: the chat's members when the change committed (read in its transaction, after
+    the writer took the chat's row lock: a user removed before it is not among them, one added
+    before it is), as Zulip's `send_event_on_commit(realm, event, users)`; a gateway delivers
+    the event to them only. Who left or was removed is a recipient of that event (it tells them
+    they are out). Set by chat_service for every event of a chat it commits (unit_of_work,
+    sending); None where the event is not addressed by membership (presence, accounts, typing).
     """
 
     kind: EventKind
