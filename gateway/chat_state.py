@@ -127,11 +127,6 @@ class ViewerChats:
         )
         return state
 
-    def loaded_with(self, row: MessageData) -> bool:
-        """Whether the message was in the chat when its state was loaded (or reloaded)."""
-        state = self.chats.get(row["chat_id"])
-        return state is not None and row["id"] <= state.counted_up_to
-
     def message(self, row: MessageData, message: Message) -> ChatState | None:
         """A message of one of the viewer's chats, live or caught up, not seen before by this
         subscription: the chat, moved on."""

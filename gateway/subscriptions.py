@@ -287,13 +287,20 @@ async def chat_event_stream(
         raise unauthenticated_error()
     me = viewer.user_id
     with context.resources.limits.subscription(me):
+        chats = ViewerChats(me, partial(_shared_message, context))
+        if after is None:
+            # "From now" is the newest message before we listen: one committed while we start
+            # has its event queued or not (published before we listened), so the catch-up
+            # brings it, and `seen` drops the twin.
+            await chats.load(context.chat())
+            after = chats.newest_message_id()
         async with context.broker.subscribe() as subscription:
-            chats = ViewerChats(me, partial(_shared_message, context))
-            await chats.load(context.chat())  # after subscribing: nothing falls in between
-            # Without `after`: live from the loaded state on, judged per chat (a chat's message
-            # committed after the load may have a lower id than another chat's newest).
-            seen = SeenIds(0 if after is None else after)
-            seen.highest = max(seen.highest, chats.newest_message_id())
+            await chats.load(context.chat())  # after listening: the events move it on exactly
+            # A chat created (or joined) after we listened but before this read is in `chats`
+            # already, and its event waits in the queue: announce it all the same (once), or
+            # the caller never hears of it. Harmless if they had it.
+            unannounced = chats.ids()
+            seen = SeenIds(after)
 
             async def caught_up(since: int) -> AsyncIterator[MessageAdded]:
                 async for row in _all_history_after(context.chat(), since):
@@ -303,9 +310,8 @@ async def chat_event_stream(
                         if event is not None:
                             yield event
 
-            if after is not None:
-                async for replayed in caught_up(after):
-                    yield replayed
+            async for replayed in caught_up(after):
+                yield replayed
             async for item in until_token_expires(context, subscription):
                 if isinstance(item, Resync):
                     before = chats.ids()
@@ -321,7 +327,7 @@ async def chat_event_stream(
                     continue  # membership per event: not a member when it committed
                 if item.kind == EventKind.MESSAGE_ADDED:
                     row = item.payload["message"]
-                    if row["id"] in seen or chats.loaded_with(row):
+                    if row["id"] in seen:
                         continue
                     if row["chat_id"] not in chats and item.recipients is not None:
                         await chats.load(context.chat(), [row["chat_id"]])  # added, not told yet
@@ -330,7 +336,7 @@ async def chat_event_stream(
                     if message_event is not None:
                         yield message_event
                     continue
-                event = await _chat_event(context, item, chats)
+                event = await _chat_event(context, item, chats, unannounced)
                 if event is not None and (signals or not isinstance(event, SIGNALS)):
                     yield event
 
@@ -354,14 +360,19 @@ def _message_added(context: Context, chats: ViewerChats, row: MessageData) -> Me
     return found
 
 
-async def _chat_event(context: Context, event: Event, chats: ViewerChats) -> ChatEvent | None:
-    """The viewer's view of one broker event (not a message), updating their chats."""
+async def _chat_event(
+    context: Context, event: Event, chats: ViewerChats, unannounced: set[int]
+) -> ChatEvent | None:
+    """The viewer's view of one broker event (not a message), updating their chats (and the
+    set of those loaded at the start that no event has announced yet)."""
     me = chats.viewer_id
     chat_id = event.chat_id
     payload = event.payload
     if event.kind == EventKind.CHAT_CREATED:
-        if me not in payload.get("member_ids", ()) or chat_id in chats:
+        if me not in payload.get("member_ids", ()):
             return None
+        if chat_id in chats:
+            return _announce(chats, chat_id, unannounced)
         if payload["chat"].get("direct"):  # named after the other person: one call
             await chats.load(context.chat(), [chat_id])
             state = chats.chats.get(chat_id)
@@ -373,7 +384,7 @@ async def _chat_event(context: Context, event: Event, chats: ViewerChats) -> Cha
         user = payload["user"]
         if user["id"] == me:
             if chat_id in chats:
-                return None
+                return _announce(chats, chat_id, unannounced)
             await chats.load(context.chat(), [chat_id])  # its unread count: one call
             state = chats.chats.get(chat_id)
             context.reset_loaders()  # its members are read now
@@ -437,6 +448,14 @@ async def _chat_event(context: Context, event: Event, chats: ViewerChats) -> Cha
             ),
         )
     return None
+
+
+def _announce(chats: ViewerChats, chat_id: int, unannounced: set[int]) -> AddedToChat | None:
+    """AddedToChat for a chat loaded at the start whose own event comes only now (once)."""
+    if chat_id not in unannounced:
+        return None  # announced already
+    unannounced.discard(chat_id)
+    return AddedToChat(chat=chats.chats[chat_id].chat())
 
 
 def _chat_global_id(chat_id: int) -> strawberry.ID:

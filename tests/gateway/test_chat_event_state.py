@@ -23,7 +23,6 @@ from tests.gateway.test_accounts_redis import TwoGateways, two_gateways
 from tests.gateway.test_http_api import LEAVE, typename
 from tests.gateway.test_live_signals import MARK_READ, event_of
 from tests.gateway.test_redis_gateways import processes
-from tests.gateway.test_subscriptions import settle
 from tests.support.ports import serving
 from tests.support.websocket import GraphQLSocket, graphql_socket
 
@@ -83,8 +82,8 @@ async def test_unread_and_role_stay_exact_through_reads_handover_and_reconnect(
     alice, bob, carol = await people(gw)
     chat_id = await gw.create_chat(alice, "Room", bob, carol)
     async with graphql_socket(live.ws_url, token=bob.token) as ws:
-        await ws.subscribe(CHAT_EVENTS)
-        await settle()
+        async with live.subscribing():
+            await ws.subscribe(CHAT_EVENTS)
         for n in range(3):
             await gw.send(alice, chat_id, f"a{n}")
             assert (await next_message(ws))["chat"]["unreadCount"] == n + 1
