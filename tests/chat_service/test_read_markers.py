@@ -42,6 +42,14 @@ async def mark(
     return body
 
 
+async def two_messages(harness: ChatHarness, alice: Person, bob: Person) -> tuple[int, int, int]:
+    """A chat of Alice's with Bob in it, and two messages of hers: (chat, first, second)."""
+    chat_id = await harness.create_chat(alice, "Room", bob)
+    first = (await harness.send(alice, chat_id, "one"))["id"]
+    second = (await harness.send(alice, chat_id, "two"))["id"]
+    return chat_id, first, second
+
+
 async def test_a_busy_reader_costs_one_write_per_two_seconds(
     harness: ChatHarness, alice: Person, bob: Person
 ) -> None:
@@ -71,9 +79,7 @@ async def test_a_busy_reader_costs_one_write_per_two_seconds(
 async def test_a_marker_pending_at_shutdown_is_written(
     harness: ChatHarness, alice: Person, bob: Person
 ) -> None:
-    chat_id = await harness.create_chat(alice, "Room", bob)
-    first = (await harness.send(alice, chat_id, "one"))["id"]
-    second = (await harness.send(alice, chat_id, "two"))["id"]
+    chat_id, first, second = await two_messages(harness, alice, bob)
     await mark(harness, bob, chat_id, first)  # written at once
     answer = await mark(harness, bob, chat_id, second)  # pending for 2 s
     assert answer["last_read_message_id"] == second
@@ -85,9 +91,7 @@ async def test_a_marker_pending_at_shutdown_is_written(
 async def test_a_marker_never_moves_back_or_past_the_newest(
     harness: ChatHarness, alice: Person, bob: Person
 ) -> None:
-    chat_id = await harness.create_chat(alice, "Room", bob)
-    first = (await harness.send(alice, chat_id, "one"))["id"]
-    second = (await harness.send(alice, chat_id, "two"))["id"]
+    chat_id, first, second = await two_messages(harness, alice, bob)
     assert (await mark(harness, bob, chat_id, second + 1000))["last_read_message_id"] == second
     back = await mark(harness, bob, chat_id, first)
     assert (back["last_read_message_id"], back["chat"]["unread_count"]) == (second, 0)
