@@ -2,6 +2,7 @@
 import { gql } from '@apollo/client';
 
 export * from './accountOperations.js';
+export * from './searchOperations.js';
 
 export const MESSAGE_FIELDS = gql`
   fragment MessageFields on Message {
