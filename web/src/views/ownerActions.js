@@ -27,37 +27,37 @@ export function createOwnerActions({ client, chatId, expire }) {
   /** The buttons beside another member's name. */
   function memberButtons(member) {
     const name = member.user.nickname;
+    const variables = { chatId, userId: member.user.id };
+    const button = ([testId, label, text, mutation, field, expected]) =>
+      h('button', {
+        type: 'button',
+        class: testId === 'member-remove' ? 'ghost small danger-text' : 'ghost small',
+        'data-testid': testId,
+        'aria-label': t(label, { name }),
+        text: t(text),
+        onClick: () => run(mutation, variables, field, expected),
+      });
     return h(
       'span',
       { class: 'member-actions' },
-      h('button', {
-        type: 'button',
-        class: 'ghost small',
-        'data-testid': 'member-make-owner',
-        'aria-label': t('makeOwnerLabel', { name }),
-        text: t('makeOwner'),
-        onClick: () =>
-          run(
-            TRANSFER_OWNERSHIP,
-            { chatId, userId: member.user.id },
-            'transferOwnership',
-            'TransferOwnershipPayload',
-          ),
-      }),
-      h('button', {
-        type: 'button',
-        class: 'ghost small danger-text',
-        'data-testid': 'member-remove',
-        'aria-label': t('removeMemberLabel', { name }),
-        text: t('removeMember'),
-        onClick: () =>
-          run(
-            REMOVE_MEMBER,
-            { chatId, userId: member.user.id },
-            'removeMember',
-            'RemoveMemberPayload',
-          ),
-      }),
+      [
+        [
+          'member-make-owner',
+          'makeOwnerLabel',
+          'makeOwner',
+          TRANSFER_OWNERSHIP,
+          'transferOwnership',
+          'TransferOwnershipPayload',
+        ],
+        [
+          'member-remove',
+          'removeMemberLabel',
+          'removeMember',
+          REMOVE_MEMBER,
+          'removeMember',
+          'RemoveMemberPayload',
+        ],
+      ].map(button),
     );
   }
 
