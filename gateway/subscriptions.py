@@ -327,12 +327,22 @@ async def chat_event_stream(
         raise unauthenticated_error()
     me = viewer.user_id
     with context.resources.limits.subscription(viewer.user_id):
+        # The catch-up covers these chats from `after`. "From now" (no cursor) is the newest
+        # message before we listen: one committed while we start has its event queued or not
+        # (published before we listened), so the catch-up brings it, and `seen` drops the twin.
+        caught_up: set[int] | None = None
+        if after is None:
+            client = context.chat()
+            caught_up = set(await client.chat_ids())
+            newest = await client.last_messages(caught_up) if caught_up else {}
+            after = max((row["id"] for row in newest.values() if row), default=0)
         async with context.broker.subscribe() as subscription:
             client = context.chat()
             chat_ids = set(await client.chat_ids())
-            if after is None:
-                newest = await client.last_messages(chat_ids) if chat_ids else {}
-                after = max((row["id"] for row in newest.values() if row), default=0)
+            # A chat created (or joined) after we subscribed but before this read is in
+            # chat_ids already, and its event waits in the queue: announce it all the same
+            # (once), or the caller never hears of it. Harmless if they had it.
+            unannounced = set(chat_ids)
             seen = SeenIds(after)
 
             def message_added(row: MessageData) -> MessageAdded:
@@ -340,9 +350,11 @@ async def chat_event_stream(
                 context.reset_loaders()  # each event reads current data
                 return MessageAdded(message=Message.from_data(row), chat_db_id=row["chat_id"])
 
-            async for row in _all_history_after(client, after):
-                if row["id"] not in seen and row["chat_id"] in chat_ids:
-                    yield message_added(row)
+            if caught_up is None or caught_up:
+                wanted = chat_ids if caught_up is None else chat_ids & caught_up
+                async for row in _all_history_after(client, after):
+                    if row["id"] not in seen and row["chat_id"] in wanted:
+                        yield message_added(row)
             del client  # clients are made per use: an idle subscription holds none
             async for item in until_token_expires(context, subscription):
                 if isinstance(item, Resync):
@@ -360,7 +372,7 @@ async def chat_event_stream(
                     continue
                 if item.kind in SIGNAL_KINDS and not signals:
                     continue
-                event = _chat_event(context, item, chat_ids, me)
+                event = _chat_event(context, item, chat_ids, me, unannounced)
                 if event is None:
                     continue
                 if isinstance(event, MessageAdded):
@@ -371,24 +383,23 @@ async def chat_event_stream(
                 yield event
 
 
-def _chat_event(context: Context, event: Event, chat_ids: set[int], me: int) -> ChatEvent | None:
-    """The caller's view of one broker event, updating the set of their chats."""
+def _chat_event(
+    context: Context, event: Event, chat_ids: set[int], me: int, unannounced: set[int]
+) -> ChatEvent | None:
+    """The caller's view of one broker event, updating the set of their chats (and of those
+    read at the start that no event has announced yet)."""
     chat_id = event.chat_id
     payload = event.payload
     if event.kind == EventKind.CHAT_CREATED:
-        if me in payload.get("member_ids", ()) and chat_id not in chat_ids:
-            chat_ids.add(chat_id)
-            return AddedToChat(chat_db_id=chat_id)
+        if me in payload.get("member_ids", ()):
+            return _added_to_chat(chat_id, chat_ids, unannounced)
         return None
     if event.kind == EventKind.PRESENCE_CHANGED:
         return _presence_changed(context, payload, chat_ids, me)
     if event.kind == EventKind.MEMBER_ADDED:
         user = payload["user"]
         if user["id"] == me:
-            if chat_id in chat_ids:
-                return None
-            chat_ids.add(chat_id)
-            return AddedToChat(chat_db_id=chat_id)
+            return _added_to_chat(chat_id, chat_ids, unannounced)
         if chat_id in chat_ids:
             return MemberAdded(chat_db_id=chat_id, user_id=user["id"], nickname=user["nickname"])
         return None
@@ -444,6 +455,14 @@ def _chat_event(context: Context, event: Event, chat_ids: set[int], me: int) -> 
             ),
         )
     return None
+
+
+def _added_to_chat(chat_id: int, chat_ids: set[int], unannounced: set[int]) -> AddedToChat | None:
+    if chat_id in chat_ids and chat_id not in unannounced:
+        return None  # announced already
+    chat_ids.add(chat_id)
+    unannounced.discard(chat_id)
+    return AddedToChat(chat_db_id=chat_id)
 
 
 def _chat_global_id(chat_id: int) -> strawberry.ID:

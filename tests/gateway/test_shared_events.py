@@ -30,7 +30,7 @@ from gateway.types import Message
 from mychat.broker import MemoryBroker
 from mychat.tokens import TokenCodec
 from tests.gateway.conftest import LiveServer
-from tests.gateway.test_subscriptions import next_data, settle
+from tests.gateway.test_subscriptions import next_data
 from tests.support.env import TEST_JWT_SECRET
 from tests.support.websocket import TRANSPORT_WS, graphql_socket
 
@@ -297,9 +297,9 @@ async def test_shared_event_still_resolves_each_subscribers_own_view(live: LiveS
         graphql_socket(live.ws_url, TRANSPORT_WS, token=alice.token) as alice_ws,
         graphql_socket(live.ws_url, TRANSPORT_WS, token=bob.token) as bob_ws,
     ):
-        alice_op = await alice_ws.subscribe(CHAT_EVENTS_ROLE, {})
-        bob_op = await bob_ws.subscribe(CHAT_EVENTS_ROLE, {})
-        await settle()
+        async with live.subscribing(2):
+            alice_op = await alice_ws.subscribe(CHAT_EVENTS_ROLE, {})
+            bob_op = await bob_ws.subscribe(CHAT_EVENTS_ROLE, {})
         await gw.send(bob, chat_id, "one event, two views")
         alice_sees = (await next_data(alice_ws, alice_op))["data"]["chatEvents"]
         bob_sees = (await next_data(bob_ws, bob_op))["data"]["chatEvents"]
@@ -331,8 +331,8 @@ async def test_subscribers_of_one_document_all_get_the_shared_result(live: LiveS
         graphql_socket(live.ws_url, TRANSPORT_WS, token=members[2].token) as dave,
     ):
         sockets = [bob, carol, dave]
-        ops = [await ws.subscribe(PLAIN_WATCH, {"chatId": chat_id}) for ws in sockets]
-        await settle()
+        async with live.subscribing(len(sockets)):
+            ops = [await ws.subscribe(PLAIN_WATCH, {"chatId": chat_id}) for ws in sockets]
         for text in ("one", "two"):
             sent = await gw.send(alice, chat_id, text)
             for ws, op in zip(sockets, ops, strict=True):
