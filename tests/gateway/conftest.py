@@ -128,8 +128,9 @@ def service_settings(settings: Settings) -> Settings:
 async def composed(
     settings: Settings, broker: MemoryBroker | None = None
 ) -> AsyncIterator[tuple[Starlette, CountingApp, CountingApp]]:
-    """auth + chat + gateway as in embedded mode (one MemoryBroker), lifespans entered."""
-    broker = broker or MemoryBroker()
+    """auth + chat + gateway as in embedded mode (one MemoryBroker, this one if given: more
+    gateways may share it), lifespans entered."""
+    broker = MemoryBroker() if broker is None else broker
     auth = CountingApp(
         create_auth_app(settings, embedded=True, hash_parameters=FAST_HASHES, broker=broker)
     )

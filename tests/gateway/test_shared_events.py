@@ -26,7 +26,7 @@ from gateway.schema import build_schema
 from gateway.shared_events import SharedEventExecutor, SharedEvents
 from gateway.subscriptions import MessageAdded
 from gateway.transport import HttpTransport
-from gateway.types import Message
+from gateway.types import Chat, ChatRole, Message
 from mychat.broker import MemoryBroker
 from mychat.tokens import TokenCodec
 from tests.gateway.conftest import LiveServer
@@ -60,7 +60,7 @@ EVENTS_PLAIN = """subscription { chatEvents {
   __typename ... on MessageAdded { message { id text } } ... on RemovedFromChat { chatId }
 } }"""
 EVENTS_WITH_RESOLVER = """subscription { chatEvents {
-  ... on MessageAdded { message { id } chat { myRole } }
+  ... on MessageAdded { message { id } chat { lastMessage { id } } }
 } }"""
 
 
@@ -192,10 +192,20 @@ def test_selection_depending_on_variables_runs_per_subscriber(
 def test_union_payloads_share_only_plain_selections(
     graphql_schema: GraphQLSchema, context: Context
 ) -> None:
-    event = MessageAdded(message=Message.from_data(row()), chat_db_id=3)
+    message = Message.from_data(row())
+    chat = Chat(
+        id=message.chat_id,
+        database_id=3,
+        name="Chat",
+        created_at=message.created_at,
+        last_activity_at=message.created_at,
+        my_role=ChatRole.MEMBER,
+        unread_count=1,
+    )
+    event = MessageAdded(message=message, chat=chat)
     shared = context.shared_events
     assert shared.shareable(subscriber_executor(graphql_schema, context, EVENTS_PLAIN), event)
-    # `chat` has a resolver that reads the subscriber's own membership: never shared.
+    # `lastMessage` has a resolver (which may call a service): not shared between users.
     assert not shared.shareable(
         subscriber_executor(graphql_schema, context, EVENTS_WITH_RESOLVER), event
     )
