@@ -22,6 +22,8 @@ async def test_rename_remove_hand_on_and_direct_chats(
     chat_name = unique("Team ")
     await ui.create_chat(alice, chat_name)
     await ui.add_member(alice, bob_nick)
+    # The first add's answer clears the field: wait for it, or it may clear the second name.
+    await expect(alice.get_by_test_id("add-member-nickname")).to_have_value("")
     await ui.add_member(alice, carol_nick)
     await ui.open_chat(bob, chat_name)
     await ui.open_chat(carol, chat_name)
