@@ -59,12 +59,13 @@ export function createFeed({
     }
   }
 
-  function addNote(chatId, kind, name) {
+  function addNote(chatId, kind, name, by = null) {
     noteCounter += 1;
     const note = {
       key: `note-${noteCounter}`,
       kind,
       name,
+      by,
       afterDatabaseId: newestInChat.get(chatId) ?? 0,
     };
     notes.update((current) => {
@@ -99,6 +100,21 @@ export function createFeed({
       case 'RemovedFromChat':
         onRemovedFromChat?.(event.chatId);
         removeChatFromList(cache, event.chatId);
+        break;
+      case 'ChatRenamed':
+        cache.modify({
+          id: cache.identify({ __typename: 'Chat', id: event.chatId }),
+          fields: { name: () => event.name },
+        });
+        addNote(event.chatId, 'renamed', event.name, event.by.nickname);
+        break;
+      case 'MemberRemoved':
+        addNote(event.chatId, 'removed', event.user.nickname, event.by.nickname);
+        client.refetchQueries({ include: 'active' }).catch(() => {});
+        break;
+      case 'OwnerChanged':
+        addNote(event.chatId, 'owner', event.owner.nickname);
+        client.refetchQueries({ include: 'active' }).catch(() => {});
         break;
       default:
         onSignal?.(event); // typing, read receipts, presence: see signals.js

@@ -3,6 +3,7 @@
 import { h, reconcile, uid } from '../dom.js';
 import { formatTime, t } from '../i18n.js';
 import { CHATS, CREATE_CHAT } from '../operations.js';
+import { directChatForm } from './directChat.js';
 import { addChatToList } from '../cacheUpdates.js';
 import { errorText } from './common.js';
 
@@ -117,6 +118,7 @@ export function mountChatList(container, ctx) {
   container.replaceChildren(
     h('h2', { class: 'pane-title', text: t('chats') }),
     form,
+    directChatForm(ctx),
     searchField,
     status,
     scrollArea,
