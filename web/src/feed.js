@@ -86,6 +86,11 @@ export function createFeed({
         onMessage?.(event.message);
         for (const listener of [...liveListeners]) listener(event.message, event.chat);
         break;
+      case 'MessageEdited':
+      case 'MessageDeleted':
+        // Apollo wrote the message as it is now into the normalised cache (same id): every
+        // view of it (the chat, the chat list's preview) redraws from there.
+        break;
       case 'MemberAdded':
         addNote(event.chat.id, 'joined', event.member.user.nickname);
         break;

@@ -2,6 +2,7 @@
 import { gql } from '@apollo/client';
 
 export * from './accountOperations.js';
+export * from './messageOperations.js';
 
 export const MESSAGE_FIELDS = gql`
   fragment MessageFields on Message {
@@ -9,6 +10,8 @@ export const MESSAGE_FIELDS = gql`
     databaseId
     text
     createdAt
+    editedAt
+    deletedAt
     clientId
     chatId
     sender {
@@ -249,6 +252,16 @@ export const CHAT_EVENTS = gql`
         }
         chat {
           ...ChatListFields
+        }
+      }
+      ... on MessageEdited {
+        message {
+          ...MessageFields
+        }
+      }
+      ... on MessageDeleted {
+        message {
+          ...MessageFields
         }
       }
       ... on MemberAdded {

@@ -8,6 +8,7 @@ import { buildTimeline, dayLabel, firstUnread } from '../timeline.js';
 import { errorText } from './common.js';
 import { WIDE_SCREEN, createMembersPanel } from './membersPanel.js';
 import { createChatSignals } from './chatSignals.js';
+import { createMessageActions } from './messageActions.js';
 
 const PAGE_SIZE = 50;
 const LOAD_OLDER_WITHIN_PX = 200;
@@ -45,6 +46,14 @@ export function mountChatView(container, ctx, chatId) {
   // Where "New messages" goes: undefined until the server's page is in (the cache may hold
   // only part of what is unread), then a message id or null.
   let firstUnreadId = unreadAtOpen ? undefined : null;
+
+  const actions = createMessageActions({
+    client,
+    myId,
+    redraw: () => drawMessages(),
+    messages: () => messages,
+  });
+  cleanups.push(services.editing.register((id) => id === chatId && actions.editLast()));
 
   const members = createMembersPanel({
     client,
@@ -188,12 +197,17 @@ export function mountChatView(container, ctx, chatId) {
   }
 
   function timelineItems() {
-    return buildTimeline({
+    const items = buildTimeline({
       messages,
       notes: services.feed.notes.get().get(chatId) ?? [],
       pending: services.outbox.pending.get().get(chatId) ?? [],
       firstUnreadId,
     });
+    // A message is redrawn when it changes (edited, deleted) or its editor opens.
+    for (const item of items) {
+      if (item.kind === 'message') item.key += actions.keySuffix(item.message);
+    }
+    return items;
   }
 
   function drawMessages({ keepPosition = false } = {}) {
@@ -269,7 +283,7 @@ export function mountChatView(container, ctx, chatId) {
       );
     }
     if (item.kind === 'message') {
-      if (existing) return existing; // server messages never change
+      if (existing) return existing; // a change of the message changes its key
       const { message, grouped } = item;
       const mine = message.sender.id === myId;
       return h(
@@ -289,12 +303,14 @@ export function mountChatView(container, ctx, chatId) {
                 'data-testid': 'message-sender',
                 text: message.sender.nickname,
               }),
-          h('p', { class: 'text', 'data-testid': 'message-text', text: message.text }),
+          actions.text(message),
           h(
             'span',
             { class: 'meta' },
             h('time', { datetime: message.createdAt, text: formatTime(message.createdAt) }),
+            actions.editedMark(message),
           ),
+          actions.footer(message),
         ),
       );
     }

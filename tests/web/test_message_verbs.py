@@ -1,0 +1,78 @@
+"""Editing and deleting a message in the web app, between two people live, in both languages."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.async_api import expect
+
+from tests.support import ui
+from tests.support.people import unique
+from tests.web.conftest import Browsers, ServerProcess
+
+pytestmark = pytest.mark.browser
+
+
+async def test_edit_and_delete_live_between_two_people(
+    server: ServerProcess, browsers: Browsers
+) -> None:
+    alice = await browsers.new_page()
+    bob = await browsers.new_page()
+    alice_nick, bob_nick = unique("Alice"), unique("Bob")
+    await ui.register(alice, server.base_url, alice_nick)
+    await ui.register(bob, server.base_url, bob_nick)
+    chat_name = unique("Verbs ")
+    await ui.create_chat(alice, chat_name)
+    await ui.add_member(alice, bob_nick)
+    await ui.open_chat(bob, chat_name)
+    await ui.send(alice, "helo wrld")
+    await ui.send(alice, "a secret")
+    await expect(bob.get_by_test_id("message-text").filter(has_text="a secret")).to_be_visible()
+
+    # Only the author has Edit and Delete.
+    await expect(bob.get_by_test_id("edit-message")).to_have_count(0)
+    await expect(alice.get_by_test_id("edit-message")).to_have_count(2)
+
+    # Alice edits with the button; Bob sees the new text and the mark, live.
+    first = alice.get_by_test_id("message").filter(has_text="helo wrld")
+    await first.get_by_test_id("edit-message").click()
+    field = alice.get_by_test_id("edit-field")
+    await expect(field).to_be_focused()
+    await field.fill("hello world")
+    await field.press("Enter")
+    await expect(field).to_have_count(0)
+    await expect(bob.get_by_test_id("message-text").filter(has_text="hello world")).to_be_visible(
+        timeout=3_000
+    )
+    edited = bob.get_by_test_id("message").filter(has_text="hello world")
+    await expect(edited.get_by_test_id("message-edited")).to_be_visible()
+
+    # Up in an empty composer opens the last own message; Escape leaves it as it was.
+    await alice.get_by_test_id("composer").press("ArrowUp")
+    await expect(alice.get_by_test_id("edit-field")).to_have_value("a secret")
+    await alice.get_by_test_id("edit-field").press("Escape")
+    await expect(alice.get_by_test_id("edit-field")).to_have_count(0)
+
+    # Alice deletes: both see the tombstone in its place, and Bob's chat list preview too.
+    secret = alice.get_by_test_id("message").filter(has_text="a secret")
+    await secret.get_by_test_id("delete-message").click()
+    await alice.get_by_test_id("delete-confirm").click()
+    await expect(alice.get_by_test_id("message-deleted")).to_have_text("message deleted")
+    await expect(bob.get_by_test_id("message-deleted")).to_have_text(
+        "message deleted", timeout=3_000
+    )
+    await expect(bob.get_by_test_id("message-list").get_by_text("a secret")).to_have_count(0)
+    preview = bob.get_by_test_id("chat-link").filter(has_text=chat_name)
+    await expect(preview.get_by_test_id("chat-preview")).to_have_text(
+        f"{alice_nick}: message deleted"
+    )
+    assert await ui.messages(bob) == ["hello world"]
+
+    # After a reload (history from the server) the edit and the tombstone are still there,
+    # and in Russian the tombstone and the mark are Russian.
+    await bob.reload()
+    await ui.open_chat(bob, chat_name)
+    await expect(bob.get_by_test_id("message-deleted")).to_be_visible()
+    await bob.get_by_test_id("language").select_option("ru")
+    await expect(bob.get_by_test_id("message-deleted")).to_have_text("сообщение удалено")
+    await expect(bob.get_by_test_id("message-edited")).to_contain_text("изменено")
+    await bob.get_by_test_id("language").select_option("en")

@@ -1,0 +1,204 @@
+// The message verbs in the chat view: edit and delete one's own message, the "edited" mark
+// and the tombstone of a deleted message. The server's answer (and everyone's live event)
+// updates the message in Apollo's normalised cache; the chat view then redraws it.
+import { h } from '../dom.js';
+import { formatTime, t } from '../i18n.js';
+import '../i18nMessages.js';
+import { DELETE_MESSAGE, EDIT_MESSAGE } from '../operations.js';
+import { errorText } from './common.js';
+
+const ERROR_TEXT = { NotTheAuthor: 'notTheAuthor', AlreadyDeleted: 'alreadyDeleted' };
+
+/**
+ * `redraw()` redraws the chat's messages; `messages()` gives them, oldest first.
+ */
+export function createMessageActions({ client, myId, redraw, messages }) {
+  let editingId = null; // the message whose text is open in an editor
+  let confirmingId = null; // the message asking "Delete for everyone?"
+  let busyId = null; // a mutation in flight for this message
+  const errors = new Map(); // message id -> the text of the last refusal
+
+  function changeable(message) {
+    return message.sender.id === myId && !message.deletedAt;
+  }
+
+  function set(next) {
+    ({ editingId = editingId, confirmingId = confirmingId, busyId = busyId } = next);
+    redraw();
+  }
+
+  async function run(message, mutation, variables, field) {
+    errors.delete(message.id);
+    set({ busyId: message.id });
+    let refusal = null;
+    try {
+      const { data } = await client.mutate({ mutation, variables });
+      const result = data?.[field];
+      if (result?.__typename !== 'MessagePayload') refusal = errorText(result, ERROR_TEXT);
+    } catch {
+      refusal = errorText(null);
+    }
+    if (refusal) {
+      errors.set(message.id, refusal);
+      set({ busyId: null });
+      return false;
+    }
+    set({ busyId: null, editingId: null, confirmingId: null });
+    return true;
+  }
+
+  function save(message, text) {
+    if (text.trim() === message.text) {
+      set({ editingId: null });
+      return;
+    }
+    run(message, EDIT_MESSAGE, { messageId: message.id, text }, 'editMessage');
+  }
+
+  function editor(message) {
+    const field = h('textarea', {
+      class: 'edit-field',
+      rows: Math.min(6, message.text.split('\n').length),
+      'aria-label': t('editLabel'),
+      'data-testid': 'edit-field',
+    });
+    field.value = message.text;
+    field.addEventListener('keydown', (event) => {
+      if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
+        event.preventDefault();
+        save(message, field.value);
+      } else if (event.key === 'Escape') {
+        event.preventDefault();
+        set({ editingId: null });
+      }
+    });
+    // Focus once it is on the page (the chat view inserts it after this returns).
+    queueMicrotask(() => {
+      field.focus();
+      field.setSelectionRange(field.value.length, field.value.length);
+    });
+    return h(
+      'form',
+      {
+        class: 'edit-form',
+        onSubmit: (event) => {
+          event.preventDefault();
+          save(message, field.value);
+        },
+      },
+      field,
+      h(
+        'div',
+        { class: 'message-actions' },
+        h('button', {
+          type: 'submit',
+          class: 'link-button',
+          'data-testid': 'edit-save',
+          disabled: busyId === message.id,
+          text: t('save'),
+        }),
+        h('button', {
+          type: 'button',
+          class: 'link-button',
+          'data-testid': 'edit-cancel',
+          onClick: () => set({ editingId: null }),
+          text: t('cancel'),
+        }),
+      ),
+    );
+  }
+
+  function actionButtons(message) {
+    if (confirmingId === message.id) {
+      return h(
+        'div',
+        { class: 'message-actions', role: 'group', 'aria-label': t('deleteConfirm') },
+        h('span', { text: t('deleteConfirm') }),
+        h('button', {
+          type: 'button',
+          class: 'link-button',
+          'data-testid': 'delete-confirm',
+          disabled: busyId === message.id,
+          onClick: () => run(message, DELETE_MESSAGE, { messageId: message.id }, 'deleteMessage'),
+          text: t('deleteYes'),
+        }),
+        h('button', {
+          type: 'button',
+          class: 'link-button',
+          'data-testid': 'delete-cancel',
+          onClick: () => set({ confirmingId: null }),
+          text: t('cancel'),
+        }),
+      );
+    }
+    return h(
+      'div',
+      { class: 'message-actions' },
+      h('button', {
+        type: 'button',
+        class: 'link-button',
+        'data-testid': 'edit-message',
+        onClick: () => set({ editingId: message.id, confirmingId: null }),
+        text: t('editMessage'),
+      }),
+      h('button', {
+        type: 'button',
+        class: 'link-button',
+        'data-testid': 'delete-message',
+        onClick: () => set({ confirmingId: message.id, editingId: null }),
+        text: t('deleteMessage'),
+      }),
+    );
+  }
+
+  return {
+    /** What the message's key needs so that a change (or opening the editor) redraws it. */
+    keySuffix(message) {
+      const state = editingId === message.id ? 'E' : confirmingId === message.id ? 'C' : '';
+      const error = errors.has(message.id) ? '!' : '';
+      return `:${message.editedAt ?? ''}:${message.deletedAt ? 'D' : ''}${state}${error}`;
+    },
+
+    /** The text, or its editor, or the tombstone. */
+    text(message) {
+      if (message.deletedAt) {
+        return h('p', {
+          class: 'text deleted',
+          'data-testid': 'message-deleted',
+          text: t('messageDeleted'),
+        });
+      }
+      if (editingId === message.id) return editor(message);
+      return h('p', { class: 'text', 'data-testid': 'message-text', text: message.text });
+    },
+
+    /** The "edited" mark for the meta line (null when never edited or deleted). */
+    editedMark(message) {
+      if (!message.editedAt || message.deletedAt) return null;
+      return h('span', {
+        class: 'edited',
+        'data-testid': 'message-edited',
+        title: t('editedAt', { time: formatTime(message.editedAt) }),
+        text: ` · ${t('edited')}`,
+      });
+    },
+
+    /** Edit and Delete under one's own message, and the last refusal. */
+    footer(message) {
+      if (!changeable(message) || editingId === message.id) return null;
+      const error = errors.get(message.id);
+      return [
+        actionButtons(message),
+        error ? h('p', { class: 'action-error', role: 'alert', text: error }) : null,
+      ];
+    },
+
+    /** Up in an empty composer: open the last own message that can still change. */
+    editLast() {
+      const last = [...messages()].reverse().find(changeable);
+      if (!last) return false;
+      set({ editingId: last.id, confirmingId: null });
+      return true;
+    },
+  };
+}
