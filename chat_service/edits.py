@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chat_service.access import access_chat_for_user
 from chat_service.messages import MESSAGE_COLUMNS
+from chat_service.replies import attach_quotes
 from chat_service.sending import check_message_text
 from chat_service.unit_of_work import UnitOfWork
 from chat_service.views import MessageView
@@ -55,7 +56,7 @@ async def _changed(work: UnitOfWork, kind: EventKind, chat_id: int, message_id: 
     """The message as stored now, and its event (the whole message: subscribers need no call)."""
     connection: AsyncConnection = work.connection
     row = (await connection.execute(_MESSAGE, {"message_id": message_id})).one()
-    message = MessageView(*row)
+    (message,) = await attach_quotes(connection, [MessageView(*row)])
     work.emit(Event(kind, chat_id, {"message": message.to_json()}))
     return message
 

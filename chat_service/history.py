@@ -34,7 +34,7 @@ _PAGE = """
 SELECT m.id, m.chat_id, m.sender_id,
        (SELECT u.nickname FROM users u WHERE u.id = m.sender_id),
        m.text, CAST(m.created_at AS CHAR), m.client_id,
-       CAST(m.edited_at AS CHAR), CAST(m.deleted_at AS CHAR)
+       CAST(m.edited_at AS CHAR), CAST(m.deleted_at AS CHAR), m.reply_to_id
 FROM messages m
 WHERE EXISTS (SELECT 1 FROM chat_members cm WHERE cm.chat_id = ? AND cm.user_id = ?)
   AND m.chat_id = ? {bound}
@@ -122,7 +122,7 @@ async def message_page(
 
 def message_view(row: Row) -> MessageView:
     """A MessageView from a row of the driver statements here and in chat_service.sending."""
-    id_, chat, sender, nickname, text, at, client_id, edited, deleted = row
+    id_, chat, sender, nickname, text, at, client_id, edited, deleted, reply_to_id = row
     return MessageView(
         id_,
         chat,
@@ -133,4 +133,5 @@ def message_view(row: Row) -> MessageView:
         client_id,
         utc_or_none(edited),
         utc_or_none(deleted),
+        reply_to_id,
     )

@@ -166,7 +166,7 @@ async def leave_chat(call: Call) -> dict[str, Any]:
 
 
 async def send_message(call: Call) -> dict[str, Any]:
-    message, created = await send_message_from_body(call)
+    message, created = await send_message_from_body(call, replies=True)
     return {"message": message.to_response(), "created": created}
 
 

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chat_service.access import access_chat_for_user, check_access
 from chat_service.history import message_page
+from chat_service.replies import attach_quotes
 from chat_service.unit_of_work import UnitOfWork
 from chat_service.views import MessageView
 from mychat.events import Event, EventKind
@@ -32,6 +33,7 @@ MESSAGE_COLUMNS = (
     _m.client_id,
     _m.edited_at,
     _m.deleted_at,
+    _m.reply_to_id,
 )
 
 
@@ -59,10 +61,11 @@ async def get_chat_messages(
         return [], False
     if after is None:
         page.reverse()  # read newest first
-    if len(page) <= limit:
-        return page, False
-    # One row beyond the page: the oldest (backwards) or the newest (forwards) is dropped.
-    return (page[:limit], True) if after is not None else (page[1:], True)
+    more = len(page) > limit
+    if more:
+        # One row beyond the page: the oldest (backwards) or the newest (forwards) is dropped.
+        page = page[:limit] if after is not None else page[1:]
+    return await attach_quotes(connection, page), more
 
 
 _AFTER_IN_MY_CHATS = (
@@ -80,7 +83,7 @@ async def get_messages_after(
     """Messages in all the user's chats with id > after, oldest first (subscription catch-up)."""
     params = {"user_id": user_id, "after": after, "limit": limit + 1}
     page = [MessageView(*row) for row in await connection.execute(_AFTER_IN_MY_CHATS, params)]
-    return page[:limit], len(page) > limit
+    return await attach_quotes(connection, page[:limit]), len(page) > limit
 
 
 _LAST_IDS = (
@@ -100,9 +103,10 @@ async def get_last_messages(
     message_ids = [message_id for message_id in last_ids.values() if message_id is not None]
     found: dict[int, MessageView] = {}
     if message_ids:
-        views = [
-            MessageView(*row) for row in await connection.execute(_BY_IDS, {"ids": message_ids})
-        ]
+        views = await attach_quotes(
+            connection,
+            [MessageView(*row) for row in await connection.execute(_BY_IDS, {"ids": message_ids})],
+        )
         found = {view.chat_id: view for view in views}
     return {chat_id: found.get(chat_id) for chat_id in last_ids}
 

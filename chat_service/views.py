@@ -13,6 +13,26 @@ def iso(moment: datetime) -> str:
     return moment.isoformat()
 
 
+class Quote(NamedTuple):
+    """What a reply shows of the message it answers: its sender and first line (a tombstone's
+    text is "")."""
+
+    id: int
+    sender_id: int
+    sender_nickname: str
+    text: str
+    deleted_at: datetime | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "sender_id": self.sender_id,
+            "sender_nickname": self.sender_nickname,
+            "text": self.text,
+            "deleted_at": None if self.deleted_at is None else iso(self.deleted_at),
+        }
+
+
 class MessageView(NamedTuple):
     """A message as every API shows it (a NamedTuple: a page builds up to 500 of them)."""
 
@@ -25,6 +45,8 @@ class MessageView(NamedTuple):
     client_id: str | None
     edited_at: datetime | None = None  # the last edit (chat_service.edits)
     deleted_at: datetime | None = None  # deleted: `text` is "" (a tombstone)
+    reply_to_id: int | None = None  # the message this one answers
+    reply_to: Quote | None = None  # its quote (chat_service.replies.attach_quotes)
 
     def to_response(self) -> dict[str, Any]:
         """The internal API's message for a JSON response: `created_at` stays a datetime, which
@@ -40,6 +62,7 @@ class MessageView(NamedTuple):
             "client_id": self.client_id,
             "edited_at": self.edited_at,
             "deleted_at": self.deleted_at,
+            "reply_to": None if self.reply_to is None else self.reply_to.to_json(),
         }
 
     def to_json(self) -> dict[str, Any]:

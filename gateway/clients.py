@@ -40,6 +40,14 @@ class MemberData(TypedDict):
     last_read_message_id: NotRequired[int]
 
 
+class QuoteData(TypedDict):
+    id: int
+    sender_id: int
+    sender_nickname: str
+    text: str
+    deleted_at: str | None
+
+
 class MessageData(TypedDict):
     id: int
     chat_id: int
@@ -50,6 +58,7 @@ class MessageData(TypedDict):
     client_id: str | None
     edited_at: NotRequired[str | None]
     deleted_at: NotRequired[str | None]
+    reply_to: NotRequired[QuoteData | None]
 
 
 class AuthData(TypedDict):
@@ -314,10 +323,14 @@ class ChatClient(ServiceClient):
     async def leave(self, chat_id: int) -> None:
         await self.call("POST", f"/internal/chats/{chat_id}/leave")
 
-    async def send_message(self, chat_id: int, text: str, client_id: str | None) -> MessageData:
+    async def send_message(
+        self, chat_id: int, text: str, client_id: str | None, reply_to_id: int | None = None
+    ) -> MessageData:
         payload: dict[str, Any] = {"text": text}
         if client_id is not None:
             payload["client_id"] = client_id
+        if reply_to_id is not None:
+            payload["reply_to_id"] = reply_to_id
         body = await self.call("POST", f"/internal/chats/{chat_id}/messages", json=payload)
         return cast(MessageData, body["message"])
 

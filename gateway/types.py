@@ -15,6 +15,7 @@ from gateway.clients import (
     MemberData,
     MessageData,
     MessagePage,
+    QuoteData,
     ServiceError,
     UserData,
 )
@@ -115,6 +116,34 @@ class Member:
         return seen.last_seen_at
 
 
+@strawberry.type(
+    description="What a reply shows of the message it answers, as that message is now."
+)
+class ReplyQuote:
+    message_id: strawberry.ID = strawberry.field(
+        description="The answered message's id: jump to it (it is in the same chat)."
+    )
+    database_id: int
+    sender: User
+    text: str = strawberry.field(
+        description="The first line of its current text (at most 200 characters); empty when"
+        " it was deleted."
+    )
+    deleted_at: datetime | None = strawberry.field(
+        description="Set when the answered message was deleted: show its tombstone."
+    )
+
+    @classmethod
+    def from_data(cls, data: QuoteData) -> ReplyQuote:
+        return cls(
+            message_id=strawberry.ID(to_global_id("Message", data["id"])),
+            database_id=data["id"],
+            sender=User.build(data["sender_id"], data["sender_nickname"]),
+            text=data["text"],
+            deleted_at=_optional_datetime(data["deleted_at"]),
+        )
+
+
 @strawberry.type
 class Message(Node):
     database_id: int
@@ -136,6 +165,9 @@ class Message(Node):
         " erased and the message stays in the history as a tombstone. Live through chatEvents'"
         " MessageDeleted.",
     )
+    reply_to: ReplyQuote | None = strawberry.field(
+        default=None, description="The message this one replies to (null: not a reply)."
+    )
 
     @classmethod
     def from_data(cls, data: MessageData) -> Message:
@@ -149,7 +181,12 @@ class Message(Node):
             chat_id=strawberry.ID(to_global_id("Chat", data["chat_id"])),
             edited_at=_optional_datetime(data.get("edited_at")),
             deleted_at=_optional_datetime(data.get("deleted_at")),
+            reply_to=_quote(data.get("reply_to")),
         )
+
+
+def _quote(data: QuoteData | None) -> ReplyQuote | None:
+    return None if data is None else ReplyQuote.from_data(data)
 
 
 def _optional_datetime(value: str | None) -> datetime | None:

@@ -140,6 +140,9 @@ messages = Table(
     Column("edited_at", UTCDateTime(), nullable=True),
     # Set by a delete: the text is erased (''), the row stays as a tombstone in the history.
     Column("deleted_at", UTCDateTime(), nullable=True),
+    # The message this one replies to (same chat, checked on send; never removed, as a delete
+    # keeps a tombstone), or NULL.
+    Column("reply_to_id", Id, nullable=True),
     Index("ix_messages_chat_id_id", "chat_id", "id"),
     UniqueConstraint("sender_id", "client_id", name="uq_messages_sender_id_client_id"),
 )

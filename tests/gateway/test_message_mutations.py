@@ -175,3 +175,46 @@ async def test_catch_up_shows_messages_as_they_are_now(live: LiveServer) -> None
         first, second = await next_data(ws, op), await next_data(ws, op)
     assert first["data"]["chatEvents"]["message"]["text"] == "fixed"
     assert second["data"]["chatEvents"]["message"] == {"id": erased["id"], "text": ""}
+
+
+REPLY = """
+mutation Reply($chatId: ID!, $text: String!, $replyTo: ID) {
+  sendMessage(chatId: $chatId, text: $text, replyTo: $replyTo) {
+    __typename
+    ... on SendMessagePayload {
+      message { id replyTo { messageId databaseId text deletedAt sender { nickname } } }
+    }
+    ... on Error { error: message code }
+  }
+}
+"""
+
+
+async def test_a_reply_shows_a_quote_and_refuses_a_message_elsewhere(gateway: Gateway) -> None:
+    alice = await gateway.register("Alice")
+    bob = await gateway.register("Bob")
+    chat_id = await gateway.create_chat(alice, "Room", bob)
+    other_chat = await gateway.create_chat(alice, "Other")
+    original = await gateway.send(alice, chat_id, "lunch?\nat noon")
+    elsewhere = await gateway.send(alice, other_chat, "not here")
+
+    async def reply(to: str) -> dict[str, Any]:
+        variables = {"chatId": chat_id, "text": "yes", "replyTo": to}
+        result: dict[str, Any] = (await gateway.data(REPLY, variables, bob.token))["sendMessage"]
+        return result
+
+    sent = await reply(original["id"])
+    assert sent["message"]["replyTo"] == {
+        "messageId": original["id"],
+        "databaseId": original["databaseId"],
+        "text": "lunch?",
+        "deletedAt": None,
+        "sender": {"nickname": "Alice"},
+    }
+    for bad in (elsewhere["id"], "999999999", "not-an-id"):
+        refused = await reply(bad)
+        assert refused["__typename"] == "NotFound", refused
+    await delete(gateway, alice, original["id"])
+    tombstone = (await reply(original["id"]))["message"]["replyTo"]
+    assert tombstone["text"] == ""
+    assert tombstone["deletedAt"]
