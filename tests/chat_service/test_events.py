@@ -131,6 +131,7 @@ async def test_every_write_publishes_its_event_with_the_documented_payload(
         "client_id": client_id,
         "edited_at": None,
         "deleted_at": None,
+        "reply_to": None,
     }
     assert iso_utc(payload["created_at"])
 

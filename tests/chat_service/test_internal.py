@@ -47,6 +47,7 @@ MESSAGE_KEYS = {
     "client_id",
     "edited_at",
     "deleted_at",
+    "reply_to",
 }
 
 

@@ -76,3 +76,67 @@ async def test_edit_and_delete_live_between_two_people(
     await expect(bob.get_by_test_id("message-deleted")).to_have_text("сообщение удалено")
     await expect(bob.get_by_test_id("message-edited")).to_contain_text("изменено")
     await bob.get_by_test_id("language").select_option("en")
+
+
+async def test_reply_quotes_jumps_and_shows_the_tombstone(
+    server: ServerProcess, browsers: Browsers
+) -> None:
+    alice = await browsers.new_page()
+    bob = await browsers.new_page()
+    alice_nick, bob_nick = unique("Alice"), unique("Bob")
+    await ui.register(alice, server.base_url, alice_nick)
+    await ui.register(bob, server.base_url, bob_nick)
+    chat_name = unique("Replies ")
+    await ui.create_chat(alice, chat_name)
+    await ui.add_member(alice, bob_nick)
+    await ui.open_chat(bob, chat_name)
+    await ui.send(alice, "Lunch at noon?\nOr later")
+    for number in range(12):  # enough to scroll the original out of view
+        await ui.send(alice, f"filler {number}")
+    question = bob.get_by_test_id("message").filter(has_text="Lunch at noon?")
+    await expect(bob.get_by_test_id("message-text").filter(has_text="filler 11")).to_be_visible()
+
+    # Bob answers the question: the banner shows what he answers; the reply quotes it.
+    await question.get_by_test_id("reply-message").click()
+    await expect(bob.get_by_test_id("reply-banner")).to_contain_text("Lunch at noon?")
+    await expect(bob.get_by_test_id("composer")).to_be_focused()
+    await ui.send(bob, "Noon works")
+    await expect(bob.get_by_test_id("reply-banner")).to_be_hidden()
+    answer = alice.get_by_test_id("message").filter(has_text="Noon works")
+    quote = answer.get_by_test_id("reply-quote")
+    await expect(quote).to_contain_text(alice_nick)
+    await expect(answer.get_by_test_id("reply-quote-text")).to_have_text("Lunch at noon?")
+
+    # A click on the quote brings the original into view.
+    original = alice.get_by_test_id("message").filter(has_text="Or later")
+    await alice.get_by_test_id("message-list").evaluate(
+        "list => list.parentElement.scrollTo(0, list.parentElement.scrollHeight)"
+    )
+    await quote.click()
+    await expect(original).to_be_in_viewport()
+    await expect(original).to_have_class("message mine highlight")
+
+    # Escape in the composer cancels a reply before it is sent.
+    await (
+        alice.get_by_test_id("message")
+        .filter(has_text="filler 3")
+        .get_by_test_id("reply-message")
+        .click()
+    )
+    await alice.get_by_test_id("composer").press("Escape")
+    await expect(alice.get_by_test_id("reply-banner")).to_be_hidden()
+
+    # Alice deletes the question: the reply shows the tombstone live, and after a reload.
+    await original.get_by_test_id("delete-message").click()
+    await alice.get_by_test_id("delete-confirm").click()
+    bob_quote = bob.get_by_test_id("message").filter(has_text="Noon works")
+    await expect(bob_quote.get_by_test_id("reply-quote-text")).to_have_text(
+        "message deleted", timeout=3_000
+    )
+    await bob.reload()
+    await ui.open_chat(bob, chat_name)
+    await expect(
+        bob.get_by_test_id("message")
+        .filter(has_text="Noon works")
+        .get_by_test_id("reply-quote-text")
+    ).to_have_text("message deleted")

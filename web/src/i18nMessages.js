@@ -14,6 +14,11 @@ addMessages('en', {
   deleteYes: 'Delete',
   notTheAuthor: 'Only the author can change this message.',
   alreadyDeleted: 'This message was deleted.',
+  reply: 'Reply',
+  replyingTo: 'Replying to {name}',
+  cancelReply: 'Cancel reply',
+  goToQuoted: 'Go to the message from {name}',
+  quotedGone: 'The message is not loaded; scroll up to find it.',
 });
 
 addMessages('ru', {
@@ -29,4 +34,9 @@ addMessages('ru', {
   deleteYes: 'Удалить',
   notTheAuthor: 'Изменить сообщение может только автор.',
   alreadyDeleted: 'Это сообщение удалено.',
+  reply: 'Ответить',
+  replyingTo: 'Ответ для {name}',
+  cancelReply: 'Отменить ответ',
+  goToQuoted: 'Перейти к сообщению от {name}',
+  quotedGone: 'Сообщение не загружено; прокрутите вверх, чтобы найти его.',
 });

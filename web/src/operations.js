@@ -18,6 +18,16 @@ export const MESSAGE_FIELDS = gql`
       id
       nickname
     }
+    replyTo {
+      messageId
+      databaseId
+      text
+      deletedAt
+      sender {
+        id
+        nickname
+      }
+    }
   }
 `;
 
@@ -213,8 +223,8 @@ export const LEAVE_CHAT = gql`
 `;
 
 export const SEND_MESSAGE = gql`
-  mutation SendMessage($chatId: ID!, $text: String!, $clientId: String) {
-    sendMessage(chatId: $chatId, text: $text, clientId: $clientId) {
+  mutation SendMessage($chatId: ID!, $text: String!, $clientId: String, $replyTo: ID) {
+    sendMessage(chatId: $chatId, text: $text, clientId: $clientId, replyTo: $replyTo) {
       __typename
       ... on SendMessagePayload {
         message {

@@ -9,6 +9,7 @@ import { errorText } from './common.js';
 import { WIDE_SCREEN, createMembersPanel } from './membersPanel.js';
 import { createChatSignals } from './chatSignals.js';
 import { createMessageActions } from './messageActions.js';
+import { announce } from '../announcer.js';
 
 const PAGE_SIZE = 50;
 const LOAD_OLDER_WITHIN_PX = 200;
@@ -52,6 +53,8 @@ export function mountChatView(container, ctx, chatId) {
     myId,
     redraw: () => drawMessages(),
     messages: () => messages,
+    onReply: (quote) => setReplyingTo(quote),
+    jumpTo: (messageId) => jumpTo(messageId),
   });
   cleanups.push(services.editing.register((id) => id === chatId && actions.editLast()));
 
@@ -118,6 +121,51 @@ export function mountChatView(container, ctx, chatId) {
     'aria-describedby': `${composerId}-hint`,
     'data-testid': 'composer',
   });
+  // The message being answered, shown above the composer until sent or cancelled.
+  let replyingTo = null;
+  const replyBanner = h('div', {
+    class: 'reply-banner',
+    hidden: true,
+    'data-testid': 'reply-banner',
+  });
+  function setReplyingTo(quote) {
+    replyingTo = quote;
+    replyBanner.hidden = !quote;
+    replyBanner.replaceChildren();
+    if (quote) {
+      replyBanner.append(
+        h('span', {
+          class: 'quote-sender',
+          text: t('replyingTo', { name: quote.sender.nickname }),
+        }),
+        h('span', { class: 'quote-text', text: quote.text }),
+        h('button', {
+          type: 'button',
+          class: 'link-button',
+          'data-testid': 'reply-cancel',
+          onClick: () => {
+            setReplyingTo(null);
+            textarea.focus();
+          },
+          text: t('cancelReply'),
+        }),
+      );
+      textarea.focus();
+    }
+  }
+
+  /** Scroll a loaded message into view and flash it; say so when it is not loaded. */
+  function jumpTo(messageId) {
+    const target = messageList.querySelector(`[data-message-id="${CSS.escape(messageId)}"]`);
+    if (!target) {
+      announce(t('quotedGone'));
+      return;
+    }
+    target.scrollIntoView({ block: 'center' });
+    target.classList.add('highlight');
+    setTimeout(() => target.classList.remove('highlight'), 1500);
+  }
+
   const composer = h(
     'form',
     { class: 'composer', onSubmit: onSend, 'data-testid': 'composer-form' },
@@ -135,6 +183,9 @@ export function mountChatView(container, ctx, chatId) {
     if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
       event.preventDefault();
       composer.requestSubmit();
+    } else if (event.key === 'Escape' && replyingTo) {
+      event.preventDefault();
+      setReplyingTo(null);
     } else if (event.key === 'ArrowUp' && !textarea.value && !event.isComposing) {
       // Up in an empty composer edits the last own message (once editing exists).
       if (services.editing.editLast(chatId)) event.preventDefault();
@@ -153,7 +204,7 @@ export function mountChatView(container, ctx, chatId) {
   const body = h(
     'div',
     { class: 'chat-body' },
-    h('div', { class: 'chat-main' }, scroller, jumpButton, live.element, composer),
+    h('div', { class: 'chat-main' }, scroller, jumpButton, live.element, replyBanner, composer),
     members.element,
   );
   const view = h('section', { class: 'chat-view', 'data-testid': 'chat-view' }, header, body);
@@ -303,6 +354,7 @@ export function mountChatView(container, ctx, chatId) {
                 'data-testid': 'message-sender',
                 text: message.sender.nickname,
               }),
+          actions.quote(message),
           actions.text(message),
           h(
             'span',
@@ -471,7 +523,8 @@ export function mountChatView(container, ctx, chatId) {
     textarea.value = '';
     services.drafts.set(chatId, '');
     autoGrow();
-    services.outbox.send(chatId, text);
+    services.outbox.send(chatId, text, replyingTo);
+    setReplyingTo(null);
     live.sent();
     scroller.scrollTop = scroller.scrollHeight;
   }

@@ -9,10 +9,16 @@ import { errorText } from './common.js';
 
 const ERROR_TEXT = { NotTheAuthor: 'notTheAuthor', AlreadyDeleted: 'alreadyDeleted' };
 
+/** The first line of a text, as the server quotes it (chat_service/replies.py). */
+export function firstLine(text) {
+  return text.trim().split('\n', 1)[0].trim();
+}
+
 /**
- * `redraw()` redraws the chat's messages; `messages()` gives them, oldest first.
+ * `redraw()` redraws the chat's messages; `messages()` gives them, oldest first;
+ * `onReply(quote)` starts a reply in the composer; `jumpTo(messageId)` shows a message.
  */
-export function createMessageActions({ client, myId, redraw, messages }) {
+export function createMessageActions({ client, myId, redraw, messages, onReply, jumpTo }) {
   let editingId = null; // the message whose text is open in an editor
   let confirmingId = null; // the message asking "Delete for everyone?"
   let busyId = null; // a mutation in flight for this message
@@ -108,6 +114,32 @@ export function createMessageActions({ client, myId, redraw, messages }) {
     );
   }
 
+  /** The answered message as it is now: from the page when loaded, else the server's quote. */
+  function original(message) {
+    const quote = message.replyTo;
+    if (!quote) return null;
+    const loaded = messages().find((candidate) => candidate.id === quote.messageId);
+    if (!loaded) return quote;
+    return { ...quote, text: firstLine(loaded.text), deletedAt: loaded.deletedAt };
+  }
+
+  function replyButton(message) {
+    return h('button', {
+      type: 'button',
+      class: 'link-button',
+      'data-testid': 'reply-message',
+      onClick: () =>
+        onReply({
+          messageId: message.id,
+          databaseId: message.databaseId,
+          text: firstLine(message.text),
+          deletedAt: null,
+          sender: message.sender,
+        }),
+      text: t('reply'),
+    });
+  }
+
   function actionButtons(message) {
     if (confirmingId === message.id) {
       return h(
@@ -131,9 +163,11 @@ export function createMessageActions({ client, myId, redraw, messages }) {
         }),
       );
     }
+    if (!changeable(message)) return h('div', { class: 'message-actions' }, replyButton(message));
     return h(
       'div',
       { class: 'message-actions' },
+      replyButton(message),
       h('button', {
         type: 'button',
         class: 'link-button',
@@ -156,7 +190,31 @@ export function createMessageActions({ client, myId, redraw, messages }) {
     keySuffix(message) {
       const state = editingId === message.id ? 'E' : confirmingId === message.id ? 'C' : '';
       const error = errors.has(message.id) ? '!' : '';
-      return `:${message.editedAt ?? ''}:${message.deletedAt ? 'D' : ''}${state}${error}`;
+      const quoted = original(message);
+      const quote = quoted ? `:${quoted.deletedAt ? 'D' : quoted.text}` : '';
+      return `:${message.editedAt ?? ''}:${message.deletedAt ? 'D' : ''}${state}${error}${quote}`;
+    },
+
+    /** The quote of the answered message, a button that shows it (null: not a reply). */
+    quote(message) {
+      const quoted = original(message);
+      if (!quoted || message.deletedAt) return null;
+      return h(
+        'button',
+        {
+          type: 'button',
+          class: 'quote',
+          'data-testid': 'reply-quote',
+          'aria-label': t('goToQuoted', { name: quoted.sender.nickname }),
+          onClick: () => jumpTo(quoted.messageId),
+        },
+        h('span', { class: 'quote-sender', text: quoted.sender.nickname }),
+        h('span', {
+          class: quoted.deletedAt ? 'quote-text deleted' : 'quote-text',
+          'data-testid': 'reply-quote-text',
+          text: quoted.deletedAt ? t('messageDeleted') : quoted.text,
+        }),
+      );
     },
 
     /** The text, or its editor, or the tombstone. */
@@ -183,9 +241,9 @@ export function createMessageActions({ client, myId, redraw, messages }) {
       });
     },
 
-    /** Edit and Delete under one's own message, and the last refusal. */
+    /** Reply under every message; Edit and Delete under one's own; the last refusal. */
     footer(message) {
-      if (!changeable(message) || editingId === message.id) return null;
+      if (message.deletedAt || editingId === message.id) return null;
       const error = errors.get(message.id);
       return [
         actionButtons(message),
