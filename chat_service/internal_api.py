@@ -6,7 +6,7 @@ from typing import Any
 
 from starlette.routing import BaseRoute, Route
 
-from chat_service.access import access_chat_for_user, not_a_member
+from chat_service.access import access_chat_for_user, message_not_found, not_a_member
 from chat_service.chats import (
     CHATS_PAGE_MAX,
     do_create_chat,
@@ -14,7 +14,7 @@ from chat_service.chats import (
     get_chats_by_ids,
     get_chats_for_user,
 )
-from chat_service.edits import do_delete_message, do_edit_message, message_not_found
+from chat_service.edits import do_delete_message, do_edit_message
 from chat_service.endpoints import (
     Call,
     Work,
@@ -32,6 +32,7 @@ from chat_service.messages import (
     get_last_messages,
     get_messages_after,
 )
+from chat_service.reactions import attach_reactions, do_toggle_reaction
 from chat_service.sending import check_send_rate
 from chat_service.typing import publish_typing
 from chat_service.users import get_contacts
@@ -41,7 +42,9 @@ CHATS_PAGE_DEFAULT = 20
 MESSAGES_PAGE_DEFAULT = 50
 
 
-def _messages_json(messages: list[MessageView], has_more: bool) -> dict[str, Any]:
+async def _messages_json(call: Call, messages: list[MessageView], has_more: bool) -> dict[str, Any]:
+    """A page for the gateway, with each message's reactions (the REST history has none)."""
+    messages = await attach_reactions(call.connection, messages)
     return {"messages": [message.to_response() for message in messages], "has_more": has_more}
 
 
@@ -120,7 +123,7 @@ async def chat_messages(call: Call) -> dict[str, Any]:
         messages, has_more = await get_chat_messages(
             call.connection, call.chat_id, call.user_id, limit=limit, before=before
         )
-    body = _messages_json(messages, has_more)
+    body = await _messages_json(call, messages, has_more)
     if chat is not None:
         body["chat"] = chat
     return body
@@ -144,7 +147,7 @@ async def messages_after(call: Call) -> dict[str, Any]:
         raise call.invalid("after", "after is required")
     limit = call.page_size("limit", default=HISTORY_MAX, maximum=HISTORY_MAX)
     messages, has_more = await get_messages_after(call.connection, call.user_id, after, limit)
-    return _messages_json(messages, has_more)
+    return await _messages_json(call, messages, has_more)
 
 
 async def create_chat(call: Call) -> dict[str, Any]:
@@ -182,6 +185,14 @@ async def edit_message(call: Call) -> dict[str, Any]:
     message_id, text = _message_id(call), call.text_field("text")
     check_send_rate(call.state.send_limiter, call.user_id)
     message = await do_edit_message(call.work, message_id, call.user_id, text)
+    return {"message": message.to_response()}
+
+
+async def toggle_reaction(call: Call) -> dict[str, Any]:
+    """Reactions count against the sending limit too."""
+    message_id, emoji = _message_id(call), call.text_field("emoji")
+    check_send_rate(call.state.send_limiter, call.user_id)
+    message = await do_toggle_reaction(call.work, message_id, call.user_id, emoji)
     return {"message": message.to_response()}
 
 
@@ -229,4 +240,5 @@ def internal_routes() -> list[BaseRoute]:
         post("/chats/{chat_id}/typing", typing, Work.READ),  # publishes, stores nothing
         post("/messages/{message_id}/edit", edit_message),
         post("/messages/{message_id}/delete", delete_message, reads_body=False),
+        post("/messages/{message_id}/reactions", toggle_reaction),
     ]

@@ -33,6 +33,20 @@ class Quote(NamedTuple):
         }
 
 
+class Reaction(NamedTuple):
+    """One emoji on a message and who reacted with it ((user id, nickname), first first)."""
+
+    emoji: str
+    users: tuple[tuple[int, str], ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "emoji": self.emoji,
+            "count": len(self.users),
+            "users": [{"id": user_id, "nickname": nickname} for user_id, nickname in self.users],
+        }
+
+
 class MessageView(NamedTuple):
     """A message as every API shows it (a NamedTuple: a page builds up to 500 of them)."""
 
@@ -47,6 +61,8 @@ class MessageView(NamedTuple):
     deleted_at: datetime | None = None  # deleted: `text` is "" (a tombstone)
     reply_to_id: int | None = None  # the message this one answers
     reply_to: Quote | None = None  # its quote (chat_service.replies.attach_quotes)
+    # Per emoji, who reacted (chat_service.reactions.attach_reactions; the internal API only).
+    reactions: tuple[Reaction, ...] = ()
 
     def to_response(self) -> dict[str, Any]:
         """The internal API's message for a JSON response: `created_at` stays a datetime, which
@@ -63,6 +79,7 @@ class MessageView(NamedTuple):
             "edited_at": self.edited_at,
             "deleted_at": self.deleted_at,
             "reply_to": None if self.reply_to is None else self.reply_to.to_json(),
+            "reactions": [reaction.to_json() for reaction in self.reactions],
         }
 
     def to_json(self) -> dict[str, Any]:

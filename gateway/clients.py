@@ -48,6 +48,12 @@ class QuoteData(TypedDict):
     deleted_at: str | None
 
 
+class ReactionData(TypedDict):
+    emoji: str
+    count: int
+    users: list[UserData]
+
+
 class MessageData(TypedDict):
     id: int
     chat_id: int
@@ -59,6 +65,7 @@ class MessageData(TypedDict):
     edited_at: NotRequired[str | None]
     deleted_at: NotRequired[str | None]
     reply_to: NotRequired[QuoteData | None]
+    reactions: NotRequired[list[ReactionData]]
 
 
 class AuthData(TypedDict):
@@ -337,6 +344,11 @@ class ChatClient(ServiceClient):
     async def edit_message(self, message_id: int, text: str) -> MessageData:
         path = f"/internal/messages/{message_id}/edit"
         body = await self.call("POST", path, json={"text": text})
+        return cast(MessageData, body["message"])
+
+    async def toggle_reaction(self, message_id: int, emoji: str) -> MessageData:
+        path = f"/internal/messages/{message_id}/reactions"
+        body = await self.call("POST", path, json={"emoji": emoji})
         return cast(MessageData, body["message"])
 
     async def delete_message(self, message_id: int) -> MessageData:

@@ -70,10 +70,24 @@ class MessageDeleted:
         return await _chat_for_event(info, self.chat_db_id)
 
 
+@strawberry.type(
+    description="Someone reacted to a message or took a reaction back: `message.reactions` is"
+    " its whole summary now."
+)
+class ReactionsChanged:
+    message: Message
+    chat_db_id: strawberry.Private[int]
+
+    @strawberry.field
+    async def chat(self, info: Info) -> Chat:
+        return await _chat_for_event(info, self.chat_db_id)
+
+
 # The stored changes to a message already delivered, by event kind.
-CHANGE_KINDS: dict[EventKind, type[MessageEdited | MessageDeleted]] = {
+CHANGE_KINDS: dict[EventKind, type[MessageEdited | MessageDeleted | ReactionsChanged]] = {
     EventKind.MESSAGE_EDITED: MessageEdited,
     EventKind.MESSAGE_DELETED: MessageDeleted,
+    EventKind.REACTIONS_CHANGED: ReactionsChanged,
 }
 
 
@@ -155,6 +169,7 @@ ChatEvent = Annotated[
     MessageAdded
     | MessageEdited
     | MessageDeleted
+    | ReactionsChanged
     | MemberAdded
     | MemberLeft
     | AddedToChat
@@ -224,9 +239,9 @@ def _require_viewer(info: Info) -> int:
 class Subscription:
     @described.subscription(
         "Missed messages after `after` (a Message id) first, then live ones; no gap,"
-        " no duplicate. A message already yielded comes again when it is edited or deleted"
-        " (same id, new `text`, `editedAt` or `deletedAt`). Ends with an error when the caller"
-        " leaves the chat."
+        " no duplicate. A message already yielded comes again when it is edited, deleted or"
+        " reacted to (same id, new `text`, `editedAt`, `deletedAt` or `reactions`). Ends with"
+        " an error when the caller leaves the chat."
     )
     async def message_added(
         self, info: Info, chat_id: strawberry.ID, after: strawberry.ID | None = None

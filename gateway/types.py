@@ -16,6 +16,7 @@ from gateway.clients import (
     MessageData,
     MessagePage,
     QuoteData,
+    ReactionData,
     ServiceError,
     UserData,
 )
@@ -144,6 +145,28 @@ class ReplyQuote:
         )
 
 
+@strawberry.type(description="One emoji on a message: how many reacted with it, and who.")
+class Reaction:
+    emoji: str
+    count: int
+    users: list[User] = strawberry.field(description="Who reacted, the first first.")
+    user_ids: strawberry.Private[frozenset[int]]
+
+    @classmethod
+    def from_data(cls, data: ReactionData) -> Reaction:
+        return cls(
+            emoji=data["emoji"],
+            count=data["count"],
+            users=[User.from_data(user) for user in data["users"]],
+            user_ids=frozenset(user["id"] for user in data["users"]),
+        )
+
+    @described.field("Whether you reacted with this emoji (toggleReaction takes it back).")
+    def reacted_by_me(self, info: strawberry.Info[Context, None]) -> bool:
+        viewer = info.context.viewer
+        return viewer is not None and viewer.user_id in self.user_ids
+
+
 @strawberry.type
 class Message(Node):
     database_id: int
@@ -168,6 +191,11 @@ class Message(Node):
     reply_to: ReplyQuote | None = strawberry.field(
         default=None, description="The message this one replies to (null: not a reply)."
     )
+    reactions: list[Reaction] = strawberry.field(
+        default_factory=list,
+        description="Per emoji, in the order first used: count and who (toggleReaction). Live"
+        " through chatEvents' ReactionsChanged.",
+    )
 
     @classmethod
     def from_data(cls, data: MessageData) -> Message:
@@ -182,6 +210,7 @@ class Message(Node):
             edited_at=_optional_datetime(data.get("edited_at")),
             deleted_at=_optional_datetime(data.get("deleted_at")),
             reply_to=_quote(data.get("reply_to")),
+            reactions=[Reaction.from_data(reaction) for reaction in data.get("reactions", ())],
         )
 
 

@@ -13,6 +13,7 @@ class EventKind(StrEnum):
     MESSAGE_ADDED = "message_added"
     MESSAGE_EDITED = "message_edited"
     MESSAGE_DELETED = "message_deleted"
+    REACTIONS_CHANGED = "reactions_changed"
     MEMBER_ADDED = "member_added"
     MEMBER_LEFT = "member_left"
     CHAT_CREATED = "chat_created"
@@ -34,9 +35,11 @@ class Event:
 
     payload by kind (all ids are ints, datetimes ISO 8601 strings with offset):
     - message_added: {"message": {id, chat_id, sender_id, sender_nickname, text, created_at,
-      client_id, edited_at, deleted_at}}
-    - message_edited, message_deleted: {"message": the same shape, as stored after the change
-      (deleted: text "", deleted_at set)}
+      client_id, edited_at, deleted_at,
+      plus reply_to ({id, sender_id, sender_nickname, text, deleted_at} or null) and reactions
+      ([{emoji, count, users: [{id, nickname}]}])}
+    - message_edited, message_deleted, reactions_changed: {"message": the same shape, as stored
+      after the change (deleted: text "", deleted_at set, no reactions)}
     - member_added: {"user": {id, nickname}, "added_by": int}
     - member_left: {"user": {id, nickname}}
     - chat_created: {"chat": {id, name, created_at, created_by}, "member_ids": [int, ...]}

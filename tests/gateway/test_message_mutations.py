@@ -218,3 +218,81 @@ async def test_a_reply_shows_a_quote_and_refuses_a_message_elsewhere(gateway: Ga
     tombstone = (await reply(original["id"]))["message"]["replyTo"]
     assert tombstone["text"] == ""
     assert tombstone["deletedAt"]
+
+
+REACT = """
+mutation React($id: ID!, $emoji: String!) {
+  toggleReaction(messageId: $id, emoji: $emoji) {
+    __typename
+    ... on MessagePayload {
+      message { id reactions { emoji count reactedByMe users { nickname } } }
+    }
+    ... on Error { error: message code }
+    ... on ValidationError { field }
+  }
+}
+"""
+REACTIONS_EVENTS = """subscription {
+  chatEvents {
+    __typename
+    ... on ReactionsChanged {
+      message { id reactions { emoji count reactedByMe users { nickname } } }
+      chat { id }
+    }
+  }
+}"""
+
+
+async def react(gw: Gateway, user: User, message_id: str, emoji: str) -> dict[str, Any]:
+    variables = {"id": message_id, "emoji": emoji}
+    result: dict[str, Any] = (await gw.data(REACT, variables, user.token))["toggleReaction"]
+    return result
+
+
+async def test_reactions_toggle_and_every_refusal_is_typed(gateway: Gateway) -> None:
+    alice = await gateway.register("Alice")
+    bob = await gateway.register("Bob")
+    eve = await gateway.register("Eve")
+    chat_id = await gateway.create_chat(alice, "Room", bob)
+    sent = await gateway.send(alice, chat_id, "pizza?")
+    await react(gateway, alice, sent["id"], "🍕")
+    mine = await react(gateway, bob, sent["id"], "🍕")
+    assert mine["message"]["reactions"] == [
+        {
+            "emoji": "🍕",
+            "count": 2,
+            "reactedByMe": True,
+            "users": [{"nickname": "Alice"}, {"nickname": "Bob"}],
+        }
+    ]
+    back = await react(gateway, bob, sent["id"], "🍕")
+    assert back["message"]["reactions"][0]["count"] == 1
+    assert back["message"]["reactions"][0]["reactedByMe"] is False
+    bad = await react(gateway, bob, sent["id"], "lol")
+    assert bad["__typename"] == "ValidationError"
+    assert bad["field"] == "emoji"
+    assert (await react(gateway, eve, sent["id"], "🍕"))["__typename"] == "NotAMember"
+    assert (await react(gateway, bob, "nope", "🍕"))["__typename"] == "NotFound"
+    await delete(gateway, alice, sent["id"])
+    assert (await react(gateway, bob, sent["id"], "🍕"))["__typename"] == "AlreadyDeleted"
+
+
+async def test_reactions_arrive_live_with_the_summary(live: LiveServer) -> None:
+    gw = live.gateway
+    alice = await gw.register("Alice")
+    bob = await gw.register("Bob")
+    chat_id = await gw.create_chat(alice, "Room", bob)
+    sent = await gw.send(alice, chat_id, "pizza?")
+    async with graphql_socket(live.ws_url, token=alice.token) as ws:
+        op = await ws.subscribe(REACTIONS_EVENTS, {})
+        await settle()
+        await react(gw, bob, sent["id"], "🍕")
+        event = (await next_data(ws, op))["data"]["chatEvents"]
+    assert event["__typename"] == "ReactionsChanged"
+    assert event["chat"]["id"] == chat_id
+    assert event["message"] == {
+        "id": sent["id"],
+        "reactions": [
+            {"emoji": "🍕", "count": 1, "reactedByMe": False, "users": [{"nickname": "Bob"}]}
+        ],
+    }
