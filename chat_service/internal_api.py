@@ -90,10 +90,13 @@ async def members(call: Call) -> dict[str, Any]:
 
 async def last_messages(call: Call) -> dict[str, Any]:
     found = await get_last_messages(call.connection, call.user_id, call.query_ids("chat_ids"))
+    # With their reactions: the same message shows in the chat list and in the chat.
+    present = await attach_reactions(call.connection, [m for m in found.values() if m])
+    by_chat = {message.chat_id: message for message in present}
     return {
         "messages": {
-            str(chat_id): None if message is None else message.to_response()
-            for chat_id, message in found.items()
+            str(chat_id): None if chat_id not in by_chat else by_chat[chat_id].to_response()
+            for chat_id in found
         }
     }
 

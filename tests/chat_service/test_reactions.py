@@ -76,6 +76,8 @@ async def test_toggles_per_person_with_counts_and_names(
     assert page["messages"][0]["reactions"] == after
     caught_up = await get(harness, bob, "/messages", after=0)
     assert caught_up["messages"][0]["reactions"] == after
+    last = await get(harness, bob, "/last-messages", chat_ids=str(chat_id))
+    assert last["messages"][str(chat_id)]["reactions"] == after
     # The REST history keeps the seed's shape.
     assert "reactions" not in (await harness.history(alice, chat_id))[0]
 

@@ -140,3 +140,57 @@ async def test_reply_quotes_jumps_and_shows_the_tombstone(
         .filter(has_text="Noon works")
         .get_by_test_id("reply-quote-text")
     ).to_have_text("message deleted")
+
+
+async def test_reactions_toggle_live_with_counts_and_names(
+    server: ServerProcess, browsers: Browsers
+) -> None:
+    alice = await browsers.new_page()
+    bob = await browsers.new_page()
+    alice_nick, bob_nick = unique("Alice"), unique("Bob")
+    await ui.register(alice, server.base_url, alice_nick)
+    await ui.register(bob, server.base_url, bob_nick)
+    chat_name = unique("Reactions ")
+    await ui.create_chat(alice, chat_name)
+    await ui.add_member(alice, bob_nick)
+    await ui.open_chat(bob, chat_name)
+    await ui.send(alice, "Pizza tonight?")
+    on_bob = bob.get_by_test_id("message").filter(has_text="Pizza tonight?")
+    on_alice = alice.get_by_test_id("message").filter(has_text="Pizza tonight?")
+
+    # Bob picks 👍 from the quick choices; Alice sees it live with his name.
+    await on_bob.get_by_test_id("react").click()
+    await on_bob.get_by_role("button", name="React with 👍").click()
+    chip = on_alice.get_by_test_id("reaction")
+    await expect(chip).to_have_text("👍1", timeout=3_000)
+    await expect(chip).to_have_attribute("aria-pressed", "false")
+    await expect(chip).to_have_attribute("title", bob_nick)
+
+    # Alice adds hers by clicking the chip: two, both names; Bob's own chip is pressed.
+    await chip.click()
+    await expect(chip).to_have_text("👍2")
+    await expect(chip).to_have_attribute("aria-pressed", "true")
+    await expect(on_bob.get_by_test_id("reaction")).to_have_text("👍2", timeout=3_000)
+    await expect(on_bob.get_by_test_id("reaction")).to_have_attribute(
+        "title", f"{bob_nick}, {alice_nick}"
+    )
+
+    # Any emoji through the field; a word is refused with a message (Russian here).
+    await alice.get_by_test_id("language").select_option("ru")
+    await on_alice.get_by_test_id("react").click()
+    field = on_alice.get_by_test_id("reaction-input")
+    await field.fill("yay")
+    await field.press("Enter")
+    await expect(on_alice.get_by_role("alert")).to_have_text("Реакция — это один эмодзи.")
+    await field.fill("🦄")
+    await field.press("Enter")
+    await expect(on_bob.get_by_test_id("reaction")).to_have_text(["👍2", "🦄1"], timeout=3_000)
+    await alice.get_by_test_id("language").select_option("en")
+
+    # Bob takes his back: one left, live on both sides, and after a reload.
+    await on_bob.get_by_test_id("reaction").first.click()
+    await expect(on_alice.get_by_test_id("reaction")).to_have_text(["👍1", "🦄1"], timeout=3_000)
+    await bob.reload()
+    await ui.open_chat(bob, chat_name)
+    await expect(on_bob.get_by_test_id("reaction")).to_have_text(["👍1", "🦄1"])
+    await expect(on_bob.get_by_test_id("reaction").first).to_have_attribute("aria-pressed", "false")

@@ -88,6 +88,7 @@ export function createFeed({
         break;
       case 'MessageEdited':
       case 'MessageDeleted':
+      case 'ReactionsChanged':
         // Apollo wrote the message as it is now into the normalised cache (same id): every
         // view of it (the chat, the chat list's preview) redraws from there.
         break;

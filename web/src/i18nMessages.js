@@ -19,6 +19,12 @@ addMessages('en', {
   cancelReply: 'Cancel reply',
   goToQuoted: 'Go to the message from {name}',
   quotedGone: 'The message is not loaded; scroll up to find it.',
+  react: 'React',
+  reactWith: 'React with {emoji}',
+  reactionBy: '{emoji} from {names}',
+  otherEmoji: 'Any emoji',
+  add: 'Add',
+  badEmoji: 'A reaction is one emoji.',
 });
 
 addMessages('ru', {
@@ -39,4 +45,10 @@ addMessages('ru', {
   cancelReply: 'Отменить ответ',
   goToQuoted: 'Перейти к сообщению от {name}',
   quotedGone: 'Сообщение не загружено; прокрутите вверх, чтобы найти его.',
+  react: 'Реакция',
+  reactWith: 'Реакция {emoji}',
+  reactionBy: '{emoji} от {names}',
+  otherEmoji: 'Любой эмодзи',
+  add: 'Добавить',
+  badEmoji: 'Реакция — это один эмодзи.',
 });

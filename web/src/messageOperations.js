@@ -1,4 +1,4 @@
-// GraphQL documents of the message verbs: edit and delete (re-exported by operations.js).
+// GraphQL documents of the message verbs: edit, delete, react (re-exported by operations.js).
 import { gql } from '@apollo/client';
 
 // `message` of the payload is the whole message as stored now: Apollo's normalised cache
@@ -37,6 +37,35 @@ export const DELETE_MESSAGE = gql`
   mutation DeleteMessage($messageId: ID!) {
     deleteMessage(messageId: $messageId) {
       ${CHANGED}
+    }
+  }
+`;
+
+export const TOGGLE_REACTION = gql`
+  mutation ToggleReaction($messageId: ID!, $emoji: String!) {
+    toggleReaction(messageId: $messageId, emoji: $emoji) {
+      __typename
+      ... on MessagePayload {
+        message {
+          id
+          reactions {
+            emoji
+            count
+            reactedByMe
+            users {
+              id
+              nickname
+            }
+          }
+        }
+      }
+      ... on Error {
+        errorMessage: message
+        code
+      }
+      ... on RateLimited {
+        retryAfter
+      }
     }
   }
 `;

@@ -18,6 +18,15 @@ export const MESSAGE_FIELDS = gql`
       id
       nickname
     }
+    reactions {
+      emoji
+      count
+      reactedByMe
+      users {
+        id
+        nickname
+      }
+    }
     replyTo {
       messageId
       databaseId
@@ -270,6 +279,11 @@ export const CHAT_EVENTS = gql`
         }
       }
       ... on MessageDeleted {
+        message {
+          ...MessageFields
+        }
+      }
+      ... on ReactionsChanged {
         message {
           ...MessageFields
         }

@@ -4,10 +4,15 @@
 import { h } from '../dom.js';
 import { formatTime, t } from '../i18n.js';
 import '../i18nMessages.js';
-import { DELETE_MESSAGE, EDIT_MESSAGE } from '../operations.js';
+import { DELETE_MESSAGE, EDIT_MESSAGE, TOGGLE_REACTION } from '../operations.js';
 import { errorText } from './common.js';
 
-const ERROR_TEXT = { NotTheAuthor: 'notTheAuthor', AlreadyDeleted: 'alreadyDeleted' };
+const ERROR_TEXT = {
+  NotTheAuthor: 'notTheAuthor',
+  AlreadyDeleted: 'alreadyDeleted',
+  ValidationError: 'badEmoji',
+};
+const QUICK_REACTIONS = ['👍', '❤️', '😂', '🎉', '😮', '😢'];
 
 /** The first line of a text, as the server quotes it (chat_service/replies.py). */
 export function firstLine(text) {
@@ -22,6 +27,7 @@ export function createMessageActions({ client, myId, redraw, messages, onReply, 
   let editingId = null; // the message whose text is open in an editor
   let confirmingId = null; // the message asking "Delete for everyone?"
   let busyId = null; // a mutation in flight for this message
+  let pickingId = null; // the message whose reaction picker is open
   const errors = new Map(); // message id -> the text of the last refusal
 
   function changeable(message) {
@@ -29,7 +35,12 @@ export function createMessageActions({ client, myId, redraw, messages, onReply, 
   }
 
   function set(next) {
-    ({ editingId = editingId, confirmingId = confirmingId, busyId = busyId } = next);
+    ({
+      editingId = editingId,
+      confirmingId = confirmingId,
+      busyId = busyId,
+      pickingId = pickingId,
+    } = next);
     redraw();
   }
 
@@ -49,8 +60,51 @@ export function createMessageActions({ client, myId, redraw, messages, onReply, 
       set({ busyId: null });
       return false;
     }
-    set({ busyId: null, editingId: null, confirmingId: null });
+    set({ busyId: null, editingId: null, confirmingId: null, pickingId: null });
     return true;
+  }
+
+  function toggle(message, emoji) {
+    if (!emoji.trim()) return;
+    run(message, TOGGLE_REACTION, { messageId: message.id, emoji: emoji.trim() }, 'toggleReaction');
+  }
+
+  function picker(message) {
+    const other = h('input', {
+      class: 'reaction-input',
+      'aria-label': t('otherEmoji'),
+      placeholder: t('otherEmoji'),
+      maxlength: 16,
+      'data-testid': 'reaction-input',
+    });
+    return h(
+      'form',
+      {
+        class: 'reaction-picker',
+        'data-testid': 'reaction-picker',
+        onSubmit: (event) => {
+          event.preventDefault();
+          toggle(message, other.value);
+        },
+      },
+      QUICK_REACTIONS.map((emoji) =>
+        h('button', {
+          type: 'button',
+          class: 'reaction-choice',
+          'aria-label': t('reactWith', { emoji }),
+          onClick: () => toggle(message, emoji),
+          text: emoji,
+        }),
+      ),
+      other,
+      h('button', { type: 'submit', class: 'link-button', text: t('add') }),
+      h('button', {
+        type: 'button',
+        class: 'link-button',
+        onClick: () => set({ pickingId: null }),
+        text: t('cancel'),
+      }),
+    );
   }
 
   function save(message, text) {
@@ -114,6 +168,32 @@ export function createMessageActions({ client, myId, redraw, messages, onReply, 
     );
   }
 
+  function reactionChips(message) {
+    const reactions = message.reactions ?? [];
+    if (!reactions.length) return null;
+    return h(
+      'div',
+      { class: 'reactions', 'data-testid': 'reactions' },
+      reactions.map((reaction) => {
+        const names = reaction.users.map((user) => user.nickname).join(', ');
+        return h(
+          'button',
+          {
+            type: 'button',
+            class: reaction.reactedByMe ? 'reaction mine' : 'reaction',
+            'aria-pressed': reaction.reactedByMe ? 'true' : 'false',
+            'aria-label': t('reactionBy', { emoji: reaction.emoji, names }),
+            title: names,
+            'data-testid': 'reaction',
+            onClick: () => toggle(message, reaction.emoji),
+          },
+          h('span', { 'aria-hidden': 'true', text: reaction.emoji }),
+          h('span', { class: 'reaction-count', text: String(reaction.count) }),
+        );
+      }),
+    );
+  }
+
   /** The answered message as it is now: from the page when loaded, else the server's quote. */
   function original(message) {
     const quote = message.replyTo;
@@ -121,6 +201,17 @@ export function createMessageActions({ client, myId, redraw, messages, onReply, 
     const loaded = messages().find((candidate) => candidate.id === quote.messageId);
     if (!loaded) return quote;
     return { ...quote, text: firstLine(loaded.text), deletedAt: loaded.deletedAt };
+  }
+
+  function reactButton(message) {
+    return h('button', {
+      type: 'button',
+      class: 'link-button',
+      'aria-expanded': pickingId === message.id ? 'true' : 'false',
+      'data-testid': 'react',
+      onClick: () => set({ pickingId: pickingId === message.id ? null : message.id }),
+      text: t('react'),
+    });
   }
 
   function replyButton(message) {
@@ -163,10 +254,13 @@ export function createMessageActions({ client, myId, redraw, messages, onReply, 
         }),
       );
     }
-    if (!changeable(message)) return h('div', { class: 'message-actions' }, replyButton(message));
+    if (!changeable(message)) {
+      return h('div', { class: 'message-actions' }, reactButton(message), replyButton(message));
+    }
     return h(
       'div',
       { class: 'message-actions' },
+      reactButton(message),
       replyButton(message),
       h('button', {
         type: 'button',
@@ -188,11 +282,18 @@ export function createMessageActions({ client, myId, redraw, messages, onReply, 
   return {
     /** What the message's key needs so that a change (or opening the editor) redraws it. */
     keySuffix(message) {
-      const state = editingId === message.id ? 'E' : confirmingId === message.id ? 'C' : '';
+      const state =
+        (editingId === message.id ? 'E' : '') +
+        (confirmingId === message.id ? 'C' : '') +
+        (pickingId === message.id ? 'P' : '');
+      const reacted = (message.reactions ?? [])
+        .map((r) => `${r.emoji}${r.count}${r.reactedByMe ? '*' : ''}`)
+        .join(',');
       const error = errors.has(message.id) ? '!' : '';
       const quoted = original(message);
       const quote = quoted ? `:${quoted.deletedAt ? 'D' : quoted.text}` : '';
-      return `:${message.editedAt ?? ''}:${message.deletedAt ? 'D' : ''}${state}${error}${quote}`;
+      const changed = `${message.editedAt ?? ''}:${message.deletedAt ? 'D' : ''}`;
+      return `:${changed}${state}${error}${quote}:${reacted}`;
     },
 
     /** The quote of the answered message, a button that shows it (null: not a reply). */
@@ -241,12 +342,15 @@ export function createMessageActions({ client, myId, redraw, messages, onReply, 
       });
     },
 
-    /** Reply under every message; Edit and Delete under one's own; the last refusal. */
+    /** Reactions, then React and Reply under every message, Edit and Delete under one's own,
+     * the reaction picker when open, and the last refusal. */
     footer(message) {
       if (message.deletedAt || editingId === message.id) return null;
       const error = errors.get(message.id);
       return [
+        reactionChips(message),
         actionButtons(message),
+        pickingId === message.id ? picker(message) : null,
         error ? h('p', { class: 'action-error', role: 'alert', text: error }) : null,
       ];
     },
