@@ -14,7 +14,7 @@ from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chat_service.access import access_chat_for_user, message_not_found
-from chat_service.messages import MESSAGE_COLUMNS
+from chat_service.messages import MESSAGE_COLUMNS, message_from_row
 from chat_service.reactions import attach_reactions
 from chat_service.replies import attach_quotes
 from chat_service.sending import check_message_text
@@ -29,7 +29,9 @@ _m = messages.c
 
 _CHAT_OF = select(_m.chat_id).where(_m.id == bindparam("message_id"))
 _LOCKED = (
-    select(_m.sender_id, _m.deleted_at).where(_m.id == bindparam("message_id")).with_for_update()
+    select(_m.sender_id, _m.deleted_at, _m.kind)
+    .where(_m.id == bindparam("message_id"))
+    .with_for_update()
 )
 _MESSAGE = select(*MESSAGE_COLUMNS).where(_m.id == bindparam("message_id"))
 
@@ -41,7 +43,10 @@ async def _own_message(work: UnitOfWork, message_id: int, user_id: int) -> int:
     if chat_id is None:
         raise message_not_found()
     await access_chat_for_user(connection, chat_id, user_id, lock=True)  # 403 not a member
-    sender_id, deleted_at = (await connection.execute(_LOCKED, {"message_id": message_id})).one()
+    row = (await connection.execute(_LOCKED, {"message_id": message_id})).one()
+    sender_id, deleted_at, kind = row
+    if kind is not None:  # a system line ("X joined") is nobody's to change
+        raise message_not_found()
     if sender_id != user_id:
         raise ApiError(403, "not_the_author", "Only the author can change this message")
     if deleted_at is not None:
@@ -53,7 +58,7 @@ async def _changed(work: UnitOfWork, kind: EventKind, chat_id: int, message_id: 
     """The message as stored now, and its event (the whole message: subscribers need no call)."""
     connection: AsyncConnection = work.connection
     row = (await connection.execute(_MESSAGE, {"message_id": message_id})).one()
-    (message,) = await attach_reactions(connection, [MessageView(*row)])
+    (message,) = await attach_reactions(connection, [message_from_row(row)])
     (message,) = await attach_quotes(connection, [message])
     work.emit(Event(kind, chat_id, {"message": message.to_json()}))
     return message

@@ -9,6 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chat_service.access import access_chat_for_user
+from chat_service.system_lines import LineKind, add_system_line
 from chat_service.unit_of_work import UnitOfWork
 from chat_service.users import get_user_by_nickname
 from chat_service.views import MemberView
@@ -57,11 +58,16 @@ async def do_add_member(work: UnitOfWork, chat_id: int, actor_id: int, nickname:
         )
     except IntegrityError as error:  # a concurrent add of the same user won
         raise _already_a_member(user.nickname) from error
+    line = await add_system_line(work, chat_id, LineKind.JOINED, user.id, user.nickname)
     work.emit(
         Event(
             EventKind.MEMBER_ADDED,
             chat_id,
-            {"user": {"id": user.id, "nickname": user.nickname}, "added_by": actor_id},
+            {
+                "user": {"id": user.id, "nickname": user.nickname},
+                "added_by": actor_id,
+                "line": line.to_json(),
+            },
         )
     )
     return MemberView(user.id, user.nickname, ROLE_MEMBER, joined_at)
@@ -90,11 +96,12 @@ async def do_leave_chat(work: UnitOfWork, chat_id: int, user_id: int) -> None:
                 .where(_cm.chat_id == chat_id, _cm.user_id == successor)
                 .values(role=ROLE_OWNER)
             )
+    line = await add_system_line(work, chat_id, LineKind.LEFT, user_id, access.nickname)
     work.emit(
         Event(
             EventKind.MEMBER_LEFT,
             chat_id,
-            {"user": {"id": user_id, "nickname": access.nickname}},
+            {"user": {"id": user_id, "nickname": access.nickname}, "line": line.to_json()},
         )
     )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from typing import Any
 
 from sqlalchemy import Integer, and_, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -34,10 +35,29 @@ MESSAGE_COLUMNS = (
     _m.edited_at,
     _m.deleted_at,
     _m.reply_to_id,
+    _m.kind,
 )
 
 
-async def get_chat_messages(
+def message_from_row(row: Sequence[Any]) -> MessageView:
+    """A MessageView from a row of MESSAGE_COLUMNS (quote and reactions are attached later)."""
+    id_, chat_id, sender_id, nickname, text, at, client_id, edited, deleted, reply_to_id, kind = row
+    return MessageView(
+        id_,
+        chat_id,
+        sender_id,
+        nickname,
+        text,
+        at,
+        client_id,
+        edited,
+        deleted,
+        reply_to_id,
+        kind=kind,
+    )
+
+
+async def _chat_page(
     connection: AsyncConnection,
     chat_id: int,
     user_id: int,
@@ -45,6 +65,7 @@ async def get_chat_messages(
     limit: int = HISTORY_DEFAULT,
     before: int | None = None,
     after: int | None = None,
+    system_lines: bool,
 ) -> tuple[list[MessageView], bool]:
     """A page of one chat's messages, oldest first, and whether more lie beyond it.
 
@@ -54,7 +75,13 @@ async def get_chat_messages(
     told apart by check_access.
     """
     page = await message_page(
-        connection, chat_id, user_id, limit=limit + 1, before=before, after=after
+        connection,
+        chat_id,
+        user_id,
+        limit=limit + 1,
+        before=before,
+        after=after,
+        system_lines=system_lines,
     )
     if not page:
         await check_access(connection, chat_id, user_id)  # 404 or 403, else truly empty
@@ -66,6 +93,35 @@ async def get_chat_messages(
         # One row beyond the page: the oldest (backwards) or the newest (forwards) is dropped.
         page = page[:limit] if after is not None else page[1:]
     return await attach_quotes(connection, page), more
+
+
+async def get_chat_messages(
+    connection: AsyncConnection,
+    chat_id: int,
+    user_id: int,
+    *,
+    limit: int = HISTORY_DEFAULT,
+    before: int | None = None,
+    after: int | None = None,
+) -> tuple[list[MessageView], bool]:
+    """A page of the chat's history, system lines included (see _chat_page)."""
+    return await _chat_page(
+        connection, chat_id, user_id, limit=limit, before=before, after=after, system_lines=True
+    )
+
+
+async def get_written_messages(
+    connection: AsyncConnection,
+    chat_id: int,
+    user_id: int,
+    *,
+    limit: int = HISTORY_DEFAULT,
+    before: int | None = None,
+) -> tuple[list[MessageView], bool]:
+    """A page of what people wrote, without system lines: the seed's REST history."""
+    return await _chat_page(
+        connection, chat_id, user_id, limit=limit, before=before, after=None, system_lines=False
+    )
 
 
 _AFTER_IN_MY_CHATS = (
@@ -82,7 +138,7 @@ async def get_messages_after(
 ) -> tuple[list[MessageView], bool]:
     """Messages in all the user's chats with id > after, oldest first (subscription catch-up)."""
     params = {"user_id": user_id, "after": after, "limit": limit + 1}
-    page = [MessageView(*row) for row in await connection.execute(_AFTER_IN_MY_CHATS, params)]
+    page = [message_from_row(row) for row in await connection.execute(_AFTER_IN_MY_CHATS, params)]
     return await attach_quotes(connection, page[:limit]), len(page) > limit
 
 
@@ -105,7 +161,10 @@ async def get_last_messages(
     if message_ids:
         views = await attach_quotes(
             connection,
-            [MessageView(*row) for row in await connection.execute(_BY_IDS, {"ids": message_ids})],
+            [
+                message_from_row(row)
+                for row in await connection.execute(_BY_IDS, {"ids": message_ids})
+            ],
         )
         found = {view.chat_id: view for view in views}
     return {chat_id: found.get(chat_id) for chat_id in last_ids}
@@ -118,6 +177,7 @@ _UNREAD = (
         _m.chat_id.in_(bindparam("chat_ids", expanding=True)),
         _m.id > _cm.last_read_message_id,
         _m.sender_id != bindparam("user_id"),
+        _m.kind.is_(None),  # system lines are never unread
     )
     .group_by(_m.chat_id)
 )

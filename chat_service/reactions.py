@@ -14,7 +14,7 @@ from sqlalchemy import bindparam, delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chat_service.access import access_chat_for_user, message_not_found
-from chat_service.messages import MESSAGE_COLUMNS
+from chat_service.messages import MESSAGE_COLUMNS, message_from_row
 from chat_service.replies import attach_quotes
 from chat_service.unit_of_work import UnitOfWork
 from chat_service.views import MessageView, Reaction
@@ -80,7 +80,7 @@ def check_emoji(value: str) -> str:
     return emoji
 
 
-_MESSAGE = select(_m.chat_id, _m.deleted_at).where(_m.id == bindparam("message_id"))
+_MESSAGE = select(_m.chat_id, _m.deleted_at, _m.kind).where(_m.id == bindparam("message_id"))
 _MINE = (
     select(func.count())
     .select_from(message_reactions)
@@ -96,7 +96,7 @@ async def do_toggle_reaction(
     emoji = check_emoji(emoji)
     connection = work.connection
     found = (await connection.execute(_MESSAGE, {"message_id": message_id})).first()
-    if found is None:
+    if found is None or found.kind is not None:  # system lines take no reactions
         raise message_not_found()
     chat_id = int(found.chat_id)
     await access_chat_for_user(connection, chat_id, user_id, lock=True)  # 403 not a member
@@ -124,7 +124,7 @@ async def do_toggle_reaction(
             )
         )
     row = (await connection.execute(_BY_ID, {"message_id": message_id})).one()
-    (message,) = await attach_reactions(connection, [MessageView(*row)])
+    (message,) = await attach_reactions(connection, [message_from_row(row)])
     (message,) = await attach_quotes(connection, [message])
     work.emit(Event(EventKind.REACTIONS_CHANGED, chat_id, {"message": message.to_json()}))
     return message

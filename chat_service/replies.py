@@ -21,7 +21,7 @@ QUOTE_MAX = 200  # characters of the first line
 
 _m, _u = messages.c, users.c
 _QUOTES = (
-    select(_m.id, _m.chat_id, _m.sender_id, _u.nickname, _m.text, _m.deleted_at)
+    select(_m.id, _m.chat_id, _m.sender_id, _u.nickname, _m.text, _m.deleted_at, _m.kind)
     .join(users, _u.id == _m.sender_id)
     .where(_m.id.in_(bindparam("ids", expanding=True)))
 )
@@ -41,7 +41,7 @@ def _quote(
 async def quote_for_reply(connection: AsyncConnection, chat_id: int, message_id: int) -> Quote:
     """The quote of the message a new reply answers; 404 unless it is in the same chat."""
     row = (await connection.execute(_QUOTES, {"ids": [message_id]})).first()
-    if row is None or row.chat_id != chat_id:
+    if row is None or row.chat_id != chat_id or row.kind is not None:
         raise ApiError(
             404, "not_found", "The message to reply to is not in this chat", field="reply_to_id"
         )

@@ -72,7 +72,8 @@ VALUES (?, ?, ?, ?, ?, ?)
 # sender_id, client_id
 STORED_BY_CLIENT_ID = """
 SELECT m.id, m.chat_id, m.sender_id, u.nickname, m.text, CAST(m.created_at AS CHAR), m.client_id,
-       CAST(m.edited_at AS CHAR), CAST(m.deleted_at AS CHAR), m.reply_to_id
+       CAST(m.edited_at AS CHAR), CAST(m.deleted_at AS CHAR), m.reply_to_id,
+       m.kind
 FROM messages m JOIN users u ON u.id = m.sender_id
 WHERE m.sender_id = ? AND m.client_id = ?
 """

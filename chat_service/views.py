@@ -63,6 +63,7 @@ class MessageView(NamedTuple):
     reply_to: Quote | None = None  # its quote (chat_service.replies.attach_quotes)
     # Per emoji, who reacted (chat_service.reactions.attach_reactions; the internal API only).
     reactions: tuple[Reaction, ...] = ()
+    kind: str | None = None  # None: written by someone; else a system line (system_lines.py)
 
     def to_response(self) -> dict[str, Any]:
         """The internal API's message for a JSON response: `created_at` stays a datetime, which
@@ -80,6 +81,7 @@ class MessageView(NamedTuple):
             "deleted_at": self.deleted_at,
             "reply_to": None if self.reply_to is None else self.reply_to.to_json(),
             "reactions": [reaction.to_json() for reaction in self.reactions],
+            "kind": self.kind,
         }
 
     def to_json(self) -> dict[str, Any]:

@@ -66,6 +66,7 @@ CREATE TABLE IF NOT EXISTS messages (
     edited_at DATETIME(6) NULL,
     deleted_at DATETIME(6) NULL,
     reply_to_id BIGINT NULL,
+    kind VARCHAR(16) NULL,
     PRIMARY KEY (id),
     CONSTRAINT uq_messages_sender_id_client_id UNIQUE (sender_id, client_id),
     CONSTRAINT fk_messages_chat_id FOREIGN KEY (chat_id) REFERENCES chats (id) ON DELETE CASCADE,

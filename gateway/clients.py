@@ -66,6 +66,7 @@ class MessageData(TypedDict):
     deleted_at: NotRequired[str | None]
     reply_to: NotRequired[QuoteData | None]
     reactions: NotRequired[list[ReactionData]]
+    kind: NotRequired[str | None]
 
 
 class AuthData(TypedDict):

@@ -91,11 +91,19 @@ CHANGE_KINDS: dict[EventKind, type[MessageEdited | MessageDeleted | ReactionsCha
 }
 
 
+def _line(payload: dict[str, Any]) -> Message | None:
+    row = payload.get("line")
+    return None if row is None else Message.from_data(row)
+
+
 @strawberry.type
 class MemberAdded:
     chat_db_id: strawberry.Private[int]
     user_id: strawberry.Private[int]
     nickname: strawberry.Private[str]
+    line: Message | None = strawberry.field(
+        default=None, description='The system line "X joined" stored in the history.'
+    )
 
     @strawberry.field
     async def chat(self, info: Info) -> Chat:
@@ -119,6 +127,9 @@ class MemberAdded:
 class MemberLeft:
     user: User
     chat_db_id: strawberry.Private[int]
+    line: Message | None = strawberry.field(
+        default=None, description='The system line "X left" stored in the history.'
+    )
 
     @strawberry.field
     async def chat(self, info: Info) -> Chat:
@@ -240,8 +251,9 @@ class Subscription:
     @described.subscription(
         "Missed messages after `after` (a Message id) first, then live ones; no gap,"
         " no duplicate. A message already yielded comes again when it is edited, deleted or"
-        " reacted to (same id, new `text`, `editedAt`, `deletedAt` or `reactions`). Ends with"
-        " an error when the caller leaves the chat."
+        " reacted to (same id, new `text`, `editedAt`, `deletedAt` or `reactions`). System"
+        " lines (`kind` other than TEXT) come as messages too. Ends with an error when the"
+        " caller leaves the chat."
     )
     async def message_added(
         self, info: Info, chat_id: strawberry.ID, after: strawberry.ID | None = None
@@ -307,6 +319,10 @@ async def message_stream(
                     and item.payload["user"]["id"] == viewer.user_id
                 ):
                     raise _left_error()
+                line = item.payload.get("line")
+                if line is not None and line["id"] not in seen:
+                    seen.add(line["id"])
+                    yield Message.from_data(line)
                 if item.kind in CHANGE_KINDS:
                     row = item.payload["message"]
                     yield context.shared_events.object_for(
@@ -371,6 +387,8 @@ async def chat_event_stream(
                     if event.message.database_id in seen:
                         continue
                     seen.add(event.message.database_id)
+                if isinstance(event, MemberAdded | MemberLeft) and event.line is not None:
+                    seen.add(event.line.database_id)  # a catch-up must not repeat it
                 context.reset_loaders()
                 yield event
 
@@ -394,7 +412,12 @@ def _chat_event(context: Context, event: Event, chat_ids: set[int], me: int) -> 
             chat_ids.add(chat_id)
             return AddedToChat(chat_db_id=chat_id)
         if chat_id in chat_ids:
-            return MemberAdded(chat_db_id=chat_id, user_id=user["id"], nickname=user["nickname"])
+            return MemberAdded(
+                chat_db_id=chat_id,
+                user_id=user["id"],
+                nickname=user["nickname"],
+                line=_line(payload),
+            )
         return None
     if chat_id not in chat_ids:
         return None
@@ -403,7 +426,11 @@ def _chat_event(context: Context, event: Event, chat_ids: set[int], me: int) -> 
         if user["id"] == me:
             chat_ids.discard(chat_id)
             return _removed(chat_id)
-        return MemberLeft(user=User.build(user["id"], user["nickname"]), chat_db_id=chat_id)
+        return MemberLeft(
+            user=User.build(user["id"], user["nickname"]),
+            chat_db_id=chat_id,
+            line=_line(payload),
+        )
     if event.kind == EventKind.MESSAGE_ADDED:
         row = payload["message"]
         # One object per event for all local subscribers: see shared_events.

@@ -38,6 +38,19 @@ class Node:
     id: strawberry.ID
 
 
+@strawberry.enum(
+    description="TEXT: someone wrote it. The others are system lines kept in the history:"
+    " JOINED and LEFT (`sender` joined or left), REMOVED (`sender` was removed), RENAMED"
+    " (`sender` renamed the chat; `text` is the new name)."
+)
+class MessageKind(Enum):
+    TEXT = "text"
+    JOINED = "joined"
+    LEFT = "left"
+    REMOVED = "removed"
+    RENAMED = "renamed"
+
+
 @strawberry.enum
 class ChatRole(Enum):
     OWNER = "owner"
@@ -191,6 +204,11 @@ class Message(Node):
     reply_to: ReplyQuote | None = strawberry.field(
         default=None, description="The message this one replies to (null: not a reply)."
     )
+    kind: MessageKind = strawberry.field(
+        default=MessageKind.TEXT,
+        description="TEXT, or the kind of system line (which nobody can edit, delete, react to"
+        " or answer).",
+    )
     reactions: list[Reaction] = strawberry.field(
         default_factory=list,
         description="Per emoji, in the order first used: count and who (toggleReaction). Live"
@@ -211,6 +229,7 @@ class Message(Node):
             deleted_at=_optional_datetime(data.get("deleted_at")),
             reply_to=_quote(data.get("reply_to")),
             reactions=[Reaction.from_data(reaction) for reaction in data.get("reactions", ())],
+            kind=MessageKind(data.get("kind") or "text"),
         )
 
 

@@ -37,11 +37,13 @@ class Event:
     - message_added: {"message": {id, chat_id, sender_id, sender_nickname, text, created_at,
       client_id, edited_at, deleted_at,
       plus reply_to ({id, sender_id, sender_nickname, text, deleted_at} or null) and reactions
-      ([{emoji, count, users: [{id, nickname}]}])}
+      ([{emoji, count, users: [{id, nickname}]}]), kind (null, or a system line's kind)}
     - message_edited, message_deleted, reactions_changed: {"message": the same shape, as stored
       after the change (deleted: text "", deleted_at set, no reactions)}
-    - member_added: {"user": {id, nickname}, "added_by": int}
-    - member_left: {"user": {id, nickname}}
+    - member_added: {"user": {id, nickname}, "added_by": int, "line": message}
+    - member_left: {"user": {id, nickname}, "line": message}
+      ("line": the stored system line, a message with kind "joined"/"left"; events of other
+      writers, e.g. a removal or a rename, carry theirs the same way)
     - chat_created: {"chat": {id, name, created_at, created_by}, "member_ids": [int, ...]}
     - presence_changed (chat_id 0): {"user": {id, nickname}, "online": bool, "last_seen_at":
       str | None, "chat_ids": [int, ...]} (the chats whose members may learn it)

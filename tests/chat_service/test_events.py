@@ -115,7 +115,10 @@ async def test_every_write_publishes_its_event_with_the_documented_payload(
 
     assert added.kind is EventKind.MEMBER_ADDED
     assert added.chat_id == chat_id
+    line = added.payload.pop("line")
     assert added.payload == {"user": {"id": bob.id, "nickname": "Bob"}, "added_by": alice.id}
+    assert (line["kind"], line["sender_id"], line["text"]) == ("joined", bob.id, "")
+    added.payload["line"] = line
 
     assert message.kind is EventKind.MESSAGE_ADDED
     assert message.chat_id == chat_id
@@ -132,11 +135,14 @@ async def test_every_write_publishes_its_event_with_the_documented_payload(
         "edited_at": None,
         "deleted_at": None,
         "reply_to": None,
+        "reactions": [],
+        "kind": None,
     }
     assert iso_utc(payload["created_at"])
 
     assert left.kind is EventKind.MEMBER_LEFT
-    assert left.payload == {"user": {"id": bob.id, "nickname": "Bob"}}
+    assert left.payload["user"] == {"id": bob.id, "nickname": "Bob"}
+    assert left.payload["line"]["kind"] == "left"
     # Every event survives the trip through JSON (the Redis broker sends them that way).
     for event in (created, added, message, left):
         assert Event.from_json(event.to_json()) == event

@@ -48,6 +48,8 @@ MESSAGE_KEYS = {
     "edited_at",
     "deleted_at",
     "reply_to",
+    "reactions",
+    "kind",
 }
 
 

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from tests.gateway.conftest import Gateway, LiveServer, User
+from tests.gateway.test_http_api import ADD_MEMBER, LEAVE
 from tests.gateway.test_subscriptions import PROTOCOLS, next_data, settle
 from tests.support.websocket import GraphQLSocket, data_type, graphql_socket
 
@@ -296,3 +297,47 @@ async def test_reactions_arrive_live_with_the_summary(live: LiveServer) -> None:
             {"emoji": "🍕", "count": 1, "reactedByMe": False, "users": [{"nickname": "Bob"}]}
         ],
     }
+
+
+LINES = """
+query Lines($id: ID!) {
+  chat(id: $id) { messages(last: 10) { edges { node { kind text sender { nickname } } } } }
+}
+"""
+MEMBER_EVENTS = """subscription {
+  chatEvents {
+    __typename
+    ... on MemberAdded { line { kind sender { nickname } } }
+    ... on MemberLeft { line { kind sender { nickname } } }
+  }
+}"""
+CHAT_MESSAGES_KINDS = """subscription($chatId: ID!) {
+  messageAdded(chatId: $chatId) { kind text sender { nickname } }
+}"""
+
+
+async def test_system_lines_are_history_and_arrive_live(live: LiveServer) -> None:
+    gw = live.gateway
+    alice = await gw.register("Alice")
+    bob = await gw.register("Bob")
+    carol = await gw.register("Carol")
+    chat_id = await gw.create_chat(alice, "Room", bob)
+    async with graphql_socket(live.ws_url, token=alice.token) as ws:
+        events = await ws.subscribe(MEMBER_EVENTS, {})
+        added = await ws.subscribe(CHAT_MESSAGES_KINDS, {"chatId": chat_id})
+        await settle()
+        result = await gw.data(ADD_MEMBER, {"chatId": chat_id, "nickname": "Carol"}, alice.token)
+        assert result["addMember"]["__typename"] == "AddMemberPayload"
+        joined, line = await both(ws, events, added)
+        await gw.data(LEAVE, {"chatId": chat_id}, carol.token)
+        left, line_left = await both(ws, events, added)
+    carol_line = {"kind": "JOINED", "sender": {"nickname": "Carol"}}
+    assert joined["data"]["chatEvents"] == {"__typename": "MemberAdded", "line": carol_line}
+    assert line["data"]["messageAdded"] == {**carol_line, "text": ""}
+    assert left["data"]["chatEvents"]["line"] == {"kind": "LEFT", "sender": {"nickname": "Carol"}}
+    assert line_left["data"]["messageAdded"]["kind"] == "LEFT"
+    history = (await gw.data(LINES, {"id": chat_id}, bob.token))["chat"]["messages"]["edges"]
+    assert [(edge["node"]["kind"], edge["node"]["sender"]["nickname"]) for edge in history] == [
+        ("JOINED", "Carol"),
+        ("LEFT", "Carol"),
+    ]

@@ -194,3 +194,41 @@ async def test_reactions_toggle_live_with_counts_and_names(
     await ui.open_chat(bob, chat_name)
     await expect(on_bob.get_by_test_id("reaction")).to_have_text(["👍1", "🦄1"])
     await expect(on_bob.get_by_test_id("reaction").first).to_have_attribute("aria-pressed", "false")
+
+
+async def test_joins_and_leaves_stay_in_the_history(
+    server: ServerProcess, browsers: Browsers
+) -> None:
+    alice = await browsers.new_page()
+    bob = await browsers.new_page()
+    alice_nick, bob_nick = unique("Alice"), unique("Bob")
+    await ui.register(alice, server.base_url, alice_nick)
+    await ui.register(bob, server.base_url, bob_nick)
+    chat_name = unique("Lines ")
+    await ui.create_chat(alice, chat_name)
+    await ui.send(alice, "first")
+    await ui.add_member(alice, bob_nick)
+    notes = alice.get_by_test_id("system-note")
+    await expect(notes).to_have_text([f"{bob_nick} joined the chat"])
+    await ui.open_chat(bob, chat_name)
+    await expect(bob.get_by_test_id("system-note")).to_have_text([f"{bob_nick} joined the chat"])
+    await ui.send(bob, "hello")
+    await bob.get_by_test_id("leave").click()
+    await bob.get_by_test_id("leave-confirm").click()
+    await expect(notes).to_have_text(
+        [f"{bob_nick} joined the chat", f"{bob_nick} left the chat"], timeout=3_000
+    )
+
+    # After a reload they are still there, in order with the messages, and in Russian too.
+    await alice.reload()
+    await ui.open_chat(alice, chat_name)
+    await expect(notes).to_have_text([f"{bob_nick} joined the chat", f"{bob_nick} left the chat"])
+    order = await alice.locator(
+        "[data-testid=message-text], [data-testid=system-note]"
+    ).all_text_contents()
+    assert order == ["first", f"{bob_nick} joined the chat", "hello", f"{bob_nick} left the chat"]
+    await alice.get_by_test_id("language").select_option("ru")
+    await expect(notes).to_have_text(
+        [f"{bob_nick} присоединяется к чату", f"{bob_nick} покидает чат"]
+    )
+    await alice.get_by_test_id("language").select_option("en")

@@ -4,6 +4,7 @@
 import { CHAT_EVENTS } from './operations.js';
 import { addChatToList, appendMessage, removeChatFromList } from './cacheUpdates.js';
 import { createStore } from './store.js';
+import { isSystemLine } from './timeline.js';
 
 export function createFeed({
   client,
@@ -78,6 +79,12 @@ export function createFeed({
     const { cache } = client;
     switch (event?.__typename) {
       case 'MessageAdded':
+        if (isSystemLine(event.message)) {
+          // "X joined" and the like (replayed by a catch-up): history, never a notification.
+          advanceCursor(event.message);
+          appendMessage(cache, event.message);
+          break;
+        }
         advanceCursor(event.message);
         rememberLive(event.message);
         addChatToList(cache, event.chat);
@@ -93,10 +100,16 @@ export function createFeed({
         // view of it (the chat, the chat list's preview) redraws from there.
         break;
       case 'MemberAdded':
-        addNote(event.chat.id, 'joined', event.member.user.nickname);
-        break;
       case 'MemberLeft':
-        addNote(event.chat.id, 'left', event.user.nickname);
+        // The server stores the line in the history; an older server sends none: a note.
+        if (event.line) {
+          advanceCursor(event.line);
+          appendMessage(cache, event.line);
+        } else if (event.__typename === 'MemberAdded') {
+          addNote(event.chat.id, 'joined', event.member.user.nickname);
+        } else {
+          addNote(event.chat.id, 'left', event.user.nickname);
+        }
         break;
       case 'AddedToChat':
         if (event.chat.lastMessage) noteMessage(event.chat.lastMessage);

@@ -12,6 +12,7 @@ export const MESSAGE_FIELDS = gql`
     createdAt
     editedAt
     deletedAt
+    kind
     clientId
     chatId
     sender {
@@ -299,6 +300,9 @@ export const CHAT_EVENTS = gql`
         member {
           ...MemberFields
         }
+        line {
+          ...MessageFields
+        }
       }
       ... on MemberLeft {
         chat {
@@ -310,6 +314,9 @@ export const CHAT_EVENTS = gql`
         user {
           id
           nickname
+        }
+        line {
+          ...MessageFields
         }
       }
       ... on AddedToChat {

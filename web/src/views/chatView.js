@@ -333,6 +333,24 @@ export function mountChatView(container, ctx, chatId) {
         })
       );
     }
+    if (item.kind === 'system') {
+      const { message } = item;
+      const key = {
+        JOINED: 'memberJoined',
+        LEFT: 'memberLeft',
+        REMOVED: 'memberRemoved',
+        RENAMED: 'chatRenamedTo',
+      }[message.kind];
+      return (
+        existing ??
+        h('li', {
+          class: 'system-note',
+          'data-testid': 'system-note',
+          'data-message-id': message.id,
+          text: key ? t(key, { name: message.sender.nickname, title: message.text }) : message.text,
+        })
+      );
+    }
     if (item.kind === 'message') {
       if (existing) return existing; // a change of the message changes its key
       const { message, grouped } = item;
