@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: install run test check lint format schema web bench stack screenshots clean
+.PHONY: install run test check lint format schema web bench soak stack screenshots clean
 
 install: $(VENV)/.installed web/dist/index.html
 
@@ -54,6 +54,11 @@ screenshots: install
 
 bench: install
 	$(PY) -m bench
+
+# A few minutes of chat through nginx while a random process is killed every 5 s; writes
+# bench/results/soak.md and soak.json, fails if a message was lost or duplicated.
+soak: install
+	$(PY) -m bench.soak
 
 clean:
 	rm -rf $(VENV) web/node_modules web/dist .mypy_cache .ruff_cache .pytest_cache .import_linter_cache

@@ -80,28 +80,28 @@ def _settings_for(args: argparse.Namespace) -> Settings:
 def _serve(args: argparse.Namespace) -> int:
     from assembly.app_factory import app_for_service
     from mychat.gc_tuning import tune_for_server
+    from mychat.logs import configure_logging
     from mychat.serve_guard import ServeLimits, guarded_http
     from mychat.shutdown import run_gracefully
 
     settings = _settings_for(args)
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
-    # The access log already has a line per request, service hops included.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    log_config = configure_logging(settings)
     try:
         app = app_for_service(args.service, settings)
     except ConfigurationError as error:
         print(f"mychat: {error}", file=sys.stderr)
         return 2
     tune_for_server()
-    print(f"MyChat ({args.service}) on http://{settings.host}:{settings.port}/", flush=True)
+    logging.getLogger("mychat").info(
+        "MyChat (%s) on http://%s:%d/", args.service, settings.host, settings.port
+    )
     # uvicorn.run, plus closing WebSockets with 1012 on SIGTERM (see mychat/shutdown.py).
     run_gracefully(
         app,
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level.lower(),
+        log_config=log_config,  # uvicorn's lines in our format (MYCHAT_LOG_FORMAT)
         access_log=False,  # AccessLogMiddleware logs one line per request with its id
         proxy_headers=True,
         ws_max_size=64 * 1024,

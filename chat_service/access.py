@@ -23,7 +23,9 @@ CHAT_COLUMNS = (
     _c.created_by,
     _c.last_activity_at,
     _c.last_message_id,
+    _c.direct_pair,
 )
+ROLE_AT = len(CHAT_COLUMNS)  # where a row of CHAT_COLUMNS and the caller's role has the role
 
 
 def chat_not_found() -> ApiError:
@@ -36,6 +38,13 @@ def message_not_found() -> ApiError:
 
 def not_a_member() -> ApiError:
     return ApiError(403, "not_a_member", NOT_A_MEMBER_MESSAGE)
+
+
+def check_not_direct(chat: Chat, what: str) -> None:
+    """Refuse changing the members or the name of a direct chat (chat_service.direct_chats):
+    it has its two people for good, and each sees it named after the other."""
+    if chat.direct_pair is not None:
+        raise ApiError(403, "direct_chat", f"A direct chat cannot be changed: {what}")
 
 
 class ChatAccess(NamedTuple):
@@ -86,7 +95,7 @@ async def access_chat_for_user(
     row = (await connection.execute(_ACCESS, {"chat_id": chat_id, "user_id": user_id})).first()
     if row is None:
         raise chat_not_found()
-    role, last_read, nickname = row[6:]
+    role, last_read, nickname = row[ROLE_AT:]
     if role is None or nickname is None:
         raise not_a_member()
     return ChatAccess(Chat.from_row(row, role), last_read, nickname)

@@ -39,6 +39,9 @@ def create_app(
         autocommit_engine = create_autocommit_engine(settings)
         sender = Sender(autocommit_engine, app_broker)
         app.state.chat_res = ChatResources(autocommit_engine, sender)  # `app` is assigned below
+        if app.state.metrics is not None:
+            app.state.metrics.watch_pool("autocommit", autocommit_engine)
+            app.state.metrics.watch_broker(app_broker)
         try:
             async with deleted_accounts_followed(app_broker, res.engine):
                 yield

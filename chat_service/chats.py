@@ -11,7 +11,8 @@ from typing import Any
 from sqlalchemy import and_, bindparam, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from chat_service.access import CHAT_COLUMNS
+from chat_service.access import CHAT_COLUMNS, ROLE_AT
+from chat_service.direct_chats import with_peers
 from chat_service.members import ROLE_MEMBER, ROLE_OWNER
 from chat_service.messages import unread_counts
 from chat_service.unit_of_work import UnitOfWork
@@ -115,11 +116,14 @@ async def _chats(
     *,
     with_unread: bool,
 ) -> list[Chat]:
-    # Each row: access.CHAT_COLUMNS, then the caller's role.
+    # Each row: access.CHAT_COLUMNS, then the caller's role. Direct chats get their other
+    # person (their name for the caller).
     if not with_unread:
-        return [Chat.from_row(row, row[6]) for row in rows]
-    unread = await unread_counts(connection, user_id, [row[0] for row in rows])
-    return [Chat.from_row(row, row[6], unread.get(row[0], 0)) for row in rows]
+        found = [Chat.from_row(row, row[ROLE_AT]) for row in rows]
+    else:
+        unread = await unread_counts(connection, user_id, [row[0] for row in rows])
+        found = [Chat.from_row(row, row[ROLE_AT], unread.get(row[0], 0)) for row in rows]
+    return await with_peers(connection, user_id, found)
 
 
 async def get_chats_for_user(
@@ -172,4 +176,4 @@ _NEWEST_FIRST = _MINE.order_by(_c.created_at.desc(), _c.id.desc())
 async def get_chats_newest_first(connection: AsyncConnection, user_id: int) -> list[Chat]:
     """Every chat of the user, newest created first (the seed's chat list)."""
     rows = await connection.execute(_NEWEST_FIRST, {"user_id": user_id})
-    return [Chat.from_row(row, row[6]) for row in rows]
+    return [Chat.from_row(row, row[ROLE_AT]) for row in rows]

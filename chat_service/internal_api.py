@@ -14,6 +14,7 @@ from chat_service.chats import (
     get_chats_by_ids,
     get_chats_for_user,
 )
+from chat_service.direct_chats import do_start_direct_chat, with_peers
 from chat_service.edits import do_delete_message, do_edit_message
 from chat_service.endpoints import (
     Call,
@@ -32,7 +33,9 @@ from chat_service.messages import (
     get_last_messages,
     get_messages_after,
 )
+from chat_service.ownership import do_remove_member, do_rename_chat, do_transfer_ownership
 from chat_service.reactions import attach_reactions, do_toggle_reaction
+from chat_service.search import SEARCH_PAGE_MAX, search_messages
 from chat_service.sending import check_send_rate
 from chat_service.typing import publish_typing
 from chat_service.users import get_contacts
@@ -40,6 +43,7 @@ from chat_service.views import MessageView
 
 CHATS_PAGE_DEFAULT = 20
 MESSAGES_PAGE_DEFAULT = 50
+SEARCH_PAGE_DEFAULT = 20
 
 
 async def _messages_json(call: Call, messages: list[MessageView], has_more: bool) -> dict[str, Any]:
@@ -140,8 +144,9 @@ async def _one_chat(call: Call) -> dict[str, Any]:
             return found[0].to_json()
         await access_chat_for_user(call.connection, call.chat_id, call.user_id)  # 404/403
         raise not_a_member()  # added between the two reads: answered as of the first
-    # The gateway's chat(id) without unreadCount: one statement.
-    return (await access_chat_for_user(call.connection, call.chat_id, call.user_id)).chat.to_json()
+    # The gateway's chat(id) without unreadCount: one statement (two for a direct chat).
+    chat = (await access_chat_for_user(call.connection, call.chat_id, call.user_id)).chat
+    return (await with_peers(call.connection, call.user_id, [chat]))[0].to_json()
 
 
 async def messages_after(call: Call) -> dict[str, Any]:
@@ -169,6 +174,47 @@ async def add_member(call: Call) -> dict[str, Any]:
 async def leave_chat(call: Call) -> dict[str, Any]:
     await do_leave_chat(call.work, call.chat_id, call.user_id)
     return {"chat_id": call.chat_id}
+
+
+async def search(call: Call) -> dict[str, Any]:
+    """`?q=` words, `?first=` (20, at most 50), `?before=` a message id, `?chat_id=` one chat."""
+    query = call.query_text("q")
+    if query is None:
+        raise call.invalid("query", "Type a word to search for")
+    found, has_more, terms = await search_messages(
+        call.connection,
+        call.user_id,
+        query,
+        first=call.page_size("first", default=SEARCH_PAGE_DEFAULT, maximum=SEARCH_PAGE_MAX),
+        before=call.query_int("before", default=None),
+        chat_id=call.query_int("chat_id", default=None),
+    )
+    return {**(await _messages_json(call, found, has_more)), "terms": terms}
+
+
+async def rename_chat(call: Call) -> dict[str, Any]:
+    chat = await do_rename_chat(call.work, call.chat_id, call.user_id, call.text_field("name"))
+    return {"chat": chat.to_json()}
+
+
+async def remove_member(call: Call) -> dict[str, Any]:
+    user_id = call.int_field("user_id")
+    await do_remove_member(call.work, call.chat_id, call.user_id, user_id)
+    return {"chat_id": call.chat_id, "user_id": user_id}
+
+
+async def transfer_ownership(call: Call) -> dict[str, Any]:
+    owner = await do_transfer_ownership(
+        call.work, call.chat_id, call.user_id, call.int_field("user_id")
+    )
+    return {"member": owner.to_json()}
+
+
+async def start_direct_chat(call: Call) -> dict[str, Any]:
+    chat, created = await do_start_direct_chat(call.work, call.user_id, call.text_field("nickname"))
+    if created:  # a new chat counts against the caller's budget of chats and people added
+        check_membership_rate(call, chats=1, members=1)
+    return {"chat": chat.to_json(), "created": created}
 
 
 async def send_message(call: Call) -> dict[str, Any]:
@@ -236,10 +282,15 @@ def internal_routes() -> list[BaseRoute]:
         get("/last-messages", last_messages),
         get("/messages", messages_after),
         get("/chats/{chat_id}/messages", chat_messages),
+        get("/search", search),
         post("/chats/{chat_id}/messages", send_message, Work.SEND),
         post("/chats/{chat_id}/members", add_member),
         post("/chats/{chat_id}/leave", leave_chat, reads_body=False),
         post("/chats/{chat_id}/read", mark_read),
+        post("/chats/{chat_id}/name", rename_chat),
+        post("/chats/{chat_id}/remove-member", remove_member),
+        post("/chats/{chat_id}/owner", transfer_ownership),
+        post("/direct-chats", start_direct_chat),
         post("/chats/{chat_id}/typing", typing, Work.READ),  # publishes, stores nothing
         post("/messages/{message_id}/edit", edit_message),
         post("/messages/{message_id}/delete", delete_message, reads_body=False),

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from chat_service.access import access_chat_for_user
+from chat_service.access import access_chat_for_user, check_not_direct
 from chat_service.system_lines import LineKind, add_system_line
 from chat_service.unit_of_work import UnitOfWork
 from chat_service.users import get_user_by_nickname
@@ -44,7 +45,8 @@ async def do_add_member(work: UnitOfWork, chat_id: int, actor_id: int, nickname:
     """Add the user with this nickname; 404 unknown nickname, 409 already a member."""
     nickname = check_nickname(nickname)
     connection = work.connection
-    await access_chat_for_user(connection, chat_id, actor_id, lock=True)
+    access = await access_chat_for_user(connection, chat_id, actor_id, lock=True)
+    check_not_direct(access.chat, "nobody can be added")
     user = await get_user_by_nickname(connection, nickname)
     params = {"chat_id": chat_id, "user_id": user.id}
     if (await connection.execute(_IS_MEMBER, params)).first() is not None:
@@ -74,11 +76,39 @@ async def do_add_member(work: UnitOfWork, chat_id: int, actor_id: int, nickname:
 
 
 _OLDEST_MEMBER = (
-    select(_cm.user_id)
+    select(_cm.user_id, _u.nickname)
+    .join(users, _u.id == _cm.user_id)
     .where(_cm.chat_id == bindparam("chat_id"))
     .order_by(_cm.joined_at, _cm.user_id)
     .limit(1)
 )
+
+
+def user_json(user_id: int, nickname: str) -> dict[str, Any]:
+    return {"id": user_id, "nickname": nickname}
+
+
+def emit_owner_changed(
+    work: UnitOfWork,
+    chat_id: int,
+    owner: dict[str, Any],
+    previous_owner: dict[str, Any],
+    reason: str,
+) -> None:
+    """The chat has a new owner: handed on ("handed_on") or the owner left ("owner_left")."""
+    work.emit(
+        Event(
+            EventKind.OWNER_CHANGED,
+            chat_id,
+            {"owner": owner, "previous_owner": previous_owner, "reason": reason},
+        )
+    )
+
+
+async def set_role(connection: AsyncConnection, chat_id: int, user_id: int, role: str) -> None:
+    await connection.execute(
+        update(chat_members).where(_cm.chat_id == chat_id, _cm.user_id == user_id).values(role=role)
+    )
 
 
 async def do_leave_chat(work: UnitOfWork, chat_id: int, user_id: int) -> None:
@@ -88,22 +118,14 @@ async def do_leave_chat(work: UnitOfWork, chat_id: int, user_id: int) -> None:
     await connection.execute(
         delete(chat_members).where(_cm.chat_id == chat_id, _cm.user_id == user_id)
     )
-    if access.chat.my_role == ROLE_OWNER:
-        successor = await connection.scalar(_OLDEST_MEMBER, {"chat_id": chat_id})
-        if successor is not None:
-            await connection.execute(
-                update(chat_members)
-                .where(_cm.chat_id == chat_id, _cm.user_id == successor)
-                .values(role=ROLE_OWNER)
-            )
+    me = user_json(user_id, access.nickname)
     line = await add_system_line(work, chat_id, LineKind.LEFT, user_id, access.nickname)
-    work.emit(
-        Event(
-            EventKind.MEMBER_LEFT,
-            chat_id,
-            {"user": {"id": user_id, "nickname": access.nickname}, "line": line.to_json()},
-        )
-    )
+    work.emit(Event(EventKind.MEMBER_LEFT, chat_id, {"user": me, "line": line.to_json()}))
+    if access.chat.my_role == ROLE_OWNER:
+        successor = (await connection.execute(_OLDEST_MEMBER, {"chat_id": chat_id})).first()
+        if successor is not None:
+            await set_role(connection, chat_id, successor[0], ROLE_OWNER)
+            emit_owner_changed(work, chat_id, user_json(*successor), me, "owner_left")
 
 
 _MINE = select(_cm.chat_id).where(

@@ -25,9 +25,11 @@ row lock is held across one of them, not four.
    another chat; in a group, `RetryAlone` asks for each of its sends to be stored alone.
 
 `Sender` publishes the message_added events after the COMMIT, in id order, before the senders
-get their answers; refusals and replays publish nothing. A connection that failed or was
-cancelled mid-transaction is invalidated (closed; the server undoes its open transaction),
-never reused.
+get their answers; refusals publish nothing. A replay publishes its stored message again: the
+process that stored it may have died between the COMMIT and the publish (the sender saw no
+answer and retried), and its subscribers would never hear of it; those that did already drop
+it by id (gateway/catchup.py's SeenIds). A connection that failed or was cancelled
+mid-transaction is invalidated (closed; the server undoes its open transaction), never reused.
 """
 
 from __future__ import annotations
@@ -411,8 +413,8 @@ class Sender:
         reply_to: Quote | None = None,
     ) -> tuple[MessageView, bool]:
         """Store a message and publish it; (message, created). A repeated client_id returns the
-        stored message (created False), nothing published. `reply_to`: the quote of the message
-        it answers, already checked to be in the chat (chat_service.replies)."""
+        stored message (created False) and publishes it again. `reply_to`: the quote of the
+        message it answers, already checked to be in the chat (chat_service.replies)."""
         send = Send(
             chat_id,
             sender_id,
@@ -435,12 +437,13 @@ class Sender:
             outcomes = await self._in_transaction(sends)
         except RetryAlone:
             outcomes = [await self._alone(send) for send in sends]
-        created = [
+        # Stored now or replayed: a replay's first event may have died with its process.
+        stored = [
             Event(EventKind.MESSAGE_ADDED, outcome[0].chat_id, {"message": outcome[0].to_json()})
             for outcome in outcomes
-            if isinstance(outcome, tuple) and outcome[1]
+            if isinstance(outcome, tuple)
         ]
-        await publish_events(self._broker, created)
+        await publish_events(self._broker, stored)
         return outcomes
 
     async def _alone(self, send: Send) -> Outcome:

@@ -125,6 +125,13 @@ class MemberView:
         }
 
 
+class Peer(NamedTuple):
+    """The other person of a direct chat."""
+
+    id: int
+    nickname: str
+
+
 @dataclass(frozen=True, slots=True)
 class Chat:
     """A chat, the one shape chat_service gives it; `my_role` and `unread_count` are the
@@ -138,13 +145,18 @@ class Chat:
     last_message_id: int | None
     my_role: str | None = None
     unread_count: int | None = None
+    # A direct chat's pair of members ("<lower id>:<higher id>"); None for a group chat.
+    direct_pair: str | None = None
+    # A direct chat's other person as the viewer sees it (chat_service.direct_chats.with_peers);
+    # their nickname is the chat's name for the viewer.
+    peer: Peer | None = None
 
     @classmethod
     def from_row(
         cls, row: Sequence[Any], my_role: str | None = None, unread_count: int | None = None
     ) -> Chat:
         """From a row that starts with access.CHAT_COLUMNS."""
-        id_, name, created_at, created_by, last_activity_at, last_message_id = row[:6]
+        id_, name, created_at, created_by, last_activity_at, last_message_id, pair = row[:7]
         return cls(
             id_,
             name,
@@ -154,13 +166,22 @@ class Chat:
             last_message_id,
             my_role,
             unread_count,
+            pair,
         )
 
+    @property
+    def is_direct(self) -> bool:
+        return self.direct_pair is not None
+
     def to_json(self) -> dict[str, Any]:
-        """The internal API's chat, as one member sees it."""
+        """The internal API's chat, as one member sees it: a direct chat is named after the
+        other person."""
+        peer = self.peer
         return {
             "id": self.id,
-            "name": self.name,
+            "name": self.name if peer is None else peer.nickname,
+            "direct": self.is_direct,
+            "peer": None if peer is None else {"id": peer.id, "nickname": peer.nickname},
             "created_at": iso(self.created_at),
             "created_by": self.created_by,
             "last_activity_at": iso(self.last_activity_at),
@@ -179,4 +200,5 @@ class Chat:
             "name": self.name,
             "created_at": iso(self.created_at),
             "created_by": self.created_by,
+            "direct": self.is_direct,
         }

@@ -38,7 +38,9 @@ CREATE TABLE IF NOT EXISTS chats (
     created_at DATETIME(6) NOT NULL,
     last_activity_at DATETIME(6) NOT NULL,
     last_message_id BIGINT NULL,
+    direct_pair VARCHAR(41) NULL,
     PRIMARY KEY (id),
+    CONSTRAINT uq_chats_direct_pair UNIQUE (direct_pair),
     CONSTRAINT fk_chats_created_by FOREIGN KEY (created_by) REFERENCES users (id) ON DELETE SET NULL,
     INDEX ix_chats_last_activity (last_activity_at, id),
     INDEX ix_chats_created_by (created_by)
@@ -71,7 +73,8 @@ CREATE TABLE IF NOT EXISTS messages (
     CONSTRAINT uq_messages_sender_id_client_id UNIQUE (sender_id, client_id),
     CONSTRAINT fk_messages_chat_id FOREIGN KEY (chat_id) REFERENCES chats (id) ON DELETE CASCADE,
     CONSTRAINT fk_messages_sender_id FOREIGN KEY (sender_id) REFERENCES users (id) ON DELETE CASCADE,
-    INDEX ix_messages_chat_id_id (chat_id, id)
+    INDEX ix_messages_chat_id_id (chat_id, id),
+    FULLTEXT INDEX ix_messages_text (text)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
 
 CREATE TABLE IF NOT EXISTS message_reactions (

@@ -31,6 +31,7 @@ from mychat.background import running
 from mychat.broker import Broker
 from mychat.broker.factory import create_broker
 from mychat.http import EXCEPTION_HANDLERS, AccessLogMiddleware, BodyLimitMiddleware, JSONResponse
+from mychat.metrics import MetricsMiddleware, metrics_for, serve_metrics
 from mychat.pages import REPO_WEB_DIST
 from mychat.revocation import revocations_followed
 from mychat.settings import ConfigurationError, Settings
@@ -65,6 +66,7 @@ def create_app(
         raise ConfigurationError("MYCHAT_AUTH_URL is required when the gateway runs on its own")
     if chat_app is None and not settings.chat_url:
         raise ConfigurationError("MYCHAT_CHAT_URL is required when the gateway runs on its own")
+    metrics = metrics_for(settings)
     view = GatewayGraphQL(
         build_schema(),
         allowed_origins=settings.allowed_origins,
@@ -110,6 +112,14 @@ def create_app(
             await stack.enter_async_context(
                 revocations_followed(active_broker, tokens.revoked, load)
             )
+            if metrics is not None:
+                metrics.watch_broker(active_broker)
+                metrics.gauge_from(
+                    "mychat_subscriptions_active",
+                    "GraphQL subscriptions running now",
+                    resources.limits.active_subscriptions,
+                )
+            stack.enter_context(serve_metrics(metrics, settings))
             yield
             # Let requests of cancelled subscriptions finish before the clients close.
             if resources.in_flight:
@@ -140,13 +150,18 @@ def create_app(
     return GatewayApp(
         graphql_path=GRAPHQL_PATH,
         graphql_view=view,
+        metrics=metrics,
         routes=[
             Route(GRAPHQL_PATH, view, methods=["GET", "POST"]),
             WebSocketRoute(GRAPHQL_PATH, view),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
         ],
-        middleware=[Middleware(AccessLogMiddleware), Middleware(BodyLimitMiddleware)],
+        middleware=[
+            Middleware(AccessLogMiddleware),
+            Middleware(MetricsMiddleware, metrics, fixed_paths=(GRAPHQL_PATH,)),
+            Middleware(BodyLimitMiddleware),
+        ],
         exception_handlers=handlers,
         lifespan=lifespan,
     )

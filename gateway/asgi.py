@@ -5,7 +5,8 @@ through stays suspended in memory as long: Starlette's error and exception middl
 body limit, the router and the route (~2-3 KB per connection, for layers that do nothing for a
 WebSocket: error pages, 413s and exception handlers answer HTTP requests; uvicorn closes a
 socket whose handler fails with 1011 either way). So a WebSocket to the GraphQL path goes
-straight to the view, behind the access log (request id and log line, as for every request).
+straight to the view, behind the access log (request id and log line, as for every request)
+and the metrics (open WebSockets).
 Everything else, HTTP on the same path included, takes the full Starlette stack.
 """
 
@@ -19,12 +20,22 @@ from starlette.types import Receive, Scope, Send
 
 from gateway.view import GatewayGraphQL
 from mychat.http import AccessLogMiddleware
+from mychat.metrics import Metrics, MetricsMiddleware
 
 
 class GatewayApp(Starlette):
-    def __init__(self, *, graphql_path: str, graphql_view: GatewayGraphQL, **options: Any) -> None:
+    def __init__(
+        self,
+        *,
+        graphql_path: str,
+        graphql_view: GatewayGraphQL,
+        metrics: Metrics | None = None,
+        **options: Any,
+    ) -> None:
         super().__init__(**options)
-        self._graphql_socket = AccessLogMiddleware(graphql_view.serve_websocket)
+        self._graphql_socket = AccessLogMiddleware(
+            MetricsMiddleware(graphql_view.serve_websocket, metrics)
+        )
         # Matched as the router would (a mount's root_path taken off), never called: the socket
         # goes to `_graphql_socket`, without the route's own layers.
         self._graphql_route = WebSocketRoute(graphql_path, self._graphql_socket)

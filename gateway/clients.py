@@ -30,6 +30,8 @@ class ChatData(TypedDict):
     last_message_id: int | None
     my_role: str
     unread_count: int | None  # None when asked for without it
+    direct: NotRequired[bool]  # a one-to-one chat (named after `peer` for the caller)
+    peer: NotRequired[UserData | None]
 
 
 class MemberData(TypedDict):
@@ -67,6 +69,12 @@ class MessageData(TypedDict):
     reply_to: NotRequired[QuoteData | None]
     reactions: NotRequired[list[ReactionData]]
     kind: NotRequired[str | None]
+
+
+class SearchPage(TypedDict):
+    messages: list[MessageData]  # newest first
+    has_more: bool
+    terms: list[str]  # the words searched for, as the index saw them (to mark in results)
 
 
 class AuthData(TypedDict):
@@ -127,6 +135,7 @@ class ServiceClient:
         client_host: str | None = None,
         slots: asyncio.Semaphore | None = None,
         user_agent: str | None = None,
+        request_id: str | None = None,
     ) -> None:
         self._transport = transport
         # Bounds the caller's calls in flight (gateway/limits.py): one caller's heavy request
@@ -141,6 +150,9 @@ class ServiceClient:
         if user_agent:
             # Names the device of a new session (the sessions list shows it).
             self._headers["user-agent"] = user_agent
+        if request_id:
+            # The services log the same id: one request followed through every process.
+            self._headers["x-request-id"] = request_id
 
     async def _send(
         self, method: str, path: str, params: Mapping[str, str | int] | None, body: bytes | None
@@ -341,6 +353,33 @@ class ChatClient(ServiceClient):
             payload["reply_to_id"] = reply_to_id
         body = await self.call("POST", f"/internal/chats/{chat_id}/messages", json=payload)
         return cast(MessageData, body["message"])
+
+    async def rename_chat(self, chat_id: int, name: str) -> ChatData:
+        body = await self.call("POST", f"/internal/chats/{chat_id}/name", json={"name": name})
+        return cast(ChatData, body["chat"])
+
+    async def remove_member(self, chat_id: int, user_id: int) -> None:
+        path = f"/internal/chats/{chat_id}/remove-member"
+        await self.call("POST", path, json={"user_id": user_id})
+
+    async def transfer_ownership(self, chat_id: int, user_id: int) -> MemberData:
+        path = f"/internal/chats/{chat_id}/owner"
+        body = await self.call("POST", path, json={"user_id": user_id})
+        return cast(MemberData, body["member"])
+
+    async def start_direct_chat(self, nickname: str) -> tuple[ChatData, bool]:
+        body = await self.call("POST", "/internal/direct-chats", json={"nickname": nickname})
+        return cast(ChatData, body["chat"]), bool(body["created"])
+
+    async def search(
+        self, query: str, first: int, before: int | None, chat_id: int | None
+    ) -> SearchPage:
+        params: dict[str, str | int] = {"q": query, "first": first}
+        if before is not None:
+            params["before"] = before
+        if chat_id is not None:
+            params["chat_id"] = chat_id
+        return cast(SearchPage, await self.call("GET", "/internal/search", params=params))
 
     async def edit_message(self, message_id: int, text: str) -> MessageData:
         path = f"/internal/messages/{message_id}/edit"

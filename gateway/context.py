@@ -129,6 +129,7 @@ class Context:
             self.client_host,
             self._call_slots(),
             self.user_agent,
+            self.request_id,
         )
 
     def auth(self) -> AuthClient:

@@ -45,6 +45,18 @@ class AlreadyAMember(Error):
     pass
 
 
+@strawberry.type(description="Only the chat's owner may do this (rename, remove, hand on).")
+class NotOwner(Error):
+    pass
+
+
+@strawberry.type(
+    description="Not possible for this chat: a direct chat keeps its two people and its name."
+)
+class NotAllowed(Error):
+    pass
+
+
 @strawberry.type(description="Only the author may change this message (edit or delete).")
 class NotTheAuthor(Error):
     pass
@@ -75,6 +87,8 @@ ErrorType = (
     | NotFound
     | NotAMember
     | AlreadyAMember
+    | NotOwner
+    | NotAllowed
     | Conflict
     | Unauthenticated
     | RateLimited
@@ -96,6 +110,10 @@ def from_service_error(error: ServiceError) -> ErrorType:
     code, message = error.code, error.message
     if code == "rate_limited" or error.status == 429:
         return RateLimited(message=message, code=code, retry_after=error.retry_after or 1.0)
+    if code == "not_owner":
+        return NotOwner(message=message, code=code)
+    if code == "direct_chat":
+        return NotAllowed(message=message, code=code)
     if code == "not_the_author":
         return NotTheAuthor(message=message, code=code)
     if code == "already_deleted":

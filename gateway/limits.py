@@ -89,6 +89,10 @@ class GatewayLimits:
 
     # Subscriptions.
 
+    def active_subscriptions(self) -> int:
+        """Subscriptions running now, everyone's (for the metrics)."""
+        return sum(self._subscriptions.values())
+
     def check_subscription(self, user_id: int) -> None:
         if self._subscriptions[user_id] >= self.subscriptions_per_user:
             raise LimitExceeded(

@@ -14,6 +14,7 @@ from gateway.context import Context
 from gateway.errors import (
     AlreadyAMember,
     Conflict,
+    NotAllowed,
     NotAMember,
     NotFound,
     RateLimited,
@@ -23,6 +24,7 @@ from gateway.errors import (
 from gateway.ids import InvalidGlobalId, database_id, message_cursor_id, to_global_id
 from gateway.message_mutations import MessageMutation
 from gateway.mutation_support import ChatGone, run_action
+from gateway.ownership import OwnershipMutation
 from gateway.queries import load_chat
 from gateway.types import Chat, Member, Message, Viewer
 
@@ -82,6 +84,7 @@ AddMemberResult = Annotated[
     | NotFound
     | NotAMember
     | AlreadyAMember
+    | NotAllowed
     | RateLimited
     | Unauthenticated,
     strawberry.union("AddMemberResult"),
@@ -122,7 +125,7 @@ AUTH_ERRORS = (ValidationError, Conflict, Unauthenticated, RateLimited)
 
 
 @strawberry.type
-class Mutation(AccountMutation, MessageMutation):
+class Mutation(AccountMutation, MessageMutation, OwnershipMutation):
     @described.mutation("Create an account; answers a token like login.")
     async def register(self, info: Info, login: str, password: str, nickname: str) -> AuthResult:
         async def action() -> AuthPayload:
@@ -169,6 +172,7 @@ class Mutation(AccountMutation, MessageMutation):
             NotFound,
             NotAMember,
             AlreadyAMember,
+            NotAllowed,
             RateLimited,
             Unauthenticated,
         )

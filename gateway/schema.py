@@ -30,6 +30,7 @@ from gateway.errors import (
 )
 from gateway.mutations import Mutation
 from gateway.queries import Query
+from gateway.search import SearchQuery
 from gateway.shared_events import SharedEventExecutor
 from gateway.subscriptions import Subscription
 from gateway.types import Chat, User, Viewer
@@ -174,6 +175,11 @@ class GatewaySchema(strawberry.Schema):
                 )
 
 
+@strawberry.type(name="Query")
+class RootQuery(Query, SearchQuery):
+    """Every query field: the chats and people (gateway.queries), accounts, message search."""
+
+
 def build_schema() -> strawberry.Schema:
     # The limit rules are made once per schema: the validation cache keys on the rule classes,
     # and QueryDepthLimiter/MaxAliasesLimiter would make new classes per operation (no hits).
@@ -182,7 +188,7 @@ def build_schema() -> strawberry.Schema:
         max_aliases_rule(MAX_ALIASES),
     )
     return GatewaySchema(
-        query=Query,
+        query=RootQuery,
         execution_context_class=SharedEventExecutor,
         mutation=Mutation,
         subscription=Subscription,

@@ -20,6 +20,15 @@ from gateway.clients import ChatClient, MessageData, ServiceError
 from gateway.context import Context
 from gateway.errors import ClientFacingError, unauthenticated_error
 from gateway.ids import InvalidGlobalId, database_id, message_cursor_id, to_global_id
+from gateway.owner_events import (
+    OWNER_KINDS,
+    ChatRenamed,
+    MemberRemoved,
+    OwnerChanged,
+    owner_event,
+    removes_viewer,
+    system_line,
+)
 from gateway.types import Chat, ChatRole, Member, Message, User, parse_datetime
 from mychat.broker import Resync
 from mychat.events import Event, EventKind
@@ -89,11 +98,6 @@ CHANGE_KINDS: dict[EventKind, type[MessageEdited | MessageDeleted | ReactionsCha
     EventKind.MESSAGE_DELETED: MessageDeleted,
     EventKind.REACTIONS_CHANGED: ReactionsChanged,
 }
-
-
-def _line(payload: dict[str, Any]) -> Message | None:
-    row = payload.get("line")
-    return None if row is None else Message.from_data(row)
 
 
 @strawberry.type
@@ -187,7 +191,10 @@ ChatEvent = Annotated[
     | RemovedFromChat
     | Typing
     | MessagesRead
-    | PresenceChanged,
+    | PresenceChanged
+    | ChatRenamed
+    | MemberRemoved
+    | OwnerChanged,
     strawberry.union("ChatEvent"),
 ]
 
@@ -253,7 +260,7 @@ class Subscription:
         " no duplicate. A message already yielded comes again when it is edited, deleted or"
         " reacted to (same id, new `text`, `editedAt`, `deletedAt` or `reactions`). System"
         " lines (`kind` other than TEXT) come as messages too. Ends with an error when the"
-        " caller leaves the chat."
+        " caller leaves or is removed from the chat."
     )
     async def message_added(
         self, info: Info, chat_id: strawberry.ID, after: strawberry.ID | None = None
@@ -317,7 +324,7 @@ async def message_stream(
                 if (
                     item.kind == EventKind.MEMBER_LEFT
                     and item.payload["user"]["id"] == viewer.user_id
-                ):
+                ) or removes_viewer(item, viewer.user_id):
                     raise _left_error()
                 line = item.payload.get("line")
                 if line is not None and line["id"] not in seen:
@@ -387,7 +394,8 @@ async def chat_event_stream(
                     if event.message.database_id in seen:
                         continue
                     seen.add(event.message.database_id)
-                if isinstance(event, MemberAdded | MemberLeft) and event.line is not None:
+                lined = MemberAdded | MemberLeft | ChatRenamed | MemberRemoved
+                if isinstance(event, lined) and event.line is not None:
                     seen.add(event.line.database_id)  # a catch-up must not repeat it
                 context.reset_loaders()
                 yield event
@@ -416,11 +424,16 @@ def _chat_event(context: Context, event: Event, chat_ids: set[int], me: int) -> 
                 chat_db_id=chat_id,
                 user_id=user["id"],
                 nickname=user["nickname"],
-                line=_line(payload),
+                line=system_line(payload),
             )
         return None
     if chat_id not in chat_ids:
         return None
+    if removes_viewer(event, me):
+        chat_ids.discard(chat_id)
+        return _removed(chat_id)
+    if event.kind in OWNER_KINDS:
+        return owner_event(context, event)
     if event.kind == EventKind.MEMBER_LEFT:
         user = payload["user"]
         if user["id"] == me:
@@ -429,7 +442,7 @@ def _chat_event(context: Context, event: Event, chat_ids: set[int], me: int) -> 
         return MemberLeft(
             user=User.build(user["id"], user["nickname"]),
             chat_db_id=chat_id,
-            line=_line(payload),
+            line=system_line(payload),
         )
     if event.kind == EventKind.MESSAGE_ADDED:
         row = payload["message"]

@@ -296,15 +296,28 @@ def _page_size(name: str, value: int) -> int:
 @strawberry.type
 class Chat(Node):
     database_id: int
-    name: str
+    name: str = strawberry.field(
+        description="The chat's name; a direct chat's is the other person's nickname."
+    )
     created_at: datetime
     last_activity_at: datetime
     my_role: ChatRole
     unread_count: int
+    is_direct: bool = strawberry.field(
+        default=False,
+        description="A one-to-one chat (startDirectChat): named after the other person on each"
+        " side, no owner, nobody added, removed or renamed.",
+    )
+    direct_with: User | None = strawberry.field(
+        default=None, description="The other person of a direct chat; null for a group chat."
+    )
 
     @classmethod
     def from_data(cls, data: ChatData) -> Chat:
+        peer = data.get("peer")
         return cls(
+            is_direct=bool(data.get("direct")),
+            direct_with=None if peer is None else User.from_data(peer),
             id=strawberry.ID(to_global_id("Chat", data["id"])),
             database_id=data["id"],
             name=data["name"],

@@ -103,6 +103,8 @@ def _begin_immediate(connection: Connection) -> None:
 
 def _engine(settings: Settings, idle_ping_seconds: float, **options: Any) -> AsyncEngine:
     url = settings.sqlalchemy_url
+    # Errors (and their log lines) name the statement, never the values: no message text.
+    options.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(

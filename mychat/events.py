@@ -17,6 +17,10 @@ class EventKind(StrEnum):
     MEMBER_ADDED = "member_added"
     MEMBER_LEFT = "member_left"
     CHAT_CREATED = "chat_created"
+    # Owner actions (chat_service/ownership.py); MEMBER_REMOVED reaches the removed user too.
+    CHAT_RENAMED = "chat_renamed"
+    MEMBER_REMOVED = "member_removed"
+    OWNER_CHANGED = "owner_changed"
     # Live signals (never stored): gateways publish presence, chat_service typing and reads.
     PRESENCE_CHANGED = "presence_changed"
     TYPING = "typing"
@@ -42,9 +46,16 @@ class Event:
       after the change (deleted: text "", deleted_at set, no reactions)}
     - member_added: {"user": {id, nickname}, "added_by": int, "line": message}
     - member_left: {"user": {id, nickname}, "line": message}
-      ("line": the stored system line, a message with kind "joined"/"left"; events of other
-      writers, e.g. a removal or a rename, carry theirs the same way)
-    - chat_created: {"chat": {id, name, created_at, created_by}, "member_ids": [int, ...]}
+      ("line": the stored system line, a message with kind "joined", "left", "removed" or
+      "renamed"; chat_renamed and member_removed carry theirs the same way)
+    - chat_created: {"chat": {id, name, created_at, created_by, direct}, "member_ids": [int]}
+      (a direct chat's name is the stored one; each side shows the other person's nickname)
+    - chat_renamed: {"chat": {id, name}, "previous_name": str, "by": {id, nickname}, "line":
+      message}
+    - member_removed: {"user": {id, nickname}, "by": {id, nickname}, "line": message} (the
+      removed user is one of its recipients: their subscriptions end or mark the removal at once)
+    - owner_changed: {"owner": {id, nickname}, "previous_owner": {id, nickname}, "reason":
+      "handed_on" | "owner_left"}
     - presence_changed (chat_id 0): {"user": {id, nickname}, "online": bool, "last_seen_at":
       str | None, "chat_ids": [int, ...]} (the chats whose members may learn it)
     - typing: {"user": {id, nickname}, "typing": bool}

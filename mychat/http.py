@@ -15,6 +15,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from mychat.logs import REQUEST_ID
+
 MAX_BODY_BYTES = 64 * 1024
 
 access_log = logging.getLogger("mychat.access")
@@ -176,6 +178,7 @@ class AccessLogMiddleware:
             return
         request_id = _incoming_request_id(scope) or uuid.uuid4().hex[:16]
         scope["mychat.request_id"] = request_id
+        current = REQUEST_ID.set(request_id)
         started = time.perf_counter()
         status = 0
 
@@ -204,13 +207,18 @@ class AccessLogMiddleware:
                     (time.perf_counter() - started) * 1000,
                     request_id,
                 )
+            REQUEST_ID.reset(current)
 
 
 def _incoming_request_id(scope: Scope) -> str | None:
     for name, value in scope["headers"]:
         if name == b"x-request-id":
             text: str = value.decode("latin-1")
-            if 0 < len(text) <= 64 and text.replace("-", "").isalnum():
+            if (
+                0 < len(text) <= 64
+                and text.replace("-", "").isascii()
+                and text.replace("-", "").isalnum()
+            ):
                 return text
     return None
 

@@ -24,6 +24,7 @@ from mychat.http import (
     BodyLimitMiddleware,
     JSONResponse,
 )
+from mychat.metrics import MetricsMiddleware, metrics_for, serve_metrics
 from mychat.revocation import revocations_followed
 from mychat.revocation_db import revoked_sessions_loader
 from mychat.settings import Settings
@@ -78,10 +79,13 @@ def create_service_app(
     """
     # Resolve the secret now: a bad configuration refuses to start before binding a port.
     tokens = token_codec(settings, embedded=embedded)
+    metrics = metrics_for(settings)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         engine = create_engine(settings, sqlite_write_lock_at_begin=sqlite_write_lock_at_begin)
+        if metrics is not None:
+            metrics.watch_pool("main", engine)
         try:
             if settings.is_sqlite:
                 await create_schema(engine)
@@ -95,6 +99,7 @@ def create_service_app(
                 await stack.enter_async_context(revocations_followed(broker, tokens.revoked, load))
                 if extra_lifespan is not None:
                     await stack.enter_async_context(extra_lifespan(res))
+                stack.enter_context(serve_metrics(metrics, settings))
                 yield
         finally:
             await engine.dispose()
@@ -120,9 +125,15 @@ def create_service_app(
         Route("/readyz", readyz, methods=["GET"]),
     ]
     handlers: Any = EXCEPTION_HANDLERS
-    return Starlette(
+    app = Starlette(
         routes=all_routes,
-        middleware=[Middleware(AccessLogMiddleware), Middleware(BodyLimitMiddleware)],
+        middleware=[
+            Middleware(AccessLogMiddleware),
+            Middleware(MetricsMiddleware, metrics),
+            Middleware(BodyLimitMiddleware),
+        ],
         exception_handlers=handlers,
         lifespan=lifespan,
     )
+    app.state.metrics = metrics  # None unless MYCHAT_METRICS_PORT is set
+    return app

@@ -1,11 +1,12 @@
-"""Graceful shutdown: stop accepting, finish requests, then close WebSockets with 1012.
+"""Graceful shutdown: stop accepting, close WebSockets with 1012, finish requests in flight.
 
-On SIGTERM the server stops accepting, lets the HTTP requests in flight finish (up to
-`DRAIN_SECONDS`), then closes every WebSocket with 1012 (Service Restart) from the app's side,
-so the subscription handlers end and clients reconnect at once (through nginx, to another
-gateway) and catch up from their cursor; then uvicorn's own shutdown runs unchanged. The worst
-case, DRAIN_SECONDS + GOODBYE_GRACE_SECONDS + uvicorn's `timeout_graceful_shutdown`, stays
-within compose's `stop_grace_period`.
+On SIGTERM the server stops accepting and closes every WebSocket with 1012 (Service Restart)
+from the app's side at once, so the subscription handlers end and clients reconnect right away
+(through nginx, to another gateway) and catch up from their cursor; then uvicorn's own shutdown
+lets the HTTP requests in flight finish (`timeout_graceful_shutdown`). The worst case,
+GOODBYE_GRACE_SECONDS + uvicorn's timeout, stays within compose's `stop_grace_period`.
+(Waiting for the requests before the goodbye was tried: one slow request then delayed every
+client's reconnect, which the browser test of a server restart showed.)
 """
 
 from __future__ import annotations
@@ -23,8 +24,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 logger = logging.getLogger(__name__)
 
 SERVICE_RESTART = 1012
-# How long HTTP requests in flight get to finish before the WebSockets are closed.
-DRAIN_SECONDS = 5.0
 # How long open WebSocket handlers get to end after the goodbye, before uvicorn's own shutdown.
 GOODBYE_GRACE_SECONDS = 2.0
 STARTUP_FAILURE = 3  # uvicorn's exit code when the server could not start
@@ -61,22 +60,15 @@ class _TrackedWebSocket:
 
 
 class WebSocketGoodbye:
-    """ASGI middleware that counts HTTP requests in flight and knows every open WebSocket, so
-    that shutdown can wait for the first and close the second with 1012."""
+    """ASGI middleware that knows every open WebSocket and can close them all with 1012."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
         self._open: set[_TrackedWebSocket] = set()
         self._none_open = asyncio.Event()
         self._none_open.set()
-        self._requests = 0
-        self._no_requests = asyncio.Event()
-        self._no_requests.set()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            await self._request(scope, receive, send)
-            return
         if scope["type"] != "websocket":
             await self.app(scope, receive, send)
             return
@@ -89,23 +81,6 @@ class WebSocketGoodbye:
             self._open.discard(tracked)
             if not self._open:
                 self._none_open.set()
-
-    async def _request(self, scope: Scope, receive: Receive, send: Send) -> None:
-        self._requests += 1
-        self._no_requests.clear()
-        try:
-            await self.app(scope, receive, send)
-        finally:
-            self._requests -= 1
-            if not self._requests:
-                self._no_requests.set()
-
-    async def drain(self, limit: float = DRAIN_SECONDS) -> None:
-        """Wait until no HTTP request is in flight (at most `limit` s: uvicorn ends the rest)."""
-        if self._requests:
-            logger.info("waiting for %d request(s) in flight", self._requests)
-        with suppress(TimeoutError):
-            await asyncio.wait_for(self._no_requests.wait(), limit)
 
     async def close_all(self, grace: float = GOODBYE_GRACE_SECONDS) -> None:
         sockets = tuple(self._open)
@@ -128,7 +103,6 @@ class GracefulServer(uvicorn.Server):
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         for server in self.servers:
             server.close()  # no new connections while we say goodbye
-        await self._goodbye.drain()
         await self._goodbye.close_all()
         await super().shutdown(sockets)
 

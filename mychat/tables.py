@@ -46,6 +46,7 @@ NICKNAME_MAX = 32
 CHAT_NAME_MAX = 100
 MESSAGE_TEXT_MAX = 4000
 CLIENT_ID_MAX = 36
+DIRECT_PAIR_MAX = 41  # two ids of up to 20 digits and a colon
 
 metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
@@ -110,7 +111,12 @@ chats = Table(
     # Bumped by every message; orders "newest activity first" without scanning messages.
     Column("last_activity_at", UTCDateTime(), nullable=False, default=utc_now),
     Column("last_message_id", Id, nullable=True),
+    # A direct (one-to-one) chat's pair of members, "<lower user id>:<higher user id>"; NULL
+    # for group chats. Unique: at most one direct chat per pair, even when both people start
+    # it at the same moment (chat_service/direct_chats.py).
+    Column("direct_pair", String(DIRECT_PAIR_MAX), nullable=True),
     Index("ix_chats_last_activity", "last_activity_at", "id"),
+    UniqueConstraint("direct_pair", name="uq_chats_direct_pair"),
     # Serves the foreign key (InnoDB would otherwise add an index the schema does not name).
     Index("ix_chats_created_by", "created_by"),
 )
@@ -149,6 +155,26 @@ messages = Table(
     Column("kind", String(16), nullable=True),
     Index("ix_messages_chat_id_id", "chat_id", "id"),
     UniqueConstraint("sender_id", "client_id", name="uq_messages_sender_id_client_id"),
+    # Message search (chat_service/search.py): an InnoDB FULLTEXT index on MySQL/MariaDB. SQLite
+    # has no such index; it gets the FTS5 table below instead (create_schema).
+    Index("ix_messages_text", "text", mysql_prefix="FULLTEXT").ddl_if(dialect="mysql"),
+)
+
+# SQLite's full-text index for message search: an external-content FTS5 table over
+# messages.text (it stores only the index, not the text), kept in step by triggers on every
+# insert, update and delete of a message. Created by create_schema; MySQL has ix_messages_text.
+MESSAGES_FTS = "messages_fts"
+_SQLITE_SEARCH_DDL = (
+    "CREATE VIRTUAL TABLE IF NOT EXISTS messages_fts USING fts5("
+    "text, content='messages', content_rowid='id', tokenize='unicode61 remove_diacritics 2')",
+    "CREATE TRIGGER IF NOT EXISTS messages_fts_insert AFTER INSERT ON messages BEGIN"
+    " INSERT INTO messages_fts(rowid, text) VALUES (new.id, new.text); END",
+    "CREATE TRIGGER IF NOT EXISTS messages_fts_delete AFTER DELETE ON messages BEGIN"
+    " INSERT INTO messages_fts(messages_fts, rowid, text) VALUES ('delete', old.id, old.text);"
+    " END",
+    "CREATE TRIGGER IF NOT EXISTS messages_fts_update AFTER UPDATE OF text ON messages BEGIN"
+    " INSERT INTO messages_fts(messages_fts, rowid, text) VALUES ('delete', old.id, old.text);"
+    " INSERT INTO messages_fts(rowid, text) VALUES (new.id, new.text); END",
 )
 
 REACTION_MAX = 16  # code points of one reaction (an emoji, possibly a ZWJ sequence or a flag)
@@ -184,15 +210,37 @@ async def create_schema(engine: AsyncEngine) -> None:
         await connection.run_sync(metadata.create_all)
         if engine.dialect.name == "sqlite":
             await connection.run_sync(_add_missing_nullable_columns)
+            await connection.run_sync(_create_sqlite_search)
+
+
+def _create_sqlite_search(connection: Connection) -> None:
+    """The FTS5 table and its triggers; a table made now indexes the messages already stored
+    (a data folder from before search existed)."""
+    existed = inspect(connection).has_table(MESSAGES_FTS)
+    for statement in _SQLITE_SEARCH_DDL:
+        connection.exec_driver_sql(statement)
+    if not existed:
+        connection.exec_driver_sql("INSERT INTO messages_fts(messages_fts) VALUES ('rebuild')")
 
 
 def _add_missing_nullable_columns(connection: Connection) -> None:
+    """Nullable columns added since, and the unique constraints on them (as unique indexes:
+    SQLite cannot add a constraint to a table)."""
     inspector = inspect(connection)
     for table in metadata.sorted_tables:
         present = {column["name"] for column in inspector.get_columns(table.name)}
+        added = set()
         for column in table.columns:
             if column.name not in present and column.nullable:
                 kind = column.type.compile(dialect=connection.dialect)
                 connection.exec_driver_sql(
                     f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {kind}'
+                )
+                added.add(column.name)
+        for constraint in table.constraints:
+            names = [column.name for column in getattr(constraint, "columns", ())]
+            if isinstance(constraint, UniqueConstraint) and names and added.issuperset(names):
+                columns = ", ".join(f'"{name}"' for name in names)
+                connection.exec_driver_sql(
+                    f'CREATE UNIQUE INDEX "{constraint.name}" ON "{table.name}" ({columns})'
                 )

@@ -68,10 +68,15 @@ def describe_orm(metadata: MetaData) -> Description:
             "unique": uniques,
             # MySQL keeps a unique constraint as a unique index: count those as indexes too.
             "indexes": {
-                (index.name, tuple(c.name for c in index.columns), bool(index.unique))
+                (
+                    index.name,
+                    tuple(c.name for c in index.columns),
+                    bool(index.unique),
+                    index.dialect_options["mysql"]["prefix"],  # FULLTEXT, or None
+                )
                 for index in table.indexes
             }
-            | {(name, columns, True) for name, columns in uniques},
+            | {(name, columns, True, None) for name, columns in uniques},
             "foreign_keys": {
                 (
                     fk.name,
@@ -117,7 +122,12 @@ def describe_database(connection: Connection) -> Description:
                 for unique in inspector.get_unique_constraints(name)
             },
             "indexes": {
-                (index["name"], tuple(index["column_names"]), bool(index["unique"]))
+                (
+                    index["name"],
+                    tuple(index["column_names"]),
+                    bool(index["unique"]),
+                    index.get("dialect_options", {}).get("mysql_prefix"),
+                )
                 for index in inspector.get_indexes(name)
             },
             "foreign_keys": {
@@ -207,11 +217,15 @@ def _drifted(change: str) -> MetaData:
         messages.append_column(Column("extra", mysql.INTEGER(), nullable=True))
     elif change == "collation":
         copy.tables["users"].c.nickname_key.type = mysql.VARCHAR(96)
+    elif change == "fulltext":  # the search index as a plain index
+        search = next(index for index in messages.indexes if index.name == "ix_messages_text")
+        search.dialect_options["mysql"]["prefix"] = None
     return copy
 
 
 @pytest.mark.parametrize(
-    "change", ["nullable", "length", "precision", "index", "ondelete", "column", "collation"]
+    "change",
+    ["nullable", "length", "precision", "index", "ondelete", "column", "collation", "fulltext"],
 )
 async def test_the_comparison_notices_drift(mariadb_url: str, change: str) -> None:
     database, _ = await load_description(mariadb_url)

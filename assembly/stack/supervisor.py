@@ -18,13 +18,15 @@ class RestartPolicy:
     """Exponential backoff between restarts of a process that keeps dying.
 
     The first restart is almost at once (a crash should cost seconds, not minutes); each quick
-    death after it doubles the delay up to `max_delay`. A process that stayed up for
-    `stable_after` seconds counts as healthy again and its next restart is quick.
+    death after it doubles the delay up to `max_delay`. A process that answered its readiness
+    probe and stayed up for `stable_after` seconds was healthy: its next restart is quick again.
+    So a process that cannot start (bad configuration, database down) is retried ever more
+    slowly, while one that served and then died comes back at once.
     """
 
     first_delay: float = 0.25
     max_delay: float = 30.0
-    stable_after: float = 30.0
+    stable_after: float = 10.0
 
     def delay(self, attempt: int) -> float:
         """The wait before restart number `attempt` (1, 2, ...) of a series of quick deaths."""
@@ -35,7 +37,7 @@ class RestartPolicy:
 class _Watch:
     attempt: int = 0
     restart_at: float | None = None
-    awaiting_ready: bool = False
+    awaiting_ready: bool = False  # restarted, not yet ready (the stack's start waited for all)
 
 
 class Supervisor:
@@ -83,7 +85,8 @@ class Supervisor:
         how = describe_exit(process.returncode)
         process.wait(0)  # reap it, end its group's leftovers, close its log
         uptime = now - process.started_at
-        watch.attempt = 1 if uptime >= self._policy.stable_after else watch.attempt + 1
+        healthy = not watch.awaiting_ready and uptime >= self._policy.stable_after
+        watch.attempt = 1 if healthy else watch.attempt + 1
         delay = self._policy.delay(watch.attempt)
         watch.restart_at = now + delay
         watch.awaiting_ready = False

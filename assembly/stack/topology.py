@@ -226,10 +226,6 @@ class Stack:
             raise StackError(f"no process {name!r}; have {sorted(self.services)}")
         return self.services[name]
 
-    def exited(self) -> list[ManagedProcess]:
-        """Processes that were started and are no longer running."""
-        return [p for p in self.processes if p.process is not None and not p.running]
-
     def stop(self) -> None:
         """SIGTERM every process at once (nginx first), wait, then SIGKILL what is left."""
         # nginx's SIGQUIT is its graceful stop (it honours worker_shutdown_timeout).

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from typing import Protocol
 
 from mychat.events import Event
@@ -24,6 +25,15 @@ class Resync:
 RESYNC = Resync()
 
 
+@dataclass
+class BrokerStats:
+    """What a broker did in this process, for its metrics."""
+
+    published: int = 0  # events this process published
+    delivered: int = 0  # events handed to this process's subscriptions (once per subscription)
+    reconnects: int = 0  # times the broker's connection came back after a loss
+
+
 class BrokerSubscription(Protocol):
     """An async iterator of every event published after the subscription started."""
 
@@ -31,6 +41,8 @@ class BrokerSubscription(Protocol):
 
 
 class Broker(Protocol):
+    stats: BrokerStats
+
     async def start(self) -> None:
         """Connect; called once by the owning lifespan."""
 

@@ -7,7 +7,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
-from mychat.broker.base import RESYNC, Resync
+from mychat.broker.base import RESYNC, BrokerStats, Resync
 from mychat.events import Event
 
 # A subscriber this far behind loses its queue and is told to resync from its cursor.
@@ -93,6 +93,7 @@ class LocalSubscription:
 class MemoryBroker:
     def __init__(self) -> None:
         self._subscriptions: set[LocalSubscription] = set()
+        self.stats = BrokerStats()
 
     async def start(self) -> None:
         return None
@@ -105,7 +106,9 @@ class MemoryBroker:
             subscription.offer(None)
 
     async def publish(self, event: Event) -> None:
+        self.stats.published += 1
         for subscription in tuple(self._subscriptions):
+            self.stats.delivered += 1
             subscription.offer(event)
 
     async def publish_many(self, events: Sequence[Event]) -> None:

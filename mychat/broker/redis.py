@@ -17,7 +17,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from mychat.broker.base import RESYNC, Resync
+from mychat.broker.base import RESYNC, BrokerStats, Resync
 from mychat.broker.memory import LocalSubscription
 from mychat.events import Event
 
@@ -85,6 +85,7 @@ class RedisBroker:
         self._reader: asyncio.Task[None] | None = None
         self._subscribed = asyncio.Event()
         self._closed = False
+        self.stats = BrokerStats()
 
     @property
     def connected(self) -> bool:
@@ -151,6 +152,7 @@ class RedisBroker:
         """Publish to every process; retry briefly on a dropped connection, then raise."""
         data, channel = event.to_json(), self._channel_for(event)
         await self._with_retries(lambda publisher: publisher.publish(channel, data))
+        self.stats.published += 1
 
     async def publish_many(self, events: Sequence[Event]) -> None:
         """Publish in order in one round trip (a pipeline, not a transaction)."""
@@ -163,6 +165,7 @@ class RedisBroker:
             return await pipeline.execute()
 
         await self._with_retries(publish_all)
+        self.stats.published += len(payloads)
 
     def _channel_for(self, event: Event) -> str:
         return self._accounts_channel if event.is_account_event else self._channel
@@ -174,6 +177,8 @@ class RedisBroker:
                 raise BrokerClosed("publish on a broker that is not running")
             try:
                 await command(self._publisher)
+                if attempt > 1:
+                    self.stats.reconnects += 1  # the publishing connection came back
                 return
             except CONNECTION_ERRORS:
                 if attempt == PUBLISH_ATTEMPTS:
@@ -197,6 +202,8 @@ class RedisBroker:
 
     def _offer_all(self, item: Event | Resync | None) -> None:
         for subscription in tuple(self._subscriptions):
+            if isinstance(item, Event):
+                self.stats.delivered += 1
             subscription.offer(item)
 
     async def _read_forever(self) -> None:
@@ -211,6 +218,7 @@ class RedisBroker:
                     if item is None:  # a (re)subscription confirmed
                         if ever_subscribed:
                             logger.warning("redis broker reconnected; subscribers resync")
+                            self.stats.reconnects += 1
                             self._offer_all(RESYNC)
                         ever_subscribed = True
                         self._subscribed.set()

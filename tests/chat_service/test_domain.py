@@ -43,7 +43,7 @@ async def test_domain_writes_are_left_for_the_caller_to_commit(
         chat_id = chat.id
         await do_leave_chat(work, chat_id, alice.id)
         kinds = [event.kind for event in work.events]
-        assert kinds == [EventKind.CHAT_CREATED, EventKind.MEMBER_LEFT]
+        assert kinds == [EventKind.CHAT_CREATED, EventKind.MEMBER_LEFT, EventKind.OWNER_CHANGED]
         # Visible inside the transaction: Bob now owns the chat.
         access = await access_chat_for_user(work.connection, chat_id, bob.id)
         assert access.chat.my_role == "owner"

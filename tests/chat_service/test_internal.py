@@ -36,6 +36,8 @@ CHAT_KEYS = {
     "last_message_id",
     "my_role",
     "unread_count",
+    "direct",
+    "peer",
 }
 MESSAGE_KEYS = {
     "id",

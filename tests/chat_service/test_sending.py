@@ -134,9 +134,13 @@ async def test_refusals_write_and_publish_nothing(
         with pytest.raises(ApiError) as refused:
             await sender.sends.send(*args)
         assert (refused.value.status, refused.value.code) == (status, code)
-    # A retry replays the stored message (even with other text) and stores nothing.
+    assert sender.broker.published == []
+    # A retry replays the stored message (even with other text) and stores nothing; it
+    # publishes the stored message again, in case the first event died with its process.
     replay, created = await sender.sends.send(mine, alice.id, "Alice", "other", client_id.upper())
     assert (replay, created) == (original, False)
+    assert [e.payload["message"]["id"] for e in sender.broker.published] == [original.id]
+    sender.broker.published.clear()
     # The same client_id in another chat of the sender: 409.
     await harness.add_user(bob, theirs, alice)
     with pytest.raises(ApiError) as conflict:
@@ -180,7 +184,9 @@ async def test_concurrent_duplicates(
     assert len({view.id for view, _ in stored}) == 1
     assert sum(created for _, created in stored) == 1
     assert all(isinstance(error, ApiError) and error.status == 409 for error in errors), errors
-    assert len(broker.published) == 1
+    # The one message, published by its send and again by each replay.
+    assert {event.payload["message"]["id"] for event in broker.published} == {stored[0][0].id}
+    assert len(broker.published) == len(stored)
 
 
 async def test_a_failed_send_is_not_reused_and_a_cancelled_one_is_whole(
@@ -331,7 +337,11 @@ async def test_a_retried_client_id_in_a_group_replays_and_the_others_are_stored(
     assert outcomes[12] == (first, False)
     texts = [m["text"] for m in await harness.history(alice, chat_id, limit=50)]
     assert sorted(texts) == sorted(["original", *(f"{p}{n}" for p in "ab" for n in range(12))])
-    assert len(sender.broker.published) == 1 + 24
+    # The original, the 24 others, and the replay publishing the original again.
+    published = [event.payload["message"]["id"] for event in sender.broker.published]
+    assert sorted(published) == sorted(
+        [first.id, first.id, *(v.id for v, _ in outcomes[:12])] + [v.id for v, _ in outcomes[13:]]
+    )
 
 
 async def test_the_http_send_answers_as_before(harness: ChatHarness, alice: Person) -> None:

@@ -4,6 +4,8 @@ subscriber that reconnects and catches up as the web app does."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -72,8 +74,9 @@ async def global_chat_id(client: httpx.AsyncClient, user: Person, chat_id: int) 
 
 @dataclass
 class Subscriber:
-    """messageAdded through nginx; on a lost connection it reconnects with `after:` the last
-    message it saw, as the web app does."""
+    """messageAdded through nginx; on a lost connection, or a subscription ended by an error
+    (a service down while it caught up), it subscribes again with `after:` the last message it
+    saw, as the web app does."""
 
     ws_url: str
     user: Person
@@ -83,6 +86,7 @@ class Subscriber:
     database_ids: list[int] = field(default_factory=list)
     close_codes: list[int | None] = field(default_factory=list)
     connections: int = 0
+    errors: list[dict[str, Any]] = field(default_factory=list)
     subscribed: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def run(self) -> None:
@@ -96,7 +100,9 @@ class Subscriber:
                     self.subscribed.set()
                     while True:
                         message = await socket.next_payload(timeout=3600)
-                        assert message["type"] == "next", message
+                        if message["type"] != "next" or "errors" in message["payload"]:
+                            self.errors.append(message)
+                            break
                         added = message["payload"]["data"]["messageAdded"]
                         self.texts.append(added["text"])
                         self.database_ids.append(added["databaseId"])
@@ -112,3 +118,18 @@ class Subscriber:
         async with asyncio.timeout(timeout):
             while len(self.texts) < count:
                 await asyncio.sleep(0.02)
+
+
+@asynccontextmanager
+async def subscribed(*subscribers: Subscriber) -> AsyncIterator[None]:
+    """The subscribers running (each subscribed once) for the body of the block."""
+    tasks = [asyncio.create_task(s.run()) for s in subscribers]
+    try:
+        async with asyncio.timeout(15):
+            for subscriber in subscribers:
+                await subscriber.subscribed.wait()
+        yield
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

@@ -6,7 +6,6 @@ import asyncio
 import re
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
@@ -25,6 +24,7 @@ from tests.topology.clients import (
     history,
     register,
     send_rest,
+    subscribed,
 )
 
 pytestmark = [pytest.mark.topology, pytest.mark.mariadb, pytest.mark.redis]
@@ -41,20 +41,6 @@ async def client(request: pytest.FixtureRequest) -> AsyncIterator[httpx.AsyncCli
 
 def ws_url(stack: Stack) -> str:
     return stack.url.replace("http://", "ws://") + "/mychat/graphql"
-
-
-@asynccontextmanager
-async def subscribed(*subscribers: Subscriber) -> AsyncIterator[None]:
-    tasks = [asyncio.create_task(s.run()) for s in subscribers]
-    try:
-        async with asyncio.timeout(15):
-            for subscriber in subscribers:
-                await subscriber.subscribed.wait()
-        yield
-    finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 async def room(client: httpx.AsyncClient) -> tuple[Person, Person, int, str, str]:
@@ -207,7 +193,7 @@ async def test_a_killed_gateway_loses_no_message(stack: Stack, client: httpx.Asy
         assert subscriber.texts == texts  # every message once, in order
         assert len(set(subscriber.database_ids)) == len(texts)
     # The socket on the killed gateway came back through nginx on the other one.
-    assert sorted(s.connections for s in subscribers) == [1, 2]
+    assert sorted(s.connections for s in subscribers) == [1, 2], [s.errors for s in subscribers]
 
 
 async def test_sigterm_on_a_gateway_closes_subscriptions_with_1012(

@@ -13,6 +13,7 @@ import pytest
 
 from assembly.stack import ManagedProcess, RestartPolicy, Supervisor
 from tests.support.clients import graphql
+from tests.support.ports import free_port
 from tests.support.redis import PrivateRedis
 from tests.topology.clients import register
 from tests.topology.stack_command import alive, serving, stack_command
@@ -35,24 +36,80 @@ def test_a_process_that_keeps_exiting_is_restarted_ever_more_slowly(tmp_path: Pa
         ready_path="/",
     )
     lines: list[str] = []
-    supervisor = Supervisor([crashing], lines.append, RestartPolicy(first_delay=0.05))
+    policy = RestartPolicy(first_delay=0.05, stable_after=60)
+    supervisor = Supervisor([crashing], lines.append, policy)
     crashing.start()
+    started = time.monotonic()
     try:
-        deadline = time.monotonic() + 1.6
-        while time.monotonic() < deadline:
+        while sum("exit code 3" in line for line in lines) < 5:
+            assert time.monotonic() < started + 30, lines
             supervisor.tick()
             time.sleep(0.01)
     finally:
         supervisor.close()
         crashing.wait(5)
     exits = [line for line in lines if "exit code 3" in line]
-    # 0.05 + 0.1 + 0.2 + 0.4 + 0.8 s of delays fit in 1.6 s: five or six exits, not dozens.
-    assert 4 <= len(exits) <= 6, lines
-    delays = [float(line.split("restarting in ")[1].split("s")[0]) for line in exits]
-    assert delays == sorted(delays), lines
-    assert (delays[0], delays[-1] >= 0.4) == (0.05, True), lines
+    delays = [line.split("restarting in ")[1].split(";")[0] for line in exits]
+    assert delays == [
+        "0.05s (attempt 1)",
+        "0.10s (attempt 2)",
+        "0.20s (attempt 3)",
+        "0.40s (attempt 4)",
+        "0.80s (attempt 5)",
+    ], lines
+    # Waited out, not busy: at least the sum of the first four delays passed.
+    assert time.monotonic() - started >= 0.75
     assert "broken config" in exits[0]  # the log says why
     assert len([line for line in lines if "restarted" in line]) == supervisor.restarts
+
+
+def test_a_process_that_served_comes_back_at_once_and_one_that_never_got_ready_slower(
+    tmp_path: Path,
+) -> None:
+    port = free_port()
+    server = ManagedProcess(
+        "server",
+        [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"],
+        {},
+        tmp_path / "server.log",
+        port=port,
+        ready_path="/",
+    )
+    lines: list[str] = []
+    supervisor = Supervisor(
+        [server], lines.append, RestartPolicy(first_delay=0.05, stable_after=0.5)
+    )
+
+    def tick_until(text: str, count: int = 1) -> None:
+        deadline = time.monotonic() + 10
+        while sum(text in line for line in lines) < count:
+            assert time.monotonic() < deadline, lines
+            supervisor.tick()
+            time.sleep(0.01)
+
+    server.start()
+    try:
+        server.wait_ready()
+        time.sleep(0.6)  # ready and up longer than stable_after: healthy
+        server.signal(signal.SIGKILL)
+        tick_until("restarting in")
+        tick_until("is ready again")
+        time.sleep(0.6)
+        server.signal(signal.SIGKILL)
+        tick_until("restarting in", 2)
+        tick_until("restarted", 2)
+        server.signal(signal.SIGKILL)  # dies again before it was ever ready: slower
+        tick_until("restarting in", 3)
+    finally:
+        supervisor.close()
+        server.signal(signal.SIGKILL)
+        server.wait(5)
+    attempts = [line.split("restarting in ")[1] for line in lines if "restarting in" in line]
+    assert [a.split(";")[0] for a in attempts] == [
+        "0.05s (attempt 1)",
+        "0.05s (attempt 1)",
+        "0.10s (attempt 2)",
+    ], lines
 
 
 @pytest.mark.mariadb

@@ -148,6 +148,23 @@ function createCache() {
   });
 }
 
+/**
+ * The wait before reconnect attempt `retries`: doubling with jitter up to MAX_BACKOFF_MS, cut
+ * short when the browser comes back online (no reason to sit out a long backoff then).
+ */
+function waitBeforeRetry(retries) {
+  const delay = Math.min(500 * 2 ** retries, MAX_BACKOFF_MS) + Math.random() * 300;
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      window.removeEventListener('online', done);
+      resolve();
+    };
+    const timer = setTimeout(done, delay);
+    window.addEventListener('online', done);
+  });
+}
+
 function websocketUrl() {
   const scheme = window.location.protocol === 'https:' ? 'wss:' : 'ws:';
   return `${scheme}//${window.location.host}${GRAPHQL_PATH}`;
@@ -186,10 +203,7 @@ export function createApollo({ token, onUnauthenticated }) {
       keepAlive: KEEPALIVE_MS,
       connectionAckWaitTimeout: 10_000,
       retryAttempts: Infinity,
-      retryWait: async (retries) => {
-        const delay = Math.min(500 * 2 ** retries, MAX_BACKOFF_MS) + Math.random() * 300;
-        await new Promise((resolve) => setTimeout(resolve, delay));
-      },
+      retryWait: waitBeforeRetry,
       shouldRetry: (event) => {
         const code = event?.code;
         return code !== CLOSE_FORBIDDEN && code !== CLOSE_UNAUTHORIZED;
@@ -213,10 +227,16 @@ export function createApollo({ token, onUnauthenticated }) {
         },
       },
     });
+    // Offline, the socket is dead even if nothing says so: a real network drop sends no close,
+    // and Chromium holds an offline socket's frames, a close behind them included. End it now,
+    // so the indicator tells the truth and the feed resumes from its cursor once back online.
+    const onOffline = () => wsClient.terminate();
+    window.addEventListener('offline', onOffline);
     const wsLink = new GraphQLWsLink(wsClient);
     const originalDispose = wsClient.dispose.bind(wsClient);
     wsClient.dispose = () => {
       disposed = true;
+      window.removeEventListener('offline', onOffline);
       return originalDispose();
     };
     link = ApolloLink.from([

@@ -99,6 +99,16 @@ export function createFeed({
         // Apollo wrote the message as it is now into the normalised cache (same id): every
         // view of it (the chat, the chat list's preview) redraws from there.
         break;
+      case 'ChatRenamed':
+        cache.modify({
+          id: cache.identify({ __typename: 'Chat', id: event.chatId }),
+          fields: { name: () => event.name },
+        });
+        if (event.line) appendMessage(cache, event.line);
+        break;
+      case 'MemberRemoved':
+        if (event.line) appendMessage(cache, event.line);
+        break;
       case 'MemberAdded':
       case 'MemberLeft':
         // The server stores the line in the history; an older server sends none: a note.

@@ -330,6 +330,19 @@ export const CHAT_EVENTS = gql`
       ... on RemovedFromChat {
         chatId
       }
+      ... on ChatRenamed {
+        chatId
+        name
+        line {
+          ...MessageFields
+        }
+      }
+      ... on MemberRemoved {
+        chatId
+        line {
+          ...MessageFields
+        }
+      }
       ... on Typing {
         chatId
         typing

@@ -1,0 +1,207 @@
+"""Prometheus metrics of one process, served on a port of their own (MYCHAT_METRICS_PORT).
+
+Each app factory builds a `Metrics` (its own registry: nothing at import time) and wraps its app
+in `MetricsMiddleware`; the lifespan serves the registry on `metrics_host:metrics_port`, an
+address nginx never routes to. Unset port: no server, and nothing is counted.
+
+What is measured: requests and latencies by route template and status, open WebSockets,
+login failures (4xx answers of a login route) and rate-limit refusals (429 answers), plus
+whatever the process adds with `count_from` and `gauge_from` (subscriptions, events published
+and delivered, broker reconnects, database pool use).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any, Protocol
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from mychat.broker.base import Broker
+from mychat.settings import Settings
+
+
+class PooledEngine(Protocol):
+    """SQLAlchemy's AsyncEngine, as far as the metrics read it (the gateway imports this module
+    and must not load database code, so no SQLAlchemy import here)."""
+
+    @property
+    def sync_engine(self) -> Any: ...
+
+
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+UNMATCHED = "unmatched"
+
+
+Read = Callable[[], float]
+
+
+class _Functions(Collector):
+    """Counters and gauges read from the process at scrape time (no bookkeeping twice)."""
+
+    def __init__(self) -> None:
+        self.counters: dict[str, tuple[str, Read]] = {}
+        self.gauges: dict[str, tuple[str, Read]] = {}
+        self.pool_gauges: dict[str, tuple[str, dict[str, Read]]] = {}  # (doc, {pool: read})
+
+    def collect(self) -> Iterable[Metric]:
+        for name, (documentation, read) in self.counters.items():
+            yield CounterMetricFamily(name, documentation, value=read())
+        for name, (documentation, read) in self.gauges.items():
+            yield GaugeMetricFamily(name, documentation, value=read())
+        for name, (documentation, reads) in self.pool_gauges.items():
+            family = GaugeMetricFamily(name, documentation, labels=("pool",))
+            for pool, read in reads.items():
+                family.add_metric((pool,), read())
+            yield family
+
+
+class Metrics:
+    """One process's metrics (each process has its own endpoint, so no label says which)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.requests = Counter(
+            "mychat_http_requests",
+            "HTTP requests answered, by route template, method and status",
+            ("route", "method", "status"),
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "mychat_http_request_duration_seconds",
+            "Time to answer an HTTP request, by route template and method",
+            ("route", "method"),
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.websockets = Gauge(
+            "mychat_websockets_open", "WebSocket connections open now", registry=self.registry
+        )
+        self.login_failures = Counter(
+            "mychat_login_failures",
+            "Login attempts refused (wrong login or password, invalid input)",
+            registry=self.registry,
+        )
+        self.rate_limited = Counter(
+            "mychat_rate_limit_refusals",
+            "Requests refused with 429 by a rate limit, by route template",
+            ("route",),
+            registry=self.registry,
+        )
+        self._functions = _Functions()
+        self.registry.register(self._functions)
+
+    def count_from(self, name: str, documentation: str, read: Read) -> None:
+        """A counter whose value the process keeps itself (`read` is called at scrape time)."""
+        self._functions.counters[name] = (documentation, read)
+
+    def gauge_from(self, name: str, documentation: str, read: Read) -> None:
+        self._functions.gauges[name] = (documentation, read)
+
+    def watch_pool(self, pool: str, engine: PooledEngine) -> None:
+        """The connection pool's use: connections lent out now, and kept open in all."""
+        sync_pool: Any = engine.sync_engine.pool
+        for name, documentation, read in (
+            ("mychat_db_pool_checked_out", "Database connections in use", sync_pool.checkedout),
+            ("mychat_db_pool_size", "Database connections the pool keeps", sync_pool.size),
+        ):
+            if callable(read):
+                self._functions.pool_gauges.setdefault(name, (documentation, {}))[1][pool] = read
+
+    def watch_broker(self, broker: Broker) -> None:
+        stats = broker.stats
+        self.count_from(
+            "mychat_events_published", "Events this process published", lambda: stats.published
+        )
+        self.count_from(
+            "mychat_events_delivered",
+            "Events the broker handed to this process's subscriptions",
+            lambda: stats.delivered,
+        )
+        self.count_from(
+            "mychat_broker_reconnects",
+            "Times the broker connection came back after a loss",
+            lambda: stats.reconnects,
+        )
+
+
+def metrics_for(settings: Settings) -> Metrics | None:
+    """The process's metrics when MYCHAT_METRICS_PORT is set, else None (nothing counted)."""
+    return Metrics() if settings.metrics_port is not None else None
+
+
+@contextmanager
+def serve_metrics(metrics: Metrics | None, settings: Settings) -> Iterator[None]:
+    """Serve /metrics on MYCHAT_METRICS_HOST:MYCHAT_METRICS_PORT while the context is open."""
+    if metrics is None or settings.metrics_port is None:
+        yield
+        return
+    server, thread = start_http_server(
+        settings.metrics_port, settings.metrics_host, registry=metrics.registry
+    )
+    try:
+        yield
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+class MetricsMiddleware:
+    """Counts every request by its route template (`/mychat/api/chat/{chat_id:int}`, never the
+    raw path, so ids do not explode the label set) and every open WebSocket."""
+
+    def __init__(
+        self, app: ASGIApp, metrics: Metrics | None, fixed_paths: Iterable[str] = ()
+    ) -> None:
+        self.app = app
+        self.metrics = metrics
+        # Paths served outside the router (the gateway's GraphQL endpoint) are their own template.
+        self.fixed_paths = frozenset(fixed_paths)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        metrics = self.metrics
+        if metrics is None or scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        if scope["type"] == "websocket":
+            metrics.websockets.inc()
+            try:
+                await self.app(scope, receive, send)
+            finally:
+                metrics.websockets.dec()
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def counted_send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, counted_send)
+        finally:
+            route = self._route(scope)
+            method: str = scope["method"]
+            metrics.requests.labels(route, method, str(status)).inc()
+            metrics.latency.labels(route, method).observe(time.perf_counter() - started)
+            if status == 429:
+                metrics.rate_limited.labels(route).inc()
+            elif 400 <= status < 500 and route.endswith("/login"):
+                metrics.login_failures.inc()
+
+    def _route(self, scope: Scope) -> str:
+        route: Any = scope.get("route")
+        path = getattr(route, "path", None)
+        if isinstance(path, str):
+            return path
+        if scope["path"] in self.fixed_paths:
+            return str(scope["path"])
+        return UNMATCHED
