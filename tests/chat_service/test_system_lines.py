@@ -62,3 +62,23 @@ async def test_a_system_line_is_nobodys_to_change(
     assert (await delete(harness, bob, line["id"], 404))["code"] == "not_found"
     assert (await react(harness, bob, line["id"], "👍", 404))["code"] == "not_found"
     assert (await reply(harness, bob, chat_id, line["id"], 404))["field"] == "reply_to_id"
+
+
+async def test_a_removal_and_a_rename_are_kept_too(
+    harness: ChatHarness, alice: Person, bob: Person
+) -> None:
+    chat_id = await harness.create_chat(alice, "Old name", bob)
+    async with harness.broker.subscribe() as subscription:
+        await post(harness, alice, f"/chats/{chat_id}/name", {"name": "New name"})
+        renamed = await next_event(subscription)
+    await post(harness, alice, f"/chats/{chat_id}/remove-member", {"user_id": bob.id})
+    page = await get(harness, alice, f"/chats/{chat_id}/messages")
+    assert [(m["kind"], m["sender_nickname"], m["text"]) for m in page["messages"]] == [
+        ("joined", "Bob", ""),
+        ("renamed", "Alice", "New name"),
+        ("removed", "Bob", ""),
+    ]
+    assert renamed.payload["line"]["id"] == page["messages"][1]["id"]
+    # A new name is not something anyone wrote: search does not find it.
+    found = await get(harness, alice, "/search", q="New")
+    assert found["messages"] == []
