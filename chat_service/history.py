@@ -130,16 +130,5 @@ async def message_page(
 def message_view(row: Row) -> MessageView:
     """A MessageView from a row of the driver statements here and in chat_service.sending."""
     id_, chat, sender, nickname, text, at, client_id, edited, deleted, reply_to_id, kind = row
-    return MessageView(
-        id_,
-        chat,
-        sender,
-        nickname,
-        text,
-        utc(at),
-        client_id,
-        utc_or_none(edited),
-        utc_or_none(deleted),
-        reply_to_id,
-        kind=kind,
-    )
+    dated = (utc(at), client_id, utc_or_none(edited), utc_or_none(deleted))
+    return MessageView.from_row((id_, chat, sender, nickname, text, *dated, reply_to_id, kind))

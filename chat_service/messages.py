@@ -41,20 +41,7 @@ MESSAGE_COLUMNS = (
 
 def message_from_row(row: Sequence[Any]) -> MessageView:
     """A MessageView from a row of MESSAGE_COLUMNS (quote and reactions are attached later)."""
-    id_, chat_id, sender_id, nickname, text, at, client_id, edited, deleted, reply_to_id, kind = row
-    return MessageView(
-        id_,
-        chat_id,
-        sender_id,
-        nickname,
-        text,
-        at,
-        client_id,
-        edited,
-        deleted,
-        reply_to_id,
-        kind=kind,
-    )
+    return MessageView.from_row(row)
 
 
 async def _chat_page(

@@ -65,6 +65,27 @@ class MessageView(NamedTuple):
     reactions: tuple[Reaction, ...] = ()
     kind: str | None = None  # None: written by someone; else a system line (system_lines.py)
 
+    @classmethod
+    def from_row(cls, row: Sequence[Any]) -> MessageView:
+        """From a row of the stored columns in order (id .. reply_to_id, kind); the quote and
+        the reactions are attached later."""
+        id_, chat_id, sender_id, nickname, text, at, client_id, edited, deleted, reply_to, kind = (
+            row
+        )
+        return cls(
+            id_,
+            chat_id,
+            sender_id,
+            nickname,
+            text,
+            at,
+            client_id,
+            edited,
+            deleted,
+            reply_to,
+            kind=kind,
+        )
+
     def to_response(self) -> dict[str, Any]:
         """The internal API's message for a JSON response: `created_at` stays a datetime, which
         orjson (mychat.http.JSONResponse) writes exactly as `iso` does, without a Python call

@@ -1,9 +1,12 @@
-"""Editing and deleting a message in the web app, between two people live, in both languages."""
+"""The message verbs in the web app between two people, live and after a reload, in both
+languages: edit, delete, reply, react, and system lines kept in the history."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pytest
-from playwright.async_api import expect
+from playwright.async_api import Page, expect
 
 from tests.support import ui
 from tests.support.people import unique
@@ -12,18 +15,38 @@ from tests.web.conftest import Browsers, ServerProcess
 pytestmark = pytest.mark.browser
 
 
-async def test_edit_and_delete_live_between_two_people(
-    server: ServerProcess, browsers: Browsers
-) -> None:
+@dataclass
+class TwoPeople:
+    alice: Page
+    bob: Page
+    alice_nick: str
+    bob_nick: str
+    chat_name: str
+
+
+async def two_people(
+    server: ServerProcess, browsers: Browsers, chat: str, *, bob_opens: bool = True
+) -> TwoPeople:
+    """Alice and Bob signed up in two browsers; Alice made the chat and added Bob, who opened it
+    (unless told not to)."""
     alice = await browsers.new_page()
     bob = await browsers.new_page()
     alice_nick, bob_nick = unique("Alice"), unique("Bob")
     await ui.register(alice, server.base_url, alice_nick)
     await ui.register(bob, server.base_url, bob_nick)
-    chat_name = unique("Verbs ")
+    chat_name = unique(f"{chat} ")
     await ui.create_chat(alice, chat_name)
-    await ui.add_member(alice, bob_nick)
-    await ui.open_chat(bob, chat_name)
+    if bob_opens:
+        await ui.add_member(alice, bob_nick)
+        await ui.open_chat(bob, chat_name)
+    return TwoPeople(alice, bob, alice_nick, bob_nick, chat_name)
+
+
+async def test_edit_and_delete_live_between_two_people(
+    server: ServerProcess, browsers: Browsers
+) -> None:
+    people = await two_people(server, browsers, "Verbs")
+    alice, bob = people.alice, people.bob
     await ui.send(alice, "helo wrld")
     await ui.send(alice, "a secret")
     await expect(bob.get_by_test_id("message-text").filter(has_text="a secret")).to_be_visible()
@@ -61,16 +84,16 @@ async def test_edit_and_delete_live_between_two_people(
         "message deleted", timeout=3_000
     )
     await expect(bob.get_by_test_id("message-list").get_by_text("a secret")).to_have_count(0)
-    preview = bob.get_by_test_id("chat-link").filter(has_text=chat_name)
+    preview = bob.get_by_test_id("chat-link").filter(has_text=people.chat_name)
     await expect(preview.get_by_test_id("chat-preview")).to_have_text(
-        f"{alice_nick}: message deleted"
+        f"{people.alice_nick}: message deleted"
     )
     assert await ui.messages(bob) == ["hello world"]
 
     # After a reload (history from the server) the edit and the tombstone are still there,
     # and in Russian the tombstone and the mark are Russian.
     await bob.reload()
-    await ui.open_chat(bob, chat_name)
+    await ui.open_chat(bob, people.chat_name)
     await expect(bob.get_by_test_id("message-deleted")).to_be_visible()
     await bob.get_by_test_id("language").select_option("ru")
     await expect(bob.get_by_test_id("message-deleted")).to_have_text("сообщение удалено")
@@ -81,15 +104,8 @@ async def test_edit_and_delete_live_between_two_people(
 async def test_reply_quotes_jumps_and_shows_the_tombstone(
     server: ServerProcess, browsers: Browsers
 ) -> None:
-    alice = await browsers.new_page()
-    bob = await browsers.new_page()
-    alice_nick, bob_nick = unique("Alice"), unique("Bob")
-    await ui.register(alice, server.base_url, alice_nick)
-    await ui.register(bob, server.base_url, bob_nick)
-    chat_name = unique("Replies ")
-    await ui.create_chat(alice, chat_name)
-    await ui.add_member(alice, bob_nick)
-    await ui.open_chat(bob, chat_name)
+    people = await two_people(server, browsers, "Replies")
+    alice, bob = people.alice, people.bob
     await ui.send(alice, "Lunch at noon?\nOr later")
     for number in range(12):  # enough to scroll the original out of view
         await ui.send(alice, f"filler {number}")
@@ -104,7 +120,7 @@ async def test_reply_quotes_jumps_and_shows_the_tombstone(
     await expect(bob.get_by_test_id("reply-banner")).to_be_hidden()
     answer = alice.get_by_test_id("message").filter(has_text="Noon works")
     quote = answer.get_by_test_id("reply-quote")
-    await expect(quote).to_contain_text(alice_nick)
+    await expect(quote).to_contain_text(people.alice_nick)
     await expect(answer.get_by_test_id("reply-quote-text")).to_have_text("Lunch at noon?")
 
     # A click on the quote brings the original into view.
@@ -134,7 +150,7 @@ async def test_reply_quotes_jumps_and_shows_the_tombstone(
         "message deleted", timeout=3_000
     )
     await bob.reload()
-    await ui.open_chat(bob, chat_name)
+    await ui.open_chat(bob, people.chat_name)
     await expect(
         bob.get_by_test_id("message")
         .filter(has_text="Noon works")
@@ -145,15 +161,8 @@ async def test_reply_quotes_jumps_and_shows_the_tombstone(
 async def test_reactions_toggle_live_with_counts_and_names(
     server: ServerProcess, browsers: Browsers
 ) -> None:
-    alice = await browsers.new_page()
-    bob = await browsers.new_page()
-    alice_nick, bob_nick = unique("Alice"), unique("Bob")
-    await ui.register(alice, server.base_url, alice_nick)
-    await ui.register(bob, server.base_url, bob_nick)
-    chat_name = unique("Reactions ")
-    await ui.create_chat(alice, chat_name)
-    await ui.add_member(alice, bob_nick)
-    await ui.open_chat(bob, chat_name)
+    people = await two_people(server, browsers, "Reactions")
+    alice, bob = people.alice, people.bob
     await ui.send(alice, "Pizza tonight?")
     on_bob = bob.get_by_test_id("message").filter(has_text="Pizza tonight?")
     on_alice = alice.get_by_test_id("message").filter(has_text="Pizza tonight?")
@@ -164,7 +173,7 @@ async def test_reactions_toggle_live_with_counts_and_names(
     chip = on_alice.get_by_test_id("reaction")
     await expect(chip).to_have_text("👍1", timeout=3_000)
     await expect(chip).to_have_attribute("aria-pressed", "false")
-    await expect(chip).to_have_attribute("title", bob_nick)
+    await expect(chip).to_have_attribute("title", people.bob_nick)
 
     # Alice adds hers by clicking the chip: two, both names; Bob's own chip is pressed.
     await chip.click()
@@ -172,7 +181,7 @@ async def test_reactions_toggle_live_with_counts_and_names(
     await expect(chip).to_have_attribute("aria-pressed", "true")
     await expect(on_bob.get_by_test_id("reaction")).to_have_text("👍2", timeout=3_000)
     await expect(on_bob.get_by_test_id("reaction")).to_have_attribute(
-        "title", f"{bob_nick}, {alice_nick}"
+        "title", f"{people.bob_nick}, {people.alice_nick}"
     )
 
     # Any emoji through the field; a word is refused with a message (Russian here).
@@ -191,7 +200,7 @@ async def test_reactions_toggle_live_with_counts_and_names(
     await on_bob.get_by_test_id("reaction").first.click()
     await expect(on_alice.get_by_test_id("reaction")).to_have_text(["👍1", "🦄1"], timeout=3_000)
     await bob.reload()
-    await ui.open_chat(bob, chat_name)
+    await ui.open_chat(bob, people.chat_name)
     await expect(on_bob.get_by_test_id("reaction")).to_have_text(["👍1", "🦄1"])
     await expect(on_bob.get_by_test_id("reaction").first).to_have_attribute("aria-pressed", "false")
 
@@ -199,36 +208,40 @@ async def test_reactions_toggle_live_with_counts_and_names(
 async def test_joins_and_leaves_stay_in_the_history(
     server: ServerProcess, browsers: Browsers
 ) -> None:
-    alice = await browsers.new_page()
-    bob = await browsers.new_page()
-    alice_nick, bob_nick = unique("Alice"), unique("Bob")
-    await ui.register(alice, server.base_url, alice_nick)
-    await ui.register(bob, server.base_url, bob_nick)
-    chat_name = unique("Lines ")
-    await ui.create_chat(alice, chat_name)
+    people = await two_people(server, browsers, "Lines", bob_opens=False)
+    alice, bob = people.alice, people.bob
     await ui.send(alice, "first")
-    await ui.add_member(alice, bob_nick)
+    await ui.add_member(alice, people.bob_nick)
     notes = alice.get_by_test_id("system-note")
-    await expect(notes).to_have_text([f"{bob_nick} joined the chat"])
-    await ui.open_chat(bob, chat_name)
-    await expect(bob.get_by_test_id("system-note")).to_have_text([f"{bob_nick} joined the chat"])
+    await expect(notes).to_have_text([f"{people.bob_nick} joined the chat"])
+    await ui.open_chat(bob, people.chat_name)
+    await expect(bob.get_by_test_id("system-note")).to_have_text(
+        [f"{people.bob_nick} joined the chat"]
+    )
     await ui.send(bob, "hello")
     await bob.get_by_test_id("leave").click()
     await bob.get_by_test_id("leave-confirm").click()
     await expect(notes).to_have_text(
-        [f"{bob_nick} joined the chat", f"{bob_nick} left the chat"], timeout=3_000
+        [f"{people.bob_nick} joined the chat", f"{people.bob_nick} left the chat"], timeout=3_000
     )
 
     # After a reload they are still there, in order with the messages, and in Russian too.
     await alice.reload()
-    await ui.open_chat(alice, chat_name)
-    await expect(notes).to_have_text([f"{bob_nick} joined the chat", f"{bob_nick} left the chat"])
+    await ui.open_chat(alice, people.chat_name)
+    await expect(notes).to_have_text(
+        [f"{people.bob_nick} joined the chat", f"{people.bob_nick} left the chat"]
+    )
     order = await alice.locator(
         "[data-testid=message-text], [data-testid=system-note]"
     ).all_text_contents()
-    assert order == ["first", f"{bob_nick} joined the chat", "hello", f"{bob_nick} left the chat"]
+    assert order == [
+        "first",
+        f"{people.bob_nick} joined the chat",
+        "hello",
+        f"{people.bob_nick} left the chat",
+    ]
     await alice.get_by_test_id("language").select_option("ru")
     await expect(notes).to_have_text(
-        [f"{bob_nick} присоединяется к чату", f"{bob_nick} покидает чат"]
+        [f"{people.bob_nick} присоединяется к чату", f"{people.bob_nick} покидает чат"]
     )
     await alice.get_by_test_id("language").select_option("en")
