@@ -153,10 +153,8 @@ async def attach_reactions(
     return [
         view
         if view.id not in grouped
-        else view._replace(
-            reactions=tuple(
-                Reaction(emoji, tuple(people)) for emoji, people in grouped[view.id].items()
-            )
+        else view.with_reactions(
+            tuple(Reaction(emoji, tuple(people)) for emoji, people in grouped[view.id].items())
         )
         for view in views
     ]

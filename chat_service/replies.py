@@ -61,6 +61,6 @@ async def attach_quotes(
         for row in rows
     }
     return [
-        view if view.reply_to_id is None else view._replace(reply_to=quotes.get(view.reply_to_id))
+        view if view.reply_to_id is None else view.with_reply_to(quotes.get(view.reply_to_id))
         for view in views
     ]

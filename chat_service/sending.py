@@ -425,7 +425,7 @@ class Sender:
         )
         message, created = await self.queue.submit(send)
         if reply_to is not None and message.reply_to is None:  # a replay of a stored reply
-            message = message._replace(reply_to=reply_to)
+            message = message.with_reply_to(reply_to)
         return message, created  # an Exception outcome is raised here
 
     async def close(self) -> None:

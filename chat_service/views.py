@@ -65,6 +65,12 @@ class MessageView(NamedTuple):
     reactions: tuple[Reaction, ...] = ()
     kind: str | None = None  # None: written by someone; else a system line (system_lines.py)
 
+    def with_reply_to(self, quote: Quote | None) -> MessageView:
+        return MessageView(*self[:10], quote, self.reactions, self.kind)
+
+    def with_reactions(self, reactions: tuple[Reaction, ...]) -> MessageView:
+        return MessageView(*self[:10], self.reply_to, reactions, self.kind)
+
     @classmethod
     def from_row(cls, row: Sequence[Any]) -> MessageView:
         """From a row of the stored columns in order (id .. reply_to_id, kind); the quote and

@@ -73,8 +73,8 @@ async def test_toggles_per_person_with_counts_and_names(
     after = (await react(harness, alice, sent["id"], "👍"))["message"]["reactions"]
     assert [(r["emoji"], r["count"]) for r in after] == [("👍", 1), ("🎉", 1)]
     page = await get(harness, bob, f"/chats/{chat_id}/messages")
-    assert page["messages"][0]["reactions"] == after
-    caught_up = await get(harness, bob, "/messages", after=0)
+    assert page["messages"][-1]["reactions"] == after
+    caught_up = await get(harness, bob, "/messages", after=sent["id"] - 1)
     assert caught_up["messages"][0]["reactions"] == after
     last = await get(harness, bob, "/last-messages", chat_ids=str(chat_id))
     assert last["messages"][str(chat_id)]["reactions"] == after
@@ -93,7 +93,7 @@ async def test_refusals(harness: ChatHarness, alice: Person, bob: Person, carol:
     await delete(harness, alice, sent["id"])
     assert (await react(harness, bob, sent["id"], "👍", 409))["code"] == "already_deleted"
     page = await get(harness, bob, f"/chats/{chat_id}/messages")
-    assert page["messages"][0]["reactions"] == []  # a tombstone keeps none
+    assert page["messages"][-1]["reactions"] == []  # a tombstone keeps none
 
 
 async def test_one_person_has_at_most_twenty_on_a_message(
