@@ -11,6 +11,7 @@ from chat_service.deleted_accounts import deleted_accounts_followed
 from chat_service.endpoints import ChatResources, ChatServiceState
 from chat_service.internal_api import internal_routes
 from chat_service.public_api import public_routes
+from chat_service.read_markers import ReadMarkers
 from chat_service.sending import Sender
 from chat_service.typing import TYPING_PER_MINUTE
 from mychat.broker import Broker
@@ -38,7 +39,9 @@ def create_app(
         # single-statement reads, and the sends, whose transactions are explicit (sending.py).
         autocommit_engine = create_autocommit_engine(settings)
         sender = Sender(autocommit_engine, app_broker)
-        app.state.chat_res = ChatResources(autocommit_engine, sender)  # `app` is assigned below
+        read_markers = ReadMarkers(res.engine, app_broker)
+        # `app` is assigned below.
+        app.state.chat_res = ChatResources(autocommit_engine, sender, read_markers)
         if app.state.metrics is not None:
             app.state.metrics.watch_pool("autocommit", autocommit_engine)
             app.state.metrics.watch_broker(app_broker)
@@ -46,7 +49,9 @@ def create_app(
             async with deleted_accounts_followed(app_broker, res.engine):
                 yield
         finally:
-            await sender.close()  # publishes what it stores: before the broker closes
+            # Both publish what they store: before the broker closes.
+            await read_markers.close()
+            await sender.close()
             await autocommit_engine.dispose()
 
     app = create_service_app(

@@ -14,11 +14,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from chat_service.access import CHAT_COLUMNS, ROLE_AT
 from chat_service.direct_chats import with_peers
 from chat_service.members import ROLE_MEMBER, ROLE_OWNER
-from chat_service.messages import unread_counts
+from chat_service.messages import get_messages_by_ids, unread_counts
 from chat_service.unit_of_work import UnitOfWork
 from chat_service.users import get_acting_user, get_users_by_nicknames
 from chat_service.validation import check_trimmed_text
-from chat_service.views import Chat
+from chat_service.views import Chat, MessageView
 from mychat.bounds import MAX_DATABASE_ID
 from mychat.db import utc_now
 from mychat.events import Event, EventKind
@@ -88,6 +88,7 @@ async def do_create_chat(
             EventKind.CHAT_CREATED,
             chat_id,
             {"chat": chat.to_event_json(), "member_ids": member_ids},
+            frozenset(member_ids),
         )
     )
     return chat
@@ -161,6 +162,21 @@ async def get_chats_by_ids(
     by_id = {row[0]: row for row in rows}
     ordered = [by_id[chat_id] for chat_id in dict.fromkeys(chat_ids) if chat_id in by_id]
     return await _chats(connection, user_id, ordered, with_unread=with_unread)
+
+
+async def get_chat_state(
+    connection: AsyncConnection, user_id: int, chat_ids: Sequence[int] | None = None
+) -> list[tuple[Chat, MessageView | None]]:
+    """Each of the user's chats (or of the given ones the user is in) with its unread count and
+    its newest message: what a live subscription starts from (gateway/chat_state.py)."""
+    if chat_ids is None:
+        rows = (await connection.execute(_MINE, {"user_id": user_id})).all()
+    else:
+        params = {"user_id": user_id, "chat_ids": list(chat_ids)}
+        rows = (await connection.execute(_BY_IDS, params)).all()
+    found = await _chats(connection, user_id, rows, with_unread=True)
+    last = await get_messages_by_ids(connection, [chat.last_message_id for chat in found])
+    return [(chat, last.get(chat.last_message_id or 0)) for chat in found]
 
 
 _CHAT_IDS = select(_cm.chat_id).where(_cm.user_id == bindparam("user_id")).order_by(_cm.chat_id)

@@ -20,6 +20,7 @@ from starlette.responses import Response
 
 from chat_service.access import chat_not_found
 from chat_service.members import do_add_member
+from chat_service.read_markers import ReadMarkers
 from chat_service.replies import quote_for_reply
 from chat_service.sending import Sender, check_send_rate
 from chat_service.unit_of_work import UnitOfWork, unit_of_work
@@ -61,6 +62,7 @@ class ChatResources:
 
     autocommit_engine: AsyncEngine  # single-statement reads (mychat.db.create_autocommit_engine)
     sender: Sender
+    read_markers: ReadMarkers
 
 
 def chat_state(request: Request) -> ChatServiceState:

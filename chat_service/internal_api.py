@@ -11,6 +11,7 @@ from chat_service.chats import (
     CHATS_PAGE_MAX,
     do_create_chat,
     get_chat_ids_for_user,
+    get_chat_state,
     get_chats_by_ids,
     get_chats_for_user,
 )
@@ -28,7 +29,6 @@ from chat_service.endpoints import (
 from chat_service.members import do_leave_chat, get_members
 from chat_service.messages import (
     HISTORY_MAX,
-    do_mark_read,
     get_chat_messages,
     get_last_messages,
     get_messages_after,
@@ -71,6 +71,19 @@ async def chats_batch(call: Call) -> dict[str, Any]:
         with_unread=call.query_flag("unread", default=True),
     )
     return {"chats": [chat.to_json() for chat in chats]}
+
+
+async def chat_state(call: Call) -> dict[str, Any]:
+    """Every chat of the caller (or those of `?chat_ids=`) with `unread_count` and its newest
+    message as `last_message`: one call where a live subscription starts."""
+    wanted = call.query_ids("chat_ids") if "chat_ids" in call.request.query_params else None
+    found = await get_chat_state(call.connection, call.user_id, wanted)
+    return {
+        "chats": [
+            {**chat.to_json(), "last_message": None if last is None else last.to_response()}
+            for chat, last in found
+        ]
+    }
 
 
 async def chat_ids(call: Call) -> dict[str, Any]:
@@ -257,10 +270,12 @@ async def typing(call: Call) -> dict[str, Any]:
 
 
 async def mark_read(call: Call) -> dict[str, Any]:
-    last_read = await do_mark_read(
-        call.work, call.chat_id, call.user_id, call.int_field("message_id")
+    """Written at most every 2 s per reader and chat (chat_service.read_markers); the answer is
+    the marker as it now stands and the chat with the unread count it leaves."""
+    last_read, chat = await call.opened.read_markers.mark(
+        call.connection, call.chat_id, call.user_id, call.int_field("message_id")
     )
-    return {"chat_id": call.chat_id, "last_read_message_id": last_read}
+    return {"chat_id": call.chat_id, "last_read_message_id": last_read, "chat": chat.to_json()}
 
 
 def internal_routes() -> list[BaseRoute]:
@@ -277,6 +292,7 @@ def internal_routes() -> list[BaseRoute]:
         post("/chats", create_chat),
         get("/chats/batch", chats_batch),
         get("/chat-ids", chat_ids),
+        get("/chat-state", chat_state),
         get("/members", members),
         get("/contacts", contacts),
         get("/last-messages", last_messages),
@@ -286,7 +302,7 @@ def internal_routes() -> list[BaseRoute]:
         post("/chats/{chat_id}/messages", send_message, Work.SEND),
         post("/chats/{chat_id}/members", add_member),
         post("/chats/{chat_id}/leave", leave_chat, reads_body=False),
-        post("/chats/{chat_id}/read", mark_read),
+        post("/chats/{chat_id}/read", mark_read, Work.READ),  # writes through read_markers
         post("/chats/{chat_id}/name", rename_chat),
         post("/chats/{chat_id}/remove-member", remove_member),
         post("/chats/{chat_id}/owner", transfer_ownership),

@@ -13,7 +13,7 @@ from chat_service.access import access_chat_for_user, check_not_direct
 from chat_service.system_lines import LineKind, add_system_line
 from chat_service.unit_of_work import UnitOfWork
 from chat_service.users import get_user_by_nickname
-from chat_service.views import MemberView
+from chat_service.views import MemberView, iso
 from mychat.db import utc_now
 from mychat.events import Event, EventKind
 from mychat.http import ApiError
@@ -68,6 +68,7 @@ async def do_add_member(work: UnitOfWork, chat_id: int, actor_id: int, nickname:
             {
                 "user": {"id": user.id, "nickname": user.nickname},
                 "added_by": actor_id,
+                "joined_at": iso(joined_at),
                 "line": line.to_json(),
             },
         )

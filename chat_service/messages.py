@@ -143,18 +143,20 @@ async def get_last_messages(
     """The newest message of each of the given chats the user is a member of."""
     rows = await connection.execute(_LAST_IDS, {"user_id": user_id, "chat_ids": list(chat_ids)})
     last_ids: dict[int, int | None] = {chat_id: last_id for chat_id, last_id in rows}
-    message_ids = [message_id for message_id in last_ids.values() if message_id is not None]
-    found: dict[int, MessageView] = {}
-    if message_ids:
-        views = await attach_quotes(
-            connection,
-            [
-                message_from_row(row)
-                for row in await connection.execute(_BY_IDS, {"ids": message_ids})
-            ],
-        )
-        found = {view.chat_id: view for view in views}
-    return {chat_id: found.get(chat_id) for chat_id in last_ids}
+    found = await get_messages_by_ids(connection, last_ids.values())
+    return {chat_id: found.get(last_id or 0) for chat_id, last_id in last_ids.items()}
+
+
+async def get_messages_by_ids(
+    connection: AsyncConnection, ids: Collection[int | None]
+) -> dict[int, MessageView]:
+    """The messages with these ids (None and unknown ids left out), by id; no access check."""
+    wanted = [message_id for message_id in ids if message_id is not None]
+    if not wanted:
+        return {}
+    rows = await connection.execute(_BY_IDS, {"ids": wanted})
+    views = await attach_quotes(connection, [message_from_row(row) for row in rows])
+    return {view.id: view for view in views}
 
 
 _UNREAD = (
@@ -201,6 +203,10 @@ async def do_mark_read(work: UnitOfWork, chat_id: int, user_id: int, message_id:
         # Read receipts: the other members (and the reader's other tabs) see it live.
         user = {"id": user_id, "nickname": access.nickname}
         work.emit(
-            Event(EventKind.MESSAGES_READ, chat_id, {"user": user, "last_read_message_id": target})
+            Event(
+                EventKind.MESSAGES_READ,
+                chat_id,
+                {"user": user, "last_read_message_id": target},
+            )
         )
     return max(target, access.last_read_message_id)

@@ -14,9 +14,9 @@ row lock is held across one of them, not four.
 1. BEGIN (SQLite: BEGIN IMMEDIATE, its write lock before anything is read); the row locks of
    its chats, in id order (no deadlock between lanes or processes), with `SELECT ... FOR UPDATE`
    as access.lock_chats takes them: every membership change of those chats waits for this
-   transaction or is seen by it; the senders' memberships of those chats (a locking read on
-   MySQL: the latest, not a snapshot). A chat without a row does not exist (404); a sender who
-   is not a member is refused (403).
+   transaction or is seen by it; the members of those chats (a locking read on MySQL: the
+   latest, not a snapshot), which are the events' recipients. A chat without a row does not
+   exist (404); a sender who is not a member is refused (403).
 2. One INSERT per accepted send, all dated once under the locks (a chat's messages are dated in
    id order); each chat's newest message and activity time; COMMIT. If nothing is accepted:
    ROLLBACK. A client_id already used fails on the unique index (sender_id, client_id) and
@@ -24,18 +24,20 @@ row lock is held across one of them, not four.
    locking read (rows committed after this transaction's snapshot), or gets 409 if it went to
    another chat; in a group, `RetryAlone` asks for each of its sends to be stored alone.
 
-`Sender` publishes the message_added events after the COMMIT, in id order, before the senders
-get their answers; refusals publish nothing. A replay publishes its stored message again: the
-process that stored it may have died between the COMMIT and the publish (the sender saw no
-answer and retried), and its subscribers would never hear of it; those that did already drop
-it by id (gateway/catchup.py's SeenIds). A connection that failed or was cancelled
-mid-transaction is invalidated (closed; the server undoes its open transaction), never reused.
+`Sender` publishes the message_added events (addressed to the chats' members as of the
+COMMIT) after the COMMIT, in id order, each chat's after the groups that locked it earlier
+(chat_service.publish_order), before the senders get their answers; refusals publish nothing.
+A replay publishes its stored message again: the process that stored it may have died between
+the COMMIT and the publish (the sender saw no answer and retried), and its subscribers would
+never hear of it; those that did already drop it by id (gateway/catchup.py's SeenIds). A
+connection that failed or was cancelled mid-transaction is invalidated (closed; the server
+undoes its open transaction), never reused.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -47,6 +49,7 @@ from sqlalchemy.util.concurrency import greenlet_spawn
 from chat_service.access import chat_not_found, not_a_member
 from chat_service.group_commit import GroupCommit
 from chat_service.history import message_view
+from chat_service.publish_order import PublishOrder, Ticket
 from chat_service.unit_of_work import publish_events
 from chat_service.validation import check_trimmed_text
 from chat_service.views import MessageView, Quote
@@ -116,9 +119,9 @@ def lock_chats_sql(dialect: Dialect, chats: int) -> str:
 
 
 @cache
-def memberships_sql(dialect: Dialect, chats: int, users: int) -> str:
-    """chat ids, user ids -> (chat_id, user_id) of each membership among them."""
-    where = f"WHERE chat_id IN ({_marks(chats)}) AND user_id IN ({_marks(users)})"
+def memberships_sql(dialect: Dialect, chats: int) -> str:
+    """chat ids -> (chat_id, user_id) of each of their members."""
+    where = f"WHERE chat_id IN ({_marks(chats)})"
     table, lock = dialect.table("chat_members"), dialect.locking("LOCK IN SHARE MODE")
     return dialect.sql(f"SELECT chat_id, user_id FROM {table} {where}{lock}")  # noqa: S608
 
@@ -146,10 +149,8 @@ class Transaction:
         self._connection = connection
         self._dialect = dialect
 
-    async def begin_and_lock(
-        self, chat_ids: Sequence[int], user_ids: Sequence[int]
-    ) -> tuple[Sequence[Row], Sequence[Row]]:
-        """BEGIN, lock the chats; (existing chat ids, memberships) as rows."""
+    async def begin_and_lock(self, chat_ids: Sequence[int]) -> tuple[Sequence[Row], Sequence[Row]]:
+        """BEGIN, lock the chats; (existing chat ids, their memberships) as rows."""
         raise NotImplementedError
 
     async def store_and_commit(
@@ -186,12 +187,10 @@ class _Asyncmy(Transaction):
     async def _results(self, statements: Sequence[str], args: Sequence[Any]) -> None:
         await self._cursor.execute(";".join(statements), args)
 
-    async def begin_and_lock(
-        self, chat_ids: Sequence[int], user_ids: Sequence[int]
-    ) -> tuple[Sequence[Row], Sequence[Row]]:
+    async def begin_and_lock(self, chat_ids: Sequence[int]) -> tuple[Sequence[Row], Sequence[Row]]:
         lock = lock_chats_sql(self._dialect, len(chat_ids))
-        members = memberships_sql(self._dialect, len(chat_ids), len(user_ids))
-        await self._results(["BEGIN", lock, members], [*chat_ids, *chat_ids, *user_ids])
+        members = memberships_sql(self._dialect, len(chat_ids))
+        await self._results(["BEGIN", lock, members], [*chat_ids, *chat_ids])
         await self._cursor.nextset()
         chats: Sequence[Row] = await self._cursor.fetchall()
         await self._cursor.nextset()
@@ -226,14 +225,12 @@ class _Aiosqlite(Transaction):
     # isolation_level None (autocommit): no implicit BEGIN of pysqlite's own. Each statement is
     # one hop to the connection's thread; no network in between.
 
-    async def begin_and_lock(
-        self, chat_ids: Sequence[int], user_ids: Sequence[int]
-    ) -> tuple[Sequence[Row], Sequence[Row]]:
+    async def begin_and_lock(self, chat_ids: Sequence[int]) -> tuple[Sequence[Row], Sequence[Row]]:
         await self._connection.execute("BEGIN IMMEDIATE")
         lock = lock_chats_sql(self._dialect, len(chat_ids))
-        members = memberships_sql(self._dialect, len(chat_ids), len(user_ids))
+        members = memberships_sql(self._dialect, len(chat_ids))
         chats = await self.fetch(lock, chat_ids)
-        return chats, await self.fetch(members, [*chat_ids, *user_ids])
+        return chats, await self.fetch(members, chat_ids)
 
     async def store_and_commit(
         self, rows: Sequence[Sequence[Any]], at: str, chat_ids: Sequence[int]
@@ -311,20 +308,33 @@ class Send:
 Outcome = tuple[MessageView, bool] | Exception
 
 
+# The members of each chat a group wrote to, as of its COMMIT: the events' recipients.
+Recipients = dict[int, frozenset[int]]
+
+
 class RetryAlone(Exception):
     """A client_id conflict in a group: roll the group back and store each of its sends alone."""
 
 
 async def store_group(
-    transaction: Transaction, sends: Sequence[Send], integrity_error: type[Exception]
-) -> tuple[list[Outcome], bool]:
+    transaction: Transaction,
+    sends: Sequence[Send],
+    integrity_error: type[Exception],
+    on_locked: Callable[[Sequence[int]], None] = lambda chat_ids: None,
+) -> tuple[list[Outcome], bool, Recipients]:
     """Store a group of sends in one transaction (see the module docstring); (an outcome per
-    send, in order, whether the transaction committed). Not committed: the caller rolls back."""
+    send, in order, whether the transaction committed, the members of its chats). Not
+    committed: the caller rolls back. `on_locked(chat_ids)` runs as soon as the chats' locks
+    are held (before any other await: so in each chat's commit order)."""
     chat_ids = sorted({send.chat_id for send in sends})
-    user_ids = sorted({send.sender_id for send in sends})
-    chats, memberships = await transaction.begin_and_lock(chat_ids, user_ids)
+    chats, memberships = await transaction.begin_and_lock(chat_ids)
+    on_locked([row[0] for row in chats])
     existing = {row[0] for row in chats}
     members = {(row[0], row[1]) for row in memberships}
+    by_chat: dict[int, set[int]] = {}
+    for chat_id, user_id in members:
+        by_chat.setdefault(chat_id, set()).add(user_id)
+    recipients = {chat_id: frozenset(users) for chat_id, users in by_chat.items()}
     refusals: dict[int, Exception] = {}  # by index in the group
     accepted: list[Send] = []
     for index, send in enumerate(sends):
@@ -335,7 +345,7 @@ async def store_group(
         else:
             accepted.append(send)
     if not accepted:
-        return list(refusals.values()), False
+        return list(refusals.values()), False, recipients
     now = utc_now()  # under the locks: a chat's messages are dated in id order
     at = stored_datetime(now)
     rows = [
@@ -360,7 +370,7 @@ async def store_group(
         stored = None if send.client_id is None else await transaction.stored(send)
         if not stored:
             raise
-        return [_replayed(send, stored[0])], False
+        return [_replayed(send, stored[0])], False, recipients
     outcomes: list[Outcome] = []
     for index, send in enumerate(sends):
         if index in refusals:
@@ -378,7 +388,7 @@ async def store_group(
             reply_to=send.reply_to,
         )
         outcomes.append((message, True))
-    return outcomes, True
+    return outcomes, True, recipients
 
 
 def _replayed(send: Send, stored: Row) -> Outcome:
@@ -402,6 +412,7 @@ class Sender:
             self._store, lanes=LANES, max_group=MAX_GROUP, interrupted=_interrupted, name="sends"
         )
         self.transactions = 0  # begun so far (tests check that sends share them)
+        self._order = PublishOrder()
 
     async def send(
         self,
@@ -434,17 +445,9 @@ class Sender:
 
     async def _store(self, sends: list[Send]) -> list[Outcome]:
         try:
-            outcomes = await self._in_transaction(sends)
+            return await self._in_transaction(sends)
         except RetryAlone:
-            outcomes = [await self._alone(send) for send in sends]
-        # Stored now or replayed: a replay's first event may have died with its process.
-        stored = [
-            Event(EventKind.MESSAGE_ADDED, outcome[0].chat_id, {"message": outcome[0].to_json()})
-            for outcome in outcomes
-            if isinstance(outcome, tuple)
-        ]
-        await publish_events(self._broker, stored)
-        return outcomes
+            return [await self._alone(send) for send in sends]
 
     async def _alone(self, send: Send) -> Outcome:
         try:
@@ -454,12 +457,43 @@ class Sender:
         return outcome
 
     async def _in_transaction(self, sends: list[Send]) -> list[Outcome]:
+        """Store the group, then publish its events in each chat's order (publish_order)."""
+        tickets: list[Ticket] = []
+        try:
+            outcomes, recipients = await self._commit(sends, tickets)
+            created = [
+                Event(
+                    EventKind.MESSAGE_ADDED,
+                    outcome[0].chat_id,
+                    {"message": outcome[0].to_json()},
+                    recipients.get(outcome[0].chat_id, frozenset()),
+                )
+                for outcome in outcomes
+                # Stored now or replayed: a replay's first event may have died with its process.
+                if isinstance(outcome, tuple)
+            ]
+            if created:
+                await self._order.wait_turn(tickets[0])
+                await publish_events(self._broker, created)
+            return outcomes
+        finally:
+            for ticket in tickets:
+                self._order.release(ticket)
+
+    async def _commit(
+        self, sends: list[Send], tickets: list[Ticket]
+    ) -> tuple[list[Outcome], Recipients]:
         pooled = await self._engine.raw_connection()
         self.transactions += 1
         try:
             transaction = self._transaction(pooled.driver_connection, self._dialect)
             try:
-                outcomes, committed = await store_group(transaction, sends, self._integrity_error)
+                outcomes, committed, recipients = await store_group(
+                    transaction,
+                    sends,
+                    self._integrity_error,
+                    on_locked=lambda chat_ids: tickets.append(self._order.take(chat_ids)),
+                )
             except RetryAlone:
                 await transaction.rollback()
                 raise
@@ -475,4 +509,4 @@ class Sender:
             pooled.close()
             raise
         await greenlet_spawn(pooled.close)  # no reset on return: the transaction has ended
-        return outcomes
+        return outcomes, recipients

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from mychat.broker import Broker
-from mychat.events import Event
+from mychat.events import Event, EventKind
+from mychat.tables import chat_members
 
 log = logging.getLogger("chat_service.events")
 
@@ -26,13 +29,42 @@ class UnitOfWork:
         """Queue an event; it goes out only if the transaction commits."""
         self.events.append(event)
 
+    async def address_events(self) -> None:
+        """Name each chat event's recipients: the chat's members now, at the end of the
+        transaction (a writer has locked the chat, so they stay so until the commit), plus who
+        left or was removed by it (mychat.events.Event.recipients)."""
+        chat_ids = sorted({e.chat_id for e in self.events if e.chat_id and e.recipients is None})
+        if not chat_ids:
+            return
+        members: dict[int, set[int]] = {chat_id: set() for chat_id in chat_ids}
+        rows = await self.connection.execute(_MEMBERS, {"chat_ids": chat_ids})
+        for chat_id, user_id in rows:
+            members[chat_id].add(user_id)
+        for index, event in enumerate(self.events):
+            if not event.chat_id or event.recipients is not None:
+                continue
+            recipients = set(members[event.chat_id])
+            if event.kind in _LEAVING:
+                recipients.add(int(event.payload["user"]["id"]))
+            self.events[index] = dataclasses.replace(event, recipients=frozenset(recipients))
+
+
+_cm = chat_members.c
+_MEMBERS = select(_cm.chat_id, _cm.user_id).where(
+    _cm.chat_id.in_(bindparam("chat_ids", expanding=True))
+)
+# Events that tell a user they are out: they are among its recipients.
+_LEAVING = frozenset({EventKind.MEMBER_LEFT, EventKind.MEMBER_REMOVED})
+
 
 @asynccontextmanager
 async def unit_of_work(engine: AsyncEngine, broker: Broker) -> AsyncIterator[UnitOfWork]:
-    """Commit once at the end, then publish the queued events; a rollback publishes nothing."""
+    """Commit once at the end, then publish the queued events (addressed to the members as of
+    the commit); a rollback publishes nothing."""
     async with engine.begin() as connection:
         work = UnitOfWork(connection)
         yield work
+        await work.address_events()
     await publish_events(broker, work.events)
 
 

@@ -71,6 +71,10 @@ class MessageData(TypedDict):
     kind: NotRequired[str | None]
 
 
+class ChatStateData(ChatData):
+    last_message: MessageData | None
+
+
 class SearchPage(TypedDict):
     messages: list[MessageData]  # newest first
     has_more: bool
@@ -284,6 +288,12 @@ class ChatClient(ServiceClient):
         body = await self.call("GET", "/internal/chats/batch", params={"ids": _ids(ids)})
         return cast(list[ChatData], body["chats"])
 
+    async def chat_state(self, ids: Iterable[int] | None = None) -> list[ChatStateData]:
+        """The caller's chats (all, or those of `ids`) with unread counts and newest messages."""
+        params = None if ids is None else {"chat_ids": _ids(ids)}
+        body = await self.call("GET", "/internal/chat-state", params=params)
+        return cast(list[ChatStateData], body["chats"])
+
     async def chat_ids(self) -> list[int]:
         body = await self.call("GET", "/internal/chat-ids")
         return [int(chat_id) for chat_id in body["chat_ids"]]
@@ -398,6 +408,8 @@ class ChatClient(ServiceClient):
     async def typing(self, chat_id: int, typing: bool) -> None:
         await self.call("POST", f"/internal/chats/{chat_id}/typing", json={"typing": typing})
 
-    async def mark_read(self, chat_id: int, message_id: int) -> None:
+    async def mark_read(self, chat_id: int, message_id: int) -> ChatData:
+        """The chat with the unread count the new marker leaves."""
         path = f"/internal/chats/{chat_id}/read"
-        await self.call("POST", path, json={"message_id": message_id})
+        body = await self.call("POST", path, json={"message_id": message_id})
+        return cast(ChatData, body["chat"])

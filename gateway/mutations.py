@@ -247,8 +247,8 @@ class Mutation(AccountMutation, MessageMutation, OwnershipMutation):
                 return ValidationError(
                     message="Not a message id", code="validation_error", field="messageId"
                 )
-            await info.context.chat().mark_read(chat_db_id, message_db_id)
-            return MarkReadPayload(chat=await _visible_chat(info, chat_db_id))
+            chat = await info.context.chat().mark_read(chat_db_id, message_db_id)
+            return MarkReadPayload(chat=Chat.from_data(chat))
 
         errors = (ValidationError, NotFound, NotAMember, Unauthenticated)
         result: MarkReadResult = await run_action(info, errors, action)

@@ -16,6 +16,7 @@ import strawberry
 
 from gateway import described
 from gateway.catchup import SeenIds, until_token_expires
+from gateway.chat_state import ViewerChats
 from gateway.clients import ChatClient, MessageData, ServiceError
 from gateway.context import Context
 from gateway.errors import ClientFacingError, unauthenticated_error
@@ -36,35 +37,18 @@ from mychat.events import Event, EventKind
 Info = strawberry.Info[Context, None]
 CATCH_UP_PAGE = 200
 CATCH_UP_ALL_PAGE = 500
-# Live signals, which chatEvents yields only when asked (`signals: true`).
-SIGNAL_KINDS = frozenset({EventKind.TYPING, EventKind.MESSAGES_READ, EventKind.PRESENCE_CHANGED})
-
-
-async def _chat_for_event(info: Info, chat_id: int) -> Chat:
-    row = await info.context.loaders.chats.load(chat_id)
-    if row is None:
-        raise ClientFacingError("You are no longer a member of this chat", "NOT_A_MEMBER")
-    return Chat.from_data(row)
 
 
 @strawberry.type
 class MessageAdded:
     message: Message
-    chat_db_id: strawberry.Private[int]
-
-    @strawberry.field
-    async def chat(self, info: Info) -> Chat:
-        return await _chat_for_event(info, self.chat_db_id)
+    chat: Chat  # the viewer's: gateway/chat_state.py
 
 
 @strawberry.type(description="A message was edited: `message` has the new text and `editedAt`.")
 class MessageEdited:
     message: Message
-    chat_db_id: strawberry.Private[int]
-
-    @strawberry.field
-    async def chat(self, info: Info) -> Chat:
-        return await _chat_for_event(info, self.chat_db_id)
+    chat: Chat
 
 
 @strawberry.type(
@@ -72,11 +56,7 @@ class MessageEdited:
 )
 class MessageDeleted:
     message: Message
-    chat_db_id: strawberry.Private[int]
-
-    @strawberry.field
-    async def chat(self, info: Info) -> Chat:
-        return await _chat_for_event(info, self.chat_db_id)
+    chat: Chat
 
 
 @strawberry.type(
@@ -85,11 +65,7 @@ class MessageDeleted:
 )
 class ReactionsChanged:
     message: Message
-    chat_db_id: strawberry.Private[int]
-
-    @strawberry.field
-    async def chat(self, info: Info) -> Chat:
-        return await _chat_for_event(info, self.chat_db_id)
+    chat: Chat
 
 
 # The stored changes to a message already delivered, by event kind.
@@ -102,51 +78,25 @@ CHANGE_KINDS: dict[EventKind, type[MessageEdited | MessageDeleted | ReactionsCha
 
 @strawberry.type
 class MemberAdded:
-    chat_db_id: strawberry.Private[int]
-    user_id: strawberry.Private[int]
-    nickname: strawberry.Private[str]
+    chat: Chat
+    member: Member
     line: Message | None = strawberry.field(
         default=None, description='The system line "X joined" stored in the history.'
     )
-
-    @strawberry.field
-    async def chat(self, info: Info) -> Chat:
-        return await _chat_for_event(info, self.chat_db_id)
-
-    @strawberry.field
-    async def member(self, info: Info) -> Member:
-        for row in await info.context.loaders.members.load(self.chat_db_id):
-            if row["user_id"] == self.user_id:
-                return Member.from_data(row)
-        # Already gone again: describe the member from the event itself.
-        return Member(
-            user=User.build(self.user_id, self.nickname),
-            role=ChatRole.MEMBER,
-            joined_at=datetime.now(UTC),
-            user_db_id=self.user_id,
-        )
 
 
 @strawberry.type
 class MemberLeft:
     user: User
-    chat_db_id: strawberry.Private[int]
+    chat: Chat
     line: Message | None = strawberry.field(
         default=None, description='The system line "X left" stored in the history.'
     )
 
-    @strawberry.field
-    async def chat(self, info: Info) -> Chat:
-        return await _chat_for_event(info, self.chat_db_id)
-
 
 @strawberry.type
 class AddedToChat:
-    chat_db_id: strawberry.Private[int]
-
-    @strawberry.field
-    async def chat(self, info: Info) -> Chat:
-        return await _chat_for_event(info, self.chat_db_id)
+    chat: Chat
 
 
 @strawberry.type
@@ -179,6 +129,9 @@ class PresenceChanged:
     online: bool
     last_seen_at: datetime | None
 
+
+# Live signals, which chatEvents yields only when asked (`signals: true`).
+SIGNALS = (Typing, MessagesRead, PresenceChanged)
 
 ChatEvent = Annotated[
     MessageAdded
@@ -349,117 +302,156 @@ async def message_stream(
 async def chat_event_stream(
     context: Context, after: int | None, *, signals: bool = False
 ) -> AsyncGenerator[ChatEvent, None]:
+    """Every event for the viewer's chats. Their state (gateway/chat_state.py) is loaded once
+    here and on a Resync; an event is then delivered without a service call (adds to a chat
+    and partial read markers excepted: they load that one chat)."""
     viewer = context.viewer
     if viewer is None:
         raise unauthenticated_error()
     me = viewer.user_id
-    with context.resources.limits.subscription(viewer.user_id):
+    with context.resources.limits.subscription(me):
+        chats = ViewerChats(me, partial(_shared_message, context))
+        if after is None:
+            # "From now" is the newest message before we listen: one committed while we start
+            # has its event queued or not (published before we listened), so the catch-up
+            # brings it, and `seen` drops the twin.
+            await chats.load(context.chat())
+            after = chats.newest_message_id()
         async with context.broker.subscribe() as subscription:
-            client = context.chat()
-            chat_ids = set(await client.chat_ids())
-            if after is None:
-                newest = await client.last_messages(chat_ids) if chat_ids else {}
-                after = max((row["id"] for row in newest.values() if row), default=0)
+            await chats.load(context.chat())  # after listening: the events move it on exactly
+            # A chat created (or joined) after we listened but before this read is in `chats`
+            # already, and its event waits in the queue: announce it all the same (once), or
+            # the caller never hears of it. Harmless if they had it.
+            unannounced = chats.ids()
             seen = SeenIds(after)
 
-            def message_added(row: MessageData) -> MessageAdded:
-                seen.add(row["id"])
-                context.reset_loaders()  # each event reads current data
-                return MessageAdded(message=Message.from_data(row), chat_db_id=row["chat_id"])
+            async def caught_up(since: int) -> AsyncIterator[MessageAdded]:
+                async for row in _all_history_after(context.chat(), since):
+                    if row["id"] not in seen:
+                        seen.add(row["id"])
+                        event = _message_added(context, chats, row)
+                        if event is not None:
+                            yield event
 
-            async for row in _all_history_after(client, after):
-                if row["id"] not in seen and row["chat_id"] in chat_ids:
-                    yield message_added(row)
-            del client  # clients are made per use: an idle subscription holds none
+            async for replayed in caught_up(after):
+                yield replayed
             async for item in until_token_expires(context, subscription):
                 if isinstance(item, Resync):
-                    client = context.chat()
-                    current = set(await client.chat_ids())
-                    for gone in chat_ids - current:
+                    before = chats.ids()
+                    await chats.load(context.chat())
+                    for gone in before - chats.ids():
                         yield _removed(gone)
-                    for added in current - chat_ids:
-                        context.reset_loaders()
-                        yield AddedToChat(chat_db_id=added)
-                    chat_ids = current
-                    async for row in _all_history_after(client, seen.highest):
-                        if row["id"] not in seen and row["chat_id"] in chat_ids:
-                            yield message_added(row)
+                    for added in chats.ids() - before:
+                        yield AddedToChat(chat=chats.chats[added].chat())
+                    async for replayed in caught_up(seen.highest):
+                        yield replayed
                     continue
-                if item.kind in SIGNAL_KINDS and not signals:
-                    continue
-                event = _chat_event(context, item, chat_ids, me)
-                if event is None:
-                    continue
-                if isinstance(event, MessageAdded):
-                    if event.message.database_id in seen:
+                if item.chat_id and not item.reaches(me):
+                    continue  # membership per event: not a member when it committed
+                if item.kind == EventKind.MESSAGE_ADDED:
+                    row = item.payload["message"]
+                    if row["id"] in seen:
                         continue
-                    seen.add(event.message.database_id)
-                lined = MemberAdded | MemberLeft | ChatRenamed | MemberRemoved
-                if isinstance(event, lined) and event.line is not None:
-                    seen.add(event.line.database_id)  # a catch-up must not repeat it
-                context.reset_loaders()
-                yield event
+                    if row["chat_id"] not in chats and item.recipients is not None:
+                        await chats.load(context.chat(), [row["chat_id"]])  # added, not told yet
+                    seen.add(row["id"])
+                    message_event = _message_added(context, chats, row)
+                    if message_event is not None:
+                        yield message_event
+                    continue
+                event = await _chat_event(context, item, chats, unannounced)
+                line = getattr(event, "line", None)
+                if isinstance(line, Message):
+                    seen.add(line.database_id)  # a catch-up must not repeat the system line
+                if event is not None and (signals or not isinstance(event, SIGNALS)):
+                    yield event
 
 
-def _chat_event(context: Context, event: Event, chat_ids: set[int], me: int) -> ChatEvent | None:
-    """The caller's view of one broker event, updating the set of their chats."""
+def _shared_message(context: Context, row: MessageData) -> Message:
+    # One object per event for all local subscribers: see shared_events.
+    return context.shared_events.object_for("Message", row, partial(Message.from_data, row))
+
+
+def _message_added(context: Context, chats: ViewerChats, row: MessageData) -> MessageAdded | None:
+    message = _shared_message(context, row)
+    state = chats.message(row, message)
+    if state is None:
+        return None
+    # The same object for all the viewer's subscriptions in this process (their states agree):
+    # shared_events then executes a selection with resolvers once per user and event.
+    by_viewer = context.shared_events.object_for("MessageAdded", row, dict[int, MessageAdded])
+    found = by_viewer.get(chats.viewer_id)
+    if found is None:
+        found = by_viewer[chats.viewer_id] = MessageAdded(message=message, chat=state.chat())
+    return found
+
+
+async def _chat_event(
+    context: Context, event: Event, chats: ViewerChats, unannounced: set[int]
+) -> ChatEvent | None:
+    """The viewer's view of one broker event (not a message), updating their chats (and the
+    set of those loaded at the start that no event has announced yet)."""
+    me = chats.viewer_id
     chat_id = event.chat_id
     payload = event.payload
     if event.kind == EventKind.CHAT_CREATED:
-        if me in payload.get("member_ids", ()) and chat_id not in chat_ids:
-            chat_ids.add(chat_id)
-            return AddedToChat(chat_db_id=chat_id)
-        return None
+        if me not in payload.get("member_ids", ()):
+            return None
+        if chat_id in chats:
+            return _announce(chats, chat_id, unannounced)
+        if payload["chat"].get("direct"):  # named after the other person: one call
+            await chats.load(context.chat(), [chat_id])
+            state = chats.chats.get(chat_id)
+            return None if state is None else AddedToChat(chat=state.chat())
+        return AddedToChat(chat=chats.created(payload["chat"]).chat())
     if event.kind == EventKind.PRESENCE_CHANGED:
-        return _presence_changed(context, payload, chat_ids, me)
+        return _presence_changed(context, payload, chats.ids(), me)
     if event.kind == EventKind.MEMBER_ADDED:
         user = payload["user"]
         if user["id"] == me:
-            if chat_id in chat_ids:
-                return None
-            chat_ids.add(chat_id)
-            return AddedToChat(chat_db_id=chat_id)
-        if chat_id in chat_ids:
-            return MemberAdded(
-                chat_db_id=chat_id,
-                user_id=user["id"],
-                nickname=user["nickname"],
-                line=system_line(payload),
-            )
-        return None
-    if chat_id not in chat_ids:
+            if chat_id in chats:
+                return _announce(chats, chat_id, unannounced)
+            await chats.load(context.chat(), [chat_id])  # its unread count: one call
+            state = chats.chats.get(chat_id)
+            context.reset_loaders()  # its members are read now
+            return None if state is None else AddedToChat(chat=state.chat())
+        if chat_id not in chats:
+            return None
+        joined = payload.get("joined_at")
+        member = Member(
+            user=User.build(user["id"], user["nickname"]),
+            role=ChatRole.MEMBER,
+            joined_at=parse_datetime(joined) if isinstance(joined, str) else datetime.now(UTC),
+            user_db_id=user["id"],
+        )
+        context.reset_loaders()  # `chat { members }` reads the new list
+        return MemberAdded(
+            chat=chats.chats[chat_id].chat(), member=member, line=system_line(payload)
+        )
+    if chat_id not in chats:
         return None
     if removes_viewer(event, me):
-        chat_ids.discard(chat_id)
+        chats.remove(chat_id)
         return _removed(chat_id)
     if event.kind in OWNER_KINDS:
+        chats.owner_action(event)
         return owner_event(context, event)
     if event.kind == EventKind.MEMBER_LEFT:
         user = payload["user"]
         if user["id"] == me:
-            chat_ids.discard(chat_id)
+            chats.remove(chat_id)
             return _removed(chat_id)
+        context.reset_loaders()
         return MemberLeft(
             user=User.build(user["id"], user["nickname"]),
-            chat_db_id=chat_id,
+            chat=chats.chats[chat_id].chat(),
             line=system_line(payload),
-        )
-    if event.kind == EventKind.MESSAGE_ADDED:
-        row = payload["message"]
-        # One object per event for all local subscribers: see shared_events.
-        return context.shared_events.object_for(
-            "MessageAdded",
-            row,
-            lambda: MessageAdded(message=Message.from_data(row), chat_db_id=chat_id),
         )
     if event.kind in CHANGE_KINDS:
         row = payload["message"]
-        kind = CHANGE_KINDS[event.kind]
-        return context.shared_events.object_for(
-            kind.__name__,
-            row,
-            lambda: kind(message=Message.from_data(row), chat_db_id=chat_id),
-        )
+        message = _shared_message(context, row)
+        state = chats.changed(chat_id, message)
+        return CHANGE_KINDS[event.kind](message=message, chat=state.chat())
     if event.kind == EventKind.TYPING:
         if payload["user"]["id"] == me:
             return None
@@ -473,16 +465,27 @@ def _chat_event(context: Context, event: Event, chat_ids: set[int], me: int) -> 
             ),
         )
     if event.kind == EventKind.MESSAGES_READ:
+        read_up_to = int(payload["last_read_message_id"])
+        if payload["user"]["id"] == me and not chats.read(chat_id, read_up_to):
+            await chats.load(context.chat(), [chat_id])  # part of an old backlog read
         return context.shared_events.object_for(
             "MessagesRead",
             payload,
             lambda: MessagesRead(
                 chat_id=_chat_global_id(chat_id),
                 user=User.build(payload["user"]["id"], payload["user"]["nickname"]),
-                read_up_to=int(payload["last_read_message_id"]),
+                read_up_to=read_up_to,
             ),
         )
     return None
+
+
+def _announce(chats: ViewerChats, chat_id: int, unannounced: set[int]) -> AddedToChat | None:
+    """AddedToChat for a chat loaded at the start whose own event comes only now (once)."""
+    if chat_id not in unannounced:
+        return None  # announced already
+    unannounced.discard(chat_id)
+    return AddedToChat(chat=chats.chats[chat_id].chat())
 
 
 def _chat_global_id(chat_id: int) -> strawberry.ID:

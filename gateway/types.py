@@ -311,6 +311,10 @@ class Chat(Node):
     direct_with: User | None = strawberry.field(
         default=None, description="The other person of a direct chat; null for a group chat."
     )
+    # Set where the newest message is known already (a live event's chat, gateway/chat_state.py):
+    # `lastMessage` then needs no service call.
+    known_last_message: strawberry.Private[Message | None] = None
+    last_message_known: strawberry.Private[bool] = False
 
     @classmethod
     def from_data(cls, data: ChatData) -> Chat:
@@ -334,6 +338,8 @@ class Chat(Node):
 
     @strawberry.field
     async def last_message(self, info: strawberry.Info[Context, None]) -> Message | None:
+        if self.last_message_known:
+            return self.known_last_message
         row = await info.context.loaders.last_messages.load(self.database_id)
         return None if row is None else Message.from_data(row)
 

@@ -41,10 +41,11 @@ class Event:
     - message_added: {"message": {id, chat_id, sender_id, sender_nickname, text, created_at,
       client_id, edited_at, deleted_at,
       plus reply_to ({id, sender_id, sender_nickname, text, deleted_at} or null) and reactions
-      ([{emoji, count, users: [{id, nickname}]}]), kind (null, or a system line's kind)}
+      ([{emoji, count, users: [{id, nickname}]}]), kind (null, or a system line's kind)}} (the
+      chat's new last message; its created_at is the chat's last activity)
     - message_edited, message_deleted, reactions_changed: {"message": the same shape, as stored
       after the change (deleted: text "", deleted_at set, no reactions)}
-    - member_added: {"user": {id, nickname}, "added_by": int, "line": message}
+    - member_added: {"user": {id, nickname}, "added_by": int, "joined_at": str, "line": message}
     - member_left: {"user": {id, nickname}, "line": message}
       ("line": the stored system line, a message with kind "joined", "left", "removed" or
       "renamed"; chat_renamed and member_removed carry theirs the same way)
@@ -62,24 +63,45 @@ class Event:
     - messages_read: {"user": {id, nickname}, "last_read_message_id": int}
     - sessions_revoked (chat_id 0): {"user_id": int, "sessions": {session id: expiry, Unix s}}
     - account_deleted (chat_id 0): {"user_id": int}
+
+    `recipients`: the chat's members when the change committed (read in its transaction, after
+    the writer took the chat's row lock: a user removed before it is not among them, one added
+    before it is), as Zulip's `send_event_on_commit(realm, event, users)`; a gateway delivers
+    the event to them only. Who left or was removed is a recipient of that event (it tells them
+    they are out). Set by chat_service for every event of a chat it commits (unit_of_work,
+    sending); None where the event is not addressed by membership (presence, accounts, typing).
     """
 
     kind: EventKind
     chat_id: int
     payload: dict[str, Any] = field(default_factory=dict)
+    recipients: frozenset[int] | None = None
+
+    def reaches(self, user_id: int) -> bool:
+        """Whether the event is for this user (always true for an event without recipients)."""
+        return self.recipients is None or user_id in self.recipients
 
     @property
     def is_account_event(self) -> bool:
         return self.kind in ACCOUNT_KINDS
 
     def to_json(self) -> bytes:
-        return orjson.dumps(
-            {"kind": self.kind.value, "chat_id": self.chat_id, "payload": self.payload}
-        )
+        data: dict[str, Any] = {
+            "kind": self.kind.value,
+            "chat_id": self.chat_id,
+            "payload": self.payload,
+        }
+        if self.recipients is not None:
+            data["recipients"] = sorted(self.recipients)
+        return orjson.dumps(data)
 
     @classmethod
     def from_json(cls, raw: bytes | str) -> Event:
         data = orjson.loads(raw)
+        recipients = data.get("recipients")
         return cls(
-            kind=EventKind(data["kind"]), chat_id=int(data["chat_id"]), payload=data["payload"]
+            kind=EventKind(data["kind"]),
+            chat_id=int(data["chat_id"]),
+            payload=data["payload"],
+            recipients=None if recipients is None else frozenset(map(int, recipients)),
         )

@@ -128,6 +128,11 @@ class Metrics:
             "Times the broker connection came back after a loss",
             lambda: stats.reconnects,
         )
+        self.gauge_from(
+            "mychat_broker_subscriptions",
+            "Broker subscriptions open in this process (one per live GraphQL subscription)",
+            lambda: broker.subscriptions,
+        )
 
 
 def metrics_for(settings: Settings) -> Metrics | None:

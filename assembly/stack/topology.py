@@ -30,6 +30,9 @@ STOP_TIMEOUT = 20.0  # as compose's stop_grace_period: see mychat/shutdown.py
 # Relative to the current folder (the repository) unless the command line or Settings say.
 DEFAULT_NGINX_CONF = Path("nginx.conf")
 DEFAULT_WEB_ROOT = Path("web/dist")
+# How often nginx gets a fresh port when another process bound the free one it was given.
+PORT_ATTEMPTS = 3
+PORT_TAKEN = "Address already in use"
 
 
 @dataclass(frozen=True)
@@ -75,28 +78,32 @@ class Stack:
         if config.gateways < 1:
             raise StackError("a stack needs at least one gateway")
         self.config = config
-        self.port = config.port or free_port()
         self.jwt_secret_generated = config.jwt_secret is None
         self._jwt_secret = config.jwt_secret or secrets.token_urlsafe(48)
         self._workdir = config.workdir.resolve()  # nginx wants absolute paths
         self._prefix = self._workdir / "nginx"
         self._logs = self._workdir / "logs"
+        self.nginx_conf_path = self._prefix / "nginx.conf"
+        self._plan(config.port or free_port())
+
+    def _plan(self, port: int) -> None:
+        """The processes for nginx on `port` (the services' allowed origins name it)."""
+        self.port = port
         auth_port, chat_port = free_port(), free_port()
-        gateway_ports = [free_port() for _ in range(config.gateways)]
+        gateway_ports = [free_port() for _ in range(self.config.gateways)]
         env = self._service_env(auth_port, chat_port)
         self.services: dict[str, ManagedProcess] = {
             "auth": self._service("auth", "auth", auth_port, env),
             "chat": self._service("chat", "chat", chat_port, env),
             **{
-                f"gateway-{i}": self._service(f"gateway-{i}", "gateway", port, env)
-                for i, port in enumerate(gateway_ports, start=1)
+                f"gateway-{i}": self._service(f"gateway-{i}", "gateway", gateway_port, env)
+                for i, gateway_port in enumerate(gateway_ports, start=1)
             },
         }
-        self.nginx_conf_path = self._prefix / "nginx.conf"
         self.nginx = ManagedProcess(
             "nginx",
             nginx_command(self._prefix, self.nginx_conf_path, "-g", "daemon off;"),
-            dict(config.base_env),
+            dict(self.config.base_env),
             self._logs / "nginx.log",
             self.port,
             "/healthz",
@@ -107,7 +114,7 @@ class Stack:
             auth_port=auth_port,
             chat_port=chat_port,
             gateway_ports=gateway_ports,
-            web_root=config.web_root.resolve(),
+            web_root=self.config.web_root.resolve(),
         )
 
     @property
@@ -171,18 +178,32 @@ class Stack:
             folder.mkdir(parents=True, exist_ok=True)
         template = _read(self.config.nginx_template, "--nginx-conf or MYCHAT_NGINX_CONF")
         asyncio.run(self._prepare_dependencies())
-        self.nginx_conf_path.write_text(render_nginx_conf(template, self._nginx_values))
-        check_nginx_conf(self._prefix, self.nginx_conf_path)
         try:
+            # nginx first: it holds the public port from the start (502 until the services are
+            # ready), so nothing can take that port between choosing and binding it.
+            self._start_nginx(template)
             for process in self.services.values():
                 process.start()
             for process in self.services.values():
                 process.wait_ready()
-            self.nginx.start()
-            self.nginx.wait_ready()
         except BaseException:
             self.stop()
             raise
+
+    def _start_nginx(self, template: str) -> None:
+        """Start nginx; a port we picked that someone took meanwhile is picked again."""
+        for attempt in range(1, PORT_ATTEMPTS + 1):
+            self.nginx_conf_path.write_text(render_nginx_conf(template, self._nginx_values))
+            check_nginx_conf(self._prefix, self.nginx_conf_path)
+            self.nginx.start()
+            try:
+                self.nginx.wait_ready()
+                return
+            except StackError as error:
+                if self.config.port or attempt == PORT_ATTEMPTS or PORT_TAKEN not in str(error):
+                    raise
+            self.nginx.wait(0)
+            self._plan(free_port())
 
     async def _prepare_dependencies(self) -> None:
         if self.config.database_url is not None:

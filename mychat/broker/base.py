@@ -43,6 +43,10 @@ class BrokerSubscription(Protocol):
 class Broker(Protocol):
     stats: BrokerStats
 
+    @property
+    def subscriptions(self) -> int:
+        """Subscriptions open in this process now (each live GraphQL subscription holds one)."""
+
     async def start(self) -> None:
         """Connect; called once by the owning lifespan."""
 

@@ -115,6 +115,10 @@ class MemoryBroker:
         for event in events:
             await self.publish(event)
 
+    @property
+    def subscriptions(self) -> int:
+        return len(self._subscriptions)
+
     @asynccontextmanager
     async def subscribe(self) -> AsyncIterator[LocalSubscription]:
         subscription = LocalSubscription()

@@ -187,6 +187,10 @@ class RedisBroker:
                 await asyncio.sleep(delay)
                 delay *= 2
 
+    @property
+    def subscriptions(self) -> int:
+        return len(self._subscriptions)
+
     @asynccontextmanager
     async def subscribe(self) -> AsyncIterator[LocalSubscription]:
         if not self._listen:

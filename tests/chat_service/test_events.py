@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -113,13 +114,20 @@ async def test_every_write_publishes_its_event_with_the_documented_payload(
     assert (chat["id"], chat["name"], chat["created_by"]) == (chat_id, "Events", alice.id)
     assert iso_utc(chat["created_at"])
     assert created.payload["member_ids"] == [alice.id]
+    assert created.recipients == frozenset({alice.id})
 
     assert added.kind is EventKind.MEMBER_ADDED
     assert added.chat_id == chat_id
+    joined_at = added.payload.pop("joined_at")
     line = added.payload.pop("line")
+    assert iso_utc(joined_at)
     assert added.payload == {"user": {"id": bob.id, "nickname": "Bob"}, "added_by": alice.id}
     assert (line["kind"], line["sender_id"], line["text"]) == ("joined", bob.id, "")
+    added.payload["joined_at"] = joined_at
     added.payload["line"] = line
+    # Each event names the members when it committed: who may receive it.
+    assert added.recipients == frozenset({alice.id, bob.id})
+    assert message.recipients == frozenset({alice.id, bob.id})
 
     assert message.kind is EventKind.MESSAGE_ADDED
     assert message.chat_id == chat_id
@@ -144,6 +152,7 @@ async def test_every_write_publishes_its_event_with_the_documented_payload(
     assert left.kind is EventKind.MEMBER_LEFT
     assert left.payload["user"] == {"id": bob.id, "nickname": "Bob"}
     assert left.payload["line"]["kind"] == "left"
+    assert left.recipients == frozenset({alice.id, bob.id})  # the leaver learns it too
     # Every event survives the trip through JSON (the Redis broker sends them that way).
     for event in (created, added, message, left):
         assert Event.from_json(event.to_json()) == event
@@ -248,7 +257,8 @@ async def test_unit_of_work_publishes_only_after_commit(settings: Settings) -> N
             work.emit(event)
             await work.connection.execute(select(1))
             assert broker.published == []  # still inside the transaction
-        assert broker.published == [event]
+        # Addressed to the chat's members as it committed (chat 1 has none here).
+        assert broker.published == [dataclasses.replace(event, recipients=frozenset())]
 
 
 async def test_a_commit_that_fails_publishes_nothing(harness: ChatHarness, alice: Person) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -124,9 +125,12 @@ def service_settings(settings: Settings) -> Settings:
 
 
 @asynccontextmanager
-async def composed(settings: Settings) -> AsyncIterator[tuple[Starlette, CountingApp, CountingApp]]:
-    """auth + chat + gateway as in embedded mode (one MemoryBroker), lifespans entered."""
-    broker = MemoryBroker()
+async def composed(
+    settings: Settings, broker: MemoryBroker | None = None
+) -> AsyncIterator[tuple[Starlette, CountingApp, CountingApp]]:
+    """auth + chat + gateway as in embedded mode (one MemoryBroker, this one if given: more
+    gateways may share it), lifespans entered."""
+    broker = MemoryBroker() if broker is None else broker
     auth = CountingApp(
         create_auth_app(settings, embedded=True, hash_parameters=FAST_HASHES, broker=broker)
     )
@@ -156,10 +160,21 @@ class LiveServer:
 
     port: int
     gateway: Gateway
+    broker: MemoryBroker
 
     @property
     def ws_url(self) -> str:
         return f"ws://127.0.0.1:{self.port}{GRAPHQL}"
+
+    @asynccontextmanager
+    async def subscribing(self, count: int = 1) -> AsyncIterator[None]:
+        """Around starting `count` subscriptions: on leaving, each is listening to the broker
+        (so an event published from now on reaches it). The protocols acknowledge no start."""
+        before = self.broker.subscriptions
+        yield
+        async with asyncio.timeout(10):
+            while self.broker.subscriptions < before + count:
+                await asyncio.sleep(0.005)
 
 
 @pytest.fixture
@@ -172,7 +187,8 @@ async def live(settings: Settings) -> AsyncIterator[LiveServer]:
 async def serve_live(
     settings: Settings, *, ws_max_size: int = 64 * 1024
 ) -> AsyncIterator[LiveServer]:
-    async with composed(service_settings(settings)) as (app, auth, chat):
+    broker = MemoryBroker()
+    async with composed(service_settings(settings), broker) as (app, auth, chat):
         dispatcher = PrefixDispatcher(
             [("/mychat/api/auth", auth), ("/mychat/api/chat", chat), (GRAPHQL, app)],
             fallback=app,
@@ -189,4 +205,4 @@ async def serve_live(
             ) as base_url,
             httpx.AsyncClient(base_url=base_url) as client,
         ):
-            yield LiveServer(port, Gateway(client, auth.calls, chat.calls, settings))
+            yield LiveServer(port, Gateway(client, auth.calls, chat.calls, settings), broker)

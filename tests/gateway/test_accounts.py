@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 
 from tests.gateway.conftest import Gateway, LiveServer, User
-from tests.gateway.test_subscriptions import MESSAGE_ADDED, PROTOCOLS, settle
+from tests.gateway.test_subscriptions import MESSAGE_ADDED, PROTOCOLS
 from tests.support.people import PASSWORD
 from tests.support.websocket import graphql_socket
 
@@ -130,8 +130,8 @@ async def test_sign_out_refuses_the_token_everywhere_at_once(
     phone = await second_session(gw, alice, "MyChat test phone")
     assert await rest_status(gw.client, alice.token) == (200, 200)
     async with graphql_socket(live.ws_url, protocol, token=alice.token) as ws:
-        await ws.subscribe(MESSAGE_ADDED, {"chatId": chat_id})
-        await settle()
+        async with live.subscribing():
+            await ws.subscribe(MESSAGE_ADDED, {"chatId": chat_id})
         result = (await gw.data(SIGN_OUT, token=alice.token))["signOut"]
         assert result == {"__typename": "SignedOut", "signedOut": 1}
         started = time.monotonic()

@@ -84,9 +84,9 @@ async def test_typing_reaches_members_only(live: LiveServer) -> None:
         graphql_socket(live.ws_url, token=carol.token) as carol_ws,
         graphql_socket(live.ws_url, token=alice.token) as alice_ws,
     ):
-        for ws in (bob_ws, carol_ws, alice_ws):
-            await ws.subscribe(SIGNALS)
-        await settle()
+        async with live.subscribing(3):
+            for ws in (bob_ws, carol_ws, alice_ws):
+                await ws.subscribe(SIGNALS)
         sent = await gw.data(SET_TYPING, {"chatId": chat_id, "typing": True}, alice.token)
         assert sent["setTyping"]["__typename"] == "SetTypingPayload"
         typing = await event_of(bob_ws, "Typing")
@@ -125,8 +125,8 @@ async def test_read_receipts_are_live_and_in_members(live: LiveServer) -> None:
     message = await gw.send(alice, chat_id, "did you see this?")
     assert (await members(gw, alice, chat_id))["Bob"]["readUpTo"] == 0
     async with graphql_socket(live.ws_url, token=alice.token) as alice_ws:
-        await alice_ws.subscribe(SIGNALS)
-        await settle()
+        async with live.subscribing():
+            await alice_ws.subscribe(SIGNALS)
         variables = {"chatId": chat_id, "messageId": message["id"]}
         await gw.data(MARK_READ, variables, bob.token)
         read = await event_of(alice_ws, "MessagesRead")
@@ -148,9 +148,9 @@ async def test_presence_is_live_with_last_seen_and_private(live: LiveServer) -> 
         graphql_socket(live.ws_url, token=alice.token) as alice_ws,
         graphql_socket(live.ws_url, token=carol.token) as carol_ws,
     ):
-        await alice_ws.subscribe(SIGNALS)
-        await carol_ws.subscribe(SIGNALS)
-        await settle()
+        async with live.subscribing(2):
+            await alice_ws.subscribe(SIGNALS)
+            await carol_ws.subscribe(SIGNALS)
         async with graphql_socket(live.ws_url, token=bob.token):
             online = await event_of(alice_ws, "PresenceChanged")
             assert online["user"] == {"nickname": "Bob"}

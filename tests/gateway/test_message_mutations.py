@@ -141,9 +141,9 @@ async def test_changes_arrive_live_in_both_subscriptions(live: LiveServer, proto
     chat_id = await gw.create_chat(alice, "Room", bob)
     sent = await gw.send(alice, chat_id, "helo")
     async with graphql_socket(live.ws_url, protocol, token=bob.token) as ws:
-        events = await ws.subscribe(CHAT_EVENTS, {})
-        added = await ws.subscribe(MESSAGE_ADDED, {"chatId": chat_id})
-        await settle()
+        async with live.subscribing(2):
+            events = await ws.subscribe(CHAT_EVENTS, {})
+            added = await ws.subscribe(MESSAGE_ADDED, {"chatId": chat_id})
         await edit(gw, alice, sent["id"], "hello")
         edited, again = await both(ws, events, added)
         await delete(gw, alice, sent["id"])

@@ -158,7 +158,7 @@ async def test_messages_sent_while_redis_is_down_arrive_after_resync(
             received.append((await asyncio.wait_for(anext(stream), 15)).text)
             added = await asyncio.wait_for(anext(events), 15)
             assert isinstance(added, AddedToChat)
-            assert added.chat_db_id == database_id(new_chat, "Chat")
+            assert added.chat.database_id == database_id(new_chat, "Chat")
             caught_up = await asyncio.wait_for(anext(events), 15)
             assert isinstance(caught_up, MessageAdded)
             assert caught_up.message.text == "while down"

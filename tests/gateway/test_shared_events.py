@@ -26,11 +26,11 @@ from gateway.schema import build_schema
 from gateway.shared_events import SharedEventExecutor, SharedEvents
 from gateway.subscriptions import MessageAdded
 from gateway.transport import HttpTransport
-from gateway.types import Message
+from gateway.types import Chat, ChatRole, Message
 from mychat.broker import MemoryBroker
 from mychat.tokens import TokenCodec
 from tests.gateway.conftest import LiveServer
-from tests.gateway.test_subscriptions import next_data, settle
+from tests.gateway.test_subscriptions import next_data
 from tests.support.env import TEST_JWT_SECRET
 from tests.support.websocket import TRANSPORT_WS, graphql_socket
 
@@ -60,7 +60,7 @@ EVENTS_PLAIN = """subscription { chatEvents {
   __typename ... on MessageAdded { message { id text } } ... on RemovedFromChat { chatId }
 } }"""
 EVENTS_WITH_RESOLVER = """subscription { chatEvents {
-  ... on MessageAdded { message { id } chat { myRole } }
+  ... on MessageAdded { message { id } chat { lastMessage { id } } }
 } }"""
 
 
@@ -192,10 +192,20 @@ def test_selection_depending_on_variables_runs_per_subscriber(
 def test_union_payloads_share_only_plain_selections(
     graphql_schema: GraphQLSchema, context: Context
 ) -> None:
-    event = MessageAdded(message=Message.from_data(row()), chat_db_id=3)
+    message = Message.from_data(row())
+    chat = Chat(
+        id=message.chat_id,
+        database_id=3,
+        name="Chat",
+        created_at=message.created_at,
+        last_activity_at=message.created_at,
+        my_role=ChatRole.MEMBER,
+        unread_count=1,
+    )
+    event = MessageAdded(message=message, chat=chat)
     shared = context.shared_events
     assert shared.shareable(subscriber_executor(graphql_schema, context, EVENTS_PLAIN), event)
-    # `chat` has a resolver that reads the subscriber's own membership: never shared.
+    # `lastMessage` has a resolver (which may call a service): not shared between users.
     assert not shared.shareable(
         subscriber_executor(graphql_schema, context, EVENTS_WITH_RESOLVER), event
     )
@@ -297,9 +307,9 @@ async def test_shared_event_still_resolves_each_subscribers_own_view(live: LiveS
         graphql_socket(live.ws_url, TRANSPORT_WS, token=alice.token) as alice_ws,
         graphql_socket(live.ws_url, TRANSPORT_WS, token=bob.token) as bob_ws,
     ):
-        alice_op = await alice_ws.subscribe(CHAT_EVENTS_ROLE, {})
-        bob_op = await bob_ws.subscribe(CHAT_EVENTS_ROLE, {})
-        await settle()
+        async with live.subscribing(2):
+            alice_op = await alice_ws.subscribe(CHAT_EVENTS_ROLE, {})
+            bob_op = await bob_ws.subscribe(CHAT_EVENTS_ROLE, {})
         await gw.send(bob, chat_id, "one event, two views")
         alice_sees = (await next_data(alice_ws, alice_op))["data"]["chatEvents"]
         bob_sees = (await next_data(bob_ws, bob_op))["data"]["chatEvents"]
@@ -331,8 +341,8 @@ async def test_subscribers_of_one_document_all_get_the_shared_result(live: LiveS
         graphql_socket(live.ws_url, TRANSPORT_WS, token=members[2].token) as dave,
     ):
         sockets = [bob, carol, dave]
-        ops = [await ws.subscribe(PLAIN_WATCH, {"chatId": chat_id}) for ws in sockets]
-        await settle()
+        async with live.subscribing(len(sockets)):
+            ops = [await ws.subscribe(PLAIN_WATCH, {"chatId": chat_id}) for ws in sockets]
         for text in ("one", "two"):
             sent = await gw.send(alice, chat_id, text)
             for ws, op in zip(sockets, ops, strict=True):

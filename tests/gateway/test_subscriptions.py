@@ -58,8 +58,8 @@ async def test_message_from_a_reaches_b(live: LiveServer, protocol: str) -> None
     bob = await gw.register("Bob")
     chat_id = await gw.create_chat(alice, "Room", bob)
     async with graphql_socket(live.ws_url, protocol, token=bob.token) as ws:
-        op = await ws.subscribe(MESSAGE_ADDED, {"chatId": chat_id})
-        await settle()
+        async with live.subscribing():
+            op = await ws.subscribe(MESSAGE_ADDED, {"chatId": chat_id})
         await gw.send(alice, chat_id, "hi bob")
         payload = await next_data(ws, op)
         assert payload["data"]["messageAdded"]["text"] == "hi bob"
@@ -118,8 +118,8 @@ async def test_leaving_ends_the_subscription(live: LiveServer, protocol: str) ->
     bob = await gw.register("Bob")
     chat_id = await gw.create_chat(alice, "Room", bob)
     async with graphql_socket(live.ws_url, protocol, token=bob.token) as ws:
-        op = await ws.subscribe(MESSAGE_ADDED, {"chatId": chat_id})
-        await settle()
+        async with live.subscribing():
+            op = await ws.subscribe(MESSAGE_ADDED, {"chatId": chat_id})
         left = await typename(gw, LEAVE, {"chatId": chat_id}, bob.token)
         assert left["__typename"] == "LeaveChatPayload"
         payload = await next_data(ws, op)
@@ -167,8 +167,8 @@ async def test_chat_events_for_all_my_chats(live: LiveServer) -> None:
     bob = await gw.register("Bob")
     carol = await gw.register("Carol")
     async with graphql_socket(live.ws_url, token=bob.token) as ws:
-        op = await ws.subscribe(CHAT_EVENTS)
-        await settle()
+        async with live.subscribing():
+            op = await ws.subscribe(CHAT_EVENTS)
 
         async def event() -> dict[str, Any]:
             data: dict[str, Any] = (await next_data(ws, op))["data"]["chatEvents"]
@@ -343,8 +343,8 @@ async def test_opening_a_message_stream_costs_two_service_calls(live: LiveServer
     async with graphql_socket(live.ws_url, TRANSPORT_WS, token=bob.token) as ws:
         gw.chat_calls.clear()
         gw.auth_calls.clear()
-        op = await ws.subscribe(MESSAGE_ADDED, {"chatId": chat_id})
-        await settle()
+        async with live.subscribing():
+            op = await ws.subscribe(MESSAGE_ADDED, {"chatId": chat_id})
         assert sum(gw.chat_calls.values()) == 2, gw.chat_calls
         assert not gw.auth_calls
         await gw.send(alice, chat_id, "live")

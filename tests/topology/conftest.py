@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -19,9 +19,15 @@ from tests.topology.nginx_stubs import INDEX_HTML, require_nginx
 PRIVATE_VARIABLES = ("DATABASE_URL", "REDIS_URL", "JWT_SECRET", "MYCHAT_PORT", "MYCHAT_HOST")
 
 
-def start_stack(workdir: Path, redis_url: str, web_root: Path | None = None) -> tuple[Stack, str]:
+def start_stack(
+    workdir: Path,
+    redis_url: str,
+    web_root: Path | None = None,
+    before_start: Callable[[Stack], None] | None = None,
+) -> tuple[Stack, str]:
     """nginx, auth, chat and two gateways as separate processes. The stack itself creates the
-    database and loads db/init.sql, as `mychat stack` does on a new machine."""
+    database and loads db/init.sql, as `mychat stack` does on a new machine. `before_start`
+    sees the planned stack before anything runs."""
     require_nginx()
     require_server("MariaDB", MARIADB_HOST, MARIADB_PORT)
     database = new_database_name()
@@ -42,6 +48,8 @@ def start_stack(workdir: Path, redis_url: str, web_root: Path | None = None) -> 
         )
     )
     try:
+        if before_start is not None:
+            before_start(stack)
         stack.start()
     except BaseException:
         asyncio.run(drop_database(mysql_url(database)))

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import re
+import socket
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -15,7 +17,9 @@ from assembly.stack import Stack
 from mychat.shutdown import SERVICE_RESTART
 from tests.support.clients import graphql
 from tests.support.people import PASSWORD, Person, unique
+from tests.support.ports import LOCALHOST
 from tests.support.redis import PrivateRedis
+from tests.support.websocket import graphql_socket
 from tests.topology.clients import (
     SEND_MESSAGE,
     Subscriber,
@@ -26,6 +30,7 @@ from tests.topology.clients import (
     send_rest,
     subscribed,
 )
+from tests.topology.conftest import start_stack, stop_stack
 
 pytestmark = [pytest.mark.topology, pytest.mark.mariadb, pytest.mark.redis]
 
@@ -314,3 +319,27 @@ async def test_login_answers_429_after_the_burst(stack: Stack, client: httpx.Asy
     # Registering shares the tight zone; the rest of the API does not.
     assert (await client.post("/mychat/api/auth/register", json={})).status_code == 429
     assert (await client.get("/mychat/api/chat/")).status_code == 401
+
+
+async def test_nginx_takes_another_port_when_its_free_one_was_taken_meanwhile(
+    tmp_path: Path, private_redis: PrivateRedis
+) -> None:
+    """A free port is only free when it is chosen: another process may bind it before nginx
+    does. The stack then picks another one, and the services allow that origin."""
+    with socket.socket() as squatter:
+
+        def take_the_port(planned: Stack) -> None:
+            squatter.bind((LOCALHOST, planned.port))
+            squatter.listen()
+
+        running, database = await asyncio.to_thread(
+            start_stack, tmp_path, private_redis.url, before_start=take_the_port
+        )
+        try:
+            assert running.port != squatter.getsockname()[1]
+            async with httpx.AsyncClient(base_url=running.url, timeout=30) as client:
+                alice = await register(client, "Alice")
+            async with graphql_socket(ws_url(running), token=alice.token, origin=running.url):
+                pass  # acknowledged: the gateway allows the stack's own (new) origin
+        finally:
+            await asyncio.to_thread(stop_stack, running, database)

@@ -15,6 +15,7 @@ const PAGE_SIZE = 50;
 const LOAD_OLDER_WITHIN_PX = 200;
 const STICK_TO_BOTTOM_PX = 80;
 const SHOW_JUMP_BUTTON_PX = 300;
+const MARK_READ_EVERY_MS = 2000;
 
 /** The chat's unread count as the chat list last knew it (before this view marks it read). */
 function unreadWhenOpened(client, chatId) {
@@ -42,6 +43,9 @@ export function mountChatView(container, ctx, chatId) {
   let initialScrollDone = false;
   let atBottom = true; // the reader is at the end: keep them there as things change
   let lastMarkedId = null;
+  let markTimer = null;
+  let lastMarkAt = 0;
+  cleanups.push(() => clearTimeout(markTimer));
   const readded = new Set(); // live messages put back into a page fetched while they arrived
   const unreadAtOpen = unreadWhenOpened(client, chatId);
   // Where "New messages" goes: undefined until the server's page is in (the cache may hold
@@ -516,9 +520,20 @@ export function mountChatView(container, ctx, chatId) {
   cleanups.push(() => resizeObserver.disconnect());
   scroller.addEventListener('scroll', onScroll, { passive: true });
 
+  // At most one markRead every MARK_READ_EVERY_MS while messages stream in (the server also
+  // writes a marker at most that often): the first at once, then the newest when it is due.
   function markRead() {
     const newest = messages[messages.length - 1];
     if (!newest || newest.id === lastMarkedId || document.visibilityState !== 'visible') return;
+    const wait = lastMarkAt + MARK_READ_EVERY_MS - Date.now();
+    if (wait > 0) {
+      markTimer ??= setTimeout(() => {
+        markTimer = null;
+        markRead();
+      }, wait);
+      return;
+    }
+    lastMarkAt = Date.now();
     lastMarkedId = newest.id;
     client
       .mutate({ mutation: MARK_READ, variables: { chatId, messageId: newest.id } })

@@ -1,0 +1,131 @@
+"""Read markers that cost at most one database write per reader and chat every 2 seconds.
+
+A reader with a busy chat open marks it read with every incoming message. `ReadMarkers.mark`
+answers each at once (the marker as it now stands and the unread count it leaves, read against
+that marker), but writes a reader's marker of a chat at most once every `interval` seconds: the
+first at once, later ones into a pending slot that keeps the highest id asked for and is written
+when the interval since the last write has passed. Each write is `do_mark_read` in its own unit
+of work, so its `messages_read` event (read receipts; the reader's other devices) follows the
+commit. A marker pending when the service stops is written on the way out (`close`).
+
+Per process: with several chat_service processes a reader's calls may land on each, and each
+holds to the rule on its own. What it keeps is bounded: the time of the last write per
+(chat, reader) is forgotten once older than the interval.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import time
+
+from sqlalchemy import and_, bindparam, func, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from chat_service.access import access_chat_for_user
+from chat_service.messages import do_mark_read
+from chat_service.unit_of_work import unit_of_work
+from chat_service.views import Chat
+from mychat.broker import Broker
+from mychat.http import ApiError
+from mychat.tables import messages
+
+log = logging.getLogger(__name__)
+
+READ_MARKER_SECONDS = 2.0
+# Write times kept before old ones are swept (each older than the interval is useless).
+SWEEP_AT = 10_000
+
+_m = messages.c
+_UNREAD_AFTER = select(func.count()).where(
+    and_(
+        _m.chat_id == bindparam("chat_id"),
+        _m.id > bindparam("marker"),
+        _m.sender_id != bindparam("user_id"),
+    )
+)
+
+Key = tuple[int, int]  # (chat_id, user_id)
+
+
+class ReadMarkers:
+    def __init__(
+        self, engine: AsyncEngine, broker: Broker, interval: float = READ_MARKER_SECONDS
+    ) -> None:
+        self._engine = engine  # units of work (writes)
+        self._broker = broker
+        self._interval = interval
+        self._pending: dict[Key, int] = {}  # highest marker asked for, not written yet
+        self._written: dict[Key, float] = {}  # monotonic time of the last write
+        self._flushes: dict[Key, asyncio.Task[None]] = {}
+        self.writes = 0  # markers written so far (tests and the bench count them)
+
+    async def mark(
+        self, connection: AsyncConnection, chat_id: int, user_id: int, message_id: int
+    ) -> tuple[int, Chat]:
+        """Move the reader's marker forward (never back, never past the chat's newest message);
+        (the marker now, the chat with the unread count it leaves). 404/403 as every chat call."""
+        if message_id < 0:
+            raise ApiError(
+                400, "validation_error", "message_id must not be negative", field="message_id"
+            )
+        access = await access_chat_for_user(connection, chat_id, user_id)
+        key = (chat_id, user_id)
+        stored = max(access.last_read_message_id, self._pending.get(key, 0))
+        target = min(message_id, access.chat.last_message_id or 0)
+        if target > stored:
+            await self._request(key, target)
+        marker = max(target, stored)
+        unread = await connection.scalar(
+            _UNREAD_AFTER, {"chat_id": chat_id, "user_id": user_id, "marker": marker}
+        )
+        return marker, dataclasses.replace(access.chat, unread_count=int(unread or 0))
+
+    async def _request(self, key: Key, target: int) -> None:
+        if key in self._flushes:  # a write is due: it takes the highest asked for
+            self._pending[key] = target
+            return
+        wait = self._written.get(key, -self._interval) + self._interval - time.monotonic()
+        if wait <= 0:
+            await self._write(key, target)
+            return
+        self._pending[key] = target
+        flush = asyncio.create_task(self._flush_after(key, wait), name="read-marker")
+        self._flushes[key] = flush
+
+    async def _flush_after(self, key: Key, wait: float) -> None:
+        try:
+            await asyncio.sleep(wait)
+        finally:
+            # Also when cancelled by close(): the marker is written on the way out.
+            self._flushes.pop(key, None)
+            target = self._pending.pop(key, None)
+            if target is not None:
+                await self._write(key, target)
+
+    async def _write(self, key: Key, target: int) -> None:
+        self._written[key] = time.monotonic()
+        self._sweep()
+        chat_id, user_id = key
+        try:
+            async with unit_of_work(self._engine, self._broker) as work:
+                await do_mark_read(work, chat_id, user_id, target)
+        except ApiError:  # the reader left meanwhile: nothing to mark
+            return
+        self.writes += 1
+
+    def _sweep(self) -> None:
+        if len(self._written) < SWEEP_AT:
+            return
+        oldest = time.monotonic() - self._interval
+        self._written = {key: at for key, at in self._written.items() if at > oldest}
+
+    async def close(self) -> None:
+        """Write what is pending now (the service is stopping)."""
+        flushes = list(self._flushes.values())
+        for flush in flushes:
+            flush.cancel()
+        for result in await asyncio.gather(*flushes, return_exceptions=True):
+            if isinstance(result, Exception):
+                log.warning("a read marker was not written on shutdown: %r", result)

@@ -1,0 +1,93 @@
+"""Read markers written at most once per reader and chat every 2 s, whatever the rate of marks;
+each answer exact at once; the last marker written when it is due, and announced after it."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from sqlalchemy import select
+
+from chat_service.endpoints import ChatResources
+from mychat.events import EventKind
+from mychat.tables import chat_members
+from tests.chat_service.conftest import ChatHarness
+from tests.chat_service.test_events import watching
+from tests.support.people import Person
+
+
+def markers(harness: ChatHarness) -> ChatResources:
+    opened: ChatResources = harness.app.state.chat_res
+    return opened
+
+
+async def stored_marker(harness: ChatHarness, chat_id: int, user_id: int) -> int:
+    cm = chat_members.c
+    async with harness.autocommit_engine.connect() as connection:
+        value = await connection.scalar(
+            select(cm.last_read_message_id).where(cm.chat_id == chat_id, cm.user_id == user_id)
+        )
+    return int(value or 0)
+
+
+async def mark(
+    harness: ChatHarness, reader: Person, chat_id: int, message_id: int
+) -> dict[str, Any]:
+    response = await harness.client.post(
+        f"/internal/chats/{chat_id}/read", json={"message_id": message_id}, headers=reader.headers
+    )
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def test_a_busy_reader_costs_one_write_per_two_seconds(
+    harness: ChatHarness, alice: Person, bob: Person
+) -> None:
+    chat_id = await harness.create_chat(alice, "Busy", bob)
+    read_markers = markers(harness).read_markers
+    async with watching(harness) as watcher:
+        started = time.monotonic()
+        ids = []
+        for n in range(30):  # Alice writes, Bob's open chat marks each message read
+            ids.append((await harness.send(alice, chat_id, f"m{n}"))["id"])
+            answer = await mark(harness, bob, chat_id, ids[-1])
+            # Every answer is exact at once, written or not.
+            assert answer["last_read_message_id"] == ids[-1]
+            assert answer["chat"]["unread_count"] == 0
+        elapsed = time.monotonic() - started
+        # The first marker at once, then one more each 2 s at most.
+        assert read_markers.writes <= 1 + int(elapsed / 2.0) + 1, (read_markers.writes, elapsed)
+        await asyncio.sleep(2.2)  # the pending one is due
+        assert await stored_marker(harness, chat_id, bob.id) == ids[-1]
+        reads = [e for e in watcher.events if e.kind is EventKind.MESSAGES_READ]
+    assert reads, "each write is announced (read receipts, the reader's other devices)"
+    assert reads[-1].payload["last_read_message_id"] == ids[-1]
+    assert reads[-1].recipients == frozenset({alice.id, bob.id})
+    assert len(reads) == read_markers.writes <= 2 + int(elapsed / 2.0)
+
+
+async def test_a_marker_pending_at_shutdown_is_written(
+    harness: ChatHarness, alice: Person, bob: Person
+) -> None:
+    chat_id = await harness.create_chat(alice, "Room", bob)
+    first = (await harness.send(alice, chat_id, "one"))["id"]
+    second = (await harness.send(alice, chat_id, "two"))["id"]
+    await mark(harness, bob, chat_id, first)  # written at once
+    answer = await mark(harness, bob, chat_id, second)  # pending for 2 s
+    assert answer["last_read_message_id"] == second
+    assert await stored_marker(harness, chat_id, bob.id) == first
+    await markers(harness).read_markers.close()
+    assert await stored_marker(harness, chat_id, bob.id) == second
+
+
+async def test_a_marker_never_moves_back_or_past_the_newest(
+    harness: ChatHarness, alice: Person, bob: Person
+) -> None:
+    chat_id = await harness.create_chat(alice, "Room", bob)
+    first = (await harness.send(alice, chat_id, "one"))["id"]
+    second = (await harness.send(alice, chat_id, "two"))["id"]
+    assert (await mark(harness, bob, chat_id, second + 1000))["last_read_message_id"] == second
+    back = await mark(harness, bob, chat_id, first)
+    assert (back["last_read_message_id"], back["chat"]["unread_count"]) == (second, 0)
