@@ -18,6 +18,9 @@ class BenchConfig:
     idle_connections: int = 5000
     idle_window_seconds: float = 5.0
     login_concurrency: int = 4
+    # bench/search.py: messages loaded, and searches timed.
+    search_messages: int = 1_000_000
+    search_queries: int = 300
 
     @classmethod
     def quick(cls) -> BenchConfig:
@@ -29,4 +32,6 @@ class BenchConfig:
             fanout_burst=10,
             idle_connections=500,
             idle_window_seconds=2.0,
+            search_messages=50_000,
+            search_queries=60,
         )

@@ -95,7 +95,7 @@ def write_all(
     return document
 
 
-SCENARIO_ORDER = ("rest", "graphql", "fanout", "connections", "login")
+SCENARIO_ORDER = ("rest", "graphql", "fanout", "connections", "login", "search")
 
 
 def update_readme(table: str) -> bool:

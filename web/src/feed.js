@@ -60,12 +60,13 @@ export function createFeed({
     }
   }
 
-  function addNote(chatId, kind, name) {
+  function addNote(chatId, kind, name, by = null) {
     noteCounter += 1;
     const note = {
       key: `note-${noteCounter}`,
       kind,
       name,
+      by,
       afterDatabaseId: newestInChat.get(chatId) ?? 0,
     };
     notes.update((current) => {
@@ -99,16 +100,6 @@ export function createFeed({
         // Apollo wrote the message as it is now into the normalised cache (same id): every
         // view of it (the chat, the chat list's preview) redraws from there.
         break;
-      case 'ChatRenamed':
-        cache.modify({
-          id: cache.identify({ __typename: 'Chat', id: event.chatId }),
-          fields: { name: () => event.name },
-        });
-        if (event.line) appendMessage(cache, event.line);
-        break;
-      case 'MemberRemoved':
-        if (event.line) appendMessage(cache, event.line);
-        break;
       case 'MemberAdded':
       case 'MemberLeft':
         // The server stores the line in the history; an older server sends none: a note.
@@ -128,6 +119,24 @@ export function createFeed({
       case 'RemovedFromChat':
         onRemovedFromChat?.(event.chatId);
         removeChatFromList(cache, event.chatId);
+        break;
+      case 'ChatRenamed':
+        cache.modify({
+          id: cache.identify({ __typename: 'Chat', id: event.chatId }),
+          fields: { name: () => event.name },
+        });
+        // The stored system line of the history; an older server sends none: a note.
+        if (event.line) appendMessage(cache, event.line);
+        else addNote(event.chatId, 'renamed', event.name, event.by.nickname);
+        break;
+      case 'MemberRemoved':
+        if (event.line) appendMessage(cache, event.line);
+        else addNote(event.chatId, 'removed', event.user.nickname, event.by.nickname);
+        client.refetchQueries({ include: 'active' }).catch(() => {});
+        break;
+      case 'OwnerChanged':
+        addNote(event.chatId, 'owner', event.owner.nickname);
+        client.refetchQueries({ include: 'active' }).catch(() => {});
         break;
       default:
         onSignal?.(event); // typing, read receipts, presence: see signals.js

@@ -3,6 +3,7 @@ import { gql } from '@apollo/client';
 
 export * from './accountOperations.js';
 export * from './messageOperations.js';
+export * from './searchOperations.js';
 
 export const MESSAGE_FIELDS = gql`
   fragment MessageFields on Message {
@@ -333,14 +334,33 @@ export const CHAT_EVENTS = gql`
       ... on ChatRenamed {
         chatId
         name
+        by {
+          id
+          nickname
+        }
         line {
           ...MessageFields
         }
       }
       ... on MemberRemoved {
         chatId
+        user {
+          id
+          nickname
+        }
+        by {
+          id
+          nickname
+        }
         line {
           ...MessageFields
+        }
+      }
+      ... on OwnerChanged {
+        chatId
+        owner {
+          id
+          nickname
         }
       }
       ... on Typing {
@@ -371,4 +391,85 @@ export const CHAT_EVENTS = gql`
   }
   ${CHAT_LIST_FIELDS}
   ${MEMBER_FIELDS}
+`;
+
+// Owner actions and direct chats.
+const OWNER_ERRORS = `
+  ... on Error {
+    errorMessage: message
+    code
+  }
+  ... on ValidationError {
+    field
+  }
+`;
+
+export const RENAME_CHAT = gql`
+  mutation RenameChat($chatId: ID!, $name: String!) {
+    renameChat(chatId: $chatId, name: $name) {
+      __typename
+      ... on RenameChatPayload {
+        chat {
+          id
+          name
+        }
+      }
+      ${OWNER_ERRORS}
+    }
+  }
+`;
+
+export const REMOVE_MEMBER = gql`
+  mutation RemoveMember($chatId: ID!, $userId: ID!) {
+    removeMember(chatId: $chatId, userId: $userId) {
+      __typename
+      ... on RemoveMemberPayload {
+        userId
+        chat {
+          id
+          members {
+            ...MemberFields
+          }
+        }
+      }
+      ${OWNER_ERRORS}
+    }
+  }
+  ${MEMBER_FIELDS}
+`;
+
+export const TRANSFER_OWNERSHIP = gql`
+  mutation TransferOwnership($chatId: ID!, $userId: ID!) {
+    transferOwnership(chatId: $chatId, userId: $userId) {
+      __typename
+      ... on TransferOwnershipPayload {
+        chat {
+          id
+          myRole
+          members {
+            ...MemberFields
+          }
+        }
+      }
+      ${OWNER_ERRORS}
+    }
+  }
+  ${MEMBER_FIELDS}
+`;
+
+export const START_DIRECT_CHAT = gql`
+  mutation StartDirectChat($nickname: String!) {
+    startDirectChat(nickname: $nickname) {
+      __typename
+      ... on StartDirectChatPayload {
+        created
+        chat {
+          ...ChatListFields
+          isDirect
+        }
+      }
+      ${OWNER_ERRORS}
+    }
+  }
+  ${CHAT_LIST_FIELDS}
 `;

@@ -4,6 +4,7 @@ import '../i18nMessages.js';
 import { h, reconcile, uid } from '../dom.js';
 import { formatTime, t } from '../i18n.js';
 import { CHATS, CREATE_CHAT } from '../operations.js';
+import { directChatForm } from './directChat.js';
 import { addChatToList } from '../cacheUpdates.js';
 import { errorText } from './common.js';
 
@@ -119,6 +120,7 @@ export function mountChatList(container, ctx) {
   container.replaceChildren(
     h('h2', { class: 'pane-title', text: t('chats') }),
     form,
+    directChatForm(ctx),
     searchField,
     status,
     scrollArea,

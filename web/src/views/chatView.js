@@ -10,6 +10,16 @@ import { WIDE_SCREEN, createMembersPanel } from './membersPanel.js';
 import { createChatSignals } from './chatSignals.js';
 import { createMessageActions } from './messageActions.js';
 import { announce } from '../announcer.js';
+import '../i18nOwner.js';
+
+// The text of each system note the live feed adds (feed.js addNote).
+const NOTE_TEXTS = {
+  joined: 'memberJoined',
+  left: 'memberLeft',
+  renamed: 'chatRenamedNote',
+  removed: 'memberRemovedNote',
+  owner: 'ownerChangedNote',
+};
 
 const PAGE_SIZE = 50;
 const LOAD_OLDER_WITHIN_PX = 200;
@@ -331,8 +341,9 @@ export function mountChatView(container, ctx, chatId) {
         h('li', {
           class: 'system-note',
           'data-testid': 'system-note',
-          text: t(item.note.kind === 'left' ? 'memberLeft' : 'memberJoined', {
+          text: t(NOTE_TEXTS[item.note.kind] ?? 'memberJoined', {
             name: item.note.name,
+            by: item.note.by,
           }),
         })
       );

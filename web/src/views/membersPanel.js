@@ -8,6 +8,7 @@ import { removeChatFromList } from '../cacheUpdates.js';
 import { errorText } from './common.js';
 import { trackPanel } from '../panels.js';
 import { presenceBadge } from './chatSignals.js';
+import { createOwnerActions } from './ownerActions.js';
 
 export const WIDE_SCREEN = '(min-width: 1100px)';
 
@@ -42,6 +43,7 @@ export function createMembersPanel({ client, chatId, myId, expire, goToList, sig
   const status = h('p', { id: `${inputId}-status`, class: 'field-ok', role: 'status' });
   const addButton = h('button', { type: 'submit', class: 'primary', text: t('add') });
   const leaveArea = h('div', { class: 'leave-area' });
+  const owner = createOwnerActions({ client, chatId, expire });
   const heading = h('h3', { text: t('members') });
   const element = h(
     'aside',
@@ -61,6 +63,7 @@ export function createMembersPanel({ client, chatId, myId, expire, goToList, sig
       error,
       status,
     ),
+    owner.element,
     leaveArea,
   );
 
@@ -91,6 +94,8 @@ export function createMembersPanel({ client, chatId, myId, expire, goToList, sig
   wide.addEventListener('change', onBreakpoint);
 
   function update(members) {
+    const iOwn = members.some((member) => member.user.id === myId && member.role === 'OWNER');
+    owner.setOwner(iOwn);
     toggle.textContent = `${t('members')} (${members.length})`;
     heading.textContent = t('membersCount', { n: members.length });
     reconcile(
@@ -117,6 +122,7 @@ export function createMembersPanel({ client, chatId, myId, expire, goToList, sig
           }),
           tags.length ? h('span', { class: 'member-tags', text: tags.join(', ') }) : null,
           member.user.id !== myId && signals ? presenceBadge(signals, member) : null,
+          iOwn && member.user.id !== myId ? owner.memberButtons(member) : null,
         );
         return li;
       },

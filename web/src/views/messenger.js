@@ -17,6 +17,8 @@ import { headerMenu, notificationsControl, themePicker } from './settings.js';
 import { mountChatList } from './chatList.js';
 import { mountChatView } from './chatView.js';
 import { mountAccount } from './account.js';
+import { mountSearch } from './search.js';
+import '../i18nSearch.js';
 
 export const CHAT_LIST_SIZE = 50;
 
@@ -25,10 +27,12 @@ function parseRoute() {
   return {
     chatId: match ? decodeURIComponent(match[1]) : null,
     account: window.location.hash === ACCOUNT_HREF,
+    search: window.location.hash === SEARCH_HREF,
   };
 }
 
 const ACCOUNT_HREF = '#/account';
+const SEARCH_HREF = '#/search';
 
 export function chatHref(chatId) {
   return `#/chat/${encodeURIComponent(chatId)}`;
@@ -142,6 +146,13 @@ export function mountMessenger(
     notifications.element,
     graphiqlLink(),
     h('a', {
+      class: 'ghost search-link',
+      href: SEARCH_HREF,
+      'data-testid': 'search-link',
+      text: t('searchMessages'),
+      onClick: () => menu.close(),
+    }),
+    h('a', {
       class: 'ghost account-link',
       href: ACCOUNT_HREF,
       'data-testid': 'account-link',
@@ -183,18 +194,20 @@ export function mountMessenger(
   const unmountList = mountChatList(listPane, ctx);
   let unmountChat = () => {};
   let openChatId;
-  const drawRoute = ({ chatId, account }) => {
-    layout.classList.toggle('has-chat', Boolean(chatId) || account);
-    const shown = account ? ACCOUNT_HREF : chatId;
+  const drawRoute = ({ chatId, account, search }) => {
+    layout.classList.toggle('has-chat', Boolean(chatId) || account || search);
+    const shown = account ? ACCOUNT_HREF : search ? SEARCH_HREF : chatId;
     if (shown === openChatId) return;
     openChatId = shown;
     unmountChat();
     unmountChat = account
       ? mountAccount(chatPane, ctx)
-      : chatId
-        ? mountChatView(chatPane, ctx, chatId)
-        : (chatPane.replaceChildren(h('p', { class: 'empty-state', text: t('selectChat') })),
-          () => {});
+      : search
+        ? mountSearch(chatPane, ctx)
+        : chatId
+          ? mountChatView(chatPane, ctx, chatId)
+          : (chatPane.replaceChildren(h('p', { class: 'empty-state', text: t('selectChat') })),
+            () => {});
   };
   drawRoute(services.route.get());
   const offRoute = services.route.subscribe(drawRoute);
