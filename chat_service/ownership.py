@@ -101,7 +101,9 @@ async def do_remove_member(work: UnitOfWork, chat_id: int, actor_id: int, user_i
     await connection.execute(
         delete(chat_members).where(_cm.chat_id == chat_id, _cm.user_id == user_id)
     )
-    line = await add_system_line(work, chat_id, LineKind.REMOVED, member.user_id, member.nickname)
+    line = await add_system_line(
+        work, chat_id, LineKind.REMOVED, member.user_id, member.nickname, access.nickname
+    )
     work.emit(
         Event(
             EventKind.MEMBER_REMOVED,

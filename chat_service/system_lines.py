@@ -22,7 +22,7 @@ from mychat.tables import messages
 class LineKind(StrEnum):
     JOINED = "joined"  # sender_id joined (was added)
     LEFT = "left"  # sender_id left
-    REMOVED = "removed"  # sender_id was removed by the owner
+    REMOVED = "removed"  # sender_id was removed by the owner; text is the owner's nickname
     RENAMED = "renamed"  # sender_id renamed the chat; text is the new name
 
 

@@ -40,8 +40,9 @@ class Node:
 
 @strawberry.enum(
     description="TEXT: someone wrote it. The others are system lines kept in the history:"
-    " JOINED and LEFT (`sender` joined or left), REMOVED (`sender` was removed), RENAMED"
-    " (`sender` renamed the chat; `text` is the new name)."
+    " JOINED and LEFT (`sender` joined or left), REMOVED (`sender` was removed; `text` is the"
+    " nickname of the owner who removed them), RENAMED (`sender` renamed the chat; `text` is"
+    " the new name)."
 )
 class MessageKind(Enum):
     TEXT = "text"

@@ -150,8 +150,8 @@ messages = Table(
     # keeps a tombstone), or NULL.
     Column("reply_to_id", Id, nullable=True),
     # NULL for a message someone wrote; a system line of the history otherwise
-    # (chat_service/system_lines.py): 'joined', 'left', 'removed' (sender_id is who), 'renamed'
-    # (sender_id renamed the chat, text is the new name).
+    # (chat_service/system_lines.py): 'joined', 'left', 'removed' (sender_id is who; text the
+    # owner who removed them), 'renamed' (sender_id renamed the chat, text is the new name).
     Column("kind", String(16), nullable=True),
     Index("ix_messages_chat_id_id", "chat_id", "id"),
     UniqueConstraint("sender_id", "client_id", name="uq_messages_sender_id_client_id"),

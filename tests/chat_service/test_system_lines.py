@@ -76,7 +76,7 @@ async def test_a_removal_and_a_rename_are_kept_too(
     assert [(m["kind"], m["sender_nickname"], m["text"]) for m in page["messages"]] == [
         ("joined", "Bob", ""),
         ("renamed", "Alice", "New name"),
-        ("removed", "Bob", ""),
+        ("removed", "Bob", "Alice"),  # text: the owner who removed them
     ]
     assert renamed.payload["line"]["id"] == page["messages"][1]["id"]
     # A new name is not something anyone wrote: search does not find it.

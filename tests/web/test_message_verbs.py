@@ -197,8 +197,10 @@ async def test_reactions_toggle_live_with_counts_and_names(
     await alice.get_by_test_id("language").select_option("en")
 
     # Bob takes his back: one left, live on both sides, and after a reload.
+    await expect(on_bob.get_by_test_id("reaction").first).to_have_attribute("aria-pressed", "true")
     await on_bob.get_by_test_id("reaction").first.click()
-    await expect(on_alice.get_by_test_id("reaction")).to_have_text(["👍1", "🦄1"], timeout=3_000)
+    await expect(on_bob.get_by_test_id("reaction")).to_have_text(["👍1", "🦄1"])
+    await expect(on_alice.get_by_test_id("reaction")).to_have_text(["👍1", "🦄1"], timeout=5_000)
     await bob.reload()
     await ui.open_chat(bob, people.chat_name)
     await expect(on_bob.get_by_test_id("reaction")).to_have_text(["👍1", "🦄1"])

@@ -25,8 +25,6 @@ addMessages('en', {
   otherEmoji: 'Any emoji',
   add: 'Add',
   badEmoji: 'A reaction is one emoji.',
-  memberRemoved: '{name} was removed from the chat',
-  chatRenamedTo: '{name} renamed the chat to “{title}”',
 });
 
 addMessages('ru', {
@@ -53,6 +51,4 @@ addMessages('ru', {
   otherEmoji: 'Любой эмодзи',
   add: 'Добавить',
   badEmoji: 'Реакция — это один эмодзи.',
-  memberRemoved: '{name} удалён(а) из чата',
-  chatRenamedTo: '{name} переименовывает чат в «{title}»',
 });

@@ -350,11 +350,12 @@ export function mountChatView(container, ctx, chatId) {
     }
     if (item.kind === 'system') {
       const { message } = item;
-      const key = {
-        JOINED: 'memberJoined',
-        LEFT: 'memberLeft',
-        REMOVED: 'memberRemoved',
-        RENAMED: 'chatRenamedTo',
+      // The same texts as the live notes (NOTE_TEXTS): who, and the line's text.
+      const params = {
+        JOINED: ['memberJoined', { name: message.sender.nickname }],
+        LEFT: ['memberLeft', { name: message.sender.nickname }],
+        REMOVED: ['memberRemovedNote', { name: message.sender.nickname, by: message.text }],
+        RENAMED: ['chatRenamedNote', { by: message.sender.nickname, name: message.text }],
       }[message.kind];
       return (
         existing ??
@@ -362,7 +363,7 @@ export function mountChatView(container, ctx, chatId) {
           class: 'system-note',
           'data-testid': 'system-note',
           'data-message-id': message.id,
-          text: key ? t(key, { name: message.sender.nickname, title: message.text }) : message.text,
+          text: params ? t(...params) : message.text,
         })
       );
     }
