@@ -32,6 +32,10 @@ def chat_not_found() -> ApiError:
     return ApiError(404, "not_found", "Chat not found")
 
 
+def message_not_found() -> ApiError:
+    return ApiError(404, "not_found", "Message not found", field="message_id")
+
+
 def not_a_member() -> ApiError:
     return ApiError(403, "not_a_member", NOT_A_MEMBER_MESSAGE)
 

@@ -10,30 +10,30 @@ history still reads and the words are gone from the database.
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from chat_service.access import access_chat_for_user
-from chat_service.messages import MESSAGE_COLUMNS
+from chat_service.access import access_chat_for_user, message_not_found
+from chat_service.messages import MESSAGE_COLUMNS, message_from_row
+from chat_service.reactions import attach_reactions
+from chat_service.replies import attach_quotes
 from chat_service.sending import check_message_text
 from chat_service.unit_of_work import UnitOfWork
 from chat_service.views import MessageView
 from mychat.db import utc_now
 from mychat.events import Event, EventKind
 from mychat.http import ApiError
-from mychat.tables import messages
+from mychat.tables import message_reactions, messages
 
 _m = messages.c
 
 _CHAT_OF = select(_m.chat_id).where(_m.id == bindparam("message_id"))
 _LOCKED = (
-    select(_m.sender_id, _m.deleted_at).where(_m.id == bindparam("message_id")).with_for_update()
+    select(_m.sender_id, _m.deleted_at, _m.kind)
+    .where(_m.id == bindparam("message_id"))
+    .with_for_update()
 )
 _MESSAGE = select(*MESSAGE_COLUMNS).where(_m.id == bindparam("message_id"))
-
-
-def message_not_found() -> ApiError:
-    return ApiError(404, "not_found", "Message not found", field="message_id")
 
 
 async def _own_message(work: UnitOfWork, message_id: int, user_id: int) -> int:
@@ -43,7 +43,10 @@ async def _own_message(work: UnitOfWork, message_id: int, user_id: int) -> int:
     if chat_id is None:
         raise message_not_found()
     await access_chat_for_user(connection, chat_id, user_id, lock=True)  # 403 not a member
-    sender_id, deleted_at = (await connection.execute(_LOCKED, {"message_id": message_id})).one()
+    row = (await connection.execute(_LOCKED, {"message_id": message_id})).one()
+    sender_id, deleted_at, kind = row
+    if kind is not None:  # a system line ("X joined") is nobody's to change
+        raise message_not_found()
     if sender_id != user_id:
         raise ApiError(403, "not_the_author", "Only the author can change this message")
     if deleted_at is not None:
@@ -55,7 +58,8 @@ async def _changed(work: UnitOfWork, kind: EventKind, chat_id: int, message_id: 
     """The message as stored now, and its event (the whole message: subscribers need no call)."""
     connection: AsyncConnection = work.connection
     row = (await connection.execute(_MESSAGE, {"message_id": message_id})).one()
-    message = MessageView(*row)
+    (message,) = await attach_reactions(connection, [message_from_row(row)])
+    (message,) = await attach_quotes(connection, [message])
     work.emit(Event(kind, chat_id, {"message": message.to_json()}))
     return message
 
@@ -77,5 +81,9 @@ async def do_delete_message(work: UnitOfWork, message_id: int, user_id: int) -> 
     chat_id = await _own_message(work, message_id, user_id)
     await work.connection.execute(
         update(messages).where(_m.id == message_id).values(text="", deleted_at=utc_now())
+    )
+    # A tombstone has no reactions.
+    await work.connection.execute(
+        delete(message_reactions).where(message_reactions.c.message_id == message_id)
     )
     return await _changed(work, EventKind.MESSAGE_DELETED, chat_id, message_id)

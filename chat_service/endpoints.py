@@ -21,6 +21,7 @@ from starlette.responses import Response
 from chat_service.access import chat_not_found
 from chat_service.members import do_add_member
 from chat_service.read_markers import ReadMarkers
+from chat_service.replies import quote_for_reply
 from chat_service.sending import Sender, check_send_rate
 from chat_service.unit_of_work import UnitOfWork, unit_of_work
 from chat_service.views import MemberView, MessageView
@@ -157,6 +158,9 @@ class Call:
             raise _invalid(name, f"{name} must be a non-negative integer")
         return value
 
+    def optional_int_field(self, name: str) -> int | None:
+        return None if self.body.get(name) is None else self.int_field(name)
+
     # Query parameters.
 
     def query_int(self, name: str, *, default: int | None, maximum: int = MAX_ID) -> int | None:
@@ -256,12 +260,19 @@ def endpoint(
 # Input parsing shared by a public and an internal handler of the same action.
 
 
-async def send_message_from_body(call: Call) -> tuple[MessageView, bool]:
-    """For a Work.SEND route: the sender commits and publishes."""
+async def send_message_from_body(call: Call, *, replies: bool = False) -> tuple[MessageView, bool]:
+    """For a Work.SEND route: the sender commits and publishes. `replies`: the body may name
+    `reply_to_id` (the internal API; the seed's REST send keeps its contract)."""
     text = call.text_field("text")
     client_id = call.optional_text_field("client_id")
+    reply_to_id = call.optional_int_field("reply_to_id") if replies else None
     check_send_rate(call.state.send_limiter, call.user_id)
-    return await call.opened.sender.send(call.chat_id, call.user_id, call.nickname, text, client_id)
+    quote = None
+    if reply_to_id is not None:
+        async with call.opened.autocommit_engine.connect() as connection:
+            quote = await quote_for_reply(connection, call.chat_id, reply_to_id)
+    sender = call.opened.sender
+    return await sender.send(call.chat_id, call.user_id, call.nickname, text, client_id, quote)
 
 
 async def add_member_from_body(call: Call) -> MemberView:

@@ -34,16 +34,20 @@ _PAGE = """
 SELECT m.id, m.chat_id, m.sender_id,
        (SELECT u.nickname FROM users u WHERE u.id = m.sender_id),
        m.text, CAST(m.created_at AS CHAR), m.client_id,
-       CAST(m.edited_at AS CHAR), CAST(m.deleted_at AS CHAR)
+       CAST(m.edited_at AS CHAR), CAST(m.deleted_at AS CHAR), m.reply_to_id, m.kind
 FROM messages m
 WHERE EXISTS (SELECT 1 FROM chat_members cm WHERE cm.chat_id = ? AND cm.user_id = ?)
-  AND m.chat_id = ? {bound}
+  AND m.chat_id = ? {bound}{kinds}
 ORDER BY m.id {order} LIMIT ?
 """
 # chat_id, user_id, chat_id, [after | before], limit
-NEWEST = _PAGE.format(bound="", order="DESC")
-BEFORE = _PAGE.format(bound="AND m.id < ?", order="DESC")
-AFTER = _PAGE.format(bound="AND m.id > ?", order="ASC")
+NEWEST = _PAGE.format(bound="", order="DESC", kinds="")
+BEFORE = _PAGE.format(bound="AND m.id < ?", order="DESC", kinds="")
+AFTER = _PAGE.format(bound="AND m.id > ?", order="ASC", kinds="")
+# The seed's REST history shows what people wrote, without system lines (mychat/openapi.json).
+_WRITTEN = " AND m.kind IS NULL"
+NEWEST_WRITTEN = _PAGE.format(bound="", order="DESC", kinds=_WRITTEN)
+BEFORE_WRITTEN = _PAGE.format(bound="AND m.id < ?", order="DESC", kinds=_WRITTEN)
 
 
 async def _fetch_asyncmy(connection: Any, sql: str, args: Sequence[Any]) -> Sequence[Row]:
@@ -108,29 +112,23 @@ async def message_page(
     limit: int,
     before: int | None,
     after: int | None,
+    system_lines: bool = True,
 ) -> list[MessageView]:
     """Up to `limit` messages in the order of the statement: ascending after `after`, else
     descending (newest first) before `before` or from the newest; none unless a member."""
     if after is not None:
         rows = await driver_rows(connection, AFTER, chat_id, user_id, chat_id, after, limit)
     elif before is not None:
-        rows = await driver_rows(connection, BEFORE, chat_id, user_id, chat_id, before, limit)
+        sql = BEFORE if system_lines else BEFORE_WRITTEN
+        rows = await driver_rows(connection, sql, chat_id, user_id, chat_id, before, limit)
     else:
-        rows = await driver_rows(connection, NEWEST, chat_id, user_id, chat_id, limit)
+        sql = NEWEST if system_lines else NEWEST_WRITTEN
+        rows = await driver_rows(connection, sql, chat_id, user_id, chat_id, limit)
     return [message_view(row) for row in rows]
 
 
 def message_view(row: Row) -> MessageView:
     """A MessageView from a row of the driver statements here and in chat_service.sending."""
-    id_, chat, sender, nickname, text, at, client_id, edited, deleted = row
-    return MessageView(
-        id_,
-        chat,
-        sender,
-        nickname,
-        text,
-        utc(at),
-        client_id,
-        utc_or_none(edited),
-        utc_or_none(deleted),
-    )
+    id_, chat, sender, nickname, text, at, client_id, edited, deleted, reply_to_id, kind = row
+    dated = (utc(at), client_id, utc_or_none(edited), utc_or_none(deleted))
+    return MessageView.from_row((id_, chat, sender, nickname, text, *dated, reply_to_id, kind))

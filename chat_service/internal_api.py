@@ -6,7 +6,7 @@ from typing import Any
 
 from starlette.routing import BaseRoute, Route
 
-from chat_service.access import access_chat_for_user, not_a_member
+from chat_service.access import access_chat_for_user, message_not_found, not_a_member
 from chat_service.chats import (
     CHATS_PAGE_MAX,
     do_create_chat,
@@ -16,7 +16,7 @@ from chat_service.chats import (
     get_chats_for_user,
 )
 from chat_service.direct_chats import do_start_direct_chat, with_peers
-from chat_service.edits import do_delete_message, do_edit_message, message_not_found
+from chat_service.edits import do_delete_message, do_edit_message
 from chat_service.endpoints import (
     Call,
     Work,
@@ -34,6 +34,7 @@ from chat_service.messages import (
     get_messages_after,
 )
 from chat_service.ownership import do_remove_member, do_rename_chat, do_transfer_ownership
+from chat_service.reactions import attach_reactions, do_toggle_reaction
 from chat_service.search import SEARCH_PAGE_MAX, search_messages
 from chat_service.sending import check_send_rate
 from chat_service.typing import publish_typing
@@ -45,7 +46,9 @@ MESSAGES_PAGE_DEFAULT = 50
 SEARCH_PAGE_DEFAULT = 20
 
 
-def _messages_json(messages: list[MessageView], has_more: bool) -> dict[str, Any]:
+async def _messages_json(call: Call, messages: list[MessageView], has_more: bool) -> dict[str, Any]:
+    """A page for the gateway, with each message's reactions (the REST history has none)."""
+    messages = await attach_reactions(call.connection, messages)
     return {"messages": [message.to_response() for message in messages], "has_more": has_more}
 
 
@@ -104,10 +107,13 @@ async def members(call: Call) -> dict[str, Any]:
 
 async def last_messages(call: Call) -> dict[str, Any]:
     found = await get_last_messages(call.connection, call.user_id, call.query_ids("chat_ids"))
+    # With their reactions: the same message shows in the chat list and in the chat.
+    present = await attach_reactions(call.connection, [m for m in found.values() if m])
+    by_chat = {message.chat_id: message for message in present}
     return {
         "messages": {
-            str(chat_id): None if message is None else message.to_response()
-            for chat_id, message in found.items()
+            str(chat_id): None if chat_id not in by_chat else by_chat[chat_id].to_response()
+            for chat_id in found
         }
     }
 
@@ -137,7 +143,7 @@ async def chat_messages(call: Call) -> dict[str, Any]:
         messages, has_more = await get_chat_messages(
             call.connection, call.chat_id, call.user_id, limit=limit, before=before
         )
-    body = _messages_json(messages, has_more)
+    body = await _messages_json(call, messages, has_more)
     if chat is not None:
         body["chat"] = chat
     return body
@@ -162,7 +168,7 @@ async def messages_after(call: Call) -> dict[str, Any]:
         raise call.invalid("after", "after is required")
     limit = call.page_size("limit", default=HISTORY_MAX, maximum=HISTORY_MAX)
     messages, has_more = await get_messages_after(call.connection, call.user_id, after, limit)
-    return _messages_json(messages, has_more)
+    return await _messages_json(call, messages, has_more)
 
 
 async def create_chat(call: Call) -> dict[str, Any]:
@@ -196,7 +202,7 @@ async def search(call: Call) -> dict[str, Any]:
         before=call.query_int("before", default=None),
         chat_id=call.query_int("chat_id", default=None),
     )
-    return {**_messages_json(found, has_more), "terms": terms}
+    return {**(await _messages_json(call, found, has_more)), "terms": terms}
 
 
 async def rename_chat(call: Call) -> dict[str, Any]:
@@ -225,7 +231,7 @@ async def start_direct_chat(call: Call) -> dict[str, Any]:
 
 
 async def send_message(call: Call) -> dict[str, Any]:
-    message, created = await send_message_from_body(call)
+    message, created = await send_message_from_body(call, replies=True)
     return {"message": message.to_response(), "created": created}
 
 
@@ -241,6 +247,14 @@ async def edit_message(call: Call) -> dict[str, Any]:
     message_id, text = _message_id(call), call.text_field("text")
     check_send_rate(call.state.send_limiter, call.user_id)
     message = await do_edit_message(call.work, message_id, call.user_id, text)
+    return {"message": message.to_response()}
+
+
+async def toggle_reaction(call: Call) -> dict[str, Any]:
+    """Reactions count against the sending limit too."""
+    message_id, emoji = _message_id(call), call.text_field("emoji")
+    check_send_rate(call.state.send_limiter, call.user_id)
+    message = await do_toggle_reaction(call.work, message_id, call.user_id, emoji)
     return {"message": message.to_response()}
 
 
@@ -296,4 +310,5 @@ def internal_routes() -> list[BaseRoute]:
         post("/chats/{chat_id}/typing", typing, Work.READ),  # publishes, stores nothing
         post("/messages/{message_id}/edit", edit_message),
         post("/messages/{message_id}/delete", delete_message, reads_body=False),
+        post("/messages/{message_id}/reactions", toggle_reaction),
     ]

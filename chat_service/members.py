@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chat_service.access import access_chat_for_user, check_not_direct
+from chat_service.system_lines import LineKind, add_system_line
 from chat_service.unit_of_work import UnitOfWork
 from chat_service.users import get_user_by_nickname
 from chat_service.views import MemberView, iso
@@ -59,6 +60,7 @@ async def do_add_member(work: UnitOfWork, chat_id: int, actor_id: int, nickname:
         )
     except IntegrityError as error:  # a concurrent add of the same user won
         raise _already_a_member(user.nickname) from error
+    line = await add_system_line(work, chat_id, LineKind.JOINED, user.id, user.nickname)
     work.emit(
         Event(
             EventKind.MEMBER_ADDED,
@@ -67,6 +69,7 @@ async def do_add_member(work: UnitOfWork, chat_id: int, actor_id: int, nickname:
                 "user": {"id": user.id, "nickname": user.nickname},
                 "added_by": actor_id,
                 "joined_at": iso(joined_at),
+                "line": line.to_json(),
             },
         )
     )
@@ -117,7 +120,8 @@ async def do_leave_chat(work: UnitOfWork, chat_id: int, user_id: int) -> None:
         delete(chat_members).where(_cm.chat_id == chat_id, _cm.user_id == user_id)
     )
     me = user_json(user_id, access.nickname)
-    work.emit(Event(EventKind.MEMBER_LEFT, chat_id, {"user": me}))
+    line = await add_system_line(work, chat_id, LineKind.LEFT, user_id, access.nickname)
+    work.emit(Event(EventKind.MEMBER_LEFT, chat_id, {"user": me, "line": line.to_json()}))
     if access.chat.my_role == ROLE_OWNER:
         successor = (await connection.execute(_OLDEST_MEMBER, {"chat_id": chat_id})).first()
         if successor is not None:

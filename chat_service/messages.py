@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from typing import Any
 
 from sqlalchemy import Integer, and_, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chat_service.access import access_chat_for_user, check_access
 from chat_service.history import message_page
+from chat_service.replies import attach_quotes
 from chat_service.unit_of_work import UnitOfWork
 from chat_service.views import MessageView
 from mychat.events import Event, EventKind
@@ -32,7 +34,52 @@ MESSAGE_COLUMNS = (
     _m.client_id,
     _m.edited_at,
     _m.deleted_at,
+    _m.reply_to_id,
+    _m.kind,
 )
+
+
+def message_from_row(row: Sequence[Any]) -> MessageView:
+    """A MessageView from a row of MESSAGE_COLUMNS (quote and reactions are attached later)."""
+    return MessageView.from_row(row)
+
+
+async def _chat_page(
+    connection: AsyncConnection,
+    chat_id: int,
+    user_id: int,
+    *,
+    limit: int = HISTORY_DEFAULT,
+    before: int | None = None,
+    after: int | None = None,
+    system_lines: bool,
+) -> tuple[list[MessageView], bool]:
+    """A page of one chat's messages, oldest first, and whether more lie beyond it.
+
+    With `after`: the oldest `limit` messages newer than it (more = newer ones remain).
+    Otherwise: the newest `limit` messages older than `before` (more = older ones remain).
+    One statement on the driver (chat_service.history), membership included; an empty page is
+    told apart by check_access.
+    """
+    page = await message_page(
+        connection,
+        chat_id,
+        user_id,
+        limit=limit + 1,
+        before=before,
+        after=after,
+        system_lines=system_lines,
+    )
+    if not page:
+        await check_access(connection, chat_id, user_id)  # 404 or 403, else truly empty
+        return [], False
+    if after is None:
+        page.reverse()  # read newest first
+    more = len(page) > limit
+    if more:
+        # One row beyond the page: the oldest (backwards) or the newest (forwards) is dropped.
+        page = page[:limit] if after is not None else page[1:]
+    return await attach_quotes(connection, page), more
 
 
 async def get_chat_messages(
@@ -44,25 +91,24 @@ async def get_chat_messages(
     before: int | None = None,
     after: int | None = None,
 ) -> tuple[list[MessageView], bool]:
-    """A page of one chat's messages, oldest first, and whether more lie beyond it.
-
-    With `after`: the oldest `limit` messages newer than it (more = newer ones remain).
-    Otherwise: the newest `limit` messages older than `before` (more = older ones remain).
-    One statement on the driver (chat_service.history), membership included; an empty page is
-    told apart by check_access.
-    """
-    page = await message_page(
-        connection, chat_id, user_id, limit=limit + 1, before=before, after=after
+    """A page of the chat's history, system lines included (see _chat_page)."""
+    return await _chat_page(
+        connection, chat_id, user_id, limit=limit, before=before, after=after, system_lines=True
     )
-    if not page:
-        await check_access(connection, chat_id, user_id)  # 404 or 403, else truly empty
-        return [], False
-    if after is None:
-        page.reverse()  # read newest first
-    if len(page) <= limit:
-        return page, False
-    # One row beyond the page: the oldest (backwards) or the newest (forwards) is dropped.
-    return (page[:limit], True) if after is not None else (page[1:], True)
+
+
+async def get_written_messages(
+    connection: AsyncConnection,
+    chat_id: int,
+    user_id: int,
+    *,
+    limit: int = HISTORY_DEFAULT,
+    before: int | None = None,
+) -> tuple[list[MessageView], bool]:
+    """A page of what people wrote, without system lines: the seed's REST history."""
+    return await _chat_page(
+        connection, chat_id, user_id, limit=limit, before=before, after=None, system_lines=False
+    )
 
 
 _AFTER_IN_MY_CHATS = (
@@ -79,8 +125,8 @@ async def get_messages_after(
 ) -> tuple[list[MessageView], bool]:
     """Messages in all the user's chats with id > after, oldest first (subscription catch-up)."""
     params = {"user_id": user_id, "after": after, "limit": limit + 1}
-    page = [MessageView(*row) for row in await connection.execute(_AFTER_IN_MY_CHATS, params)]
-    return page[:limit], len(page) > limit
+    page = [message_from_row(row) for row in await connection.execute(_AFTER_IN_MY_CHATS, params)]
+    return await attach_quotes(connection, page[:limit]), len(page) > limit
 
 
 _LAST_IDS = (
@@ -109,7 +155,8 @@ async def get_messages_by_ids(
     if not wanted:
         return {}
     rows = await connection.execute(_BY_IDS, {"ids": wanted})
-    return {view.id: view for view in (MessageView(*row) for row in rows)}
+    views = await attach_quotes(connection, [message_from_row(row) for row in rows])
+    return {view.id: view for view in views}
 
 
 _UNREAD = (
@@ -119,6 +166,7 @@ _UNREAD = (
         _m.chat_id.in_(bindparam("chat_ids", expanding=True)),
         _m.id > _cm.last_read_message_id,
         _m.sender_id != bindparam("user_id"),
+        _m.kind.is_(None),  # system lines are never unread
     )
     .group_by(_m.chat_id)
 )

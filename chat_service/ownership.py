@@ -22,6 +22,7 @@ from chat_service.members import (
     set_role,
     user_json,
 )
+from chat_service.system_lines import LineKind, add_system_line
 from chat_service.unit_of_work import UnitOfWork
 from chat_service.views import Chat, MemberView
 from mychat.events import Event, EventKind
@@ -69,6 +70,7 @@ async def do_rename_chat(work: UnitOfWork, chat_id: int, actor_id: int, name: st
     if name == previous:
         return access.chat
     await work.connection.execute(chats.update().where(chats.c.id == chat_id).values(name=name))
+    line = await add_system_line(work, chat_id, LineKind.RENAMED, actor_id, access.nickname, name)
     work.emit(
         Event(
             EventKind.CHAT_RENAMED,
@@ -77,6 +79,7 @@ async def do_rename_chat(work: UnitOfWork, chat_id: int, actor_id: int, name: st
                 "chat": {"id": chat_id, "name": name},
                 "previous_name": previous,
                 "by": user_json(actor_id, access.nickname),
+                "line": line.to_json(),
             },
         )
     )
@@ -98,6 +101,9 @@ async def do_remove_member(work: UnitOfWork, chat_id: int, actor_id: int, user_i
     await connection.execute(
         delete(chat_members).where(_cm.chat_id == chat_id, _cm.user_id == user_id)
     )
+    line = await add_system_line(
+        work, chat_id, LineKind.REMOVED, member.user_id, member.nickname, access.nickname
+    )
     work.emit(
         Event(
             EventKind.MEMBER_REMOVED,
@@ -105,6 +111,7 @@ async def do_remove_member(work: UnitOfWork, chat_id: int, actor_id: int, user_i
             {
                 "user": user_json(member.user_id, member.nickname),
                 "by": user_json(actor_id, access.nickname),
+                "line": line.to_json(),
             },
         )
     )

@@ -16,7 +16,7 @@ from chat_service.endpoints import (
     send_message_from_body,
 )
 from chat_service.members import do_leave_chat
-from chat_service.messages import HISTORY_DEFAULT, HISTORY_MAX, get_chat_messages
+from chat_service.messages import HISTORY_DEFAULT, HISTORY_MAX, get_written_messages
 
 PREFIX = "/mychat/api/chat"
 OK = {"status": "ok"}
@@ -29,7 +29,7 @@ async def list_chats(call: Call) -> list[dict[str, Any]]:
 
 
 async def chat_history(call: Call) -> list[dict[str, Any]]:
-    messages, _more = await get_chat_messages(
+    messages, _more = await get_written_messages(
         call.connection,
         call.chat_id,
         call.user_id,

@@ -22,7 +22,8 @@ from sqlalchemy.dialects.mysql import match
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chat_service.access import check_access
-from chat_service.messages import MESSAGE_COLUMNS
+from chat_service.messages import MESSAGE_COLUMNS, message_from_row
+from chat_service.replies import attach_quotes
 from chat_service.views import MessageView
 from mychat.http import ApiError
 from mychat.tables import chat_members, messages
@@ -65,7 +66,8 @@ def fts5_query(terms: list[str]) -> str:
 
 
 _MINE = and_(_cm.chat_id == _m.chat_id, _cm.user_id == bindparam("user_id"))
-# Deleted messages keep no text (tombstones): nothing to find, and never shown as a hit.
+# Deleted messages keep no text (tombstones): nothing to find, and never shown as a hit; system
+# lines ("X joined", a rename's new name) are not what anyone wrote.
 _SEARCHED = messages.join(chat_members, _MINE)
 
 
@@ -74,7 +76,7 @@ def _mysql_statement() -> Select[Any]:
         select(*MESSAGE_COLUMNS)
         .select_from(_SEARCHED)
         .where(match(_m.text, against=bindparam("query")).in_boolean_mode())
-        .where(_m.deleted_at.is_(None))
+        .where(_m.deleted_at.is_(None), _m.kind.is_(None))
     )
 
 
@@ -90,7 +92,7 @@ def _sqlite_statement() -> Select[Any]:
         select(*MESSAGE_COLUMNS)
         .select_from(_SEARCHED)
         .where(_m.id.in_(matching))
-        .where(_m.deleted_at.is_(None))
+        .where(_m.deleted_at.is_(None), _m.kind.is_(None))
     )
 
 
@@ -118,5 +120,5 @@ async def search_messages(
     statement = statement.order_by(_m.id.desc()).limit(first + 1)
     text_query = mysql_boolean_query(terms) if mysql else fts5_query(terms)
     rows = (await connection.execute(statement, {"user_id": user_id, "query": text_query})).all()
-    found = [MessageView(*row) for row in rows[:first]]
+    found = await attach_quotes(connection, [message_from_row(row) for row in rows[:first]])
     return found, len(rows) > first, terms

@@ -52,7 +52,7 @@ from chat_service.history import message_view
 from chat_service.publish_order import PublishOrder, Ticket
 from chat_service.unit_of_work import publish_events
 from chat_service.validation import check_trimmed_text
-from chat_service.views import MessageView
+from chat_service.views import MessageView, Quote
 from mychat.broker import Broker
 from mychat.db import utc_now
 from mychat.events import Event, EventKind
@@ -69,14 +69,16 @@ LANES = 4
 # Sends per transaction: bounds its lock time and its packet (a text is at most 4,000 chars).
 MAX_GROUP = 64
 
-# chat_id, sender_id, text, client_id, created_at
+# chat_id, sender_id, text, client_id, created_at, reply_to_id
 INSERT = """
-INSERT INTO messages (chat_id, sender_id, text, client_id, created_at) VALUES (?, ?, ?, ?, ?)
+INSERT INTO messages (chat_id, sender_id, text, client_id, created_at, reply_to_id)
+VALUES (?, ?, ?, ?, ?, ?)
 """
 # sender_id, client_id
 STORED_BY_CLIENT_ID = """
 SELECT m.id, m.chat_id, m.sender_id, u.nickname, m.text, CAST(m.created_at AS CHAR), m.client_id,
-       CAST(m.edited_at AS CHAR), CAST(m.deleted_at AS CHAR)
+       CAST(m.edited_at AS CHAR), CAST(m.deleted_at AS CHAR), m.reply_to_id,
+       m.kind
 FROM messages m JOIN users u ON u.id = m.sender_id
 WHERE m.sender_id = ? AND m.client_id = ?
 """
@@ -298,6 +300,7 @@ class Send:
     sender_nickname: str  # from the verified token (nicknames never change)
     text: str
     client_id: str | None
+    reply_to: Quote | None = None  # the message it answers (checked: same chat)
 
 
 # A send's answer: (the message, whether this send stored it) or why not (a refusal, or the
@@ -345,7 +348,17 @@ async def store_group(
         return list(refusals.values()), False, recipients
     now = utc_now()  # under the locks: a chat's messages are dated in id order
     at = stored_datetime(now)
-    rows = [(s.chat_id, s.sender_id, s.text, s.client_id, at) for s in accepted]
+    rows = [
+        (
+            s.chat_id,
+            s.sender_id,
+            s.text,
+            s.client_id,
+            at,
+            None if s.reply_to is None else s.reply_to.id,
+        )
+        for s in accepted
+    ]
     written = sorted({send.chat_id for send in accepted})
     try:
         ids = iter(await transaction.store_and_commit(rows, at, written))
@@ -371,6 +384,8 @@ async def store_group(
             send.text,
             now,
             send.client_id,
+            reply_to_id=None if send.reply_to is None else send.reply_to.id,
+            reply_to=send.reply_to,
         )
         outcomes.append((message, True))
     return outcomes, True, recipients
@@ -400,18 +415,29 @@ class Sender:
         self._order = PublishOrder()
 
     async def send(
-        self, chat_id: int, sender_id: int, sender_nickname: str, text: str, client_id: str | None
+        self,
+        chat_id: int,
+        sender_id: int,
+        sender_nickname: str,
+        text: str,
+        client_id: str | None,
+        reply_to: Quote | None = None,
     ) -> tuple[MessageView, bool]:
         """Store a message and publish it; (message, created). A repeated client_id returns the
-        stored message (created False) and publishes it again."""
+        stored message (created False) and publishes it again. `reply_to`: the quote of the
+        message it answers, already checked to be in the chat (chat_service.replies)."""
         send = Send(
             chat_id,
             sender_id,
             sender_nickname,
             check_message_text(text),
             check_client_id(client_id),
+            reply_to,
         )
-        return await self.queue.submit(send)  # an Exception outcome is raised here
+        message, created = await self.queue.submit(send)
+        if reply_to is not None and message.reply_to is None:  # a replay of a stored reply
+            message = message.with_reply_to(reply_to)
+        return message, created  # an Exception outcome is raised here
 
     async def close(self) -> None:
         """Wait for the transactions in flight (the callers of their sends are waiting too)."""

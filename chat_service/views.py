@@ -13,6 +13,40 @@ def iso(moment: datetime) -> str:
     return moment.isoformat()
 
 
+class Quote(NamedTuple):
+    """What a reply shows of the message it answers: its sender and first line (a tombstone's
+    text is "")."""
+
+    id: int
+    sender_id: int
+    sender_nickname: str
+    text: str
+    deleted_at: datetime | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "sender_id": self.sender_id,
+            "sender_nickname": self.sender_nickname,
+            "text": self.text,
+            "deleted_at": None if self.deleted_at is None else iso(self.deleted_at),
+        }
+
+
+class Reaction(NamedTuple):
+    """One emoji on a message and who reacted with it ((user id, nickname), first first)."""
+
+    emoji: str
+    users: tuple[tuple[int, str], ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "emoji": self.emoji,
+            "count": len(self.users),
+            "users": [{"id": user_id, "nickname": nickname} for user_id, nickname in self.users],
+        }
+
+
 class MessageView(NamedTuple):
     """A message as every API shows it (a NamedTuple: a page builds up to 500 of them)."""
 
@@ -25,6 +59,38 @@ class MessageView(NamedTuple):
     client_id: str | None
     edited_at: datetime | None = None  # the last edit (chat_service.edits)
     deleted_at: datetime | None = None  # deleted: `text` is "" (a tombstone)
+    reply_to_id: int | None = None  # the message this one answers
+    reply_to: Quote | None = None  # its quote (chat_service.replies.attach_quotes)
+    # Per emoji, who reacted (chat_service.reactions.attach_reactions; the internal API only).
+    reactions: tuple[Reaction, ...] = ()
+    kind: str | None = None  # None: written by someone; else a system line (system_lines.py)
+
+    def with_reply_to(self, quote: Quote | None) -> MessageView:
+        return MessageView(*self[:10], quote, self.reactions, self.kind)
+
+    def with_reactions(self, reactions: tuple[Reaction, ...]) -> MessageView:
+        return MessageView(*self[:10], self.reply_to, reactions, self.kind)
+
+    @classmethod
+    def from_row(cls, row: Sequence[Any]) -> MessageView:
+        """From a row of the stored columns in order (id .. reply_to_id, kind); the quote and
+        the reactions are attached later."""
+        id_, chat_id, sender_id, nickname, text, at, client_id, edited, deleted, reply_to, kind = (
+            row
+        )
+        return cls(
+            id_,
+            chat_id,
+            sender_id,
+            nickname,
+            text,
+            at,
+            client_id,
+            edited,
+            deleted,
+            reply_to,
+            kind=kind,
+        )
 
     def to_response(self) -> dict[str, Any]:
         """The internal API's message for a JSON response: `created_at` stays a datetime, which
@@ -40,6 +106,9 @@ class MessageView(NamedTuple):
             "client_id": self.client_id,
             "edited_at": self.edited_at,
             "deleted_at": self.deleted_at,
+            "reply_to": None if self.reply_to is None else self.reply_to.to_json(),
+            "reactions": [reaction.to_json() for reaction in self.reactions],
+            "kind": self.kind,
         }
 
     def to_json(self) -> dict[str, Any]:

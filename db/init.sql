@@ -67,10 +67,23 @@ CREATE TABLE IF NOT EXISTS messages (
     created_at DATETIME(6) NOT NULL,
     edited_at DATETIME(6) NULL,
     deleted_at DATETIME(6) NULL,
+    reply_to_id BIGINT NULL,
+    kind VARCHAR(16) NULL,
     PRIMARY KEY (id),
     CONSTRAINT uq_messages_sender_id_client_id UNIQUE (sender_id, client_id),
     CONSTRAINT fk_messages_chat_id FOREIGN KEY (chat_id) REFERENCES chats (id) ON DELETE CASCADE,
     CONSTRAINT fk_messages_sender_id FOREIGN KEY (sender_id) REFERENCES users (id) ON DELETE CASCADE,
     INDEX ix_messages_chat_id_id (chat_id, id),
     FULLTEXT INDEX ix_messages_text (text)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+CREATE TABLE IF NOT EXISTS message_reactions (
+    message_id BIGINT NOT NULL,
+    user_id BIGINT NOT NULL,
+    emoji VARCHAR(16) COLLATE utf8mb4_bin NOT NULL,
+    created_at DATETIME(6) NOT NULL,
+    PRIMARY KEY (message_id, user_id, emoji),
+    CONSTRAINT fk_message_reactions_message_id FOREIGN KEY (message_id) REFERENCES messages (id) ON DELETE CASCADE,
+    CONSTRAINT fk_message_reactions_user_id FOREIGN KEY (user_id) REFERENCES users (id) ON DELETE CASCADE,
+    INDEX ix_message_reactions_user_id (user_id)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;

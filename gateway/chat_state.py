@@ -134,6 +134,8 @@ class ViewerChats:
         if state is None:
             return None
         message_id = row["id"]
+        if row.get("kind") is not None:  # a system line: never unread, never the last message
+            return state
         if message_id > state.counted_up_to and row["sender_id"] != self.viewer_id:
             state.unread_ids.append(message_id)  # each message once: the stream's SeenIds
         if state.last_message is None or message_id > state.last_message.database_id:

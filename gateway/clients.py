@@ -42,6 +42,20 @@ class MemberData(TypedDict):
     last_read_message_id: NotRequired[int]
 
 
+class QuoteData(TypedDict):
+    id: int
+    sender_id: int
+    sender_nickname: str
+    text: str
+    deleted_at: str | None
+
+
+class ReactionData(TypedDict):
+    emoji: str
+    count: int
+    users: list[UserData]
+
+
 class MessageData(TypedDict):
     id: int
     chat_id: int
@@ -52,6 +66,9 @@ class MessageData(TypedDict):
     client_id: str | None
     edited_at: NotRequired[str | None]
     deleted_at: NotRequired[str | None]
+    reply_to: NotRequired[QuoteData | None]
+    reactions: NotRequired[list[ReactionData]]
+    kind: NotRequired[str | None]
 
 
 class ChatStateData(ChatData):
@@ -336,10 +353,14 @@ class ChatClient(ServiceClient):
     async def leave(self, chat_id: int) -> None:
         await self.call("POST", f"/internal/chats/{chat_id}/leave")
 
-    async def send_message(self, chat_id: int, text: str, client_id: str | None) -> MessageData:
+    async def send_message(
+        self, chat_id: int, text: str, client_id: str | None, reply_to_id: int | None = None
+    ) -> MessageData:
         payload: dict[str, Any] = {"text": text}
         if client_id is not None:
             payload["client_id"] = client_id
+        if reply_to_id is not None:
+            payload["reply_to_id"] = reply_to_id
         body = await self.call("POST", f"/internal/chats/{chat_id}/messages", json=payload)
         return cast(MessageData, body["message"])
 
@@ -373,6 +394,11 @@ class ChatClient(ServiceClient):
     async def edit_message(self, message_id: int, text: str) -> MessageData:
         path = f"/internal/messages/{message_id}/edit"
         body = await self.call("POST", path, json={"text": text})
+        return cast(MessageData, body["message"])
+
+    async def toggle_reaction(self, message_id: int, emoji: str) -> MessageData:
+        path = f"/internal/messages/{message_id}/reactions"
+        body = await self.call("POST", path, json={"emoji": emoji})
         return cast(MessageData, body["message"])
 
     async def delete_message(self, message_id: int) -> MessageData:

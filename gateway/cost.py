@@ -58,6 +58,10 @@ CODE_DEFAULT_PAGES = {("Chat", "messages"): DEFAULT_MESSAGE_PAGE}
 MAX_PAGE = MAX_MESSAGE_PAGE
 # Lists without a page argument (a chat's members): a guess of their length.
 LIST_GUESS = 20
+# Shorter guesses for lists that are small on almost every parent: a message's reactions (a few
+# emoji) and each reaction's people. Counting 20 x 20 for each message of a page would refuse
+# the web app's own history page (50 messages).
+LIST_GUESSES = {("Message", "reactions"): 4, ("Reaction", "users"): 5}
 
 
 @dataclass
@@ -149,7 +153,7 @@ def _field(
         cost.nodes += multiplier
     elif _is_list(field) and not parent.name.endswith("Connection"):
         # A connection's `edges` are its page, counted above; other lists are guessed.
-        multiplier *= LIST_GUESS
+        multiplier *= LIST_GUESSES.get(key, LIST_GUESS)
         cost.nodes += multiplier
     child = get_named_type(field.type)
     if node.selection_set is not None and isinstance(

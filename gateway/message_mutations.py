@@ -48,6 +48,25 @@ DeleteMessageResult = Annotated[
     strawberry.union("DeleteMessageResult"),
 ]
 
+ToggleReactionResult = Annotated[
+    MessagePayload
+    | ValidationError
+    | NotFound
+    | NotAMember
+    | AlreadyDeleted
+    | RateLimited
+    | Unauthenticated,
+    strawberry.union("ToggleReactionResult"),
+]
+_REACTION_ERRORS: tuple[type[Error], ...] = (
+    ValidationError,
+    NotFound,
+    NotAMember,
+    AlreadyDeleted,
+    RateLimited,
+    Unauthenticated,
+)
+
 _EDIT_ERRORS: tuple[type[Error], ...] = (
     ValidationError,
     NotFound,
@@ -112,4 +131,18 @@ class MessageMutation:
             return await info.context.chat().delete_message(message_db_id)
 
         result: DeleteMessageResult = await _on_message(info, message_id, _DELETE_ERRORS, change)
+        return result
+
+    @described.mutation(
+        "Add your reaction (one emoji: up to 16 code points of emoji, ZWJ sequences and flags"
+        " included) to a message of a chat you are in, or take it back if it is there; at most"
+        " 20 different ones on a message. Members see it live (chatEvents' ReactionsChanged)."
+    )
+    async def toggle_reaction(
+        self, info: Info, message_id: strawberry.ID, emoji: str
+    ) -> ToggleReactionResult:
+        async def change(message_db_id: int) -> MessageData:
+            return await info.context.chat().toggle_reaction(message_db_id, emoji)
+
+        result: ToggleReactionResult = await _on_message(info, message_id, _REACTION_ERRORS, change)
         return result

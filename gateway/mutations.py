@@ -191,13 +191,28 @@ class Mutation(AccountMutation, MessageMutation, OwnershipMutation):
         )
         return result
 
-    @described.mutation("Send; the same clientId twice sends once (safe retries).")
+    @described.mutation(
+        "Send; the same clientId twice sends once (safe retries). `replyTo`: the id of a"
+        " message of the same chat this one answers (else NotFound with field replyTo)."
+    )
     async def send_message(
-        self, info: Info, chat_id: strawberry.ID, text: str, client_id: str | None = None
+        self,
+        info: Info,
+        chat_id: strawberry.ID,
+        text: str,
+        client_id: str | None = None,
+        reply_to: strawberry.ID | None = None,
     ) -> SendMessageResult:
-        async def action() -> SendMessagePayload:
+        async def action() -> SendMessagePayload | NotFound:
             chat_db_id = database_id(chat_id, "Chat")
-            row = await info.context.chat().send_message(chat_db_id, text, client_id)
+            reply_to_id = None
+            if reply_to is not None:
+                try:
+                    reply_to_id = message_cursor_id(reply_to)
+                except InvalidGlobalId:
+                    return NotFound(message="Message not found", code="not_found")
+            client = info.context.chat()
+            row = await client.send_message(chat_db_id, text, client_id, reply_to_id)
             return SendMessagePayload(message=Message.from_data(row))
 
         errors = (ValidationError, NotFound, NotAMember, RateLimited, Unauthenticated)

@@ -10,7 +10,7 @@ import strawberry
 
 from gateway.context import Context
 from gateway.ids import to_global_id
-from gateway.types import User
+from gateway.types import Message, User
 from mychat.events import Event, EventKind
 
 OWNER_KINDS = frozenset({EventKind.CHAT_RENAMED, EventKind.MEMBER_REMOVED, EventKind.OWNER_CHANGED})
@@ -18,6 +18,12 @@ OWNER_KINDS = frozenset({EventKind.CHAT_RENAMED, EventKind.MEMBER_REMOVED, Event
 
 def _user(data: dict[str, Any]) -> User:
     return User.build(int(data["id"]), str(data["nickname"]))
+
+
+def system_line(payload: dict[str, Any]) -> Message | None:
+    """The stored system line an event carries (mychat.events), as a Message."""
+    row = payload.get("line")
+    return None if row is None else Message.from_data(row)
 
 
 def _chat_id(chat_id: int) -> strawberry.ID:
@@ -30,6 +36,9 @@ class ChatRenamed:
     name: str
     previous_name: str
     by: User
+    line: Message | None = strawberry.field(
+        default=None, description='The system line "the chat was renamed" in the history.'
+    )
 
 
 @strawberry.type(description="The owner removed someone else from the chat.")
@@ -37,6 +46,9 @@ class MemberRemoved:
     chat_id: strawberry.ID
     user: User
     by: User
+    line: Message | None = strawberry.field(
+        default=None, description='The system line "X was removed" in the history.'
+    )
 
 
 @strawberry.type(
@@ -70,6 +82,7 @@ def owner_event(context: Context, event: Event) -> OwnerEvent | None:
                 name=str(payload["chat"]["name"]),
                 previous_name=str(payload["previous_name"]),
                 by=_user(payload["by"]),
+                line=system_line(payload),
             ),
         )
     if event.kind is EventKind.MEMBER_REMOVED:
@@ -77,7 +90,10 @@ def owner_event(context: Context, event: Event) -> OwnerEvent | None:
             "MemberRemoved",
             payload,
             lambda: MemberRemoved(
-                chat_id=_chat_id(chat_id), user=_user(payload["user"]), by=_user(payload["by"])
+                chat_id=_chat_id(chat_id),
+                user=_user(payload["user"]),
+                by=_user(payload["by"]),
+                line=system_line(payload),
             ),
         )
     if event.kind is EventKind.OWNER_CHANGED:

@@ -28,6 +28,7 @@ from gateway.owner_events import (
     OwnerChanged,
     owner_event,
     removes_viewer,
+    system_line,
 )
 from gateway.types import Chat, ChatRole, Member, Message, User, parse_datetime
 from mychat.broker import Resync
@@ -58,10 +59,20 @@ class MessageDeleted:
     chat: Chat
 
 
+@strawberry.type(
+    description="Someone reacted to a message or took a reaction back: `message.reactions` is"
+    " its whole summary now."
+)
+class ReactionsChanged:
+    message: Message
+    chat: Chat
+
+
 # The stored changes to a message already delivered, by event kind.
-CHANGE_KINDS: dict[EventKind, type[MessageEdited | MessageDeleted]] = {
+CHANGE_KINDS: dict[EventKind, type[MessageEdited | MessageDeleted | ReactionsChanged]] = {
     EventKind.MESSAGE_EDITED: MessageEdited,
     EventKind.MESSAGE_DELETED: MessageDeleted,
+    EventKind.REACTIONS_CHANGED: ReactionsChanged,
 }
 
 
@@ -69,12 +80,18 @@ CHANGE_KINDS: dict[EventKind, type[MessageEdited | MessageDeleted]] = {
 class MemberAdded:
     chat: Chat
     member: Member
+    line: Message | None = strawberry.field(
+        default=None, description='The system line "X joined" stored in the history.'
+    )
 
 
 @strawberry.type
 class MemberLeft:
     user: User
     chat: Chat
+    line: Message | None = strawberry.field(
+        default=None, description='The system line "X left" stored in the history.'
+    )
 
 
 @strawberry.type
@@ -120,6 +137,7 @@ ChatEvent = Annotated[
     MessageAdded
     | MessageEdited
     | MessageDeleted
+    | ReactionsChanged
     | MemberAdded
     | MemberLeft
     | AddedToChat
@@ -192,9 +210,10 @@ def _require_viewer(info: Info) -> int:
 class Subscription:
     @described.subscription(
         "Missed messages after `after` (a Message id) first, then live ones; no gap,"
-        " no duplicate. A message already yielded comes again when it is edited or deleted"
-        " (same id, new `text`, `editedAt` or `deletedAt`). Ends with an error when the caller"
-        " leaves or is removed from the chat."
+        " no duplicate. A message already yielded comes again when it is edited, deleted or"
+        " reacted to (same id, new `text`, `editedAt`, `deletedAt` or `reactions`). System"
+        " lines (`kind` other than TEXT) come as messages too. Ends with an error when the"
+        " caller leaves or is removed from the chat."
     )
     async def message_added(
         self, info: Info, chat_id: strawberry.ID, after: strawberry.ID | None = None
@@ -260,6 +279,10 @@ async def message_stream(
                     and item.payload["user"]["id"] == viewer.user_id
                 ) or removes_viewer(item, viewer.user_id):
                     raise _left_error()
+                line = item.payload.get("line")
+                if line is not None and line["id"] not in seen:
+                    seen.add(line["id"])
+                    yield Message.from_data(line)
                 if item.kind in CHANGE_KINDS:
                     row = item.payload["message"]
                     yield context.shared_events.object_for(
@@ -337,6 +360,9 @@ async def chat_event_stream(
                         yield message_event
                     continue
                 event = await _chat_event(context, item, chats, unannounced)
+                line = getattr(event, "line", None)
+                if isinstance(line, Message):
+                    seen.add(line.database_id)  # a catch-up must not repeat the system line
                 if event is not None and (signals or not isinstance(event, SIGNALS)):
                     yield event
 
@@ -399,7 +425,9 @@ async def _chat_event(
             user_db_id=user["id"],
         )
         context.reset_loaders()  # `chat { members }` reads the new list
-        return MemberAdded(chat=chats.chats[chat_id].chat(), member=member)
+        return MemberAdded(
+            chat=chats.chats[chat_id].chat(), member=member, line=system_line(payload)
+        )
     if chat_id not in chats:
         return None
     if removes_viewer(event, me):
@@ -415,7 +443,9 @@ async def _chat_event(
             return _removed(chat_id)
         context.reset_loaders()
         return MemberLeft(
-            user=User.build(user["id"], user["nickname"]), chat=chats.chats[chat_id].chat()
+            user=User.build(user["id"], user["nickname"]),
+            chat=chats.chats[chat_id].chat(),
+            line=system_line(payload),
         )
     if event.kind in CHANGE_KINDS:
         row = payload["message"]

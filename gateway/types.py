@@ -15,6 +15,8 @@ from gateway.clients import (
     MemberData,
     MessageData,
     MessagePage,
+    QuoteData,
+    ReactionData,
     ServiceError,
     UserData,
 )
@@ -34,6 +36,20 @@ def parse_datetime(value: str) -> datetime:
 @strawberry.interface(description="An object with a global id (base64 of 'Type:databaseId').")
 class Node:
     id: strawberry.ID
+
+
+@strawberry.enum(
+    description="TEXT: someone wrote it. The others are system lines kept in the history:"
+    " JOINED and LEFT (`sender` joined or left), REMOVED (`sender` was removed; `text` is the"
+    " nickname of the owner who removed them), RENAMED (`sender` renamed the chat; `text` is"
+    " the new name)."
+)
+class MessageKind(Enum):
+    TEXT = "text"
+    JOINED = "joined"
+    LEFT = "left"
+    REMOVED = "removed"
+    RENAMED = "renamed"
 
 
 @strawberry.enum
@@ -115,6 +131,56 @@ class Member:
         return seen.last_seen_at
 
 
+@strawberry.type(
+    description="What a reply shows of the message it answers, as that message is now."
+)
+class ReplyQuote:
+    message_id: strawberry.ID = strawberry.field(
+        description="The answered message's id: jump to it (it is in the same chat)."
+    )
+    database_id: int
+    sender: User
+    text: str = strawberry.field(
+        description="The first line of its current text (at most 200 characters); empty when"
+        " it was deleted."
+    )
+    deleted_at: datetime | None = strawberry.field(
+        description="Set when the answered message was deleted: show its tombstone."
+    )
+
+    @classmethod
+    def from_data(cls, data: QuoteData) -> ReplyQuote:
+        return cls(
+            message_id=strawberry.ID(to_global_id("Message", data["id"])),
+            database_id=data["id"],
+            sender=User.build(data["sender_id"], data["sender_nickname"]),
+            text=data["text"],
+            deleted_at=_optional_datetime(data["deleted_at"]),
+        )
+
+
+@strawberry.type(description="One emoji on a message: how many reacted with it, and who.")
+class Reaction:
+    emoji: str
+    count: int
+    users: list[User] = strawberry.field(description="Who reacted, the first first.")
+    user_ids: strawberry.Private[frozenset[int]]
+
+    @classmethod
+    def from_data(cls, data: ReactionData) -> Reaction:
+        return cls(
+            emoji=data["emoji"],
+            count=data["count"],
+            users=[User.from_data(user) for user in data["users"]],
+            user_ids=frozenset(user["id"] for user in data["users"]),
+        )
+
+    @described.field("Whether you reacted with this emoji (toggleReaction takes it back).")
+    def reacted_by_me(self, info: strawberry.Info[Context, None]) -> bool:
+        viewer = info.context.viewer
+        return viewer is not None and viewer.user_id in self.user_ids
+
+
 @strawberry.type
 class Message(Node):
     database_id: int
@@ -136,6 +202,19 @@ class Message(Node):
         " erased and the message stays in the history as a tombstone. Live through chatEvents'"
         " MessageDeleted.",
     )
+    reply_to: ReplyQuote | None = strawberry.field(
+        default=None, description="The message this one replies to (null: not a reply)."
+    )
+    kind: MessageKind = strawberry.field(
+        default=MessageKind.TEXT,
+        description="TEXT, or the kind of system line (which nobody can edit, delete, react to"
+        " or answer).",
+    )
+    reactions: list[Reaction] = strawberry.field(
+        default_factory=list,
+        description="Per emoji, in the order first used: count and who (toggleReaction). Live"
+        " through chatEvents' ReactionsChanged.",
+    )
 
     @classmethod
     def from_data(cls, data: MessageData) -> Message:
@@ -149,7 +228,14 @@ class Message(Node):
             chat_id=strawberry.ID(to_global_id("Chat", data["chat_id"])),
             edited_at=_optional_datetime(data.get("edited_at")),
             deleted_at=_optional_datetime(data.get("deleted_at")),
+            reply_to=_quote(data.get("reply_to")),
+            reactions=[Reaction.from_data(reaction) for reaction in data.get("reactions", ())],
+            kind=MessageKind(data.get("kind") or "text"),
         )
+
+
+def _quote(data: QuoteData | None) -> ReplyQuote | None:
+    return None if data is None else ReplyQuote.from_data(data)
 
 
 def _optional_datetime(value: str | None) -> datetime | None:

@@ -13,6 +13,7 @@ class EventKind(StrEnum):
     MESSAGE_ADDED = "message_added"
     MESSAGE_EDITED = "message_edited"
     MESSAGE_DELETED = "message_deleted"
+    REACTIONS_CHANGED = "reactions_changed"
     MEMBER_ADDED = "member_added"
     MEMBER_LEFT = "member_left"
     CHAT_CREATED = "chat_created"
@@ -38,17 +39,22 @@ class Event:
 
     payload by kind (all ids are ints, datetimes ISO 8601 strings with offset):
     - message_added: {"message": {id, chat_id, sender_id, sender_nickname, text, created_at,
-      client_id, edited_at, deleted_at}} (the chat's new last message; its created_at is the
-      chat's last activity)
-    - message_edited, message_deleted: {"message": the same shape, as stored after the change
-      (deleted: text "", deleted_at set)}
-    - member_added: {"user": {id, nickname}, "added_by": int, "joined_at": str}
-    - member_left: {"user": {id, nickname}}
+      client_id, edited_at, deleted_at,
+      plus reply_to ({id, sender_id, sender_nickname, text, deleted_at} or null) and reactions
+      ([{emoji, count, users: [{id, nickname}]}]), kind (null, or a system line's kind)}} (the
+      chat's new last message; its created_at is the chat's last activity)
+    - message_edited, message_deleted, reactions_changed: {"message": the same shape, as stored
+      after the change (deleted: text "", deleted_at set, no reactions)}
+    - member_added: {"user": {id, nickname}, "added_by": int, "joined_at": str, "line": message}
+    - member_left: {"user": {id, nickname}, "line": message}
+      ("line": the stored system line, a message with kind "joined", "left", "removed" or
+      "renamed"; chat_renamed and member_removed carry theirs the same way)
     - chat_created: {"chat": {id, name, created_at, created_by, direct}, "member_ids": [int]}
       (a direct chat's name is the stored one; each side shows the other person's nickname)
-    - chat_renamed: {"chat": {id, name}, "previous_name": str, "by": {id, nickname}}
-    - member_removed: {"user": {id, nickname}, "by": {id, nickname}} (the removed user is
-      one of its recipients: their subscriptions end or mark the removal at once)
+    - chat_renamed: {"chat": {id, name}, "previous_name": str, "by": {id, nickname}, "line":
+      message}
+    - member_removed: {"user": {id, nickname}, "by": {id, nickname}, "line": message} (the
+      removed user is one of its recipients: their subscriptions end or mark the removal at once)
     - owner_changed: {"owner": {id, nickname}, "previous_owner": {id, nickname}, "reason":
       "handed_on" | "owner_left"}
     - presence_changed (chat_id 0): {"user": {id, nickname}, "online": bool, "last_seen_at":

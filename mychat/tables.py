@@ -4,8 +4,8 @@ This module is the one description of the tables, shared by both services and by
 `mychat.db.create_schema` creates them (embedded SQLite) and a test compares them with
 `db/init.sql` (what a MySQL deployment loads). It imports no service. Who writes what is a rule
 of the services, not of the schema: auth_service alone writes `users` (its ORM model maps onto
-the table below); chat_service alone writes `chats`, `chat_members` and `messages`, and only
-reads `users` (id, nickname, nickname_key).
+the table below); chat_service alone writes `chats`, `chat_members`, `messages` and
+`message_reactions`, and only reads `users` (id, nickname, nickname_key).
 """
 
 from __future__ import annotations
@@ -146,6 +146,13 @@ messages = Table(
     Column("edited_at", UTCDateTime(), nullable=True),
     # Set by a delete: the text is erased (''), the row stays as a tombstone in the history.
     Column("deleted_at", UTCDateTime(), nullable=True),
+    # The message this one replies to (same chat, checked on send; never removed, as a delete
+    # keeps a tombstone), or NULL.
+    Column("reply_to_id", Id, nullable=True),
+    # NULL for a message someone wrote; a system line of the history otherwise
+    # (chat_service/system_lines.py): 'joined', 'left', 'removed' (sender_id is who; text the
+    # owner who removed them), 'renamed' (sender_id renamed the chat, text is the new name).
+    Column("kind", String(16), nullable=True),
     Index("ix_messages_chat_id_id", "chat_id", "id"),
     UniqueConstraint("sender_id", "client_id", name="uq_messages_sender_id_client_id"),
     # Message search (chat_service/search.py): an InnoDB FULLTEXT index on MySQL/MariaDB. SQLite
@@ -168,6 +175,27 @@ _SQLITE_SEARCH_DDL = (
     "CREATE TRIGGER IF NOT EXISTS messages_fts_update AFTER UPDATE OF text ON messages BEGIN"
     " INSERT INTO messages_fts(messages_fts, rowid, text) VALUES ('delete', old.id, old.text);"
     " INSERT INTO messages_fts(rowid, text) VALUES (new.id, new.text); END",
+)
+
+REACTION_MAX = 16  # code points of one reaction (an emoji, possibly a ZWJ sequence or a flag)
+
+# One row per person, message and emoji (a toggle inserts or deletes it). Written by
+# chat_service alone (chat_service/reactions.py).
+message_reactions = Table(
+    "message_reactions",
+    metadata,
+    Column("message_id", Id, ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True),
+    Column("user_id", Id, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    # Binary collation on MySQL: two emoji are the same reaction only if they are equal.
+    Column(
+        "emoji",
+        String(REACTION_MAX).with_variant(
+            mysql.VARCHAR(REACTION_MAX, collation="utf8mb4_bin"), "mysql"
+        ),
+        primary_key=True,
+    ),
+    Column("created_at", UTCDateTime(), nullable=False, default=utc_now),
+    Index("ix_message_reactions_user_id", "user_id"),
 )
 
 

@@ -119,9 +119,12 @@ async def test_every_write_publishes_its_event_with_the_documented_payload(
     assert added.kind is EventKind.MEMBER_ADDED
     assert added.chat_id == chat_id
     joined_at = added.payload.pop("joined_at")
+    line = added.payload.pop("line")
     assert iso_utc(joined_at)
     assert added.payload == {"user": {"id": bob.id, "nickname": "Bob"}, "added_by": alice.id}
+    assert (line["kind"], line["sender_id"], line["text"]) == ("joined", bob.id, "")
     added.payload["joined_at"] = joined_at
+    added.payload["line"] = line
     # Each event names the members when it committed: who may receive it.
     assert added.recipients == frozenset({alice.id, bob.id})
     assert message.recipients == frozenset({alice.id, bob.id})
@@ -140,11 +143,15 @@ async def test_every_write_publishes_its_event_with_the_documented_payload(
         "client_id": client_id,
         "edited_at": None,
         "deleted_at": None,
+        "reply_to": None,
+        "reactions": [],
+        "kind": None,
     }
     assert iso_utc(payload["created_at"])
 
     assert left.kind is EventKind.MEMBER_LEFT
-    assert left.payload == {"user": {"id": bob.id, "nickname": "Bob"}}
+    assert left.payload["user"] == {"id": bob.id, "nickname": "Bob"}
+    assert left.payload["line"]["kind"] == "left"
     assert left.recipients == frozenset({alice.id, bob.id})  # the leaver learns it too
     # Every event survives the trip through JSON (the Redis broker sends them that way).
     for event in (created, added, message, left):

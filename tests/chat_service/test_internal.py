@@ -49,6 +49,9 @@ MESSAGE_KEYS = {
     "client_id",
     "edited_at",
     "deleted_at",
+    "reply_to",
+    "reactions",
+    "kind",
 }
 
 

@@ -53,7 +53,8 @@ async def test_a_page_holds_what_the_models_hold(
     assert [(m.id, m.chat_id, m.sender_id, m.text, m.created_at, m.client_id) for m in page] == [
         (m.id, m.chat_id, m.sender_id, m.text, m.created_at, m.client_id) for m in stored
     ]
-    assert [m.sender_nickname for m in page] == ["Alice", "Bob"]
+    # "Bob joined the chat" (a system line), then what each wrote.
+    assert [m.sender_nickname for m in page] == ["Bob", "Alice", "Bob"]
     assert all(m.created_at.tzinfo is UTC for m in page)
 
 

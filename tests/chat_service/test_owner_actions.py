@@ -29,6 +29,7 @@ async def test_rename_by_the_owner(harness: ChatHarness, alice: Person, bob: Per
         "chat": {"id": chat_id, "name": "Garden"},
         "previous_name": "Room",
         "by": {"id": alice.id, "nickname": "Alice"},
+        "line": event.payload["line"],  # the system line (tests/chat_service/test_system_lines)
     }
     (chat,) = (await get(harness, bob, "/chats/batch", ids=str(chat_id)))["chats"]
     assert chat["name"] == "Garden"
@@ -46,6 +47,7 @@ async def test_remove_a_member(
     assert event.payload == {
         "user": {"id": bob.id, "nickname": "Bob"},
         "by": {"id": alice.id, "nickname": "Alice"},
+        "line": event.payload["line"],  # the system line (tests/chat_service/test_system_lines)
     }
     assert await roles(harness, alice, chat_id) == {"Alice": "owner", "Carol": "member"}
     # Bob reads and writes nothing there any more.

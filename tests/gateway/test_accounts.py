@@ -60,7 +60,7 @@ HISTORY = """
 query History($id: ID!) {
   chat(id: $id) {
     members { user { nickname } }
-    messages(last: 10) { edges { node { text sender { nickname } } } }
+    messages(last: 10) { edges { node { text kind sender { nickname } } } }
   }
 }
 """
@@ -207,8 +207,13 @@ async def test_delete_account_keeps_messages_under_deleted_user(live: LiveServer
         while await members() != ["Bob"]:
             await asyncio.sleep(0.05)
     chat = (await gw.data(HISTORY, {"id": chat_id}, bob.token))["chat"]
-    [message] = [edge["node"] for edge in chat["messages"]["edges"]]
-    assert message == {"text": "hello from alice", "sender": {"nickname": "Deleted user"}}
+    message, left = [edge["node"] for edge in chat["messages"]["edges"]]
+    assert message == {
+        "text": "hello from alice",
+        "kind": "TEXT",
+        "sender": {"nickname": "Deleted user"},
+    }
+    assert left == {"text": "", "kind": "LEFT", "sender": {"nickname": "Deleted user"}}
     # The login and the nickname are free again; the deleted user cannot be added anywhere.
     again = await gw.register("Alice")
     assert again.id != alice.id

@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 
 from tests.gateway.conftest import Gateway, LiveServer, User
-from tests.gateway.test_subscriptions import PROTOCOLS, next_data
+from tests.gateway.test_http_api import ADD_MEMBER, LEAVE
+from tests.gateway.test_subscriptions import PROTOCOLS, next_data, settle
 from tests.support.websocket import GraphQLSocket, data_type, graphql_socket
 
 EDIT = """
@@ -175,3 +176,168 @@ async def test_catch_up_shows_messages_as_they_are_now(live: LiveServer) -> None
         first, second = await next_data(ws, op), await next_data(ws, op)
     assert first["data"]["chatEvents"]["message"]["text"] == "fixed"
     assert second["data"]["chatEvents"]["message"] == {"id": erased["id"], "text": ""}
+
+
+REPLY = """
+mutation Reply($chatId: ID!, $text: String!, $replyTo: ID) {
+  sendMessage(chatId: $chatId, text: $text, replyTo: $replyTo) {
+    __typename
+    ... on SendMessagePayload {
+      message { id replyTo { messageId databaseId text deletedAt sender { nickname } } }
+    }
+    ... on Error { error: message code }
+  }
+}
+"""
+
+
+async def test_a_reply_shows_a_quote_and_refuses_a_message_elsewhere(gateway: Gateway) -> None:
+    alice = await gateway.register("Alice")
+    bob = await gateway.register("Bob")
+    chat_id = await gateway.create_chat(alice, "Room", bob)
+    other_chat = await gateway.create_chat(alice, "Other")
+    original = await gateway.send(alice, chat_id, "lunch?\nat noon")
+    elsewhere = await gateway.send(alice, other_chat, "not here")
+
+    async def reply(to: str) -> dict[str, Any]:
+        variables = {"chatId": chat_id, "text": "yes", "replyTo": to}
+        result: dict[str, Any] = (await gateway.data(REPLY, variables, bob.token))["sendMessage"]
+        return result
+
+    sent = await reply(original["id"])
+    assert sent["message"]["replyTo"] == {
+        "messageId": original["id"],
+        "databaseId": original["databaseId"],
+        "text": "lunch?",
+        "deletedAt": None,
+        "sender": {"nickname": "Alice"},
+    }
+    for bad in (elsewhere["id"], "999999999", "not-an-id"):
+        refused = await reply(bad)
+        assert refused["__typename"] == "NotFound", refused
+    await delete(gateway, alice, original["id"])
+    tombstone = (await reply(original["id"]))["message"]["replyTo"]
+    assert tombstone["text"] == ""
+    assert tombstone["deletedAt"]
+
+
+REACT = """
+mutation React($id: ID!, $emoji: String!) {
+  toggleReaction(messageId: $id, emoji: $emoji) {
+    __typename
+    ... on MessagePayload {
+      message { id reactions { emoji count reactedByMe users { nickname } } }
+    }
+    ... on Error { error: message code }
+    ... on ValidationError { field }
+  }
+}
+"""
+REACTIONS_EVENTS = """subscription {
+  chatEvents {
+    __typename
+    ... on ReactionsChanged {
+      message { id reactions { emoji count reactedByMe users { nickname } } }
+      chat { id }
+    }
+  }
+}"""
+
+
+async def react(gw: Gateway, user: User, message_id: str, emoji: str) -> dict[str, Any]:
+    variables = {"id": message_id, "emoji": emoji}
+    result: dict[str, Any] = (await gw.data(REACT, variables, user.token))["toggleReaction"]
+    return result
+
+
+async def test_reactions_toggle_and_every_refusal_is_typed(gateway: Gateway) -> None:
+    alice = await gateway.register("Alice")
+    bob = await gateway.register("Bob")
+    eve = await gateway.register("Eve")
+    chat_id = await gateway.create_chat(alice, "Room", bob)
+    sent = await gateway.send(alice, chat_id, "pizza?")
+    await react(gateway, alice, sent["id"], "🍕")
+    mine = await react(gateway, bob, sent["id"], "🍕")
+    assert mine["message"]["reactions"] == [
+        {
+            "emoji": "🍕",
+            "count": 2,
+            "reactedByMe": True,
+            "users": [{"nickname": "Alice"}, {"nickname": "Bob"}],
+        }
+    ]
+    back = await react(gateway, bob, sent["id"], "🍕")
+    assert back["message"]["reactions"][0]["count"] == 1
+    assert back["message"]["reactions"][0]["reactedByMe"] is False
+    bad = await react(gateway, bob, sent["id"], "lol")
+    assert bad["__typename"] == "ValidationError"
+    assert bad["field"] == "emoji"
+    assert (await react(gateway, eve, sent["id"], "🍕"))["__typename"] == "NotAMember"
+    assert (await react(gateway, bob, "nope", "🍕"))["__typename"] == "NotFound"
+    await delete(gateway, alice, sent["id"])
+    assert (await react(gateway, bob, sent["id"], "🍕"))["__typename"] == "AlreadyDeleted"
+
+
+async def test_reactions_arrive_live_with_the_summary(live: LiveServer) -> None:
+    gw = live.gateway
+    alice = await gw.register("Alice")
+    bob = await gw.register("Bob")
+    chat_id = await gw.create_chat(alice, "Room", bob)
+    sent = await gw.send(alice, chat_id, "pizza?")
+    async with graphql_socket(live.ws_url, token=alice.token) as ws:
+        op = await ws.subscribe(REACTIONS_EVENTS, {})
+        await settle()
+        await react(gw, bob, sent["id"], "🍕")
+        event = (await next_data(ws, op))["data"]["chatEvents"]
+    assert event["__typename"] == "ReactionsChanged"
+    assert event["chat"]["id"] == chat_id
+    assert event["message"] == {
+        "id": sent["id"],
+        "reactions": [
+            {"emoji": "🍕", "count": 1, "reactedByMe": False, "users": [{"nickname": "Bob"}]}
+        ],
+    }
+
+
+LINES = """
+query Lines($id: ID!) {
+  chat(id: $id) { messages(last: 10) { edges { node { kind text sender { nickname } } } } }
+}
+"""
+MEMBER_EVENTS = """subscription {
+  chatEvents {
+    __typename
+    ... on MemberAdded { line { kind sender { nickname } } }
+    ... on MemberLeft { line { kind sender { nickname } } }
+  }
+}"""
+CHAT_MESSAGES_KINDS = """subscription($chatId: ID!) {
+  messageAdded(chatId: $chatId) { kind text sender { nickname } }
+}"""
+
+
+async def test_system_lines_are_history_and_arrive_live(live: LiveServer) -> None:
+    gw = live.gateway
+    alice = await gw.register("Alice")
+    bob = await gw.register("Bob")
+    carol = await gw.register("Carol")
+    chat_id = await gw.create_chat(alice, "Room", bob)
+    async with graphql_socket(live.ws_url, token=alice.token) as ws:
+        events = await ws.subscribe(MEMBER_EVENTS, {})
+        added = await ws.subscribe(CHAT_MESSAGES_KINDS, {"chatId": chat_id})
+        await settle()
+        result = await gw.data(ADD_MEMBER, {"chatId": chat_id, "nickname": "Carol"}, alice.token)
+        assert result["addMember"]["__typename"] == "AddMemberPayload"
+        joined, line = await both(ws, events, added)
+        await gw.data(LEAVE, {"chatId": chat_id}, carol.token)
+        left, line_left = await both(ws, events, added)
+    carol_line = {"kind": "JOINED", "sender": {"nickname": "Carol"}}
+    assert joined["data"]["chatEvents"] == {"__typename": "MemberAdded", "line": carol_line}
+    assert line["data"]["messageAdded"] == {**carol_line, "text": ""}
+    assert left["data"]["chatEvents"]["line"] == {"kind": "LEFT", "sender": {"nickname": "Carol"}}
+    assert line_left["data"]["messageAdded"]["kind"] == "LEFT"
+    history = (await gw.data(LINES, {"id": chat_id}, bob.token))["chat"]["messages"]["edges"]
+    assert [(edge["node"]["kind"], edge["node"]["sender"]["nickname"]) for edge in history] == [
+        ("JOINED", "Carol"),
+        ("LEFT", "Carol"),
+    ]

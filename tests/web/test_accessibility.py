@@ -10,8 +10,8 @@ import pytest
 from playwright.async_api import Page, expect
 
 from tests.support import ui
-from tests.support.people import unique
 from tests.support.axe import axe_violations
+from tests.support.people import unique
 from tests.web.conftest import Api, Browsers, ServerProcess
 
 pytestmark = pytest.mark.browser

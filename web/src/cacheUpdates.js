@@ -1,6 +1,7 @@
 // Writes that keep the normalised cache's lists right when something happens live.
 import { CHAT_LIST_FIELDS, MESSAGE_FIELDS } from './operations.js';
 import { sortEdges } from './apollo.js';
+import { isSystemLine } from './timeline.js';
 
 /** Adds a message to its chat's loaded history (if loaded), once, in id order. */
 export function appendMessage(cache, message) {
@@ -23,12 +24,14 @@ export function appendMessage(cache, message) {
         return { ...existing, edges: sortEdges([...existing.edges, edge], readField) };
       },
       lastMessage(existing, { readField }) {
+        if (isSystemLine(message)) return existing; // the list previews what people wrote
         const current = existing ? readField('databaseId', existing) : null;
         return current === null || current === undefined || current < message.databaseId
           ? messageRef
           : existing;
       },
       lastActivityAt(existing) {
+        if (isSystemLine(message)) return existing;
         return !existing || Date.parse(existing) < Date.parse(message.createdAt)
           ? message.createdAt
           : existing;

@@ -4,6 +4,7 @@
 import { CHAT_EVENTS } from './operations.js';
 import { addChatToList, appendMessage, removeChatFromList } from './cacheUpdates.js';
 import { createStore } from './store.js';
+import { isSystemLine } from './timeline.js';
 
 export function createFeed({
   client,
@@ -79,6 +80,12 @@ export function createFeed({
     const { cache } = client;
     switch (event?.__typename) {
       case 'MessageAdded':
+        if (isSystemLine(event.message)) {
+          // "X joined" and the like (replayed by a catch-up): history, never a notification.
+          advanceCursor(event.message);
+          appendMessage(cache, event.message);
+          break;
+        }
         advanceCursor(event.message);
         rememberLive(event.message);
         addChatToList(cache, event.chat);
@@ -87,11 +94,23 @@ export function createFeed({
         onMessage?.(event.message);
         for (const listener of [...liveListeners]) listener(event.message, event.chat);
         break;
-      case 'MemberAdded':
-        addNote(event.chat.id, 'joined', event.member.user.nickname);
+      case 'MessageEdited':
+      case 'MessageDeleted':
+      case 'ReactionsChanged':
+        // Apollo wrote the message as it is now into the normalised cache (same id): every
+        // view of it (the chat, the chat list's preview) redraws from there.
         break;
+      case 'MemberAdded':
       case 'MemberLeft':
-        addNote(event.chat.id, 'left', event.user.nickname);
+        // The server stores the line in the history; an older server sends none: a note.
+        if (event.line) {
+          advanceCursor(event.line);
+          appendMessage(cache, event.line);
+        } else if (event.__typename === 'MemberAdded') {
+          addNote(event.chat.id, 'joined', event.member.user.nickname);
+        } else {
+          addNote(event.chat.id, 'left', event.user.nickname);
+        }
         break;
       case 'AddedToChat':
         if (event.chat.lastMessage) noteMessage(event.chat.lastMessage);
@@ -106,10 +125,13 @@ export function createFeed({
           id: cache.identify({ __typename: 'Chat', id: event.chatId }),
           fields: { name: () => event.name },
         });
-        addNote(event.chatId, 'renamed', event.name, event.by.nickname);
+        // The stored system line of the history; an older server sends none: a note.
+        if (event.line) appendMessage(cache, event.line);
+        else addNote(event.chatId, 'renamed', event.name, event.by.nickname);
         break;
       case 'MemberRemoved':
-        addNote(event.chatId, 'removed', event.user.nickname, event.by.nickname);
+        if (event.line) appendMessage(cache, event.line);
+        else addNote(event.chatId, 'removed', event.user.nickname, event.by.nickname);
         client.refetchQueries({ include: 'active' }).catch(() => {});
         break;
       case 'OwnerChanged':

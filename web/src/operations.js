@@ -2,6 +2,7 @@
 import { gql } from '@apollo/client';
 
 export * from './accountOperations.js';
+export * from './messageOperations.js';
 export * from './searchOperations.js';
 
 export const MESSAGE_FIELDS = gql`
@@ -10,11 +11,33 @@ export const MESSAGE_FIELDS = gql`
     databaseId
     text
     createdAt
+    editedAt
+    deletedAt
+    kind
     clientId
     chatId
     sender {
       id
       nickname
+    }
+    reactions {
+      emoji
+      count
+      reactedByMe
+      users {
+        id
+        nickname
+      }
+    }
+    replyTo {
+      messageId
+      databaseId
+      text
+      deletedAt
+      sender {
+        id
+        nickname
+      }
     }
   }
 `;
@@ -211,8 +234,8 @@ export const LEAVE_CHAT = gql`
 `;
 
 export const SEND_MESSAGE = gql`
-  mutation SendMessage($chatId: ID!, $text: String!, $clientId: String) {
-    sendMessage(chatId: $chatId, text: $text, clientId: $clientId) {
+  mutation SendMessage($chatId: ID!, $text: String!, $clientId: String, $replyTo: ID) {
+    sendMessage(chatId: $chatId, text: $text, clientId: $clientId, replyTo: $replyTo) {
       __typename
       ... on SendMessagePayload {
         message {
@@ -252,6 +275,21 @@ export const CHAT_EVENTS = gql`
           ...ChatListFields
         }
       }
+      ... on MessageEdited {
+        message {
+          ...MessageFields
+        }
+      }
+      ... on MessageDeleted {
+        message {
+          ...MessageFields
+        }
+      }
+      ... on ReactionsChanged {
+        message {
+          ...MessageFields
+        }
+      }
       ... on MemberAdded {
         chat {
           id
@@ -262,6 +300,9 @@ export const CHAT_EVENTS = gql`
         }
         member {
           ...MemberFields
+        }
+        line {
+          ...MessageFields
         }
       }
       ... on MemberLeft {
@@ -274,6 +315,9 @@ export const CHAT_EVENTS = gql`
         user {
           id
           nickname
+        }
+        line {
+          ...MessageFields
         }
       }
       ... on AddedToChat {
@@ -294,6 +338,9 @@ export const CHAT_EVENTS = gql`
           id
           nickname
         }
+        line {
+          ...MessageFields
+        }
       }
       ... on MemberRemoved {
         chatId
@@ -304,6 +351,9 @@ export const CHAT_EVENTS = gql`
         by {
           id
           nickname
+        }
+        line {
+          ...MessageFields
         }
       }
       ... on OwnerChanged {

@@ -63,7 +63,12 @@ export function createOutbox({ client, connection, onSent, onUnauthenticated }) 
     try {
       const { data } = await client.mutate({
         mutation: SEND_MESSAGE,
-        variables: { chatId, text: item.text, clientId: item.clientId },
+        variables: {
+          chatId,
+          text: item.text,
+          clientId: item.clientId,
+          replyTo: item.replyTo?.messageId ?? null,
+        },
       });
       const result = data?.sendMessage;
       if (result?.__typename === 'SendMessagePayload') {
@@ -127,10 +132,12 @@ export function createOutbox({ client, connection, onSent, onUnauthenticated }) 
   return {
     pending,
     confirm,
-    send(chatId, text) {
+    /** `replyTo`: the quote ({messageId, sender, text, deletedAt}) of the message answered. */
+    send(chatId, text, replyTo = null) {
       const item = {
         clientId: newClientId(),
         text,
+        replyTo,
         status: 'sending',
         error: null,
         createdAt: new Date().toISOString(),

@@ -26,6 +26,11 @@ export function dayLabel(date, now = new Date()) {
  * A message's key says whether it is grouped with the one above, so it is redrawn when older
  * history loading above changes that.
  */
+/** "X joined", "X left", …: a line of the history nobody wrote (Message.kind other than TEXT). */
+export function isSystemLine(message) {
+  return Boolean(message?.kind) && message.kind !== 'TEXT';
+}
+
 export function buildTimeline({ messages, notes, pending, firstUnreadId }) {
   const ordered = [
     ...messages.map((message) => ({ order: message.databaseId, message })),
@@ -48,6 +53,11 @@ export function buildTimeline({ messages, notes, pending, firstUnreadId }) {
       day = thisDay;
       items.push({ kind: 'day', key: `day:${thisDay}`, date });
       previous = null;
+    }
+    if (isSystemLine(message)) {
+      items.push({ kind: 'system', key: `system:${message.id}`, message });
+      previous = null;
+      continue;
     }
     if (message.id === firstUnreadId) {
       items.push({ kind: 'divider', key: 'unread-divider' });
@@ -78,7 +88,7 @@ export function firstUnread(messages, unreadCount, myId) {
   let remaining = unreadCount;
   let found = null;
   for (let index = messages.length - 1; index >= 0 && remaining > 0; index -= 1) {
-    if (messages[index].sender.id !== myId) {
+    if (messages[index].sender.id !== myId && !isSystemLine(messages[index])) {
       found = messages[index];
       remaining -= 1;
     }

@@ -1,5 +1,6 @@
 // The chat list: newest activity first (re-sorted live), last message preview, unread count,
 // and a form to create a chat.
+import '../i18nMessages.js';
 import { h, reconcile, uid } from '../dom.js';
 import { formatTime, t } from '../i18n.js';
 import { CHATS, CREATE_CHAT } from '../operations.js';
@@ -18,7 +19,8 @@ function preview(chat, myId) {
   const message = chat.lastMessage;
   if (!message) return t('noMessagesYet');
   const who = message.sender.id === myId ? t('youPrefix') : message.sender.nickname;
-  return `${who}: ${message.text.replace(/\s+/g, ' ')}`;
+  const text = message.deletedAt ? t('messageDeleted') : message.text.replace(/\s+/g, ' ');
+  return `${who}: ${text}`;
 }
 
 export function mountChatList(container, ctx) {

@@ -8,6 +8,8 @@ import { buildTimeline, dayLabel, firstUnread } from '../timeline.js';
 import { errorText } from './common.js';
 import { WIDE_SCREEN, createMembersPanel } from './membersPanel.js';
 import { createChatSignals } from './chatSignals.js';
+import { createMessageActions } from './messageActions.js';
+import { announce } from '../announcer.js';
 import '../i18nOwner.js';
 
 // The text of each system note the live feed adds (feed.js addNote).
@@ -59,6 +61,16 @@ export function mountChatView(container, ctx, chatId) {
   // Where "New messages" goes: undefined until the server's page is in (the cache may hold
   // only part of what is unread), then a message id or null.
   let firstUnreadId = unreadAtOpen ? undefined : null;
+
+  const actions = createMessageActions({
+    client,
+    myId,
+    redraw: () => drawMessages(),
+    messages: () => messages,
+    onReply: (quote) => setReplyingTo(quote),
+    jumpTo: (messageId) => jumpTo(messageId),
+  });
+  cleanups.push(services.editing.register((id) => id === chatId && actions.editLast()));
 
   const members = createMembersPanel({
     client,
@@ -123,6 +135,51 @@ export function mountChatView(container, ctx, chatId) {
     'aria-describedby': `${composerId}-hint`,
     'data-testid': 'composer',
   });
+  // The message being answered, shown above the composer until sent or cancelled.
+  let replyingTo = null;
+  const replyBanner = h('div', {
+    class: 'reply-banner',
+    hidden: true,
+    'data-testid': 'reply-banner',
+  });
+  function setReplyingTo(quote) {
+    replyingTo = quote;
+    replyBanner.hidden = !quote;
+    replyBanner.replaceChildren();
+    if (quote) {
+      replyBanner.append(
+        h('span', {
+          class: 'quote-sender',
+          text: t('replyingTo', { name: quote.sender.nickname }),
+        }),
+        h('span', { class: 'quote-text', text: quote.text }),
+        h('button', {
+          type: 'button',
+          class: 'link-button',
+          'data-testid': 'reply-cancel',
+          onClick: () => {
+            setReplyingTo(null);
+            textarea.focus();
+          },
+          text: t('cancelReply'),
+        }),
+      );
+      textarea.focus();
+    }
+  }
+
+  /** Scroll a loaded message into view and flash it; say so when it is not loaded. */
+  function jumpTo(messageId) {
+    const target = messageList.querySelector(`[data-message-id="${CSS.escape(messageId)}"]`);
+    if (!target) {
+      announce(t('quotedGone'));
+      return;
+    }
+    target.scrollIntoView({ block: 'center' });
+    target.classList.add('highlight');
+    setTimeout(() => target.classList.remove('highlight'), 1500);
+  }
+
   const composer = h(
     'form',
     { class: 'composer', onSubmit: onSend, 'data-testid': 'composer-form' },
@@ -140,6 +197,9 @@ export function mountChatView(container, ctx, chatId) {
     if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
       event.preventDefault();
       composer.requestSubmit();
+    } else if (event.key === 'Escape' && replyingTo) {
+      event.preventDefault();
+      setReplyingTo(null);
     } else if (event.key === 'ArrowUp' && !textarea.value && !event.isComposing) {
       // Up in an empty composer edits the last own message (once editing exists).
       if (services.editing.editLast(chatId)) event.preventDefault();
@@ -158,7 +218,7 @@ export function mountChatView(container, ctx, chatId) {
   const body = h(
     'div',
     { class: 'chat-body' },
-    h('div', { class: 'chat-main' }, scroller, jumpButton, live.element, composer),
+    h('div', { class: 'chat-main' }, scroller, jumpButton, live.element, replyBanner, composer),
     members.element,
   );
   const view = h('section', { class: 'chat-view', 'data-testid': 'chat-view' }, header, body);
@@ -202,12 +262,17 @@ export function mountChatView(container, ctx, chatId) {
   }
 
   function timelineItems() {
-    return buildTimeline({
+    const items = buildTimeline({
       messages,
       notes: services.feed.notes.get().get(chatId) ?? [],
       pending: services.outbox.pending.get().get(chatId) ?? [],
       firstUnreadId,
     });
+    // A message is redrawn when it changes (edited, deleted) or its editor opens.
+    for (const item of items) {
+      if (item.kind === 'message') item.key += actions.keySuffix(item.message);
+    }
+    return items;
   }
 
   function drawMessages({ keepPosition = false } = {}) {
@@ -283,8 +348,27 @@ export function mountChatView(container, ctx, chatId) {
         })
       );
     }
+    if (item.kind === 'system') {
+      const { message } = item;
+      // The same texts as the live notes (NOTE_TEXTS): who, and the line's text.
+      const params = {
+        JOINED: ['memberJoined', { name: message.sender.nickname }],
+        LEFT: ['memberLeft', { name: message.sender.nickname }],
+        REMOVED: ['memberRemovedNote', { name: message.sender.nickname, by: message.text }],
+        RENAMED: ['chatRenamedNote', { by: message.sender.nickname, name: message.text }],
+      }[message.kind];
+      return (
+        existing ??
+        h('li', {
+          class: 'system-note',
+          'data-testid': 'system-note',
+          'data-message-id': message.id,
+          text: params ? t(...params) : message.text,
+        })
+      );
+    }
     if (item.kind === 'message') {
-      if (existing) return existing; // server messages never change
+      if (existing) return existing; // a change of the message changes its key
       const { message, grouped } = item;
       const mine = message.sender.id === myId;
       return h(
@@ -304,12 +388,15 @@ export function mountChatView(container, ctx, chatId) {
                 'data-testid': 'message-sender',
                 text: message.sender.nickname,
               }),
-          h('p', { class: 'text', 'data-testid': 'message-text', text: message.text }),
+          actions.quote(message),
+          actions.text(message),
           h(
             'span',
             { class: 'meta' },
             h('time', { datetime: message.createdAt, text: formatTime(message.createdAt) }),
+            actions.editedMark(message),
           ),
+          actions.footer(message),
         ),
       );
     }
@@ -481,7 +568,8 @@ export function mountChatView(container, ctx, chatId) {
     textarea.value = '';
     services.drafts.set(chatId, '');
     autoGrow();
-    services.outbox.send(chatId, text);
+    services.outbox.send(chatId, text, replyingTo);
+    setReplyingTo(null);
     live.sent();
     scroller.scrollTop = scroller.scrollHeight;
   }
