@@ -55,14 +55,20 @@ async def test_removal_ends_the_subscriptions_on_every_gateway(
             variables = {"chatId": chat_id, "userId": bob.id}
             removed = await typename(via_second, REMOVE, variables, alice.token)
             assert removed["__typename"] == "RemoveMemberPayload"
-            seen = {}
-            for _ in range(2):
+            # The two subscriptions are independent streams: their messages may interleave.
+            by_id: dict[str, list[dict[str, object]]] = {events: [], messages: []}
+            while len(by_id[events]) < 1 or len(by_id[messages]) < 2:
                 message = await ws.next_payload()
-                seen[message["id"]] = message
-            assert seen[events]["payload"]["data"]["chatEvents"] == {
+                by_id[message["id"]].append(message)
+            (removal,) = by_id[events]
+            payload = removal["payload"]
+            assert isinstance(payload, dict)
+            assert payload["data"]["chatEvents"] == {
                 "__typename": "RemovedFromChat",
                 "chatId": chat_id,
             }
-            ended = seen[messages]["payload"]
-            assert ended["errors"][0]["extensions"]["code"] == "NOT_A_MEMBER"
-            assert await ws.next_payload() == {"id": messages, "type": "complete"}
+            ended, completed = by_id[messages]
+            error = ended["payload"]
+            assert isinstance(error, dict)
+            assert error["errors"][0]["extensions"]["code"] == "NOT_A_MEMBER"
+            assert completed == {"id": messages, "type": "complete"}
