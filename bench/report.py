@@ -95,7 +95,16 @@ def write_all(
     return document
 
 
-SCENARIO_ORDER = ("rest", "graphql", "fanout", "connections", "login", "search")
+SCENARIO_ORDER = (
+    "rest",
+    "graphql",
+    "fanout",
+    "events",
+    "events_large",
+    "connections",
+    "login",
+    "search",
+)
 
 
 def update_readme(table: str) -> bool:
