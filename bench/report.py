@@ -98,6 +98,7 @@ def write_all(
 SCENARIO_ORDER = (
     "rest",
     "graphql",
+    "embedded",
     "fanout",
     "events",
     "events_large",

@@ -259,3 +259,15 @@ def add_members_with_tokens(stack: Stack, chat_id: int, count: int) -> list[str]
     """`count` new members of the chat, each with a signed token."""
     users = asyncio.run(_add_members(stack.database_url, chat_id, count))
     return [stack.tokens.issue(user_id=uid, login=login, nickname=login) for uid, login in users]
+
+
+def seed_chat_list(stack: Stack, token: str, count: int) -> None:
+    """`count` more chats of the user's, each with one message (a chat list to show)."""
+    headers = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=stack.chat_url, headers=headers, timeout=30) as client:
+        for number in range(count):
+            created = client.post("/mychat/api/chat/", json={"name": f"list {number}"})
+            chat_id = int(created.raise_for_status().json()["chat_id"])
+            client.post(
+                f"/mychat/api/chat/{chat_id}/message", json={"text": f"last message {number}"}
+            ).raise_for_status()
