@@ -61,7 +61,7 @@ def _targets(port: int, seeded: Seeded | None, url: str | None) -> dict[str, Tar
         send_id = _chat_global_id(url, seeded.token, "sends")
     else:
         history_id = send_id = "Q2hhdDox"
-    plan = [
+    plan: list[tuple[str, str, dict[str, Any], str]] = [
         ("history", documents.HISTORY, {"chatId": history_id}, '"edges"'),
         ("me", documents.ME, {}, '"login"'),
         ("send", documents.SEND, {"chatId": send_id, "text": "hello"}, "SendMessagePayload"),
