@@ -62,6 +62,10 @@ LIST_CHECKS = 1000
 # Routes of the bench's own markRead mutations and of the once-a-minute session touch.
 NOT_PER_DELIVERY = ("POST /internal/chats/{chat_id}/read", "POST /internal/sessions/touch")
 FLUSH_WAIT = MARK_READ_EVERY_SECONDS + 0.5
+# Subscriptions get this long to open (more for more of them): slow ones count as failed.
+OPEN_BUDGET_SECONDS = 150.0
+OPEN_SECONDS_PER_SUBSCRIBER = 0.06
+QUIET_CPU = 0.1  # of a core, over a second
 P99_TARGET_MS = 100.0
 LARGE_RATIO_TARGET = 2.0
 
@@ -87,6 +91,8 @@ class EventsRun:
     unread_wrong_list: int = 0
     unread_examples: list[str] = field(default_factory=list)
     frame: str = ""
+    open_seconds: float = math.nan
+    settle_seconds: float = math.nan
 
 
 class Chat:
@@ -100,10 +106,13 @@ class Chat:
 
     def post(self, document: str, variables: dict[str, Any], token: str | None = None) -> Any:
         headers = {"Authorization": f"Bearer {token}"} if token else None
-        answer = self.client.post(
-            self.url, json={"query": document, "variables": variables}, headers=headers
-        )
-        body = answer.json()
+        try:
+            answer = self.client.post(
+                self.url, json={"query": document, "variables": variables}, headers=headers
+            )
+            body = answer.json()
+        except (httpx.HTTPError, ValueError) as error:
+            raise RuntimeError(f"{type(error).__name__}: {error}") from error
         if body.get("errors"):
             raise RuntimeError(f"GraphQL errors: {str(body['errors'])[:300]}")
         return body["data"]
@@ -131,6 +140,18 @@ class Chat:
 
     def unread_after(self, marker: int) -> int:
         return sum(1 for message_id in self.sent_ids if message_id > marker)
+
+
+def _wait_until_quiet(servers: list[Proc], timeout: float) -> float:
+    """Seconds until every server uses under QUIET_CPU of a core over a second."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        before = [server.cpu_seconds() for server in servers]
+        time.sleep(1.0)
+        used = [server.cpu_seconds() - b for server, b in zip(servers, before, strict=True)]
+        if max(used) < QUIET_CPU:
+            break
+    return time.monotonic() - started
 
 
 def _send_surely(chat: Chat, text: str, tries: int = 3) -> None:
@@ -212,9 +233,22 @@ def _run_ours(
     run.readers = count if readers else 0
     send: Callable[[str], object] = chat.send
     ports = _service_ports(stack)
+    budget = OPEN_BUDGET_SECONDS + count * OPEN_SECONDS_PER_SUBSCRIBER
+    for spec in specs:
+        spec.open_budget_seconds = budget
     with fanout.client_group(specs) as group:
-        connected = group.start(fanout.READY_TIMEOUT)
-        time.sleep(fanout.SETTLE_SECONDS)
+        opening = time.monotonic()
+        connected = group.start(budget + 60)
+        run.open_seconds = time.monotonic() - opening
+        # Each viewer's arrival is announced to the members online (PresenceChanged): let the
+        # gateways finish delivering those before the measured phases.
+        gateways = [stack.procs["gateway0"], stack.procs["gateway1"]]
+        run.settle_seconds = _wait_until_quiet(gateways, budget)
+        print(
+            f"  opened {connected} in {run.open_seconds:.0f} s, gateways quiet "
+            f"{run.settle_seconds:.0f} s later",
+            flush=True,
+        )
         _send_surely(chat, encode_text(0))
         warmed = group.warm(fanout.WARM_TIMEOUT * max(1, count // 1000))
         print(f"  {connected} subscribed, {warmed} received the warm-up message", flush=True)
@@ -466,6 +500,24 @@ def _figures(scenario: ScenarioResult, ours: EventsRun, base: fanout.FanoutRun) 
         )
     )
     scenario.add(Figure("frame size", len(ours.frame.encode()), "bytes", note="one MessageAdded"))
+    scenario.add(
+        Figure(
+            "subscriptions opened in",
+            ours.open_seconds,
+            "s",
+            higher_is_better=False,
+            note="connect, connection_init, subscribe (with catch-up) for all",
+        )
+    )
+    scenario.add(
+        Figure(
+            "gateways busy after opening",
+            ours.settle_seconds,
+            "s",
+            higher_is_better=False,
+            note="until both gateways use under 10% of a core (presence announcements)",
+        )
+    )
     scenario.settings["window_calls"] = ours.window_calls
     scenario.settings["calls_per_send"] = ours.calls_per_send
     scenario.settings["calls_per_mark"] = ours.calls_per_mark
