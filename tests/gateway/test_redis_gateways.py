@@ -9,6 +9,7 @@ import sys
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager, suppress
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -80,13 +81,27 @@ async def wait_ready(url: str) -> None:
             await asyncio.sleep(0.1)
 
 
-async def test_subscriber_on_one_gateway_gets_message_sent_through_another(
-    settings: Settings, private_redis: PrivateRedis, processes: Processes
-) -> None:
+@dataclass
+class Topology:
+    """Where the processes of one multi-process test listen."""
+
+    auth_url: str
+    chat_url: str
+    gateway_urls: list[str]
+
+    def ws_url(self, index: int) -> str:
+        return self.gateway_urls[index].replace("http://", "ws://") + GRAPHQL
+
+
+async def start_topology(
+    settings: Settings, redis: PrivateRedis, processes: Processes, gateways: int = 2
+) -> Topology:
+    """auth, chat and `gateways` gateways, each its own process, on the test's database and
+    `redis`; returns once every one answers /readyz."""
     assert settings.database_url
     env = {
         "DATABASE_URL": settings.database_url,
-        "REDIS_URL": private_redis.url,
+        "REDIS_URL": redis.url,
         "JWT_SECRET": TEST_JWT_SECRET,
         "MYCHAT_HOST": "127.0.0.1",
         "MYCHAT_LOG_LEVEL": "warning",
@@ -94,17 +109,22 @@ async def test_subscriber_on_one_gateway_gets_message_sent_through_another(
     auth_url = processes.serve("auth", free_port(), env)
     chat_url = processes.serve("chat", free_port(), env)
     gateway_env = {**env, "MYCHAT_AUTH_URL": auth_url, "MYCHAT_CHAT_URL": chat_url}
-    first_port, second_port = free_port(), free_port()
-    first = processes.serve("gateway", first_port, gateway_env)
-    second = processes.serve("gateway", second_port, gateway_env)
-    await asyncio.gather(*(wait_ready(url) for url in (auth_url, chat_url, first, second)))
+    gateway_urls = [processes.serve("gateway", free_port(), gateway_env) for _ in range(gateways)]
+    await asyncio.gather(*(wait_ready(url) for url in (auth_url, chat_url, *gateway_urls)))
+    return Topology(auth_url, chat_url, gateway_urls)
 
+
+async def test_subscriber_on_one_gateway_gets_message_sent_through_another(
+    settings: Settings, private_redis: PrivateRedis, processes: Processes
+) -> None:
+    topology = await start_topology(settings, private_redis, processes)
+    second = topology.gateway_urls[1]
     async with httpx.AsyncClient(base_url=second, timeout=10) as client:
         via_second = Gateway(client, Counter(), Counter(), settings)
         alice = await via_second.register("Alice")
         bob = await via_second.register("Bob")
         chat_id = await via_second.create_chat(alice, "Across", bob)
-        async with graphql_socket(f"ws://127.0.0.1:{first_port}{GRAPHQL}", token=bob.token) as ws:
+        async with graphql_socket(topology.ws_url(0), token=bob.token) as ws:
             op = await ws.subscribe(MESSAGE_ADDED, {"chatId": chat_id})
             await settle()
             await via_second.send(alice, chat_id, "through gateway 2")
