@@ -137,9 +137,7 @@ async def test_a_deleted_account_leaves_its_chats_through_the_broker(
 ) -> None:
     topology = await start_topology(settings, private_redis, processes, gateways=1)
     async with gateway_clients(topology, settings) as (gw,):
-        alice = await gw.register("Alice")
-        bob = await gw.register("Bob")
-        chat_id = await gw.create_chat(alice, "Room", bob)
+        alice, bob, chat_id = await gw.alice_and_bob_in_a_room()
         await gw.send(alice, chat_id, "bye")
         deleted = await gw.data(DELETE_ACCOUNT, {"password": PASSWORD}, alice.token)
         assert deleted["deleteAccount"]["__typename"] == "AccountDeleted"

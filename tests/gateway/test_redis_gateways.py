@@ -150,9 +150,7 @@ async def test_messages_sent_while_redis_is_down_arrive_after_resync(
             httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://t") as client,
         ):
             gw = Gateway(client, Counter(), Counter(), settings)
-            alice = await gw.register("Alice")
-            bob = await gw.register("Bob")
-            chat_id = await gw.create_chat(alice, "Room", bob)
+            alice, bob, chat_id = await gw.alice_and_bob_in_a_room()
             received: list[str] = []
             # Bob's subscription stream, driven directly to control the Redis restart.
             bob_context = Context(app.state.gateway, "test")

@@ -164,12 +164,7 @@ async def test_messages_sent_while_the_socket_was_cut_arrive_once(
 ) -> None:
     alice = await browsers.new_page()
     bob = await browsers.new_page()
-    alice_nick, bob_nick = unique("Alice"), unique("Bob")
-    await ui.register(alice, own_server.base_url, alice_nick)
-    await ui.register(bob, own_server.base_url, bob_nick)
-    await ui.create_chat(alice, "Reconnect")
-    await ui.add_member(alice, bob_nick)
-    await ui.open_chat(bob, "Reconnect")
+    alice_nick, bob_nick = await ui.two_in_a_chat(alice, bob, own_server.base_url, "Reconnect")
     # Bob's resume cursor is a message he saw, or none at all (he resumes from the start).
     before = ["before the cut"] if message_before_cut else []
     for text in before:
