@@ -24,13 +24,13 @@ from gateway.ids import database_id
 from gateway.subscriptions import AddedToChat, MessageAdded, chat_event_stream, message_stream
 from mychat.broker.redis import RedisBroker
 from mychat.settings import Settings
-from tests.gateway.conftest import GRAPHQL, Gateway
+from tests.gateway.conftest import GRAPHQL, Gateway, User
 from tests.gateway.test_subscriptions import MESSAGE_ADDED, next_data, settle
 from tests.support.env import TEST_JWT_SECRET
 from tests.support.people import FAST_HASHES
 from tests.support.ports import free_port
 from tests.support.redis import PrivateRedis
-from tests.support.websocket import graphql_socket
+from tests.support.websocket import GraphQLSocket, graphql_socket
 
 pytestmark = pytest.mark.redis
 READY_TIMEOUT = 30.0
@@ -114,21 +114,41 @@ async def start_topology(
     return Topology(auth_url, chat_url, gateway_urls)
 
 
-async def test_subscriber_on_one_gateway_gets_message_sent_through_another(
-    settings: Settings, private_redis: PrivateRedis, processes: Processes
-) -> None:
-    topology = await start_topology(settings, private_redis, processes)
-    second = topology.gateway_urls[1]
-    async with httpx.AsyncClient(base_url=second, timeout=10) as client:
+@dataclass
+class AcrossGateways:
+    """Alice and Bob in the chat "Across", made through the second gateway; Bob's socket is open
+    on the first."""
+
+    via_second: Gateway
+    alice: User
+    bob: User
+    chat_id: str
+    bob_on_first: GraphQLSocket
+
+
+@asynccontextmanager
+async def across_gateways(
+    settings: Settings, redis: PrivateRedis, processes: Processes
+) -> AsyncIterator[AcrossGateways]:
+    topology = await start_topology(settings, redis, processes)
+    async with httpx.AsyncClient(base_url=topology.gateway_urls[1], timeout=10) as client:
         via_second = Gateway(client, Counter(), Counter(), settings)
         alice = await via_second.register("Alice")
         bob = await via_second.register("Bob")
         chat_id = await via_second.create_chat(alice, "Across", bob)
         async with graphql_socket(topology.ws_url(0), token=bob.token) as ws:
-            op = await ws.subscribe(MESSAGE_ADDED, {"chatId": chat_id})
-            await settle()
-            await via_second.send(alice, chat_id, "through gateway 2")
-            payload = await next_data(ws, op)
+            yield AcrossGateways(via_second, alice, bob, chat_id, ws)
+
+
+async def test_subscriber_on_one_gateway_gets_message_sent_through_another(
+    settings: Settings, private_redis: PrivateRedis, processes: Processes
+) -> None:
+    async with across_gateways(settings, private_redis, processes) as across:
+        ws = across.bob_on_first
+        op = await ws.subscribe(MESSAGE_ADDED, {"chatId": across.chat_id})
+        await settle()
+        await across.via_second.send(across.alice, across.chat_id, "through gateway 2")
+        payload = await next_data(ws, op)
     assert payload["data"]["messageAdded"]["text"] == "through gateway 2"
 
 
