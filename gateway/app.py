@@ -119,6 +119,12 @@ def create_app(
                     "GraphQL subscriptions running now",
                     resources.limits.active_subscriptions,
                 )
+                metrics.count_by_label_from(
+                    "mychat_graphql_limit_refusals",
+                    "GraphQL operations and WebSockets a gateway limit refused, by error code",
+                    "code",
+                    lambda: resources.limits.refusals,
+                )
             stack.enter_context(serve_metrics(metrics, settings))
             yield
             # Let requests of cancelled subscriptions finish before the clients close.
