@@ -126,11 +126,11 @@ class AcrossGateways:
     bob_on_first: GraphQLSocket
 
 
-@asynccontextmanager
-async def across_gateways(
-    settings: Settings, redis: PrivateRedis, processes: Processes
+@pytest.fixture
+async def across(
+    settings: Settings, private_redis: PrivateRedis, processes: Processes
 ) -> AsyncIterator[AcrossGateways]:
-    topology = await start_topology(settings, redis, processes)
+    topology = await start_topology(settings, private_redis, processes)
     async with httpx.AsyncClient(base_url=topology.gateway_urls[1], timeout=10) as client:
         via_second = Gateway(client, Counter(), Counter(), settings)
         alice = await via_second.register("Alice")
@@ -141,14 +141,13 @@ async def across_gateways(
 
 
 async def test_subscriber_on_one_gateway_gets_message_sent_through_another(
-    settings: Settings, private_redis: PrivateRedis, processes: Processes
+    across: AcrossGateways,
 ) -> None:
-    async with across_gateways(settings, private_redis, processes) as across:
-        ws = across.bob_on_first
-        op = await ws.subscribe(MESSAGE_ADDED, {"chatId": across.chat_id})
-        await settle()
-        await across.via_second.send(across.alice, across.chat_id, "through gateway 2")
-        payload = await next_data(ws, op)
+    ws = across.bob_on_first
+    op = await ws.subscribe(MESSAGE_ADDED, {"chatId": across.chat_id})
+    await settle()
+    await across.via_second.send(across.alice, across.chat_id, "through gateway 2")
+    payload = await next_data(ws, op)
     assert payload["data"]["messageAdded"]["text"] == "through gateway 2"
 
 
