@@ -6,7 +6,8 @@ web/src/operations.js as Apollo Client sends it (bench.web_operations.sent), wit
 newest message as the web app's feed does. The sender sends with the web app's SEND_MESSAGE.
 In `events` every viewer also has the chat open and marks it read as the web app does
 (MARK_READ, at most once every 2 s: bench.viewer), so read markers and their read receipts
-(MessagesRead to every member, `signals: true`) are part of the load.
+(MessagesRead to the reader and the senders of what it read, `signals: true`) are part of the
+load.
 
 Phases as in bench.fanout (message 0 once all subscribed, paced, burst), then: viewers stop
 marking, 2.5 s for the server's coalesced markers to land, a final message, and checks:

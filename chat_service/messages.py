@@ -212,13 +212,43 @@ async def do_mark_read(work: UnitOfWork, chat_id: int, user_id: int, message_id:
             )
             .values(last_read_message_id=target)
         )
-        # Read receipts: the other members (and the reader's other tabs) see it live.
+        recipients = await receipt_recipients(
+            work.connection, chat_id, user_id, access.last_read_message_id, target
+        )
         user = {"id": user_id, "nickname": access.nickname}
         work.emit(
             Event(
                 EventKind.MESSAGES_READ,
                 chat_id,
                 {"user": user, "last_read_message_id": target},
+                recipients=recipients,
             )
         )
     return max(target, access.last_read_message_id)
+
+
+# Members who sent a message the marker moved past. System lines count: the web app's
+# "Seen by" sits under the viewer's newest line of the chat with them as sender, which may be
+# one (web/src/views/chatSignals.js). Only current members: a removed sender learns nothing.
+_COVERED_SENDERS = (
+    select(_m.sender_id)
+    .distinct()
+    .join(chat_members, and_(_cm.chat_id == _m.chat_id, _cm.user_id == _m.sender_id))
+    .where(
+        _m.chat_id == bindparam("chat_id"),
+        _m.id > bindparam("previous"),
+        _m.id <= bindparam("target"),
+    )
+)
+
+
+async def receipt_recipients(
+    connection: AsyncConnection, chat_id: int, reader_id: int, previous: int, target: int
+) -> frozenset[int]:
+    """Who needs to learn that the reader's marker moved from `previous` to `target`: the
+    reader (their other devices clear the chat's unread count) and the members who sent a
+    message in between (their "Seen by" line). Nobody else's view depends on it, so a chat's
+    other members are not told: with every member reading, telling all would be O(members²)."""
+    params = {"chat_id": chat_id, "previous": previous, "target": target}
+    senders = await connection.scalars(_COVERED_SENDERS, params)
+    return frozenset({reader_id, *senders})

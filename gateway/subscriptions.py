@@ -114,7 +114,11 @@ class Typing:
     typing: bool
 
 
-@strawberry.type(description="A member has read the chat up to `readUpTo` (read receipts).")
+@strawberry.type(
+    description="A member has read the chat up to `readUpTo` (read receipts). Sent to that"
+    " member's own subscriptions and to the members who wrote a message it moved past (their"
+    " receipts changed), not to every member."
+)
 class MessagesRead:
     chat_id: strawberry.ID
     user: User

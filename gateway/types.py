@@ -101,7 +101,7 @@ class Member:
     read_up_to: int = strawberry.field(
         default=0,
         description="databaseId of the last message this member has read (0: none): read"
-        " receipts. Live through chatEvents' MessagesRead.",
+        " receipts. Live through chatEvents' MessagesRead when it moves past a message of yours.",
     )
     user_db_id: strawberry.Private[int] = 0
 

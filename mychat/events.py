@@ -60,7 +60,8 @@ class Event:
     - presence_changed (chat_id 0): {"user": {id, nickname}, "online": bool, "last_seen_at":
       str | None, "chat_ids": [int, ...]} (the chats whose members may learn it)
     - typing: {"user": {id, nickname}, "typing": bool}
-    - messages_read: {"user": {id, nickname}, "last_read_message_id": int}
+    - messages_read: {"user": {id, nickname}, "last_read_message_id": int} (recipients: the
+      reader and the members who sent a message the marker moved past, not all members)
     - sessions_revoked (chat_id 0): {"user_id": int, "sessions": {session id: expiry, Unix s}}
     - account_deleted (chat_id 0): {"user_id": int}
 
@@ -69,7 +70,7 @@ class Event:
     before it is), as Zulip's `send_event_on_commit(realm, event, users)`; a gateway delivers
     the event to them only. Who left or was removed is a recipient of that event (it tells them
     they are out). Set by chat_service for every event of a chat it commits (unit_of_work,
-    sending); None where the event is not addressed by membership (presence, accounts, typing).
+    sending; messages_read names its own, see above); None where the event is not addressed by membership (presence, accounts, typing).
     """
 
     kind: EventKind

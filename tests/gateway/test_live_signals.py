@@ -139,6 +139,35 @@ async def test_read_receipts_are_live_and_in_members(live: LiveServer) -> None:
     assert (await members(gw, alice, chat_id))["Bob"]["readUpTo"] == message["databaseId"]
 
 
+async def test_read_receipts_go_to_the_reader_and_whose_messages_they_read(
+    live: LiveServer,
+) -> None:
+    gw = live.gateway
+    alice, bob, carol = [await gw.register(name) for name in ("Alice", "Bob", "Carol")]
+    chat_id = await gw.create_chat(alice, "Room", bob, carol)
+    # Bob reads past the "joined" lines first (a line's sender is told too), then waits out
+    # the 2 s between writes of his marker.
+    first = await gw.send(alice, chat_id, "first")
+    await gw.data(MARK_READ, {"chatId": chat_id, "messageId": first["id"]}, bob.token)
+    await asyncio.sleep(2.1)
+    message = await gw.send(alice, chat_id, "and this?")
+    async with (
+        graphql_socket(live.ws_url, token=alice.token) as alice_ws,
+        graphql_socket(live.ws_url, token=carol.token) as carol_ws,
+        graphql_socket(live.ws_url, token=bob.token) as bob_other_device,
+    ):
+        async with live.subscribing(3):
+            for ws in (alice_ws, carol_ws, bob_other_device):
+                await ws.subscribe(SIGNALS)
+        variables = {"chatId": chat_id, "messageId": message["id"]}
+        await gw.data(MARK_READ, variables, bob.token)
+        for ws in (alice_ws, bob_other_device):  # her message; his own marker
+            read = await event_of(ws, "MessagesRead")
+            assert (read["user"], read["readUpTo"]) == ({"nickname": "Bob"}, message["databaseId"])
+        await nothing_of(carol_ws, "MessagesRead")  # nothing of hers was read
+    assert (await members(gw, carol, chat_id))["Bob"]["readUpTo"] == message["databaseId"]
+
+
 async def test_presence_is_live_with_last_seen_and_private(live: LiveServer) -> None:
     gw = live.gateway
     alice, bob, carol = [await gw.register(name) for name in ("Alice", "Bob", "Carol")]
