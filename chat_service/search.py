@@ -11,9 +11,10 @@ every matching row, whatever else the statement asks (bench/PROFILE.md, "Search"
 of 1,000,000 messages took 4-15 s). Asked only for the tags of the caller's chats, the index
 returns the matches in those chats and nothing else; the rows it reads are clustered by chat.
 So the cost grows with the matches in the caller's chats (and ~0.1 ms per chat and word for
-the lookups), not with the table.
+the lookups), not with the table. A word common in those chats is not even asked of the index:
+each chat's newest messages hold the page (chat_service.search_window).
 
-Membership is in the statement too (a join on the caller's `chat_members` rows), so a chat left
+Membership is in every statement too (a join on the caller's `chat_members` rows), so a chat left
 between reading the list of chats and searching is not searched. Pages go back by message id
 (`before`), as history does.
 """
