@@ -11,10 +11,9 @@ every matching row, whatever else the statement asks (bench/PROFILE.md, "Search"
 of 1,000,000 messages took 4-15 s). Asked only for the tags of the caller's chats, the index
 returns the matches in those chats and nothing else; the rows it reads are clustered by chat.
 So the cost grows with the matches in the caller's chats (and ~0.1 ms per chat and word for
-the lookups), not with the table. A word common in those chats is not even asked of the index:
-each chat's newest messages hold the page (chat_service.search_window).
+the lookups), not with the table.
 
-Membership is in every statement too (a join on the caller's `chat_members` rows), so a chat left
+Membership is in the statement too (a join on the caller's `chat_members` rows), so a chat left
 between reading the list of chats and searching is not searched. Pages go back by message id
 (`before`), as history does.
 """
@@ -31,7 +30,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from chat_service.access import check_access
 from chat_service.messages import MESSAGE_COLUMNS, message_from_row
 from chat_service.replies import attach_quotes
-from chat_service.search_window import newest_matches
 from chat_service.views import MessageView
 from mychat.http import ApiError
 from mychat.search_words import chat_word, folded_words
@@ -130,9 +128,6 @@ async def _chats_newest_first(
     return sorted(found, key=lambda chat: (-chat[1], chat[0]))
 
 
-_BY_IDS = select(*MESSAGE_COLUMNS).where(_m.id.in_(bindparam("ids", expanding=True)))
-
-
 def _page_statement(mysql: bool, first: int, before: int | None) -> Select[Any]:
     # Sorted and cut on message_search alone, then the page's messages are read: a derived
     # table with a LIMIT is not merged into the outer statement.
@@ -153,7 +148,6 @@ async def search_messages(
     before: int | None = None,
     chat_id: int | None = None,
     chats_per_statement: int = CHATS_PER_STATEMENT,
-    scan_newest: bool = True,
 ) -> tuple[list[MessageView], bool, list[str]]:
     """A page of the caller's messages matching every word, newest first; whether there are
     more; the words searched for (for marking them). chat_id narrows to one chat (404/403 as
@@ -162,30 +156,21 @@ async def search_messages(
     The chats are searched `chats_per_statement` at a time, newest activity first; the walk
     stops once the page is full and all of it is newer than every message of the chats left
     (their newest ids, `chats.last_message_id`): a common word in a member of many chats is
-    found in the first statement. In each group the newest messages are tried first
-    (chat_service.search_window, `scan_newest`); the index is asked when they fall short."""
+    found in the first statement."""
     mysql = connection.dialect.name == "mysql"
     terms = search_terms(query)
     chats = await _chats_newest_first(connection, user_id, chat_id)
     words = folded_words(" ".join(terms))  # as message_search stores them
     statement = _page_statement(mysql, first, before)
-    rows: list[Row[*tuple[Any, ...]]] = []
+    rows: list[Row[Any]] = []
     for start in range(0, len(chats) if words else 0, chats_per_statement):
         group = chats[start : start + chats_per_statement]
         if len(rows) > first and rows[-1].id > group[0][1]:
             break
         ids = [chat for chat, _newest in group]
-        newest = None
-        if scan_newest:
-            newest = await newest_matches(
-                connection, user_id, ids, words, limit=first + 1, before=before
-            )
-        if newest is not None:
-            rows += (await connection.execute(_BY_IDS, {"ids": newest})).all()
-        else:
-            text_query = mysql_boolean_query(ids, words) if mysql else fts5_query(ids, words)
-            params = {"user_id": user_id, "query": text_query}
-            rows += (await connection.execute(statement, params)).all()
+        text_query = mysql_boolean_query(ids, words) if mysql else fts5_query(ids, words)
+        params = {"user_id": user_id, "query": text_query}
+        rows += (await connection.execute(statement, params)).all()
         rows = sorted(rows, key=lambda row: row.id, reverse=True)[: first + 1]
     found = await attach_quotes(connection, [message_from_row(row) for row in rows[:first]])
     return found, len(rows) > first, terms

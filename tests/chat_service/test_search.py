@@ -3,7 +3,6 @@ first, pages, and the refusals."""
 
 from __future__ import annotations
 
-import random
 from typing import Any
 
 from sqlalchemy import event, func, insert, inspect, select, text
@@ -158,79 +157,25 @@ async def test_many_chats_are_searched_a_few_at_a_time_newest_activity_first(
         if "MATCH" in args[2]:
             statements.append(args[2])
 
-    async def page(
-        first: int, per: int, before: int | None = None, scan_newest: bool = True
-    ) -> tuple[list[str], bool]:
+    async def page(first: int, per: int, before: int | None = None) -> tuple[list[str], bool]:
         async with harness.autocommit_engine.connect() as connection:
             found, more, _ = await search_messages(
-                connection,
-                alice.id,
-                "alpha",
-                first=first,
-                before=before,
-                chats_per_statement=per,
-                scan_newest=scan_newest,
+                connection, alice.id, "alpha", first=first, before=before, chats_per_statement=per
             )
         return [m.text for m in found], more
 
     engine = harness.autocommit_engine.sync_engine
     event.listen(engine, "before_cursor_execute", seen)
     try:
-        for per, scan in ((1, True), (1, False), (2, True), (2, False), (50, False)):
-            assert await page(2, per, scan_newest=scan) == (["alpha 5", "alpha 4"], True)
-            assert await page(2, per, before=sent["alpha 4"], scan_newest=scan) == (
-                ["alpha 2", "alpha 1"],
-                False,
-            )
-            assert await page(10, per, scan_newest=scan) == (
-                ["alpha 5", "alpha 4", "alpha 2", "alpha 1"],
-                False,
-            )
+        for per in (1, 2, 50):
+            assert await page(2, per) == (["alpha 5", "alpha 4"], True)
+            assert await page(2, per, before=sent["alpha 4"]) == (["alpha 2", "alpha 1"], False)
+            assert await page(10, per) == (["alpha 5", "alpha 4", "alpha 2", "alpha 1"], False)
         statements.clear()
-        assert await page(1, 1, scan_newest=False) == (["alpha 5"], True)
+        assert await page(1, 1) == (["alpha 5"], True)
         assert len(statements) == 3  # c2, c1, c4; not c3 (newest id older than "alpha 4")
     finally:
         event.remove(engine, "before_cursor_execute", seen)
-
-
-async def test_the_newest_messages_first_finds_what_the_index_finds(
-    harness: ChatHarness, alice: Person, bob: Person
-) -> None:
-    """Pages found from each chat's newest messages (chat_service.search_window) are the
-    pages the index finds, for common, rare and two-word queries, page after page."""
-    busy, quiet = [await harness.create_chat(alice, name, bob) for name in ("Busy", "Quiet")]
-    await harness.send(alice, quiet, "target one")
-    await harness.send(alice, quiet, "target two")
-    await harness.send(alice, busy, "target three")  # newer than both, but third in its chat
-    await harness.send(alice, busy, "chatter")
-    await harness.send(alice, busy, "chatter")
-    async with harness.autocommit_engine.connect() as connection:
-        found, more, _ = await search_messages(connection, bob.id, "target", first=1)
-    assert ([m.text for m in found], more) == (["target three"], True)
-
-    rng = random.Random(7)
-    vocabulary = ["apple", "apricot", "banana", "cherry", "damson", "elder", "fig"]
-    weights = [30, 10, 8, 4, 2, 1, 1]
-    chats = [await harness.create_chat(alice, f"Chat {n}", bob) for n in range(4)]
-    for _ in range(90):
-        words = rng.choices(vocabulary, weights, k=rng.randint(1, 4))
-        await harness.send(rng.choice((alice, bob)), rng.choice(chats), " ".join(words))
-
-    async def walk(query: str, first: int, scan_newest: bool) -> list[list[int]]:
-        pages, before = [], None
-        async with harness.autocommit_engine.connect() as connection:
-            while True:
-                found, more, _ = await search_messages(
-                    connection, bob.id, query, first=first, before=before, scan_newest=scan_newest
-                )
-                pages.append([m.id for m in found])
-                if not more:
-                    return pages
-                before = found[-1].id
-
-    for query in ("apple", "ap", "banana apple", "cherry", "fig elder", "zzz"):
-        for first in (1, 3, 20):
-            assert await walk(query, first, True) == await walk(query, first, False), (query, first)
 
 
 THEIRS = 30
