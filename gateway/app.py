@@ -119,6 +119,17 @@ def create_app(
                     "GraphQL subscriptions running now",
                     resources.limits.active_subscriptions,
                 )
+                stats = resources.shared_events.stats
+                metrics.count_from(
+                    "mychat_event_executions",
+                    "Subscription events executed (once per template, or per subscriber)",
+                    lambda: stats.executions,
+                )
+                metrics.count_from(
+                    "mychat_event_renders",
+                    "Subscription results filled in from a shared execution, one per viewer",
+                    lambda: stats.renders,
+                )
             stack.enter_context(serve_metrics(metrics, settings))
             yield
             # Let requests of cancelled subscriptions finish before the clients close.

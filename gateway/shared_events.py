@@ -101,7 +101,7 @@ class RecentByIdentity(Generic[Value]):
 
 
 class ViewerChat(Protocol):
-    def shared_part(self) -> Hashable: ...
+    def shared_part(self) -> Hashable | None: ...
 
 
 class ViewerEvent:
@@ -110,8 +110,9 @@ class ViewerEvent:
     executed once per event and document, per-viewer leaves filled in per viewer
     (gateway/viewer_slots.py). No annotations here: Strawberry would take them for fields."""
 
-    def shared_key(self) -> tuple[object, Hashable]:
-        """The shared message (identifying the event) and the chat's shared part."""
+    def shared_key(self) -> tuple[object, Hashable | None]:
+        """The shared message (identifying the event) and the chat's shared part (None: this
+        viewer's event cannot use a template)."""
         chat: ViewerChat = getattr(self, "chat")  # noqa: B009 (the subclass's field)
         return getattr(self, "message"), chat.shared_part()  # noqa: B009
 
@@ -139,8 +140,10 @@ class SharedEvents:
         self._results: RecentByIdentity[dict[tuple[int, str | None], tuple[object, Shared]]] = (
             RecentByIdentity(RECENT_EVENTS)
         )
-        # (id(operation), runtime type name) -> (operation, shareable?).
-        self._shareable: OrderedDict[tuple[int, str], tuple[object, bool]] = OrderedDict()
+        # (id(operation), runtime type name, fields allowed besides) -> (operation, verdict).
+        self._shareable: OrderedDict[
+            tuple[int, str, frozenset[tuple[str, str]]], tuple[object, bool]
+        ] = OrderedDict()
 
     def object_for(self, what: str, payload: object, build: Callable[[], Built]) -> Built:
         """The object built from `payload` for `what`, built once per event and process."""
@@ -150,14 +153,19 @@ class SharedEvents:
         # One builder per `what`, so the memo holds only what `build` returns.
         return cast(Built, memo.get_or_build(payload, build))
 
-    def shareable(self, executor: Executor[Any], payload: object) -> bool:
-        """Whether the selection reads only plain fields of the payload (for a ViewerEvent:
-        plain fields, per-viewer leaves and resolvers alike for all its viewers)."""
+    def shareable(
+        self,
+        executor: Executor[Any],
+        payload: object,
+        besides: frozenset[tuple[str, str]] = frozenset(),
+    ) -> bool:
+        """Whether the selection reads only plain fields of the payload, and the fields
+        `besides` (type name, field name; TEMPLATE_FIELDS for a template)."""
         payload_type = _runtime_type(executor.schema, payload)
         if payload_type is None:
             return False
         operation = executor.operation
-        key = (id(operation), payload_type.name)
+        key = (id(operation), payload_type.name, besides)
         known = self._shareable.get(key)
         if known is not None and known[0] is operation:
             return known[1]
@@ -166,7 +174,7 @@ class SharedEvents:
             executor.fragment_definitions,
             operation,
             payload_type,
-            TEMPLATE_FIELDS if isinstance(payload, ViewerEvent) else frozenset(),
+            besides,
         )
         self._shareable[key] = (operation, verdict)
         while len(self._shareable) > KNOWN_SELECTIONS:
@@ -240,7 +248,11 @@ class SharedEventExecutor(StrawberryGraphQLCoreExecutionContext):
         shared = getattr(self.context_value, "shared_events", None)
         user = None
         if isinstance(shared, SharedEvents):
-            if isinstance(payload, ViewerEvent) and shared.shareable(self, payload):
+            if (
+                isinstance(payload, ViewerEvent)
+                and payload.shared_key()[1] is not None
+                and shared.shareable(self, payload, TEMPLATE_FIELDS)
+            ):
                 return self.rendered(shared, payload)
             if not shared.shareable(self, payload):
                 user = per_user_key(self)
@@ -303,6 +315,9 @@ class SharedEventExecutor(StrawberryGraphQLCoreExecutionContext):
         `operation_extensions`); tests/gateway/test_shared_events.py fails if the constructor
         gains or loses one.
         """
+        shared = getattr(self.context_value, "shared_events", None)
+        if isinstance(shared, SharedEvents):
+            shared.stats.executions += 1  # each per-event executor runs once
         return type(self)(
             schema=self.schema,
             fragment_definitions=self.fragment_definitions,
@@ -325,9 +340,6 @@ class SharedEventExecutor(StrawberryGraphQLCoreExecutionContext):
         )
 
     def execute_operation(self, serially: bool | None = None) -> AwaitableOrValue[Any]:
-        stats = getattr(getattr(self.context_value, "shared_events", None), "stats", None)
-        if isinstance(stats, EventStats):
-            stats.executions += 1
         result = super().execute_operation(serially)
         if self.shared is None:
             return result

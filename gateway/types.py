@@ -334,9 +334,12 @@ class Chat(Node):
             unread_count=data.get("unread_count") or 0,  # None: fetched without it
         )
 
-    def shared_part(self) -> Hashable:
+    def shared_part(self) -> Hashable | None:
         """All but the per-viewer leaves (gateway/viewer_slots.py): what viewers sharing one
-        execution of an event must agree on (a direct chat's name and other person differ)."""
+        execution of an event must agree on (a direct chat's name and other person differ).
+        None while the last message is not known: its resolver would call a service."""
+        if not self.last_message_known:
+            return None
         direct = self.direct_with
         return (
             self.database_id,
@@ -346,7 +349,6 @@ class Chat(Node):
             self.is_direct,
             None if direct is None else direct.id,
             Same(self.known_last_message),
-            self.last_message_known,
         )
 
     @strawberry.field
