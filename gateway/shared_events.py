@@ -106,15 +106,12 @@ class ViewerChat(Protocol):
 
 class ViewerEvent:
     """A mixin for event types whose `message` is one object for all viewers of the event
-    (see `SharedEvents.object_for`) and whose `chat` (a ViewerChat) is each viewer's own:
-    executed once per event and document, per-viewer leaves filled in per viewer
-    (gateway/viewer_slots.py). No annotations here: Strawberry would take them for fields."""
+    (see `SharedEvents.object_for`) and whose `chat` is each viewer's own: executed once per
+    event, document and shared part of the chat, per-viewer leaves filled in per viewer
+    (gateway/viewer_slots.py)."""
 
-    def shared_key(self) -> tuple[object, Hashable | None]:
-        """The shared message (identifying the event) and the chat's shared part (None: this
-        viewer's event cannot use a template)."""
-        chat: ViewerChat = getattr(self, "chat")  # noqa: B009 (the subclass's field)
-        return getattr(self, "message"), chat.shared_part()  # noqa: B009
+    message: object
+    chat: ViewerChat
 
 
 @dataclass
@@ -202,10 +199,12 @@ class SharedEvents:
             results = self._results.put(payload, {})
         results[(id(executor.operation), user)] = (executor.operation, result)
 
-    def template_for(self, executor: Executor[Any], event: ViewerEvent) -> SharedTemplate | bool:
-        """The template another viewer made for this event and document; False if none yet."""
-        message, chat = event.shared_key()
-        templates = self._templates.get(message)
+    def template_for(
+        self, executor: Executor[Any], event: ViewerEvent, chat: Hashable
+    ) -> SharedTemplate | bool:
+        """The template another viewer made for this event, document and shared part of the
+        chat; False if none was made yet."""
+        templates = self._templates.get(event.message)
         if templates is None:
             return False
         hit = templates.get((id(executor.operation), chat))
@@ -214,13 +213,12 @@ class SharedEvents:
         return hit[1]
 
     def remember_template(
-        self, executor: Executor[Any], event: ViewerEvent, template: SharedTemplate
+        self, executor: Executor[Any], event: ViewerEvent, chat: Hashable, made: SharedTemplate
     ) -> None:
-        message, chat = event.shared_key()
-        templates = self._templates.get(message)
+        templates = self._templates.get(event.message)
         if templates is None:
-            templates = self._templates.put(message, {})
-        templates[(id(executor.operation), chat)] = (executor.operation, template)
+            templates = self._templates.put(event.message, {})
+        templates[(id(executor.operation), chat)] = (executor.operation, made)
 
 
 def per_user_key(executor: Executor[Any]) -> str | None:
@@ -248,12 +246,10 @@ class SharedEventExecutor(StrawberryGraphQLCoreExecutionContext):
         shared = getattr(self.context_value, "shared_events", None)
         user = None
         if isinstance(shared, SharedEvents):
-            if (
-                isinstance(payload, ViewerEvent)
-                and payload.shared_key()[1] is not None
-                and shared.shareable(self, payload, TEMPLATE_FIELDS)
-            ):
-                return self.rendered(shared, payload)
+            if isinstance(payload, ViewerEvent):
+                chat = payload.chat.shared_part()
+                if chat is not None and shared.shareable(self, payload, TEMPLATE_FIELDS):
+                    return self.rendered(shared, payload, chat)
             if not shared.shareable(self, payload):
                 user = per_user_key(self)
                 if user is None:
@@ -269,21 +265,20 @@ class SharedEventExecutor(StrawberryGraphQLCoreExecutionContext):
         executor.user = user
         return executor
 
-    def rendered(self, shared: SharedEvents, event: ViewerEvent) -> Executor[Any]:
+    def rendered(self, shared: SharedEvents, event: ViewerEvent, chat: Hashable) -> Executor[Any]:
         """A per-event executor giving this viewer's result from the event's template (made
         now by this viewer's executor if no other one has made it yet)."""
         viewer = getattr(self.context_value, "viewer", None)
-        view = ViewerView(getattr(viewer, "user_id", None), getattr(event, "chat"))  # noqa: B009
-        template = shared.template_for(self, event)
-        if template is False:
+        view = ViewerView(getattr(viewer, "user_id", None), event.chat)
+        template = shared.template_for(self, event, chat)
+        if isinstance(template, bool):  # none yet
             template = self.make_template(shared, event)
-            shared.remember_template(self, event, template)
-        assert not isinstance(template, bool)
+            shared.remember_template(self, event, chat, template)
         return _RenderedEvent(shared, template, view, partial(self.executor_for, event))
 
     def make_template(self, shared: SharedEvents, event: ViewerEvent) -> SharedTemplate:
         """Execute the event once with a middleware noting the per-viewer leaves."""
-        recorder = SlotRecorder(getattr(event, "chat"))  # noqa: B009
+        recorder = SlotRecorder(event.chat)
         before = self.middleware_manager.middlewares if self.middleware_manager else ()
         executor = self.executor_for(event, MiddlewareManager(*before, recorder))
         shared.stats.templates += 1
@@ -391,7 +386,9 @@ class _RenderedEvent(SharedEventExecutor):
     def execute_operation(self, serially: bool | None = None) -> AwaitableOrValue[Any]:
         template = self.template
         if isinstance(template, asyncio.Future):
-            return self._when_made(template)
+            if not template.done() or template.cancelled() or template.exception():
+                return self._when_made(template)
+            template = template.result()  # made already: no await (most viewers)
         return self._render(template)
 
     def _render(self, template: Template | None) -> AwaitableOrValue[Any]:
