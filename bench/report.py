@@ -123,13 +123,30 @@ def _number(value: float | None, unit: str) -> str:
     return f"{value:,.2f}" if abs(value) < 10 else f"{value:,.0f}"
 
 
+def _when(document: dict[str, Any]) -> str:
+    """When and at which commit: per group of scenarios when a run measured only some of them
+    (the others keep the figures of their last run)."""
+    runs: dict[tuple[str, str], list[str]] = {}
+    for name, scenario in document["scenarios"].items():
+        key = (
+            scenario.get("measured_at", document["generated_at"]),
+            scenario.get("commit", document["commit"]),
+        )
+        runs.setdefault(key, []).append(name)
+    if len(runs) <= 1:
+        return f"{document['generated_at']} at commit `{document['commit'][:12]}`"
+    return "; ".join(
+        f"{', '.join(names)}: {at} at commit `{commit[:12]}`"
+        for (at, commit), names in runs.items()
+    )
+
+
 def markdown_table(document: dict[str, Any]) -> str:
     m = document["machine"]
     lines = [
-        f"Measured {document['generated_at']} at commit `{document['commit'][:12]}` on "
-        f"{m['cores']} cores, Python {m['python']}. Ratio = ours / baseline, both measured "
-        "in the same run (for ms, KiB, CPU and lost lower is better). Load average of the "
-        "machine during each scenario is in latest.json (`load_average`).",
+        f"Measured {_when(document)} on {m['cores']} cores, Python {m['python']}. Ratio = ours /"
+        " baseline, both measured in the same run (for ms, KiB, CPU and lost lower is better)."
+        " Load average of the machine during each scenario is in latest.json (`load_average`).",
         "",
         "| Scenario | Figure | Ours | Baseline | Ratio | Unit | Target | Met |",
         "| --- | --- | ---: | ---: | ---: | --- | --- | --- |",

@@ -6,7 +6,7 @@ import base64
 import binascii
 from collections.abc import Collection, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import and_, bindparam, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from chat_service.access import CHAT_COLUMNS, ROLE_AT
 from chat_service.direct_chats import with_peers
 from chat_service.members import ROLE_MEMBER, ROLE_OWNER
-from chat_service.messages import get_messages_by_ids, unread_counts
+from chat_service.messages import get_messages_by_ids, unread_counts, unread_counts_with_newest
 from chat_service.unit_of_work import UnitOfWork
 from chat_service.users import get_acting_user, get_users_by_nicknames
 from chat_service.validation import check_trimmed_text
@@ -164,9 +164,19 @@ async def get_chats_by_ids(
     return await _chats(connection, user_id, ordered, with_unread=with_unread)
 
 
+class ChatState(NamedTuple):
+    """A chat as a live subscription starts from it (gateway/chat_state.py)."""
+
+    chat: Chat
+    last_message: MessageView | None
+    # The newest message id `chat.unread_count` took into account: at least the chat's
+    # `last_message_id`, more when a message committed between reading the row and counting.
+    counted_up_to: int
+
+
 async def get_chat_state(
     connection: AsyncConnection, user_id: int, chat_ids: Sequence[int] | None = None
-) -> list[tuple[Chat, MessageView | None]]:
+) -> list[ChatState]:
     """Each of the user's chats (or of the given ones the user is in) with its unread count and
     its newest message: what a live subscription starts from (gateway/chat_state.py)."""
     if chat_ids is None:
@@ -174,9 +184,19 @@ async def get_chat_state(
     else:
         params = {"user_id": user_id, "chat_ids": list(chat_ids)}
         rows = (await connection.execute(_BY_IDS, params)).all()
-    found = await _chats(connection, user_id, rows, with_unread=True)
+    # Counted after the rows were read (a chat's ids commit in order under its row lock).
+    unread = await unread_counts_with_newest(connection, user_id, [row[0] for row in rows])
+    found = [Chat.from_row(row, row[ROLE_AT], unread.get(row[0], (0, 0))[0]) for row in rows]
+    found = await with_peers(connection, user_id, found)
     last = await get_messages_by_ids(connection, [chat.last_message_id for chat in found])
-    return [(chat, last.get(chat.last_message_id or 0)) for chat in found]
+    return [
+        ChatState(
+            chat,
+            last.get(chat.last_message_id or 0),
+            max(chat.last_message_id or 0, unread.get(chat.id, (0, 0))[1]),
+        )
+        for chat in found
+    ]
 
 
 _CHAT_IDS = select(_cm.chat_id).where(_cm.user_id == bindparam("user_id")).order_by(_cm.chat_id)

@@ -5,7 +5,8 @@ the message with a locking read (the latest committed row, not the transaction's
 two edits, an edit and a delete, or a delete and a leave are serialised. Refusals: 404 unknown
 message (or one in a chat the caller cannot see), 403 not a member / not the author, 409 deleted
 already, 400 bad text. A delete erases the text ('') and keeps the row as a tombstone, so the
-history still reads and the words are gone from the database.
+history still reads and the words are gone from the database (and from `message_search`: an
+edit rewrites the message's search row, a delete removes it).
 """
 
 from __future__ import annotations
@@ -23,9 +24,10 @@ from chat_service.views import MessageView
 from mychat.db import utc_now
 from mychat.events import Event, EventKind
 from mychat.http import ApiError
-from mychat.tables import message_reactions, messages
+from mychat.search_words import indexed_words
+from mychat.tables import message_reactions, message_search, messages
 
-_m = messages.c
+_m, _s = messages.c, message_search.c
 
 _CHAT_OF = select(_m.chat_id).where(_m.id == bindparam("message_id"))
 _LOCKED = (
@@ -73,6 +75,11 @@ async def do_edit_message(
     await work.connection.execute(
         update(messages).where(_m.id == message_id).values(text=text, edited_at=utc_now())
     )
+    await work.connection.execute(
+        update(message_search)
+        .where(_s.chat_id == chat_id, _s.message_id == message_id)
+        .values(words=indexed_words(chat_id, text))
+    )
     return await _changed(work, EventKind.MESSAGE_EDITED, chat_id, message_id)
 
 
@@ -81,6 +88,10 @@ async def do_delete_message(work: UnitOfWork, message_id: int, user_id: int) -> 
     chat_id = await _own_message(work, message_id, user_id)
     await work.connection.execute(
         update(messages).where(_m.id == message_id).values(text="", deleted_at=utc_now())
+    )
+    # Nothing left to find.
+    await work.connection.execute(
+        delete(message_search).where(_s.chat_id == chat_id, _s.message_id == message_id)
     )
     # A tombstone has no reactions.
     await work.connection.execute(

@@ -80,8 +80,14 @@ async def chat_state(call: Call) -> dict[str, Any]:
     found = await get_chat_state(call.connection, call.user_id, wanted)
     return {
         "chats": [
-            {**chat.to_json(), "last_message": None if last is None else last.to_response()}
-            for chat, last in found
+            {
+                **state.chat.to_json(),
+                "last_message": None
+                if state.last_message is None
+                else state.last_message.to_response(),
+                "unread_counted_up_to": state.counted_up_to,
+            }
+            for state in found
         ]
     }
 

@@ -160,7 +160,7 @@ async def get_messages_by_ids(
 
 
 _UNREAD = (
-    select(_m.chat_id, func.count())
+    select(_m.chat_id, func.count(), func.max(_m.id))
     .join(chat_members, and_(_cm.chat_id == _m.chat_id, _cm.user_id == bindparam("user_id")))
     .where(
         _m.chat_id.in_(bindparam("chat_ids", expanding=True)),
@@ -178,8 +178,20 @@ async def unread_counts(
     """Messages from others after the user's read marker, per chat (missing means 0)."""
     if not chat_ids:
         return {}
+    counted = await unread_counts_with_newest(connection, user_id, chat_ids)
+    return {chat_id: count for chat_id, (count, _newest) in counted.items()}
+
+
+async def unread_counts_with_newest(
+    connection: AsyncConnection, user_id: int, chat_ids: Sequence[int]
+) -> dict[int, tuple[int, int]]:
+    """Per chat: the unread count and the newest message id it counted. Read after the chats'
+    rows, the count may include messages newer than their `last_message_id`: a live
+    subscriber's state must know (gateway/chat_state.py), or it counts them again."""
+    if not chat_ids:
+        return {}
     rows = await connection.execute(_UNREAD, {"user_id": user_id, "chat_ids": list(chat_ids)})
-    return {chat_id: count for chat_id, count in rows}
+    return {chat_id: (count, newest) for chat_id, count, newest in rows}
 
 
 async def do_mark_read(work: UnitOfWork, chat_id: int, user_id: int, message_id: int) -> int:

@@ -1,15 +1,21 @@
 """Message search: the words of a query in the messages of the caller's own chats, newest first.
 
-A real full-text index on each database, never `LIKE '%...%'`: MySQL/MariaDB's InnoDB FULLTEXT
-index `ix_messages_text` (`MATCH ... AGAINST` in boolean mode) and SQLite's FTS5 table
-`messages_fts` (mychat.tables). Every word must appear, as a word or the start of one ("deplo"
-finds "deployment"); case and (on SQLite) accents do not matter. Membership is part of the
-statement (a join on the caller's `chat_members` rows), so nothing of another chat is read.
-Pages go back by message id (`before`), as history does.
+A real full-text index on each database, never `LIKE '%...%'`: table `message_search` holds the
+words of each message someone wrote, each tagged with its chat (mychat.search_words:
+`c42_deploy`), under MySQL/MariaDB's InnoDB FULLTEXT index `ix_message_search_words` and
+SQLite's FTS5 table `message_search_fts`. Every word of the query must appear, as a word or the
+start of one ("deplo" finds "deployment"); case and accents do not matter, on both databases.
 
-MySQL/MariaDB index words of at least `innodb_ft_min_token_size` characters (3 by default) and
-skip their stopwords ("the", "and", ...): shorter words are left out of the query there
-(`search_terms`), and a query of only such words is refused with a clear message.
+Why tagged words: an InnoDB FULLTEXT search reads the whole posting list of each word and then
+every matching row, whatever else the statement asks (bench/PROFILE.md, "Search": a word in 62%
+of 1,000,000 messages took 4-15 s). Asked only for the tags of the caller's chats, the index
+returns the matches in those chats and nothing else; the rows it reads are clustered by chat.
+So the cost grows with the matches in the caller's chats (and ~0.1 ms per chat and word for
+the lookups), not with the table.
+
+Membership is in the statement too (a join on the caller's `chat_members` rows), so a chat left
+between reading the list of chats and searching is not searched. Pages go back by message id
+(`before`), as history does.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, column, literal_column, select, table
+from sqlalchemy import ColumnElement, Select, bindparam, column, literal_column, select, table
 from sqlalchemy.dialects.mysql import match
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -26,74 +32,78 @@ from chat_service.messages import MESSAGE_COLUMNS, message_from_row
 from chat_service.replies import attach_quotes
 from chat_service.views import MessageView
 from mychat.http import ApiError
-from mychat.tables import chat_members, messages
+from mychat.search_words import chat_word, folded_words
+from mychat.tables import chat_members, message_search, messages
 
 QUERY_MAX = 200
 TERMS_MAX = 8
 SEARCH_PAGE_MAX = 50
-MYSQL_MIN_TERM = 3  # InnoDB's innodb_ft_min_token_size default
 _WORD = re.compile(r"\w+")
 
-_m, _cm = messages.c, chat_members.c
+_m, _cm, _s = messages.c, chat_members.c, message_search.c
 
 
 def _invalid(message: str) -> ApiError:
     return ApiError(400, "validation_error", message, field="query")
 
 
-def search_terms(query: str, *, min_length: int = 1) -> list[str]:
-    """The distinct words of a query (letters, digits, underscores), lower-cased, in order;
-    400 when there is nothing to search for."""
+def search_terms(query: str) -> list[str]:
+    """The distinct words of a query (letters, digits, underscores), lower-cased, in order, at
+    most TERMS_MAX; 400 when there is nothing to search for."""
     if len(query) > QUERY_MAX:
         raise _invalid(f"A search is at most {QUERY_MAX} characters")
     words = list(dict.fromkeys(word.casefold() for word in _WORD.findall(query)))
     if not words:
         raise _invalid("Type a word to search for")
-    terms = [word for word in words if len(word) >= min_length][:TERMS_MAX]
-    if not terms:
-        raise _invalid(f"Search words need at least {min_length} letters")
-    return terms
+    return words[:TERMS_MAX]
 
 
-def mysql_boolean_query(terms: list[str]) -> str:
-    """Every word required, each also as the start of a longer word: `+deplo* +friday*`."""
-    return " ".join(f"+{term}*" for term in terms)
-
-
-def fts5_query(terms: list[str]) -> str:
-    """Every word required (FTS5's implicit AND), each a quoted prefix: `"deplo"* "friday"*`."""
-    return " ".join(f'"{term}"*' for term in terms)
-
-
-_MINE = and_(_cm.chat_id == _m.chat_id, _cm.user_id == bindparam("user_id"))
-# Deleted messages keep no text (tombstones): nothing to find, and never shown as a hit; system
-# lines ("X joined", a rename's new name) are not what anyone wrote.
-_SEARCHED = messages.join(chat_members, _MINE)
-
-
-def _mysql_statement() -> Select[Any]:
-    return (
-        select(*MESSAGE_COLUMNS)
-        .select_from(_SEARCHED)
-        .where(match(_m.text, against=bindparam("query")).in_boolean_mode())
-        .where(_m.deleted_at.is_(None), _m.kind.is_(None))
+def mysql_boolean_query(chat_ids: list[int], words: list[str]) -> str:
+    """Every word required, in any of these chats, each also as the start of a longer word:
+    `+(c1_deplo* c7_deplo*) +(c1_friday* c7_friday*)`."""
+    return " ".join(
+        "+(" + " ".join(f"{chat_word(chat_id, word)}*" for chat_id in chat_ids) + ")"
+        for word in words
     )
 
 
-# The FTS5 table (created by mychat.tables.create_schema on SQLite); `messages_fts MATCH ?`
-# names the table itself, as FTS5 wants.
-_FTS = table("messages_fts", column("rowid"))
-_FTS_MATCH = literal_column("messages_fts").op("MATCH")(bindparam("query"))
-
-
-def _sqlite_statement() -> Select[Any]:
-    matching = select(_FTS.c.rowid).where(_FTS_MATCH)
-    return (
-        select(*MESSAGE_COLUMNS)
-        .select_from(_SEARCHED)
-        .where(_m.id.in_(matching))
-        .where(_m.deleted_at.is_(None), _m.kind.is_(None))
+def fts5_query(chat_ids: list[int], words: list[str]) -> str:
+    """The same for FTS5: `("c1_deplo"* OR "c7_deplo"*) AND ("c1_friday"* OR "c7_friday"*)`."""
+    return " AND ".join(
+        "(" + " OR ".join(f'"{chat_word(chat_id, word)}"*' for chat_id in chat_ids) + ")"
+        for word in words
     )
+
+
+# The FTS5 table (created by mychat.tables.create_schema on SQLite); `message_search_fts MATCH ?`
+# names the table itself, as FTS5 wants. Its rowid is the message id.
+_FTS = table("message_search_fts", column("rowid"))
+_FTS_MATCH = literal_column("message_search_fts").op("MATCH")(bindparam("query"))
+_MINE = (_cm.chat_id == _s.chat_id) & (_cm.user_id == bindparam("user_id"))
+
+
+def _found_ids(mysql: bool, before: int | None) -> Select[Any]:
+    """The ids of the matching messages in the caller's chats older than `before`, newest
+    first. On SQLite the FTS5 table drives, in its rowid (message id) order."""
+    if mysql:
+        found = (
+            select(_s.message_id)
+            .join(chat_members, _MINE)
+            .where(match(_s.words, against=bindparam("query")).in_boolean_mode())
+        )
+        message_id: ColumnElement[int] = _s.message_id
+    else:
+        found = (
+            select(_s.message_id)
+            .select_from(_FTS)
+            .join(message_search, _s.message_id == _FTS.c.rowid)
+            .join(chat_members, _MINE)
+            .where(_FTS_MATCH)
+        )
+        message_id = _FTS.c.rowid
+    if before is not None:
+        found = found.where(message_id < before)
+    return found.order_by(message_id.desc())
 
 
 async def search_messages(
@@ -109,16 +119,30 @@ async def search_messages(
     more; the words searched for (for marking them). chat_id narrows to one chat (404/403 as
     any read of it)."""
     mysql = connection.dialect.name == "mysql"
-    terms = search_terms(query, min_length=MYSQL_MIN_TERM if mysql else 1)
+    terms = search_terms(query)
     if chat_id is not None:
         await check_access(connection, chat_id, user_id)
-    statement = _mysql_statement() if mysql else _sqlite_statement()
-    if before is not None:
-        statement = statement.where(_m.id < before)
+        chat_ids = [chat_id]
+    else:
+        mine = select(_cm.chat_id).where(_cm.user_id == user_id).order_by(_cm.chat_id)
+        chat_ids = list((await connection.execute(mine)).scalars())
+    words = folded_words(" ".join(terms))  # as message_search stores them
+    if not chat_ids or not words:
+        return [], False, terms
+    found = _found_ids(mysql, before)
     if chat_id is not None:
-        statement = statement.where(_m.chat_id == chat_id)
-    statement = statement.order_by(_m.id.desc()).limit(first + 1)
-    text_query = mysql_boolean_query(terms) if mysql else fts5_query(terms)
+        found = found.where(_s.chat_id == chat_id)
+    # Sorted and cut on message_search alone, then the page's messages are read: a derived
+    # table with a LIMIT is not merged into the outer statement.
+    page = found.limit(first + 1).subquery("found")
+    statement = (
+        select(*MESSAGE_COLUMNS)
+        .select_from(page.join(messages, _m.id == page.c.message_id))
+        .order_by(_m.id.desc())
+    )
+    text_query = mysql_boolean_query(chat_ids, words) if mysql else fts5_query(chat_ids, words)
     rows = (await connection.execute(statement, {"user_id": user_id, "query": text_query})).all()
-    found = await attach_quotes(connection, [message_from_row(row) for row in rows[:first]])
-    return found, len(rows) > first, terms
+    found_messages = await attach_quotes(
+        connection, [message_from_row(row) for row in rows[:first]]
+    )
+    return found_messages, len(rows) > first, terms

@@ -58,6 +58,7 @@ from mychat.db import utc_now
 from mychat.events import Event, EventKind
 from mychat.http import ApiError, RateLimited
 from mychat.ratelimit import RateLimiter
+from mychat.search_words import indexed_words
 from mychat.tables import MESSAGE_TEXT_MAX
 
 Row = tuple[Any, ...]
@@ -73,6 +74,10 @@ MAX_GROUP = 64
 INSERT = """
 INSERT INTO messages (chat_id, sender_id, text, client_id, created_at, reply_to_id)
 VALUES (?, ?, ?, ?, ?, ?)
+"""
+# chat_id, words (mychat.search_words): the message's row of the search index, after its INSERT
+INDEX_WORDS = """
+INSERT INTO message_search (chat_id, message_id, words) VALUES (?, {last_id}, ?)
 """
 # sender_id, client_id
 STORED_BY_CLIENT_ID = """
@@ -104,6 +109,11 @@ class Dialect:
 
     def locking(self, clause: str) -> str:
         return f" {clause}" if self.mysql else ""  # SQLite's BEGIN IMMEDIATE locks it all
+
+    def index_words_sql(self) -> str:
+        """The search row of the message just inserted on this connection."""
+        last_id = "LAST_INSERT_ID()" if self.mysql else "last_insert_rowid()"
+        return self.sql(INDEX_WORDS.format(last_id=last_id))
 
 
 def _marks(count: int) -> str:
@@ -154,9 +164,10 @@ class Transaction:
         raise NotImplementedError
 
     async def store_and_commit(
-        self, rows: Sequence[Sequence[Any]], at: str, chat_ids: Sequence[int]
+        self, rows: Sequence[Sequence[Any]], words: Sequence[str], at: str, chat_ids: Sequence[int]
     ) -> list[int]:
-        """Insert the messages, move their chats forward, COMMIT; the new ids in order.
+        """Insert the messages (each with its search row, `words`), move their chats forward,
+        COMMIT; the new ids in order.
 
         An IntegrityError leaves the transaction open, with the inserts before it done."""
         raise NotImplementedError
@@ -198,17 +209,19 @@ class _Asyncmy(Transaction):
         return chats, memberships
 
     async def store_and_commit(
-        self, rows: Sequence[Sequence[Any]], at: str, chat_ids: Sequence[int]
+        self, rows: Sequence[Sequence[Any]], words: Sequence[str], at: str, chat_ids: Sequence[int]
     ) -> list[int]:
-        insert = self._dialect.sql(INSERT)
+        insert, index = self._dialect.sql(INSERT), self._dialect.index_words_sql()
         bump = bump_chats_sql(self._dialect, len(chat_ids))
-        args = [value for row in rows for value in row]
-        await self._results([insert] * len(rows) + [bump, "COMMIT"], [*args, at, *chat_ids])
+        args = [value for row, w in zip(rows, words, strict=True) for value in (*row, row[0], w)]
+        statements = [insert, index] * len(rows) + [bump, "COMMIT"]
+        await self._results(statements, [*args, at, *chat_ids])
         ids = [self._cursor.lastrowid]
         while len(ids) < len(rows):
-            await self._cursor.nextset()  # raises the error of the statement that failed
+            await self._cursor.nextset()  # the search row; raises the error of a failed statement
+            await self._cursor.nextset()
             ids.append(self._cursor.lastrowid)
-        while await self._cursor.nextset():  # the bump and the COMMIT
+        while await self._cursor.nextset():  # the last search row, the bump and the COMMIT
             pass
         return ids
 
@@ -233,12 +246,14 @@ class _Aiosqlite(Transaction):
         return chats, await self.fetch(members, chat_ids)
 
     async def store_and_commit(
-        self, rows: Sequence[Sequence[Any]], at: str, chat_ids: Sequence[int]
+        self, rows: Sequence[Sequence[Any]], words: Sequence[str], at: str, chat_ids: Sequence[int]
     ) -> list[int]:
         ids = []
-        for row in rows:
+        index = self._dialect.index_words_sql()
+        for row, w in zip(rows, words, strict=True):
             cursor = await self._connection.execute(INSERT, row)
             ids.append(cursor.lastrowid)
+            await self._connection.execute(index, (row[0], w))
         await self._connection.execute(
             bump_chats_sql(self._dialect, len(chat_ids)), [at, *chat_ids]
         )
@@ -359,9 +374,10 @@ async def store_group(
         )
         for s in accepted
     ]
+    words = [indexed_words(s.chat_id, s.text) for s in accepted]
     written = sorted({send.chat_id for send in accepted})
     try:
-        ids = iter(await transaction.store_and_commit(rows, at, written))
+        ids = iter(await transaction.store_and_commit(rows, words, at, written))
     except integrity_error:
         # A client_id sent before (a retry) or concurrently (the unique index decided).
         if len(sends) > 1:

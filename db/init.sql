@@ -73,8 +73,20 @@ CREATE TABLE IF NOT EXISTS messages (
     CONSTRAINT uq_messages_sender_id_client_id UNIQUE (sender_id, client_id),
     CONSTRAINT fk_messages_chat_id FOREIGN KEY (chat_id) REFERENCES chats (id) ON DELETE CASCADE,
     CONSTRAINT fk_messages_sender_id FOREIGN KEY (sender_id) REFERENCES users (id) ON DELETE CASCADE,
-    INDEX ix_messages_chat_id_id (chat_id, id),
-    FULLTEXT INDEX ix_messages_text (text)
+    INDEX ix_messages_chat_id_id (chat_id, id)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+-- Message search (chat_service/search.py, mychat/search_words.py): the words of each message
+-- someone wrote, tagged with its chat ("c42_deploy c42_friday"), under a FULLTEXT index.
+-- Clustered by chat, so that a search reads its matches from a few pages.
+CREATE TABLE IF NOT EXISTS message_search (
+    chat_id BIGINT NOT NULL,
+    message_id BIGINT NOT NULL,
+    words TEXT NOT NULL,
+    PRIMARY KEY (chat_id, message_id),
+    CONSTRAINT uq_message_search_message_id UNIQUE (message_id),
+    CONSTRAINT fk_message_search_message_id FOREIGN KEY (message_id) REFERENCES messages (id) ON DELETE CASCADE,
+    FULLTEXT INDEX ix_message_search_words (words)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
 
 CREATE TABLE IF NOT EXISTS message_reactions (

@@ -130,6 +130,12 @@ def create_app(
                     "Subscription results filled in from a shared execution, one per viewer",
                     lambda: stats.renders,
                 )
+                metrics.count_by_label_from(
+                    "mychat_graphql_limit_refusals",
+                    "GraphQL operations and WebSockets a gateway limit refused, by error code",
+                    "code",
+                    lambda: resources.limits.refusals,
+                )
             stack.enter_context(serve_metrics(metrics, settings))
             yield
             # Let requests of cancelled subscriptions finish before the clients close.

@@ -7,10 +7,11 @@ from someone else counts as unread, the viewer's own read marker (from any of th
 clears what it covers, an owner's hand-over makes the viewer owner. The `Chat` inside each event
 is built from it, so `unreadCount`, `myRole` and `lastMessage` are the viewer's, exact.
 
-Unread counting: the loaded count covers messages up to the chat's newest id at load time
-(`counted_up_to`); newer ones from others are kept by id until a read marker passes them. A
-read marker below `counted_up_to` (someone read only part of an old backlog) cannot be applied
-from the ids alone: that chat is reloaded (one call, rare).
+Unread counting: the loaded count covers messages up to `counted_up_to` (chat_service says
+which: the chat's newest id at load time, or a newer one that committed while it counted);
+newer ones from others are kept by id until a read marker passes them. A read marker below
+`counted_up_to` (someone read only part of an old backlog) cannot be applied from the ids
+alone: that chat is reloaded (one call, rare).
 """
 
 from __future__ import annotations
@@ -105,7 +106,7 @@ class ViewerChats:
             role=ChatRole(row["my_role"]),
             last_activity_at=parse_datetime(row["last_activity_at"]),
             last_message=None if last is None else self._build_message(last),
-            counted_up_to=row["last_message_id"] or 0,
+            counted_up_to=row["unread_counted_up_to"],
             base_unread=row["unread_count"] or 0,
         )
 

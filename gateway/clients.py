@@ -73,6 +73,7 @@ class MessageData(TypedDict):
 
 class ChatStateData(ChatData):
     last_message: MessageData | None
+    unread_counted_up_to: int  # the newest message id unread_count took into account
 
 
 class SearchPage(TypedDict):

@@ -284,4 +284,5 @@ class RequestLimits(SchemaExtension):
         except LimitExceeded as error:
             raise GraphQLError(error.message, extensions=error.extensions) from None
         if refusal is not None:
+            limits.refusals["QUERY_TOO_COSTLY"] += 1
             raise refusal

@@ -65,6 +65,15 @@ class GatewayLimits:
     _call_slots: weakref.WeakValueDictionary[str, asyncio.Semaphore] = field(
         default_factory=weakref.WeakValueDictionary
     )
+    # Refusals so far, by code (read by the metrics): a limit that bites shows on a dashboard.
+    refusals: Counter[str] = field(default_factory=Counter)
+
+    def refuse(
+        self, message: str, code: str = "RATE_LIMITED", retry_after: float = 0
+    ) -> LimitExceeded:
+        """The error to raise for a refusal, counted."""
+        self.refusals[code] += 1
+        return LimitExceeded(message, code, retry_after)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> GatewayLimits:
@@ -83,7 +92,7 @@ class GatewayLimits:
     def open_socket(self, address: str) -> SocketSlot:
         """A socket that has not authenticated yet, counted against its address."""
         if self._unauthenticated[address] >= self.ws_unauthenticated_per_address:
-            raise LimitExceeded("Too many WebSocket connections from your address")
+            raise self.refuse("Too many WebSocket connections from your address")
         self._unauthenticated[address] += 1
         return SocketSlot(self, address)
 
@@ -95,7 +104,7 @@ class GatewayLimits:
 
     def check_subscription(self, user_id: int) -> None:
         if self._subscriptions[user_id] >= self.subscriptions_per_user:
-            raise LimitExceeded(
+            raise self.refuse(
                 f"At most {self.subscriptions_per_user} subscriptions per user at once",
                 "TOO_MANY_SUBSCRIPTIONS",
             )
@@ -128,7 +137,7 @@ class GatewayLimits:
         bucket.updated = now
         if bucket.level < cost:
             wait = (min(cost, capacity) - bucket.level) / rate
-            raise LimitExceeded(
+            raise self.refuse(
                 f"Query cost budget spent ({self.cost_per_minute} per minute); "
                 f"retry in {math.ceil(wait)} s",
                 "RATE_LIMITED",
@@ -180,7 +189,7 @@ class SocketSlot:
         if self._user_id == user_id:
             return
         if limits._sockets[user_id] >= limits.ws_per_user:
-            raise LimitExceeded(f"At most {limits.ws_per_user} WebSocket connections per user")
+            raise limits.refuse(f"At most {limits.ws_per_user} WebSocket connections per user")
         self.release()
         limits._sockets[user_id] += 1
         self._user_id = user_id

@@ -13,7 +13,7 @@ and delivered, broker reconnects, database pool use).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, Protocol
 
@@ -39,6 +39,7 @@ UNMATCHED = "unmatched"
 
 
 Read = Callable[[], float]
+ReadByLabel = Callable[[], Mapping[str, float]]
 
 
 class _Functions(Collector):
@@ -48,12 +49,19 @@ class _Functions(Collector):
         self.counters: dict[str, tuple[str, Read]] = {}
         self.gauges: dict[str, tuple[str, Read]] = {}
         self.pool_gauges: dict[str, tuple[str, dict[str, Read]]] = {}  # (doc, {pool: read})
+        # (doc, label name, read): one sample per label value read.
+        self.labelled_counters: dict[str, tuple[str, str, ReadByLabel]] = {}
 
     def collect(self) -> Iterable[Metric]:
         for name, (documentation, read) in self.counters.items():
             yield CounterMetricFamily(name, documentation, value=read())
         for name, (documentation, read) in self.gauges.items():
             yield GaugeMetricFamily(name, documentation, value=read())
+        for name, (documentation, label, read_by_label) in self.labelled_counters.items():
+            counter = CounterMetricFamily(name, documentation, labels=(label,))
+            for value, count in read_by_label().items():
+                counter.add_metric((value,), count)
+            yield counter
         for name, (documentation, reads) in self.pool_gauges.items():
             family = GaugeMetricFamily(name, documentation, labels=("pool",))
             for pool, read in reads.items():
@@ -99,6 +107,12 @@ class Metrics:
     def count_from(self, name: str, documentation: str, read: Read) -> None:
         """A counter whose value the process keeps itself (`read` is called at scrape time)."""
         self._functions.counters[name] = (documentation, read)
+
+    def count_by_label_from(
+        self, name: str, documentation: str, label: str, read: ReadByLabel
+    ) -> None:
+        """Like `count_from`, one counter per value of `label` (`read` maps value -> count)."""
+        self._functions.labelled_counters[name] = (documentation, label, read)
 
     def gauge_from(self, name: str, documentation: str, read: Read) -> None:
         self._functions.gauges[name] = (documentation, read)

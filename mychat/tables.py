@@ -25,11 +25,13 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     inspect,
+    select,
 )
 from sqlalchemy.dialects import mysql
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from mychat.db import UTCDateTime, utc_now
+from mychat.search_words import indexed_words
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -155,26 +157,50 @@ messages = Table(
     Column("kind", String(16), nullable=True),
     Index("ix_messages_chat_id_id", "chat_id", "id"),
     UniqueConstraint("sender_id", "client_id", name="uq_messages_sender_id_client_id"),
-    # Message search (chat_service/search.py): an InnoDB FULLTEXT index on MySQL/MariaDB. SQLite
-    # has no such index; it gets the FTS5 table below instead (create_schema).
-    Index("ix_messages_text", "text", mysql_prefix="FULLTEXT").ddl_if(dialect="mysql"),
 )
 
-# SQLite's full-text index for message search: an external-content FTS5 table over
-# messages.text (it stores only the index, not the text), kept in step by triggers on every
-# insert, update and delete of a message. Created by create_schema; MySQL has ix_messages_text.
-MESSAGES_FTS = "messages_fts"
+# Message search (chat_service/search.py): one row per message someone wrote and has not
+# deleted, with its words tagged with its chat (mychat.search_words: `c42_deploy c42_friday`),
+# written by chat_service with the message (send, edit, delete). A full-text index on `words`:
+# InnoDB FULLTEXT on MySQL/MariaDB, the FTS5 table below on SQLite. Clustered by chat: the rows
+# a search reads (the matches in the caller's chats) sit together, not one page per match.
+message_search = Table(
+    "message_search",
+    metadata,
+    # The message's chat, copied: the rows are clustered by it.
+    Column("chat_id", Id, primary_key=True, autoincrement=False),
+    Column("message_id", Id, ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True),
+    Column("words", Text, nullable=False),
+    # One row per message; serves the foreign key (InnoDB would otherwise add an index the
+    # schema does not name).
+    UniqueConstraint("message_id", name="uq_message_search_message_id"),
+    Index("ix_message_search_words", "words", mysql_prefix="FULLTEXT").ddl_if(dialect="mysql"),
+)
+
+# SQLite's full-text index for message search: a contentless FTS5 table over
+# message_search.words (it stores only the index), its rowid the message id, kept in step by
+# triggers on message_search. Created by create_schema; MySQL has ix_message_search_words. The
+# words come folded and tagged (mychat.search_words): `_` joins a tag to its word.
+MESSAGES_FTS = "message_search_fts"
 _SQLITE_SEARCH_DDL = (
-    "CREATE VIRTUAL TABLE IF NOT EXISTS messages_fts USING fts5("
-    "text, content='messages', content_rowid='id', tokenize='unicode61 remove_diacritics 2')",
-    "CREATE TRIGGER IF NOT EXISTS messages_fts_insert AFTER INSERT ON messages BEGIN"
-    " INSERT INTO messages_fts(rowid, text) VALUES (new.id, new.text); END",
-    "CREATE TRIGGER IF NOT EXISTS messages_fts_delete AFTER DELETE ON messages BEGIN"
-    " INSERT INTO messages_fts(messages_fts, rowid, text) VALUES ('delete', old.id, old.text);"
-    " END",
-    "CREATE TRIGGER IF NOT EXISTS messages_fts_update AFTER UPDATE OF text ON messages BEGIN"
-    " INSERT INTO messages_fts(messages_fts, rowid, text) VALUES ('delete', old.id, old.text);"
-    " INSERT INTO messages_fts(rowid, text) VALUES (new.id, new.text); END",
+    "CREATE VIRTUAL TABLE IF NOT EXISTS message_search_fts USING fts5("
+    "words, content='', tokenize=\"unicode61 remove_diacritics 0 tokenchars '_'\")",
+    "CREATE TRIGGER IF NOT EXISTS message_search_fts_insert AFTER INSERT ON message_search BEGIN"
+    " INSERT INTO message_search_fts(rowid, words) VALUES (new.message_id, new.words); END",
+    "CREATE TRIGGER IF NOT EXISTS message_search_fts_delete AFTER DELETE ON message_search BEGIN"
+    " INSERT INTO message_search_fts(message_search_fts, rowid, words)"
+    " VALUES ('delete', old.message_id, old.words); END",
+    "CREATE TRIGGER IF NOT EXISTS message_search_fts_update AFTER UPDATE ON message_search BEGIN"
+    " INSERT INTO message_search_fts(message_search_fts, rowid, words)"
+    " VALUES ('delete', old.message_id, old.words);"
+    " INSERT INTO message_search_fts(rowid, words) VALUES (new.message_id, new.words); END",
+)
+# The first search of this project indexed messages.text directly (FTS5 external content).
+_SQLITE_OLD_SEARCH_DDL = (
+    "DROP TRIGGER IF EXISTS messages_fts_insert",
+    "DROP TRIGGER IF EXISTS messages_fts_delete",
+    "DROP TRIGGER IF EXISTS messages_fts_update",
+    "DROP TABLE IF EXISTS messages_fts",
 )
 
 REACTION_MAX = 16  # code points of one reaction (an emoji, possibly a ZWJ sequence or a flag)
@@ -215,12 +241,29 @@ async def create_schema(engine: AsyncEngine) -> None:
 
 def _create_sqlite_search(connection: Connection) -> None:
     """The FTS5 table and its triggers; a table made now indexes the messages already stored
-    (a data folder from before search existed)."""
+    (a data folder from before this search existed)."""
     existed = inspect(connection).has_table(MESSAGES_FTS)
-    for statement in _SQLITE_SEARCH_DDL:
+    for statement in (*_SQLITE_OLD_SEARCH_DDL, *_SQLITE_SEARCH_DDL):
         connection.exec_driver_sql(statement)
     if not existed:
-        connection.exec_driver_sql("INSERT INTO messages_fts(messages_fts) VALUES ('rebuild')")
+        _index_stored_messages(connection)
+
+
+def _index_stored_messages(connection: Connection) -> None:
+    connection.execute(message_search.delete())
+    found = connection.execute(
+        select(messages.c.chat_id, messages.c.id, messages.c.text).where(
+            messages.c.kind.is_(None), messages.c.deleted_at.is_(None)
+        )
+    )
+    for rows in found.partitions(1000):
+        connection.execute(
+            message_search.insert(),
+            [
+                {"chat_id": chat_id, "message_id": id_, "words": indexed_words(chat_id, text)}
+                for chat_id, id_, text in rows
+            ],
+        )
 
 
 def _add_missing_nullable_columns(connection: Connection) -> None:

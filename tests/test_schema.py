@@ -218,7 +218,11 @@ def _drifted(change: str) -> MetaData:
     elif change == "collation":
         copy.tables["users"].c.nickname_key.type = mysql.VARCHAR(96)
     elif change == "fulltext":  # the search index as a plain index
-        search = next(index for index in messages.indexes if index.name == "ix_messages_text")
+        search = next(
+            index
+            for index in copy.tables["message_search"].indexes
+            if index.name == "ix_message_search_words"
+        )
         search.dialect_options["mysql"]["prefix"] = None
     return copy
 

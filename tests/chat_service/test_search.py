@@ -5,10 +5,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import func, insert, inspect, select, text
 
+from chat_service.search import search_messages
+from mychat.db import create_engine, utc_now
+from mychat.search_words import indexed_words
+from mychat.settings import Settings
+from mychat.tables import chat_members, chats, create_schema, message_search, messages, users
 from tests.chat_service.conftest import ChatHarness
-from tests.chat_service.test_internal import MESSAGE_KEYS, get
+from tests.chat_service.test_internal import MESSAGE_KEYS, get, post
 from tests.support.people import Person
 
 
@@ -83,16 +88,93 @@ async def test_the_index_follows_edits_and_deletes(harness: ChatHarness, alice: 
     """Whatever changes a message's text (editing, deleting) changes what search finds."""
     chat_id = await harness.create_chat(alice, "Room")
     message = await harness.send(alice, chat_id, "original wording")
-    async with harness.engine.begin() as connection:
-        await connection.execute(
-            text("UPDATE messages SET text = 'revised wording' WHERE id = :id"),
-            {"id": message["id"]},
-        )
+    await post(harness, alice, f"/messages/{message['id']}/edit", {"text": "revised wording"})
     assert await texts(harness, alice, "original") == []
     assert await texts(harness, alice, "revised") == ["revised wording"]
-    async with harness.engine.begin() as connection:
-        await connection.execute(text("DELETE FROM messages WHERE id = :id"), {"id": message["id"]})
+    await post(harness, alice, f"/messages/{message['id']}/delete", None)
     assert await texts(harness, alice, "wording") == []
+    async with harness.engine.connect() as connection:
+        rows = await connection.execute(select(func.count()).select_from(message_search))
+        assert rows.scalar_one() == 0  # the words are gone from the index too
+
+
+async def test_short_words_accents_and_scripts_alike_on_both_databases(
+    harness: ChatHarness, alice: Person
+) -> None:
+    """Every word counts, however short or common ("on", "a"), on MySQL as on SQLite (the
+    index stores words tagged with their chat, never shorter than InnoDB's minimum token nor
+    a stopword); case and accents do not matter; any script."""
+    chat_id = await harness.create_chat(alice, "Room")
+    await harness.send(alice, chat_id, "Meet on a boat")
+    await harness.send(alice, chat_id, "Déjà vu, Straße")
+    await harness.send(alice, chat_id, "Привет, мир")
+    assert await texts(harness, alice, "on a") == ["Meet on a boat"]
+    assert await texts(harness, alice, "the") == []
+    assert await texts(harness, alice, "DEJA") == ["Déjà vu, Straße"]
+    assert await texts(harness, alice, "déjà strasse") == ["Déjà vu, Straße"]
+    assert await texts(harness, alice, "прив МИР") == ["Привет, мир"]
+    body = await get(harness, alice, "/search", q="Déjà")
+    assert body["terms"] == ["déjà"]
+
+
+async def test_pages_run_across_chats_newest_first(
+    harness: ChatHarness, alice: Person, bob: Person
+) -> None:
+    first_chat = await harness.create_chat(alice, "One", bob)
+    second_chat = await harness.create_chat(bob, "Two", alice)
+    sent = [
+        await harness.send(alice, (first_chat, second_chat)[n % 2], f"status {n}") for n in range(7)
+    ]
+    newest_first = [m["id"] for m in reversed(sent)]
+    seen: list[int] = []
+    before = None
+    while True:
+        params: dict[str, Any] = {"q": "status", "first": 3}
+        if before is not None:
+            params["before"] = before
+        page = await get(harness, bob, "/search", **params)
+        seen += [m["id"] for m in page["messages"]]
+        if not page["has_more"]:
+            break
+        before = page["messages"][-1]["id"]
+    assert seen == newest_first
+
+
+THEIRS = 30
+
+
+async def test_only_the_callers_chats_are_read(
+    harness: ChatHarness, alice: Person, bob: Person
+) -> None:
+    """The full-text index is asked for the caller's chats only: a word all over someone
+    else's chat costs nothing to a search of mine (MariaDB counts the rows each statement
+    reads; an index over the bare words would hand every match to the statement)."""
+    mine = await harness.create_chat(alice, "Mine")
+    theirs = await harness.create_chat(bob, "Theirs")
+    await harness.send(alice, mine, "common ground")
+    async with harness.engine.begin() as connection:
+        for _ in range(THEIRS):
+            sent = await connection.execute(
+                insert(messages).values(chat_id=theirs, sender_id=bob.id, text="common")
+            )
+            await connection.execute(
+                insert(message_search).values(
+                    chat_id=theirs,
+                    message_id=sent.lastrowid,
+                    words=indexed_words(theirs, "common"),
+                )
+            )
+    async with harness.autocommit_engine.connect() as connection:
+        mysql = connection.dialect.name == "mysql"
+        read = "SHOW SESSION STATUS LIKE 'Rows_read'"
+        before = int((await connection.exec_driver_sql(read)).scalars(1).one()) if mysql else 0
+        found, more, _ = await search_messages(connection, alice.id, "common", first=20)
+        after = int((await connection.exec_driver_sql(read)).scalars(1).one()) if mysql else 0
+    assert [m.text for m in found] == ["common ground"]
+    assert more is False
+    if mysql:
+        # My chats, my one match, its message and sender, the status query: not their matches.
+        assert after - before < THEIRS
 
 
 async def test_it_uses_the_full_text_index(harness: ChatHarness, alice: Person) -> None:
@@ -103,8 +185,8 @@ async def test_it_uses_the_full_text_index(harness: ChatHarness, alice: Person) 
                 (
                     await connection.execute(
                         text(
-                            "EXPLAIN SELECT id FROM messages"
-                            " WHERE MATCH (text) AGAINST ('+word*' IN BOOLEAN MODE)"
+                            "EXPLAIN SELECT message_id FROM message_search"
+                            " WHERE MATCH (words) AGAINST ('+(c1_word*)' IN BOOLEAN MODE)"
                         )
                     )
                 )
@@ -112,14 +194,52 @@ async def test_it_uses_the_full_text_index(harness: ChatHarness, alice: Person) 
                 .all()
             )
             assert plan[0]["type"] == "fulltext"
-            assert plan[0]["key"] == "ix_messages_text"
+            assert plan[0]["key"] == "ix_message_search_words"
         else:
             steps = (
                 await connection.execute(
                     text(
-                        "EXPLAIN QUERY PLAN SELECT rowid FROM messages_fts"
-                        " WHERE messages_fts MATCH 'word'"
+                        "EXPLAIN QUERY PLAN SELECT rowid FROM message_search_fts"
+                        " WHERE message_search_fts MATCH '\"c1_word\"*'"
                     )
                 )
             ).all()
             assert "VIRTUAL TABLE INDEX" in " ".join(str(row[-1]) for row in steps)
+
+
+async def test_an_older_sqlite_file_gets_its_messages_indexed(sqlite_settings: Settings) -> None:
+    """A data folder from before message_search (messages, and the first FTS5 table over
+    messages.text) is indexed when the service starts."""
+    engine = create_engine(sqlite_settings)
+    try:
+        await create_schema(engine)
+        async with engine.begin() as connection:
+            now = utc_now()
+            await connection.execute(
+                insert(users).values(
+                    id=1, login="a", nickname="A", nickname_key="a", password_hash="x"
+                )
+            )
+            await connection.execute(insert(chats).values(id=1, name="Old"))
+            await connection.execute(insert(chat_members).values(chat_id=1, user_id=1))
+            for text_, kind in (("old news", None), ("renamed news", "renamed")):
+                await connection.execute(
+                    insert(messages).values(
+                        chat_id=1, sender_id=1, text=text_, kind=kind, created_at=now
+                    )
+                )
+            await connection.exec_driver_sql("DROP TABLE message_search_fts")
+            await connection.exec_driver_sql(
+                "CREATE VIRTUAL TABLE messages_fts USING fts5(text, content='messages',"
+                " content_rowid='id')"
+            )
+        await create_schema(engine)
+        await create_schema(engine)  # and again: nothing more to do
+        async with engine.connect() as connection:
+            found, _, _ = await search_messages(connection, 1, "news", first=20)
+            assert [m.text for m in found] == ["old news"]
+            assert not await connection.run_sync(
+                lambda sync: inspect(sync).has_table("messages_fts")
+            )
+    finally:
+        await engine.dispose()

@@ -12,7 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.clients import graphql
+from tests.gateway.test_abuse_limits import COSTLY
+from tests.support.clients import graphql, graphql_body
 from tests.support.people import PASSWORD
 from tests.support.redis import PrivateRedis
 from tests.topology.clients import (
@@ -94,6 +95,8 @@ async def test_metrics_and_json_logs(tmp_path: Path, private_redis: PrivateRedis
                     statuses.append(response.status_code)
             assert statuses[0] == 400
             assert statuses[-1] == 429
+            costly = await graphql_body(client, COSTLY, {}, alice.token)
+            assert costly["errors"][0]["extensions"]["code"] == "QUERY_TOO_COSTLY"
 
             urls = metrics_urls(stack)
             assert set(urls) == {"auth", "chat", "gateway-1", "gateway-2"}
@@ -118,7 +121,13 @@ async def test_metrics_and_json_logs(tmp_path: Path, private_redis: PrivateRedis
     assert sum(sample(g, "mychat_websockets_open") for g in gateways) == 1
     assert sum(sample(g, "mychat_subscriptions_active") for g in gateways) == 1
     assert sum(sample(g, "mychat_events_delivered_total") for g in gateways) >= 1
+    refused = (
+        sample(g, "mychat_graphql_limit_refusals_total", code="QUERY_TOO_COSTLY") for g in gateways
+    )
+    assert sum(refused) == 1
     assert all("mychat_broker_reconnects_total" in g for g in gateways)
+    assert all("mychat_event_executions_total" in g for g in gateways)
+    assert all("mychat_event_renders_total" in g for g in gateways)
     chat_metrics = scraped["chat"]
     assert sample(chat_metrics, "mychat_events_published_total") >= 1
     assert "mychat_db_pool_checked_out{pool=" in chat_metrics
