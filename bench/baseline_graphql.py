@@ -7,7 +7,8 @@ Parser and validation caches on, as in our gateway; no token check, no service h
 from __future__ import annotations
 
 import base64
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from enum import Enum
 from typing import Annotated
 
 import strawberry
@@ -16,6 +17,8 @@ from strawberry.extensions import ParserCache, ValidationCache
 
 HISTORY_SIZE = 50
 CACHE_SIZE = 256
+# The web app's chat list asks for 50 chats (CHAT_LIST_SIZE in web/src/views/messenger.js).
+CHAT_LIST_SIZE = 50
 
 
 def global_id(kind: str, db_id: int) -> strawberry.ID:
@@ -44,6 +47,38 @@ class Viewer(Node):
     nickname: str
 
 
+@strawberry.enum
+class ChatRole(Enum):
+    OWNER = "owner"
+    MEMBER = "member"
+
+
+@strawberry.enum
+class MessageKind(Enum):
+    TEXT = "text"
+    JOINED = "joined"
+    LEFT = "left"
+    REMOVED = "removed"
+    RENAMED = "renamed"
+
+
+@strawberry.type
+class Reaction:
+    emoji: str
+    count: int
+    users: list[User]
+    reacted_by_me: bool
+
+
+@strawberry.type
+class ReplyQuote:
+    message_id: strawberry.ID
+    database_id: int
+    sender: User
+    text: str
+    deleted_at: datetime | None
+
+
 @strawberry.type
 class Message(Node):
     database_id: int
@@ -52,6 +87,11 @@ class Message(Node):
     client_id: str | None
     sender: User
     chat_id: strawberry.ID
+    edited_at: datetime | None = None
+    deleted_at: datetime | None = None
+    reply_to: ReplyQuote | None = None
+    kind: MessageKind = MessageKind.TEXT
+    reactions: list[Reaction] = strawberry.field(default_factory=list)
 
 
 @strawberry.type
@@ -79,6 +119,11 @@ class Chat(Node):
     database_id: int
     name: str
     edges_store: strawberry.Private[list[MessageEdge]]
+    created_at: datetime
+    last_activity_at: datetime
+    my_role: ChatRole
+    unread_count: int
+    last_message: Message | None
 
     @strawberry.field
     def messages(
@@ -99,6 +144,18 @@ class Chat(Node):
                 end_cursor=edges[-1].cursor if edges else None,
             ),
         )
+
+
+@strawberry.type
+class ChatEdge:
+    cursor: str
+    node: Chat
+
+
+@strawberry.type
+class ChatConnection:
+    edges: list[ChatEdge]
+    page_info: PageInfo
 
 
 @strawberry.type
@@ -133,8 +190,34 @@ class Store:
             MessageEdge(cursor=str(i), node=self.message(i, f"benchmark message number {i}", start))
             for i in range(1, HISTORY_SIZE + 1)
         ]
-        self.chat = Chat(id=self.chat_gid, database_id=1, name="bench", edges_store=edges)
+        self.chat = self.make_chat(1, "bench", edges, start)
         self.next_id = HISTORY_SIZE + 1
+        # The chat list: chats each with one message, as the bench's seeded user has them.
+        self.chats = [
+            ChatEdge(
+                cursor=str(i),
+                node=self.make_chat(
+                    i,
+                    f"chat {i}",
+                    [MessageEdge(cursor="1", node=self.message(i, f"last in chat {i}", start))],
+                    start + timedelta(seconds=i),
+                ),
+            )
+            for i in range(CHAT_LIST_SIZE, 0, -1)
+        ]
+
+    def make_chat(self, db_id: int, name: str, edges: list[MessageEdge], at: datetime) -> Chat:
+        return Chat(
+            id=global_id("Chat", db_id),
+            database_id=db_id,
+            name=name,
+            edges_store=edges,
+            created_at=at,
+            last_activity_at=at,
+            my_role=ChatRole.OWNER,
+            unread_count=0,
+            last_message=edges[-1].node if edges else None,
+        )
 
     def message(self, db_id: int, text: str, created_at: datetime) -> Message:
         return Message(
@@ -162,6 +245,19 @@ def build_schema(store: Store) -> strawberry.Schema:
         @strawberry.field
         def chat(self, id: strawberry.ID) -> Chat | None:
             return store.chat
+
+        @strawberry.field
+        def chats(self, first: int | None = 20, after: str | None = None) -> ChatConnection:
+            edges = store.chats[: first or 20]
+            return ChatConnection(
+                edges=edges,
+                page_info=PageInfo(
+                    has_next_page=len(store.chats) > len(edges),
+                    has_previous_page=False,
+                    start_cursor=edges[0].cursor if edges else None,
+                    end_cursor=edges[-1].cursor if edges else None,
+                ),
+            )
 
     @strawberry.type
     class Mutation:

@@ -15,6 +15,10 @@ class BenchConfig:
     fanout_interval_seconds: float = 0.5
     fanout_burst: int = 20
     subscriber_processes: int = 2
+    # bench/events.py: viewers of one chat with the web app's chatEvents (and marking read),
+    # and the large run (not marking read) compared with the bare broadcast.
+    events_subscribers: int = 1000
+    events_large_subscribers: int = 10_000
     idle_connections: int = 5000
     idle_window_seconds: float = 5.0
     login_concurrency: int = 4
@@ -30,6 +34,8 @@ class BenchConfig:
             fanout_subscribers=100,
             fanout_messages=10,
             fanout_burst=10,
+            events_subscribers=100,
+            events_large_subscribers=200,
             idle_connections=500,
             idle_window_seconds=2.0,
             search_messages=50_000,

@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 from websockets.sync.client import connect as ws_connect
@@ -64,6 +65,9 @@ class FanoutRun:
     burst_lost: int = 0
     errors: int = 0
     first_errors: list[str] = field(default_factory=list)
+    # Measured messages (paced and burst) delivered to subscriptions that stayed open.
+    delivered: int = 0
+    failed_sends: int = 0
 
 
 def _drive(config: BenchConfig, group: ClientGroup, send: Sender, subscribers: int) -> FanoutRun:
@@ -73,25 +77,59 @@ def _drive(config: BenchConfig, group: ClientGroup, send: Sender, subscribers: i
     send(encode_text(0))
     warmed = group.warm(WARM_TIMEOUT)
     print(f"  {connected} subscribed, {warmed} received the warm-up message", flush=True)
+    phases = send_phases(config, send)
+    return tally(group.stop(), phases, subscribers, connected)
+
+
+@dataclass
+class Phases:
+    """What was sent in the measured phases, and when (CLOCK_MONOTONIC ns, as in the texts)."""
+
+    paced: range
+    burst: range
+    sent_at: dict[int, int]
+    burst_started: int
+    # Messages whose send failed (the server refused or timed out): not expected anywhere.
+    failed: set[int] = field(default_factory=set)
+
+
+def send_phases(config: BenchConfig, send: Sender) -> Phases:
+    """Paced messages (one every `fanout_interval_seconds`), a pause, then a burst."""
     sent_at: dict[int, int] = {}
+    failed: set[int] = set()
+
+    def send_one(seq: int) -> None:
+        text = encode_text(seq)
+        sent_at[seq] = int(text.split()[2])
+        try:
+            send(text)
+        except RuntimeError as error:  # counted; a message never sent is not lost
+            failed.add(seq)
+            print(f"  send {seq} failed: {str(error)[:200]}", flush=True)
+
     paced = range(1, config.fanout_messages + 1)
     started = time.monotonic()
     for seq in paced:
-        text = encode_text(seq)
-        sent_at[seq] = int(text.split()[2])
-        send(text)
+        send_one(seq)
         next_send = started + seq * config.fanout_interval_seconds
         time.sleep(max(0.0, next_send - time.monotonic()))
     time.sleep(1.0)
     burst = range(paced.stop, paced.stop + config.fanout_burst)
     burst_started = time.monotonic_ns()
     for seq in burst:
-        text = encode_text(seq)
-        sent_at[seq] = int(text.split()[2])
-        send(text)
-    results = group.stop()
-    run = FanoutRun(subscribers, connected)
-    last_delivery = burst_started
+        send_one(seq)
+    return Phases(paced, burst, sent_at, burst_started, failed)
+
+
+def tally(
+    results: list[dict[str, Any]], phases: Phases, subscribers: int, connected: int
+) -> FanoutRun:
+    """Latencies, losses and failures from the subscriber processes' results."""
+    sent_at = phases.sent_at
+    paced = set(phases.paced) - phases.failed
+    burst = set(phases.burst) - phases.failed
+    run = FanoutRun(subscribers, connected, failed_sends=len(phases.failed))
+    last_delivery = phases.burst_started
     burst_delivered = 0
     for result in results:
         run.errors += result["error_count"]
@@ -114,12 +152,14 @@ def _drive(config: BenchConfig, group: ClientGroup, send: Sender, subscribers: i
             run.warmup_lost += 0 not in seqs
             run.burst_lost += len(burst) - len(seen_burst)
     run.failed += subscribers - connected
-    if last_delivery > burst_started:
-        run.burst_delivered_per_second = burst_delivered / ((last_delivery - burst_started) / 1e9)
+    run.delivered = len(run.paced_latencies_ms) + burst_delivered
+    if last_delivery > phases.burst_started:
+        seconds = (last_delivery - phases.burst_started) / 1e9
+        run.burst_delivered_per_second = burst_delivered / seconds
     return run
 
 
-def _split(
+def split_specs(
     config: BenchConfig,
     count: int,
     mode: str,
@@ -136,7 +176,13 @@ def _split(
     for size in share:
         specs.append(
             ClientSpec(
-                mode, urls, tokens[offset : offset + size] or [""], chat_id, size, after=after
+                mode,
+                urls,
+                tokens[offset : offset + size] or [""],
+                chat_id,
+                size,
+                after=after,
+                first_index=offset,
             )
         )
         offset += size
@@ -144,7 +190,7 @@ def _split(
 
 
 @contextmanager
-def _client_group(specs: list[ClientSpec]) -> Iterator[ClientGroup]:
+def client_group(specs: list[ClientSpec]) -> Iterator[ClientGroup]:
     group = ClientGroup(specs)
     try:
         yield group
@@ -186,8 +232,8 @@ def run_ours(config: BenchConfig, on_start: Callable[[Stack], None] | None = Non
             # Subscribers catch up from this message (as the web app does): nothing sent after
             # it may be missing, however late a subscription starts on the server.
             cursor = send("setup")
-            specs = _split(config, count, "graphql", urls, tokens, chat_gid, after=cursor)
-            with _client_group(specs) as group:
+            specs = split_specs(config, count, "graphql", urls, tokens, chat_gid, after=cursor)
+            with client_group(specs) as group:
                 return _drive(config, group, send, count)
 
 
@@ -214,14 +260,14 @@ def run_baseline(config: BenchConfig) -> FanoutRun:
                     if sender.recv(timeout=30) != "ok":
                         raise RuntimeError("baseline publish failed")
 
-                with _client_group(_split(config, count, "bare", urls, [], "")) as group:
+                with client_group(split_specs(config, count, "bare", urls, [], "")) as group:
                     return _drive(config, group, send, count)
         finally:
             for server in servers:
                 server.stop()
 
 
-def _latency(run: FanoutRun, q: float) -> float:
+def latency(run: FanoutRun, q: float) -> float:
     return percentile(run.paced_latencies_ms, q)
 
 
@@ -254,17 +300,17 @@ def run(config: BenchConfig) -> ScenarioResult:
     )
     print("Fan-out baseline: bare websockets x2 over Redis", flush=True)
     base = run_baseline(config)
-    _print(base, "baseline")
+    print_run(base, "baseline")
     print("Fan-out ours: 2 gateways over Redis", flush=True)
     ours = run_ours(config)
-    _print(ours, "ours")
+    print_run(ours, "ours")
     p99 = scenario.add(
-        Figure("delivery p99", _latency(ours, 99), "ms", _latency(base, 99), higher_is_better=False)
+        Figure("delivery p99", latency(ours, 99), "ms", latency(base, 99), higher_is_better=False)
     )
     p99.target = f"< {P99_TARGET_MS:.0f} ms"
     p99.target_met = not math.isnan(p99.value) and p99.value < P99_TARGET_MS
     scenario.add(
-        Figure("delivery p50", _latency(ours, 50), "ms", _latency(base, 50), higher_is_better=False)
+        Figure("delivery p50", latency(ours, 50), "ms", latency(base, 50), higher_is_better=False)
     )
     scenario.add(
         Figure(
@@ -307,8 +353,8 @@ def run(config: BenchConfig) -> ScenarioResult:
             base.burst_delivered_per_second,
         )
     )
-    scenario.series["delivery (ours)"] = _thin(ours.paced_latencies_ms)
-    scenario.series["delivery (baseline)"] = _thin(base.paced_latencies_ms)
+    scenario.series["delivery (ours)"] = thin(ours.paced_latencies_ms)
+    scenario.series["delivery (baseline)"] = thin(base.paced_latencies_ms)
     if ours.first_errors:
         scenario.notes.append(
             f"ours: {ours.errors} client errors, e.g. {ours.first_errors[0][:200]}"
@@ -316,7 +362,7 @@ def run(config: BenchConfig) -> ScenarioResult:
     return scenario
 
 
-def _thin(samples: list[float], points: int = 3000) -> list[float]:
+def thin(samples: list[float], points: int = 3000) -> list[float]:
     """Evenly spaced order statistics, always keeping the maximum (the plot's tail)."""
     ordered = sorted(samples)
     if len(ordered) <= points:
@@ -324,13 +370,13 @@ def _thin(samples: list[float], points: int = 3000) -> list[float]:
     return [*ordered[:: len(ordered) // points], ordered[-1]]
 
 
-def _print(run: FanoutRun, label: str) -> None:
+def print_run(run: FanoutRun, label: str) -> None:
     print(
         f"  {label}: subscribed {run.connected}/{run.subscribers}, "
-        f"p50 {_latency(run, 50):.1f} ms, p99 {_latency(run, 99):.1f} ms, "
+        f"p50 {latency(run, 50):.1f} ms, p99 {latency(run, 99):.1f} ms, "
         f"max {max(run.paced_latencies_ms, default=math.nan):.1f} ms, "
         f"lost {run.warmup_lost} warm-up + {run.paced_lost} paced + {run.burst_lost} burst, "
-        f"failed {run.failed}, "
+        f"failed {run.failed}, failed sends {run.failed_sends}, "
         f"burst {run.burst_delivered_per_second:.0f} deliveries/s, client errors {run.errors}",
         flush=True,
     )

@@ -158,7 +158,7 @@ def profile_fanout(seconds: float) -> None:
     run = fanout.run_ours(config, on_start=attach)
     for recorder in recorders:
         recorder.wait(timeout=seconds + 60)
-    fanout._print(run, "ours")
+    fanout.print_run(run, "ours")
     for path in sorted(PROFILE_DIR.glob("fanout-gateway*.txt")):
         print(f"\n## fanout: {path.stem}\n")
         print(summarise(path))

@@ -95,7 +95,17 @@ def write_all(
     return document
 
 
-SCENARIO_ORDER = ("rest", "graphql", "fanout", "connections", "login", "search")
+SCENARIO_ORDER = (
+    "rest",
+    "graphql",
+    "embedded",
+    "fanout",
+    "events",
+    "events_large",
+    "connections",
+    "login",
+    "search",
+)
 
 
 def update_readme(table: str) -> bool:

@@ -133,6 +133,11 @@ async def _load(connection: AsyncConnection, config: BenchConfig) -> dict[str, A
         searched += [
             (chat_id, id_, indexed_words(chat_id, text)) for id_, chat_id, _, text, _ in rows
         ]
+    # Each chat's newest message, as the send path keeps it (search walks chats by it).
+    await connection.exec_driver_sql(
+        "UPDATE chats SET last_message_id ="
+        " (SELECT MAX(m.id) FROM messages m WHERE m.chat_id = chats.id)"
+    )
     searched.sort()  # the primary key's order: (chat_id, message_id)
     await _insert_many(
         connection,

@@ -25,6 +25,9 @@ UVICORN_SETTINGS: dict[str, Any] = {
     "ws_per_message_deflate": False,
     "proxy_headers": True,
     "backlog": 8192,
+    # As `mychat serve`: longer than the gateway keeps idle connections to the services (10 s);
+    # uvicorn's default 5 s closes them under the gateway's feet ("Server disconnected").
+    "timeout_keep_alive": 30,
 }
 
 

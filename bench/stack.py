@@ -82,6 +82,8 @@ class Stack:
     chat_port: int
     gateway_ports: list[int]
     procs: dict[str, Proc] = field(default_factory=dict)
+    # Each process's Prometheus endpoint (MYCHAT_METRICS_PORT), by the name in `procs`.
+    metrics_ports: dict[str, int] = field(default_factory=dict)
     tokens: TokenCodec = field(default_factory=lambda: TokenCodec(JWT_SECRET, TOKEN_TTL))
 
     @property
@@ -112,6 +114,8 @@ def service_env(database_url: str, redis_url: str, data_dir: Path) -> dict[str, 
         "MYCHAT_MEMBER_ADD_RATE_PER_MINUTE": UNLIMITED,
         "MYCHAT_GRAPHQL_COST_PER_MINUTE": UNLIMITED,
         "MYCHAT_SERVICE_CALLS_PER_USER": UNLIMITED,
+        # Every benchmark client connects from 127.0.0.1, dozens of handshakes at once.
+        "MYCHAT_WS_UNAUTHENTICATED_PER_ADDRESS": UNLIMITED,
     }
 
 
@@ -129,14 +133,28 @@ def mychat_stack(
         database_url = stack.enter_context(fresh_database())
         redis_url = stack.enter_context(private_redis())
         env = service_env(database_url, redis_url, data_dir)
+        metrics_ports: dict[str, int] = {}
+
+        def measured(key: str, environment: dict[str, str]) -> dict[str, str]:
+            metrics_ports[key] = free_port()
+            return {**environment, "MYCHAT_METRICS_PORT": str(metrics_ports[key])}
+
         if embedded:
-            everything = stack.enter_context(uvicorn_server(f"{name}-all", "mychat:all", env=env))
+            everything = stack.enter_context(
+                uvicorn_server(f"{name}-all", "mychat:all", env=measured("all", env))
+            )
             assert everything.port is not None
             port = everything.port
-            yield Stack(database_url, redis_url, port, port, [port], {"all": everything})
+            yield Stack(
+                database_url, redis_url, port, port, [port], {"all": everything}, metrics_ports
+            )
             return
-        auth = stack.enter_context(uvicorn_server(f"{name}-auth", "mychat:auth", env=env))
-        chat = stack.enter_context(uvicorn_server(f"{name}-chat", "mychat:chat", env=env))
+        auth = stack.enter_context(
+            uvicorn_server(f"{name}-auth", "mychat:auth", env=measured("auth", env))
+        )
+        chat = stack.enter_context(
+            uvicorn_server(f"{name}-chat", "mychat:chat", env=measured("chat", env))
+        )
         assert auth.port is not None
         assert chat.port is not None
         procs = {"auth": auth, "chat": chat}
@@ -148,13 +166,16 @@ def mychat_stack(
                 "MYCHAT_CHAT_URL": f"http://{HOST}:{chat.port}",
             }
             for index in range(gateways):
+                key = f"gateway{index}"
                 gateway = stack.enter_context(
-                    uvicorn_server(f"{name}-gateway{index}", "mychat:gateway", env=gateway_env)
+                    uvicorn_server(
+                        f"{name}-{key}", "mychat:gateway", env=measured(key, gateway_env)
+                    )
                 )
                 assert gateway.port is not None
-                procs[f"gateway{index}"] = gateway
+                procs[key] = gateway
                 ports.append(gateway.port)
-        yield Stack(database_url, redis_url, auth.port, chat.port, ports, procs)
+        yield Stack(database_url, redis_url, auth.port, chat.port, ports, procs, metrics_ports)
 
 
 @dataclass
@@ -238,3 +259,15 @@ def add_members_with_tokens(stack: Stack, chat_id: int, count: int) -> list[str]
     """`count` new members of the chat, each with a signed token."""
     users = asyncio.run(_add_members(stack.database_url, chat_id, count))
     return [stack.tokens.issue(user_id=uid, login=login, nickname=login) for uid, login in users]
+
+
+def seed_chat_list(stack: Stack, token: str, count: int) -> None:
+    """`count` more chats of the user's, each with one message (a chat list to show)."""
+    headers = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=stack.chat_url, headers=headers, timeout=30) as client:
+        for number in range(count):
+            created = client.post("/mychat/api/chat/", json={"name": f"list {number}"})
+            chat_id = int(created.raise_for_status().json()["chat_id"])
+            client.post(
+                f"/mychat/api/chat/{chat_id}/message", json={"text": f"last message {number}"}
+            ).raise_for_status()

@@ -1,17 +1,25 @@
 """The web app's own GraphQL documents, read from web/src/operations.js (not copied).
 
-Each `export const NAME = gql`...`` is a document; a `${OTHER}` inside it names another such
-constant, whose text (a fragment) is appended once. A document with any other interpolation
-(a function call building part of it) is not offered: `load()` leaves it out.
+Two readings. `load()`/`document()` parse the file here: each `export const NAME = gql`...``
+is a document; a `${OTHER}` inside it names another such constant, whose text (a fragment) is
+appended once. A document with any other interpolation (a function call building part of it)
+is not offered. `sent()` asks Node to import the module and print each document as Apollo
+Client puts it on the wire (the cache adds `__typename` to every selection): every document,
+byte for byte what the browser sends; the benchmarks use this one.
 """
 
 from __future__ import annotations
 
+import json
 import re
+import shutil
+import subprocess
 from functools import cache
 from pathlib import Path
 
-OPERATIONS = Path(__file__).resolve().parent.parent / "web" / "src" / "operations.js"
+WEB = Path(__file__).resolve().parent.parent / "web"
+OPERATIONS = WEB / "src" / "operations.js"
+PRINTER = Path(__file__).resolve().parent / "web_documents.mjs"
 _GQL = re.compile(r"export const (\w+) = gql`(.*?)`;", re.DOTALL)
 _INTERPOLATION = re.compile(r"\$\{([^}]*)\}")
 
@@ -45,3 +53,23 @@ def _resolve(name: str, raw: dict[str, str], stack: list[str]) -> list[str] | No
 def document(name: str) -> str:
     """One of the web app's documents by its constant's name (KeyError if it has none)."""
     return load()[name]
+
+
+@cache
+def sent_documents(web: Path = WEB) -> dict[str, str]:
+    """Name -> the document as the web app sends it (needs Node and `make install`'s web deps)."""
+    node = shutil.which("node")
+    if node is None:
+        raise RuntimeError("node is not installed: the web app's documents cannot be read")
+    printed = subprocess.run(
+        [node, str(PRINTER), str(web)], capture_output=True, text=True, timeout=60, check=False
+    )
+    if printed.returncode != 0:
+        raise RuntimeError(f"reading web/src/operations.js failed: {printed.stderr[-2000:]}")
+    documents: dict[str, str] = json.loads(printed.stdout)
+    return documents
+
+
+def sent(name: str) -> str:
+    """One document by its constant's name, as Apollo Client sends it (KeyError if none)."""
+    return sent_documents()[name]

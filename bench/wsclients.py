@@ -1,12 +1,19 @@
 """WebSocket subscribers in a child process: `python -m bench.wsclients` (JSON spec on stdin).
 
 Each connection subscribes, either to our gateway (graphql-transport-ws, token in
-connection_init, `messageAdded(chatId)`) or to the bare broadcast server (`subscribe`). Then:
+connection_init, `messageAdded(chatId)` or the web app's `chatEvents`) or to the bare
+broadcast server (`subscribe`). Then:
 
 1. prints `READY <n>` once every connection is subscribed (n = how many made it);
 2. records every message it receives: the text carries `<seq> <monotonic ns at send>`, so the
    latency from send to delivery is `now - sent` (CLOCK_MONOTONIC is system-wide on Linux);
-3. on a `stop` line on stdin, waits `grace_seconds` for stragglers, writes the received
+   a chatEvents viewer also keeps the chat's unreadCount of its last MessageAdded, counts the
+   other events (signals such as MessagesRead) and, with `mark`, marks the chat read as the
+   web app does (bench.viewer);
+3. on `await <seq> <timeout>` waits until every open subscription has message <seq> and
+   prints `HAVE <n>`; on `quiet`, stops marking read and prints `QUIET` when the marks in
+   flight are answered;
+4. on a `stop` line on stdin, waits `grace_seconds` for stragglers, writes the received
    (seq, latency ms) pairs per connection and the errors as JSON to `output`, prints `DONE`.
 
 The idle-connections scenario uses the same processes and simply sends nothing.
@@ -26,11 +33,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import orjson
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from bench.documents import MESSAGE_ADDED
+from bench.viewer import MarkReader, MarkSpec, MarkState
 
 OPEN_AT_ONCE = 50
 HANDSHAKE_TIMEOUT = 60.0
@@ -54,6 +63,14 @@ class ClientSpec:
     after: str | None = None
     # Where the JSON result goes (a pipe is not trusted with megabytes from an event loop).
     output: str = ""
+    # graphql: the subscription document and its variables (default: messageAdded(chatId)).
+    document: str = MESSAGE_ADDED
+    variables: dict[str, Any] | None = None
+    # graphql: connection i marks the chat read as the web app does (bench.viewer); a dict
+    # (MarkSpec's fields) when given, as the spec travels as JSON.
+    mark: dict[str, Any] | None = None
+    # Who connection i is in the results (its token's index, so the caller can ask about it).
+    first_index: int = 0
 
 
 @dataclass
@@ -62,6 +79,12 @@ class Received:
     latencies_ms: list[float] = field(default_factory=list)
     # The server ended or failed the subscription (error, complete, errors, close) before stop.
     ended: bool = False
+    index: int = 0
+    # chatEvents: databaseId and chat.unreadCount of the last MessageAdded; other events.
+    last_id: int = 0
+    unread: int | None = None
+    signals: int = 0
+    marks: MarkState | None = None
 
 
 class Subscribers:
@@ -71,6 +94,12 @@ class Subscribers:
         self.received: list[Received] = []
         self.errors: list[str] = []
         self.receivers: list[asyncio.Task[None]] = []
+        self.readers: list[MarkReader] = []
+        self.http: httpx.AsyncClient | None = None
+        if spec.mark is not None:
+            self.http = httpx.AsyncClient(
+                timeout=60, limits=httpx.Limits(max_connections=64, max_keepalive_connections=64)
+            )
 
     async def open_one(self, index: int, gate: asyncio.Semaphore) -> None:
         spec = self.spec
@@ -84,10 +113,17 @@ class Subscribers:
             except (OSError, ConnectionClosed, TimeoutError, RuntimeError) as error:
                 self.errors.append(f"connection {index}: {type(error).__name__}: {error}")
                 return
-        received = Received()
+        received = Received(index=spec.first_index + index)
+        reader = None
+        if spec.mark is not None and self.http is not None:
+            mark = MarkSpec(**spec.mark)
+            token = spec.tokens[index % len(spec.tokens)]
+            reader = MarkReader(self.http, mark.urls[index % len(mark.urls)], token, mark)
+            received.marks = reader.state
+            self.readers.append(reader)
         self.connections.append(ws)
         self.received.append(received)
-        self.receivers.append(asyncio.create_task(self.receive(ws, received)))
+        self.receivers.append(asyncio.create_task(self.receive(ws, received, reader)))
 
     async def _open_graphql(self, url: str, token: str) -> ClientConnection:
         ws = await connect(
@@ -106,13 +142,13 @@ class Subscribers:
         if ack.get("type") != "connection_ack":
             await ws.close()
             raise RuntimeError(f"no connection_ack: {ack}")
+        variables = self.spec.variables
+        if variables is None:
+            variables = {"chatId": self.spec.chat_id, "after": self.spec.after}
         subscribe = {
             "id": "1",
             "type": "subscribe",
-            "payload": {
-                "query": MESSAGE_ADDED,
-                "variables": {"chatId": self.spec.chat_id, "after": self.spec.after},
-            },
+            "payload": {"query": self.spec.document, "variables": variables},
         }
         await ws.send(orjson.dumps(subscribe).decode())
         return ws
@@ -131,13 +167,16 @@ class Subscribers:
             raise RuntimeError(f"unexpected reply {reply!r}")
         return ws
 
-    async def receive(self, ws: ClientConnection, received: Received) -> None:
-        graphql = self.spec.mode == "graphql"
+    async def receive(
+        self, ws: ClientConnection, received: Received, reader: MarkReader | None
+    ) -> None:
         try:
             async for raw in ws:
                 now = time.monotonic_ns()
                 message = orjson.loads(raw)
-                if graphql:
+                if "text" in message:  # the bare broadcast's own frame
+                    text = message["text"]
+                else:
                     if message.get("type") != "next":
                         if message.get("type") in ("error", "complete"):
                             received.ended = True
@@ -148,9 +187,21 @@ class Subscribers:
                         received.ended = True
                         self.errors.append(f"errors: {str(payload['errors'])[:300]}")
                         continue
-                    text = payload["data"]["messageAdded"]["text"]
-                else:
-                    text = message["text"]
+                    data = payload["data"]
+                    if "messageAdded" in data:
+                        text = data["messageAdded"]["text"]
+                    else:
+                        event = data["chatEvents"]
+                        if event["__typename"] != "MessageAdded":
+                            received.signals += 1
+                            continue
+                        added = event["message"]
+                        text = added["text"]
+                        if added["databaseId"] > received.last_id:
+                            received.last_id = added["databaseId"]
+                            received.unread = event["chat"]["unreadCount"]
+                        if reader is not None:
+                            reader.message(added["id"], added["databaseId"])
                 seq, sent = _parse(text)
                 if seq is None:
                     continue
@@ -160,18 +211,21 @@ class Subscribers:
             received.ended = True
             self.errors.append(f"closed: {error}")
 
-    async def warm(self, timeout: float) -> int:
-        """Wait until every open subscription has received message 0; how many have."""
+    async def wait_for(self, seq: int, timeout: float) -> int:
+        """Wait until every open subscription has received message `seq`; how many have."""
         deadline = time.monotonic() + timeout
 
-        def warmed() -> int:
-            return sum(1 for r in self.received if 0 in r.seqs)
+        def having() -> int:
+            return sum(1 for r in self.received if seq in r.seqs)
 
         while time.monotonic() < deadline:
-            if all(r.ended or 0 in r.seqs for r in self.received):
+            if all(r.ended or seq in r.seqs for r in self.received):
                 break
             await asyncio.sleep(0.05)
-        return warmed()
+        return having()
+
+    async def quiet(self) -> None:
+        await asyncio.gather(*(reader.stop() for reader in self.readers))
 
     async def run(self) -> dict[str, Any]:
         gate = asyncio.Semaphore(self.spec.open_at_once)
@@ -187,16 +241,33 @@ class Subscribers:
             line = await loop.run_in_executor(None, sys.stdin.readline)
             if not line or line.strip() == "stop":
                 break
-            if line.startswith("warm "):
-                print(f"WARM {await self.warm(float(line.split()[1]))}", flush=True)
+            if line.startswith("await "):
+                _, seq, timeout = line.split()
+                print(f"HAVE {await self.wait_for(int(seq), float(timeout))}", flush=True)
+            elif line.strip() == "quiet":
+                await self.quiet()
+                print("QUIET", flush=True)
+        await self.quiet()
         await asyncio.sleep(self.spec.grace_seconds)
         for task in self.receivers:
             task.cancel()
         await asyncio.gather(*(ws.close() for ws in self.connections), return_exceptions=True)
+        if self.http is not None:
+            await self.http.aclose()
         return {
             "connections": len(self.connections),
             "received": [[r.seqs, [round(x, 3) for x in r.latencies_ms]] for r in self.received],
             "ended": [r.ended for r in self.received],
+            "viewers": [
+                {
+                    "index": r.index,
+                    "last_id": r.last_id,
+                    "unread": r.unread,
+                    "signals": r.signals,
+                    "marks": None if r.marks is None else asdict(r.marks),
+                }
+                for r in self.received
+            ],
             "errors": self.errors[:20],
             "error_count": len(self.errors),
         }
@@ -261,19 +332,31 @@ class ClientGroup:
         return self.ready
 
     def warm(self, timeout: float) -> int:
-        """Ask every process to wait for message 0 everywhere; how many subscriptions got it."""
+        """Wait for message 0 everywhere; how many subscriptions got it."""
+        return self.wait_for(0, timeout)
+
+    def wait_for(self, seq: int, timeout: float) -> int:
+        """Ask every process to wait for message `seq` everywhere; how many subscriptions got it."""
+        answers = self._ask(f"await {seq} {timeout}", "HAVE ", timeout + 30)
+        return sum(int(line.split()[1]) for line in answers)
+
+    def quiet(self, timeout: float = 120.0) -> None:
+        """Viewers stop marking read; returns once their marks in flight are answered."""
+        self._ask("quiet", "QUIET", timeout)
+
+    def _ask(self, command: str, answer: str, timeout: float) -> list[str]:
         for process in self.processes:
             assert process.stdin is not None
-            process.stdin.write(f"warm {timeout}\n")
+            process.stdin.write(command + "\n")
             process.stdin.flush()
-        deadline = time.monotonic() + timeout + 30
-        warmed = 0
+        deadline = time.monotonic() + timeout
+        lines = []
         for process in self.processes:
             line = _readline(process, deadline - time.monotonic())
-            if not line.startswith("WARM "):
+            if not line.startswith(answer):
                 raise RuntimeError(f"subscriber process said {line[:200]!r}")
-            warmed += int(line.split()[1])
-        return warmed
+            lines.append(line)
+        return lines
 
     def stop(self, timeout: float = 120.0) -> list[dict[str, Any]]:
         for process in self.processes:

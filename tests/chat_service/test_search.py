@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, insert, inspect, select, text
+from sqlalchemy import event, func, insert, inspect, select, text
 
 from chat_service.search import search_messages
 from mychat.db import create_engine, utc_now
@@ -138,6 +138,44 @@ async def test_pages_run_across_chats_newest_first(
             break
         before = page["messages"][-1]["id"]
     assert seen == newest_first
+
+
+async def test_many_chats_are_searched_a_few_at_a_time_newest_activity_first(
+    harness: ChatHarness, alice: Person
+) -> None:
+    """Searched one chat per statement, the pages are the same as in one statement; the walk
+    stops once the page is newer than every chat left (here the fourth chat is not searched)."""
+    c1, c2, c3, c4 = [await harness.create_chat(alice, f"Chat {n}") for n in range(1, 5)]
+    sent = {}
+    for chat, text_ in ((c1, "alpha 1"), (c2, "alpha 2"), (c3, "beta 3"), (c4, "alpha 4")):
+        sent[text_] = (await harness.send(alice, chat, text_))["id"]
+    sent["alpha 5"] = (await harness.send(alice, c1, "alpha 5"))["id"]
+    await harness.send(alice, c2, "gamma 6")  # c2 is the newest activity, its match is older
+    statements: list[str] = []
+
+    def seen(*args: Any) -> None:
+        if "MATCH" in args[2]:
+            statements.append(args[2])
+
+    async def page(first: int, per: int, before: int | None = None) -> tuple[list[str], bool]:
+        async with harness.autocommit_engine.connect() as connection:
+            found, more, _ = await search_messages(
+                connection, alice.id, "alpha", first=first, before=before, chats_per_statement=per
+            )
+        return [m.text for m in found], more
+
+    engine = harness.autocommit_engine.sync_engine
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        for per in (1, 2, 50):
+            assert await page(2, per) == (["alpha 5", "alpha 4"], True)
+            assert await page(2, per, before=sent["alpha 4"]) == (["alpha 2", "alpha 1"], False)
+            assert await page(10, per) == (["alpha 5", "alpha 4", "alpha 2", "alpha 1"], False)
+        statements.clear()
+        assert await page(1, 1) == (["alpha 5"], True)
+        assert len(statements) == 3  # c2, c1, c4; not c3 (newest id older than "alpha 4")
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
 
 
 THEIRS = 30
