@@ -1,12 +1,12 @@
 """Gateway CPU per delivered `chatEvents` event, in-process: `python -m bench.fanout_cpu`.
 
-N members of one chat (each a different user) hold the web app's own `chatEvents` document
-(bench/web_operations.py) over graphql-transport-ws, driven straight through the embedded
-gateway's ASGI app: no socket and no client parsing, so the process CPU measured is the
-gateway's (broker fan-out, Strawberry's handler, execution, JSON encoding). Each round publishes
-one `MessageAdded` to the in-memory broker, as chat_service does after a commit, and waits until
-every subscriber has its frame. Setup (SQLite, users inserted directly, the chat-state load of
-each subscription) is not measured.
+N members of one chat (each a different user) hold the web app's own `chatEvents` document, as
+Apollo Client sends it (bench/web_operations.py), over graphql-transport-ws, driven straight
+through the embedded gateway's ASGI app: no socket and no client parsing, so the process CPU
+measured is the gateway's (broker fan-out, Strawberry's handler, execution, JSON encoding).
+Each round publishes one `MessageAdded` to the in-memory broker, as chat_service does after a
+commit, and waits until every subscriber has its frame. Setup (SQLite, users inserted
+directly, the chat-state load of each subscription) is not measured.
 
 Prints CPU microseconds per delivered event and the distinct payloads seen (unread counts differ
 per viewer, so the frames must too).
@@ -31,7 +31,7 @@ from starlette.applications import Starlette
 from starlette.types import ASGIApp, Message
 
 from auth_service.app import create_app as create_auth_app
-from bench.web_operations import document
+from bench.web_operations import sent
 from chat_service.app import create_app as create_chat_app
 from gateway.app import create_app as create_gateway_app
 from mychat import tables
@@ -211,7 +211,7 @@ async def measure(subscribers: int, rounds: int) -> dict[str, float]:
             codec = TokenCodec(SECRET, timedelta(hours=1))
             recipients = frozenset(uid for uid, _ in users)
             delivered = Delivered()
-            query = document("CHAT_EVENTS")
+            query = sent("CHAT_EVENTS")  # as Apollo Client sends it
             sockets = []
             for uid, login in users[1:]:
                 socket = InProcessSocket(

@@ -12,7 +12,9 @@ from typing import Any
 import orjson
 import pytest
 
+from bench.web_operations import sent, sent_documents
 from gateway.context import GatewayResources
+from gateway.schema import CACHEABLE_QUERY_CHARS
 from gateway.shared_events import EventStats
 from mychat.settings import Settings
 from tests.gateway.conftest import Gateway, LiveServer, User
@@ -58,9 +60,9 @@ class Viewer:
 async def sends(gw: Gateway, chat_id: str, viewers: list[Viewer], *senders: User) -> None:
     """Each sender sends a message; every viewer sees each with their own counts."""
     for n, sender in enumerate(senders):
-        sent = await gw.send(sender, chat_id, f"{sender.nickname} {n}")
+        message = await gw.send(sender, chat_id, f"{sender.nickname} {n}")
         for viewer in viewers:
-            await viewer.expect(sent)
+            await viewer.expect(message)
 
 
 async def viewers_stay_exact(gateways: list[Gateway], urls: list[str]) -> None:
@@ -161,12 +163,20 @@ async def stats_of(live: LiveServer) -> AsyncIterator[EventStats]:
     moved.renders = stats.renders - before.renders
 
 
+def test_the_web_apps_documents_are_cached() -> None:
+    """Subscribers share an event's execution when their documents are one parsed document:
+    what the web app sends must fit the parser cache."""
+    sizes = {name: len(text) for name, text in sent_documents().items()}
+    assert max(sizes.values()) <= CACHEABLE_QUERY_CHARS, sizes
+
+
 @pytest.mark.parametrize("protocol", [TRANSPORT_WS, LEGACY_WS])
 async def test_one_execution_per_event_for_many_subscribers(
     live: LiveServer, protocol: str
 ) -> None:
-    """Eight members (one with two tabs) on the web app's document: each message is executed
-    once in the process and rendered for each of the nine subscriptions."""
+    """Eight members (one with two tabs) on the web app's document as Apollo Client sends it:
+    each message is executed once in the process and rendered for each of the nine
+    subscriptions."""
     gw = live.gateway
     alice = await gw.register("Alice")
     members = [await gw.register(f"Member{n}") for n in range(8)]
@@ -180,7 +190,7 @@ async def test_one_execution_per_event_for_many_subscribers(
         ]
         async with live.subscribing(len(sockets)):
             for ws in sockets:
-                await ws.subscribe(CHAT_EVENTS, {"after": start["id"]})
+                await ws.subscribe(sent("CHAT_EVENTS"), {"after": start["id"]})
         warm = await gw.send(alice, chat_id, "warm-up")  # the catch-ups are over after this
         for ws in sockets:
             assert (await event_of(ws, "MessageAdded"))["message"]["id"] == warm["id"]
@@ -188,10 +198,10 @@ async def test_one_execution_per_event_for_many_subscribers(
         async with stats_of(live) as moved:
             for n in range(5):
                 sender = members[n % 2]
-                sent = await gw.send(sender, chat_id, f"m{n}")
+                message = await gw.send(sender, chat_id, f"m{n}")
                 for ws, seen in zip(sockets, frames, strict=True):
                     event = await event_of(ws, "MessageAdded")
-                    assert event["message"]["id"] == sent["id"]
+                    assert event["message"]["id"] == message["id"]
                     seen.append(orjson.dumps(event))
     assert (moved.executions, moved.templates, moved.renders) == (5, 5, 5 * len(sockets))
     # Same bytes but for the counts: Member0's two tabs agree, Member2 counts Member0's too.
