@@ -9,6 +9,7 @@ from starlette.applications import Starlette
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mychat.broker import MemoryBroker
+from mychat.metrics import merged_registry, serve_registry
 from mychat.settings import Settings
 
 
@@ -49,6 +50,11 @@ def create_embedded_app(settings: Settings) -> Starlette:
             stack.push_async_callback(broker.close)
             for sub_app in (auth_app, chat_app, gateway_app):
                 await stack.enter_async_context(sub_app.router.lifespan_context(sub_app))
+            apps = {"auth": auth_app, "chat": chat_app, "gateway": gateway_app}
+            measured = {name: a.state.metrics for name, a in apps.items() if a.state.metrics}
+            stack.enter_context(
+                serve_registry(merged_registry(measured) if measured else None, settings)
+            )
             yield
 
     dispatcher = PrefixDispatcher(

@@ -140,14 +140,11 @@ def mychat_stack(
             return {**environment, "MYCHAT_METRICS_PORT": str(metrics_ports[key])}
 
         if embedded:
-            everything = stack.enter_context(
-                uvicorn_server(f"{name}-all", "mychat:all", env=measured("all", env))
-            )
+            # No metrics port: each app of the one process would serve it (Address in use).
+            everything = stack.enter_context(uvicorn_server(f"{name}-all", "mychat:all", env=env))
             assert everything.port is not None
             port = everything.port
-            yield Stack(
-                database_url, redis_url, port, port, [port], {"all": everything}, metrics_ports
-            )
+            yield Stack(database_url, redis_url, port, port, [port], {"all": everything})
             return
         auth = stack.enter_context(
             uvicorn_server(f"{name}-auth", "mychat:auth", env=measured("auth", env))

@@ -136,7 +136,8 @@ def create_app(
                     "code",
                     lambda: resources.limits.refusals,
                 )
-            stack.enter_context(serve_metrics(metrics, settings))
+            if not embedded:  # embedded: assembly serves every app's metrics on one port
+                stack.enter_context(serve_metrics(metrics, settings))
             yield
             # Let requests of cancelled subscriptions finish before the clients close.
             if resources.in_flight:
@@ -164,7 +165,7 @@ def create_app(
         return JSONResponse({"status": "ready"})
 
     handlers: Any = EXCEPTION_HANDLERS
-    return GatewayApp(
+    app = GatewayApp(
         graphql_path=GRAPHQL_PATH,
         graphql_view=view,
         metrics=metrics,
@@ -182,3 +183,5 @@ def create_app(
         exception_handlers=handlers,
         lifespan=lifespan,
     )
+    app.state.metrics = metrics  # None unless MYCHAT_METRICS_PORT is set
+    return app

@@ -6,7 +6,6 @@ process (mychat.revocation calls `sessions_revoked`); its subscriptions end with
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Callable, Collection
@@ -14,6 +13,7 @@ from contextlib import suppress
 
 from starlette.websockets import WebSocket
 
+from gateway.background import BackgroundTasks
 from gateway.clients import AccountClient, ServiceError, ServiceUnavailable
 from mychat.tokens import TokenClaims
 
@@ -23,7 +23,6 @@ CLOSE_FORBIDDEN = 4403
 # A session's "last used" is written at most this often per gateway process.
 TOUCH_EVERY_SECONDS = 60.0
 MAX_REMEMBERED_TOUCHES = 100_000
-DRAIN_SECONDS = 5.0
 
 
 class ConnectionWatcher:
@@ -37,7 +36,7 @@ class ConnectionWatcher:
 class OpenConnections:
     def __init__(self) -> None:
         self._by_session: dict[str, set[WebSocket]] = {}
-        self._closing: set[asyncio.Task[None]] = set()
+        self._closing = BackgroundTasks()
         self.watcher = ConnectionWatcher()
 
     def opened(self, claims: TokenClaims, token: str, websocket: WebSocket) -> None:
@@ -56,13 +55,10 @@ class OpenConnections:
     def sessions_revoked(self, session_ids: Collection[str]) -> None:
         for session_id in session_ids:
             for websocket in self._by_session.pop(session_id, ()):
-                task = asyncio.get_running_loop().create_task(_close_forbidden(websocket))
-                self._closing.add(task)
-                task.add_done_callback(self._closing.discard)
+                self._closing.start(_close_forbidden(websocket))
 
     async def aclose(self) -> None:
-        if self._closing:
-            await asyncio.wait(set(self._closing), timeout=DRAIN_SECONDS)
+        await self._closing.drain()
 
 
 async def _close_forbidden(websocket: WebSocket) -> None:
@@ -76,7 +72,7 @@ class SessionTouches:
 
     def __init__(self) -> None:
         self._last: dict[str, float] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._touching = BackgroundTasks()
 
     def used(self, claims: TokenClaims, account: Callable[[], AccountClient]) -> None:
         session_id = claims.session_id
@@ -89,13 +85,10 @@ class SessionTouches:
         if len(self._last) >= MAX_REMEMBERED_TOUCHES:
             self._last.clear()
         self._last[session_id] = now
-        task = asyncio.get_running_loop().create_task(_touch(account()))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._touching.start(_touch(account()))
 
     async def aclose(self) -> None:
-        if self._tasks:
-            await asyncio.wait(set(self._tasks), timeout=DRAIN_SECONDS)
+        await self._touching.drain()
 
 
 async def _touch(client: AccountClient) -> None:

@@ -96,72 +96,75 @@ def estimate(
     variables: dict[str, Any],
 ) -> Cost:
     root = schema.get_type(ROOT_TYPES[operation.operation.value])
-    cost = Cost()
+    walk = _Walk(schema, fragments, variables, Cost())
     if isinstance(root, GraphQLObjectType):
-        _walk(schema, fragments, variables, operation.selection_set, root, 1, cost, set())
-    return cost
+        walk.visit_selections(operation.selection_set, root, 1, set())
+    return walk.cost
 
 
-def _walk(
-    schema: TypeLookup,
-    fragments: dict[str, FragmentDefinitionNode],
-    variables: dict[str, Any],
-    selection_set: SelectionSetNode,
-    parent: GraphQLObjectType | GraphQLInterfaceType,
-    multiplier: int,
-    cost: Cost,
-    spread: set[str],
-) -> None:
-    for selection in selection_set.selections:
-        if isinstance(selection, FieldNode):
-            _field(schema, fragments, variables, selection, parent, multiplier, cost, spread)
-            continue
-        if isinstance(selection, InlineFragmentNode):
-            condition, nested = selection.type_condition, selection.selection_set
-        elif isinstance(selection, FragmentSpreadNode):
-            fragment = fragments.get(selection.name.value)
-            if fragment is None or fragment.name.value in spread:
-                continue  # validation refuses both; a cycle must not loop here
-            condition, nested = fragment.type_condition, fragment.selection_set
-            spread = spread | {fragment.name.value}
-        else:
-            continue
-        target = schema.get_type(condition.name.value) if condition is not None else parent
-        if isinstance(target, GraphQLObjectType | GraphQLInterfaceType):
-            _walk(schema, fragments, variables, nested, target, multiplier, cost, spread)
+@dataclass
+class _Walk:
+    """One operation's walk: what every level reads (the schema, its fragments and variables)
+    and the cost it adds up, held once instead of passed down each recursion."""
 
+    schema: TypeLookup
+    fragments: dict[str, FragmentDefinitionNode]
+    variables: dict[str, Any]
+    cost: Cost
 
-def _field(
-    schema: TypeLookup,
-    fragments: dict[str, FragmentDefinitionNode],
-    variables: dict[str, Any],
-    node: FieldNode,
-    parent: GraphQLObjectType | GraphQLInterfaceType,
-    multiplier: int,
-    cost: Cost,
-    spread: set[str],
-) -> None:
-    field = parent.fields.get(node.name.value)
-    if field is None:
-        return
-    key = (parent.name, node.name.value)
-    if _has_resolver(field):
-        cost.service_calls += multiplier if key in PER_PARENT_CALLS else 1
-    page = _page_size(field, node, variables, key)
-    if page is not None:
-        multiplier *= page
-        cost.nodes += multiplier
-    elif _is_list(field) and not parent.name.endswith("Connection"):
-        # A connection's `edges` are its page, counted above; other lists are guessed.
-        multiplier *= LIST_GUESSES.get(key, LIST_GUESS)
-        cost.nodes += multiplier
-    child = get_named_type(field.type)
-    if node.selection_set is not None and isinstance(
-        child, GraphQLObjectType | GraphQLInterfaceType
-    ):
-        _walk(schema, fragments, variables, node.selection_set, child, multiplier, cost, spread)
-    elif node.selection_set is not None:  # a union: only fragments select anything
-        _walk(schema, fragments, variables, node.selection_set, parent, multiplier, cost, spread)
+    def visit_selections(
+        self,
+        selection_set: SelectionSetNode,
+        parent: GraphQLObjectType | GraphQLInterfaceType,
+        multiplier: int,
+        spread: set[str],
+    ) -> None:
+        for selection in selection_set.selections:
+            if isinstance(selection, FieldNode):
+                self.visit_field(selection, parent, multiplier, spread)
+                continue
+            if isinstance(selection, InlineFragmentNode):
+                condition, nested = selection.type_condition, selection.selection_set
+            elif isinstance(selection, FragmentSpreadNode):
+                fragment = self.fragments.get(selection.name.value)
+                if fragment is None or fragment.name.value in spread:
+                    continue  # validation refuses both; a cycle must not loop here
+                condition, nested = fragment.type_condition, fragment.selection_set
+                spread = spread | {fragment.name.value}
+            else:
+                continue
+            target = self.schema.get_type(condition.name.value) if condition is not None else parent
+            if isinstance(target, GraphQLObjectType | GraphQLInterfaceType):
+                self.visit_selections(nested, target, multiplier, spread)
+
+    def visit_field(
+        self,
+        node: FieldNode,
+        parent: GraphQLObjectType | GraphQLInterfaceType,
+        multiplier: int,
+        spread: set[str],
+    ) -> None:
+        field = parent.fields.get(node.name.value)
+        if field is None:
+            return
+        key = (parent.name, node.name.value)
+        if _has_resolver(field):
+            self.cost.service_calls += multiplier if key in PER_PARENT_CALLS else 1
+        page = _page_size(field, node, self.variables, key)
+        if page is not None:
+            multiplier *= page
+            self.cost.nodes += multiplier
+        elif _is_list(field) and not parent.name.endswith("Connection"):
+            # A connection's `edges` are its page, counted above; other lists are guessed.
+            multiplier *= LIST_GUESSES.get(key, LIST_GUESS)
+            self.cost.nodes += multiplier
+        child = get_named_type(field.type)
+        if node.selection_set is not None and isinstance(
+            child, GraphQLObjectType | GraphQLInterfaceType
+        ):
+            self.visit_selections(node.selection_set, child, multiplier, spread)
+        elif node.selection_set is not None:  # a union: only fragments select anything
+            self.visit_selections(node.selection_set, parent, multiplier, spread)
 
 
 def _has_resolver(field: GraphQLField) -> bool:

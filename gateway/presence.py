@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
 
+from gateway.background import BackgroundTasks
 from gateway.clients import ChatClient, ServiceError, ServiceUnavailable
 from gateway.connections import ConnectionWatcher
 from mychat.broker import Broker, BrokerSubscription
@@ -179,7 +180,7 @@ class Presence(ConnectionWatcher):
         self._chat_client = chat_client
         self._interval = ttl / 3
         self._local: dict[int, _LocalUser] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._background = BackgroundTasks()
 
     # Connections (called synchronously by the WebSocket bookkeeping).
 
@@ -187,7 +188,7 @@ class Presence(ConnectionWatcher):
         local = self._local.get(claims.user_id)
         if local is None:
             local = self._local[claims.user_id] = _LocalUser(claims.nickname, token)
-            self._spawn(self._arrive(claims.user_id, local))
+            self._background.start(self._arrive(claims.user_id, local))
         local.connections += 1
         if local.offline_timer is not None:  # back within the grace: never went offline
             local.offline_timer.cancel()
@@ -208,12 +209,7 @@ class Presence(ConnectionWatcher):
         if local is None or local.connections > 0:
             return
         del self._local[user_id]
-        self._spawn(self._leave(user_id, local))
-
-    def _spawn(self, work: Awaitable[None]) -> None:
-        task = asyncio.ensure_future(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._background.start(self._leave(user_id, local))
 
     async def _arrive(self, user_id: int, local: _LocalUser) -> None:
         try:
@@ -310,5 +306,4 @@ class Presence(ConnectionWatcher):
         users, self._local = self._local, {}
         for user_id, local in users.items():
             await self._leave(user_id, local)
-        if self._tasks:
-            await asyncio.wait(set(self._tasks), timeout=5.0)
+        await self._background.drain()

@@ -2,7 +2,9 @@
 
 Each app factory builds a `Metrics` (its own registry: nothing at import time) and wraps its app
 in `MetricsMiddleware`; the lifespan serves the registry on `metrics_host:metrics_port`, an
-address nginx never routes to. Unset port: no server, and nothing is counted.
+address nginx never routes to (embedded, the three apps share one process and one port: the
+embedded app serves their registries merged, each sample labelled with its `service`). Unset
+port: no server, and nothing is counted.
 
 What is measured: requests and latencies by route template and status, open WebSockets,
 login failures (4xx answers of a login route) and rate-limit refusals (429 answers), plus
@@ -154,14 +156,50 @@ def metrics_for(settings: Settings) -> Metrics | None:
     return Metrics() if settings.metrics_port is not None else None
 
 
+class ByService(Collector):
+    """Several apps' metrics in one process (the embedded mode), each sample labelled with its
+    `service`: one endpoint, and no two families of the same name."""
+
+    def __init__(self, by_service: Mapping[str, Metrics]) -> None:
+        self.by_service = by_service
+
+    def collect(self) -> Iterable[Metric]:
+        merged: dict[str, Metric] = {}
+        for service, metrics in self.by_service.items():
+            for family in metrics.registry.collect():
+                into = merged.setdefault(
+                    family.name,
+                    Metric(family.name, family.documentation, family.type, family.unit),
+                )
+                for sample in family.samples:
+                    labels = {**sample.labels, "service": service}
+                    into.add_sample(
+                        sample.name, labels, sample.value, sample.timestamp, sample.exemplar
+                    )
+        return merged.values()
+
+
+def merged_registry(by_service: Mapping[str, Metrics]) -> CollectorRegistry:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(ByService(by_service))
+    return registry
+
+
 @contextmanager
 def serve_metrics(metrics: Metrics | None, settings: Settings) -> Iterator[None]:
     """Serve /metrics on MYCHAT_METRICS_HOST:MYCHAT_METRICS_PORT while the context is open."""
-    if metrics is None or settings.metrics_port is None:
+    with serve_registry(None if metrics is None else metrics.registry, settings):
+        yield
+
+
+@contextmanager
+def serve_registry(registry: CollectorRegistry | None, settings: Settings) -> Iterator[None]:
+    """`serve_metrics` for any registry (the embedded mode's merged one)."""
+    if registry is None or settings.metrics_port is None:
         yield
         return
     server, thread = start_http_server(
-        settings.metrics_port, settings.metrics_host, registry=metrics.registry
+        settings.metrics_port, settings.metrics_host, registry=registry
     )
     try:
         yield

@@ -99,7 +99,8 @@ def create_service_app(
                 await stack.enter_async_context(revocations_followed(broker, tokens.revoked, load))
                 if extra_lifespan is not None:
                     await stack.enter_async_context(extra_lifespan(res))
-                stack.enter_context(serve_metrics(metrics, settings))
+                if not embedded:  # embedded: assembly serves every app's metrics on one port
+                    stack.enter_context(serve_metrics(metrics, settings))
                 yield
         finally:
             await engine.dispose()

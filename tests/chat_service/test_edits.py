@@ -12,6 +12,7 @@ from mychat.tables import MESSAGE_TEXT_MAX, messages
 from tests.chat_service.conftest import ChatHarness
 from tests.chat_service.test_internal import post
 from tests.support.people import Person
+from tests.support.seed_contract import SEED_MESSAGE_KEYS
 
 
 async def edit(
@@ -57,14 +58,7 @@ async def test_edit_changes_the_text_everywhere_and_publishes_it(
     # REST history (the seed's shape, unchanged) shows the current text.
     (item,) = await harness.history(bob, chat_id)
     assert item["text"] == "hello"
-    assert set(item) == {
-        "id",
-        "chat_id",
-        "sender_id",
-        "sender_nickname",
-        "text",
-        "date_sent",
-    }
+    assert set(item) == SEED_MESSAGE_KEYS
 
 
 async def test_delete_erases_the_text_and_keeps_a_tombstone(

@@ -30,6 +30,7 @@ from tests.chat_service.test_events import RecordingBroker
 from tests.chat_service.test_message_reads import connection_id
 from tests.support.database import kill_connection
 from tests.support.people import Person
+from tests.support.seed_contract import SEED_MESSAGE_KEYS
 
 
 @dataclass
@@ -356,13 +357,5 @@ async def test_the_http_send_answers_as_before(harness: ChatHarness, alice: Pers
     assert response.status_code == 200
     body = response.json()
     assert body["status"] == "ok"
-    assert set(body["message"]) == {
-        "id",
-        "chat_id",
-        "sender_id",
-        "sender_nickname",
-        "text",
-        "date_sent",
-        "client_id",
-    }
+    assert set(body["message"]) == SEED_MESSAGE_KEYS | {"client_id"}
     assert body["message"]["sender_nickname"] == "Alice"

@@ -110,6 +110,12 @@ class Gateway:
         chat_id: str = result["chat"]["id"]
         return chat_id
 
+    async def alice_and_bob_in_a_room(self) -> tuple[User, User, str]:
+        """Alice and Bob registered, and the id of the chat "Room" that Alice made with Bob."""
+        alice = await self.register("Alice")
+        bob = await self.register("Bob")
+        return alice, bob, await self.create_chat(alice, "Room", bob)
+
     async def send(self, sender: User, chat_id: str, text: str) -> dict[str, Any]:
         result = (await self.data(SEND, {"chatId": chat_id, "text": text}, sender.token))[
             "sendMessage"

@@ -97,12 +97,7 @@ async def test_subscription_amplification_is_refused_beyond_the_limit(settings: 
                     accepted.append((ws, op))
             await asyncio.sleep(0.5)
             for ws in opened:
-                while True:
-                    try:
-                        message = await ws.receive(timeout=0.3)
-                    except TimeoutError:
-                        break
-                    refused.append(message)
+                refused.extend(await ws.until_quiet(0.3))
             assert len(refused) == 20 - 8, refused
             for message in refused:
                 errors = message["payload"]
@@ -112,11 +107,7 @@ async def test_subscription_amplification_is_refused_beyond_the_limit(settings: 
             await gw.send(attacker, chat_id, "one")
             received = 0
             for ws in opened:
-                while True:
-                    try:
-                        message = await ws.receive(timeout=1.0)
-                    except TimeoutError:
-                        break
+                for message in await ws.until_quiet(1.0):
                     if message["type"] == "next":
                         received += 1
                         chat = message["payload"]["data"]["chatEvents"]["chat"]

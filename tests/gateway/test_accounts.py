@@ -124,9 +124,7 @@ async def test_sign_out_refuses_the_token_everywhere_at_once(
     live: LiveServer, protocol: str
 ) -> None:
     gw = live.gateway
-    alice = await gw.register("Alice")
-    bob = await gw.register("Bob")
-    chat_id = await gw.create_chat(alice, "Room", bob)
+    alice, _bob, chat_id = await gw.alice_and_bob_in_a_room()
     phone = await second_session(gw, alice, "MyChat test phone")
     assert await rest_status(gw.client, alice.token) == (200, 200)
     async with graphql_socket(live.ws_url, protocol, token=alice.token) as ws:
@@ -187,9 +185,7 @@ async def test_change_password_needs_the_old_one_and_signs_out_the_others(
 
 async def test_delete_account_keeps_messages_under_deleted_user(live: LiveServer) -> None:
     gw = live.gateway
-    alice = await gw.register("Alice")
-    bob = await gw.register("Bob")
-    chat_id = await gw.create_chat(alice, "Room", bob)
+    alice, bob, chat_id = await gw.alice_and_bob_in_a_room()
     await gw.send(alice, chat_id, "hello from alice")
     wrong = await gw.data(DELETE_ACCOUNT, {"password": "nope nope"}, alice.token)
     assert wrong["deleteAccount"]["__typename"] == "ValidationError"

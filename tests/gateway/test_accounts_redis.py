@@ -21,7 +21,7 @@ from auth_service.app import create_app as create_auth_app
 from chat_service.app import create_app as create_chat_app
 from gateway.app import create_app as create_gateway_app
 from mychat.settings import Settings
-from tests.gateway.conftest import GRAPHQL, Gateway
+from tests.gateway.conftest import Gateway
 from tests.gateway.test_accounts import (
     CHANGE_PASSWORD,
     DELETE_ACCOUNT,
@@ -33,26 +33,20 @@ from tests.gateway.test_accounts import (
     second_session,
     signed_in,
 )
-from tests.gateway.test_redis_gateways import Processes, lifespans, processes, wait_ready
+from tests.gateway.test_redis_gateways import (
+    Processes,
+    Topology,
+    lifespans,
+    processes,
+    start_topology,
+)
 from tests.gateway.test_subscriptions import MESSAGE_ADDED, settle
-from tests.support.env import TEST_JWT_SECRET
 from tests.support.people import FAST_HASHES, PASSWORD
-from tests.support.ports import free_port
 from tests.support.redis import PrivateRedis
 from tests.support.websocket import graphql_socket
 
 pytestmark = pytest.mark.redis
 __all__ = ["processes"]  # the fixture, used by name (also by two_gateways)
-
-
-@dataclass
-class Topology:
-    auth_url: str
-    chat_url: str
-    gateway_urls: list[str]
-
-    def ws_url(self, index: int) -> str:
-        return self.gateway_urls[index].replace("http://", "ws://") + GRAPHQL
 
 
 async def last_accepted(started: float, accepted: Callable[[], Awaitable[bool]]) -> float:
@@ -68,25 +62,6 @@ async def last_accepted(started: float, accepted: Callable[[], Awaitable[bool]])
                 return last - started
             last = asked_at
             await asyncio.sleep(0.02)
-
-
-async def start_topology(
-    settings: Settings, redis: PrivateRedis, processes: Processes, gateways: int = 2
-) -> Topology:
-    assert settings.database_url
-    env = {
-        "DATABASE_URL": settings.database_url,
-        "REDIS_URL": redis.url,
-        "JWT_SECRET": TEST_JWT_SECRET,
-        "MYCHAT_HOST": "127.0.0.1",
-        "MYCHAT_LOG_LEVEL": "warning",
-    }
-    auth_url = processes.serve("auth", free_port(), env)
-    chat_url = processes.serve("chat", free_port(), env)
-    gateway_env = {**env, "MYCHAT_AUTH_URL": auth_url, "MYCHAT_CHAT_URL": chat_url}
-    gateway_urls = [processes.serve("gateway", free_port(), gateway_env) for _ in range(gateways)]
-    await asyncio.gather(*(wait_ready(url) for url in (auth_url, chat_url, *gateway_urls)))
-    return Topology(auth_url, chat_url, gateway_urls)
 
 
 @asynccontextmanager
@@ -162,9 +137,7 @@ async def test_a_deleted_account_leaves_its_chats_through_the_broker(
 ) -> None:
     topology = await start_topology(settings, private_redis, processes, gateways=1)
     async with gateway_clients(topology, settings) as (gw,):
-        alice = await gw.register("Alice")
-        bob = await gw.register("Bob")
-        chat_id = await gw.create_chat(alice, "Room", bob)
+        alice, bob, chat_id = await gw.alice_and_bob_in_a_room()
         await gw.send(alice, chat_id, "bye")
         deleted = await gw.data(DELETE_ACCOUNT, {"password": PASSWORD}, alice.token)
         assert deleted["deleteAccount"]["__typename"] == "AccountDeleted"

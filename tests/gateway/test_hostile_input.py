@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import base64
-import time
 
-import jwt
 import pytest
 
 from mychat.settings import Settings
 from tests.gateway.conftest import GRAPHQL, Gateway, LiveServer
 from tests.support.env import TEST_JWT_SECRET
+from tests.support.tokens import forged_token
 
 
 def _global_id(type_name: str, value: int | str) -> str:
@@ -83,17 +82,7 @@ async def test_out_of_range_cursors_are_validation_errors(gateway: Gateway, curs
 
 
 def _forged(settings: Settings, **claims: object) -> str:
-    now = int(time.time())
-    payload: dict[str, object] = {
-        "sub": "1",
-        "user_id": 1,
-        "login": "a",
-        "nickname": "A",
-        "iat": now,
-        "exp": now + 3600,
-    }
-    payload.update(claims)
-    return jwt.encode(payload, settings.jwt_secret or TEST_JWT_SECRET, algorithm="HS256")
+    return forged_token(settings.jwt_secret or TEST_JWT_SECRET, **claims)
 
 
 @pytest.mark.parametrize(

@@ -454,9 +454,7 @@ async def test_add_member(gateway: Gateway) -> None:
 
 
 async def test_leave_chat(gateway: Gateway) -> None:
-    alice = await gateway.register("Alice")
-    bob = await gateway.register("Bob")
-    chat_id = await gateway.create_chat(alice, "Room", bob)
+    _alice, bob, chat_id = await gateway.alice_and_bob_in_a_room()
     ok = await typename(gateway, LEAVE, {"chatId": chat_id}, bob.token)
     assert ok == {"__typename": "LeaveChatPayload", "chatId": chat_id}
     again = await typename(gateway, LEAVE, {"chatId": chat_id}, bob.token)
@@ -533,9 +531,7 @@ async def test_send_message_rate_limited(settings: Settings) -> None:
 
 
 async def test_mark_read(gateway: Gateway) -> None:
-    alice = await gateway.register("Alice")
-    bob = await gateway.register("Bob")
-    chat_id = await gateway.create_chat(alice, "Room", bob)
+    alice, bob, chat_id = await gateway.alice_and_bob_in_a_room()
     message = await gateway.send(alice, chat_id, "read me")
     unread = "query($id: ID!) { chat(id: $id) { unreadCount } }"
     assert (await gateway.data(unread, {"id": chat_id}, bob.token))["chat"]["unreadCount"] == 1

@@ -56,9 +56,7 @@ async def history(gw: Gateway, user: User, chat_id: str) -> list[dict[str, Any]]
 
 
 async def test_edit_then_delete(gateway: Gateway) -> None:
-    alice = await gateway.register("Alice")
-    bob = await gateway.register("Bob")
-    chat_id = await gateway.create_chat(alice, "Room", bob)
+    alice, bob, chat_id = await gateway.alice_and_bob_in_a_room()
     sent = await gateway.send(alice, chat_id, "helo")
     edited = await edit(gateway, alice, sent["id"], "hello")
     assert edited["__typename"] == "MessagePayload"
@@ -136,9 +134,7 @@ async def both(ws: GraphQLSocket, first: str, second: str) -> tuple[dict[str, An
 @PROTOCOLS
 async def test_changes_arrive_live_in_both_subscriptions(live: LiveServer, protocol: str) -> None:
     gw = live.gateway
-    alice = await gw.register("Alice")
-    bob = await gw.register("Bob")
-    chat_id = await gw.create_chat(alice, "Room", bob)
+    alice, bob, chat_id = await gw.alice_and_bob_in_a_room()
     sent = await gw.send(alice, chat_id, "helo")
     async with graphql_socket(live.ws_url, protocol, token=bob.token) as ws:
         async with live.subscribing(2):
@@ -163,9 +159,7 @@ async def test_changes_arrive_live_in_both_subscriptions(live: LiveServer, proto
 
 async def test_catch_up_shows_messages_as_they_are_now(live: LiveServer) -> None:
     gw = live.gateway
-    alice = await gw.register("Alice")
-    bob = await gw.register("Bob")
-    chat_id = await gw.create_chat(alice, "Room", bob)
+    alice, bob, chat_id = await gw.alice_and_bob_in_a_room()
     seen = await gw.send(alice, chat_id, "seen")
     missed = await gw.send(alice, chat_id, "typo")
     erased = await gw.send(alice, chat_id, "oops")
@@ -192,9 +186,7 @@ mutation Reply($chatId: ID!, $text: String!, $replyTo: ID) {
 
 
 async def test_a_reply_shows_a_quote_and_refuses_a_message_elsewhere(gateway: Gateway) -> None:
-    alice = await gateway.register("Alice")
-    bob = await gateway.register("Bob")
-    chat_id = await gateway.create_chat(alice, "Room", bob)
+    alice, bob, chat_id = await gateway.alice_and_bob_in_a_room()
     other_chat = await gateway.create_chat(alice, "Other")
     original = await gateway.send(alice, chat_id, "lunch?\nat noon")
     elsewhere = await gateway.send(alice, other_chat, "not here")
@@ -280,9 +272,7 @@ async def test_reactions_toggle_and_every_refusal_is_typed(gateway: Gateway) -> 
 
 async def test_reactions_arrive_live_with_the_summary(live: LiveServer) -> None:
     gw = live.gateway
-    alice = await gw.register("Alice")
-    bob = await gw.register("Bob")
-    chat_id = await gw.create_chat(alice, "Room", bob)
+    alice, bob, chat_id = await gw.alice_and_bob_in_a_room()
     sent = await gw.send(alice, chat_id, "pizza?")
     async with graphql_socket(live.ws_url, token=alice.token) as ws:
         op = await ws.subscribe(REACTIONS_EVENTS, {})

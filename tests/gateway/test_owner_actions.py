@@ -154,9 +154,7 @@ async def test_direct_chats(gateway: Gateway) -> None:
 @pytest.mark.parametrize("stream", ["messageAdded", "chatEvents"])
 async def test_a_removed_member_stops_receiving_at_once(live: LiveServer, stream: str) -> None:
     gw = live.gateway
-    alice = await gw.register("Alice")
-    bob = await gw.register("Bob")
-    chat_id = await gw.create_chat(alice, "Room", bob)
+    alice, bob, chat_id = await gw.alice_and_bob_in_a_room()
     async with graphql_socket(live.ws_url, token=bob.token) as ws:
         if stream == "messageAdded":
             op = await ws.subscribe(MESSAGE_ADDED, {"chatId": chat_id})

@@ -20,9 +20,7 @@ CHAT_EVENTS = """subscription($after: ID) { chatEvents(after: $after) {
 @pytest.mark.parametrize("document", [MESSAGE_ADDED, CHAT_EVENTS])
 async def test_a_republished_message_is_delivered_once(live: LiveServer, document: str) -> None:
     gw = live.gateway
-    alice = await gw.register("Alice")
-    bob = await gw.register("Bob")
-    chat_id = await gw.create_chat(alice, "Room", bob)
+    alice, bob, chat_id = await gw.alice_and_bob_in_a_room()
     # From a first message on: whether the subscription hears the sends live or reads them in
     # its catch-up (a loaded machine), each arrives once.
     after = (await gw.send(alice, chat_id, "first"))["id"]

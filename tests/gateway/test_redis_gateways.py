@@ -9,6 +9,7 @@ import sys
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager, suppress
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -23,13 +24,13 @@ from gateway.ids import database_id
 from gateway.subscriptions import AddedToChat, MessageAdded, chat_event_stream, message_stream
 from mychat.broker.redis import RedisBroker
 from mychat.settings import Settings
-from tests.gateway.conftest import GRAPHQL, Gateway
+from tests.gateway.conftest import GRAPHQL, Gateway, User
 from tests.gateway.test_subscriptions import MESSAGE_ADDED, next_data, settle
 from tests.support.env import TEST_JWT_SECRET
 from tests.support.people import FAST_HASHES
 from tests.support.ports import free_port
 from tests.support.redis import PrivateRedis
-from tests.support.websocket import graphql_socket
+from tests.support.websocket import GraphQLSocket, graphql_socket
 
 pytestmark = pytest.mark.redis
 READY_TIMEOUT = 30.0
@@ -80,13 +81,27 @@ async def wait_ready(url: str) -> None:
             await asyncio.sleep(0.1)
 
 
-async def test_subscriber_on_one_gateway_gets_message_sent_through_another(
-    settings: Settings, private_redis: PrivateRedis, processes: Processes
-) -> None:
+@dataclass
+class Topology:
+    """Where the processes of one multi-process test listen."""
+
+    auth_url: str
+    chat_url: str
+    gateway_urls: list[str]
+
+    def ws_url(self, index: int) -> str:
+        return self.gateway_urls[index].replace("http://", "ws://") + GRAPHQL
+
+
+async def start_topology(
+    settings: Settings, redis: PrivateRedis, processes: Processes, gateways: int = 2
+) -> Topology:
+    """auth, chat and `gateways` gateways, each its own process, on the test's database and
+    `redis`; returns once every one answers /readyz."""
     assert settings.database_url
     env = {
         "DATABASE_URL": settings.database_url,
-        "REDIS_URL": private_redis.url,
+        "REDIS_URL": redis.url,
         "JWT_SECRET": TEST_JWT_SECRET,
         "MYCHAT_HOST": "127.0.0.1",
         "MYCHAT_LOG_LEVEL": "warning",
@@ -94,21 +109,45 @@ async def test_subscriber_on_one_gateway_gets_message_sent_through_another(
     auth_url = processes.serve("auth", free_port(), env)
     chat_url = processes.serve("chat", free_port(), env)
     gateway_env = {**env, "MYCHAT_AUTH_URL": auth_url, "MYCHAT_CHAT_URL": chat_url}
-    first_port, second_port = free_port(), free_port()
-    first = processes.serve("gateway", first_port, gateway_env)
-    second = processes.serve("gateway", second_port, gateway_env)
-    await asyncio.gather(*(wait_ready(url) for url in (auth_url, chat_url, first, second)))
+    gateway_urls = [processes.serve("gateway", free_port(), gateway_env) for _ in range(gateways)]
+    await asyncio.gather(*(wait_ready(url) for url in (auth_url, chat_url, *gateway_urls)))
+    return Topology(auth_url, chat_url, gateway_urls)
 
-    async with httpx.AsyncClient(base_url=second, timeout=10) as client:
+
+@dataclass
+class AcrossGateways:
+    """Alice and Bob in the chat "Across", made through the second gateway; Bob's socket is open
+    on the first."""
+
+    via_second: Gateway
+    alice: User
+    bob: User
+    chat_id: str
+    bob_on_first: GraphQLSocket
+
+
+@pytest.fixture
+async def across(
+    settings: Settings, private_redis: PrivateRedis, processes: Processes
+) -> AsyncIterator[AcrossGateways]:
+    topology = await start_topology(settings, private_redis, processes)
+    async with httpx.AsyncClient(base_url=topology.gateway_urls[1], timeout=10) as client:
         via_second = Gateway(client, Counter(), Counter(), settings)
         alice = await via_second.register("Alice")
         bob = await via_second.register("Bob")
         chat_id = await via_second.create_chat(alice, "Across", bob)
-        async with graphql_socket(f"ws://127.0.0.1:{first_port}{GRAPHQL}", token=bob.token) as ws:
-            op = await ws.subscribe(MESSAGE_ADDED, {"chatId": chat_id})
-            await settle()
-            await via_second.send(alice, chat_id, "through gateway 2")
-            payload = await next_data(ws, op)
+        async with graphql_socket(topology.ws_url(0), token=bob.token) as ws:
+            yield AcrossGateways(via_second, alice, bob, chat_id, ws)
+
+
+async def test_subscriber_on_one_gateway_gets_message_sent_through_another(
+    across: AcrossGateways,
+) -> None:
+    ws = across.bob_on_first
+    op = await ws.subscribe(MESSAGE_ADDED, {"chatId": across.chat_id})
+    await settle()
+    await across.via_second.send(across.alice, across.chat_id, "through gateway 2")
+    payload = await next_data(ws, op)
     assert payload["data"]["messageAdded"]["text"] == "through gateway 2"
 
 
@@ -130,9 +169,7 @@ async def test_messages_sent_while_redis_is_down_arrive_after_resync(
             httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://t") as client,
         ):
             gw = Gateway(client, Counter(), Counter(), settings)
-            alice = await gw.register("Alice")
-            bob = await gw.register("Bob")
-            chat_id = await gw.create_chat(alice, "Room", bob)
+            alice, bob, chat_id = await gw.alice_and_bob_in_a_room()
             received: list[str] = []
             # Bob's subscription stream, driven directly to control the Redis restart.
             bob_context = Context(app.state.gateway, "test")

@@ -9,6 +9,7 @@ import pytest
 from jwt.warnings import InsecureKeyLengthWarning
 
 from mychat.tokens import VERIFIED_CACHE_SIZE, InvalidToken, TokenCodec, bearer_token
+from tests.support.tokens import forged_token
 
 SECRET = "s" * 40
 
@@ -136,18 +137,9 @@ def test_remembered_tokens_are_bounded_and_per_secret() -> None:
 )
 def test_malformed_claims_are_invalid_tokens_not_crashes(claim: str, value: object) -> None:
     """Signed with the right secret but with claims no issuer writes: refused, never a 500."""
-    now = int(time.time())
-    claims: dict[str, object] = {
-        "sub": "1",
-        "user_id": 1,
-        "login": "a",
-        "nickname": "A",
-        "iat": now,
-        "exp": now + 3600,
-        claim: value,
-    }
+    claims: dict[str, object] = {claim: value}
     if claim == "user_id":
         claims["sub"] = str(value)
-    token = jwt.encode(claims, SECRET, algorithm="HS256")
+    token = forged_token(SECRET, **claims)
     with pytest.raises(InvalidToken):
         codec().verify(token)

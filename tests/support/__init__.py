@@ -6,6 +6,8 @@ in the conftest.py files, built from these pieces).
 - `ports`: free ports, waiting for a port to open, uvicorn on a free port.
 - `clients`: an app's in-process client, the bearer header, GraphQL over HTTP.
 - `people`: the one test password, cheap password hashing, unique nicknames, REST registration.
+- `tokens`: tokens signed with the right secret but forged claims.
+- `seed_contract`: what the seed's pages read from the REST API.
 - `websocket`: a GraphQL-over-WebSocket client (graphql-transport-ws and legacy graphql-ws).
 - `redis`: a private redis-server and a proxy that freezes connections.
 - `browser`, `ui`: Chromium for Playwright, artifact folders, and what a person does on the page.

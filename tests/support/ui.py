@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from playwright.async_api import Page, expect
 
-from tests.support.people import PASSWORD
+from tests.support.people import PASSWORD, unique
 
 
 async def register(page: Page, base_url: str, nickname: str) -> None:
@@ -41,6 +41,21 @@ async def add_member(page: Page, nickname: str) -> None:
     await page.get_by_test_id("add-member-nickname").fill(nickname)
     await page.get_by_test_id("add-member-nickname").press("Enter")
     await expect(page.get_by_test_id("member-name").filter(has_text=nickname)).to_be_visible()
+
+
+async def two_in_a_chat(
+    alice: Page, bob: Page, base_url: str, chat_name: str, *, bob_joins: bool = True
+) -> tuple[str, str]:
+    """Alice and Bob sign up (fresh nicknames, returned); Alice makes the chat and, unless told
+    not to, adds Bob, who opens it."""
+    alice_nick, bob_nick = unique("Alice"), unique("Bob")
+    await register(alice, base_url, alice_nick)
+    await register(bob, base_url, bob_nick)
+    await create_chat(alice, chat_name)
+    if bob_joins:
+        await add_member(alice, bob_nick)
+        await open_chat(bob, chat_name)
+    return alice_nick, bob_nick
 
 
 async def send(page: Page, text: str) -> None:

@@ -52,6 +52,15 @@ class GraphQLSocket:
                 continue
             return message
 
+    async def until_quiet(self, quiet: float) -> list[dict[str, Any]]:
+        """Every message that arrives until none has for `quiet` seconds."""
+        messages: list[dict[str, Any]] = []
+        while True:
+            try:
+                messages.append(await self.receive(timeout=quiet))
+            except TimeoutError:
+                return messages
+
     async def stop(self, op_id: str) -> None:
         kind = "complete" if self.protocol == TRANSPORT_WS else "stop"
         await self.send({"id": op_id, "type": kind})

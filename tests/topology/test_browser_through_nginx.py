@@ -12,7 +12,6 @@ from playwright.async_api import ConsoleMessage, async_playwright, expect
 from tests.support import ui
 from tests.support.browser import CHROMIUM_ARGS, WEB_DIST, find_chromium
 from tests.support.env import require
-from tests.support.people import unique
 from tests.support.redis import PrivateRedis
 from tests.topology.conftest import start_stack, stop_stack
 
@@ -49,12 +48,7 @@ async def test_two_people_chat_through_nginx(tmp_path: Path, private_redis: Priv
                 page.on("console", record)
                 pages.append(page)
             alice, bob = pages
-            alice_nick, bob_nick = unique("Alice"), unique("Bob")
-            await ui.register(alice, stack.url, alice_nick)
-            await ui.register(bob, stack.url, bob_nick)
-            await ui.create_chat(alice, "Through nginx")
-            await ui.add_member(alice, bob_nick)
-            await ui.open_chat(bob, "Through nginx")
+            await ui.two_in_a_chat(alice, bob, stack.url, "Through nginx")
             await ui.send(alice, "Hello over two gateways")
             await expect(
                 bob.get_by_test_id("message-text").filter(has_text="over two gateways")

@@ -12,7 +12,6 @@ from playwright.async_api import Locator, Page, async_playwright, expect
 from tests.support import ui
 from tests.support.browser import CHROMIUM_ARGS, WEB_DIST, find_chromium
 from tests.support.env import require
-from tests.support.people import unique
 from tests.support.redis import PrivateRedis
 from tests.topology.conftest import start_stack, stop_stack
 
@@ -46,12 +45,7 @@ async def test_presence_typing_and_receipts_between_two_browsers(
             alice, bob = [await context.new_page() for context in contexts]
             for page in (alice, bob):
                 page.set_default_timeout(15_000)
-            alice_nick, bob_nick = unique("Alice"), unique("Bob")
-            await ui.register(alice, stack.url, alice_nick)
-            await ui.register(bob, stack.url, bob_nick)
-            await ui.create_chat(alice, "Signals")
-            await ui.add_member(alice, bob_nick)
-            await ui.open_chat(bob, "Signals")
+            alice_nick, bob_nick = await ui.two_in_a_chat(alice, bob, stack.url, "Signals")
 
             # Presence: both are online, each sees the other so.
             await expect(presence_of(alice, bob_nick)).to_have_attribute("data-online", "yes")

@@ -19,6 +19,7 @@ from tests.support.clients import graphql
 from tests.support.people import PASSWORD, Person, unique
 from tests.support.ports import LOCALHOST
 from tests.support.redis import PrivateRedis
+from tests.support.seed_contract import SEED_MESSAGE_KEYS
 from tests.support.websocket import graphql_socket
 from tests.topology.clients import (
     SEND_MESSAGE,
@@ -98,14 +99,7 @@ async def test_the_seed_rest_contract_through_nginx(
         (alice.nickname, "Привет, Bob"),
         (bob.nickname, "hi"),
     ]
-    assert set(messages[0]) >= {
-        "id",
-        "chat_id",
-        "sender_id",
-        "sender_nickname",
-        "text",
-        "date_sent",
-    }
+    assert set(messages[0]) >= SEED_MESSAGE_KEYS
     unauthorized = await client.get("/mychat/api/chat/")
     assert (unauthorized.status_code, unauthorized.json()["error"]) == (401, "Unauthorized")
     left = await client.post(f"/mychat/api/chat/{chat_id}/leave", headers=bob.headers)

@@ -164,12 +164,7 @@ async def test_messages_sent_while_the_socket_was_cut_arrive_once(
 ) -> None:
     alice = await browsers.new_page()
     bob = await browsers.new_page()
-    alice_nick, bob_nick = unique("Alice"), unique("Bob")
-    await ui.register(alice, own_server.base_url, alice_nick)
-    await ui.register(bob, own_server.base_url, bob_nick)
-    await ui.create_chat(alice, "Reconnect")
-    await ui.add_member(alice, bob_nick)
-    await ui.open_chat(bob, "Reconnect")
+    await ui.two_in_a_chat(alice, bob, own_server.base_url, "Reconnect")
     # Bob's resume cursor is a message he saw, or none at all (he resumes from the start).
     before = ["before the cut"] if message_before_cut else []
     for text in before:
@@ -348,6 +343,30 @@ async def test_a_send_without_answer_goes_again_by_itself_and_a_refusal_is_marke
     await expect(page.get_by_test_id("message").get_by_test_id("message-text")).to_have_text(
         ["first try fails", "answer lost"]
     )
+    assert browsers.page_errors == []
+
+
+async def test_the_one_field_forms_mark_a_refusal_and_clear_it_on_success(
+    server: ServerProcess, browsers: Browsers
+) -> None:
+    """New chat, add member and direct chat share their sending (views/common.js)."""
+    page = await browsers.new_page()
+    await ui.register(page, server.base_url, unique("Fay"))
+    new_chat = page.get_by_test_id("new-chat-name")
+    new_chat_error = page.get_by_test_id("new-chat-error")
+    await new_chat.press("Enter")  # an empty name
+    await expect(new_chat_error).not_to_be_empty()
+    await expect(new_chat).to_have_attribute("aria-invalid", "true")
+    await ui.create_chat(page, "Forms")
+    await expect(new_chat_error).to_be_empty()
+    await expect(new_chat).not_to_have_attribute("aria-invalid", "true")
+
+    for form in ("add-member", "direct-chat"):
+        field = page.get_by_test_id(f"{form}-nickname")
+        await field.fill(unique("Nobody"))
+        await field.press("Enter")
+        await expect(page.get_by_test_id(f"{form}-error")).to_have_text("Nobody has this nickname.")
+        await expect(field).to_have_attribute("aria-invalid", "true")
     assert browsers.page_errors == []
 
 

@@ -31,14 +31,10 @@ async def two_people(
     (unless told not to)."""
     alice = await browsers.new_page()
     bob = await browsers.new_page()
-    alice_nick, bob_nick = unique("Alice"), unique("Bob")
-    await ui.register(alice, server.base_url, alice_nick)
-    await ui.register(bob, server.base_url, bob_nick)
     chat_name = unique(f"{chat} ")
-    await ui.create_chat(alice, chat_name)
-    if bob_opens:
-        await ui.add_member(alice, bob_nick)
-        await ui.open_chat(bob, chat_name)
+    alice_nick, bob_nick = await ui.two_in_a_chat(
+        alice, bob, server.base_url, chat_name, bob_joins=bob_opens
+    )
     return TwoPeople(alice, bob, alice_nick, bob_nick, chat_name)
 
 

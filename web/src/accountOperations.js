@@ -1,15 +1,14 @@
 // GraphQL documents of the account screen and the live signals (re-exported by operations.js).
 import { gql } from '@apollo/client';
 
+import { errorFields } from './errorFields.js';
+
 const SIGNED_OUT = `
   __typename
   ... on SignedOut {
     signedOut
   }
-  ... on Error {
-    errorMessage: message
-    code
-  }
+  ${errorFields()}
 `;
 
 export const SESSIONS = gql`
@@ -55,16 +54,7 @@ export const CHANGE_PASSWORD = gql`
       ... on PasswordChanged {
         signedOut
       }
-      ... on Error {
-        errorMessage: message
-        code
-      }
-      ... on ValidationError {
-        field
-      }
-      ... on RateLimited {
-        retryAfter
-      }
+      ${errorFields('ValidationError', 'RateLimited')}
     }
   }
 `;
@@ -73,16 +63,7 @@ export const DELETE_ACCOUNT = gql`
   mutation DeleteAccount($password: String!) {
     deleteAccount(password: $password) {
       __typename
-      ... on Error {
-        errorMessage: message
-        code
-      }
-      ... on ValidationError {
-        field
-      }
-      ... on RateLimited {
-        retryAfter
-      }
+      ${errorFields('ValidationError', 'RateLimited')}
     }
   }
 `;

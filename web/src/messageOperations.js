@@ -1,6 +1,8 @@
 // GraphQL documents of the message verbs: edit, delete, react (re-exported by operations.js).
 import { gql } from '@apollo/client';
 
+import { errorFields } from './errorFields.js';
+
 // `message` of the payload is the whole message as stored now: Apollo's normalised cache
 // updates it everywhere it shows (the chat, the chat list's preview).
 const CHANGED = `
@@ -13,10 +15,7 @@ const CHANGED = `
       deletedAt
     }
   }
-  ... on Error {
-    errorMessage: message
-    code
-  }
+  ${errorFields()}
 `;
 
 export const EDIT_MESSAGE = gql`
@@ -59,13 +58,7 @@ export const TOGGLE_REACTION = gql`
           }
         }
       }
-      ... on Error {
-        errorMessage: message
-        code
-      }
-      ... on RateLimited {
-        retryAfter
-      }
+      ${errorFields('RateLimited')}
     }
   }
 `;

@@ -1,6 +1,8 @@
 // Every GraphQL document the page sends (the contract is the gateway's schema.graphql).
 import { gql } from '@apollo/client';
 
+import { errorFields } from './errorFields.js';
+
 export * from './accountOperations.js';
 export * from './messageOperations.js';
 export * from './searchOperations.js';
@@ -71,23 +73,6 @@ export const CHAT_LIST_FIELDS = gql`
   }
   ${MESSAGE_FIELDS}
 `;
-
-// Only spreads that can match the union may be written (GraphQL rejects impossible ones).
-// The error's `message` is aliased: it would clash with SendMessagePayload.message.
-function errorFields(...withField) {
-  const extra = {
-    ValidationError: 'field',
-    Conflict: 'field',
-    RateLimited: 'retryAfter',
-  };
-  return `
-    ... on Error {
-      errorMessage: message
-      code
-    }
-    ${withField.map((type) => `... on ${type} { ${extra[type]} }`).join('\n')}
-  `;
-}
 
 export const ME = gql`
   query Me {
@@ -394,16 +379,6 @@ export const CHAT_EVENTS = gql`
 `;
 
 // Owner actions and direct chats.
-const OWNER_ERRORS = `
-  ... on Error {
-    errorMessage: message
-    code
-  }
-  ... on ValidationError {
-    field
-  }
-`;
-
 export const RENAME_CHAT = gql`
   mutation RenameChat($chatId: ID!, $name: String!) {
     renameChat(chatId: $chatId, name: $name) {
@@ -414,7 +389,7 @@ export const RENAME_CHAT = gql`
           name
         }
       }
-      ${OWNER_ERRORS}
+      ${errorFields('ValidationError')}
     }
   }
 `;
@@ -432,7 +407,7 @@ export const REMOVE_MEMBER = gql`
           }
         }
       }
-      ${OWNER_ERRORS}
+      ${errorFields('ValidationError')}
     }
   }
   ${MEMBER_FIELDS}
@@ -451,7 +426,7 @@ export const TRANSFER_OWNERSHIP = gql`
           }
         }
       }
-      ${OWNER_ERRORS}
+      ${errorFields('ValidationError')}
     }
   }
   ${MEMBER_FIELDS}
@@ -468,7 +443,7 @@ export const START_DIRECT_CHAT = gql`
           isDirect
         }
       }
-      ${OWNER_ERRORS}
+      ${errorFields('ValidationError')}
     }
   }
   ${CHAT_LIST_FIELDS}

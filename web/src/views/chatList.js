@@ -6,7 +6,7 @@ import { formatTime, t } from '../i18n.js';
 import { CHATS, CREATE_CHAT } from '../operations.js';
 import { directChatForm } from './directChat.js';
 import { addChatToList } from '../cacheUpdates.js';
-import { errorText } from './common.js';
+import { submitOneField } from './common.js';
 
 const LIST_SIZE = 50;
 
@@ -44,28 +44,22 @@ export function mountChatList(container, ctx) {
 
   async function onCreate(event) {
     event.preventDefault();
-    nameError.textContent = '';
-    nameInput.removeAttribute('aria-invalid');
-    createButton.disabled = true;
-    try {
-      const { data } = await client.mutate({
-        mutation: CREATE_CHAT,
-        variables: { name: nameInput.value },
-      });
-      const result = data?.createChat;
-      if (result?.__typename === 'CreateChatPayload') {
+    await submitOneField({
+      client,
+      mutation: CREATE_CHAT,
+      variables: () => ({ name: nameInput.value }),
+      field: 'createChat',
+      payload: 'CreateChatPayload',
+      input: nameInput,
+      error: nameError,
+      button: createButton,
+      expire: () => ctx.expire(),
+      onDone: (result) => {
         addChatToList(client.cache, result.chat);
         nameInput.value = '';
         window.location.hash = chatHref(result.chat.id);
-      } else {
-        if (result?.__typename === 'Unauthenticated') ctx.expire();
-        nameError.textContent = errorText(result);
-        nameInput.setAttribute('aria-invalid', 'true');
-      }
-    } catch {
-      nameError.textContent = t('networkError');
-    }
-    createButton.disabled = false;
+      },
+    });
   }
 
   const form = h(

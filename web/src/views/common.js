@@ -1,4 +1,4 @@
-// Pieces shared by several screens: language picker, GraphiQL link, error texts.
+// Pieces shared by several screens: language picker, GraphiQL link, error texts, one-field forms.
 import { h, uid } from '../dom.js';
 import { LANGUAGES, getLanguage, setLanguage, t } from '../i18n.js';
 import { GRAPHQL_PATH } from '../apollo.js';
@@ -71,4 +71,42 @@ export function errorText(error, textKeyByType = {}) {
       break;
   }
   return error.errorMessage || t('unexpectedError');
+}
+
+/**
+ * Sends the mutation of a form with one field and a button (new chat, direct chat, add
+ * member): the old error goes and the button waits while it runs; a `payload` result goes to
+ * `onDone`, any other marks the field invalid with its text (`errorKeys` as for errorText), and
+ * Unauthenticated also calls `expire`.
+ */
+export async function submitOneField({
+  client,
+  mutation,
+  variables,
+  field,
+  payload,
+  input,
+  error,
+  button,
+  errorKeys,
+  expire,
+  onDone,
+}) {
+  error.textContent = '';
+  input.removeAttribute('aria-invalid');
+  button.disabled = true;
+  try {
+    const { data } = await client.mutate({ mutation, variables: variables() });
+    const result = data?.[field];
+    if (result?.__typename === payload) {
+      onDone(result);
+    } else {
+      if (result?.__typename === 'Unauthenticated') expire();
+      error.textContent = errorText(result, errorKeys);
+      input.setAttribute('aria-invalid', 'true');
+    }
+  } catch {
+    error.textContent = t('networkError');
+  }
+  button.disabled = false;
 }

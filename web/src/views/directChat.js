@@ -5,7 +5,7 @@ import { t } from '../i18n.js';
 import '../i18nOwner.js';
 import { START_DIRECT_CHAT } from '../operations.js';
 import { addChatToList } from '../cacheUpdates.js';
-import { errorText } from './common.js';
+import { submitOneField } from './common.js';
 
 export function directChatForm(ctx) {
   const { client, chatHref } = ctx;
@@ -28,28 +28,23 @@ export function directChatForm(ctx) {
 
   async function onSubmit(event) {
     event.preventDefault();
-    error.textContent = '';
-    input.removeAttribute('aria-invalid');
-    button.disabled = true;
-    try {
-      const { data } = await client.mutate({
-        mutation: START_DIRECT_CHAT,
-        variables: { nickname: input.value.trim() },
-      });
-      const result = data?.startDirectChat;
-      if (result?.__typename === 'StartDirectChatPayload') {
+    await submitOneField({
+      client,
+      mutation: START_DIRECT_CHAT,
+      variables: () => ({ nickname: input.value.trim() }),
+      field: 'startDirectChat',
+      payload: 'StartDirectChatPayload',
+      input,
+      error,
+      button,
+      errorKeys: { NotFound: 'noSuchNickname' },
+      expire: () => ctx.expire(),
+      onDone: (result) => {
         addChatToList(client.cache, result.chat);
         input.value = '';
         window.location.hash = chatHref(result.chat.id);
-      } else {
-        if (result?.__typename === 'Unauthenticated') ctx.expire();
-        error.textContent = errorText(result, { NotFound: 'noSuchNickname' });
-        input.setAttribute('aria-invalid', 'true');
-      }
-    } catch {
-      error.textContent = t('networkError');
-    }
-    button.disabled = false;
+      },
+    });
   }
 
   return h(

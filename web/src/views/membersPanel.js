@@ -5,7 +5,7 @@ import { h, reconcile, setChildren, uid } from '../dom.js';
 import { t } from '../i18n.js';
 import { ADD_MEMBER, LEAVE_CHAT } from '../operations.js';
 import { removeChatFromList } from '../cacheUpdates.js';
-import { errorText } from './common.js';
+import { errorText, submitOneField } from './common.js';
 import { trackPanel } from '../panels.js';
 import { presenceBadge } from './chatSignals.js';
 import { createOwnerActions } from './ownerActions.js';
@@ -131,28 +131,23 @@ export function createMembersPanel({ client, chatId, myId, expire, goToList, sig
 
   async function onAdd(event) {
     event.preventDefault();
-    error.textContent = '';
     status.textContent = '';
-    input.removeAttribute('aria-invalid');
-    addButton.disabled = true;
-    try {
-      const { data } = await client.mutate({
-        mutation: ADD_MEMBER,
-        variables: { chatId, nickname: input.value.trim() },
-      });
-      const result = data?.addMember;
-      if (result?.__typename === 'AddMemberPayload') {
+    await submitOneField({
+      client,
+      mutation: ADD_MEMBER,
+      variables: () => ({ chatId, nickname: input.value.trim() }),
+      field: 'addMember',
+      payload: 'AddMemberPayload',
+      input,
+      error,
+      button: addButton,
+      errorKeys: { NotFound: 'noSuchNickname' },
+      expire,
+      onDone: (result) => {
         input.value = '';
         status.textContent = t('memberAdded', { name: result.member.user.nickname });
-      } else {
-        if (result?.__typename === 'Unauthenticated') expire();
-        error.textContent = errorText(result, { NotFound: 'noSuchNickname' });
-        input.setAttribute('aria-invalid', 'true');
-      }
-    } catch {
-      error.textContent = t('networkError');
-    }
-    addButton.disabled = false;
+      },
+    });
   }
 
   function drawLeave(confirming) {
