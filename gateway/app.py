@@ -119,6 +119,17 @@ def create_app(
                     "GraphQL subscriptions running now",
                     resources.limits.active_subscriptions,
                 )
+                stats = resources.shared_events.stats
+                metrics.count_from(
+                    "mychat_event_executions",
+                    "Subscription events executed (once per template, or per subscriber)",
+                    lambda: stats.executions,
+                )
+                metrics.count_from(
+                    "mychat_event_renders",
+                    "Subscription results filled in from a shared execution, one per viewer",
+                    lambda: stats.renders,
+                )
                 metrics.count_by_label_from(
                     "mychat_graphql_limit_refusals",
                     "GraphQL operations and WebSockets a gateway limit refused, by error code",

@@ -40,10 +40,13 @@ MAX_TOKENS = 2000
 MAX_ALIASES = 30
 # Parsed documents and validation results kept per process. A document costs ~110 bytes of
 # memory per character of query text (a 2,000-token query ~600 KiB), so the caches keep only
-# queries up to CACHEABLE_QUERY_CHARS (the web app's largest is ~1.5 KB), at most CACHE_SIZE
-# of them: ~45 MB at worst, where 512 documents of any size reached 300 MB and more (issue 13).
-CACHE_SIZE = 128
-CACHEABLE_QUERY_CHARS = 3072
+# queries up to CACHEABLE_QUERY_CHARS, at most CACHE_SIZE of them: ~45 MB at worst, where 512
+# documents of any size reached 300 MB and more (issue 13). The web app sends 30 documents, the
+# largest its `chatEvents` subscription (~3.4 KB as Apollo Client sends it): it must be cached,
+# or each subscription holds its own parse (~145 KiB) and shares no execution of an event with
+# the others (gateway/shared_events.py keys on the parsed operation).
+CACHE_SIZE = 64
+CACHEABLE_QUERY_CHARS = 6144
 MASKED_MESSAGE = "Internal server error"
 UNAVAILABLE_MESSAGE = "A service is unavailable right now; try again shortly"
 

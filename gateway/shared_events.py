@@ -10,6 +10,12 @@ and variables read the same data for an event, so the first one's execution (ser
 included) serves the others (`per_user_key`). The cost of an event for one user thus does not
 grow with the number of identical subscriptions they hold (gateway/limits.py bounds the rest).
 
+Events that every viewer sees alike but for their own chat (`ViewerEvent`: a message added,
+edited, deleted or reacted to) go further: one execution and one JSON encoding per event,
+document and shared part of the chat, with each viewer's unread count, role and reactedByMe
+filled into the encoded bytes (gateway/viewer_slots.py). `stats` counts executions and
+renderings (`mychat_event_executions`, `mychat_event_renders` in the metrics).
+
 `SharedEventExecutor` is also where graphql-core's per-event executors get their own field
 memo: as copies they would share the subscription's, and every event would add entries to it
 that are never read again (memory growing with each event on long-lived subscriptions).
@@ -19,9 +25,11 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Hashable
+from dataclasses import dataclass
+from functools import partial
 from inspect import isawaitable
-from typing import Any, Generic, TypeVar, cast
+from typing import Any, Generic, Protocol, TypeVar, cast
 
 from graphql import (
     ExecutionResult,
@@ -38,15 +46,24 @@ from graphql import (
     get_named_type,
     is_abstract_type,
 )
-from graphql.execution import Executor
+from graphql.execution import Executor, MiddlewareManager
 from graphql.pyutils import AwaitableOrValue
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.field import StrawberryField
 
+from gateway.viewer_slots import (
+    TEMPLATE_FIELDS,
+    SlotRecorder,
+    Template,
+    ViewerView,
+)
+
 Value = TypeVar("Value")
 # A result ready now, or one being computed by the first subscriber of the same user.
 Shared = ExecutionResult | asyncio.Future[ExecutionResult]
+# A template ready now (None: this event and document cannot have one), or being made.
+SharedTemplate = Template | None | asyncio.Future[Template | None]
 Built = TypeVar("Built")
 # Events a process keeps results for: all its subscribers handle an event within moments, so a
 # short window suffices; an evicted event only costs a re-execution.
@@ -83,10 +100,36 @@ class RecentByIdentity(Generic[Value]):
         return found if found is not None else self.put(key, build())
 
 
+class ViewerChat(Protocol):
+    def shared_part(self) -> Hashable | None: ...
+
+
+class ViewerEvent:
+    """A mixin for event types whose `message` is one object for all viewers of the event
+    (see `SharedEvents.object_for`) and whose `chat` is each viewer's own: executed once per
+    event, document and shared part of the chat, per-viewer leaves filled in per viewer
+    (gateway/viewer_slots.py)."""
+
+    message: object
+    chat: ViewerChat
+
+
+@dataclass
+class EventStats:
+    executions: int = 0  # per-event executions run (once per template, or per subscriber)
+    templates: int = 0  # of which made templates for many viewers
+    renders: int = 0  # results made from a template (one per viewer and event)
+
+
 class SharedEvents:
     """Per-process memo of what every subscriber derives alike from one broker event."""
 
     def __init__(self) -> None:
+        self.stats = EventStats()
+        # Shared message -> {(id(operation), chat's shared part): (operation, template)}.
+        self._templates: RecentByIdentity[
+            dict[tuple[int, Hashable], tuple[object, SharedTemplate]]
+        ] = RecentByIdentity(RECENT_EVENTS)
         # (what, event payload) -> the GraphQL object built from that payload (a dict all local
         # subscribers share), so every subscriber's execution sees the same root value.
         self._objects: dict[str, RecentByIdentity[object]] = {}
@@ -94,8 +137,10 @@ class SharedEvents:
         self._results: RecentByIdentity[dict[tuple[int, str | None], tuple[object, Shared]]] = (
             RecentByIdentity(RECENT_EVENTS)
         )
-        # (id(operation), runtime type name) -> (operation, shareable?).
-        self._shareable: OrderedDict[tuple[int, str], tuple[object, bool]] = OrderedDict()
+        # (id(operation), runtime type name, fields allowed besides) -> (operation, verdict).
+        self._shareable: OrderedDict[
+            tuple[int, str, frozenset[tuple[str, str]]], tuple[object, bool]
+        ] = OrderedDict()
 
     def object_for(self, what: str, payload: object, build: Callable[[], Built]) -> Built:
         """The object built from `payload` for `what`, built once per event and process."""
@@ -105,17 +150,28 @@ class SharedEvents:
         # One builder per `what`, so the memo holds only what `build` returns.
         return cast(Built, memo.get_or_build(payload, build))
 
-    def shareable(self, executor: Executor[Any], payload: object) -> bool:
+    def shareable(
+        self,
+        executor: Executor[Any],
+        payload: object,
+        besides: frozenset[tuple[str, str]] = frozenset(),
+    ) -> bool:
+        """Whether the selection reads only plain fields of the payload, and the fields
+        `besides` (type name, field name; TEMPLATE_FIELDS for a template)."""
         payload_type = _runtime_type(executor.schema, payload)
         if payload_type is None:
             return False
         operation = executor.operation
-        key = (id(operation), payload_type.name)
+        key = (id(operation), payload_type.name, besides)
         known = self._shareable.get(key)
         if known is not None and known[0] is operation:
             return known[1]
         verdict = _only_plain_fields(
-            executor.schema, executor.fragment_definitions, operation, payload_type
+            executor.schema,
+            executor.fragment_definitions,
+            operation,
+            payload_type,
+            besides,
         )
         self._shareable[key] = (operation, verdict)
         while len(self._shareable) > KNOWN_SELECTIONS:
@@ -143,6 +199,27 @@ class SharedEvents:
             results = self._results.put(payload, {})
         results[(id(executor.operation), user)] = (executor.operation, result)
 
+    def template_for(
+        self, executor: Executor[Any], event: ViewerEvent, chat: Hashable
+    ) -> SharedTemplate | bool:
+        """The template another viewer made for this event, document and shared part of the
+        chat; False if none was made yet."""
+        templates = self._templates.get(event.message)
+        if templates is None:
+            return False
+        hit = templates.get((id(executor.operation), chat))
+        if hit is None or hit[0] is not executor.operation:
+            return False
+        return hit[1]
+
+    def remember_template(
+        self, executor: Executor[Any], event: ViewerEvent, chat: Hashable, made: SharedTemplate
+    ) -> None:
+        templates = self._templates.get(event.message)
+        if templates is None:
+            templates = self._templates.put(event.message, {})
+        templates[(id(executor.operation), chat)] = (executor.operation, made)
+
 
 def per_user_key(executor: Executor[Any]) -> str | None:
     """What makes one subscriber's execution of an event valid for another: the same user
@@ -169,6 +246,10 @@ class SharedEventExecutor(StrawberryGraphQLCoreExecutionContext):
         shared = getattr(self.context_value, "shared_events", None)
         user = None
         if isinstance(shared, SharedEvents):
+            if isinstance(payload, ViewerEvent):
+                chat = payload.chat.shared_part()
+                if chat is not None and shared.shareable(self, payload, TEMPLATE_FIELDS):
+                    return self.rendered(shared, payload, chat)
             if not shared.shareable(self, payload):
                 user = per_user_key(self)
                 if user is None:
@@ -184,7 +265,42 @@ class SharedEventExecutor(StrawberryGraphQLCoreExecutionContext):
         executor.user = user
         return executor
 
-    def executor_for(self, payload: Any) -> SharedEventExecutor:
+    def rendered(self, shared: SharedEvents, event: ViewerEvent, chat: Hashable) -> Executor[Any]:
+        """A per-event executor giving this viewer's result from the event's template (made
+        now by this viewer's executor if no other one has made it yet)."""
+        viewer = getattr(self.context_value, "viewer", None)
+        view = ViewerView(getattr(viewer, "user_id", None), event.chat)
+        template = shared.template_for(self, event, chat)
+        if isinstance(template, bool):  # none yet
+            template = self.make_template(shared, event)
+            shared.remember_template(self, event, chat, template)
+        return _RenderedEvent(shared, template, view, partial(self.executor_for, event))
+
+    def make_template(self, shared: SharedEvents, event: ViewerEvent) -> SharedTemplate:
+        """Execute the event once with a middleware noting the per-viewer leaves."""
+        recorder = SlotRecorder(event.chat)
+        before = self.middleware_manager.middlewares if self.middleware_manager else ()
+        executor = self.executor_for(event, MiddlewareManager(*before, recorder))
+        shared.stats.templates += 1
+
+        def made(result: ExecutionResult) -> Template | None:
+            # An error, or a Chat leaf not on the event's chat: every viewer executes alone.
+            if result.errors or not isinstance(result.data, dict) or recorder.unmapped:
+                return None
+            return Template(result.data, recorder.slots)
+
+        result = executor.execute_operation()
+        if isinstance(result, ExecutionResult):
+            return made(result)
+
+        async def finish() -> Template | None:
+            return made(await cast("Awaitable[ExecutionResult]", result))
+
+        return asyncio.ensure_future(finish())
+
+    def executor_for(
+        self, payload: Any, middleware_manager: MiddlewareManager | None = None
+    ) -> SharedEventExecutor:
         """A new executor for one event, through graphql-core's documented constructor.
 
         graphql-core's own `build_per_event_executor` makes a shallow copy, which shares this
@@ -194,6 +310,9 @@ class SharedEventExecutor(StrawberryGraphQLCoreExecutionContext):
         `operation_extensions`); tests/gateway/test_shared_events.py fails if the constructor
         gains or loses one.
         """
+        shared = getattr(self.context_value, "shared_events", None)
+        if isinstance(shared, SharedEvents):
+            shared.stats.executions += 1  # each per-event executor runs once
         return type(self)(
             schema=self.schema,
             fragment_definitions=self.fragment_definitions,
@@ -206,7 +325,7 @@ class SharedEventExecutor(StrawberryGraphQLCoreExecutionContext):
             type_resolver=self.type_resolver,
             subscribe_field_resolver=self.subscribe_field_resolver,
             enable_early_execution=self.enable_early_execution,
-            middleware_manager=self.middleware_manager,
+            middleware_manager=middleware_manager or self.middleware_manager,
             is_awaitable=self.is_awaitable,
             is_async_iterable=self.is_async_iterable,
             hide_suggestions=self.hide_suggestions,
@@ -248,6 +367,44 @@ class _ReadyEvent(SharedEventExecutor):
         return _awaited(self.result)
 
 
+class _RenderedEvent(SharedEventExecutor):
+    """A per-event executor whose result is the event's template with this viewer's values
+    (or, when the event cannot have a template, this viewer's own execution)."""
+
+    def __init__(
+        self,
+        shared: SharedEvents,
+        template: SharedTemplate,
+        view: ViewerView,
+        alone: Callable[[], SharedEventExecutor],
+    ) -> None:
+        self.shared_events = shared
+        self.template = template
+        self.view = view
+        self.alone = alone
+
+    def execute_operation(self, serially: bool | None = None) -> AwaitableOrValue[Any]:
+        template = self.template
+        if isinstance(template, asyncio.Future):
+            if not template.done() or template.cancelled() or template.exception():
+                return self._when_made(template)
+            template = template.result()  # made already: no await (most viewers)
+        return self._render(template)
+
+    def _render(self, template: Template | None) -> AwaitableOrValue[Any]:
+        if template is None:
+            return self.alone().execute_operation()
+        self.shared_events.stats.renders += 1
+        return template.render(self.view)
+
+    async def _when_made(self, template: asyncio.Future[Template | None]) -> ExecutionResult:
+        # Shielded: a viewer that goes away must not cancel the execution others wait for.
+        rendered = self._render(await asyncio.shield(template))
+        if isawaitable(rendered):
+            rendered = await rendered
+        return cast(ExecutionResult, rendered)
+
+
 def _runtime_type(schema: GraphQLSchema, payload: object) -> GraphQLObjectType | None:
     definition = getattr(type(payload), "__strawberry_definition__", None)
     name = getattr(definition, "name", None)
@@ -260,8 +417,10 @@ def _only_plain_fields(
     fragments: dict[str, FragmentDefinitionNode],
     operation: OperationDefinitionNode,
     payload_type: GraphQLObjectType,
+    resolvers: frozenset[tuple[str, str]],
 ) -> bool:
-    """Whether the subscription field's selection reads only plain attributes of the payload.
+    """Whether the subscription field's selection reads only plain attributes of the payload,
+    and `resolvers` (type name, field name): those whose results are the same for everyone.
 
     The root field itself may take arguments and variables: they choose the event stream, and
     the per-event resolver returns the payload unchanged.
@@ -270,44 +429,48 @@ def _only_plain_fields(
     if len(roots) != 1 or not isinstance(roots[0], FieldNode) or roots[0].directives:
         return False
     selection = roots[0].selection_set
-    return selection is not None and _plain_selection(schema, fragments, selection, payload_type)
+    return selection is not None and _plain_selection(
+        _Selection(schema, fragments, resolvers), selection, payload_type
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Selection:
+    """What a selection is checked against: the schema, the document's fragments, and the
+    resolvers allowed besides plain fields."""
+
+    schema: GraphQLSchema
+    fragments: dict[str, FragmentDefinitionNode]
+    resolvers: frozenset[tuple[str, str]]
 
 
 def _plain_selection(
-    schema: GraphQLSchema,
-    fragments: dict[str, FragmentDefinitionNode],
-    selection_set: SelectionSetNode,
-    parent: GraphQLObjectType,
+    checked: _Selection, selection_set: SelectionSetNode, parent: GraphQLObjectType
 ) -> bool:
     for selection in selection_set.selections:
         if selection.directives:
             return False
         if isinstance(selection, FieldNode):
-            if not _plain_field(schema, fragments, selection, parent):
+            if not _plain_field(checked, selection, parent):
                 return False
             continue
         if isinstance(selection, InlineFragmentNode):
             condition, nested = selection.type_condition, selection.selection_set
         elif isinstance(selection, FragmentSpreadNode):
-            fragment = fragments.get(selection.name.value)
+            fragment = checked.fragments.get(selection.name.value)
             if fragment is None:
                 return False
             condition, nested = fragment.type_condition, fragment.selection_set
         else:
             return False
-        if not _applies(schema, condition, parent):
+        if not _applies(checked.schema, condition, parent):
             continue
-        if not _plain_selection(schema, fragments, nested, parent):
+        if not _plain_selection(checked, nested, parent):
             return False
     return True
 
 
-def _plain_field(
-    schema: GraphQLSchema,
-    fragments: dict[str, FragmentDefinitionNode],
-    node: FieldNode,
-    parent: GraphQLObjectType,
-) -> bool:
+def _plain_field(checked: _Selection, node: FieldNode, parent: GraphQLObjectType) -> bool:
     if node.arguments:
         return False
     if node.name.value == "__typename":
@@ -316,13 +479,14 @@ def _plain_field(
     if field is None:
         return False
     definition = field.extensions.get(GraphQLCoreConverter.DEFINITION_BACKREF)
-    if not isinstance(definition, StrawberryField) or not definition.is_basic_field:
+    basic = isinstance(definition, StrawberryField) and definition.is_basic_field
+    if not basic and (parent.name, node.name.value) not in checked.resolvers:
         return False
     if node.selection_set is None:
         return True
     child = get_named_type(field.type)
     return isinstance(child, GraphQLObjectType) and _plain_selection(
-        schema, fragments, node.selection_set, child
+        checked, node.selection_set, child
     )
 
 

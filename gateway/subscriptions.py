@@ -30,6 +30,7 @@ from gateway.owner_events import (
     removes_viewer,
     system_line,
 )
+from gateway.shared_events import ViewerEvent
 from gateway.types import Chat, ChatRole, Member, Message, User, parse_datetime
 from mychat.broker import Resync
 from mychat.events import Event, EventKind
@@ -40,13 +41,13 @@ CATCH_UP_ALL_PAGE = 500
 
 
 @strawberry.type
-class MessageAdded:
+class MessageAdded(ViewerEvent):
     message: Message
     chat: Chat  # the viewer's: gateway/chat_state.py
 
 
 @strawberry.type(description="A message was edited: `message` has the new text and `editedAt`.")
-class MessageEdited:
+class MessageEdited(ViewerEvent):
     message: Message
     chat: Chat
 
@@ -54,7 +55,7 @@ class MessageEdited:
 @strawberry.type(
     description="A message was deleted: `message` is its tombstone (empty text, `deletedAt`)."
 )
-class MessageDeleted:
+class MessageDeleted(ViewerEvent):
     message: Message
     chat: Chat
 
@@ -63,7 +64,7 @@ class MessageDeleted:
     description="Someone reacted to a message or took a reaction back: `message.reactions` is"
     " its whole summary now."
 )
-class ReactionsChanged:
+class ReactionsChanged(ViewerEvent):
     message: Message
     chat: Chat
 

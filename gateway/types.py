@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
@@ -23,6 +24,7 @@ from gateway.clients import (
 from gateway.context import Context
 from gateway.errors import ClientFacingError
 from gateway.ids import InvalidGlobalId, message_cursor_id, to_global_id
+from gateway.viewer_slots import Same
 from mychat.tokens import TokenClaims
 
 DEFAULT_MESSAGE_PAGE = 50
@@ -330,6 +332,23 @@ class Chat(Node):
             last_activity_at=parse_datetime(data["last_activity_at"]),
             my_role=ChatRole(data["my_role"]),
             unread_count=data.get("unread_count") or 0,  # None: fetched without it
+        )
+
+    def shared_part(self) -> Hashable | None:
+        """All but the per-viewer leaves (gateway/viewer_slots.py): what viewers sharing one
+        execution of an event must agree on (a direct chat's name and other person differ).
+        None while the last message is not known: its resolver would call a service."""
+        if not self.last_message_known:
+            return None
+        direct = self.direct_with
+        return (
+            self.database_id,
+            self.name,
+            self.created_at,
+            self.last_activity_at,
+            self.is_direct,
+            None if direct is None else direct.id,
+            Same(self.known_last_message),
         )
 
     @strawberry.field

@@ -167,6 +167,7 @@ class LiveServer:
     port: int
     gateway: Gateway
     broker: MemoryBroker
+    app: Starlette  # the gateway's (its `state.gateway` holds the process's resources)
 
     @property
     def ws_url(self) -> str:
@@ -211,4 +212,5 @@ async def serve_live(
             ) as base_url,
             httpx.AsyncClient(base_url=base_url) as client,
         ):
-            yield LiveServer(port, Gateway(client, auth.calls, chat.calls, settings), broker)
+            gateway = Gateway(client, auth.calls, chat.calls, settings)
+            yield LiveServer(port, gateway, broker, app)

@@ -126,6 +126,8 @@ async def test_metrics_and_json_logs(tmp_path: Path, private_redis: PrivateRedis
     )
     assert sum(refused) == 1
     assert all("mychat_broker_reconnects_total" in g for g in gateways)
+    assert all("mychat_event_executions_total" in g for g in gateways)
+    assert all("mychat_event_renders_total" in g for g in gateways)
     chat_metrics = scraped["chat"]
     assert sample(chat_metrics, "mychat_events_published_total") >= 1
     assert "mychat_db_pool_checked_out{pool=" in chat_metrics
