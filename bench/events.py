@@ -404,44 +404,7 @@ def _scenario(
 
 def _figures(scenario: ScenarioResult, ours: EventsRun, base: fanout.FanoutRun) -> Figure:
     fan = ours.fan
-    p99 = scenario.add(
-        Figure(
-            "delivery p99",
-            fanout.latency(fan, 99),
-            "ms",
-            fanout.latency(base, 99),
-            higher_is_better=False,
-        )
-    )
-    scenario.add(
-        Figure(
-            "delivery p50",
-            fanout.latency(fan, 50),
-            "ms",
-            fanout.latency(base, 50),
-            higher_is_better=False,
-        )
-    )
-    scenario.add(
-        Figure(
-            "delivery max",
-            max(fan.paced_latencies_ms, default=math.nan),
-            "ms",
-            max(base.paced_latencies_ms, default=math.nan),
-            higher_is_better=False,
-        )
-    )
-    lost = scenario.add(
-        Figure(
-            "lost",
-            fan.warmup_lost + fan.paced_lost + fan.burst_lost,
-            "messages",
-            base.warmup_lost + base.paced_lost + base.burst_lost,
-            higher_is_better=False,
-            note="messages missing at subscriptions that stayed open",
-        )
-    )
-    lost.target, lost.target_met = "0", lost.value == 0 and fan.failed == 0
+    p99 = fanout.delivery_figures(scenario, fan, base)
     failed = scenario.add(
         Figure("subscriptions failed", fan.failed, "subscriptions", base.failed, False)
     )
