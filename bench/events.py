@@ -42,13 +42,12 @@ from websockets.sync.client import connect as ws_connect
 from bench import counters, fanout
 from bench.baseline_ws import TEXT_MARK
 from bench.config import BenchConfig
-from bench.procs import HOST, Proc, free_port, python_module
+from bench.procs import HOST, Proc
 from bench.results_model import Figure, ScenarioResult
 from bench.stack import (
     Stack,
     add_members_with_tokens,
     mychat_stack,
-    private_redis,
     seed_chat_with_history,
 )
 from bench.viewer import MARK_READ_EVERY_SECONDS, MarkSpec
@@ -315,48 +314,19 @@ def _example(run: EventsRun, text: str) -> None:
 
 def run_baseline(config: BenchConfig, count: int, frame: str) -> fanout.FanoutRun:
     """Bare broadcast x2 over Redis of `frame` (TEXT_MARK replaced by each text)."""
-    with private_redis() as redis_url, tempfile.TemporaryDirectory() as folder:
+    with tempfile.TemporaryDirectory() as folder:
         frame_path = Path(folder) / "frame.json"
         frame_path.write_text(frame)
-        ports = [free_port(), free_port()]
-        servers = [
-            Proc(
-                f"events-baseline{i}",
-                python_module(
-                    "bench.baseline_ws",
-                    "--port",
-                    str(port),
-                    "--redis",
-                    redis_url,
-                    "--frame",
-                    str(frame_path),
-                ),
-                port=port,
-            )
-            for i, port in enumerate(ports)
-        ]
-        for server in servers:
-            server.start()
-        try:
-            urls = [f"ws://{HOST}:{port}/" for port in ports]
-            with ws_connect(urls[0]) as sender:
-
-                def send(text: str) -> None:
-                    sender.send(f"publish {text}")
-                    if sender.recv(timeout=30) != "ok":
-                        raise RuntimeError("baseline publish failed")
-
-                specs = fanout.split_specs(config, count, "bare", urls, [], "")
-                with fanout.client_group(specs) as group:
-                    connected = group.start(fanout.READY_TIMEOUT)
-                    time.sleep(fanout.SETTLE_SECONDS)
-                    send(encode_text(0))
-                    group.warm(fanout.WARM_TIMEOUT)
-                    phases = fanout.send_phases(config, send)
-                    return fanout.tally(group.stop(), phases, count, connected)
-        finally:
-            for server in servers:
-                server.stop()
+        with (
+            fanout.bare_broadcast("events-baseline", "--frame", str(frame_path)) as (urls, send),
+            fanout.client_group(fanout.split_specs(config, count, "bare", urls, [], "")) as group,
+        ):
+            connected = group.start(fanout.READY_TIMEOUT)
+            time.sleep(fanout.SETTLE_SECONDS)
+            send(encode_text(0))
+            group.warm(fanout.WARM_TIMEOUT)
+            phases = fanout.send_phases(config, send)
+            return fanout.tally(group.stop(), phases, count, connected)
 
 
 def _method(config: BenchConfig, count: int, readers: bool) -> str:

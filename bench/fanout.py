@@ -237,14 +237,18 @@ def run_ours(config: BenchConfig, on_start: Callable[[Stack], None] | None = Non
                 return _drive(config, group, send, count)
 
 
-def run_baseline(config: BenchConfig) -> FanoutRun:
-    count = config.fanout_subscribers
+@contextmanager
+def bare_broadcast(name: str, *extra: str) -> Iterator[tuple[list[str], Callable[[str], None]]]:
+    """Two bare `websockets` broadcast processes over a private Redis (`extra`: more arguments
+    of bench.baseline_ws): their URLs, and a publish through the first."""
     with private_redis() as redis_url:
         ports = [free_port(), free_port()]
         servers = [
             Proc(
-                f"fanout-baseline{i}",
-                python_module("bench.baseline_ws", "--port", str(port), "--redis", redis_url),
+                f"{name}{i}",
+                python_module(
+                    "bench.baseline_ws", "--port", str(port), "--redis", redis_url, *extra
+                ),
                 port=port,
             )
             for i, port in enumerate(ports)
@@ -260,11 +264,19 @@ def run_baseline(config: BenchConfig) -> FanoutRun:
                     if sender.recv(timeout=30) != "ok":
                         raise RuntimeError("baseline publish failed")
 
-                with client_group(split_specs(config, count, "bare", urls, [], "")) as group:
-                    return _drive(config, group, send, count)
+                yield urls, send
         finally:
             for server in servers:
                 server.stop()
+
+
+def run_baseline(config: BenchConfig) -> FanoutRun:
+    count = config.fanout_subscribers
+    with (
+        bare_broadcast("fanout-baseline") as (urls, send),
+        client_group(split_specs(config, count, "bare", urls, [], "")) as group,
+    ):
+        return _drive(config, group, send, count)
 
 
 def latency(run: FanoutRun, q: float) -> float:
