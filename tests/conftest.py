@@ -3,28 +3,36 @@ use live in tests/support)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
-from assembly.stack import drop_database, prepare_database
 from mychat.settings import Settings
-from tests.support.database import MARIADB_HOST, MARIADB_PORT, mysql_url, new_database_name
+from tests.support.database import MARIADB_HOST, MARIADB_PORT, DatabasePool
 from tests.support.env import REDIS_URL, ROOT, TEST_JWT_SECRET, require_server
 from tests.support.redis import PrivateRedis
 
 
-@pytest.fixture
-async def mariadb_url() -> AsyncIterator[str]:
-    """A fresh MariaDB database loaded from db/init.sql, dropped after the test."""
-    require_server("MariaDB", MARIADB_HOST, MARIADB_PORT)
-    name = new_database_name()
-    await prepare_database(mysql_url(name), ROOT / "db" / "init.sql")
+@pytest.fixture(scope="session")
+def database_pool() -> Iterator[DatabasePool]:
+    pool = DatabasePool(ROOT / "db" / "init.sql")
     try:
-        yield mysql_url(name)
+        yield pool
     finally:
-        await drop_database(mysql_url(name))
+        pool.close()
+
+
+@pytest.fixture
+async def mariadb_url(database_pool: DatabasePool) -> AsyncIterator[str]:
+    """A fresh MariaDB database of this test's own, loaded from db/init.sql, dropped after it
+    (both mostly while other tests run: see DatabasePool)."""
+    require_server("MariaDB", MARIADB_HOST, MARIADB_PORT)
+    url = await database_pool.take()
+    try:
+        yield url
+    finally:
+        database_pool.give_back(url)
 
 
 @pytest.fixture

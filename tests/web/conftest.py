@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+import pytest_asyncio
 from playwright.async_api import (
     Browser,
     BrowserContext,
@@ -95,7 +96,7 @@ class ServerProcess:
         self.start()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def chromium_path() -> Path:
     path = find_chromium()
     require(
@@ -195,26 +196,46 @@ class Browsers:
         return page
 
 
-@pytest.fixture
-async def browsers(chromium_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[Browsers]:
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def chromium(chromium_path: Path) -> AsyncIterator[Browser]:
+    """One Chromium for every browser test of the session (starting Playwright's driver and the
+    browser took ~4 s a test); each test gets browser contexts of its own (see Browsers)."""
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(
             executable_path=str(chromium_path), args=CHROMIUM_ARGS
         )
-        opened = Browsers(browser)
         try:
-            yield opened
+            yield browser
         finally:
-            if request.node.stash.get(FAILED_KEY, False):
-                ARTIFACTS.mkdir(exist_ok=True)
-                for number, page in enumerate(opened.pages, start=1):
-                    if not page.is_closed():
-                        path = ARTIFACTS / f"{request.node.name}-page{number}.png"
-                        await page.screenshot(path=str(path), full_page=True)
-                for number, log in enumerate(opened.logs, start=1):
-                    path = ARTIFACTS / f"{request.node.name}-page{number}.log"
-                    path.write_text("\n".join(log) + "\n")
             await browser.close()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # The shared Chromium belongs to the session's event loop: its tests run in that loop.
+    for item in items:
+        if "browsers" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.asyncio(loop_scope="session"), append=False)
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def browsers(chromium: Browser, request: pytest.FixtureRequest) -> AsyncIterator[Browsers]:
+    """New, isolated browser contexts for this test (cookies, storage, permissions, routes and
+    offline mode are a context's), closed after it."""
+    opened = Browsers(chromium)
+    try:
+        yield opened
+    finally:
+        if request.node.stash.get(FAILED_KEY, False):
+            ARTIFACTS.mkdir(exist_ok=True)
+            for number, page in enumerate(opened.pages, start=1):
+                if not page.is_closed():
+                    path = ARTIFACTS / f"{request.node.name}-page{number}.png"
+                    await page.screenshot(path=str(path), full_page=True)
+            for number, log in enumerate(opened.logs, start=1):
+                path = ARTIFACTS / f"{request.node.name}-page{number}.log"
+                path.write_text("\n".join(log) + "\n")
+        for context in opened.contexts:
+            await context.close()
 
 
 class Api:
@@ -262,7 +283,7 @@ class Api:
         await self.client.aclose()
 
 
-@pytest.fixture
+@pytest_asyncio.fixture(loop_scope="session")
 async def api(server: ServerProcess) -> AsyncIterator[Api]:
     client = Api(server.base_url)
     yield client
