@@ -8,7 +8,7 @@ import pytest
 
 from tests.gateway.conftest import Gateway, LiveServer, User
 from tests.gateway.test_http_api import ADD_MEMBER, LEAVE
-from tests.gateway.test_subscriptions import PROTOCOLS, next_data, settle
+from tests.gateway.test_subscriptions import PROTOCOLS, next_data
 from tests.support.websocket import GraphQLSocket, data_type, graphql_socket
 
 EDIT = """
@@ -275,8 +275,8 @@ async def test_reactions_arrive_live_with_the_summary(live: LiveServer) -> None:
     alice, bob, chat_id = await gw.alice_and_bob_in_a_room()
     sent = await gw.send(alice, chat_id, "pizza?")
     async with graphql_socket(live.ws_url, token=alice.token) as ws:
-        op = await ws.subscribe(REACTIONS_EVENTS, {})
-        await settle()
+        async with live.subscribing():
+            op = await ws.subscribe(REACTIONS_EVENTS, {})
         await react(gw, bob, sent["id"], "🍕")
         event = (await next_data(ws, op))["data"]["chatEvents"]
     assert event["__typename"] == "ReactionsChanged"
@@ -313,9 +313,9 @@ async def test_system_lines_are_history_and_arrive_live(live: LiveServer) -> Non
     carol = await gw.register("Carol")
     chat_id = await gw.create_chat(alice, "Room", bob)
     async with graphql_socket(live.ws_url, token=alice.token) as ws:
-        events = await ws.subscribe(MEMBER_EVENTS, {})
-        added = await ws.subscribe(CHAT_MESSAGES_KINDS, {"chatId": chat_id})
-        await settle()
+        async with live.subscribing(2):
+            events = await ws.subscribe(MEMBER_EVENTS, {})
+            added = await ws.subscribe(CHAT_MESSAGES_KINDS, {"chatId": chat_id})
         result = await gw.data(ADD_MEMBER, {"chatId": chat_id, "nickname": "Carol"}, alice.token)
         assert result["addMember"]["__typename"] == "AddMemberPayload"
         joined, line = await both(ws, events, added)

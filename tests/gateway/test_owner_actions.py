@@ -6,7 +6,7 @@ import pytest
 
 from tests.gateway.conftest import Gateway, LiveServer
 from tests.gateway.test_http_api import ADD_MEMBER, LEAVE, typename
-from tests.gateway.test_subscriptions import MESSAGE_ADDED, next_data, settle
+from tests.gateway.test_subscriptions import MESSAGE_ADDED, next_data
 from tests.support.websocket import graphql_socket
 
 RENAME = """
@@ -156,11 +156,11 @@ async def test_a_removed_member_stops_receiving_at_once(live: LiveServer, stream
     gw = live.gateway
     alice, bob, chat_id = await gw.alice_and_bob_in_a_room()
     async with graphql_socket(live.ws_url, token=bob.token) as ws:
-        if stream == "messageAdded":
-            op = await ws.subscribe(MESSAGE_ADDED, {"chatId": chat_id})
-        else:
-            op = await ws.subscribe(CHAT_EVENTS)
-        await settle()
+        async with live.subscribing():
+            if stream == "messageAdded":
+                op = await ws.subscribe(MESSAGE_ADDED, {"chatId": chat_id})
+            else:
+                op = await ws.subscribe(CHAT_EVENTS)
         removed = await typename(gw, REMOVE, {"chatId": chat_id, "userId": bob.id}, alice.token)
         assert removed["__typename"] == "RemoveMemberPayload"
         payload = await next_data(ws, op)
@@ -185,8 +185,8 @@ async def test_members_see_each_owner_action_live(live: LiveServer) -> None:
     carol = await gw.register("Carol")
     chat_id = await gw.create_chat(alice, "Room", bob, carol)
     async with graphql_socket(live.ws_url, token=carol.token) as ws:
-        op = await ws.subscribe(CHAT_EVENTS)
-        await settle()
+        async with live.subscribing():
+            op = await ws.subscribe(CHAT_EVENTS)
         await typename(gw, RENAME, {"chatId": chat_id, "name": "Garden"}, alice.token)
         assert (await next_data(ws, op))["data"]["chatEvents"] == {
             "__typename": "ChatRenamed",
