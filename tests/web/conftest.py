@@ -68,7 +68,8 @@ class ServerProcess:
             stderr=subprocess.STDOUT,
         )
         log.close()
-        deadline = time.monotonic() + 30
+        # Generous: on a loaded machine (tests in parallel) the imports alone took over 30 s.
+        deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
                 raise RuntimeError(f"mychat serve exited: {self.log_path.read_text()[-3000:]}")
