@@ -303,7 +303,8 @@ async def message_stream(
     if viewer is None:
         raise unauthenticated_error()
     with context.resources.limits.subscription(viewer.user_id):
-        async with context.broker.subscribe() as subscription:
+        # Events addressed to others (after the viewer left, say) do not even wake it.
+        async with context.broker.subscribe(viewer.user_id) as subscription:
             # Now that we listen, catch up from `after` (this checks membership again). Clients
             # are made per use: an idle subscription holds none.
             seen = SeenIds(after)
@@ -363,7 +364,8 @@ async def chat_event_stream(
             # brings it, and `seen` drops the twin.
             await retried(partial(chats.load, context.chat()))
             after = chats.newest_message_id()
-        async with context.broker.subscribe() as subscription:
+        # Only events addressed to the viewer (or to nobody in particular) wake it.
+        async with context.broker.subscribe(me) as subscription:
             # Again, now that we listen: the events move it on exactly.
             await retried(partial(chats.load, context.chat()))
             # A chat created (or joined) after we listened but before this read is in `chats`
