@@ -1,0 +1,184 @@
+"""The search index is written beside the send path, not in it: `SearchIndexer`.
+
+A send's transaction stores the message only; after its COMMIT the Sender hands the new ids to
+the indexer (`add`), whose task writes their `message_search` rows in batches, each batch one
+transaction of two statements (a locking read of the messages, one multi-row INSERT). In the
+send's transaction the search row cost MariaDB a statement per message, and FULLTEXT work at
+COMMIT while the chats' rows were locked; batched, a row costs a fraction of that
+(bench/PROFILE.md, "Search index off the send path").
+
+Consistency:
+- The batch reads the messages' current text under a shared lock (SQLite: the write lock its
+  transaction begins with), so it writes the words of the text as it is, and skips deleted
+  messages and system lines. An edit or delete locks the message row for update
+  (chat_service/edits.py), so it either ran before the batch (whose read then sees its result)
+  or waits for the batch's COMMIT (and then finds the row to update or delete). A late batch
+  never writes words an edit replaced.
+- Search right after a send: a search first waits for the ids handed over so far in this
+  process (`flush`, bounded by FLUSH_SECONDS), so a sender finds what they sent. Another
+  process's sends show up once its indexer has run (milliseconds).
+- Nothing is lost to a crash between a send's COMMIT and its batch: at start the task walks the
+  messages stored before it started, newest first, and indexes those without a search row
+  (`catch-up`), between live batches. Writing a row twice is harmless (INSERT IGNORE / ON
+  CONFLICT DO NOTHING: a row there already has the current words, as edits keep it so).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TypeVar
+
+from sqlalchemy import Insert, bindparam, func, select
+from sqlalchemy.dialects import mysql, sqlite
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from mychat.search_words import indexed_words
+from mychat.tables import message_search, messages
+
+log = logging.getLogger("chat_service.indexing")
+_T = TypeVar("_T")
+
+# Messages per transaction: large enough that a busy second costs a few transactions.
+BATCH = 500
+# How long a search waits for this process's indexer before it reads the index anyway.
+FLUSH_SECONDS = 2.0
+# After a failed batch (the database away), before the next try.
+RETRY_SECONDS = 1.0
+# Message ids per catch-up statement (a primary-key range and a lookup per message).
+CATCH_UP_IDS = 50_000
+# How long closing waits for the ids handed over to be indexed (the rest: next start's catch-up).
+CLOSE_SECONDS = 5.0
+
+_m, _s = messages.c, message_search.c
+
+# The batch's messages as they are now, if they are someone's and not deleted; locked shared.
+_CURRENT = (
+    select(_m.id, _m.chat_id, _m.text)
+    .where(_m.id.in_(bindparam("ids", expanding=True)), _m.kind.is_(None), _m.deleted_at.is_(None))
+    .with_for_update(read=True)
+)
+# Messages in [low, high) that someone wrote, not deleted, without a search row.
+_UNINDEXED = (
+    select(_m.id)
+    .outerjoin(message_search, _s.message_id == _m.id)
+    .where(
+        _m.id >= bindparam("low"),
+        _m.id < bindparam("high"),
+        _m.kind.is_(None),
+        _m.deleted_at.is_(None),
+        _s.message_id.is_(None),
+    )
+    .order_by(_m.id)
+)
+_NEWEST = select(func.max(_m.id))
+
+
+def _insert_rows(dialect: str) -> Insert:
+    """A row per message, skipping a message that has one already."""
+    if dialect == "mysql":
+        return mysql.insert(message_search).prefix_with("IGNORE")
+    return sqlite.insert(message_search).on_conflict_do_nothing()
+
+
+class SearchIndexer:
+    """Writes the search rows of the messages handed to it, in batches (see the module
+    docstring). `engine` runs the batches (on SQLite its transactions begin with the write
+    lock); `autocommit_engine` the catch-up's reads."""
+
+    def __init__(self, engine: AsyncEngine, autocommit_engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._autocommit_engine = autocommit_engine
+        self._insert = _insert_rows(engine.dialect.name)
+        self._pending: list[int] = []
+        self._wake = asyncio.Event()
+        # Ids handed over so far, and how many of them (the oldest first) are indexed.
+        self._added = 0
+        self._indexed = 0
+        self._progress = asyncio.Condition()
+        self._task: asyncio.Task[None] | None = None
+        self.batches = 0  # transactions so far (tests)
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="search-indexer")
+
+    def add(self, message_ids: Sequence[int]) -> None:
+        """Index these committed messages soon (no waiting)."""
+        if message_ids:
+            self._pending.extend(message_ids)
+            self._added += len(message_ids)
+            self._wake.set()
+
+    async def flush(self, seconds: float = FLUSH_SECONDS) -> None:
+        """Wait until the ids handed over before this call are indexed, at most `seconds`."""
+        target = self._added
+        if self._indexed >= target:
+            return
+        try:
+            async with asyncio.timeout(seconds), self._progress:
+                await self._progress.wait_for(lambda: self._indexed >= target)
+        except TimeoutError:
+            log.warning("search index behind by %d messages", target - self._indexed)
+
+    async def close(self) -> None:
+        """Index what was handed over (for at most CLOSE_SECONDS), then stop."""
+        if self._task is None:
+            return
+        await self.flush(CLOSE_SECONDS)
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        self._task = None
+
+    async def _run(self) -> None:
+        catch_up_below = await self._retrying(self._newest_id) + 1
+        while True:
+            if self._pending:
+                batch = self._pending[:BATCH]
+                await self._retrying(self._index, batch)
+                del self._pending[: len(batch)]
+                async with self._progress:
+                    self._indexed += len(batch)
+                    self._progress.notify_all()
+            elif catch_up_below > 1:
+                low = max(1, catch_up_below - CATCH_UP_IDS)
+                high = catch_up_below
+                found = await self._retrying(self._unindexed, low, high)
+                catch_up_below = low
+                if found:
+                    log.info("search index: catching up %d messages", len(found))
+                    self.add(found)
+            else:
+                self._wake.clear()
+                await self._wake.wait()
+
+    async def _retrying(self, step: Callable[..., Awaitable[_T]], *args: object) -> _T:
+        """The step's result; a failure (the database away) is logged and tried again."""
+        while True:
+            try:
+                return await step(*args)
+            except Exception:
+                log.exception("search index: will try again in %.0f s", RETRY_SECONDS)
+                await asyncio.sleep(RETRY_SECONDS)
+
+    async def _newest_id(self) -> int:
+        async with self._autocommit_engine.connect() as connection:
+            return int(await connection.scalar(_NEWEST) or 0)
+
+    async def _unindexed(self, low: int, high: int) -> list[int]:
+        async with self._autocommit_engine.connect() as connection:
+            rows = await connection.execute(_UNINDEXED, {"low": low, "high": high})
+            return [row[0] for row in rows]
+
+    async def _index(self, ids: Sequence[int]) -> None:
+        async with self._engine.begin() as connection:
+            found = (await connection.execute(_CURRENT, {"ids": list(ids)})).all()
+            if found:
+                rows = [
+                    {"chat_id": chat_id, "message_id": id_, "words": indexed_words(chat_id, text)}
+                    for id_, chat_id, text in found
+                ]
+                await connection.execute(self._insert, rows)
+        self.batches += 1
