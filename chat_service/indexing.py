@@ -41,8 +41,12 @@ from mychat.tables import message_search, messages
 log = logging.getLogger("chat_service.indexing")
 _T = TypeVar("_T")
 
-# Messages per transaction: large enough that a busy second costs a few transactions.
+# Messages per transaction at most; and how long messages wait for company before their batch
+# is written, unless a search of this process waits for them: a transaction costs this process
+# ~1 ms of Python whatever its size, so under load a batch holds the sends of 50 ms, not of one
+# send group (measured: a batch per group cost more than the search row in the send did).
 BATCH = 500
+INTERVAL_SECONDS = 0.05
 # How long a search waits for this process's indexer before it reads the index anyway.
 FLUSH_SECONDS = 2.0
 # After a failed batch (the database away), before the next try.
@@ -98,6 +102,9 @@ class SearchIndexer:
         self._added = 0
         self._indexed = 0
         self._progress = asyncio.Condition()
+        # Set while a search waits (flush): write the batch now.
+        self._hurry = asyncio.Event()
+        self._flushing = 0
         self._task: asyncio.Task[None] | None = None
         self.batches = 0  # transactions so far (tests)
 
@@ -116,11 +123,15 @@ class SearchIndexer:
         target = self._added
         if self._indexed >= target:
             return
+        self._flushing += 1
+        self._hurry.set()
         try:
             async with asyncio.timeout(seconds), self._progress:
                 await self._progress.wait_for(lambda: self._indexed >= target)
         except TimeoutError:
             log.warning("search index behind by %d messages", target - self._indexed)
+        finally:
+            self._flushing -= 1
 
     async def close(self) -> None:
         """Index what was handed over (for at most CLOSE_SECONDS), then stop."""
@@ -136,6 +147,12 @@ class SearchIndexer:
         catch_up_below = await self._retrying(self._newest_id) + 1
         while True:
             if self._pending:
+                if len(self._pending) < BATCH and not self._flushing:
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(INTERVAL_SECONDS):
+                            await self._hurry.wait()
+                if not self._flushing:
+                    self._hurry.clear()
                 batch = self._pending[:BATCH]
                 await self._retrying(self._index, batch)
                 del self._pending[: len(batch)]

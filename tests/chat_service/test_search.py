@@ -151,6 +151,7 @@ async def test_many_chats_are_searched_a_few_at_a_time_newest_activity_first(
         sent[text_] = (await harness.send(alice, chat, text_))["id"]
     sent["alpha 5"] = (await harness.send(alice, c1, "alpha 5"))["id"]
     await harness.send(alice, c2, "gamma 6")  # c2 is the newest activity, its match is older
+    await harness.indexed()
     statements: list[str] = []
 
     def seen(*args: Any) -> None:
@@ -190,6 +191,7 @@ async def test_only_the_callers_chats_are_read(
     mine = await harness.create_chat(alice, "Mine")
     theirs = await harness.create_chat(bob, "Theirs")
     await harness.send(alice, mine, "common ground")
+    await harness.indexed()
     async with harness.engine.begin() as connection:
         for _ in range(THEIRS):
             sent = await connection.execute(
