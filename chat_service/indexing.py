@@ -1,26 +1,23 @@
 """The search index is written beside the send path, not in it: `SearchIndexer`.
 
-A send's transaction stores the message only; after its COMMIT the Sender hands the new ids to
-the indexer (`add`), whose task writes their `message_search` rows in batches, each batch one
-transaction of two statements (a locking read of the messages, one multi-row INSERT). In the
-send's transaction the search row cost MariaDB a statement per message, and FULLTEXT work at
-COMMIT while the chats' rows were locked; batched, a row costs a fraction of that
-(bench/PROFILE.md, "Search index off the send path").
+A send's transaction stores the message only; after its COMMIT the Sender hands the new messages
+(id, chat, text) to the indexer (`add`), whose task writes their `message_search` rows in
+batches: one multi-row INSERT per batch, its own transaction. In the send's transaction the
+search row cost a statement per message, and FULLTEXT work at COMMIT while the chats' rows were
+locked; batched, a row costs a fraction of that (bench/PROFILE.md, "Search index off the send
+path").
 
 Consistency:
-- The batch reads the messages' current text under a shared lock (SQLite: the write lock its
-  transaction begins with), so it writes the words of the text as it is, and skips deleted
-  messages and system lines. An edit or delete locks the message row for update
-  (chat_service/edits.py), so it either ran before the batch (whose read then sees its result)
-  or waits for the batch's COMMIT (and then finds the row to update or delete). A late batch
-  never writes words an edit replaced.
-- Search right after a send: a search first waits for the ids handed over so far in this
+- A batch only ever adds rows (INSERT IGNORE / ON CONFLICT DO NOTHING), and an edit or delete
+  always leaves a row (chat_service/edits.py: it writes the row's words, or empties them,
+  inserting the row if the indexer has not yet), so a late batch never brings back words an
+  edit replaced or a delete removed: it finds the row there and writes nothing.
+- Search right after a send: a search first waits for the messages handed over so far in this
   process (`flush`, bounded by FLUSH_SECONDS), so a sender finds what they sent. Another
-  process's sends show up once its indexer has run (milliseconds).
+  process's sends show up once its indexer has run (within INTERVAL_SECONDS under load).
 - Nothing is lost to a crash between a send's COMMIT and its batch: at start the task walks the
   messages stored before it started, newest first, and indexes those without a search row
-  (`catch-up`), between live batches. Writing a row twice is harmless (INSERT IGNORE / ON
-  CONFLICT DO NOTHING: a row there already has the current words, as edits keep it so).
+  (catch-up), between live batches.
 """
 
 from __future__ import annotations
@@ -33,7 +30,7 @@ from typing import TypeVar
 
 from sqlalchemy import Insert, bindparam, func, select
 from sqlalchemy.dialects import mysql, sqlite
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from mychat.search_words import indexed_words
 from mychat.tables import message_search, messages
@@ -58,15 +55,12 @@ CLOSE_SECONDS = 5.0
 
 _m, _s = messages.c, message_search.c
 
-# The batch's messages as they are now, if they are someone's and not deleted; locked shared.
-_CURRENT = (
-    select(_m.id, _m.chat_id, _m.text)
-    .where(_m.id.in_(bindparam("ids", expanding=True)), _m.kind.is_(None), _m.deleted_at.is_(None))
-    .with_for_update(read=True)
-)
+# A message to index: (message id, chat id, text).
+Indexed = tuple[int, int, str]
+
 # Messages in [low, high) that someone wrote, not deleted, without a search row.
 _UNINDEXED = (
-    select(_m.id)
+    select(_m.id, _m.chat_id, _m.text)
     .outerjoin(message_search, _s.message_id == _m.id)
     .where(
         _m.id >= bindparam("low"),
@@ -81,22 +75,43 @@ _NEWEST = select(func.max(_m.id))
 
 
 def _insert_rows(dialect: str) -> Insert:
-    """A row per message, skipping a message that has one already."""
+    """Rows for messages that have none (a row there already is the current one)."""
     if dialect == "mysql":
         return mysql.insert(message_search).prefix_with("IGNORE")
     return sqlite.insert(message_search).on_conflict_do_nothing()
 
 
+async def write_words(
+    connection: AsyncConnection, chat_id: int, message_id: int, text: str
+) -> None:
+    """Make a message's search row hold the words of `text` (an edit; a delete passes ""),
+    inserting the row if no batch has written it yet: a batch that comes later then leaves it
+    alone. In the caller's transaction, which has locked the message."""
+    values = {"chat_id": chat_id, "message_id": message_id, "words": indexed_words(chat_id, text)}
+    if connection.dialect.name == "mysql":
+        upsert = mysql.insert(message_search).values(values)
+        await connection.execute(upsert.on_duplicate_key_update(words=upsert.inserted.words))
+    else:
+        insert = sqlite.insert(message_search).values(values)
+        await connection.execute(
+            insert.on_conflict_do_update(
+                index_elements=[_s.chat_id, _s.message_id], set_={"words": insert.excluded.words}
+            )
+        )
+
+
 class SearchIndexer:
     """Writes the search rows of the messages handed to it, in batches (see the module
-    docstring). `engine` runs the batches (on SQLite its transactions begin with the write
-    lock); `autocommit_engine` the catch-up's reads."""
+    docstring): on MySQL each batch is one autocommit statement on `autocommit_engine`; on
+    SQLite one transaction of `engine` (it begins with the write lock), not a transaction a
+    row."""
 
     def __init__(self, engine: AsyncEngine, autocommit_engine: AsyncEngine) -> None:
         self._engine = engine
         self._autocommit_engine = autocommit_engine
         self._insert = _insert_rows(engine.dialect.name)
-        self._pending: list[int] = []
+        self._mysql = engine.dialect.name == "mysql"
+        self._pending: list[Indexed] = []
         self._wake = asyncio.Event()
         # Ids handed over so far, and how many of them (the oldest first) are indexed.
         self._added = 0
@@ -111,11 +126,11 @@ class SearchIndexer:
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="search-indexer")
 
-    def add(self, message_ids: Sequence[int]) -> None:
+    def add(self, found: Sequence[Indexed]) -> None:
         """Index these committed messages soon (no waiting)."""
-        if message_ids:
-            self._pending.extend(message_ids)
-            self._added += len(message_ids)
+        if found:
+            self._pending.extend(found)
+            self._added += len(found)
             self._wake.set()
 
     async def flush(self, seconds: float = FLUSH_SECONDS) -> None:
@@ -184,18 +199,20 @@ class SearchIndexer:
         async with self._autocommit_engine.connect() as connection:
             return int(await connection.scalar(_NEWEST) or 0)
 
-    async def _unindexed(self, low: int, high: int) -> list[int]:
+    async def _unindexed(self, low: int, high: int) -> list[Indexed]:
         async with self._autocommit_engine.connect() as connection:
             rows = await connection.execute(_UNINDEXED, {"low": low, "high": high})
-            return [row[0] for row in rows]
+            return [(row[0], row[1], row[2]) for row in rows]
 
-    async def _index(self, ids: Sequence[int]) -> None:
-        async with self._engine.begin() as connection:
-            found = (await connection.execute(_CURRENT, {"ids": list(ids)})).all()
-            if found:
-                rows = [
-                    {"chat_id": chat_id, "message_id": id_, "words": indexed_words(chat_id, text)}
-                    for id_, chat_id, text in found
-                ]
+    async def _index(self, batch: Sequence[Indexed]) -> None:
+        rows = [
+            {"chat_id": chat_id, "message_id": id_, "words": indexed_words(chat_id, text)}
+            for id_, chat_id, text in batch
+        ]
+        if self._mysql:
+            async with self._autocommit_engine.connect() as connection:
+                await connection.execute(self._insert, rows)
+        else:
+            async with self._engine.begin() as connection:
                 await connection.execute(self._insert, rows)
         self.batches += 1

@@ -469,7 +469,8 @@ class Sender:
         try:
             outcomes, recipients = await self._commit(sends, tickets)
             # Stored now (a replay's message was handed over when it was stored).
-            self._indexer.add([o[0].id for o in outcomes if isinstance(o, tuple) and o[1]])
+            stored = [o[0] for o in outcomes if isinstance(o, tuple) and o[1]]
+            self._indexer.add([(m.id, m.chat_id, m.text) for m in stored])
             created = [
                 Event(
                     EventKind.MESSAGE_ADDED,
