@@ -162,9 +162,9 @@ messages = Table(
 # Message search (chat_service/search.py): one row per message someone wrote, with its words
 # tagged with its chat (mychat.search_words: `c42_deploy c42_friday`); a deleted message's row
 # has no words. Written by chat_service: by its search indexer shortly after a send's commit
-# (chat_service/indexing.py), and by an edit or a delete in their transactions. A full-text index on `words`:
-# InnoDB FULLTEXT on MySQL/MariaDB, the FTS5 table below on SQLite. Clustered by chat: the rows
-# a search reads (the matches in the caller's chats) sit together, not one page per match.
+# (chat_service/indexing.py), and by an edit or a delete in their transactions. A full-text
+# index on `words`: InnoDB FULLTEXT on MySQL/MariaDB, the FTS5 table below on SQLite. Clustered
+# by chat: the rows a search reads (the matches in the caller's chats) sit together.
 message_search = Table(
     "message_search",
     metadata,
