@@ -32,6 +32,7 @@ from sqlalchemy import Insert, bindparam, func, select
 from sqlalchemy.dialects import mysql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from mychat.background import cancelled
 from mychat.search_words import indexed_words
 from mychat.tables import message_search, messages
 
@@ -121,6 +122,7 @@ class SearchIndexer:
         self._hurry = asyncio.Event()
         self._flushing = 0
         self._task: asyncio.Task[None] | None = None
+        self._closing = False
         self.batches = 0  # transactions so far (tests)
 
     def start(self) -> None:
@@ -153,9 +155,9 @@ class SearchIndexer:
         if self._task is None:
             return
         await self.flush(CLOSE_SECONDS)
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
+        self._closing = True  # a step that fails now is not tried again (see _retrying)
+        with contextlib.suppress(Exception):
+            await cancelled(self._task)
         self._task = None
 
     async def _run(self) -> None:
@@ -192,6 +194,10 @@ class SearchIndexer:
             try:
                 return await step(*args)
             except Exception:
+                # The driver may turn the cancellation of a close into an error of its own
+                # (a connect cut short): then stop, never retry forever.
+                if self._closing:
+                    raise
                 log.exception("search index: will try again in %.0f s", RETRY_SECONDS)
                 await asyncio.sleep(RETRY_SECONDS)
 
