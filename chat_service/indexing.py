@@ -2,10 +2,10 @@
 
 A send's transaction stores the message only; after its COMMIT the Sender hands the new messages
 (id, chat, text) to the indexer (`add`), whose task writes their `message_search` rows in
-batches: one multi-row INSERT per batch, its own transaction. In the send's transaction the
-search row cost a statement per message, and FULLTEXT work at COMMIT while the chats' rows were
-locked; batched, a row costs a fraction of that (bench/PROFILE.md, "Search index off the send
-path").
+batches: per batch one transaction, a shared lock on its messages and one multi-row INSERT. In
+the send's transaction the search row cost a statement per message, and FULLTEXT work at COMMIT
+while the chats' rows were locked; batched, a row costs a fraction of that (bench/PROFILE.md,
+"Search index off the send path").
 
 Consistency:
 - A batch only ever adds rows (INSERT IGNORE / ON CONFLICT DO NOTHING), and an edit or delete
@@ -73,6 +73,12 @@ _UNINDEXED = (
     .order_by(_m.id)
 )
 _NEWEST = select(func.max(_m.id))
+# The batch's messages, locked shared before their rows are written: an edit or delete locks
+# the message, then writes its row; so does a batch, in that order (the row first and the
+# message second, for the foreign key's check, was a deadlock with a delete).
+_LOCK_MESSAGES = (
+    select(_m.id).where(_m.id.in_(bindparam("ids", expanding=True))).with_for_update(read=True)
+)
 
 
 def _insert_rows(dialect: str) -> Insert:
@@ -103,15 +109,13 @@ async def write_words(
 
 class SearchIndexer:
     """Writes the search rows of the messages handed to it, in batches (see the module
-    docstring): on MySQL each batch is one autocommit statement on `autocommit_engine`; on
-    SQLite one transaction of `engine` (it begins with the write lock), not a transaction a
-    row."""
+    docstring), each in a transaction of `engine` (on SQLite it begins with the write lock);
+    the catch-up reads on `autocommit_engine`."""
 
     def __init__(self, engine: AsyncEngine, autocommit_engine: AsyncEngine) -> None:
         self._engine = engine
         self._autocommit_engine = autocommit_engine
         self._insert = _insert_rows(engine.dialect.name)
-        self._mysql = engine.dialect.name == "mysql"
         self._pending: list[Indexed] = []
         self._wake = asyncio.Event()
         # Ids handed over so far, and how many of them (the oldest first) are indexed.
@@ -215,10 +219,8 @@ class SearchIndexer:
             {"chat_id": chat_id, "message_id": id_, "words": indexed_words(chat_id, text)}
             for id_, chat_id, text in batch
         ]
-        if self._mysql:
-            async with self._autocommit_engine.connect() as connection:
-                await connection.execute(self._insert, rows)
-        else:
-            async with self._engine.begin() as connection:
-                await connection.execute(self._insert, rows)
+        rows.sort(key=lambda row: row["message_id"])  # two batches lock in one order
+        async with self._engine.begin() as connection:
+            await connection.execute(_LOCK_MESSAGES, {"ids": [row["message_id"] for row in rows]})
+            await connection.execute(self._insert, rows)
         self.batches += 1
