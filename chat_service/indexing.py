@@ -215,12 +215,12 @@ class SearchIndexer:
             return [(row[0], row[1], row[2]) for row in rows]
 
     async def _index(self, batch: Sequence[Indexed]) -> None:
+        ordered = sorted(batch)  # by message id: two batches lock in one order
         rows = [
             {"chat_id": chat_id, "message_id": id_, "words": indexed_words(chat_id, text)}
-            for id_, chat_id, text in batch
+            for id_, chat_id, text in ordered
         ]
-        rows.sort(key=lambda row: row["message_id"])  # two batches lock in one order
         async with self._engine.begin() as connection:
-            await connection.execute(_LOCK_MESSAGES, {"ids": [row["message_id"] for row in rows]})
+            await connection.execute(_LOCK_MESSAGES, {"ids": [id_ for id_, _, _ in ordered]})
             await connection.execute(self._insert, rows)
         self.batches += 1
