@@ -240,8 +240,8 @@ def _run_ours(
         opening = time.monotonic()
         connected = group.start(budget + 60)
         run.open_seconds = time.monotonic() - opening
-        # Each viewer's arrival is announced to the members online (PresenceChanged): let the
-        # gateways finish delivering those before the measured phases.
+        # Each viewer's arrival is announced to the members online (PresencesChanged batches):
+        # let the gateways finish delivering those before the measured phases.
         gateways = [stack.procs["gateway0"], stack.procs["gateway1"]]
         run.settle_seconds = _wait_until_quiet(gateways, budget)
         print(

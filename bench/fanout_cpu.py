@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import tempfile
 import time
 from collections.abc import AsyncIterator
@@ -203,7 +204,7 @@ def message_event(
     return Event(EventKind.MESSAGE_ADDED, chat_id, {"message": row}, recipients)
 
 
-async def measure(subscribers: int, rounds: int) -> dict[str, float]:
+async def measure(subscribers: int, rounds: int, profile: Path | None = None) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as folder:
         async with embedded(Path(folder)) as (app, broker, settings):
             assert settings.database_url is not None
@@ -239,11 +240,18 @@ async def measure(subscribers: int, rounds: int) -> dict[str, float]:
             await deliver(1_000_001, users[1])
             distinct = len(delivered.payloads)
             delivered.keep = False
+            profiler = cProfile.Profile() if profile is not None else None
             cpu_started, wall_started = time.process_time(), time.perf_counter()
+            if profiler is not None:
+                profiler.enable()
             for n in range(rounds):
                 await deliver(1_000_002 + n, users[0])
+            if profiler is not None:
+                profiler.disable()
             cpu = time.process_time() - cpu_started
             wall = time.perf_counter() - wall_started
+            if profiler is not None and profile is not None:
+                profiler.dump_stats(profile)  # the measured rounds only (CPU doubles under it)
             for socket in sockets:
                 await socket.close()
     per_delivery = cpu / (rounds * subscribers) * 1e6
@@ -260,8 +268,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--subscribers", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument(
+        "--profile", type=Path, help="write cProfile stats of the measured rounds to this file"
+    )
     arguments = parser.parse_args()
-    figures = asyncio.run(measure(arguments.subscribers, arguments.rounds))
+    figures = asyncio.run(measure(arguments.subscribers, arguments.rounds, arguments.profile))
     print(orjson.dumps(figures, option=orjson.OPT_INDENT_2).decode())
 
 

@@ -5,9 +5,13 @@ heartbeat (`PresenceStore`: Redis across gateways, memory when embedded). Every 
 a gateway that dies stops renewing its own, and any other gateway's sweep then finds the user
 gone and announces it, so a killed gateway's users go offline within `ttl` plus one sweep.
 
-Changes travel as PRESENCE_CHANGED events carrying the user's chat ids; a `chatEvents`
-subscription yields one only to members of a chat it names (nobody else learns it). A user
-whose last connection closes goes offline after a short grace (a reload is not a departure).
+Changes travel in PRESENCE_CHANGED events, each a batch of the changes a gateway saw within
+`BATCH_SECONDS`, every change carrying the user's chat ids; a `chatEvents` subscription yields
+a change only to members of a chat it names (nobody else learns it). Batches keep a burst of
+arrivals linear: n members coming online cost each subscriber a frame per batch (with
+`presenceBatches: true`), not one per member, and each gateway a broker event per batch, not
+n events that each wake every subscription. A user whose last connection closes goes offline
+after a short grace (a reload is not a departure).
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from gateway.background import BackgroundTasks
 from gateway.clients import ChatClient, ServiceError, ServiceUnavailable
@@ -31,6 +35,8 @@ log = logging.getLogger(__name__)
 
 # After the last connection closes, this long before the user is announced offline.
 OFFLINE_GRACE_SECONDS = 3.0
+# Changes are published together once this long has passed since the first of a batch.
+BATCH_SECONDS = 0.25
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,19 +156,20 @@ class _LocalUser:
     offline_timer: asyncio.TimerHandle | None = None
 
 
-def presence_event(
+def presence_change(
     user_id: int, nickname: str, chat_ids: Iterable[int], online: bool, seen: datetime | None
-) -> Event:
-    return Event(
-        EventKind.PRESENCE_CHANGED,
-        0,
-        {
-            "user": {"id": user_id, "nickname": nickname},
-            "online": online,
-            "last_seen_at": None if seen is None else seen.isoformat(),
-            "chat_ids": sorted(chat_ids),
-        },
-    )
+) -> dict[str, Any]:
+    """One user's change, as a batch carries it (mychat/events.py)."""
+    return {
+        "user": {"id": user_id, "nickname": nickname},
+        "online": online,
+        "last_seen_at": None if seen is None else seen.isoformat(),
+        "chat_ids": sorted(chat_ids),
+    }
+
+
+def presence_event(changes: list[dict[str, Any]]) -> Event:
+    return Event(EventKind.PRESENCE_CHANGED, 0, {"changes": changes})
 
 
 class Presence(ConnectionWatcher):
@@ -181,6 +188,7 @@ class Presence(ConnectionWatcher):
         self._interval = ttl / 3
         self._local: dict[int, _LocalUser] = {}
         self._background = BackgroundTasks()
+        self._pending: list[dict[str, Any]] = []  # changes of the batch being gathered
 
     # Connections (called synchronously by the WebSocket bookkeeping).
 
@@ -225,9 +233,7 @@ class Presence(ConnectionWatcher):
             log.warning("presence: could not release user %d", user_id, exc_info=True)
             return
         if seen is not None:
-            await self._publish(
-                presence_event(user_id, local.nickname, local.chat_ids, False, seen)
-            )
+            self._announce(presence_change(user_id, local.nickname, local.chat_ids, False, seen))
 
     async def _renew(self, users: dict[int, _LocalUser]) -> None:
         if not users:
@@ -240,13 +246,26 @@ class Presence(ConnectionWatcher):
             return
         for user_id in arrived:
             nickname, chat_ids = info[user_id]
-            await self._publish(presence_event(user_id, nickname, chat_ids, True, None))
+            self._announce(presence_change(user_id, nickname, chat_ids, True, None))
 
-    async def _publish(self, event: Event) -> None:
+    def _announce(self, change: dict[str, Any]) -> None:
+        """Add a change to the batch; the first of a batch schedules its publication."""
+        if not self._pending:
+            self._background.start(self._publish_later())
+        self._pending.append(change)
+
+    async def _publish_later(self) -> None:
+        await asyncio.sleep(BATCH_SECONDS)
+        await self._publish_pending()
+
+    async def _publish_pending(self) -> None:
+        changes, self._pending = self._pending, []
+        if not changes:
+            return
         try:
-            await self._broker.publish(event)
+            await self._broker.publish(presence_event(changes))
         except Exception:  # a lost announcement: members see the change on their next query
-            log.warning("presence: could not publish a change", exc_info=True)
+            log.warning("presence: could not publish %d changes", len(changes), exc_info=True)
 
     # The chats of local users follow membership events (their announcements name them).
 
@@ -294,8 +313,10 @@ class Presence(ConnectionWatcher):
         for user in gone:
             if user.user_id in self._local:  # ours and alive: renewed at the next beat
                 continue
-            await self._publish(
-                presence_event(user.user_id, user.nickname, user.chat_ids, False, user.last_seen_at)
+            self._announce(
+                presence_change(
+                    user.user_id, user.nickname, user.chat_ids, False, user.last_seen_at
+                )
             )
 
     async def aclose(self) -> None:
@@ -306,4 +327,5 @@ class Presence(ConnectionWatcher):
         users, self._local = self._local, {}
         for user_id, local in users.items():
             await self._leave(user_id, local)
+        await self._publish_pending()  # now, not after the batch's wait
         await self._background.drain()

@@ -7,17 +7,20 @@ broker (reconnect, slow consumer) re-reads from the highest id yielded.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterator
+import asyncio
+import logging
+import random
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from functools import partial
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import strawberry
 
 from gateway import described
 from gateway.catchup import SeenIds, until_token_expires
 from gateway.chat_state import ViewerChats
-from gateway.clients import ChatClient, MessageData, ServiceError
+from gateway.clients import ChatClient, MessageData, ServiceError, ServiceUnavailable
 from gateway.context import Context
 from gateway.errors import ClientFacingError, unauthenticated_error
 from gateway.ids import InvalidGlobalId, database_id, message_cursor_id, to_global_id
@@ -38,6 +41,13 @@ from mychat.events import Event, EventKind
 Info = strawberry.Info[Context, None]
 CATCH_UP_PAGE = 200
 CATCH_UP_ALL_PAGE = 500
+# A read of the chatEvents path that fails (chat_service timed out, answered 5xx, could not be
+# reached) is tried again after each of these pauses (jittered: a crowd of subscriptions
+# starting together must not retry in step) before the subscription ends SERVICE_UNAVAILABLE.
+READ_RETRY_DELAYS = (0.25, 1.0, 3.0)
+
+log = logging.getLogger(__name__)
+Read = TypeVar("Read")
 
 
 @strawberry.type
@@ -135,8 +145,17 @@ class PresenceChanged:
     last_seen_at: datetime | None
 
 
+@strawberry.type(
+    description="Presence changes of people you share a chat with (any gateway), gathered over"
+    " a moment: what `chatEvents(signals: true, presenceBatches: true)` sends instead of one"
+    " PresenceChanged per person. In the order they happened; a person may appear twice."
+)
+class PresencesChanged:
+    changes: list[PresenceChanged]
+
+
 # Live signals, which chatEvents yields only when asked (`signals: true`).
-SIGNALS = (Typing, MessagesRead, PresenceChanged)
+SIGNALS = (Typing, MessagesRead, PresenceChanged, PresencesChanged)
 
 ChatEvent = Annotated[
     MessageAdded
@@ -150,6 +169,7 @@ ChatEvent = Annotated[
     | Typing
     | MessagesRead
     | PresenceChanged
+    | PresencesChanged
     | ChatRenamed
     | MemberRemoved
     | OwnerChanged,
@@ -192,9 +212,22 @@ async def _chat_history_after(
         after = page["messages"][-1]["id"]
 
 
+async def retried(read: Callable[[], Awaitable[Read]]) -> Read:
+    """The read's answer, asked again (READ_RETRY_DELAYS) while the service is unavailable.
+
+    Only reads: they change nothing, so a second try after a timeout is safe."""
+    for attempt, delay in enumerate(READ_RETRY_DELAYS, start=1):
+        try:
+            return await read()
+        except ServiceUnavailable as error:
+            log.info("subscription read failed (attempt %d), retrying: %s", attempt, error)
+            await asyncio.sleep(delay * random.uniform(0.5, 1.5))
+    return await read()
+
+
 async def _all_history_after(client: ChatClient, after: int) -> AsyncIterator[MessageData]:
     while True:
-        page = await client.messages_after(after, CATCH_UP_ALL_PAGE)
+        page = await retried(partial(client.messages_after, after, CATCH_UP_ALL_PAGE))
         for row in page["messages"]:
             yield row
         if not page["has_more"] or not page["messages"]:
@@ -246,13 +279,21 @@ class Subscription:
     @described.subscription(
         "Everything for all the caller's chats on one socket; `after` (a Message "
         "id) first replays missed messages. `signals: true` adds the live signals: Typing, "
-        "MessagesRead (read receipts) and PresenceChanged."
+        "MessagesRead (read receipts) and PresenceChanged; with `presenceBatches: true` the"
+        " presence changes come as PresencesChanged, one per batch a gateway gathered (a"
+        " crowd arriving at once is a few frames, not one per person)."
     )
     async def chat_events(
-        self, info: Info, after: strawberry.ID | None = None, signals: bool = False
+        self,
+        info: Info,
+        after: strawberry.ID | None = None,
+        signals: bool = False,
+        presence_batches: bool = False,
     ) -> AsyncGenerator[ChatEvent, None]:
         _require_viewer(info)
-        return chat_event_stream(info.context, _after_id(after), signals=signals)
+        return chat_event_stream(
+            info.context, _after_id(after), signals=signals, presence_batches=presence_batches
+        )
 
 
 async def message_stream(
@@ -262,7 +303,8 @@ async def message_stream(
     if viewer is None:
         raise unauthenticated_error()
     with context.resources.limits.subscription(viewer.user_id):
-        async with context.broker.subscribe() as subscription:
+        # Events addressed to others (after the viewer left, say) do not even wake it.
+        async with context.broker.subscribe(viewer.user_id) as subscription:
             # Now that we listen, catch up from `after` (this checks membership again). Clients
             # are made per use: an idle subscription holds none.
             seen = SeenIds(after)
@@ -305,7 +347,7 @@ async def message_stream(
 
 
 async def chat_event_stream(
-    context: Context, after: int | None, *, signals: bool = False
+    context: Context, after: int | None, *, signals: bool = False, presence_batches: bool = False
 ) -> AsyncGenerator[ChatEvent, None]:
     """Every event for the viewer's chats. Their state (gateway/chat_state.py) is loaded once
     here and on a Resync; an event is then delivered without a service call (adds to a chat
@@ -320,10 +362,12 @@ async def chat_event_stream(
             # "From now" is the newest message before we listen: one committed while we start
             # has its event queued or not (published before we listened), so the catch-up
             # brings it, and `seen` drops the twin.
-            await chats.load(context.chat())
+            await retried(partial(chats.load, context.chat()))
             after = chats.newest_message_id()
-        async with context.broker.subscribe() as subscription:
-            await chats.load(context.chat())  # after listening: the events move it on exactly
+        # Only events addressed to the viewer (or to nobody in particular) wake it.
+        async with context.broker.subscribe(me) as subscription:
+            # Again, now that we listen: the events move it on exactly.
+            await retried(partial(chats.load, context.chat()))
             # A chat created (or joined) after we listened but before this read is in `chats`
             # already, and its event waits in the queue: announce it all the same (once), or
             # the caller never hears of it. Harmless if they had it.
@@ -343,7 +387,7 @@ async def chat_event_stream(
             async for item in until_token_expires(context, subscription):
                 if isinstance(item, Resync):
                     before = chats.ids()
-                    await chats.load(context.chat())
+                    await retried(partial(chats.load, context.chat()))
                     for gone in before - chats.ids():
                         yield _removed(gone)
                     for added in chats.ids() - before:
@@ -358,11 +402,19 @@ async def chat_event_stream(
                     if row["id"] in seen:
                         continue
                     if row["chat_id"] not in chats and item.recipients is not None:
-                        await chats.load(context.chat(), [row["chat_id"]])  # added, not told yet
+                        # Added to this chat, not told yet: its state.
+                        await retried(partial(chats.load, context.chat(), [row["chat_id"]]))
                     seen.add(row["id"])
                     message_event = _message_added(context, chats, row)
                     if message_event is not None:
                         yield message_event
+                    continue
+                if item.kind == EventKind.PRESENCE_CHANGED:
+                    if signals:
+                        for presence in _presence_changes(
+                            context, item.payload, chats.ids(), me, batched=presence_batches
+                        ):
+                            yield presence
                     continue
                 event = await _chat_event(context, item, chats, unannounced)
                 line = getattr(event, "line", None)
@@ -405,18 +457,17 @@ async def _chat_event(
         if chat_id in chats:
             return _announce(chats, chat_id, unannounced)
         if payload["chat"].get("direct"):  # named after the other person: one call
-            await chats.load(context.chat(), [chat_id])
+            await retried(partial(chats.load, context.chat(), [chat_id]))
             state = chats.chats.get(chat_id)
             return None if state is None else AddedToChat(chat=state.chat())
         return AddedToChat(chat=chats.created(payload["chat"]).chat())
-    if event.kind == EventKind.PRESENCE_CHANGED:
-        return _presence_changed(context, payload, chats.ids(), me)
     if event.kind == EventKind.MEMBER_ADDED:
         user = payload["user"]
         if user["id"] == me:
             if chat_id in chats:
                 return _announce(chats, chat_id, unannounced)
-            await chats.load(context.chat(), [chat_id])  # its unread count: one call
+            # Its unread count: one call.
+            await retried(partial(chats.load, context.chat(), [chat_id]))
             state = chats.chats.get(chat_id)
             context.reset_loaders()  # its members are read now
             return None if state is None else AddedToChat(chat=state.chat())
@@ -472,7 +523,8 @@ async def _chat_event(
     if event.kind == EventKind.MESSAGES_READ:
         read_up_to = int(payload["last_read_message_id"])
         if payload["user"]["id"] == me and not chats.read(chat_id, read_up_to):
-            await chats.load(context.chat(), [chat_id])  # part of an old backlog read
+            # Part of an old backlog read: reload that chat.
+            await retried(partial(chats.load, context.chat(), [chat_id]))
         return context.shared_events.object_for(
             "MessagesRead",
             payload,
@@ -497,20 +549,38 @@ def _chat_global_id(chat_id: int) -> strawberry.ID:
     return strawberry.ID(to_global_id("Chat", chat_id))
 
 
-def _presence_changed(
-    context: Context, payload: dict[str, Any], chat_ids: set[int], me: int
-) -> PresenceChanged | None:
-    """Only for someone else who shares one of the caller's chats (nobody else learns it)."""
-    user = payload["user"]
-    if user["id"] == me or chat_ids.isdisjoint(payload.get("chat_ids", ())):
-        return None
-    seen = payload.get("last_seen_at")
-    return context.shared_events.object_for(
-        "PresenceChanged",
-        payload,
-        lambda: PresenceChanged(
-            user=User.build(user["id"], user["nickname"]),
-            online=bool(payload["online"]),
-            last_seen_at=parse_datetime(seen) if isinstance(seen, str) else None,
-        ),
+def _presence_changes(
+    context: Context, payload: dict[str, Any], chat_ids: set[int], me: int, *, batched: bool
+) -> list[PresenceChanged] | list[PresencesChanged]:
+    """The changes of a batch the viewer may learn: someone else's, who shares one of the
+    viewer's chats (nobody else learns them). One PresencesChanged for them all when `batched`;
+    viewers who may learn the same changes share the objects (and so their execution)."""
+    changes: list[dict[str, Any]] = payload.get("changes") or [payload]  # one: older gateways
+    kept = tuple(
+        index
+        for index, change in enumerate(changes)
+        if change["user"]["id"] != me and not chat_ids.isdisjoint(change.get("chat_ids", ()))
+    )
+    if not kept:
+        return []
+    built = context.shared_events.object_for(
+        "PresenceChanged", payload, lambda: [_presence_changed(change) for change in changes]
+    )
+    if not batched:
+        return [built[index] for index in kept]
+    by_subset = context.shared_events.object_for(
+        "PresencesChanged", payload, dict[tuple[int, ...], PresencesChanged]
+    )
+    batch = by_subset.get(kept)
+    if batch is None:
+        batch = by_subset[kept] = PresencesChanged(changes=[built[index] for index in kept])
+    return [batch]
+
+
+def _presence_changed(change: dict[str, Any]) -> PresenceChanged:
+    user, seen = change["user"], change.get("last_seen_at")
+    return PresenceChanged(
+        user=User.build(user["id"], user["nickname"]),
+        online=bool(change["online"]),
+        last_seen_at=parse_datetime(seen) if isinstance(seen, str) else None,
     )

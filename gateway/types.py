@@ -6,6 +6,7 @@ from collections.abc import Hashable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
+from typing import cast
 
 import strawberry
 
@@ -357,9 +358,16 @@ class Chat(Node):
         return [Member.from_data(row) for row in rows]
 
     @strawberry.field
-    async def last_message(self, info: strawberry.Info[Context, None]) -> Message | None:
+    def last_message(self, info: strawberry.Info[Context, None]) -> Message | None:
+        # Not `async def`: when the chat knows its last message (every live event's chat), the
+        # answer is there now, and an event's execution stays synchronous (its template is
+        # ready for every viewer at once: gateway/shared_events.py). Otherwise the loader's
+        # awaitable is returned, which graphql-core awaits as it awaits any resolver's.
         if self.last_message_known:
             return self.known_last_message
+        return cast("Message | None", self._load_last_message(info))
+
+    async def _load_last_message(self, info: strawberry.Info[Context, None]) -> Message | None:
         row = await info.context.loaders.last_messages.load(self.database_id)
         return None if row is None else Message.from_data(row)
 

@@ -11,7 +11,11 @@ from typing import Any
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 from strawberry.asgi import ASGIWebSocketAdapter
 from strawberry.exceptions import ConnectionRejectionError
-from strawberry.http.exceptions import NonJsonMessageReceived, NonTextMessageReceived
+from strawberry.http.exceptions import (
+    NonJsonMessageReceived,
+    NonTextMessageReceived,
+    WebSocketDisconnected,
+)
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
 )
@@ -62,8 +66,15 @@ class SizeLimitedWebSocketAdapter(ASGIWebSocketAdapter):
 
     async def send_json(self, message: Mapping[str, object]) -> None:
         # Nothing to send on a socket we closed already (e.g. with 4429 during connection_init).
-        if self.ws.application_state != WebSocketState.DISCONNECTED:
+        if self.ws.application_state == WebSocketState.DISCONNECTED:
+            return
+        try:
             await super().send_json(message)
+        except WebSocketDisconnected:
+            # The client went away (the send met a closed connection): the receive loop sees
+            # the disconnect and ends its operations. Raised, it would end the operation's task
+            # through Strawberry's handler, which logs a full traceback for each such send.
+            return
 
     async def close(self, code: int, reason: str) -> None:
         if self.ws.application_state != WebSocketState.DISCONNECTED:

@@ -57,8 +57,9 @@ class Event:
       removed user is one of its recipients: their subscriptions end or mark the removal at once)
     - owner_changed: {"owner": {id, nickname}, "previous_owner": {id, nickname}, "reason":
       "handed_on" | "owner_left"}
-    - presence_changed (chat_id 0): {"user": {id, nickname}, "online": bool, "last_seen_at":
-      str | None, "chat_ids": [int, ...]} (the chats whose members may learn it)
+    - presence_changed (chat_id 0): {"changes": [{"user": {id, nickname}, "online": bool,
+      "last_seen_at": str | None, "chat_ids": [int, ...]}, ...]} (a gateway's batch; chat_ids:
+      the chats whose members may learn that change)
     - typing: {"user": {id, nickname}, "typing": bool}
     - messages_read: {"user": {id, nickname}, "last_read_message_id": int} (recipients: the
       reader and the members who sent a message the marker moved past, not all members)

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import signal
 import socket
 import subprocess
+import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -18,6 +21,25 @@ from assembly.stack.errors import StackError
 from assembly.stack.nginx import LOCALHOST
 
 READY_TIMEOUT = 60.0
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def stop_with_parent() -> Callable[[], None] | None:
+    """Linux: a function for Popen's preexec_fn that makes the child get SIGTERM when the
+    stack dies, however it dies. The stack stops its children itself on Ctrl-C or SIGTERM, but
+    SIGKILL (an operator's kill -9, the OOM killer) gives it no chance to, and its services
+    would go on holding their ports. Elsewhere: None (the children outlive a killed stack)."""
+    if sys.platform != "linux":
+        return None
+    prctl = ctypes.CDLL(None, use_errno=True).prctl  # looked up before the fork, not in it
+    parent = os.getpid()
+
+    def in_child() -> None:
+        prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent:  # the stack died before the prctl: nobody will signal
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return in_child
 
 
 def free_port() -> int:
@@ -60,6 +82,7 @@ class ManagedProcess:
             stdout=self._log,
             stderr=subprocess.STDOUT,
             process_group=0,
+            preexec_fn=stop_with_parent(),  # safe: the stack forks from its only thread
         )
         self.started_at = time.monotonic()
 

@@ -62,5 +62,8 @@ class Broker(Protocol):
     async def publish_many(self, events: Sequence[Event]) -> None:
         """Publish events in order; as publish() does each, but at once where it can."""
 
-    def subscribe(self) -> AbstractAsyncContextManager[BrokerSubscription]:
-        """Listen to all events from now on; leaving the context unsubscribes."""
+    def subscribe(
+        self, user_id: int | None = None
+    ) -> AbstractAsyncContextManager[BrokerSubscription]:
+        """Listen to events from now on: all of them, or (`user_id`) those addressed to that
+        user or to nobody in particular (`Event.recipients` None); leaving unsubscribes."""

@@ -90,10 +90,79 @@ class LocalSubscription:
                     self._waiter = None
 
 
+class Subscribers:
+    """A process's subscriptions, with those of one user found by user id.
+
+    An event addressed to its recipients (`Event.recipients`) is offered to the subscriptions
+    of those users and to those that listen to everything, not to every subscription: a read
+    receipt for one member wakes that member's subscriptions only, not every subscriber of the
+    gateway (with n viewers marking read, n x n wake-ups that each found nothing to do).
+    Events without recipients (presence, typing, accounts) reach every subscription.
+    """
+
+    def __init__(self, stats: BrokerStats) -> None:
+        self._stats = stats
+        self._everything: set[LocalSubscription] = set()
+        self._by_user: dict[int, set[LocalSubscription]] = {}
+        self._count = 0
+
+    def __len__(self) -> int:
+        return self._count
+
+    def add(self, subscription: LocalSubscription, user_id: int | None) -> None:
+        if user_id is None:
+            self._everything.add(subscription)
+        else:
+            self._by_user.setdefault(user_id, set()).add(subscription)
+        self._count += 1
+
+    def discard(self, subscription: LocalSubscription, user_id: int | None) -> None:
+        if user_id is None:
+            if subscription not in self._everything:
+                return
+            self._everything.discard(subscription)
+        else:
+            mine = self._by_user.get(user_id)
+            if mine is None or subscription not in mine:
+                return
+            mine.discard(subscription)
+            if not mine:
+                del self._by_user[user_id]
+        self._count -= 1
+
+    def all(self) -> list[LocalSubscription]:
+        every = list(self._everything)
+        for mine in self._by_user.values():
+            every.extend(mine)
+        return every
+
+    def offer(self, item: Event | Resync | None) -> None:
+        """To the subscriptions it is for (everyone for RESYNC, None and unaddressed events)."""
+        if not isinstance(item, Event) or item.recipients is None:
+            targets = self.all()
+        else:
+            recipients, by_user = item.recipients, self._by_user
+            targets = list(self._everything)
+            # Whichever is smaller: the event's recipients, or the users subscribed here.
+            if len(recipients) < len(by_user):
+                for user_id in recipients:
+                    mine = by_user.get(user_id)
+                    if mine is not None:
+                        targets.extend(mine)
+            else:
+                for user_id, mine in by_user.items():
+                    if user_id in recipients:
+                        targets.extend(mine)
+        if isinstance(item, Event):
+            self._stats.delivered += len(targets)
+        for subscription in targets:
+            subscription.offer(item)
+
+
 class MemoryBroker:
     def __init__(self) -> None:
-        self._subscriptions: set[LocalSubscription] = set()
         self.stats = BrokerStats()
+        self._subscriptions = Subscribers(self.stats)
 
     async def start(self) -> None:
         return None
@@ -102,14 +171,11 @@ class MemoryBroker:
         return None  # in-process delivery cannot be down
 
     async def close(self) -> None:
-        for subscription in self._subscriptions:
-            subscription.offer(None)
+        self._subscriptions.offer(None)
 
     async def publish(self, event: Event) -> None:
         self.stats.published += 1
-        for subscription in tuple(self._subscriptions):
-            self.stats.delivered += 1
-            subscription.offer(event)
+        self._subscriptions.offer(event)
 
     async def publish_many(self, events: Sequence[Event]) -> None:
         for event in events:
@@ -120,10 +186,10 @@ class MemoryBroker:
         return len(self._subscriptions)
 
     @asynccontextmanager
-    async def subscribe(self) -> AsyncIterator[LocalSubscription]:
+    async def subscribe(self, user_id: int | None = None) -> AsyncIterator[LocalSubscription]:
         subscription = LocalSubscription()
-        self._subscriptions.add(subscription)
+        self._subscriptions.add(subscription, user_id)
         try:
             yield subscription
         finally:
-            self._subscriptions.discard(subscription)
+            self._subscriptions.discard(subscription, user_id)

@@ -18,7 +18,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from mychat.broker.base import RESYNC, BrokerStats, Resync
-from mychat.broker.memory import LocalSubscription
+from mychat.broker.memory import LocalSubscription, Subscribers
 from mychat.events import Event
 
 logger = logging.getLogger(__name__)
@@ -79,13 +79,13 @@ class RedisBroker:
         self._heartbeat = heartbeat
         # A recognisable name so operators (and tests) can find this process's connection.
         self.client_name = f"mychat-broker-{os.getpid()}-{secrets.token_hex(4)}"
-        self._subscriptions: set[LocalSubscription] = set()
+        self.stats = BrokerStats()
+        self._subscriptions = Subscribers(self.stats)
         self._publisher: Redis | None = None
         self._listener: Redis | None = None
         self._reader: asyncio.Task[None] | None = None
         self._subscribed = asyncio.Event()
         self._closed = False
-        self.stats = BrokerStats()
 
     @property
     def connected(self) -> bool:
@@ -192,23 +192,20 @@ class RedisBroker:
         return len(self._subscriptions)
 
     @asynccontextmanager
-    async def subscribe(self) -> AsyncIterator[LocalSubscription]:
+    async def subscribe(self, user_id: int | None = None) -> AsyncIterator[LocalSubscription]:
         if not self._listen:
             raise RuntimeError("this broker only publishes (listen=False)")
         subscription = LocalSubscription()
         if self._closed:
             subscription.offer(None)
-        self._subscriptions.add(subscription)
+        self._subscriptions.add(subscription, user_id)
         try:
             yield subscription
         finally:
-            self._subscriptions.discard(subscription)
+            self._subscriptions.discard(subscription, user_id)
 
     def _offer_all(self, item: Event | Resync | None) -> None:
-        for subscription in tuple(self._subscriptions):
-            if isinstance(item, Event):
-                self.stats.delivered += 1
-            subscription.offer(item)
+        self._subscriptions.offer(item)
 
     async def _read_forever(self) -> None:
         assert self._listener is not None

@@ -23,5 +23,5 @@ def test_every_document_is_read_and_valid_against_the_gateway_schema() -> None:
 
 def test_the_wire_form_is_the_source_with_typenames() -> None:
     wire = sent("CHAT_EVENTS")
-    assert "chatEvents(after: $after, signals: true)" in wire
+    assert "chatEvents(after: $after, signals: true, presenceBatches: true)" in wire
     assert wire.count("__typename") > document("CHAT_EVENTS").count("__typename")

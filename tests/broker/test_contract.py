@@ -111,3 +111,24 @@ async def test_publish_many_delivers_in_order(broker: AnyBroker) -> None:
         await broker.publish_many([])
         await broker.publish(message_event(6))
         assert await take(subscription, 6) == [message_event(n) for n in range(1, 7)]
+
+
+async def test_a_user_s_subscription_gets_what_is_addressed_to_them_or_to_nobody(
+    broker: AnyBroker,
+) -> None:
+    to_alice = Event(EventKind.MESSAGES_READ, 3, {"n": 1}, recipients=frozenset({1, 5}))
+    to_bob = Event(EventKind.MESSAGES_READ, 3, {"n": 2}, recipients=frozenset({2}))
+    to_anyone = Event(EventKind.TYPING, 3, {"n": 3})  # no recipients: every subscription
+    async with (
+        broker.subscribe(1) as alice,
+        broker.subscribe(2) as bob,
+        broker.subscribe() as everything,
+    ):
+        assert broker.subscriptions == 3
+        for event in (to_alice, to_bob, to_anyone):
+            await broker.publish(event)
+        assert await take(everything, 3) == [to_alice, to_bob, to_anyone]
+        assert await take(alice, 2) == [to_alice, to_anyone]
+        assert await take(bob, 2) == [to_bob, to_anyone]
+        assert len(alice) == len(bob) == 0  # nothing else was offered to them
+    assert broker.subscriptions == 0

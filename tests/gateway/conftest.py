@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -132,16 +132,20 @@ def service_settings(settings: Settings) -> Settings:
 
 @asynccontextmanager
 async def composed(
-    settings: Settings, broker: MemoryBroker | None = None
+    settings: Settings,
+    broker: MemoryBroker | None = None,
+    chat_in_front: Callable[[ASGIApp], ASGIApp] | None = None,
 ) -> AsyncIterator[tuple[Starlette, CountingApp, CountingApp]]:
     """auth + chat + gateway as in embedded mode (one MemoryBroker, this one if given: more
-    gateways may share it), lifespans entered."""
+    gateways may share it), lifespans entered. `chat_in_front` wraps chat_service as the
+    gateway sees it (to put faults on its path)."""
     broker = MemoryBroker() if broker is None else broker
     auth = CountingApp(
         create_auth_app(settings, embedded=True, hash_parameters=FAST_HASHES, broker=broker)
     )
     chat = CountingApp(create_chat_app(settings, broker=broker, embedded=True))
-    gateway = create_gateway_app(settings, auth_app=auth, chat_app=chat, broker=broker)
+    chat_app: ASGIApp = chat if chat_in_front is None else chat_in_front(chat)
+    gateway = create_gateway_app(settings, auth_app=auth, chat_app=chat_app, broker=broker)
     async with AsyncExitStack() as stack:
         await broker.start()
         stack.push_async_callback(broker.close)
@@ -192,10 +196,13 @@ async def live(settings: Settings) -> AsyncIterator[LiveServer]:
 
 @asynccontextmanager
 async def serve_live(
-    settings: Settings, *, ws_max_size: int = 64 * 1024
+    settings: Settings,
+    *,
+    ws_max_size: int = 64 * 1024,
+    chat_in_front: Callable[[ASGIApp], ASGIApp] | None = None,
 ) -> AsyncIterator[LiveServer]:
     broker = MemoryBroker()
-    async with composed(service_settings(settings), broker) as (app, auth, chat):
+    async with composed(service_settings(settings), broker, chat_in_front) as (app, auth, chat):
         dispatcher = PrefixDispatcher(
             [("/mychat/api/auth", auth), ("/mychat/api/chat", chat), (GRAPHQL, app)],
             fallback=app,

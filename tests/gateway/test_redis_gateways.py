@@ -94,10 +94,14 @@ class Topology:
 
 
 async def start_topology(
-    settings: Settings, redis: PrivateRedis, processes: Processes, gateways: int = 2
+    settings: Settings,
+    redis: PrivateRedis,
+    processes: Processes,
+    gateways: int = 2,
+    extra_env: dict[str, str] | None = None,
 ) -> Topology:
     """auth, chat and `gateways` gateways, each its own process, on the test's database and
-    `redis`; returns once every one answers /readyz."""
+    `redis` (and `extra_env` for all); returns once every one answers /readyz."""
     assert settings.database_url
     env = {
         "DATABASE_URL": settings.database_url,
@@ -105,6 +109,7 @@ async def start_topology(
         "JWT_SECRET": TEST_JWT_SECRET,
         "MYCHAT_HOST": "127.0.0.1",
         "MYCHAT_LOG_LEVEL": "warning",
+        **(extra_env or {}),
     }
     auth_url = processes.serve("auth", free_port(), env)
     chat_url = processes.serve("chat", free_port(), env)

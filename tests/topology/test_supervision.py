@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import sys
 import time
 from pathlib import Path
 
 import httpx
+import psutil
 import pytest
 
 from assembly.stack import ManagedProcess, RestartPolicy, Supervisor
@@ -148,3 +150,29 @@ async def test_killed_processes_come_back_while_the_rest_keep_serving(
             await stack.wait_printed(r"chat is ready again", start=printed)
             assert (await client.get("/mychat/api/chat/", headers=user.headers)).json() == []
         await asyncio.to_thread(stack.children)  # remember every pid: none may outlive the stack
+
+
+@pytest.mark.mariadb
+@pytest.mark.redis
+async def test_a_stack_killed_with_sigkill_takes_every_process_with_it(
+    tmp_path: Path, private_redis: PrivateRedis
+) -> None:
+    """kill -9 gives the stack no chance to stop its children: the kernel tells them
+    (a parent-death signal), so no service is left holding its port."""
+    async with stack_command(tmp_path, private_redis.url) as stack:
+        children = await asyncio.to_thread(stack.children)
+        roles = {role: stack.pid_of(role) for role in ("nginx", "auth", "chat", "gateway")}
+        assert set(roles.values()) <= {child.pid for child in children}
+        stack.process.kill()
+        await stack.process.wait()
+        try:
+            async with asyncio.timeout(30):
+                while [child for child in children if alive(child.pid)]:
+                    await asyncio.sleep(0.1)
+        finally:  # if they outlived it, end them here: no test leaves processes behind
+            for child in children:
+                with contextlib.suppress(psutil.NoSuchProcess):
+                    child.kill()
+        with pytest.raises(httpx.TransportError):
+            async with httpx.AsyncClient(base_url=stack.url, timeout=2) as client:
+                await client.get("/healthz")

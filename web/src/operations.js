@@ -250,7 +250,7 @@ export const MARK_READ = gql`
 
 export const CHAT_EVENTS = gql`
   subscription ChatEvents($after: ID) {
-    chatEvents(after: $after, signals: true) {
+    chatEvents(after: $after, signals: true, presenceBatches: true) {
       __typename
       ... on MessageAdded {
         message {
@@ -364,12 +364,14 @@ export const CHAT_EVENTS = gql`
           nickname
         }
       }
-      ... on PresenceChanged {
-        online
-        lastSeenAt
-        user {
-          id
-          nickname
+      ... on PresencesChanged {
+        changes {
+          online
+          lastSeenAt
+          user {
+            id
+            nickname
+          }
         }
       }
     }

@@ -52,7 +52,8 @@ export function createSignals({ client, myId }) {
 
   return {
     changed,
-    /** Events of chatEvents that are signals: Typing, MessagesRead, PresenceChanged. */
+    /** Events of chatEvents that are signals: Typing, MessagesRead, PresenceChanged (one
+     * person) and PresencesChanged (a batch of them, in order). */
     handle(event) {
       switch (event?.__typename) {
         case 'Typing':
@@ -63,6 +64,11 @@ export function createSignals({ client, myId }) {
           break;
         case 'PresenceChanged':
           presence.set(event.user.id, { online: event.online, lastSeenAt: event.lastSeenAt });
+          break;
+        case 'PresencesChanged':
+          for (const change of event.changes ?? []) {
+            presence.set(change.user.id, { online: change.online, lastSeenAt: change.lastSeenAt });
+          }
           break;
         default:
           return;

@@ -1,0 +1,61 @@
+"""chatEvents survives an inner service call that fails once (a timeout's 504 on its state
+load): the read is tried again, and the subscription delivers as usual."""
+
+from __future__ import annotations
+
+import pytest
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from mychat.settings import Settings
+from tests.gateway.conftest import serve_live
+from tests.gateway.test_subscriptions import next_data
+from tests.support.websocket import LEGACY_WS, TRANSPORT_WS, graphql_socket
+
+CHAT_EVENTS = """subscription {
+  chatEvents { __typename ... on MessageAdded { message { text } chat { unreadCount } } }
+}"""
+
+
+class TimesOut:
+    """In front of chat_service: the first `times` calls to `path` get what a proxy answers when
+    the service took too long (504, no JSON); the rest reach the service."""
+
+    def __init__(self, app: ASGIApp, path: str, times: int) -> None:
+        self.app = app
+        self.path = path
+        self.left = times
+        self.failed = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] == self.path and self.left > 0:
+            self.left -= 1
+            self.failed += 1
+            headers = [(b"content-type", b"text/plain")]
+            await send({"type": "http.response.start", "status": 504, "headers": headers})
+            await send({"type": "http.response.body", "body": b"upstream timed out"})
+            return
+        await self.app(scope, receive, send)
+
+
+@pytest.mark.parametrize("protocol", [TRANSPORT_WS, LEGACY_WS])
+async def test_chat_events_survive_one_timed_out_state_load(
+    settings: Settings, protocol: str
+) -> None:
+    faults: list[TimesOut] = []
+
+    def in_front(app: ASGIApp) -> ASGIApp:
+        faults.append(TimesOut(app, "/internal/chat-state", times=1))
+        return faults[-1]
+
+    async with serve_live(settings, chat_in_front=in_front) as live:
+        alice, bob, chat_id = await live.gateway.alice_and_bob_in_a_room()
+        async with graphql_socket(live.ws_url, protocol, token=bob.token) as ws:
+            async with live.subscribing():
+                op = await ws.subscribe(CHAT_EVENTS)
+            await live.gateway.send(alice, chat_id, "after the hiccup")
+            payload = await next_data(ws, op)
+    assert faults[0].failed == 1
+    assert "errors" not in payload, payload
+    event = payload["data"]["chatEvents"]
+    assert event["message"]["text"] == "after the hiccup"
+    assert event["chat"]["unreadCount"] == 1
