@@ -9,6 +9,7 @@ from starlette.applications import Starlette
 
 from chat_service.deleted_accounts import deleted_accounts_followed
 from chat_service.endpoints import ChatResources, ChatServiceState
+from chat_service.indexing import SearchIndexer
 from chat_service.internal_api import internal_routes
 from chat_service.public_api import public_routes
 from chat_service.read_markers import ReadMarkers
@@ -38,10 +39,12 @@ def create_app(
         # implicit transaction, so no ROLLBACK when a connection goes back to the pool:
         # single-statement reads, and the sends, whose transactions are explicit (sending.py).
         autocommit_engine = create_autocommit_engine(settings)
-        sender = Sender(autocommit_engine, app_broker)
+        indexer = SearchIndexer(res.engine, autocommit_engine)
+        indexer.start()
+        sender = Sender(autocommit_engine, app_broker, indexer)
         read_markers = ReadMarkers(res.engine, app_broker)
         # `app` is assigned below.
-        app.state.chat_res = ChatResources(autocommit_engine, sender, read_markers)
+        app.state.chat_res = ChatResources(autocommit_engine, sender, read_markers, indexer)
         if app.state.metrics is not None:
             app.state.metrics.watch_pool("autocommit", autocommit_engine)
             app.state.metrics.watch_broker(app_broker)
@@ -52,6 +55,7 @@ def create_app(
             # Both publish what they store: before the broker closes.
             await read_markers.close()
             await sender.close()
+            await indexer.close()  # after the sender: it hands over what it stored
             await autocommit_engine.dispose()
 
     app = create_service_app(

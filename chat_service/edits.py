@@ -6,7 +6,9 @@ two edits, an edit and a delete, or a delete and a leave are serialised. Refusal
 message (or one in a chat the caller cannot see), 403 not a member / not the author, 409 deleted
 already, 400 bad text. A delete erases the text ('') and keeps the row as a tombstone, so the
 history still reads and the words are gone from the database (and from `message_search`: an
-edit rewrites the message's search row, a delete removes it).
+edit rewrites the message's search row, a delete empties it; either writes the row if the search
+indexer has not yet, so that its late batch cannot bring the old words back:
+chat_service/indexing.py).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chat_service.access import access_chat_for_user, message_not_found
+from chat_service.indexing import write_words
 from chat_service.messages import MESSAGE_COLUMNS, message_from_row
 from chat_service.reactions import attach_reactions
 from chat_service.replies import attach_quotes
@@ -24,10 +27,9 @@ from chat_service.views import MessageView
 from mychat.db import utc_now
 from mychat.events import Event, EventKind
 from mychat.http import ApiError
-from mychat.search_words import indexed_words
-from mychat.tables import message_reactions, message_search, messages
+from mychat.tables import message_reactions, messages
 
-_m, _s = messages.c, message_search.c
+_m = messages.c
 
 _CHAT_OF = select(_m.chat_id).where(_m.id == bindparam("message_id"))
 _LOCKED = (
@@ -75,11 +77,7 @@ async def do_edit_message(
     await work.connection.execute(
         update(messages).where(_m.id == message_id).values(text=text, edited_at=utc_now())
     )
-    await work.connection.execute(
-        update(message_search)
-        .where(_s.chat_id == chat_id, _s.message_id == message_id)
-        .values(words=indexed_words(chat_id, text))
-    )
+    await write_words(work.connection, chat_id, message_id, text)
     return await _changed(work, EventKind.MESSAGE_EDITED, chat_id, message_id)
 
 
@@ -89,10 +87,7 @@ async def do_delete_message(work: UnitOfWork, message_id: int, user_id: int) -> 
     await work.connection.execute(
         update(messages).where(_m.id == message_id).values(text="", deleted_at=utc_now())
     )
-    # Nothing left to find.
-    await work.connection.execute(
-        delete(message_search).where(_s.chat_id == chat_id, _s.message_id == message_id)
-    )
+    await write_words(work.connection, chat_id, message_id, "")  # nothing left to find
     # A tombstone has no reactions.
     await work.connection.execute(
         delete(message_reactions).where(message_reactions.c.message_id == message_id)

@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from chat_service.access import chat_not_found
+from chat_service.indexing import SearchIndexer
 from chat_service.members import do_add_member
 from chat_service.read_markers import ReadMarkers
 from chat_service.replies import quote_for_reply
@@ -63,6 +64,7 @@ class ChatResources:
     autocommit_engine: AsyncEngine  # single-statement reads (mychat.db.create_autocommit_engine)
     sender: Sender
     read_markers: ReadMarkers
+    indexer: SearchIndexer  # search rows, written after the sends' commits
 
 
 def chat_state(request: Request) -> ChatServiceState:

@@ -200,6 +200,8 @@ async def search(call: Call) -> dict[str, Any]:
     query = call.query_text("q")
     if query is None:
         raise call.invalid("query", "Type a word to search for")
+    # What this process stored before the search is found by it (chat_service/indexing.py).
+    await call.opened.indexer.flush()
     found, has_more, terms = await search_messages(
         call.connection,
         call.user_id,

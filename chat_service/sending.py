@@ -24,6 +24,9 @@ row lock is held across one of them, not four.
    locking read (rows committed after this transaction's snapshot), or gets 409 if it went to
    another chat; in a group, `RetryAlone` asks for each of its sends to be stored alone.
 
+The messages' search rows are not written here: after the COMMIT the Sender hands the new ids
+to the search indexer (chat_service/indexing.py), which writes them in batches of its own.
+
 `Sender` publishes the message_added events (addressed to the chats' members as of the
 COMMIT) after the COMMIT, in id order, each chat's after the groups that locked it earlier
 (chat_service.publish_order), before the senders get their answers; refusals publish nothing.
@@ -49,6 +52,7 @@ from sqlalchemy.util.concurrency import greenlet_spawn
 from chat_service.access import chat_not_found, not_a_member
 from chat_service.group_commit import GroupCommit
 from chat_service.history import message_view
+from chat_service.indexing import SearchIndexer
 from chat_service.publish_order import PublishOrder, Ticket
 from chat_service.unit_of_work import publish_events
 from chat_service.validation import check_trimmed_text
@@ -58,7 +62,6 @@ from mychat.db import utc_now
 from mychat.events import Event, EventKind
 from mychat.http import ApiError, RateLimited
 from mychat.ratelimit import RateLimiter
-from mychat.search_words import indexed_words
 from mychat.tables import MESSAGE_TEXT_MAX
 
 Row = tuple[Any, ...]
@@ -74,10 +77,6 @@ MAX_GROUP = 64
 INSERT = """
 INSERT INTO messages (chat_id, sender_id, text, client_id, created_at, reply_to_id)
 VALUES (?, ?, ?, ?, ?, ?)
-"""
-# chat_id, words (mychat.search_words): the message's row of the search index, after its INSERT
-INDEX_WORDS = """
-INSERT INTO message_search (chat_id, message_id, words) VALUES (?, {last_id}, ?)
 """
 # sender_id, client_id
 STORED_BY_CLIENT_ID = """
@@ -109,11 +108,6 @@ class Dialect:
 
     def locking(self, clause: str) -> str:
         return f" {clause}" if self.mysql else ""  # SQLite's BEGIN IMMEDIATE locks it all
-
-    def index_words_sql(self) -> str:
-        """The search row of the message just inserted on this connection."""
-        last_id = "LAST_INSERT_ID()" if self.mysql else "last_insert_rowid()"
-        return self.sql(INDEX_WORDS.format(last_id=last_id))
 
 
 def _marks(count: int) -> str:
@@ -164,10 +158,9 @@ class Transaction:
         raise NotImplementedError
 
     async def store_and_commit(
-        self, rows: Sequence[Sequence[Any]], words: Sequence[str], at: str, chat_ids: Sequence[int]
+        self, rows: Sequence[Sequence[Any]], at: str, chat_ids: Sequence[int]
     ) -> list[int]:
-        """Insert the messages (each with its search row, `words`), move their chats forward,
-        COMMIT; the new ids in order.
+        """Insert the messages, move their chats forward, COMMIT; the new ids in order.
 
         An IntegrityError leaves the transaction open, with the inserts before it done."""
         raise NotImplementedError
@@ -209,19 +202,18 @@ class _Asyncmy(Transaction):
         return chats, memberships
 
     async def store_and_commit(
-        self, rows: Sequence[Sequence[Any]], words: Sequence[str], at: str, chat_ids: Sequence[int]
+        self, rows: Sequence[Sequence[Any]], at: str, chat_ids: Sequence[int]
     ) -> list[int]:
-        insert, index = self._dialect.sql(INSERT), self._dialect.index_words_sql()
+        insert = self._dialect.sql(INSERT)
         bump = bump_chats_sql(self._dialect, len(chat_ids))
-        args = [value for row, w in zip(rows, words, strict=True) for value in (*row, row[0], w)]
-        statements = [insert, index] * len(rows) + [bump, "COMMIT"]
+        args = [value for row in rows for value in row]
+        statements = [insert] * len(rows) + [bump, "COMMIT"]
         await self._results(statements, [*args, at, *chat_ids])
         ids = [self._cursor.lastrowid]
         while len(ids) < len(rows):
-            await self._cursor.nextset()  # the search row; raises the error of a failed statement
-            await self._cursor.nextset()
+            await self._cursor.nextset()  # raises the error of a failed statement
             ids.append(self._cursor.lastrowid)
-        while await self._cursor.nextset():  # the last search row, the bump and the COMMIT
+        while await self._cursor.nextset():  # the bump and the COMMIT
             pass
         return ids
 
@@ -246,14 +238,12 @@ class _Aiosqlite(Transaction):
         return chats, await self.fetch(members, chat_ids)
 
     async def store_and_commit(
-        self, rows: Sequence[Sequence[Any]], words: Sequence[str], at: str, chat_ids: Sequence[int]
+        self, rows: Sequence[Sequence[Any]], at: str, chat_ids: Sequence[int]
     ) -> list[int]:
         ids = []
-        index = self._dialect.index_words_sql()
-        for row, w in zip(rows, words, strict=True):
+        for row in rows:
             cursor = await self._connection.execute(INSERT, row)
             ids.append(cursor.lastrowid)
-            await self._connection.execute(index, (row[0], w))
         await self._connection.execute(
             bump_chats_sql(self._dialect, len(chat_ids)), [at, *chat_ids]
         )
@@ -374,10 +364,9 @@ async def store_group(
         )
         for s in accepted
     ]
-    words = [indexed_words(s.chat_id, s.text) for s in accepted]
     written = sorted({send.chat_id for send in accepted})
     try:
-        ids = iter(await transaction.store_and_commit(rows, words, at, written))
+        ids = iter(await transaction.store_and_commit(rows, at, written))
     except integrity_error:
         # A client_id sent before (a retry) or concurrently (the unique index decided).
         if len(sends) > 1:
@@ -416,11 +405,13 @@ def _replayed(send: Send, stored: Row) -> Outcome:
 
 class Sender:
     """Stores sends through a group commit, each group in one transaction on a driver connection
-    of `engine` (an autocommit engine: mychat.db.create_autocommit_engine)."""
+    of `engine` (an autocommit engine: mychat.db.create_autocommit_engine); hands the messages
+    it stored to `indexer` after each COMMIT."""
 
-    def __init__(self, engine: AsyncEngine, broker: Broker) -> None:
+    def __init__(self, engine: AsyncEngine, broker: Broker, indexer: SearchIndexer) -> None:
         self._engine = engine
         self._broker = broker
+        self._indexer = indexer
         self._dialect = Dialect(mysql=engine.dialect.name == "mysql")
         self._transaction = _TRANSACTIONS[engine.dialect.name]
         self._integrity_error: type[Exception] = engine.dialect.loaded_dbapi.IntegrityError
@@ -477,6 +468,9 @@ class Sender:
         tickets: list[Ticket] = []
         try:
             outcomes, recipients = await self._commit(sends, tickets)
+            # Stored now (a replay's message was handed over when it was stored).
+            stored = [o[0] for o in outcomes if isinstance(o, tuple) and o[1]]
+            self._indexer.add([(m.id, m.chat_id, m.text) for m in stored])
             created = [
                 Event(
                     EventKind.MESSAGE_ADDED,

@@ -52,6 +52,7 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.field import StrawberryField
 
+from gateway.plain_fields import PlainFields
 from gateway.viewer_slots import (
     TEMPLATE_FIELDS,
     SlotRecorder,
@@ -236,8 +237,9 @@ async def _awaited(result: asyncio.Future[ExecutionResult]) -> ExecutionResult:
     return await asyncio.shield(result)
 
 
-class SharedEventExecutor(StrawberryGraphQLCoreExecutionContext):
-    """Strawberry's executor, with per-event executors that share results where they can."""
+class SharedEventExecutor(PlainFields, StrawberryGraphQLCoreExecutionContext):
+    """Strawberry's executor, with per-event executors that share results where they can (and
+    objects of plain fields built directly: gateway/plain_fields.py)."""
 
     shared: SharedEvents | None = None  # set on per-event executors whose result is shareable
     user: str | None = None  # set when it is shareable with the same user's subscriptions only

@@ -14,6 +14,15 @@ async def running(work: Coroutine[Any, Any, None], name: str) -> AsyncIterator[N
     try:
         yield
     finally:
+        await cancelled(task)
+
+
+async def cancelled(task: asyncio.Task[Any]) -> None:
+    """Cancel the task and wait for its end. Cancelled again each second while it runs: a
+    cancellation can be lost (Python 3.11's asyncio.wait_for returns a result that arrived as it
+    was cancelled, and asyncmy connects through it), and the task would run on for good."""
+    while not task.done():
         task.cancel()
-        with suppress(asyncio.CancelledError):
-            await task
+        await asyncio.wait({task}, timeout=1.0)
+    with suppress(asyncio.CancelledError):
+        await task

@@ -23,6 +23,8 @@ _WORD = re.compile(r"\w+")
 
 def fold(text: str) -> str:
     """Lower-cased (casefold: "ß" is "ss") and without accents or other combining marks."""
+    if text.isascii():  # most messages: nothing to decompose, and casefold is lower (5x faster)
+        return text.lower()
     decomposed = unicodedata.normalize("NFKD", text.casefold())
     return "".join(char for char in decomposed if not unicodedata.combining(char))
 

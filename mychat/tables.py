@@ -159,11 +159,12 @@ messages = Table(
     UniqueConstraint("sender_id", "client_id", name="uq_messages_sender_id_client_id"),
 )
 
-# Message search (chat_service/search.py): one row per message someone wrote and has not
-# deleted, with its words tagged with its chat (mychat.search_words: `c42_deploy c42_friday`),
-# written by chat_service with the message (send, edit, delete). A full-text index on `words`:
-# InnoDB FULLTEXT on MySQL/MariaDB, the FTS5 table below on SQLite. Clustered by chat: the rows
-# a search reads (the matches in the caller's chats) sit together, not one page per match.
+# Message search (chat_service/search.py): one row per message someone wrote, with its words
+# tagged with its chat (mychat.search_words: `c42_deploy c42_friday`); a deleted message's row
+# has no words. Written by chat_service: by its search indexer shortly after a send's commit
+# (chat_service/indexing.py), and by an edit or a delete in their transactions. A full-text
+# index on `words`: InnoDB FULLTEXT on MySQL/MariaDB, the FTS5 table below on SQLite. Clustered
+# by chat: the rows a search reads (the matches in the caller's chats) sit together.
 message_search = Table(
     "message_search",
     metadata,

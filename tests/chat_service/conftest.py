@@ -47,6 +47,12 @@ class ChatHarness:
         opened: ChatResources = self.app.state.chat_res
         return opened.autocommit_engine
 
+    async def indexed(self) -> None:
+        """Wait for the search rows of the messages sent so far (chat_service/indexing.py), as
+        the search endpoint does; for tests that call chat_service.search directly."""
+        opened: ChatResources = self.app.state.chat_res
+        await opened.indexer.flush()
+
     async def message_count(self) -> int:
         """Messages stored in every chat."""
         async with self.autocommit_engine.connect() as connection:

@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import Row, func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from chat_service.indexing import SearchIndexer
 from chat_service.sending import LANES
 from chat_service.sending import Sender as ChatSender
 from chat_service.views import MessageView
@@ -45,7 +46,9 @@ def sender_on(settings: Settings, *, pool_size: int | None = None) -> Sender:
         settings = settings.model_copy(update={"db_pool_size": pool_size})
     engine = create_autocommit_engine(settings)
     broker = RecordingBroker()
-    return Sender(ChatSender(engine, broker), broker, engine)
+    # Not started: these tests look at the sends, not at the search rows.
+    indexer = SearchIndexer(engine, engine)
+    return Sender(ChatSender(engine, broker, indexer), broker, engine)
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
@@ -55,6 +56,28 @@ async def test_busy_requests_reuse_the_pooled_connections(settings: Settings) ->
         async with engine.connect() as connection:
             row = (await connection.execute(text("SELECT CONNECTION_ID(), SLEEP(0.02)"))).one()
             seen.add(int(row[0]))
+
+    try:
+        for _ in range(3):
+            await asyncio.gather(*(one() for _ in range(6)))
+    finally:
+        await engine.dispose()
+    assert len(seen) == 2, seen
+
+
+async def test_sqlite_keeps_its_connections_too(tmp_path: Path) -> None:
+    """Each aiosqlite connection is a thread, opened with four PRAGMAs: busy requests wait for
+    a pooled one instead of opening and closing one each (SQLAlchemy's default overflow)."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'pool.sqlite3'}"
+    engine = create_engine(Settings(database_url=url, data_dir=tmp_path, db_pool_size=2))
+    seen: set[int] = set()
+
+    async def one() -> None:
+        async with engine.connect() as connection:
+            raw = await connection.get_raw_connection()
+            seen.add(id(raw.driver_connection))
+            await connection.execute(text("SELECT 1"))
+            await asyncio.sleep(0.01)
 
     try:
         for _ in range(3):
