@@ -75,9 +75,14 @@ _UNINDEXED = (
 _NEWEST = select(func.max(_m.id))
 # The batch's messages, locked shared before their rows are written: an edit or delete locks
 # the message, then writes its row; so does a batch, in that order (the row first and the
-# message second, for the foreign key's check, was a deadlock with a delete).
+# message second, for the foreign key's check, was a deadlock with a delete). On the primary
+# key: MariaDB may read a few ids through a smaller secondary index (every one holds the id),
+# and a shared lock there does not wait for an edit's lock on the row itself (a deadlock too).
 _LOCK_MESSAGES = (
-    select(_m.id).where(_m.id.in_(bindparam("ids", expanding=True))).with_for_update(read=True)
+    select(_m.id)
+    .with_hint(messages, "FORCE INDEX (PRIMARY)", "mysql")
+    .where(_m.id.in_(bindparam("ids", expanding=True)))
+    .with_for_update(read=True)
 )
 
 
