@@ -11,6 +11,9 @@ against bare Strawberry answering the same documents from memory.
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -29,11 +32,12 @@ from bench.measure import (
 )
 from bench.procs import HOST, Proc, free_port, python_module, uvicorn_server
 from bench.results_model import ScenarioResult
-from bench.stack import Stack, seed_chat_list, seed_chat_with_history, service_env
+from bench.stack import Seeded, Stack, seed_chat_list, seed_chat_with_history, service_env
 from bench.web_operations import sent
 
 REST_TARGET_RATIO = 0.5  # as the REST scenario's
 HISTORY_PAGE = 50
+BARE_HISTORY_PATH = f"/mychat/api/chat/1?limit={HISTORY_PAGE}"
 
 
 def _serve(data_dir: Path) -> Proc:
@@ -46,7 +50,50 @@ def _serve(data_dir: Path) -> Proc:
     return Proc("embedded-serve", argv, env=env, port=port)
 
 
-def _chat_id(port: int, token: str) -> str:
+@dataclass
+class Servers:
+    ours: Proc
+    bare_rest: Proc
+    bare_graphql: Proc
+    seeded: Seeded
+
+    @staticmethod
+    def _port(proc: Proc) -> int:
+        assert proc.port is not None
+        return proc.port
+
+    @property
+    def port(self) -> int:
+        return self._port(self.ours)
+
+    @property
+    def rest_port(self) -> int:
+        return self._port(self.bare_rest)
+
+    @property
+    def graphql_port(self) -> int:
+        return self._port(self.bare_graphql)
+
+
+@contextmanager
+def seeded_servers(label: str) -> Iterator[Servers]:
+    """`mychat serve all` on a fresh data folder, seeded (a chat of HISTORY_PAGE messages, and
+    LIST_CHATS chats more), beside bare Starlette and bare Strawberry."""
+    with (
+        tempfile.TemporaryDirectory(prefix=f"mychat-{label}-") as folder,
+        _serve(Path(folder)) as server,
+        uvicorn_server(f"{label}-bare-rest", "bare-rest") as bare_rest,
+        uvicorn_server(f"{label}-bare-graphql", "bare-graphql") as bare_graphql,
+    ):
+        assert server.port is not None
+        stack = Stack("", "", server.port, server.port, [server.port])
+        seeded = seed_chat_with_history(stack, HISTORY_PAGE)
+        seed_chat_list(stack, seeded.token, LIST_CHATS)
+        yield Servers(server, bare_rest, bare_graphql, seeded)
+
+
+def history_chat_id(port: int, token: str) -> str:
+    """The GraphQL id of the seeded chat of history."""
     query = "query { chats(first: 100) { edges { node { id name } } } }"
     body = httpx.post(
         f"http://{HOST}:{port}{GRAPHQL_PATH}",
@@ -61,7 +108,7 @@ def _chat_id(port: int, token: str) -> str:
     )
 
 
-def _graphql(document: str, variables: dict[str, object], token: str | None) -> Target:
+def graphql_target(document: str, variables: dict[str, object], token: str | None) -> Target:
     request = json_request(GRAPHQL_PATH, {"query": document, "variables": variables}, token)
     return Target(0, [request], '"edges"', NO_ERRORS)
 
@@ -88,26 +135,17 @@ def run(config: BenchConfig) -> ScenarioResult:
             "chats_in_list": LIST_CHATS + 2,
         },
     )
-    with (
-        tempfile.TemporaryDirectory(prefix="mychat-embedded-") as folder,
-        _serve(Path(folder)) as server,
-        uvicorn_server("embedded-bare-rest", "bare-rest") as bare_rest,
-        uvicorn_server("embedded-bare-graphql", "bare-graphql") as bare_graphql,
-    ):
-        assert server.port is not None
-        assert bare_rest.port is not None
-        assert bare_graphql.port is not None
-        port = server.port
-        stack = Stack("", "", port, port, [port])
-        seeded = seed_chat_with_history(stack, HISTORY_PAGE)
-        seed_chat_list(stack, seeded.token, LIST_CHATS)
+    with seeded_servers("embedded") as servers:
+        port, seeded = servers.port, servers.seeded
         history_path = f"/mychat/api/chat/{seeded.chat_id}?limit={HISTORY_PAGE}"
         print("Embedded: REST history vs bare Starlette, interleaved", flush=True)
         rest, base_rest = compare(
             config,
             Target(port, [get_request(history_path, seeded.token)], '"text"'),
             Target(
-                bare_rest.port, [get_request(f"/mychat/api/chat/1?limit={HISTORY_PAGE}")], '"text"'
+                servers.rest_port,
+                [get_request(f"/mychat/api/chat/1?limit={HISTORY_PAGE}")],
+                '"text"',
             ),
         )
         print(describe("REST history (baseline)", base_rest), flush=True)
@@ -115,7 +153,7 @@ def run(config: BenchConfig) -> ScenarioResult:
         add_throughput_figures(
             scenario, "REST history", rest, base_rest, target_ratio=REST_TARGET_RATIO
         )
-        chat_gid = _chat_id(port, seeded.token)
+        chat_gid = history_chat_id(port, seeded.token)
         plan: list[tuple[str, str, dict[str, object], dict[str, object]]] = [
             ("GraphQL history", documents.HISTORY, {"chatId": chat_gid}, {"chatId": "Q2hhdDox"}),
             (
@@ -127,10 +165,10 @@ def run(config: BenchConfig) -> ScenarioResult:
         ]
         for name, document, ours_variables, base_variables in plan:
             print(f"Embedded: {name} vs bare Strawberry, interleaved", flush=True)
-            ours_target = _graphql(document, ours_variables, seeded.token)
+            ours_target = graphql_target(document, ours_variables, seeded.token)
             ours_target.port = port
-            base_target = _graphql(document, base_variables, None)
-            base_target.port = bare_graphql.port
+            base_target = graphql_target(document, base_variables, None)
+            base_target.port = servers.graphql_port
             mine, base = compare(config, ours_target, base_target)
             print(describe(f"{name} (baseline)", base), flush=True)
             print(describe(f"{name} (embedded)", mine), flush=True)

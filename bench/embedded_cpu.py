@@ -15,21 +15,23 @@ figure (bench.profile's summaries; raw stacks in bench/results/profiles/embedded
 from __future__ import annotations
 
 import argparse
-import tempfile
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 from bench import baseline_graphql, documents
 from bench.config import BenchConfig
-from bench.embedded import HISTORY_PAGE, _chat_id, _graphql, _serve
-from bench.graphql import LIST_CHATS
+from bench.embedded import (
+    BARE_HISTORY_PATH,
+    HISTORY_PAGE,
+    graphql_target,
+    history_chat_id,
+    seeded_servers,
+)
 from bench.loadgen import LoadSpec, run_load
 from bench.measure import Target, get_request
-from bench.procs import Proc, raise_fd_limit, uvicorn_server
-from bench.stack import Stack, seed_chat_list, seed_chat_with_history
+from bench.procs import Proc, raise_fd_limit
 from bench.web_operations import sent
 
 WARMUP_SECONDS = 1.0
@@ -93,45 +95,34 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="py-spy ours (no baselines)")
     args = parser.parse_args()
     raise_fd_limit()
-    with (
-        tempfile.TemporaryDirectory(prefix="mychat-embedded-cpu-") as folder,
-        _serve(Path(folder)) as server,
-        uvicorn_server("embedded-cpu-bare-rest", "bare-rest") as bare_rest,
-        uvicorn_server("embedded-cpu-bare-graphql", "bare-graphql") as bare_graphql,
-    ):
-        assert server.port is not None
-        assert bare_rest.port is not None
-        assert bare_graphql.port is not None
-        port = server.port
-        stack = Stack("", "", port, port, [port])
-        seeded = seed_chat_with_history(stack, HISTORY_PAGE)
-        seed_chat_list(stack, seeded.token, LIST_CHATS)
-        chat_gid = _chat_id(port, seeded.token)
+    with seeded_servers("embedded-cpu") as servers:
+        server, port, seeded = servers.ours, servers.port, servers.seeded
+        bare_rest, bare_graphql = servers.bare_rest, servers.bare_graphql
+        chat_gid = history_chat_id(port, seeded.token)
         history_path = f"/mychat/api/chat/{seeded.chat_id}?limit={HISTORY_PAGE}"
-        rest_base = f"/mychat/api/chat/1?limit={HISTORY_PAGE}"
         size: dict[str, object] = {"first": baseline_graphql.CHAT_LIST_SIZE}
         plans: dict[str, tuple[Target, Proc, Target]] = {
             "rest": (
                 Target(port, [get_request(history_path, seeded.token)], '"text"'),
                 bare_rest,
-                Target(bare_rest.port, [get_request(rest_base)], '"text"'),
+                Target(servers.rest_port, [get_request(BARE_HISTORY_PATH)], '"text"'),
             ),
             "history": (
-                _graphql(documents.HISTORY, {"chatId": chat_gid}, seeded.token),
+                graphql_target(documents.HISTORY, {"chatId": chat_gid}, seeded.token),
                 bare_graphql,
-                _graphql(documents.HISTORY, {"chatId": "Q2hhdDox"}, None),
+                graphql_target(documents.HISTORY, {"chatId": "Q2hhdDox"}, None),
             ),
             "list": (
-                _graphql(sent("CHATS"), size, seeded.token),
+                graphql_target(sent("CHATS"), size, seeded.token),
                 bare_graphql,
-                _graphql(sent("CHATS"), size, None),
+                graphql_target(sent("CHATS"), size, None),
             ),
         }
         for ours, _, base in plans.values():
             if ours.port == 0:
                 ours.port = port
             if base.port == 0:
-                base.port = bare_graphql.port
+                base.port = servers.graphql_port
         names = args.only or list(plans)
         print("us of server CPU per request (32 connections); ratio = baseline / ours")
         for round_ in range(args.rounds):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -47,6 +48,15 @@ async def test_a_connection_killed_while_busy_fails_once_then_is_replaced(
         await engine.dispose()
 
 
+async def _busy_rounds(engine: AsyncEngine, one: Callable[[], Awaitable[None]]) -> None:
+    """Three rounds of six concurrent requests (more than the pool's two), then dispose."""
+    try:
+        for _ in range(3):
+            await asyncio.gather(*(one() for _ in range(6)))
+    finally:
+        await engine.dispose()
+
+
 async def test_busy_requests_reuse_the_pooled_connections(settings: Settings) -> None:
     """More concurrent requests than connections wait for one: none is opened per request."""
     engine = create_engine(settings.model_copy(update={"db_pool_size": 2}))
@@ -57,11 +67,7 @@ async def test_busy_requests_reuse_the_pooled_connections(settings: Settings) ->
             row = (await connection.execute(text("SELECT CONNECTION_ID(), SLEEP(0.02)"))).one()
             seen.add(int(row[0]))
 
-    try:
-        for _ in range(3):
-            await asyncio.gather(*(one() for _ in range(6)))
-    finally:
-        await engine.dispose()
+    await _busy_rounds(engine, one)
     assert len(seen) == 2, seen
 
 
@@ -79,9 +85,5 @@ async def test_sqlite_keeps_its_connections_too(tmp_path: Path) -> None:
             await connection.execute(text("SELECT 1"))
             await asyncio.sleep(0.01)
 
-    try:
-        for _ in range(3):
-            await asyncio.gather(*(one() for _ in range(6)))
-    finally:
-        await engine.dispose()
+    await _busy_rounds(engine, one)
     assert len(seen) == 2, seen
