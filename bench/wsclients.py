@@ -33,13 +33,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
+import aiohttp
 import orjson
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from bench.documents import MESSAGE_ADDED
-from bench.viewer import MarkReader, MarkSpec, MarkState
+from bench.viewer import MarkReader, MarkSpec, MarkState, mark_session
 
 OPEN_AT_ONCE = 50
 HANDSHAKE_TIMEOUT = 60.0
@@ -95,11 +95,7 @@ class Subscribers:
         self.errors: list[str] = []
         self.receivers: list[asyncio.Task[None]] = []
         self.readers: list[MarkReader] = []
-        self.http: httpx.AsyncClient | None = None
-        if spec.mark is not None:
-            self.http = httpx.AsyncClient(
-                timeout=60, limits=httpx.Limits(max_connections=64, max_keepalive_connections=64)
-            )
+        self.http: aiohttp.ClientSession | None = None
 
     async def open_one(self, index: int, gate: asyncio.Semaphore) -> None:
         spec = self.spec
@@ -228,6 +224,8 @@ class Subscribers:
         await asyncio.gather(*(reader.stop() for reader in self.readers))
 
     async def run(self) -> dict[str, Any]:
+        if self.spec.mark is not None:
+            self.http = mark_session()  # made in the running loop, as aiohttp wants
         gate = asyncio.Semaphore(self.spec.open_at_once)
         opening = [asyncio.create_task(self.open_one(i, gate)) for i in range(self.spec.count)]
         _done, late = await asyncio.wait(opening, timeout=self.spec.open_budget_seconds)
@@ -253,7 +251,7 @@ class Subscribers:
             task.cancel()
         await asyncio.gather(*(ws.close() for ws in self.connections), return_exceptions=True)
         if self.http is not None:
-            await self.http.aclose()
+            await self.http.close()
         return {
             "connections": len(self.connections),
             "received": [[r.seqs, [round(x, 3) for x in r.latencies_ms]] for r in self.received],

@@ -7,13 +7,13 @@ import itertools
 import time
 from typing import Any
 
-import httpx
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from bench.viewer import MarkReader, MarkSpec
+from bench.viewer import MarkReader, MarkSpec, mark_session
+from tests.support.ports import serving
 
 EVERY = 0.3
 
@@ -31,9 +31,8 @@ def recorder(calls: list[tuple[float, Any]]) -> Starlette:
 
 async def test_at_most_one_mark_per_interval_first_at_once_then_the_newest() -> None:
     calls: list[tuple[float, Any]] = []
-    transport = httpx.ASGITransport(recorder(calls))
-    async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
-        spec = MarkSpec(["http://gateway/graphql"], "mutation M { x }", "chat", EVERY)
+    async with serving(recorder(calls)) as base, mark_session() as client:
+        spec = MarkSpec([f"{base}/graphql"], "mutation M { x }", "chat", EVERY)
         reader = MarkReader(client, spec.urls[0], "token", spec)
         started = time.monotonic()
         for number in range(1, 8):  # a message every 0.1 s for 0.7 s
@@ -54,9 +53,8 @@ async def test_at_most_one_mark_per_interval_first_at_once_then_the_newest() -> 
 
 async def test_nothing_new_nothing_marked_and_stop_ends_marking() -> None:
     calls: list[tuple[float, Any]] = []
-    transport = httpx.ASGITransport(recorder(calls))
-    async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
-        spec = MarkSpec(["http://gateway/graphql"], "mutation M { x }", "chat", EVERY)
+    async with serving(recorder(calls)) as base, mark_session() as client:
+        spec = MarkSpec([f"{base}/graphql"], "mutation M { x }", "chat", EVERY)
         reader = MarkReader(client, spec.urls[0], "token", spec)
         reader.message("m1", 1)
         await asyncio.sleep(EVERY + 0.1)
