@@ -21,7 +21,7 @@ import httpx
 from bench.config import BenchConfig
 from bench.procs import HOST, Proc, free_port, python_module
 from bench.results_model import Figure, ScenarioResult
-from bench.stack import add_members_with_tokens, mychat_stack, seed_chat_with_history
+from bench.stack import Stack, add_members_with_tokens, mychat_stack, seed_chat_with_history
 from bench.web_operations import sent
 from bench.wsclients import OPEN_AT_ONCE, ClientGroup, ClientSpec
 
@@ -134,18 +134,24 @@ def _hold(config: BenchConfig, server: Proc, specs: list[ClientSpec]) -> IdleRun
     )
 
 
+def chat_events_viewers(stack: Stack, count: int) -> list[str]:
+    """Tokens of `count` new users, members of new chats of GROUP people each."""
+    seeded = seed_chat_with_history(stack, messages=0)
+    headers = {"Authorization": f"Bearer {seeded.token}"}
+    tokens: list[str] = []
+    with httpx.Client(base_url=stack.chat_url, headers=headers, timeout=30) as client:
+        for group in range(0, count, GROUP):
+            created = client.post("/mychat/api/chat/", json={"name": f"idle {group}"})
+            chat_id = int(created.raise_for_status().json()["chat_id"])
+            tokens += add_members_with_tokens(stack, chat_id, min(GROUP, count - group))
+    return tokens
+
+
 def run_chat_events(config: BenchConfig) -> IdleRun:
     """N viewers (chats of GROUP members) holding the web app's chatEvents document."""
     count = config.idle_connections
     with mychat_stack("connections-events") as stack:
-        seeded = seed_chat_with_history(stack, messages=0)
-        headers = {"Authorization": f"Bearer {seeded.token}"}
-        tokens: list[str] = []
-        with httpx.Client(base_url=stack.chat_url, headers=headers, timeout=30) as client:
-            for group in range(0, count, GROUP):
-                created = client.post("/mychat/api/chat/", json={"name": f"idle {group}"})
-                chat_id = int(created.raise_for_status().json()["chat_id"])
-                tokens += add_members_with_tokens(stack, chat_id, min(GROUP, count - group))
+        tokens = chat_events_viewers(stack, count)
         url = f"ws://{HOST}:{stack.gateway_ports[0]}/mychat/graphql"
         specs = _specs(config, "graphql", url, tokens, "", sent("CHAT_EVENTS"))
         for spec in specs:  # slower to open than messageAdded: give them the time

@@ -27,6 +27,7 @@ from gateway.context import Context, GatewayResources
 from gateway.limits import CLOSE_TOO_MANY, LimitExceeded, SocketSlot
 from gateway.websocket import (
     LegacyGraphQLWSHandler,
+    SharedDocuments,
     SizeLimitedWebSocketAdapter,
     TransportWSHandler,
 )
@@ -68,6 +69,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
     ) -> None:
         # The page Vite builds from web/graphiql.html; its scripts load from /assets/.
         self.graphiql_page = graphiql_page
+        self.shared_documents = SharedDocuments()
         super().__init__(
             schema,
             graphql_ide="graphiql",

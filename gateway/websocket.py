@@ -6,11 +6,12 @@ import asyncio
 from collections.abc import AsyncGenerator, Mapping
 from contextlib import suppress
 from json import JSONDecodeError
-from typing import Any
+from typing import Any, Protocol, cast
 
-from starlette.websockets import WebSocketDisconnect, WebSocketState
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from strawberry.asgi import ASGIWebSocketAdapter
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http.async_base_view import AsyncBaseHTTPView
 from strawberry.http.exceptions import (
     NonJsonMessageReceived,
     NonTextMessageReceived,
@@ -33,6 +34,8 @@ from gateway.connections import CLOSE_FORBIDDEN
 from gateway.context import Context
 
 MAX_MESSAGE_BYTES = 64 * 1024
+# Distinct subscription documents kept as one shared copy each (SharedDocuments).
+KNOWN_DOCUMENTS = 64
 CLOSE_TOO_BIG = 1009
 CLOSE_INIT_TIMEOUT = 4408
 CLOSE_BAD_MESSAGE = 4400
@@ -40,8 +43,54 @@ CLOSE_BAD_MESSAGE = 4400
 _LEGACY_NEEDS_ID = frozenset({"start", "stop"})
 
 
+class SharedDocuments:
+    """One string per distinct document text, for the documents that sockets subscribe with.
+
+    Strawberry keeps each operation's query text for the life of the subscription; thousands of
+    web apps send the same few documents (KiBs each), so they share one copy. Bounded: a client
+    sending ever new documents only churns the oldest out.
+    """
+
+    def __init__(self, size: int = KNOWN_DOCUMENTS) -> None:
+        self._size = size
+        self._known: dict[str, str] = {}
+
+    def shared_query(self, message: object) -> object:
+        """The message, its `payload.query` (both protocols put it there) replaced by the
+        shared copy of the same text."""
+        if not isinstance(message, dict):
+            return message
+        payload = message.get("payload")
+        if not isinstance(payload, dict):
+            return message
+        query = payload.get("query")
+        if not isinstance(query, str):
+            return message
+        known = self._known.get(query)
+        if known is None:
+            if len(self._known) >= self._size:
+                del self._known[next(iter(self._known))]
+            known = self._known[query] = query
+        payload["query"] = known
+        return message
+
+
+class DocumentSharingView(Protocol):
+    shared_documents: SharedDocuments
+
+
 class SizeLimitedWebSocketAdapter(ASGIWebSocketAdapter):
     """Closes the socket (1009) on a message over 64 KiB, also when uvicorn would let it in."""
+
+    def __init__(
+        self,
+        view: AsyncBaseHTTPView[Any, Any, Any, Any, Any, Any, Any],
+        request: WebSocket,
+        response: WebSocket,
+    ) -> None:
+        super().__init__(view, request, response)
+        # GatewayGraphQL, the only view using this adapter, has one for all its sockets.
+        self._documents = cast(DocumentSharingView, view).shared_documents
 
     async def iter_json(
         self, *, ignore_parsing_errors: bool = False
@@ -57,10 +106,16 @@ class SizeLimitedWebSocketAdapter(ASGIWebSocketAdapter):
                     await ws.close(code=CLOSE_TOO_BIG, reason="Message over 64 KiB")
                     return
                 try:
-                    yield self.view.decode_json(text)
+                    message = self.view.decode_json(text)
                 except (JSONDecodeError, ValueError) as error:
                     if not ignore_parsing_errors:
                         raise NonJsonMessageReceived from error
+                    continue
+                # An idle socket waits in receive_text for its next message: it need not keep
+                # the last one (a subscribe's is KiBs), nor a copy of every subscriber's document.
+                del text
+                yield self._documents.shared_query(message)
+                del message
         except KeyError as error:
             raise NonTextMessageReceived from error
 
