@@ -200,7 +200,9 @@ async def _chat_history_after(
     """Messages after `after`; the caller's membership is checked with every page."""
     while True:
         try:
-            page = await client.messages(chat_id, first=CATCH_UP_PAGE, after=after)
+            page = await retried(
+                partial(client.messages, chat_id, first=CATCH_UP_PAGE, after=after)
+            )
         except ServiceError as error:
             if error.status in (403, 404):
                 raise _left_error() from error
@@ -265,7 +267,7 @@ class Subscription:
         # Refuse early (a protocol-level error); the stream's catch-up checks again once it
         # listens. The same call gives the newest id, where a live-only stream starts.
         try:
-            newest = await info.context.chat().messages(chat_db_id, last=1)
+            newest = await retried(partial(info.context.chat().messages, chat_db_id, last=1))
         except ServiceError as error:
             if error.status in (403, 404):
                 raise ClientFacingError(

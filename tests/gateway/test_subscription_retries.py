@@ -1,5 +1,6 @@
-"""chatEvents survives an inner service call that fails once (a timeout's 504 on its state
-load): the read is tried again, and the subscription delivers as usual."""
+"""chatEvents and messageAdded survive an inner service read that fails (a timeout's 504 on a
+state load, a membership check or a catch-up page): the read is tried again, and the
+subscription delivers as usual."""
 
 from __future__ import annotations
 
@@ -17,8 +18,8 @@ CHAT_EVENTS = """subscription {
 
 
 class TimesOut:
-    """In front of chat_service: the first `times` calls to `path` get what a proxy answers when
-    the service took too long (504, no JSON); the rest reach the service."""
+    """In front of chat_service: the first `times` reads of a path ending in `path` get what a
+    proxy answers when the service took too long (504, no JSON); the rest reach the service."""
 
     def __init__(self, app: ASGIApp, path: str, times: int) -> None:
         self.app = app
@@ -27,7 +28,7 @@ class TimesOut:
         self.failed = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"] == self.path and self.left > 0:
+        if scope["type"] == "http" and self._matches(scope) and self.left > 0:
             self.left -= 1
             self.failed += 1
             headers = [(b"content-type", b"text/plain")]
@@ -35,6 +36,9 @@ class TimesOut:
             await send({"type": "http.response.body", "body": b"upstream timed out"})
             return
         await self.app(scope, receive, send)
+
+    def _matches(self, scope: Scope) -> bool:
+        return bool(scope["method"] == "GET" and scope["path"].endswith(self.path))
 
 
 @pytest.mark.parametrize("protocol", [TRANSPORT_WS, LEGACY_WS])
@@ -59,3 +63,26 @@ async def test_chat_events_survive_one_timed_out_state_load(
     event = payload["data"]["chatEvents"]
     assert event["message"]["text"] == "after the hiccup"
     assert event["chat"]["unreadCount"] == 1
+
+
+MESSAGE_ADDED = "subscription($chat: ID!) { messageAdded(chatId: $chat) { text } }"
+
+
+@pytest.mark.parametrize("protocol", [TRANSPORT_WS, LEGACY_WS])
+async def test_message_added_survives_timed_out_reads(settings: Settings, protocol: str) -> None:
+    faults: list[TimesOut] = []
+
+    def in_front(app: ASGIApp) -> ASGIApp:
+        # The first read (the membership check) and the catch-up page after it: 504 each.
+        faults.append(TimesOut(app, "/messages", times=2))
+        return faults[-1]
+
+    async with serve_live(settings, chat_in_front=in_front) as live:
+        alice, bob, chat_id = await live.gateway.alice_and_bob_in_a_room()
+        async with graphql_socket(live.ws_url, protocol, token=bob.token) as ws:
+            async with live.subscribing():
+                op = await ws.subscribe(MESSAGE_ADDED, {"chat": chat_id})
+            await live.gateway.send(alice, chat_id, "after the hiccup")
+            payload = await next_data(ws, op)
+    assert faults[0].failed == 2
+    assert payload == {"data": {"messageAdded": {"text": "after the hiccup"}}}, payload
