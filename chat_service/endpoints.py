@@ -43,6 +43,9 @@ class Work(Enum):
     READ = "read"  # statements on an autocommit connection: each is its own snapshot
     WRITE = "write"  # one unit of work (mychat.service's engine), events after its commit
     SEND = "send"  # a send: stored by the group commit, in a transaction shared with others
+    # Reads on the driver that check out a pooled connection per statement themselves
+    # (chat_service.history.engine_rows): nothing is opened up front.
+    DRIVER = "driver"
 
 
 @dataclass(frozen=True)
@@ -94,7 +97,7 @@ class Call:
     """One authenticated request: who calls, the parsed body, and its connection.
 
     A read's connection is an autocommit one; a write's is its unit of work's (`work`); a send
-    has neither (the sender stores it).
+    and a Work.DRIVER read have neither (the sender stores it; the read checks one out).
     """
 
     request: Request

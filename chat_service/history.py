@@ -11,6 +11,11 @@ read is Core. One statement sees one consistent snapshot. The SQL is written her
 Membership is part of the statement: no row comes back unless the caller is a member. An empty
 answer is then told apart by access.check_access: 404 unknown chat, 403 not a member, or truly
 empty.
+
+The seed's REST history (`seed_page`) reads only the seed's columns, on a pooled driver
+connection checked out of the engine with no AsyncConnection around it (`engine_rows`):
+measured under callgrind, the AsyncConnection, the extra columns and the quotes pass cost a REST
+history request ~25% more instructions than this (bench/PROFILE.md, "Issue 11's last rule").
 """
 
 from __future__ import annotations
@@ -21,7 +26,8 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.util.concurrency import greenlet_spawn
 
 from chat_service.views import MessageView
 
@@ -37,17 +43,29 @@ SELECT m.id, m.chat_id, m.sender_id,
        CAST(m.edited_at AS CHAR), CAST(m.deleted_at AS CHAR), m.reply_to_id, m.kind
 FROM messages m
 WHERE EXISTS (SELECT 1 FROM chat_members cm WHERE cm.chat_id = ? AND cm.user_id = ?)
-  AND m.chat_id = ? {bound}{kinds}
+  AND m.chat_id = ? {bound}
 ORDER BY m.id {order} LIMIT ?
 """
 # chat_id, user_id, chat_id, [after | before], limit
-NEWEST = _PAGE.format(bound="", order="DESC", kinds="")
-BEFORE = _PAGE.format(bound="AND m.id < ?", order="DESC", kinds="")
-AFTER = _PAGE.format(bound="AND m.id > ?", order="ASC", kinds="")
-# The seed's REST history shows what people wrote, without system lines (mychat/openapi.json).
-_WRITTEN = " AND m.kind IS NULL"
-NEWEST_WRITTEN = _PAGE.format(bound="", order="DESC", kinds=_WRITTEN)
-BEFORE_WRITTEN = _PAGE.format(bound="AND m.id < ?", order="DESC", kinds=_WRITTEN)
+NEWEST = _PAGE.format(bound="", order="DESC")
+BEFORE = _PAGE.format(bound="AND m.id < ?", order="DESC")
+AFTER = _PAGE.format(bound="AND m.id > ?", order="ASC")
+
+# The seed's REST history: what people wrote, without system lines, in the seed's fields only
+# (mychat/openapi.json). A deleted message's text is "" in the table; the seed shows no quote,
+# edit time or kind, so none is read.
+_SEED_PAGE = """
+SELECT m.id, m.chat_id, m.sender_id,
+       (SELECT u.nickname FROM users u WHERE u.id = m.sender_id),
+       m.text, CAST(m.created_at AS CHAR), m.client_id
+FROM messages m
+WHERE EXISTS (SELECT 1 FROM chat_members cm WHERE cm.chat_id = ? AND cm.user_id = ?)
+  AND m.chat_id = ? {bound} AND m.kind IS NULL
+ORDER BY m.id DESC LIMIT ?
+"""
+# chat_id, user_id, chat_id, [before], limit
+SEED_NEWEST = _SEED_PAGE.format(bound="")
+SEED_BEFORE = _SEED_PAGE.format(bound="AND m.id < ?")
 
 
 async def _fetch_asyncmy(connection: Any, sql: str, args: Sequence[Any]) -> Sequence[Row]:
@@ -104,6 +122,41 @@ async def driver_rows(connection: AsyncConnection, sql: str, *args: Any) -> Sequ
         raise
 
 
+async def engine_rows(engine: AsyncEngine, sql: str, *args: Any) -> Sequence[Row]:
+    """One statement (`?` placeholders) on a driver connection checked out of `engine`'s pool
+    for it alone: an autocommit engine (mychat.db.create_autocommit_engine), whose connections
+    need no reset on return. Cheaper than an AsyncConnection's `get_raw_connection`: two
+    greenlet switches instead of three, no Connection object."""
+    driver = _DRIVERS[engine.dialect.name]
+    pooled = await engine.raw_connection()
+    try:
+        rows = await driver.fetch(
+            pooled.driver_connection, _prepared(sql, driver.placeholder), args
+        )
+    except BaseException as error:  # incl. cancellation: the protocol state is unknown
+        # Not reused: invalidate() closes the driver connection at once (no awaiting).
+        pooled.invalidate(error if isinstance(error, Exception) else None)
+        pooled.close()
+        raise
+    await greenlet_spawn(pooled.close)  # awaits the driver only to close a connection
+    return rows
+
+
+async def seed_page(
+    engine: AsyncEngine, chat_id: int, user_id: int, *, limit: int, before: int | None
+) -> list[MessageView]:
+    """Up to `limit` messages people wrote, newest first (before `before`, or from the newest),
+    none unless a member, with the seed's fields only: no quote, edit or delete time, kind."""
+    if before is None:
+        rows = await engine_rows(engine, SEED_NEWEST, chat_id, user_id, chat_id, limit)
+    else:
+        rows = await engine_rows(engine, SEED_BEFORE, chat_id, user_id, chat_id, before, limit)
+    return [
+        MessageView(id_, chat, sender, nickname, text, utc(at), client_id)
+        for id_, chat, sender, nickname, text, at, client_id in rows
+    ]
+
+
 async def message_page(
     connection: AsyncConnection,
     chat_id: int,
@@ -112,18 +165,15 @@ async def message_page(
     limit: int,
     before: int | None,
     after: int | None,
-    system_lines: bool = True,
 ) -> list[MessageView]:
     """Up to `limit` messages in the order of the statement: ascending after `after`, else
     descending (newest first) before `before` or from the newest; none unless a member."""
     if after is not None:
         rows = await driver_rows(connection, AFTER, chat_id, user_id, chat_id, after, limit)
     elif before is not None:
-        sql = BEFORE if system_lines else BEFORE_WRITTEN
-        rows = await driver_rows(connection, sql, chat_id, user_id, chat_id, before, limit)
+        rows = await driver_rows(connection, BEFORE, chat_id, user_id, chat_id, before, limit)
     else:
-        sql = NEWEST if system_lines else NEWEST_WRITTEN
-        rows = await driver_rows(connection, sql, chat_id, user_id, chat_id, limit)
+        rows = await driver_rows(connection, NEWEST, chat_id, user_id, chat_id, limit)
     return [message_view(row) for row in rows]
 
 

@@ -6,10 +6,10 @@ from collections.abc import Collection, Sequence
 from typing import Any
 
 from sqlalchemy import Integer, and_, bindparam, func, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from chat_service.access import access_chat_for_user, check_access
-from chat_service.history import message_page
+from chat_service.history import message_page, seed_page
 from chat_service.replies import attach_quotes
 from chat_service.unit_of_work import UnitOfWork
 from chat_service.views import MessageView
@@ -44,7 +44,7 @@ def message_from_row(row: Sequence[Any]) -> MessageView:
     return MessageView.from_row(row)
 
 
-async def _chat_page(
+async def get_chat_messages(
     connection: AsyncConnection,
     chat_id: int,
     user_id: int,
@@ -52,9 +52,9 @@ async def _chat_page(
     limit: int = HISTORY_DEFAULT,
     before: int | None = None,
     after: int | None = None,
-    system_lines: bool,
 ) -> tuple[list[MessageView], bool]:
-    """A page of one chat's messages, oldest first, and whether more lie beyond it.
+    """A page of one chat's messages (system lines included), oldest first, and whether more
+    lie beyond it.
 
     With `after`: the oldest `limit` messages newer than it (more = newer ones remain).
     Otherwise: the newest `limit` messages older than `before` (more = older ones remain).
@@ -62,13 +62,7 @@ async def _chat_page(
     told apart by check_access.
     """
     page = await message_page(
-        connection,
-        chat_id,
-        user_id,
-        limit=limit + 1,
-        before=before,
-        after=after,
-        system_lines=system_lines,
+        connection, chat_id, user_id, limit=limit + 1, before=before, after=after
     )
     if not page:
         await check_access(connection, chat_id, user_id)  # 404 or 403, else truly empty
@@ -82,33 +76,25 @@ async def _chat_page(
     return await attach_quotes(connection, page), more
 
 
-async def get_chat_messages(
-    connection: AsyncConnection,
-    chat_id: int,
-    user_id: int,
-    *,
-    limit: int = HISTORY_DEFAULT,
-    before: int | None = None,
-    after: int | None = None,
-) -> tuple[list[MessageView], bool]:
-    """A page of the chat's history, system lines included (see _chat_page)."""
-    return await _chat_page(
-        connection, chat_id, user_id, limit=limit, before=before, after=after, system_lines=True
-    )
-
-
 async def get_written_messages(
-    connection: AsyncConnection,
+    engine: AsyncEngine,
     chat_id: int,
     user_id: int,
     *,
     limit: int = HISTORY_DEFAULT,
     before: int | None = None,
-) -> tuple[list[MessageView], bool]:
-    """A page of what people wrote, without system lines: the seed's REST history."""
-    return await _chat_page(
-        connection, chat_id, user_id, limit=limit, before=before, after=None, system_lines=False
-    )
+) -> list[MessageView]:
+    """The seed's REST history: the newest `limit` messages people wrote (no system lines)
+    older than `before`, oldest first, with the seed's fields only (chat_service.history.
+    seed_page: no quote, edit or delete time; a deleted message's text is ""). One statement on
+    a pooled driver connection of `engine` (an autocommit engine); an empty page is told apart
+    by check_access."""
+    page = await seed_page(engine, chat_id, user_id, limit=limit, before=before)
+    if not page:
+        async with engine.connect() as connection:
+            await check_access(connection, chat_id, user_id)  # 404 or 403, else truly empty
+    page.reverse()  # read newest first
+    return page
 
 
 _AFTER_IN_MY_CHATS = (

@@ -29,8 +29,8 @@ async def list_chats(call: Call) -> list[dict[str, Any]]:
 
 
 async def chat_history(call: Call) -> list[dict[str, Any]]:
-    messages, _more = await get_written_messages(
-        call.connection,
+    messages = await get_written_messages(
+        call.opened.autocommit_engine,
         call.chat_id,
         call.user_id,
         limit=call.page_size("limit", default=HISTORY_DEFAULT, maximum=HISTORY_MAX),
@@ -68,7 +68,7 @@ def public_routes() -> list[BaseRoute]:
         # The seed's pages call the trailing-slash form; both answer without a redirect.
         *(Route(path, list_endpoint, methods=["GET"]) for path in (PREFIX, PREFIX + "/")),
         *(Route(path, create_endpoint, methods=["POST"]) for path in (PREFIX, PREFIX + "/")),
-        Route(PREFIX + "/{chat_id}", endpoint(chat_history, Work.READ), methods=["GET"]),
+        Route(PREFIX + "/{chat_id}", endpoint(chat_history, Work.DRIVER), methods=["GET"]),
         Route(PREFIX + "/{chat_id}/leave", endpoint(leave_chat, Work.WRITE), methods=["POST"]),
         Route(
             PREFIX + "/{chat_id}/message",

@@ -7,7 +7,9 @@ hand a failed connection to the next request.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from sqlalchemy import insert, select, text
@@ -15,7 +17,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from chat_service.access import access_chat_for_user, check_access
 from chat_service.chats import get_chats_by_ids
-from chat_service.history import BEFORE, NEWEST, driver_rows
+from chat_service.history import (
+    BEFORE,
+    NEWEST,
+    SEED_BEFORE,
+    SEED_NEWEST,
+    driver_rows,
+    engine_rows,
+)
 from chat_service.messages import get_chat_messages
 from mychat.db import create_autocommit_engine
 from mychat.http import ApiError
@@ -158,6 +167,8 @@ async def test_a_page_is_read_along_the_chat_index(settings: Settings) -> None:
             for sql, args in (
                 (NEWEST, (chat_id, alice.id, chat_id, 51)),
                 (BEFORE, (chat_id, alice.id, chat_id, 10**6, 51)),
+                (SEED_NEWEST, (chat_id, alice.id, chat_id, 50)),
+                (SEED_BEFORE, (chat_id, alice.id, chat_id, 10**6, 50)),
             ):
                 explained = await connection.exec_driver_sql(
                     "EXPLAIN " + sql.replace("?", "%s"), args
@@ -179,7 +190,14 @@ async def _sleep(engine: AsyncEngine) -> None:
         await driver_rows(connection, "SELECT SLEEP(5)")  # as the history page runs
 
 
-async def test_a_failed_connection_is_not_reused(settings: Settings) -> None:
+async def _sleep_on_the_pool(engine: AsyncEngine) -> None:
+    await engine_rows(engine, "SELECT SLEEP(5)")  # as the seed's history page runs
+
+
+@pytest.mark.parametrize("sleep", [_sleep, _sleep_on_the_pool])
+async def test_a_failed_connection_is_not_reused(
+    settings: Settings, sleep: Callable[[AsyncEngine], Coroutine[Any, Any, None]]
+) -> None:
     engine = create_autocommit_engine(settings.model_copy(update={"db_pool_size": 1}))
     try:
         victim = await connection_id(engine)
@@ -187,9 +205,14 @@ async def test_a_failed_connection_is_not_reused(settings: Settings) -> None:
         with pytest.raises(Exception):  # noqa: B017, PT011 - the driver's own error
             await connection_id(engine)
         assert await connection_id(engine) != victim  # the next read has a new one
+        victim = await connection_id(engine)
+        await kill_connection(settings, victim)
+        with pytest.raises(Exception):  # noqa: B017, PT011 - the driver's own error
+            await engine_rows(engine, "SELECT 1")
+        assert await connection_id(engine) != victim
         # A read cancelled mid-way (its protocol state unknown) is not reused either.
         busy = await connection_id(engine)
-        sleeper = asyncio.create_task(_sleep(engine))
+        sleeper = asyncio.create_task(sleep(engine))
         await asyncio.sleep(0.2)
         sleeper.cancel()
         with pytest.raises(asyncio.CancelledError):
