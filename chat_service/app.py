@@ -39,7 +39,7 @@ def create_app(
         # implicit transaction, so no ROLLBACK when a connection goes back to the pool:
         # single-statement reads, and the sends, whose transactions are explicit (sending.py).
         autocommit_engine = create_autocommit_engine(settings)
-        indexer = SearchIndexer(res.engine, autocommit_engine)
+        indexer = SearchIndexer(autocommit_engine)
         indexer.start()
         sender = Sender(autocommit_engine, app_broker, indexer)
         read_markers = ReadMarkers(res.engine, app_broker)

@@ -18,6 +18,12 @@ Consistency:
 - Nothing is lost to a crash between a send's COMMIT and its batch: at start the task walks the
   messages stored before it started, newest first, and indexes those without a search row
   (catch-up), between live batches.
+
+A batch runs on the database driver, as the send group does (chat_service.sending), on a
+connection of the autocommit engine with an explicit transaction: on MySQL its four statements
+go in one round trip (asyncmy's multi-statements). Through SQLAlchemy Core (a transaction of
+three round trips, statements run in greenlets, the insert's parameters processed per row) the
+batches cost a REST send 7% more instructions (bench/PROFILE.md, "Issue 11's last rule").
 """
 
 from __future__ import annotations
@@ -26,11 +32,13 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TypeVar
+from functools import cache
+from typing import Any, TypeVar
 
-from sqlalchemy import Insert, bindparam, func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.dialects import mysql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.util.concurrency import greenlet_spawn
 
 from mychat.background import cancelled
 from mychat.search_words import indexed_words
@@ -78,19 +86,57 @@ _NEWEST = select(func.max(_m.id))
 # message second, for the foreign key's check, was a deadlock with a delete). On the primary
 # key: MariaDB may read a few ids through a smaller secondary index (every one holds the id),
 # and a shared lock there does not wait for an edit's lock on the row itself (a deadlock too).
-_LOCK_MESSAGES = (
-    select(_m.id)
-    .with_hint(messages, "FORCE INDEX (PRIMARY)", "mysql")
-    .where(_m.id.in_(bindparam("ids", expanding=True)))
-    .with_for_update(read=True)
+# On SQLite the batch's BEGIN IMMEDIATE takes the database's write lock, which covers them.
+# Either way rows are written only for messages that have none (a row there already is the
+# current one: see the module docstring).
+
+
+@cache
+def _mysql_batch(messages: int) -> str:
+    """BEGIN, the shared locks, the rows of `messages` messages, COMMIT: one round trip.
+    Parameters: the message ids, then (chat_id, message_id, words) per message."""
+    ids = ", ".join(["%s"] * messages)
+    rows = ", ".join(["(%s, %s, %s)"] * messages)
+    return ";".join(
+        [
+            "BEGIN",
+            f"SELECT id FROM messages FORCE INDEX (PRIMARY) WHERE id IN ({ids})"  # noqa: S608
+            " LOCK IN SHARE MODE",
+            f"INSERT IGNORE INTO message_search (chat_id, message_id, words) VALUES {rows}",  # noqa: S608
+            "COMMIT",
+        ]
+    )
+
+
+_SQLITE_INSERT = (
+    "INSERT INTO message_search (chat_id, message_id, words) VALUES (?, ?, ?)"
+    " ON CONFLICT DO NOTHING"
 )
 
+# A message's search row: (chat_id, message_id, words).
+SearchRow = tuple[int, int, str]
 
-def _insert_rows(dialect: str) -> Insert:
-    """Rows for messages that have none (a row there already is the current one)."""
-    if dialect == "mysql":
-        return mysql.insert(message_search).prefix_with("IGNORE")
-    return sqlite.insert(message_search).on_conflict_do_nothing()
+
+async def _write_asyncmy(connection: Any, rows: Sequence[SearchRow]) -> None:
+    args: list[object] = [message_id for _, message_id, _ in rows]
+    args += [value for row in rows for value in row]
+    async with connection.cursor() as cursor:
+        await cursor.execute(_mysql_batch(len(rows)), args)
+        while await cursor.nextset():  # raises the error of a failed statement; then COMMIT
+            pass
+
+
+async def _write_aiosqlite(connection: Any, rows: Sequence[SearchRow]) -> None:
+    # isolation_level None (the autocommit engine): the transaction is ours alone.
+    await connection.execute("BEGIN IMMEDIATE")
+    await connection.executemany(_SQLITE_INSERT, rows)
+    await connection.execute("COMMIT")
+
+
+_WRITERS: dict[str, Callable[[Any, Sequence[SearchRow]], Awaitable[None]]] = {
+    "mysql": _write_asyncmy,
+    "sqlite": _write_aiosqlite,
+}
 
 
 async def write_words(
@@ -114,13 +160,12 @@ async def write_words(
 
 class SearchIndexer:
     """Writes the search rows of the messages handed to it, in batches (see the module
-    docstring), each in a transaction of `engine` (on SQLite it begins with the write lock);
-    the catch-up reads on `autocommit_engine`."""
+    docstring), each in a transaction of its own on a driver connection of
+    `autocommit_engine` (mychat.db.create_autocommit_engine), where the catch-up reads too."""
 
-    def __init__(self, engine: AsyncEngine, autocommit_engine: AsyncEngine) -> None:
-        self._engine = engine
+    def __init__(self, autocommit_engine: AsyncEngine) -> None:
         self._autocommit_engine = autocommit_engine
-        self._insert = _insert_rows(engine.dialect.name)
+        self._write = _WRITERS[autocommit_engine.dialect.name]
         self._pending: list[Indexed] = []
         self._wake = asyncio.Event()
         # Ids handed over so far, and how many of them (the oldest first) are indexed.
@@ -221,11 +266,15 @@ class SearchIndexer:
 
     async def _index(self, batch: Sequence[Indexed]) -> None:
         ordered = sorted(batch)  # by message id: two batches lock in one order
-        rows = [
-            {"chat_id": chat_id, "message_id": id_, "words": indexed_words(chat_id, text)}
-            for id_, chat_id, text in ordered
-        ]
-        async with self._engine.begin() as connection:
-            await connection.execute(_LOCK_MESSAGES, {"ids": [id_ for id_, _, _ in ordered]})
-            await connection.execute(self._insert, rows)
+        rows = [(chat_id, id_, indexed_words(chat_id, text)) for id_, chat_id, text in ordered]
+        pooled = await self._autocommit_engine.raw_connection()
+        try:
+            await self._write(pooled.driver_connection, rows)
+        except BaseException as error:  # incl. cancellation: the protocol state is unknown
+            # Not reused: invalidate() closes the driver connection at once (no awaiting), and
+            # the server rolls back what it left open.
+            pooled.invalidate(error if isinstance(error, Exception) else None)
+            pooled.close()
+            raise
+        await greenlet_spawn(pooled.close)  # no reset on return: the transaction has ended
         self.batches += 1

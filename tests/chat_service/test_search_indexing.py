@@ -19,9 +19,11 @@ from chat_service.indexing import SearchIndexer
 from mychat.db import create_autocommit_engine, create_engine, utc_now
 from mychat.settings import Settings
 from mychat.tables import message_search, messages
-from tests.chat_service.conftest import ChatHarness
+from tests.chat_service.conftest import ChatHarness, running_harness
 from tests.chat_service.test_internal import post
+from tests.chat_service.test_message_reads import connection_id
 from tests.chat_service.test_search import texts
+from tests.support.database import kill_connection
 from tests.support.people import Person
 from tests.support.ports import free_port, wait_for_port
 
@@ -42,8 +44,8 @@ async def test_a_late_batch_never_brings_back_old_words(
     await post(harness, alice, f"/messages/{edited['id']}/edit", {"text": "final wording"})
     await post(harness, alice, f"/messages/{deleted['id']}/delete", None)
     # The late batch, with the texts as they were sent.
-    engine, autocommit = create_engine(chat_settings), create_autocommit_engine(chat_settings)
-    late = SearchIndexer(engine, autocommit)
+    autocommit = create_autocommit_engine(chat_settings)
+    late = SearchIndexer(autocommit)
     try:
         late.add(
             [
@@ -56,7 +58,6 @@ async def test_a_late_batch_never_brings_back_old_words(
         assert late.batches == 1
     finally:
         await late.close()
-        await engine.dispose()
         await autocommit.dispose()
     assert await texts(harness, alice, "draft") == []
     assert await texts(harness, alice, "regrettable") == []
@@ -151,3 +152,29 @@ async def test_messages_a_killed_process_did_not_index_are_found_after_a_restart
                 await asyncio.sleep(0.1)
         assert await _search(client, "crash") == ["sent before the crash"]
         assert await _search(client, "never indexed") == ["committed, never indexed"]
+
+
+async def test_a_failed_batch_is_written_again_on_a_new_connection(settings: Settings) -> None:
+    """The batch's connection dies (MariaDB restarted, an idle cut): the batch is tried again
+    and written on a new connection."""
+    async with running_harness(settings) as harness:
+        alice = await harness.register("Alice")
+        chat_id = await harness.create_chat(alice, "Room")
+        sent = await harness.send(alice, chat_id, "about kestrels")
+        await harness.indexed()
+        async with harness.engine.begin() as connection:  # as if no batch had run yet
+            await connection.execute(message_search.delete())
+        engine = create_autocommit_engine(settings.model_copy(update={"db_pool_size": 1}))
+        indexer = SearchIndexer(engine)
+        try:
+            victim = await connection_id(engine)
+            await kill_connection(settings, victim)
+            indexer.add([(sent["id"], chat_id, "about kestrels")])
+            indexer.start()
+            await indexer.flush(10.0)
+            assert indexer.batches == 1
+            assert await connection_id(engine) != victim
+        finally:
+            await indexer.close()
+            await engine.dispose()
+        assert await texts(harness, alice, "kestrels") == ["about kestrels"]

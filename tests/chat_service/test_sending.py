@@ -47,7 +47,7 @@ def sender_on(settings: Settings, *, pool_size: int | None = None) -> Sender:
     engine = create_autocommit_engine(settings)
     broker = RecordingBroker()
     # Not started: these tests look at the sends, not at the search rows.
-    indexer = SearchIndexer(engine, engine)
+    indexer = SearchIndexer(engine)
     return Sender(ChatSender(engine, broker, indexer), broker, engine)
 
 
