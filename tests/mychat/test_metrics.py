@@ -35,6 +35,10 @@ async def test_metrics_are_served_on_their_own_port_by_route_template(
         'mychat_http_requests_total{method="POST",route="/mychat/api/auth/register",status="200"}'
         " 2.0" in text
     )
+    assert (
+        'mychat_http_request_duration_seconds_count{method="POST",'
+        'route="/mychat/api/auth/register"} 2.0' in text
+    )
     assert "mychat_login_failures_total 1.0" in text
     assert 'mychat_http_requests_total{method="GET",route="unmatched",status="404"} 1.0' in text
     assert 'mychat_db_pool_size{pool="main"}' in text
