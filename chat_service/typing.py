@@ -11,6 +11,7 @@ import logging
 
 from chat_service.access import check_access
 from chat_service.endpoints import Call
+from chat_service.unit_of_work import member_ids
 from mychat.events import Event, EventKind
 from mychat.http import RateLimited
 
@@ -22,8 +23,11 @@ TYPING_SHOWN_SECONDS = 6
 
 
 async def publish_typing(call: Call, typing: bool) -> None:
-    """Members only (404 unknown chat, 403 not a member); 429 past the rate."""
-    await check_access(call.connection, call.chat_id, call.user_id)
+    """Members only (404 unknown chat, 403 not a member); 429 past the rate. Addressed to the
+    chat's members, so a gateway wakes only their subscriptions (Event.recipients)."""
+    members = (await member_ids(call.connection, [call.chat_id]))[call.chat_id]
+    if call.user_id not in members:
+        await check_access(call.connection, call.chat_id, call.user_id)  # raises 404 or 403
     state = call.state
     retry_after = state.typing_limiter.retry_after(str(call.user_id))
     if retry_after > 0:
@@ -32,6 +36,7 @@ async def publish_typing(call: Call, typing: bool) -> None:
         EventKind.TYPING,
         call.chat_id,
         {"user": {"id": call.user_id, "nickname": call.nickname}, "typing": typing},
+        recipients=frozenset(members),
     )
     try:
         await state.broker.publish(event)

@@ -36,10 +36,7 @@ class UnitOfWork:
         chat_ids = sorted({e.chat_id for e in self.events if e.chat_id and e.recipients is None})
         if not chat_ids:
             return
-        members: dict[int, set[int]] = {chat_id: set() for chat_id in chat_ids}
-        rows = await self.connection.execute(_MEMBERS, {"chat_ids": chat_ids})
-        for chat_id, user_id in rows:
-            members[chat_id].add(user_id)
+        members = await member_ids(self.connection, chat_ids)
         for index, event in enumerate(self.events):
             if not event.chat_id or event.recipients is not None:
                 continue
@@ -47,6 +44,15 @@ class UnitOfWork:
             if event.kind in _LEAVING:
                 recipients.add(int(event.payload["user"]["id"]))
             self.events[index] = dataclasses.replace(event, recipients=frozenset(recipients))
+
+
+async def member_ids(connection: AsyncConnection, chat_ids: list[int]) -> dict[int, set[int]]:
+    """Each chat's members now (an empty set for a chat with none, or none at all)."""
+    members: dict[int, set[int]] = {chat_id: set() for chat_id in chat_ids}
+    rows = await connection.execute(_MEMBERS, {"chat_ids": chat_ids})
+    for chat_id, user_id in rows:
+        members[chat_id].add(user_id)
+    return members
 
 
 _cm = chat_members.c

@@ -71,8 +71,8 @@ class Event:
     before it is), as Zulip's `send_event_on_commit(realm, event, users)`; a gateway delivers
     the event to them only. Who left or was removed is a recipient of that event (it tells them
     they are out). Set by chat_service for every event of a chat it commits (unit_of_work,
-    sending; messages_read names its own, see above); None where the event is not addressed by
-    membership (presence, accounts, typing).
+    sending; typing reads the members when it publishes; messages_read names its own, see
+    above); None where the event is not addressed by membership (presence, accounts).
     """
 
     kind: EventKind

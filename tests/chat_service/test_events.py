@@ -403,3 +403,28 @@ async def test_the_chat_service_broker_hears_only_account_events(
             await broker.publish(revoked)
             first = await asyncio.wait_for(anext(aiter(subscription)), 5)
     assert first == revoked
+
+
+async def test_a_typing_notice_is_addressed_to_the_chat_members(
+    harness: ChatHarness, alice: Person, bob: Person, carol: Person
+) -> None:
+    """Named recipients let a gateway wake only the members' subscriptions, not every one."""
+    chat_id = await harness.create_chat(alice, "Room", bob)
+    async with watching(harness) as watcher:
+        response = await harness.client.post(
+            f"/internal/chats/{chat_id}/typing", json={"typing": True}, headers=bob.headers
+        )
+        assert response.status_code == 200, response.text
+        refused = await harness.client.post(
+            f"/internal/chats/{chat_id}/typing", json={"typing": True}, headers=carol.headers
+        )
+        assert refused.status_code == 403
+        unknown = await harness.client.post(
+            "/internal/chats/424242/typing", json={"typing": True}, headers=carol.headers
+        )
+        assert unknown.status_code == 404
+        [typing] = await watcher.wait_for(1)
+    assert typing.kind is EventKind.TYPING
+    assert typing.payload == {"user": {"id": bob.id, "nickname": "Bob"}, "typing": True}
+    assert typing.recipients == frozenset({alice.id, bob.id})
+    assert Event.from_json(typing.to_json()) == typing
