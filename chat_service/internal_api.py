@@ -32,6 +32,7 @@ from chat_service.messages import (
     get_chat_messages,
     get_last_messages,
     get_messages_after,
+    get_messages_by_ids,
 )
 from chat_service.ownership import do_remove_member, do_rename_chat, do_transfer_ownership
 from chat_service.reactions import attach_reactions, do_toggle_reaction
@@ -60,7 +61,15 @@ async def list_chats(call: Call) -> dict[str, Any]:
         after=call.query_text("after"),
         with_unread=call.query_flag("unread", default=True),
     )
-    return {"chats": [chat.to_json() for chat in chats], "next_cursor": next_cursor}
+    listed = [chat.to_json() for chat in chats]
+    if call.query_flag("last_message", default=False):
+        # Each chat's newest message (with its reactions) in the same call: the chat list.
+        found = await get_messages_by_ids(call.connection, [chat.last_message_id for chat in chats])
+        present = {m.id: m for m in await attach_reactions(call.connection, list(found.values()))}
+        for chat, listed_chat in zip(chats, listed, strict=True):
+            last = present.get(chat.last_message_id or 0)
+            listed_chat["last_message"] = None if last is None else last.to_response()
+    return {"chats": listed, "next_cursor": next_cursor}
 
 
 async def chats_batch(call: Call) -> dict[str, Any]:

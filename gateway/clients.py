@@ -87,8 +87,12 @@ class AuthData(TypedDict):
     user: UserData
 
 
+class ListedChatData(ChatData):
+    last_message: NotRequired[MessageData | None]  # asked for with last_message=True
+
+
 class ChatPage(TypedDict):
-    chats: list[ChatData]
+    chats: list[ListedChatData]
     next_cursor: str | None
 
 
@@ -279,10 +283,13 @@ class AccountClient(ServiceClient):
 
 
 class ChatClient(ServiceClient):
-    async def chats(self, first: int, after: str | None) -> ChatPage:
+    async def chats(self, first: int, after: str | None, *, last_message: bool = False) -> ChatPage:
+        """A page of the caller's chats; last_message=True adds each one's newest message."""
         params: dict[str, str | int] = {"first": first}
         if after is not None:
             params["after"] = after
+        if last_message:
+            params["last_message"] = 1
         return cast(ChatPage, await self.call("GET", "/internal/chats", params=params))
 
     async def chats_batch(self, ids: Iterable[int]) -> list[ChatData]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
 from typing import TYPE_CHECKING
 
@@ -128,7 +128,7 @@ class Loaders:
             self._presence = DataLoader(load, max_batch_size=MAX_BATCH)
         return self._presence
 
-    def prime_chats(self, chats: list[ChatData]) -> None:
+    def prime_chats(self, chats: Sequence[ChatData]) -> None:
         loader = self.chats
         for chat_row in chats:
             loader.prime(chat_row["id"], chat_row)

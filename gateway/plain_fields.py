@@ -5,19 +5,28 @@ Most of a history page or a chat list is values read straight off our objects (`
 arguments. graphql-core still runs each through its full path (a Path, resolve info, the
 middleware lookup, the resolver wrapper, four type tests in `complete_value`): ~560 fields for a
 50-message page, most of the gateway's CPU for it (bench/PROFILE.md). Here an object whose
-selected fields are all basic (leaves, and objects whose own fields are all basic) is built in
-one pass, exactly as that path would build it: each value read as Strawberry's basic-field
-resolver reads it (the field's `default_resolver` and `python_name`), leaves coerced with the
-type's public `coerce_output_value`, objects checked with the type's `is_type_of` and their
-selection collected by the executor's own `collect_subfields` (fragments, `@skip`/`@include`).
-Basic leaves of other objects (a chat's `id` next to its `messages`) are read the same way.
+selected fields are all basic (leaves, objects whose own fields are all basic, and lists of
+either) is built in one pass, exactly as that path would build it: each value read as
+Strawberry's basic-field resolver reads it (the field's `default_resolver` and `python_name`),
+leaves coerced with the type's public `coerce_output_value`, objects checked with the type's
+`is_type_of` and their selection collected by the executor's own `collect_subfields`
+(fragments, `@skip`/`@include`). Basic fields of other objects (a chat's `id` and `name` next
+to its `messages`) are read the same way.
+
+A field with a resolver can say how to read it without one: declared with `field(read)` (here),
+its Strawberry `metadata` names `read`, a function of (source, context) that returns the value
+the resolver would return, or `Undefined` when only the resolver can answer (a chat's `lastMessage`
+when the chat was built with it, `reactedByMe` from the viewer in the context). The resolver
+stays the only way for everything else, and calls the same function where it can, so the two
+cannot disagree.
 
 Anything unusual goes the regular way, for the whole object: a null where the schema says
 non-null, an exception, an awaitable, a failed coercion or type check (so errors and their
-paths are graphql-core's own), `@defer`, fields with resolvers, lists, abstract types, and every
-field of an execution with field middleware (an extension's `resolve` hook, or
-gateway/viewer_slots.py's recorder, must see every field). Reading a basic field has no side
-effects, so starting over on the regular path is safe.
+paths are graphql-core's own), `@defer`, `@stream`, fields with resolvers and no plain read,
+fields with arguments, nested lists, abstract types, and every field of an execution with field
+middleware (an extension's `resolve` hook, or gateway/viewer_slots.py's recorder, must see every
+field). Reading a basic field has no side effects, nor may a plain read, so starting over on the
+regular path is safe.
 
 `execute_fields` and `execute_field` are graphql-core's executor methods (3.3, pinned in
 requirements.lock); tests/gateway/test_plain_fields.py checks their signatures and that results
@@ -27,13 +36,16 @@ are the same with and without this path.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, NamedTuple, cast
+from typing import Any, NamedTuple, TypeVar, cast
 from weakref import WeakKeyDictionary
 
+import strawberry
 from graphql import (
     GraphQLLeafType,
+    GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
+    GraphQLOutputType,
     GraphQLResolveInfo,
     GraphQLSchema,
     Undefined,
@@ -47,17 +59,39 @@ from strawberry.types.field import StrawberryField
 TYPENAME = "__typename"
 # Values that need no awaitable or exception test (what our objects' leaves hold).
 _PLAIN_VALUES = frozenset((str, int, float, bool))
+# The metadata key of a field's plain read (see the module doc).
+PLAIN_READ = "mychat.plain_read"
+STREAM = "stream"
+
+PlainRead = Callable[[Any, Any], Any]  # (source, context) -> the value, or Undefined
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def field(read: PlainRead, description: str | None = None) -> Callable[[F], F]:
+    """`strawberry.field` for a resolver that `read` answers without it when it can."""
+    return cast(
+        Callable[[F], F], strawberry.field(description=description, metadata={PLAIN_READ: read})
+    )
+
+
+class _Item(NamedTuple):
+    """How to complete a value of one (non-list) type: a leaf's coercion or an object type."""
+
+    coerce: Callable[[Any], Any] | None  # a leaf
+    object_type: GraphQLObjectType | None  # an object
 
 
 class _Basic(NamedTuple):
-    """How to read one basic field: Strawberry's default resolver and the attribute's name,
-    then either the leaf type's coercion or the object type to build."""
+    """How to read one field: Strawberry's default resolver and the attribute's name, or the
+    field's plain read; then how to complete the value (or each item of a list)."""
 
     read: Callable[[Any, str], Any]
     attribute: str
+    plain: PlainRead | None
     nullable: bool
-    coerce: Callable[[Any], Any] | None  # a leaf
-    object_type: GraphQLObjectType | None  # an object
+    item: _Item
+    is_list: bool
+    item_nullable: bool
 
 
 _NO_INFO = cast("GraphQLResolveInfo[Any]", None)
@@ -65,21 +99,44 @@ _Fields = dict[tuple[GraphQLObjectType, str], _Basic | None]
 _fields_by_schema: WeakKeyDictionary[GraphQLSchema, _Fields] = WeakKeyDictionary()
 
 
+def _unwrap(type_: GraphQLOutputType) -> tuple[bool, GraphQLOutputType]:
+    """(nullable, the type inside a NonNull)."""
+    if isinstance(type_, GraphQLNonNull):
+        return False, type_.of_type
+    return True, type_
+
+
+def _item(type_: GraphQLOutputType) -> _Item | None:
+    if isinstance(type_, GraphQLLeafType):
+        return _Item(type_.coerce_output_value, None)
+    if isinstance(type_, GraphQLObjectType):
+        return _Item(None, type_)
+    return None  # lists of lists and abstract types: the regular path
+
+
 def _basic(schema: GraphQLSchema, parent_type: GraphQLObjectType, name: str) -> _Basic | None:
     field_def = schema.get_field(parent_type, name)
     if field_def is None or field_def.args:
         return None
     definition = field_def.extensions.get(GraphQLCoreConverter.DEFINITION_BACKREF)
-    if not isinstance(definition, StrawberryField) or not definition.is_basic_field:
+    if not isinstance(definition, StrawberryField) or definition.extensions:
         return None
-    nullable = not isinstance(field_def.type, GraphQLNonNull)
-    named = field_def.type.of_type if isinstance(field_def.type, GraphQLNonNull) else field_def.type
+    plain: PlainRead | None = None
+    if not definition.is_basic_field:
+        metadata = definition.metadata
+        plain = metadata.get(PLAIN_READ) if metadata else None
+        if plain is None:
+            return None
+    nullable, named = _unwrap(field_def.type)
+    is_list = isinstance(named, GraphQLList)
+    item_nullable = False
+    if isinstance(named, GraphQLList):
+        item_nullable, named = _unwrap(named.of_type)
+    item = _item(named)
+    if item is None:
+        return None
     read = definition.default_resolver
-    if isinstance(named, GraphQLLeafType):
-        return _Basic(read, definition.python_name, nullable, named.coerce_output_value, None)
-    if isinstance(named, GraphQLObjectType):
-        return _Basic(read, definition.python_name, nullable, None, named)
-    return None  # lists and abstract types: the regular path
+    return _Basic(read, definition.python_name, plain, nullable, item, is_list, item_nullable)
 
 
 def _fields(schema: GraphQLSchema) -> _Fields:
@@ -96,6 +153,14 @@ def _field(fields: _Fields, schema: GraphQLSchema, parent: GraphQLObjectType, na
     except KeyError:
         made = fields[key] = _basic(schema, parent, name)
         return made
+
+
+def _streamed(field_details_list: FieldDetailsList) -> bool:
+    return any(
+        directive.name.value == STREAM
+        for details in field_details_list
+        for directive in details.node.directives or ()
+    )
 
 
 class PlainFields(Executor[Any]):
@@ -129,25 +194,55 @@ class PlainFields(Executor[Any]):
         self, fields: _Fields, basic: _Basic, field_details_list: FieldDetailsList, source: Any
     ) -> Any:
         try:
-            value = basic.read(source, basic.attribute)
+            if basic.plain is None:
+                value = basic.read(source, basic.attribute)
+            else:
+                value = basic.plain(source, self.context_value)
+                if value is Undefined:
+                    return Undefined
             if value is None:
                 return None if basic.nullable else Undefined
             if type(value) not in _PLAIN_VALUES and (
                 isinstance(value, BaseException) or self.is_awaitable(value)
             ):
                 return Undefined
-            if basic.coerce is not None:
-                coerced = basic.coerce(value)
-                return Undefined if coerced is None else coerced
-            object_type = basic.object_type
-            assert object_type is not None
-            is_type_of = object_type.is_type_of
-            # Strawberry's is_type_of (the only kind in a Strawberry schema) reads no info.
-            if is_type_of is not None and is_type_of(value, _NO_INFO) is not True:
+            if not basic.is_list:
+                return self._complete(fields, basic.item, field_details_list, value)
+            if type(value) is not list or _streamed(field_details_list):
                 return Undefined
-            group, defer_usages, forbidden = self.collect_subfields(object_type, field_details_list)
+            items: list[Any] = []
+            for entry in value:
+                if entry is None:
+                    if not basic.item_nullable:
+                        return Undefined
+                    items.append(None)
+                    continue
+                if type(entry) not in _PLAIN_VALUES and (
+                    isinstance(entry, BaseException) or self.is_awaitable(entry)
+                ):
+                    return Undefined
+                completed = self._complete(fields, basic.item, field_details_list, entry)
+                if completed is Undefined:
+                    return Undefined
+                items.append(completed)
         except Exception:  # the regular path raises it again, located on the field
             return Undefined
+        return items
+
+    def _complete(
+        self, fields: _Fields, item: _Item, field_details_list: FieldDetailsList, value: Any
+    ) -> Any:
+        """A non-null value of a leaf or object type (exceptions: the caller's)."""
+        if item.coerce is not None:
+            coerced = item.coerce(value)
+            return Undefined if coerced is None else coerced
+        object_type = item.object_type
+        assert object_type is not None
+        is_type_of = object_type.is_type_of
+        # Strawberry's is_type_of (the only kind in a Strawberry schema) reads no info.
+        if is_type_of is not None and is_type_of(value, _NO_INFO) is not True:
+            return Undefined
+        group, defer_usages, forbidden = self.collect_subfields(object_type, field_details_list)
         if defer_usages or forbidden:
             return Undefined
         return self._build(fields, object_type, group, value)
@@ -176,12 +271,13 @@ class PlainFields(Executor[Any]):
         path: Path,
         position_context: Any,
     ) -> Any:
-        """A basic leaf of an object that also has other fields (a chat's `id`)."""
+        """A plain field of an object that also has other fields (a chat's `id` next to its
+        `messages`)."""
         if position_context is None and self._plain_allowed():
             fields = _fields(self.schema)
             name = field_details_list[0].node.name.value
             basic = _field(fields, self.schema, parent_type, name)
-            if basic is not None and basic.coerce is not None:
+            if basic is not None:
                 value = self._value(fields, basic, field_details_list, source)
                 if value is not Undefined:
                     return value

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import strawberry
@@ -10,7 +11,7 @@ from strawberry.types.nodes import SelectedField, Selection
 
 from gateway import described
 from gateway.accounts import AccountQuery
-from gateway.clients import ChatData, ServiceError
+from gateway.clients import ChatData, ListedChatData, ServiceError
 from gateway.context import Context
 from gateway.errors import ClientFacingError, unauthenticated_error
 from gateway.ids import InvalidGlobalId, from_global_id
@@ -18,6 +19,7 @@ from gateway.types import (
     Chat,
     ChatConnection,
     ChatEdge,
+    Message,
     Node,
     PageInfo,
     PageRequest,
@@ -68,14 +70,15 @@ class Query(AccountQuery):
                 f"`first` must be between 1 and {MAX_CHAT_PAGE}", "BAD_USER_INPUT"
             )
         try:
-            page = await info.context.chat().chats(first, after)
+            page = await info.context.chat().chats(
+                first, after, last_message=_selects_last_message(info)
+            )
         except ServiceError as error:
             raise ClientFacingError(error.message, error.code.upper()) from error
-        info.context.loaders.prime_chats(page["chats"])
+        rows = page["chats"]
+        info.context.loaders.prime_chats(rows)
         next_cursor = page["next_cursor"]
-        edges = [
-            ChatEdge(cursor=chat_cursor(row), node=Chat.from_data(row)) for row in page["chats"]
-        ]
+        edges = [ChatEdge(cursor=chat_cursor(row), node=_listed_chat(row)) for row in rows]
         return ChatConnection(
             edges=edges,
             page_info=PageInfo(
@@ -109,7 +112,7 @@ class Query(AccountQuery):
         return await resolve_node(info, id)
 
 
-def _selected_fields(selections: list[Selection]) -> list[SelectedField]:
+def _selected_fields(selections: Sequence[Selection]) -> list[SelectedField]:
     """The fields of a selection set, fragments flattened (directives do not matter here: a
     page fetched but not used, or an unread count not shown, costs only the work)."""
     fields: list[SelectedField] = []
@@ -119,6 +122,32 @@ def _selected_fields(selections: list[Selection]) -> list[SelectedField]:
         else:
             fields.extend(_selected_fields(selection.selections))
     return fields
+
+
+def _listed_chat(row: ListedChatData) -> Chat:
+    """A chat of the list; with its newest message when the row has it (asked for with the
+    page): each `lastMessage` is then read without its resolver (gateway/plain_fields.py)."""
+    chat = Chat.from_data(row)
+    if "last_message" in row:
+        last = row["last_message"]
+        chat.known_last_message = None if last is None else Message.from_data(last)
+        chat.last_message_known = True
+    return chat
+
+
+def _fields_under(selections: Sequence[Selection], name: str) -> list[SelectedField]:
+    """The fields selected under every `name` field of a selection set (fragments flattened)."""
+    found: list[SelectedField] = []
+    for selected in _selected_fields(selections):
+        if selected.name == name:
+            found.extend(_selected_fields(selected.selections))
+    return found
+
+
+def _selects_last_message(info: Info) -> bool:
+    """Whether `chats { edges { node { lastMessage } } }` is asked for."""
+    nodes = _fields_under(_fields_under(info.selected_fields[0].selections, "edges"), "node")
+    return any(field.name == "lastMessage" for field in nodes)
 
 
 def _wanted_page(info: Info) -> tuple[PageRequest, bool] | None:

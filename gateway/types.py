@@ -9,8 +9,9 @@ from enum import Enum
 from typing import cast
 
 import strawberry
+from graphql import Undefined
 
-from gateway import described
+from gateway import described, plain_fields
 from gateway.clients import (
     ChatClient,
     ChatData,
@@ -162,6 +163,11 @@ class ReplyQuote:
         )
 
 
+def _reacted_by_me(reaction: Reaction, context: Context) -> bool:
+    viewer = context.viewer
+    return viewer is not None and viewer.user_id in reaction.user_ids
+
+
 @strawberry.type(description="One emoji on a message: how many reacted with it, and who.")
 class Reaction:
     emoji: str
@@ -178,10 +184,11 @@ class Reaction:
             user_ids=frozenset(user["id"] for user in data["users"]),
         )
 
-    @described.field("Whether you reacted with this emoji (toggleReaction takes it back).")
+    @plain_fields.field(
+        _reacted_by_me, "Whether you reacted with this emoji (toggleReaction takes it back)."
+    )
     def reacted_by_me(self, info: strawberry.Info[Context, None]) -> bool:
-        viewer = info.context.viewer
-        return viewer is not None and viewer.user_id in self.user_ids
+        return _reacted_by_me(self, info.context)
 
 
 @strawberry.type
@@ -297,6 +304,11 @@ def _page_size(name: str, value: int) -> int:
     return value
 
 
+def _known_last_message(chat: Chat, _context: Context) -> object:
+    """Chat.lastMessage when the chat was built with it, else Undefined (the resolver loads it)."""
+    return chat.known_last_message if chat.last_message_known else Undefined
+
+
 @strawberry.type
 class Chat(Node):
     database_id: int
@@ -357,11 +369,12 @@ class Chat(Node):
         rows = await info.context.loaders.members.load(self.database_id)
         return [Member.from_data(row) for row in rows]
 
-    @strawberry.field
+    @plain_fields.field(_known_last_message)
     def last_message(self, info: strawberry.Info[Context, None]) -> Message | None:
-        # Not `async def`: when the chat knows its last message (every live event's chat), the
-        # answer is there now, and an event's execution stays synchronous (its template is
-        # ready for every viewer at once: gateway/shared_events.py). Otherwise the loader's
+        # Not `async def`: when the chat knows its last message (every live event's chat, the
+        # chat list's chats), the answer is there now (read without this resolver, see
+        # gateway/plain_fields.py), and an event's execution stays synchronous (its template
+        # is ready for every viewer at once: gateway/shared_events.py). Otherwise the loader's
         # awaitable is returned, which graphql-core awaits as it awaits any resolver's.
         if self.last_message_known:
             return self.known_last_message

@@ -188,6 +188,27 @@ async def test_last_messages(harness: ChatHarness, alice: Person, bob: Person) -
     assert str(theirs) not in body["messages"]
 
 
+async def test_chat_list_with_last_messages(
+    harness: ChatHarness, alice: Person, bob: Person
+) -> None:
+    """`?last_message=1`: each chat of the page with what /last-messages gives for it."""
+    quiet = await harness.create_chat(alice, "quiet")
+    busy = await harness.create_chat(alice, "busy", bob)
+    await harness.send(alice, busy, "one")
+    await harness.send(bob, busy, "two")
+    plain = await get(harness, alice, "/chats", first=5)
+    assert all("last_message" not in chat for chat in plain["chats"])
+    listed = await get(harness, alice, "/chats", first=5, last_message=1)
+    last = await get(harness, alice, "/last-messages", chat_ids=f"{quiet},{busy}")
+    assert [chat["id"] for chat in listed["chats"]] == [busy, quiet]
+    for chat in listed["chats"]:
+        assert chat["last_message"] == last["messages"][str(chat["id"])]
+        assert {key: value for key, value in chat.items() if key != "last_message"} in plain[
+            "chats"
+        ]
+    assert listed["chats"][0]["last_message"]["text"] == "two"
+
+
 async def test_chat_messages_page_both_ways(harness: ChatHarness, alice: Person) -> None:
     chat_id = await harness.create_chat(alice)
     ids = [(await harness.send(alice, chat_id, str(n)))["id"] for n in range(7)]

@@ -393,12 +393,58 @@ async def test_members_and_last_messages_have_no_n_plus_one(gateway: Gateway) ->
     data = await gateway.data(query, token=alice.token)
     assert len(data["chats"]["edges"]) == 6
     assert all(len(e["node"]["members"]) == 4 for e in data["chats"]["edges"])
-    assert gateway.chat_calls == {
-        "/internal/chats": 1,
-        "/internal/members": 1,
-        "/internal/last-messages": 1,
-    }
+    # The last messages come with the page (one call), the members in one batch.
+    assert gateway.chat_calls == {"/internal/chats": 1, "/internal/members": 1}
     assert sum(gateway.auth_calls.values()) == 0
+
+
+REACT = """mutation React($id: ID!, $emoji: String!) {
+  toggleReaction(messageId: $id, emoji: $emoji) { __typename }
+}"""
+REPLY = """mutation Reply($chatId: ID!, $text: String!, $replyTo: ID) {
+  sendMessage(chatId: $chatId, text: $text, replyTo: $replyTo) {
+    ... on SendMessagePayload { message { id } }
+  }
+}"""
+LAST_MESSAGE = """fragment Last on Chat { databaseId lastMessage { id text kind
+  sender { id nickname } reactions { emoji count reactedByMe users { nickname } }
+  replyTo { messageId text sender { nickname } } } }"""
+
+
+async def test_the_chat_lists_last_messages_are_the_chats_own(gateway: Gateway) -> None:
+    """The list reads each chat's newest message with its page (and its plain fields without
+    resolvers); one chat at a time, the loader reads it: both give the same answer."""
+    alice, bob, with_reply = await gateway.alice_and_bob_in_a_room()
+    first = await gateway.send(alice, with_reply, "first")
+    reply = await gateway.data(
+        REPLY, {"chatId": with_reply, "text": "answer", "replyTo": first["id"]}, bob.token
+    )
+    reply_id = reply["sendMessage"]["message"]["id"]
+    for user, emoji in ((alice, "👍"), (bob, "👍"), (bob, "🎉")):
+        await gateway.data(REACT, {"id": reply_id, "emoji": emoji}, user.token)
+    plain = await gateway.create_chat(alice, "Plain", bob)
+    await gateway.send(bob, plain, "hi")
+    empty = await gateway.create_chat(alice, "Empty")
+    await gateway.create_chat(bob, "Quiet")  # only bob's: not in alice's list
+    listed = await gateway.data(
+        "query { chats { edges { node { ...Last } } } }" + LAST_MESSAGE, token=alice.token
+    )
+    by_chat = {edge["node"]["databaseId"]: edge["node"] for edge in listed["chats"]["edges"]}
+    assert len(by_chat) == 3
+    assert by_chat[_db_id(empty)]["lastMessage"] is None
+    for global_id in (with_reply, plain, empty):
+        one = await gateway.data(
+            "query One($id: ID!) { chat(id: $id) { ...Last } }" + LAST_MESSAGE,
+            {"id": global_id},
+            alice.token,
+        )
+        assert by_chat[one["chat"]["databaseId"]] == one["chat"]
+    answered = by_chat[_db_id(with_reply)]["lastMessage"]
+    assert answered["replyTo"]["text"] == "first"
+    assert [(r["emoji"], r["count"], r["reactedByMe"]) for r in answered["reactions"]] == [
+        ("👍", 2, True),
+        ("🎉", 1, False),
+    ]
 
 
 # --- mutations ----------------------------------------------------------------------------

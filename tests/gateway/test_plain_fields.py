@@ -10,10 +10,12 @@ from typing import Any
 
 import pytest
 import strawberry
+from graphql import Undefined
 from graphql.execution import Executor
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
+from gateway import plain_fields
 from gateway.plain_fields import PlainFields
 from gateway.schema import build_schema
 from gateway.shared_events import SharedEventExecutor
@@ -45,6 +47,13 @@ class Person:
     age: int | None = None
 
 
+def _liked_by_me(post: Post, context: Any) -> Any:
+    """The plain read of `likedByMe`: Undefined (only the resolver answers) without a viewer."""
+    if context is None or post.likes is None:
+        return Undefined
+    return context["viewer"] in post.likes
+
+
 @strawberry.type
 class Post:
     id: strawberry.ID
@@ -54,10 +63,19 @@ class Post:
     editor: Person | None = None
     score: float = 1.5
     pinned: bool = False
+    tags: list[str] = strawberry.field(default_factory=list)
+    readers: list[Person] = strawberry.field(default_factory=list)
+    maybe: list[Person | None] | None = None
+    likes: strawberry.Private[frozenset[str] | None] = None
 
     @strawberry.field
     def shout(self) -> str:
         return self.text.upper()
+
+    @plain_fields.field(_liked_by_me)
+    def liked_by_me(self, info: strawberry.Info) -> bool | None:
+        found = _liked_by_me(self, info.context)
+        return None if found is Undefined else bool(found)
 
 
 class Broken:
@@ -76,7 +94,17 @@ def _person(nickname: str = "ann", *, age: int | None = 30) -> Person:
 def _posts() -> list[Post]:
     at = datetime(2026, 12, 3, 10, 0, 0, 123456, tzinfo=UTC)
     return [
-        Post(id=strawberry.ID(f"M{n}"), text=f"post {n}", at=at, author=_person(), editor=None)
+        Post(
+            id=strawberry.ID(f"M{n}"),
+            text=f"post {n}",
+            at=at,
+            author=_person(),
+            editor=None,
+            tags=[f"t{k}" for k in range(n)],
+            readers=[_person(f"r{k}") for k in range(n)],
+            maybe=None if n == 0 else [None, _person("m")],
+            likes=None if n == 2 else frozenset({"ann"}) if n else frozenset(),
+        )
         for n in range(3)
     ]
 
@@ -103,14 +131,24 @@ DOCUMENTS = [
     "query Q($skip: Boolean!) { posts { id text @skip(if: $skip) author @include(if: $skip) "
     "{ id } ... on Post { at } } }",
     "{ posts { id shout author { nickname } } }",  # a resolver next to basic fields
+    "{ posts { tags readers { nickname ...P } maybe { id } __typename } } "
+    "fragment P on Person { mood age __typename }",
+    "{ posts { id likedByMe readers { nickname } } }",  # a resolver with a plain read
 ]
 
 
 async def _both(
-    document: str, posts: Callable[[], list[Any]], variables: dict[str, Any] | None = None
+    document: str,
+    posts: Callable[[], list[Any]],
+    variables: dict[str, Any] | None = None,
+    context: Any = None,
 ) -> tuple[Any, Any]:
-    regular = await _schema(posts, None).execute(document, variable_values=variables)
-    fast = await _schema(posts, Fast).execute(document, variable_values=variables)
+    regular = await _schema(posts, None).execute(
+        document, variable_values=variables, context_value=context
+    )
+    fast = await _schema(posts, Fast).execute(
+        document, variable_values=variables, context_value=context
+    )
     return regular, fast
 
 
@@ -120,15 +158,36 @@ def _same(regular: Any, fast: Any) -> None:
 
 
 @pytest.mark.parametrize("document", DOCUMENTS)
-async def test_same_results_as_graphql_core(document: str) -> None:
+@pytest.mark.parametrize("context", [None, {"viewer": "ann"}])
+async def test_same_results_as_graphql_core(document: str, context: Any) -> None:
     Fast.built = 0
     for skip in (True, False):
         regular, fast = await _both(
-            document, _posts, {"skip": skip} if "$skip" in document else None
+            document, _posts, {"skip": skip} if "$skip" in document else None, context
         )
         _same(regular, fast)
         assert regular.errors is None
     assert Fast.built > 0
+
+
+async def test_lists_and_plain_reads_are_built_in_one_pass() -> None:
+    """A whole list of posts (lists inside, a resolver with a plain read) in one pass, unless
+    a plain read leaves it to the resolver."""
+    document = "{ posts { id likedByMe tags readers { nickname } maybe { id } } }"
+    viewer = {"viewer": "ann"}
+    Fast.built = 0
+    regular, fast = await _both(document, lambda: _posts()[:2], context=viewer)
+    _same(regular, fast)
+    assert [post["likedByMe"] for post in fast.data["posts"]] == [False, True]
+    # The list's objects, each post's readers and non-null `maybe` entries: 2 + 1 + 1.
+    assert Fast.built == 4
+    Fast.built = 0
+    regular, fast = await _both(document, _posts, context=viewer)  # the third: no read
+    _same(regular, fast)
+    assert fast.data["posts"][2]["likedByMe"] is None
+    # Posts 0 and 1 as before (4); post 2 goes field by field, its readers (2) and `maybe`
+    # entry (1) each still built in one pass.
+    assert Fast.built == 7
 
 
 async def test_a_null_in_a_non_null_field_is_graphql_cores_error() -> None:
@@ -171,6 +230,34 @@ async def test_wrong_types_and_bad_leaves_are_graphql_cores_errors(
         return found
 
     regular, fast = await _both("{ posts { id score author { id } editor { age } } }", posts)
+    _same(regular, fast)
+    assert len(regular.errors or []) == errors
+
+
+def _null_reader(post: Any) -> None:
+    post.readers = [_person(), None]
+
+
+def _bad_tag(post: Any) -> None:
+    post.tags = ["ok", object()]
+
+
+def _tuple_of_tags(post: Any) -> None:
+    post.tags = ("a", "b")  # any iterable is a list to graphql-core
+
+
+@pytest.mark.parametrize(
+    ("spoil", "errors"), [(_null_reader, 1), (_bad_tag, 1), (_tuple_of_tags, 0)]
+)
+async def test_bad_list_items_are_graphql_cores_errors(
+    spoil: Callable[[Any], None], errors: int
+) -> None:
+    def posts() -> list[Any]:
+        found: list[Any] = _posts()
+        spoil(found[1])
+        return found
+
+    regular, fast = await _both("{ posts { id tags readers { nickname } } }", posts)
     _same(regular, fast)
     assert len(regular.errors or []) == errors
 
