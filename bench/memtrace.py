@@ -10,11 +10,13 @@ authenticated subscriptions from a subscriber process (`messageAdded`, or the we
 from __future__ import annotations
 
 import argparse
+import asyncio
 import gc
 import os
 import threading
 import time
 import tracemalloc
+from collections import Counter
 
 from bench.connections import chat_events_viewers
 from bench.procs import free_port, raise_fd_limit
@@ -122,11 +124,24 @@ def main() -> None:
                 for frame in stat.traceback[: 10 if args.group_by == "traceback" else 1]:
                     where = frame.filename.split("site-packages/")[-1].split("/work/")[-1]
                     print(f"        {where}:{frame.lineno}")
+            _print_tasks(opened)
             group.stop()
         finally:
             group.kill()
             server.should_exit = True
             thread.join(10)
+
+
+def _print_tasks(opened: int) -> None:
+    """Live asyncio tasks per connection by coroutine (each holds its chain of frames)."""
+    names = Counter(
+        getattr(task.get_coro(), "__qualname__", "?")
+        for task in gc.get_objects()
+        if isinstance(task, asyncio.Task) and not task.done()
+    )
+    print(f"\nlive tasks: {sum(names.values()) / opened:.2f} per connection")
+    for name, count in names.most_common(10):
+        print(f"  {count / opened:6.2f}  {name}")
 
 
 if __name__ == "__main__":
