@@ -4,6 +4,8 @@ subscription delivers as usual."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -21,8 +23,8 @@ class TimesOut:
     """In front of chat_service: the first `times` reads of a path ending in `path` get what a
     proxy answers when the service took too long (504, no JSON); the rest reach the service."""
 
-    def __init__(self, app: ASGIApp, path: str, times: int) -> None:
-        self.app = app
+    def __init__(self, path: str, times: int) -> None:
+        self.app: ASGIApp | None = None  # the service, set when the server is composed
         self.path = path
         self.left = times
         self.failed = 0
@@ -35,30 +37,39 @@ class TimesOut:
             await send({"type": "http.response.start", "status": 504, "headers": headers})
             await send({"type": "http.response.body", "body": b"upstream timed out"})
             return
+        assert self.app is not None
         await self.app(scope, receive, send)
 
     def _matches(self, scope: Scope) -> bool:
         return bool(scope["method"] == "GET" and scope["path"].endswith(self.path))
 
 
-@pytest.mark.parametrize("protocol", [TRANSPORT_WS, LEGACY_WS])
-async def test_chat_events_survive_one_timed_out_state_load(
-    settings: Settings, protocol: str
-) -> None:
-    faults: list[TimesOut] = []
+async def first_message_after_faults(
+    settings: Settings, protocol: str, fault: TimesOut, query: str, with_chat_id: bool = False
+) -> dict[str, Any]:
+    """Bob subscribes with `query` (its `$chat` the room's id if `with_chat_id`) while `fault`
+    stands in front of chat_service; Alice then sends "after the hiccup": Bob's first data."""
 
     def in_front(app: ASGIApp) -> ASGIApp:
-        faults.append(TimesOut(app, "/internal/chat-state", times=1))
-        return faults[-1]
+        fault.app = app
+        return fault
 
     async with serve_live(settings, chat_in_front=in_front) as live:
         alice, bob, chat_id = await live.gateway.alice_and_bob_in_a_room()
         async with graphql_socket(live.ws_url, protocol, token=bob.token) as ws:
             async with live.subscribing():
-                op = await ws.subscribe(CHAT_EVENTS)
+                op = await ws.subscribe(query, {"chat": chat_id} if with_chat_id else None)
             await live.gateway.send(alice, chat_id, "after the hiccup")
-            payload = await next_data(ws, op)
-    assert faults[0].failed == 1
+            return await next_data(ws, op)
+
+
+@pytest.mark.parametrize("protocol", [TRANSPORT_WS, LEGACY_WS])
+async def test_chat_events_survive_one_timed_out_state_load(
+    settings: Settings, protocol: str
+) -> None:
+    fault = TimesOut("/internal/chat-state", times=1)
+    payload = await first_message_after_faults(settings, protocol, fault, CHAT_EVENTS)
+    assert fault.failed == 1
     assert "errors" not in payload, payload
     event = payload["data"]["chatEvents"]
     assert event["message"]["text"] == "after the hiccup"
@@ -70,19 +81,10 @@ MESSAGE_ADDED = "subscription($chat: ID!) { messageAdded(chatId: $chat) { text }
 
 @pytest.mark.parametrize("protocol", [TRANSPORT_WS, LEGACY_WS])
 async def test_message_added_survives_timed_out_reads(settings: Settings, protocol: str) -> None:
-    faults: list[TimesOut] = []
-
-    def in_front(app: ASGIApp) -> ASGIApp:
-        # The first read (the membership check) and the catch-up page after it: 504 each.
-        faults.append(TimesOut(app, "/messages", times=2))
-        return faults[-1]
-
-    async with serve_live(settings, chat_in_front=in_front) as live:
-        alice, bob, chat_id = await live.gateway.alice_and_bob_in_a_room()
-        async with graphql_socket(live.ws_url, protocol, token=bob.token) as ws:
-            async with live.subscribing():
-                op = await ws.subscribe(MESSAGE_ADDED, {"chat": chat_id})
-            await live.gateway.send(alice, chat_id, "after the hiccup")
-            payload = await next_data(ws, op)
-    assert faults[0].failed == 2
+    # The first read (the membership check) and the catch-up page after it: 504 each.
+    fault = TimesOut("/messages", times=2)
+    payload = await first_message_after_faults(
+        settings, protocol, fault, MESSAGE_ADDED, with_chat_id=True
+    )
+    assert fault.failed == 2
     assert payload == {"data": {"messageAdded": {"text": "after the hiccup"}}}, payload
