@@ -130,6 +130,11 @@ def create_app(
                     "Subscription results filled in from a shared execution, one per viewer",
                     lambda: stats.renders,
                 )
+                metrics.count_from(
+                    "mychat_event_direct_writes",
+                    "Of those, written to the socket where the event arrived (no stream)",
+                    lambda: stats.direct,
+                )
                 metrics.count_by_label_from(
                     "mychat_graphql_limit_refusals",
                     "GraphQL operations and WebSockets a gateway limit refused, by error code",

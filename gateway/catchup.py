@@ -6,6 +6,7 @@ import asyncio
 from collections import deque
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from typing import Protocol
 
 from gateway.context import Context
 from gateway.errors import ClientFacingError
@@ -60,8 +61,18 @@ class _ExpiryAlarm:
             self.waiting.cancel()
 
 
+class Parking(Protocol):
+    """Told when the stream waits for the broker with its previous event handled (`parked`),
+    so events can be delivered past it (gateway/direct_delivery.py); `written` is awaited
+    before the stream goes on with the next event, so it does not overtake them."""
+
+    parked: bool
+
+    async def written(self) -> None: ...
+
+
 async def until_token_expires(
-    context: Context, subscription: BrokerSubscription
+    context: Context, subscription: BrokerSubscription, parking: Parking | None = None
 ) -> AsyncIterator[Event | Resync]:
     """The broker's events while the caller's token is valid; then a clear error ends it."""
     viewer = context.viewer
@@ -78,6 +89,8 @@ async def until_token_expires(
                 raise token_expired()
             cancelling = task.cancelling()
             alarm.waiting = task
+            if parking is not None:
+                parking.parked = True
             try:
                 item = await anext(events)
             except asyncio.CancelledError:
@@ -89,6 +102,10 @@ async def until_token_expires(
                 return
             finally:
                 alarm.waiting = None
+                if parking is not None:
+                    parking.parked = False
+            if parking is not None:
+                await parking.written()
             yield item
     finally:
         timer.cancel()

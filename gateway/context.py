@@ -15,7 +15,7 @@ from gateway.connections import OpenConnections, SessionTouches
 from gateway.limits import GatewayLimits, SocketSlot
 from gateway.loaders import Loaders
 from gateway.presence import Presence, Seen
-from gateway.shared_events import SharedEvents
+from gateway.shared_events import SharedEventExecutor, SharedEvents
 from gateway.transport import ServiceTransport
 from mychat.broker import Broker
 from mychat.tokens import InvalidToken, TokenClaims, TokenCodec
@@ -64,6 +64,9 @@ class Context:
         self.over_http = True
         self.websocket: WebSocket | None = None
         self.loaders = Loaders(self.chat, self.presence_lookup)
+        # A subscription operation's executor (set as graphql-core builds it: its per-operation
+        # context), for writing its events directly (gateway/direct_delivery.py).
+        self.subscription_executor: SharedEventExecutor | None = None
 
     def authenticate(self, token: str | None) -> bool:
         """Verify the token locally (no round trip); remember it for forwarding."""

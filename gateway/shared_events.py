@@ -36,12 +36,14 @@ from graphql import (
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
+    GraphQLError,
     GraphQLField,
     GraphQLObjectType,
     GraphQLSchema,
     InlineFragmentNode,
     NamedTypeNode,
     OperationDefinitionNode,
+    OperationType,
     SelectionSetNode,
     get_named_type,
     is_abstract_type,
@@ -120,6 +122,7 @@ class EventStats:
     executions: int = 0  # per-event executions run (once per template, or per subscriber)
     templates: int = 0  # of which made templates for many viewers
     renders: int = 0  # results made from a template (one per viewer and event)
+    direct: int = 0  # of which written to the socket directly (gateway/direct_delivery.py)
 
 
 class SharedEvents:
@@ -272,11 +275,60 @@ class SharedEventExecutor(PlainFields, StrawberryGraphQLCoreExecutionContext):
         now by this viewer's executor if no other one has made it yet)."""
         viewer = getattr(self.context_value, "viewer", None)
         view = ViewerView(getattr(viewer, "user_id", None), event.chat)
+        template = self.shared_template(shared, event, chat)
+        return _RenderedEvent(shared, template, view, partial(self.executor_for, event))
+
+    def shared_template(
+        self, shared: SharedEvents, event: ViewerEvent, chat: Hashable
+    ) -> SharedTemplate:
+        """The event's template for this document and shared part of the chat: another
+        viewer's, or made now."""
         template = shared.template_for(self, event, chat)
         if isinstance(template, bool):  # none yet
             template = self.make_template(shared, event)
             shared.remember_template(self, event, chat, template)
-        return _RenderedEvent(shared, template, view, partial(self.executor_for, event))
+        return template
+
+    def ready_template(self, event: ViewerEvent) -> Template | None:
+        """The event's template for this subscription's document if it is made (or can be
+        made) without waiting; None when the event must take the regular path (the
+        document or chat cannot have one, or its execution awaits something): what
+        gateway/direct_delivery.py writes to a socket directly. A template started here
+        and not finished is the one the regular path then awaits (no second execution)."""
+        shared = getattr(self.context_value, "shared_events", None)
+        if not isinstance(shared, SharedEvents):
+            return None
+        chat = event.chat.shared_part()
+        if chat is None or not shared.shareable(self, event, TEMPLATE_FIELDS):
+            return None
+        template = self.shared_template(shared, event, chat)
+        if isinstance(template, asyncio.Future):
+            if not template.done() or template.cancelled() or template.exception() is not None:
+                return None
+            template = template.result()
+        return template
+
+    def count_direct(self) -> None:
+        """A result made from a template and written directly (gateway/direct_delivery.py)."""
+        shared = getattr(self.context_value, "shared_events", None)
+        if isinstance(shared, SharedEvents):
+            shared.stats.renders += 1
+            shared.stats.direct += 1
+
+    @classmethod
+    def build(cls, *args: Any, **kwargs: Any) -> list[GraphQLError] | Executor[Any]:
+        """graphql-core's `Executor.build` (public: subscribe() builds the operation's
+        executor with it); a subscription's executor is also kept on its context
+        (`subscription_executor`, a per-operation context) for the direct delivery of its
+        events (gateway/direct_delivery.py)."""
+        built = super().build(*args, **kwargs)
+        if (
+            isinstance(built, SharedEventExecutor)
+            and built.operation.operation is OperationType.SUBSCRIPTION
+            and hasattr(built.context_value, "subscription_executor")
+        ):
+            built.context_value.subscription_executor = built
+        return built
 
     def make_template(self, shared: SharedEvents, event: ViewerEvent) -> SharedTemplate:
         """Execute the event once with a middleware noting the per-viewer leaves."""

@@ -22,6 +22,8 @@ from gateway.catchup import SeenIds, until_token_expires
 from gateway.chat_state import ViewerChats
 from gateway.clients import ChatClient, MessageData, ServiceError, ServiceUnavailable
 from gateway.context import Context
+from gateway.direct_delivery import DirectMessages
+from gateway.direct_frames import OPERATION
 from gateway.errors import ClientFacingError, unauthenticated_error
 from gateway.ids import InvalidGlobalId, database_id, message_cursor_id, to_global_id
 from gateway.owner_events import (
@@ -386,7 +388,12 @@ async def chat_event_stream(
 
             async for replayed in caught_up(after):
                 yield replayed
-            async for item in until_token_expires(context, subscription):
+            # Live MessageAdded events written straight to the socket while this waits.
+            direct = _direct_messages(context, chats, seen)
+            subscription.direct = None if direct is None else direct.offer
+            async for item in until_token_expires(context, subscription, direct):
+                while direct is not None and direct.backlog:
+                    yield direct.backlog.popleft()  # moved on by the direct path, sent here
                 if isinstance(item, Resync):
                     before = chats.ids()
                     await retried(partial(chats.load, context.chat()))
@@ -424,6 +431,25 @@ async def chat_event_stream(
                     seen.add(line.database_id)  # a catch-up must not repeat the system line
                 if event is not None and (signals or not isinstance(event, SIGNALS)):
                     yield event
+
+
+def _direct_messages(
+    context: Context, chats: ViewerChats, seen: SeenIds
+) -> DirectMessages[MessageAdded] | None:
+    """The direct path of this subscription (gateway/direct_delivery.py), when it has a frame
+    target (a WebSocket operation) and its executor is ours."""
+    target = OPERATION.get()
+    executor = context.subscription_executor
+    if target is None or executor is None:
+        return None
+    return DirectMessages(
+        target,
+        executor,
+        chats,
+        seen,
+        partial(_message_added, context, chats),
+        lambda: context.viewer is not None,
+    )
 
 
 def _shared_message(context: Context, row: MessageData) -> Message:

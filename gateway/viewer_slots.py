@@ -132,14 +132,18 @@ class Template:
 
     def render(self, view: ViewerView) -> ExecutionResult:
         """The viewer's result: the shared bytes with their own values in the gaps."""
+        # The data, already JSON: the view's orjson `encode_json` embeds a Fragment as it is.
+        data = orjson.Fragment(self.render_bytes(view))
+        return ExecutionResult(data=cast("dict[str, Any]", data))
+
+    def render_bytes(self, view: ViewerView) -> bytes:
+        """The viewer's data as JSON: the shared bytes with their own values in the gaps."""
         segments = self.segments
         parts = [segments[0]]
         for slot, segment in zip(self.slots, segments[1:], strict=True):
             parts.append(slot.value(view))
             parts.append(segment)
-        # The data, already JSON: the view's orjson `encode_json` embeds a Fragment as it is.
-        data = orjson.Fragment(b"".join(parts))
-        return ExecutionResult(data=cast("dict[str, Any]", data))
+        return b"".join(parts)
 
 
 def _mark(data: dict[str, Any], slot: Slot) -> None:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, Mapping
-from contextlib import suppress
+from collections.abc import AsyncGenerator, Container, Iterator, Mapping
+from contextlib import contextmanager, suppress
 from json import JSONDecodeError
 from typing import Any, Protocol, cast
 
@@ -21,17 +21,24 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
 )
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
+    CompleteMessage,
+    SubscribeMessage,
+)
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
     Message as TransportMessage,
 )
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 from strawberry.subscriptions.protocols.graphql_ws.types import (
     ConnectionInitMessage,
     OperationMessage,
+    StartMessage,
+    StopMessage,
 )
 from strawberry.types.unset import UnsetType
 
 from gateway.connections import CLOSE_FORBIDDEN
 from gateway.context import Context
+from gateway.direct_frames import OPERATION, FrameTarget
 
 MAX_MESSAGE_BYTES = 64 * 1024
 # Distinct subscription documents kept as one shared copy each (SharedDocuments).
@@ -131,14 +138,64 @@ class SizeLimitedWebSocketAdapter(ASGIWebSocketAdapter):
             # through Strawberry's handler, which logs a full traceback for each such send.
             return
 
+    async def send_text(self, text: str) -> None:
+        """A frame already encoded (gateway/direct_frames.py), with send_json's care."""
+        if self.ws.application_state == WebSocketState.DISCONNECTED:
+            return
+        # As send_json: a client gone is the receive loop's to notice.
+        with suppress(WebSocketDisconnect, WebSocketDisconnected):
+            await self.ws.send_text(text)
+
     async def close(self, code: int, reason: str) -> None:
         if self.ws.application_state != WebSocketState.DISCONNECTED:
             await super().close(code, reason)
 
 
+class FrameTargets:
+    """The frame targets of a connection's operations (gateway/direct_frames.py), by id."""
+
+    def __init__(self, websocket: object, *, legacy: bool) -> None:
+        self.websocket = websocket
+        self.legacy = legacy
+        self.by_id: dict[object, FrameTarget] = {}
+
+    @contextmanager
+    def opening(self, operation_id: object, running: Container[object]) -> Iterator[None]:
+        """Around the handler's start of an operation: its task gets a target (OPERATION).
+        Targets of operations no longer `running` are forgotten."""
+        self.by_id = {key: t for key, t in self.by_id.items() if key in running}
+        self.close(operation_id)  # a legacy `start` with an id in use replaces that operation
+        adapter = self.websocket
+        if not isinstance(adapter, SizeLimitedWebSocketAdapter):
+            yield
+            return
+        target = self.by_id[operation_id] = FrameTarget(
+            adapter.send_text, operation_id, legacy=self.legacy
+        )
+        token = OPERATION.set(target)
+        try:
+            yield
+        finally:
+            OPERATION.reset(token)
+
+    def close(self, operation_id: object) -> None:
+        target = self.by_id.pop(operation_id, None)
+        if target is not None:
+            target.closed = True
+
+    def close_all(self) -> None:
+        for operation_id in list(self.by_id):
+            self.close(operation_id)
+
+
 class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
     """Strawberry's graphql-transport-ws handler, closing with 4400 on a frame that is not a
-    JSON object with a string `type` (it would fail in the handler: a dropped socket)."""
+    JSON object with a string `type` (it would fail in the handler: a dropped socket), and
+    giving each operation a frame target (gateway/direct_frames.py)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.targets = FrameTargets(self.websocket, legacy=False)
 
     async def handle_message(self, message: TransportMessage) -> None:
         payload: object = message
@@ -147,19 +204,44 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
             return
         await super().handle_message(message)
 
+    async def handle_subscribe(self, message: SubscribeMessage) -> None:
+        with self.targets.opening(message["id"], self.operations):
+            await super().handle_subscribe(message)
+
+    async def handle_complete(self, message: CompleteMessage) -> None:
+        self.targets.close(message["id"])
+        await super().handle_complete(message)
+
+    async def shutdown(self) -> None:
+        self.targets.close_all()
+        await super().shutdown()
+
 
 class LegacyGraphQLWSHandler(BaseGraphQLWSHandler[Context, None]):
     """The `graphql-ws` (subscriptions-transport-ws) protocol, closing 4403 on a bad token and
     4408 when no connection_init arrives in time, like graphql-transport-ws."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.targets = FrameTargets(self.websocket, legacy=True)
 
     async def handle(self) -> None:
         timeout = asyncio.create_task(self._close_unless_initialised())
         try:
             await super().handle()
         finally:
+            self.targets.close_all()
             timeout.cancel()
             with suppress(asyncio.CancelledError):
                 await timeout
+
+    async def handle_start(self, message: StartMessage) -> None:
+        with self.targets.opening(message["id"], self.tasks):
+            await super().handle_start(message)
+
+    async def handle_stop(self, message: StopMessage) -> None:
+        self.targets.close(message["id"])
+        await super().handle_stop(message)
 
     async def _close_unless_initialised(self) -> None:
         await asyncio.sleep(self.view.connection_init_wait_timeout.total_seconds())

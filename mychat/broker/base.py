@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Protocol
@@ -35,7 +35,12 @@ class BrokerStats:
 
 
 class BrokerSubscription(Protocol):
-    """An async iterator of every event published after the subscription started."""
+    """An async iterator of every event published after the subscription started.
+
+    `direct`, when set, may take an event instead of the iterator (it returns True): it is
+    offered the events that would be queued while none is (see memory.LocalSubscription)."""
+
+    direct: Callable[[Event], bool] | None
 
     def __aiter__(self) -> AsyncIterator[Event | Resync]: ...
 

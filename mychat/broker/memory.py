@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 
 from mychat.broker.base import RESYNC, BrokerStats, Resync
@@ -22,15 +22,21 @@ class LocalSubscription:
     an Event and futures, ~2.6 KB). Past `limit` waiting events the subscription overflows:
     later events are dropped and the reader gets RESYNC once it has taken what was queued.
     None ends the iteration (and discards what was queued).
+
+    `direct`, when set, is offered each event that would otherwise be queued while nothing is
+    queued: it returns True when it has delivered the event itself (nothing is queued, the
+    reader is not woken), False to have it queued as usual. Events stay in order: once one is
+    queued, the next ones queue behind it.
     """
 
-    __slots__ = ("_events", "_limit", "_waiter", "overflowed")
+    __slots__ = ("_events", "_limit", "_waiter", "direct", "overflowed")
 
     def __init__(self, limit: int = QUEUE_LIMIT) -> None:
         self._limit = limit
         self._events: deque[Event | Resync | None] | None = None
         self._waiter: asyncio.Future[None] | None = None
         self.overflowed = False
+        self.direct: Callable[[Event], bool] | None = None
 
     def __len__(self) -> int:
         """Events waiting to be read."""
@@ -40,7 +46,13 @@ class LocalSubscription:
         if event is None:
             self.overflowed = False  # closing wins over a pending resync
             self._events = None  # what was queued is discarded
-        elif self.overflowed:
+        elif self.overflowed or (
+            # Taken by the direct path (only while nothing waits in the queue: in order).
+            self.direct is not None
+            and not self._events
+            and isinstance(event, Event)
+            and self.direct(event)
+        ):
             return
         events = self._events
         if events is None:

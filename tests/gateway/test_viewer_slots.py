@@ -156,12 +156,13 @@ async def stats_of(live: LiveServer) -> AsyncIterator[EventStats]:
     """The gateway's event counters, as they move while the block runs."""
     resources: GatewayResources = live.app.state.gateway
     stats = resources.shared_events.stats
-    before = EventStats(stats.executions, stats.templates, stats.renders)
+    before = EventStats(stats.executions, stats.templates, stats.renders, stats.direct)
     moved = EventStats()
     yield moved
     moved.executions = stats.executions - before.executions
     moved.templates = stats.templates - before.templates
     moved.renders = stats.renders - before.renders
+    moved.direct = stats.direct - before.direct
 
 
 async def all_online(ws: GraphQLSocket, user_ids: set[str], timeout: float = 10.0) -> None:
@@ -219,6 +220,8 @@ async def test_one_execution_per_event_for_many_subscribers(
                     assert event["message"]["id"] == message["id"]
                     seen.append(orjson.dumps(event))
     assert (moved.executions, moved.templates, moved.renders) == (5, 5, 5 * len(sockets))
+    # Every one written where the event arrived, none through the subscriptions' streams.
+    assert moved.direct == 5 * len(sockets)
     # Same bytes but for the counts: Member0's two tabs agree, Member2 counts Member0's too.
     assert frames[0] == frames[-1]
     assert frames[2] != frames[0]

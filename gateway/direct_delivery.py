@@ -1,0 +1,115 @@
+"""Live `MessageAdded` events of a `chatEvents` subscription written straight to its socket.
+
+The regular path of a live event: the broker queues it for the subscription, wakes the
+operation's task, and the event goes down that subscriber's chain of async generators
+(chat_event_stream, graphql-core's mapping and per-event executor, Strawberry's `_stream` and
+its extension hooks, the protocol handler) to one `send`. For a message in a chat of a
+thousand viewers that is a thousand task wake-ups and trips down the chain, although the
+result itself is one template per event filled in per viewer (gateway/viewer_slots.py): the
+chain was most of the CPU per delivery (bench/PROFILE.md).
+
+`DirectMessages` takes a subscription's `MessageAdded` where the broker offers it
+(`LocalSubscription.direct`), while the subscription's stream waits for its next event with
+nothing queued (`parked`): it applies the event to the viewer's state exactly as the stream
+would (membership per event, ids seen, unread count and last message of the chat), takes the
+event's template when it is ready, and writes the viewer's frame to the socket
+(gateway/direct_frames.py). Everything else goes the regular way, in order: any other event,
+a chat the stream must load first, a token expired or revoked, a frame still being written,
+a closed operation. And a `MessageAdded` whose template is not ready now (its execution
+awaits something, or this document has none) is kept in `backlog` after the state was moved
+on, and the stream yields it before anything else (the event itself is queued to wake it, and
+the stream skips it as seen).
+
+Both protocols, `after:` catch-up (the stream is not parked until it has caught up), a
+Resync, complete/stop and errors stay the stream's and Strawberry's.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Generic, TypeVar
+
+from gateway.catchup import SeenIds
+from gateway.chat_state import ViewerChats
+from gateway.direct_frames import FrameTarget
+from gateway.shared_events import SharedEventExecutor, ViewerEvent
+from gateway.viewer_slots import ViewerView
+from mychat.events import Event, EventKind
+
+if TYPE_CHECKING:
+    from gateway.clients import MessageData
+
+log = logging.getLogger(__name__)
+Added = TypeVar("Added", bound=ViewerEvent)
+
+
+class DirectMessages(Generic[Added]):
+    """One `chatEvents` subscription's direct path; see the module docstring."""
+
+    __slots__ = (
+        "added",
+        "backlog",
+        "chats",
+        "executor",
+        "parked",
+        "seen",
+        "signed_in",
+        "target",
+        "viewer_id",
+    )
+
+    def __init__(
+        self,
+        target: FrameTarget,
+        executor: SharedEventExecutor,
+        chats: ViewerChats,
+        seen: SeenIds,
+        added: Callable[[MessageData], Added | None],
+        signed_in: Callable[[], bool],
+    ) -> None:
+        self.target = target
+        self.executor = executor
+        self.viewer_id = chats.viewer_id
+        self.chats = chats
+        self.seen = seen
+        self.added = added  # the stream's own MessageAdded for a row (moves `chats` on)
+        self.signed_in = signed_in
+        self.parked = False  # the stream waits for its next event: see catchup.py
+        self.backlog: deque[Added] = deque()
+
+    def offer(self, event: Event) -> bool:
+        """Deliver the event here (True), or leave it to the stream (False)."""
+        if (
+            not self.parked
+            or event.kind is not EventKind.MESSAGE_ADDED
+            or self.target.closed
+            or self.target.busy
+        ):
+            return False
+        row = event.payload["message"]
+        if (
+            (event.chat_id and not event.reaches(self.viewer_id))
+            or row["id"] in self.seen
+            or row["chat_id"] not in self.chats
+            or not self.signed_in()
+        ):
+            return False  # dropped, the chat loaded first, or the stream ends: its way
+        self.seen.add(row["id"])
+        added = self.added(row)
+        if added is None:
+            return True  # nothing for this viewer (the stream would skip it too)
+        try:
+            template = self.executor.ready_template(added)
+            if template is not None:
+                self.target.write(template.render_bytes(ViewerView(self.viewer_id, added.chat)))
+                self.executor.count_direct()
+                return True
+        except Exception:
+            log.exception("direct delivery failed; the stream delivers the event")
+        self.backlog.append(added)
+        return False
+
+    async def written(self) -> None:
+        await self.target.written()
