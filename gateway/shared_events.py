@@ -54,6 +54,7 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.field import StrawberryField
 
+from gateway.collected_once import CollectedOnce
 from gateway.plain_fields import PlainFields
 from gateway.viewer_slots import (
     TEMPLATE_FIELDS,
@@ -240,7 +241,7 @@ async def _awaited(result: asyncio.Future[ExecutionResult]) -> ExecutionResult:
     return await asyncio.shield(result)
 
 
-class SharedEventExecutor(PlainFields, StrawberryGraphQLCoreExecutionContext):
+class SharedEventExecutor(PlainFields, CollectedOnce, StrawberryGraphQLCoreExecutionContext):
     """Strawberry's executor, with per-event executors that share results where they can (and
     objects of plain fields built directly: gateway/plain_fields.py)."""
 
@@ -367,7 +368,9 @@ class SharedEventExecutor(PlainFields, StrawberryGraphQLCoreExecutionContext):
         shared = getattr(self.context_value, "shared_events", None)
         if isinstance(shared, SharedEvents):
             shared.stats.executions += 1  # each per-event executor runs once
-        return type(self)(
+        if self.collected is None:
+            self.collected = {}  # the subscription's, for all its events (collected_once.py)
+        executor = type(self)(
             schema=self.schema,
             fragment_definitions=self.fragment_definitions,
             fragments=self.fragments,
@@ -387,6 +390,8 @@ class SharedEventExecutor(PlainFields, StrawberryGraphQLCoreExecutionContext):
             hooks=self.hooks,
             operation_extensions=self.operation_extensions,
         )
+        executor.collected = self.collected
+        return executor
 
     def execute_operation(self, serially: bool | None = None) -> AwaitableOrValue[Any]:
         result = super().execute_operation(serially)

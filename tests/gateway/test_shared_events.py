@@ -348,3 +348,33 @@ async def test_subscribers_of_one_document_all_get_the_shared_result(live: LiveS
             for ws, op in zip(sockets, ops, strict=True):
                 got = (await next_data(ws, op))["data"]["messageAdded"]
                 assert got == {"id": sent["id"], "text": text, "sender": {"nickname": "Alice"}}
+
+
+def event_of(subscriber: SharedEventExecutor, payload: object) -> SharedEventExecutor:
+    per_event = subscriber.build_per_event_executor(payload)
+    assert isinstance(per_event, SharedEventExecutor)
+    return per_event
+
+
+def test_a_subscriptions_events_collect_its_selection_once(
+    graphql_schema: GraphQLSchema, context: Context
+) -> None:
+    """Each event runs on a new executor; the selection's fields are collected for the first
+    one only (gateway/collected_once.py), and the subscription's executor is on its context
+    (for the direct delivery)."""
+    subscriber = subscriber_executor(graphql_schema, context, PLAIN, {"chatId": "Q2hhdDoz"})
+    assert context.subscription_executor is subscriber
+    first = run(event_of(subscriber, Message.from_data(row(7, "first"))))
+    collected = dict(subscriber.collected or {})
+    assert collected  # the message's fields and its sender's
+    second = run(event_of(subscriber, Message.from_data(row(8, "second"))))
+    assert subscriber.collected is not None
+    assert subscriber.collected.keys() == collected.keys()
+    assert all(subscriber.collected[key] is found for key, found in collected.items())
+    assert first.data is not None
+    assert second.data is not None
+    assert (first.data["messageAdded"]["text"], second.data["messageAdded"]["text"]) == (
+        "first",
+        "second",
+    )
+    assert second.data["messageAdded"]["sender"] == first.data["messageAdded"]["sender"]
