@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from functools import lru_cache
 
 from mychat.bounds import MAX_DATABASE_ID
 
@@ -14,6 +15,13 @@ class InvalidGlobalId(ValueError):
 
 def to_global_id(type_name: str, database_id: int) -> str:
     return base64.b64encode(f"{type_name}:{database_id}".encode()).decode()
+
+
+@lru_cache(maxsize=4096)
+def shared_global_id(type_name: str, database_id: int) -> str:
+    """to_global_id for ids that repeat across objects (a page's senders, its chat): remembered
+    for the most recent few thousand."""
+    return to_global_id(type_name, database_id)
 
 
 def from_global_id(global_id: str) -> tuple[str, int]:

@@ -36,11 +36,14 @@ are the same with and without this path.
 from __future__ import annotations
 
 from collections.abc import Callable
+from types import GeneratorType
 from typing import Any, NamedTuple, TypeVar, cast
 from weakref import WeakKeyDictionary
 
 import strawberry
 from graphql import (
+    GraphQLBoolean,
+    GraphQLID,
     GraphQLLeafType,
     GraphQLList,
     GraphQLNonNull,
@@ -48,6 +51,7 @@ from graphql import (
     GraphQLOutputType,
     GraphQLResolveInfo,
     GraphQLSchema,
+    GraphQLString,
     Undefined,
 )
 from graphql.execution import Executor
@@ -57,11 +61,17 @@ from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.field import StrawberryField
 
 TYPENAME = "__typename"
-# Values that need no awaitable or exception test (what our objects' leaves hold).
-_PLAIN_VALUES = frozenset((str, int, float, bool))
+# Classes whose instances need no awaitable or exception test: what our objects' leaves hold,
+# and every class met since whose instances cannot be awaited (our types, datetime, enums,
+# lists: a few dozen in a schema).
+_plain_types: set[type] = {str, int, float, bool, list}
 # The metadata key of a field's plain read (see the module doc).
 PLAIN_READ = "mychat.plain_read"
 STREAM = "stream"
+
+# graphql-core's own scalars (Strawberry's str, ID and bool), whose serializers return a value
+# of this type as it is.
+_AS_IS: dict[GraphQLOutputType, type] = {GraphQLString: str, GraphQLID: str, GraphQLBoolean: bool}
 
 PlainRead = Callable[[Any, Any], Any]  # (source, context) -> the value, or Undefined
 F = TypeVar("F", bound=Callable[..., Any])
@@ -79,6 +89,9 @@ class _Item(NamedTuple):
 
     coerce: Callable[[Any], Any] | None  # a leaf
     object_type: GraphQLObjectType | None  # an object
+    # A leaf's values of this Python type are their own output (a str for String and ID, a
+    # bool for Boolean: what graphql-core's serializers return unchanged).
+    as_is: type | None = None
 
 
 class _Basic(NamedTuple):
@@ -92,6 +105,8 @@ class _Basic(NamedTuple):
     item: _Item
     is_list: bool
     item_nullable: bool
+    # A basic (no plain read) single leaf's item.as_is: read it and done when of this type.
+    as_is: type | None
 
 
 _NO_INFO = cast("GraphQLResolveInfo[Any]", None)
@@ -108,7 +123,7 @@ def _unwrap(type_: GraphQLOutputType) -> tuple[bool, GraphQLOutputType]:
 
 def _item(type_: GraphQLOutputType) -> _Item | None:
     if isinstance(type_, GraphQLLeafType):
-        return _Item(type_.coerce_output_value, None)
+        return _Item(type_.coerce_output_value, None, _AS_IS.get(type_))
     if isinstance(type_, GraphQLObjectType):
         return _Item(None, type_)
     return None  # lists of lists and abstract types: the regular path
@@ -136,7 +151,13 @@ def _basic(schema: GraphQLSchema, parent_type: GraphQLObjectType, name: str) -> 
     if item is None:
         return None
     read = definition.default_resolver
-    return _Basic(read, definition.python_name, plain, nullable, item, is_list, item_nullable)
+    as_is = None if plain is not None or is_list else item.as_is
+    return _Basic(
+        read, definition.python_name, plain, nullable, item, is_list, item_nullable, as_is
+    )
+
+
+_UNKNOWN: Any = object()  # a field not looked at yet (None: not a plain field)
 
 
 def _fields(schema: GraphQLSchema) -> _Fields:
@@ -153,6 +174,15 @@ def _field(fields: _Fields, schema: GraphQLSchema, parent: GraphQLObjectType, na
     except KeyError:
         made = fields[key] = _basic(schema, parent, name)
         return made
+
+
+def _leaf(item: _Item, value: Any) -> Any:
+    """A non-null leaf value coerced (exceptions: the caller's)."""
+    if type(value) is item.as_is:
+        return value
+    assert item.coerce is not None
+    coerced = item.coerce(value)
+    return Undefined if coerced is None else coerced
 
 
 def _streamed(field_details_list: FieldDetailsList) -> bool:
@@ -181,9 +211,20 @@ class PlainFields(Executor[Any]):
             if name == TYPENAME:  # Apollo Client asks for it in every selection
                 results[response_name] = parent_type.name
                 continue
-            basic: _Basic | None = _field(fields, schema, parent_type, name)
+            basic: _Basic | None = fields.get((parent_type, name), _UNKNOWN)
+            if basic is _UNKNOWN:
+                basic = _field(fields, schema, parent_type, name)
             if basic is None:
                 return Undefined
+            as_is = basic.as_is
+            if as_is is not None:  # most leaves: a str or bool read as it is, nothing to check
+                try:
+                    value = basic.read(source, basic.attribute)
+                except Exception:  # the regular path raises it again, located on the field
+                    return Undefined
+                if type(value) is as_is:
+                    results[response_name] = value
+                    continue
             value = self._value(fields, basic, field_details_list, source)
             if value is Undefined:
                 return Undefined
@@ -202,14 +243,21 @@ class PlainFields(Executor[Any]):
                     return Undefined
             if value is None:
                 return None if basic.nullable else Undefined
-            if type(value) not in _PLAIN_VALUES and (
-                isinstance(value, BaseException) or self.is_awaitable(value)
-            ):
+            if type(value) not in _plain_types and not self._plain_value(value):
                 return Undefined
+            item = basic.item
             if not basic.is_list:
-                return self._complete(fields, basic.item, field_details_list, value)
+                if item.coerce is not None:
+                    return _leaf(item, value)
+                group = self._group(item, field_details_list)
+                return Undefined if group is None else self._object(fields, item, group, value)
             if type(value) is not list or _streamed(field_details_list):
                 return Undefined
+            group = None
+            if item.object_type is not None and value:
+                group = self._group(item, field_details_list)  # one selection for every item
+                if group is None:
+                    return Undefined
             items: list[Any] = []
             for entry in value:
                 if entry is None:
@@ -217,11 +265,12 @@ class PlainFields(Executor[Any]):
                         return Undefined
                     items.append(None)
                     continue
-                if type(entry) not in _PLAIN_VALUES and (
-                    isinstance(entry, BaseException) or self.is_awaitable(entry)
-                ):
+                if type(entry) not in _plain_types and not self._plain_value(entry):
                     return Undefined
-                completed = self._complete(fields, basic.item, field_details_list, entry)
+                if group is None:
+                    completed = _leaf(item, entry)
+                else:
+                    completed = self._object(fields, item, group, entry)
                 if completed is Undefined:
                     return Undefined
                 items.append(completed)
@@ -229,21 +278,31 @@ class PlainFields(Executor[Any]):
             return Undefined
         return items
 
-    def _complete(
-        self, fields: _Fields, item: _Item, field_details_list: FieldDetailsList, value: Any
-    ) -> Any:
-        """A non-null value of a leaf or object type (exceptions: the caller's)."""
-        if item.coerce is not None:
-            coerced = item.coerce(value)
-            return Undefined if coerced is None else coerced
+    def _plain_value(self, value: Any) -> bool:
+        """Whether a value is a value (not an exception or an awaitable). A class whose
+        instances are never awaitable is remembered (a generator may or may not be one)."""
+        if isinstance(value, BaseException) or self.is_awaitable(value):
+            return False
+        kind = type(value)
+        if not isinstance(value, GeneratorType) and not hasattr(kind, "__await__"):
+            _plain_types.add(kind)
+        return True
+
+    def _group(self, item: _Item, field_details_list: FieldDetailsList) -> GroupedFieldSet | None:
+        """The selection on an object type, or None when it defers anything."""
+        assert item.object_type is not None
+        group, defer_usages, forbidden = self.collect_subfields(
+            item.object_type, field_details_list
+        )
+        return None if defer_usages or forbidden else group
+
+    def _object(self, fields: _Fields, item: _Item, group: GroupedFieldSet, value: Any) -> Any:
+        """A non-null value of an object type (exceptions: the caller's)."""
         object_type = item.object_type
         assert object_type is not None
         is_type_of = object_type.is_type_of
         # Strawberry's is_type_of (the only kind in a Strawberry schema) reads no info.
         if is_type_of is not None and is_type_of(value, _NO_INFO) is not True:
-            return Undefined
-        group, defer_usages, forbidden = self.collect_subfields(object_type, field_details_list)
-        if defer_usages or forbidden:
             return Undefined
         return self._build(fields, object_type, group, value)
 

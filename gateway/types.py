@@ -25,7 +25,7 @@ from gateway.clients import (
 )
 from gateway.context import Context
 from gateway.errors import ClientFacingError
-from gateway.ids import InvalidGlobalId, message_cursor_id, to_global_id
+from gateway.ids import InvalidGlobalId, message_cursor_id, shared_global_id, to_global_id
 from gateway.viewer_slots import Same
 from mychat.tokens import TokenClaims
 
@@ -62,13 +62,18 @@ class ChatRole(Enum):
     MEMBER = "member"
 
 
+# By stored value: a dict lookup costs a tenth of the Enum call (a message page builds 50).
+_MESSAGE_KINDS = {kind.value: kind for kind in MessageKind}
+_CHAT_ROLES = {role.value: role for role in ChatRole}
+
+
 @strawberry.type
 class User(Node):
     nickname: str
 
     @classmethod
     def build(cls, user_id: int, nickname: str) -> User:
-        return cls(id=strawberry.ID(to_global_id("User", user_id)), nickname=nickname)
+        return cls(id=strawberry.ID(shared_global_id("User", user_id)), nickname=nickname)
 
     @classmethod
     def from_data(cls, data: UserData) -> User:
@@ -228,6 +233,7 @@ class Message(Node):
 
     @classmethod
     def from_data(cls, data: MessageData) -> Message:
+        reactions = data.get("reactions")
         return cls(
             id=strawberry.ID(to_global_id("Message", data["id"])),
             database_id=data["id"],
@@ -235,12 +241,12 @@ class Message(Node):
             created_at=parse_datetime(data["created_at"]),
             client_id=data.get("client_id"),
             sender=User.build(data["sender_id"], data["sender_nickname"]),
-            chat_id=strawberry.ID(to_global_id("Chat", data["chat_id"])),
+            chat_id=strawberry.ID(shared_global_id("Chat", data["chat_id"])),
             edited_at=_optional_datetime(data.get("edited_at")),
             deleted_at=_optional_datetime(data.get("deleted_at")),
             reply_to=_quote(data.get("reply_to")),
-            reactions=[Reaction.from_data(reaction) for reaction in data.get("reactions", ())],
-            kind=MessageKind(data.get("kind") or "text"),
+            reactions=[Reaction.from_data(reaction) for reaction in reactions] if reactions else [],
+            kind=_MESSAGE_KINDS[data.get("kind") or "text"],
         )
 
 
@@ -338,12 +344,12 @@ class Chat(Node):
         return cls(
             is_direct=bool(data.get("direct")),
             direct_with=None if peer is None else User.from_data(peer),
-            id=strawberry.ID(to_global_id("Chat", data["id"])),
+            id=strawberry.ID(shared_global_id("Chat", data["id"])),
             database_id=data["id"],
             name=data["name"],
             created_at=parse_datetime(data["created_at"]),
             last_activity_at=parse_datetime(data["last_activity_at"]),
-            my_role=ChatRole(data["my_role"]),
+            my_role=_CHAT_ROLES[data["my_role"]],
             unread_count=data.get("unread_count") or 0,  # None: fetched without it
         )
 
