@@ -89,6 +89,8 @@ class EventsRun:
     unread_wrong_events: int = 0
     unread_checked_list: int = 0
     unread_wrong_list: int = 0
+    # Viewers with a mark whose answer was lost after their last acknowledged one.
+    unread_unanswered: int = 0
     unread_examples: list[str] = field(default_factory=list)
     frame: str = ""
     open_seconds: float = math.nan
@@ -293,18 +295,24 @@ def _check_viewers(
         run.mark_failures += marks.get("failures", 0)
         run.first_mark_error = run.first_mark_error or marks.get("first_error")
         run.signals += viewer["signals"]
-        expected = chat.unread_after(marks.get("acknowledged", 0)) + offset
+        # The count after the last acknowledged marker, or after a later mark whose answer was
+        # lost (the server may have applied it): any of these is exact, nothing else.
+        acknowledged = marks.get("acknowledged", 0)
+        markers = {acknowledged, *(m for m in marks.get("unanswered", ()) if m > acknowledged)}
+        expected = {chat.unread_after(marker) + offset for marker in markers}
+        run.unread_unanswered += len(markers) > 1
         if viewer["last_id"] == final_id:
             run.unread_checked_events += 1
-            if viewer["unread"] != expected:
+            if viewer["unread"] not in expected:
                 run.unread_wrong_events += 1
-                _example(run, f"event: viewer {viewer['index']} {viewer['unread']} != {expected}")
+                got = viewer["unread"]
+                _example(run, f"event: viewer {viewer['index']} {got} not in {expected}")
         if position % step == 0:
             _, listed = chat.find("history", tokens[viewer["index"]])
             run.unread_checked_list += 1
-            if listed != expected:
+            if listed not in expected:
                 run.unread_wrong_list += 1
-                _example(run, f"list: viewer {viewer['index']} {listed} != {expected}")
+                _example(run, f"list: viewer {viewer['index']} {listed} not in {expected}")
 
 
 def _example(run: EventsRun, text: str) -> None:
@@ -347,8 +355,8 @@ def _method(config: BenchConfig, count: int, readers: bool) -> str:
         "(measured with nobody subscribed; markRead and session-touch routes left out), per "
         "MessageAdded delivered; DB writes = rows changed per table (MariaDB userstat); "
         "unread = final MessageAdded's chat.unreadCount and the CHATS query vs messages after "
-        "each viewer's last acknowledged marker; baseline = bare websockets x2 over Redis "
-        "broadcasting the same frame bytes"
+        "each viewer's last acknowledged marker (or a later one whose answer was lost); "
+        "baseline = bare websockets x2 over Redis broadcasting the same frame bytes"
     )
 
 
@@ -401,7 +409,8 @@ def _figures(scenario: ScenarioResult, ours: EventsRun, base: fanout.FanoutRun) 
             "viewers",
             higher_is_better=False,
             note=f"checked {ours.unread_checked_events} final events and "
-            f"{ours.unread_checked_list} chat-list queries",
+            f"{ours.unread_checked_list} chat-list queries; {ours.unread_unanswered} viewers "
+            "had a later mark whose answer was lost (timed out): their count may follow it",
         )
     )
     wrong.target = "0"

@@ -52,6 +52,9 @@ class MarkState:
     failures: int = 0
     # databaseId of the newest message a markRead was acknowledged for (0: none).
     acknowledged: int = 0
+    # databaseIds of marks whose answer never came (timed out, connection lost): the server
+    # may have applied them, so the viewer's count may follow any of them.
+    unanswered: list[int] = field(default_factory=list)
     first_error: str | None = None
 
 
@@ -114,6 +117,8 @@ class MarkReader:
         ) as error:
             self.state.failures += 1
             self.state.first_error = self.state.first_error or f"{type(error).__name__}: {error}"
+            if isinstance(error, aiohttp.ClientError | TimeoutError):
+                self.state.unanswered.append(database_id)
             self.last_marked = None  # as the web app: try again with the next change
             return
         self.state.marks += 1
