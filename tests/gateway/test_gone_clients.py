@@ -14,12 +14,16 @@ from starlette.applications import Starlette
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket
 
-from gateway.websocket import SizeLimitedWebSocketAdapter
+from gateway.websocket import SharedDocuments, SizeLimitedWebSocketAdapter
 from tests.support.ports import free_port, serving
 
 
 class JsonView:
-    """What the adapter needs of Strawberry's view: its JSON encoding."""
+    """What the adapter needs of Strawberry's view: its JSON encoding, and the documents its
+    sockets share (GatewayGraphQL's)."""
+
+    def __init__(self) -> None:
+        self.shared_documents = SharedDocuments()
 
     def encode_json(self, data: object) -> str:
         return json.dumps(data)
