@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+from graphql import DocumentNode
 from starlette.websockets import WebSocket
 
 from gateway.clients import AccountClient, AuthClient, ChatClient, InFlight, ServiceClient
@@ -55,6 +56,9 @@ class Context:
         self.user_agent = user_agent
         # Whether this WebSocket's context counts as an open connection (sessions, presence).
         self._counted = False
+        # The operation's parsed document, set before execution (gateway/schema.py): resolvers
+        # that look ahead at their selection read it (gateway/queries.py).
+        self.document: DocumentNode | None = None
         self.token: str | None = None
         self.claims: TokenClaims | None = None
         # Set by Strawberry from the WebSocket connection_init payload.

@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any, cast
 
 import strawberry
-from strawberry.types.nodes import SelectedField, Selection
+from graphql import (
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    InlineFragmentNode,
+    IntValueNode,
+    NullValueNode,
+    SelectionSetNode,
+    StringValueNode,
+    VariableNode,
+)
 
 from gateway import described
 from gateway.accounts import AccountQuery
@@ -32,6 +42,7 @@ DEFAULT_CHAT_PAGE = 20
 MAX_CHAT_PAGE = 100
 
 Info = strawberry.Info[Context, None]
+Fragments = dict[str, FragmentDefinitionNode]
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -112,16 +123,78 @@ class Query(AccountQuery):
         return await resolve_node(info, id)
 
 
-def _selected_fields(selections: Sequence[Selection]) -> list[SelectedField]:
-    """The fields of a selection set, fragments flattened (directives do not matter here: a
-    page fetched but not used, or an unread count not shown, costs only the work)."""
-    fields: list[SelectedField] = []
-    for selection in selections:
-        if isinstance(selection, SelectedField):
+def _flattened(selection_set: SelectionSetNode, fragments: Fragments) -> list[FieldNode]:
+    """The fields of a selection set, fragments flattened (directives and type conditions do not
+    matter here: a page fetched but not used, or an unread count not shown, costs only the
+    work). Validation has refused fragment cycles and unknown fragments."""
+    fields: list[FieldNode] = []
+    for selection in selection_set.selections:
+        if isinstance(selection, FieldNode):
             fields.append(selection)
-        else:
-            fields.extend(_selected_fields(selection.selections))
+        elif isinstance(selection, InlineFragmentNode):
+            fields.extend(_flattened(selection.selection_set, fragments))
+        elif isinstance(selection, FragmentSpreadNode):
+            fragment = fragments.get(selection.name.value)
+            if fragment is not None:
+                fields.extend(_flattened(fragment.selection_set, fragments))
     return fields
+
+
+def _under(fields: list[FieldNode], name: str, fragments: Fragments) -> list[FieldNode]:
+    """The fields selected under every `name` field among `fields`."""
+    found: list[FieldNode] = []
+    for field in fields:
+        if field.name.value == name and field.selection_set is not None:
+            found.extend(_flattened(field.selection_set, fragments))
+    return found
+
+
+def _selection(info: Info) -> tuple[list[FieldNode], Fragments] | None:
+    """The fields selected under this root field, from the operation's document (None when the
+    context has not got it). Strawberry's `info.selected_fields` would convert the whole
+    selection, every field's arguments and directives, on each call: 80-150 us for a history
+    page's document, 90 us for the chat list's (bench/PROFILE.md)."""
+    document = info.context.document
+    operation = info.operation
+    if document is None or not any(node is operation for node in document.definitions):
+        return None
+    fragments = {
+        node.name.value: node
+        for node in document.definitions
+        if isinstance(node, FragmentDefinitionNode)
+    }
+    key = info.path.key
+    fields = [
+        field
+        for field in _flattened(operation.selection_set, fragments)
+        if (field.alias or field.name).value == key
+    ]
+    return [sub for field in fields for sub in _flattened_or_none(field, fragments)], fragments
+
+
+def _flattened_or_none(field: FieldNode, fragments: Fragments) -> list[FieldNode]:
+    return [] if field.selection_set is None else _flattened(field.selection_set, fragments)
+
+
+def _argument(field: FieldNode, name: str, variables: dict[str, Any]) -> object:
+    """An argument's value as the resolver will get it: a literal, or a variable's value
+    (None when absent); _UNREADABLE for anything else (a list, an object)."""
+    for argument in field.arguments or ():
+        if argument.name.value == name:
+            value = argument.value
+            if isinstance(value, VariableNode):
+                return variables.get(value.name.value)
+            if isinstance(value, IntValueNode):
+                return int(value.value)
+            if isinstance(value, StringValueNode):
+                return value.value
+            if isinstance(value, NullValueNode):
+                return None
+            return _UNREADABLE
+    return None
+
+
+_UNREADABLE = object()
 
 
 def _listed_chat(row: ListedChatData) -> Chat:
@@ -135,47 +208,48 @@ def _listed_chat(row: ListedChatData) -> Chat:
     return chat
 
 
-def _fields_under(selections: Sequence[Selection], name: str) -> list[SelectedField]:
-    """The fields selected under every `name` field of a selection set (fragments flattened)."""
-    found: list[SelectedField] = []
-    for selected in _selected_fields(selections):
-        if selected.name == name:
-            found.extend(_selected_fields(selected.selections))
-    return found
-
-
 def _selects_last_message(info: Info) -> bool:
     """Whether `chats { edges { node { lastMessage } } }` is asked for."""
-    nodes = _fields_under(_fields_under(info.selected_fields[0].selections, "edges"), "node")
-    return any(field.name == "lastMessage" for field in nodes)
+    selection = _selection(info)
+    if selection is None:
+        return False  # each chat's resolver loads it
+    fields, fragments = selection
+    nodes = _under(_under(fields, "edges", fragments), "node", fragments)
+    return any(field.name.value == "lastMessage" for field in nodes)
 
 
 def _wanted_page(info: Info) -> tuple[PageRequest, bool] | None:
     """The one `messages` page selected under this `chat` (and whether `unreadCount` is), or
     None: no page, several, or arguments the field itself will refuse."""
-    fields = _selected_fields(info.selected_fields[0].selections)
-    pages = [field for field in fields if field.name == "messages"]
+    selection = _selection(info)
+    if selection is None:
+        return None
+    fields = selection[0]
+    pages = [field for field in fields if field.name.value == "messages"]
     if len(pages) != 1:
         return None
-    arguments = pages[0].arguments
-    after, before = arguments.get("after"), arguments.get("before")
+    variables = info.variable_values
+    after, before, first, last = (
+        _argument(pages[0], name, variables) for name in ("after", "before", "first", "last")
+    )
     if not all(isinstance(value, str | None) for value in (after, before)):
         return None
     try:
-        first, last = _int_argument(arguments.get("first")), _int_argument(arguments.get("last"))
-        request = PageRequest.parse(first=first, after=after, last=last, before=before)
+        request = PageRequest.parse(
+            first=_int_argument(first),
+            after=cast("str | None", after),
+            last=_int_argument(last),
+            before=cast("str | None", before),
+        )
     except (ValueError, ClientFacingError):
         return None
-    return request, any(field.name == "unreadCount" for field in fields)
+    return request, any(field.name.value == "unreadCount" for field in fields)
 
 
 def _int_argument(value: object) -> int | None:
-    """An Int argument as Strawberry's selection gives it: an int from a variable, the literal's
-    text from the document (validation already checked it is an Int)."""
+    """An Int argument's value (validation already checked it is an Int or null)."""
     if value is None or (isinstance(value, int) and not isinstance(value, bool)):
         return value
-    if isinstance(value, str):
-        return int(value)
     raise ValueError("not an Int")
 
 

@@ -113,6 +113,13 @@ class GatewayExtension(ParserCache, ValidationCache):
             result = execution_context.result
             mask_errors(getattr(result, "initial_result", result))
 
+    def on_execute(self) -> Iterator[None]:
+        """The parsed document for resolvers that look ahead at their selection."""
+        context = self.execution_context.context
+        if isinstance(context, Context):
+            context.document = self.execution_context.graphql_document
+        yield
+
     def on_parse(self) -> Iterator[None]:
         """ParserCache's for queries of a cacheable size; larger ones Strawberry parses anew."""
         if len(self.execution_context.query or "") <= CACHEABLE_QUERY_CHARS:

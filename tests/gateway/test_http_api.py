@@ -370,6 +370,13 @@ async def test_chat_with_its_page_is_one_service_call(gateway: Gateway) -> None:
     both = (await gateway.data(two, {"id": chat_id}, alice.token))["chat"]
     assert [e["node"]["text"] for e in both["a"]["edges"]] == [sent[-1]["text"]]
     assert [e["node"]["text"] for e in both["b"]["edges"]] == [sent[0]["text"]]
+    # The page found through an aliased field, fragments and a variable: still one call.
+    fragmented = """query($id: ID!, $n: Int) { mine: chat(id: $id) { ...Page } }
+      fragment Page on Chat { ... on Chat { messages(last: $n) { edges { node { text } } } } }"""
+    gateway.chat_calls.clear()
+    mine = (await gateway.data(fragmented, {"id": chat_id, "n": 1}, alice.token))["mine"]
+    assert [e["node"]["text"] for e in mine["messages"]["edges"]] == [sent[-1]["text"]]
+    assert gateway.chat_calls == {f"/internal/chats/{_db_id(chat_id)}/messages": 1}
     # Bad page arguments are still the field's error, with the chat itself answered.
     body = await gateway.post(HISTORY, {"id": chat_id, "last": 201}, alice.token)
     assert body["data"]["chat"] == {"messages": None} or body["data"]["chat"] is None
@@ -426,9 +433,11 @@ async def test_the_chat_lists_last_messages_are_the_chats_own(gateway: Gateway) 
     await gateway.send(bob, plain, "hi")
     empty = await gateway.create_chat(alice, "Empty")
     await gateway.create_chat(bob, "Quiet")  # only bob's: not in alice's list
+    gateway.chat_calls.clear()
     listed = await gateway.data(
         "query { chats { edges { node { ...Last } } } }" + LAST_MESSAGE, token=alice.token
     )
+    assert gateway.chat_calls == {"/internal/chats": 1}  # last messages with the page
     by_chat = {edge["node"]["databaseId"]: edge["node"] for edge in listed["chats"]["edges"]}
     assert len(by_chat) == 3
     assert by_chat[_db_id(empty)]["lastMessage"] is None
