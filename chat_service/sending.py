@@ -419,7 +419,7 @@ class Sender:
             self._store, lanes=LANES, max_group=MAX_GROUP, interrupted=_interrupted, name="sends"
         )
         self.transactions = 0  # begun so far (tests check that sends share them)
-        self._order = PublishOrder()
+        self._order: PublishOrder[Event] = PublishOrder(self._publish)
 
     async def send(
         self,
@@ -463,6 +463,9 @@ class Sender:
             return error
         return outcome
 
+    async def _publish(self, events: list[Event]) -> None:
+        await publish_events(self._broker, events)  # logs a failure, never raises
+
     async def _in_transaction(self, sends: list[Send]) -> list[Outcome]:
         """Store the group, then publish its events in each chat's order (publish_order)."""
         tickets: list[Ticket] = []
@@ -483,8 +486,7 @@ class Sender:
                 if isinstance(outcome, tuple)
             ]
             if created:
-                await self._order.wait_turn(tickets[0])
-                await publish_events(self._broker, created)
+                await self._order.publish(tickets[0], created)
             return outcomes
         finally:
             for ticket in tickets:
