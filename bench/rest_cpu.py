@@ -24,12 +24,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
-
 from bench.loadgen import HttpRequest, LoadSpec, run_load
 from bench.measure import get_request, json_request
 from bench.procs import Proc, raise_fd_limit
-from bench.stack import mychat_stack, seed_chat_with_history
+from bench.stack import empty_chats, mychat_stack, seed_chat_with_history
 
 HISTORY_PAGE = 50
 SPREAD_CHATS = 32
@@ -98,16 +96,7 @@ def main() -> None:
     with mychat_stack("rest-cpu", with_gateway=False) as stack:
         chat = stack.procs["chat"]
         seeded = seed_chat_with_history(stack, HISTORY_PAGE)
-        headers = {"Authorization": f"Bearer {seeded.token}"}
-        with httpx.Client(base_url=stack.chat_url, headers=headers, timeout=30) as client:
-            spread_ids = [
-                int(
-                    client.post("/mychat/api/chat/", json={"name": f"spread {i}"})
-                    .raise_for_status()
-                    .json()["chat_id"]
-                )
-                for i in range(SPREAD_CHATS)
-            ]
+        spread_ids = empty_chats(stack, seeded.token, SPREAD_CHATS)
         body = {"text": "hello from the benchmark"}
         plans: dict[str, tuple[list[HttpRequest], str]] = {
             "history": (

@@ -34,7 +34,7 @@ import httpx
 import bench.procs
 import bench.stack
 from bench.procs import Proc, free_port, raise_fd_limit
-from bench.stack import mychat_stack, seed_chat_with_history
+from bench.stack import empty_chats, mychat_stack, seed_chat_with_history
 
 HISTORY_PAGE = 50
 SPREAD_CHATS = 32
@@ -135,16 +135,7 @@ def main() -> None:
         pid = stack.procs["chat"].pid
         control(pid, "--instr=on")
         seeded = seed_chat_with_history(stack, HISTORY_PAGE)
-        headers = {"Authorization": f"Bearer {seeded.token}"}
-        with httpx.Client(base_url=stack.chat_url, headers=headers, timeout=600) as client:
-            spread_ids = [
-                int(
-                    client.post("/mychat/api/chat/", json={"name": f"spread {i}"})
-                    .raise_for_status()
-                    .json()["chat_id"]
-                )
-                for i in range(SPREAD_CHATS)
-            ]
+        spread_ids = empty_chats(stack, seeded.token, SPREAD_CHATS, timeout=600)
         body = {"text": "hello from the benchmark"}
         plans: dict[str, list[tuple[str, str, Any]]] = {
             "history": [("GET", f"/mychat/api/chat/{seeded.chat_id}?limit=50", None)],

@@ -258,6 +258,20 @@ def add_members_with_tokens(stack: Stack, chat_id: int, count: int) -> list[str]
     return [stack.tokens.issue(user_id=uid, login=login, nickname=login) for uid, login in users]
 
 
+def empty_chats(stack: Stack, token: str, count: int, timeout: float = 30) -> list[int]:
+    """`count` new chats of the user's with nobody else and no message yet: their ids."""
+    headers = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=stack.chat_url, headers=headers, timeout=timeout) as client:
+        return [
+            int(
+                client.post("/mychat/api/chat/", json={"name": f"spread {number}"})
+                .raise_for_status()
+                .json()["chat_id"]
+            )
+            for number in range(count)
+        ]
+
+
 def seed_chat_list(stack: Stack, token: str, count: int) -> None:
     """`count` more chats of the user's, each with one message (a chat list to show)."""
     headers = {"Authorization": f"Bearer {token}"}

@@ -224,14 +224,9 @@ def _int_too_large(post: Any) -> None:
 async def test_wrong_types_and_bad_leaves_are_graphql_cores_errors(
     spoil: Callable[[Any], None], errors: int
 ) -> None:
-    def posts() -> list[Any]:
-        found: list[Any] = _posts()
-        spoil(found[1])
-        return found
-
-    regular, fast = await _both("{ posts { id score author { id } editor { age } } }", posts)
-    _same(regular, fast)
-    assert len(regular.errors or []) == errors
+    await _same_with_spoiled_post(
+        "{ posts { id score author { id } editor { age } } }", spoil, errors
+    )
 
 
 def _null_reader(post: Any) -> None:
@@ -252,12 +247,19 @@ def _tuple_of_tags(post: Any) -> None:
 async def test_bad_list_items_are_graphql_cores_errors(
     spoil: Callable[[Any], None], errors: int
 ) -> None:
+    await _same_with_spoiled_post("{ posts { id tags readers { nickname } } }", spoil, errors)
+
+
+async def _same_with_spoiled_post(document: str, spoil: Callable[[Any], None], errors: int) -> None:
+    """The document over posts whose second one is spoiled: both paths answer alike, with
+    `errors` errors."""
+
     def posts() -> list[Any]:
         found: list[Any] = _posts()
         spoil(found[1])
         return found
 
-    regular, fast = await _both("{ posts { id tags readers { nickname } } }", posts)
+    regular, fast = await _both(document, posts)
     _same(regular, fast)
     assert len(regular.errors or []) == errors
 
