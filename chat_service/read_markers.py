@@ -4,9 +4,11 @@ A reader with a busy chat open marks it read with every incoming message. `ReadM
 answers each at once (the marker as it now stands and the unread count it leaves, read against
 that marker), but writes a reader's marker of a chat at most once every `interval` seconds: the
 first at once, later ones into a pending slot that keeps the highest id asked for and is written
-when the interval since the last write has passed. Each write is `do_mark_read` in its own unit
-of work, so its `messages_read` event (read receipts; the reader's other devices) follows the
-commit. A marker pending when the service stops is written on the way out (`close`).
+when the interval since the last write has passed. The markers due at one moment are written
+together: one unit of work (one commit) runs `do_mark_read` for each, in (chat, reader) order, and
+each `messages_read` event (read receipts; the reader's other devices) follows that commit. With a
+thousand viewers of a busy chat that is a few commits a second, not one per viewer. A marker
+pending when the service stops is written on the way out (`close`).
 
 Per process: with several chat_service processes a reader's calls may land on each, and each
 holds to the rule on its own. What it keeps is bounded: the time of the last write per
@@ -59,7 +61,11 @@ class ReadMarkers:
         self._pending: dict[Key, int] = {}  # highest marker asked for, not written yet
         self._written: dict[Key, float] = {}  # monotonic time of the last write
         self._flushes: dict[Key, asyncio.Task[None]] = {}
+        # Markers to write in the next batch, and that batch (None until one is asked for).
+        self._due: dict[Key, int] = {}
+        self._batch: asyncio.Task[None] | None = None
         self.writes = 0  # markers written so far (tests and the bench count them)
+        self.batches = 0  # their units of work
 
     async def mark(
         self, connection: AsyncConnection, chat_id: int, user_id: int, message_id: int
@@ -105,15 +111,29 @@ class ReadMarkers:
                 await self._write(key, target)
 
     async def _write(self, key: Key, target: int) -> None:
+        """Until the marker is written, with the others due now (`_write_due`)."""
         self._written[key] = time.monotonic()
         self._sweep()
-        chat_id, user_id = key
-        try:
-            async with unit_of_work(self._engine, self._broker) as work:
-                await do_mark_read(work, chat_id, user_id, target)
-        except ApiError:  # the reader left meanwhile: nothing to mark
-            return
-        self.writes += 1
+        self._due[key] = max(target, self._due.get(key, 0))
+        batch = self._batch
+        if batch is None:
+            batch = self._batch = asyncio.create_task(self._write_due(), name="read-markers")
+        # Shielded: a caller that gives up (a request cancelled) leaves the others' write alone.
+        await asyncio.shield(batch)
+
+    async def _write_due(self) -> None:
+        # Markers asked for from now on go to the next batch.
+        due, self._due, self._batch = sorted(self._due.items()), {}, None
+        written = 0
+        async with unit_of_work(self._engine, self._broker) as work:
+            for (chat_id, user_id), target in due:
+                try:
+                    await do_mark_read(work, chat_id, user_id, target)
+                except ApiError:  # the reader left meanwhile (read only, nothing written)
+                    continue
+                written += 1
+        self.writes += written
+        self.batches += 1
 
     def _sweep(self) -> None:
         if len(self._written) < SWEEP_AT:

@@ -95,3 +95,45 @@ async def test_a_marker_never_moves_back_or_past_the_newest(
     assert (await mark(harness, bob, chat_id, second + 1000))["last_read_message_id"] == second
     back = await mark(harness, bob, chat_id, first)
     assert (back["last_read_message_id"], back["chat"]["unread_count"]) == (second, 0)
+
+
+async def test_markers_due_together_are_written_in_one_commit(
+    harness: ChatHarness, alice: Person
+) -> None:
+    """Five readers' pending markers, due at once (the service stopping), are one unit of work;
+    each is stored and announced to its own recipients."""
+    readers = [await harness.register(f"Reader{n}") for n in range(5)]
+    chat_id = await harness.create_chat(alice, "Crowd", *readers)
+    first = (await harness.send(alice, chat_id, "one"))["id"]
+    second = (await harness.send(alice, chat_id, "two"))["id"]
+    read_markers = markers(harness).read_markers
+    for reader in readers:
+        await mark(harness, reader, chat_id, first)  # written at once
+        await mark(harness, reader, chat_id, second)  # pending for 2 s
+    batches, writes = read_markers.batches, read_markers.writes
+    async with watching(harness) as watcher:
+        await read_markers.close()
+        announced = await watcher.wait_for(len(readers))
+    assert (read_markers.batches, read_markers.writes) == (batches + 1, writes + len(readers))
+    for reader in readers:
+        assert await stored_marker(harness, chat_id, reader.id) == second
+    readers_told = {event.payload["user"]["id"] for event in announced}
+    assert readers_told == {reader.id for reader in readers}
+    for event in announced:
+        assert event.kind is EventKind.MESSAGES_READ
+        assert event.recipients == frozenset({alice.id, event.payload["user"]["id"]})
+
+
+async def test_a_reader_gone_before_the_batch_leaves_the_others_written(
+    harness: ChatHarness, alice: Person, bob: Person, carol: Person
+) -> None:
+    chat_id = await harness.create_chat(alice, "Room", bob, carol)
+    first = (await harness.send(alice, chat_id, "one"))["id"]
+    second = (await harness.send(alice, chat_id, "two"))["id"]
+    for reader in (bob, carol):
+        await mark(harness, reader, chat_id, first)
+        await mark(harness, reader, chat_id, second)  # pending
+    left = await harness.client.post(f"/mychat/api/chat/{chat_id}/leave", headers=bob.headers)
+    assert left.status_code == 200, left.text
+    await markers(harness).read_markers.close()
+    assert await stored_marker(harness, chat_id, carol.id) == second
