@@ -345,6 +345,10 @@ async def test_opening_a_message_stream_costs_two_service_calls(live: LiveServer
         gw.auth_calls.clear()
         async with live.subscribing():
             op = await ws.subscribe(MESSAGE_ADDED, {"chatId": chat_id})
+        # The stream listens before it catches up: its catch-up call may still be on its way.
+        async with asyncio.timeout(5):
+            while sum(gw.chat_calls.values()) < 2:
+                await asyncio.sleep(0.005)
         assert sum(gw.chat_calls.values()) == 2, gw.chat_calls
         assert not gw.auth_calls
         await gw.send(alice, chat_id, "live")
