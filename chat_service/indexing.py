@@ -38,8 +38,8 @@ from typing import Any, TypeVar
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.dialects import mysql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
-from sqlalchemy.util.concurrency import greenlet_spawn
 
+from chat_service.pooled import driver_connection
 from mychat.background import cancelled
 from mychat.search_words import indexed_words
 from mychat.tables import message_search, messages
@@ -267,14 +267,6 @@ class SearchIndexer:
     async def _index(self, batch: Sequence[Indexed]) -> None:
         ordered = sorted(batch)  # by message id: two batches lock in one order
         rows = [(chat_id, id_, indexed_words(chat_id, text)) for id_, chat_id, text in ordered]
-        pooled = await self._autocommit_engine.raw_connection()
-        try:
-            await self._write(pooled.driver_connection, rows)
-        except BaseException as error:  # incl. cancellation: the protocol state is unknown
-            # Not reused: invalidate() closes the driver connection at once (no awaiting), and
-            # the server rolls back what it left open.
-            pooled.invalidate(error if isinstance(error, Exception) else None)
-            pooled.close()
-            raise
-        await greenlet_spawn(pooled.close)  # no reset on return: the transaction has ended
+        async with driver_connection(self._autocommit_engine) as connection:
+            await self._write(connection, rows)
         self.batches += 1

@@ -47,12 +47,12 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlalchemy.util.concurrency import greenlet_spawn
 
 from chat_service.access import chat_not_found, not_a_member
 from chat_service.group_commit import GroupCommit
 from chat_service.history import message_view
 from chat_service.indexing import SearchIndexer
+from chat_service.pooled import driver_connection
 from chat_service.publish_order import PublishOrder, Ticket
 from chat_service.unit_of_work import publish_events
 from chat_service.validation import check_trimmed_text
@@ -495,10 +495,10 @@ class Sender:
     async def _commit(
         self, sends: list[Send], tickets: list[Ticket]
     ) -> tuple[list[Outcome], Recipients]:
-        pooled = await self._engine.raw_connection()
-        self.transactions += 1
-        try:
-            transaction = self._transaction(pooled.driver_connection, self._dialect)
+        # RetryAlone: the group rolled back, so the connection is fine to reuse.
+        async with driver_connection(self._engine, reusable_after=(RetryAlone,)) as connection:
+            self.transactions += 1
+            transaction = self._transaction(connection, self._dialect)
             try:
                 outcomes, committed, recipients = await store_group(
                     transaction,
@@ -511,14 +511,4 @@ class Sender:
                 raise
             if not committed:  # refusals and replays only: nothing to keep
                 await transaction.rollback()
-        except RetryAlone:
-            await greenlet_spawn(pooled.close)
-            raise
-        except BaseException as error:  # incl. cancellation: the protocol state is unknown
-            # Not reused: invalidate() closes the driver connection at once (no awaiting), and
-            # the server rolls back what it left open.
-            pooled.invalidate(error if isinstance(error, Exception) else None)
-            pooled.close()
-            raise
-        await greenlet_spawn(pooled.close)  # no reset on return: the transaction has ended
         return outcomes, recipients
