@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from tests.gateway.conftest import Gateway, LiveServer
+from tests.gateway.conftest import Gateway, LiveServer, User
 from tests.gateway.test_http_api import ADD_MEMBER, LEAVE, typename
 from tests.gateway.test_subscriptions import MESSAGE_ADDED, next_data
-from tests.support.websocket import graphql_socket
+from tests.support.websocket import GraphQLSocket, graphql_socket
 
 RENAME = """
 mutation Rename($chatId: ID!, $name: String!) {
@@ -61,6 +61,15 @@ CHAT_EVENTS = """subscription {
     ... on MemberLeft { user { nickname } }
   }
 }"""
+
+
+async def caught_up(gw: Gateway, ws: GraphQLSocket, op: str, sender: User, chat_id: str) -> None:
+    """Until a chatEvents subscription started "from now" has caught up. It listens before
+    it reads what committed while it started: a change made before that read ends comes in
+    the catch-up too (its system line as a MessageAdded), ahead of its own live event. A
+    message sent now comes once (catch-up or live, never both), and after the catch-up."""
+    await gw.send(sender, chat_id, "warm-up")
+    assert (await next_data(ws, op))["data"]["chatEvents"] == {"__typename": "MessageAdded"}
 
 
 async def test_rename_remove_and_hand_on(gateway: Gateway) -> None:
@@ -161,6 +170,8 @@ async def test_a_removed_member_stops_receiving_at_once(live: LiveServer, stream
                 op = await ws.subscribe(MESSAGE_ADDED, {"chatId": chat_id})
             else:
                 op = await ws.subscribe(CHAT_EVENTS)
+        if stream == "chatEvents":
+            await caught_up(gw, ws, op, alice, chat_id)
         removed = await typename(gw, REMOVE, {"chatId": chat_id, "userId": bob.id}, alice.token)
         assert removed["__typename"] == "RemoveMemberPayload"
         payload = await next_data(ws, op)
@@ -187,6 +198,7 @@ async def test_members_see_each_owner_action_live(live: LiveServer) -> None:
     async with graphql_socket(live.ws_url, token=carol.token) as ws:
         async with live.subscribing():
             op = await ws.subscribe(CHAT_EVENTS)
+        await caught_up(gw, ws, op, alice, chat_id)
         await typename(gw, RENAME, {"chatId": chat_id, "name": "Garden"}, alice.token)
         assert (await next_data(ws, op))["data"]["chatEvents"] == {
             "__typename": "ChatRenamed",
