@@ -45,6 +45,7 @@ _UNREAD_AFTER = select(func.count()).where(
         _m.chat_id == bindparam("chat_id"),
         _m.id > bindparam("marker"),
         _m.sender_id != bindparam("user_id"),
+        _m.kind.is_(None),  # system lines are never unread (as in the chat list's count)
     )
 )
 
@@ -83,10 +84,13 @@ class ReadMarkers:
         if target > stored:
             await self._request(key, target)
         marker = max(target, stored)
-        unread = await connection.scalar(
-            _UNREAD_AFTER, {"chat_id": chat_id, "user_id": user_id, "marker": marker}
-        )
-        return marker, dataclasses.replace(access.chat, unread_count=int(unread or 0))
+        unread = 0
+        # A reader at the chat's newest message (the usual mark) has nothing unread as of the
+        # statement that read the chat: only system lines, never unread, come after it.
+        if marker < (access.chat.last_message_id or 0):
+            params = {"chat_id": chat_id, "user_id": user_id, "marker": marker}
+            unread = int(await connection.scalar(_UNREAD_AFTER, params) or 0)
+        return marker, dataclasses.replace(access.chat, unread_count=unread)
 
     async def _request(self, key: Key, target: int) -> None:
         if key in self._flushes:  # a write is due: it takes the highest asked for

@@ -97,6 +97,20 @@ async def test_a_marker_never_moves_back_or_past_the_newest(
     assert (back["last_read_message_id"], back["chat"]["unread_count"]) == (second, 0)
 
 
+async def test_each_answer_counts_what_the_chat_list_counts(
+    harness: ChatHarness, alice: Person, bob: Person, carol: Person
+) -> None:
+    chat_id, first, second = await two_messages(harness, alice, bob)
+    third = (await harness.send(alice, chat_id, "three"))["id"]
+    assert (await mark(harness, bob, chat_id, first))["chat"]["unread_count"] == 2
+    await harness.add_user(alice, chat_id, carol)  # a system line after the newest message
+    assert (await mark(harness, bob, chat_id, second))["chat"]["unread_count"] == 1
+    assert (await mark(harness, bob, chat_id, third))["chat"]["unread_count"] == 0
+    await asyncio.sleep(2.2)  # the pending marker is due
+    listed = await harness.client.get("/internal/chats", headers=bob.headers)
+    assert [chat["unread_count"] for chat in listed.json()["chats"]] == [0]
+
+
 async def test_markers_due_together_are_written_in_one_commit(
     harness: ChatHarness, alice: Person
 ) -> None:
