@@ -20,6 +20,11 @@ pytestmark = pytest.mark.browser
 async def test_two_people_chat_live(server: ServerProcess, browsers: Browsers) -> None:
     alice = await browsers.new_page()
     bob = await browsers.new_page()
+    # What Bob's page sends: markRead goes over its open socket, not as an HTTP request each.
+    bob_frames: list[str | bytes] = []
+    bob_requests: list[str] = []
+    bob.on("websocket", lambda socket: socket.on("framesent", lambda frame: bob_frames.append(frame)))
+    bob.on("request", lambda request: bob_requests.append(request.post_data or ""))
     alice_nick, bob_nick = unique("Alice"), unique("Bob")
     await ui.register(alice, server.base_url, alice_nick)
     await ui.register(bob, server.base_url, bob_nick)
@@ -38,6 +43,10 @@ async def test_two_people_chat_live(server: ServerProcess, browsers: Browsers) -
     await expect(bob_link.get_by_test_id("unread")).to_have_text("1")
     await ui.open_chat(bob, chat_name)
     await expect(bob_link.get_by_test_id("unread")).to_be_hidden()
+    async with asyncio.timeout(5):
+        while not any("MarkRead" in str(frame) for frame in bob_frames):
+            await asyncio.sleep(0.05)
+    assert not any("MarkRead" in body for body in bob_requests)
     started = time.monotonic()
     await ui.send(alice, "Hi Bob, pizza at noon?")
     await expect(bob.get_by_test_id("message-text").filter(has_text="pizza at noon")).to_be_visible(

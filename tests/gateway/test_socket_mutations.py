@@ -1,0 +1,91 @@
+"""markRead over the client's open WebSocket (graphql-transport-ws), as the web app sends it
+(web/src/apollo.js): the same answers and failures as over HTTP, and the reader's other tabs
+learn the new marker live. (Strawberry's legacy graphql-ws handler refuses mutations.)"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Any
+
+from gateway.ids import database_id
+from mychat.tokens import TokenCodec
+from tests.gateway.conftest import LiveServer
+from tests.gateway.test_subscriptions import next_data
+from tests.support.env import TEST_JWT_SECRET
+from tests.support.websocket import GraphQLSocket, graphql_socket
+
+MARK_READ = """
+mutation MarkRead($chatId: ID!, $messageId: ID!) {
+  markRead(chatId: $chatId, messageId: $messageId) {
+    __typename
+    ... on MarkReadPayload { chat { id unreadCount } }
+    ... on Error { code }
+  }
+}
+"""
+READ_RECEIPTS = """subscription {
+  chatEvents(signals: true) { __typename ... on MessagesRead { readUpTo user { nickname } } }
+}"""
+
+
+async def mark(ws: GraphQLSocket, chat_id: str, message_id: str) -> dict[str, Any]:
+    """One markRead over the socket: its answer, then the operation's end."""
+    op = await ws.subscribe(MARK_READ, {"chatId": chat_id, "messageId": message_id})
+    payload = await next_data(ws, op)
+    ended = await ws.next_payload()
+    assert ended == {"id": op, "type": "complete"}
+    assert "errors" not in payload, payload
+    answer: dict[str, Any] = payload["data"]["markRead"]
+    return answer
+
+
+async def test_mark_read_over_the_socket(live: LiveServer) -> None:
+    gw = live.gateway
+    alice, bob, chat_id = await gw.alice_and_bob_in_a_room()
+    first = await gw.send(alice, chat_id, "one")
+    second = await gw.send(alice, chat_id, "two")
+    async with (
+        graphql_socket(live.ws_url, token=bob.token) as other_tab,
+        graphql_socket(live.ws_url, token=bob.token) as ws,
+    ):
+        async with live.subscribing():
+            receipts = await other_tab.subscribe(READ_RECEIPTS)
+        answer = await mark(ws, chat_id, first["id"])
+        assert answer == {
+            "__typename": "MarkReadPayload",
+            "chat": {"id": chat_id, "unreadCount": 1},
+        }
+        read = (await next_data(other_tab, receipts))["data"]["chatEvents"]
+        assert read["readUpTo"] == database_id(first["id"], "Message")
+        assert read["user"] == {"nickname": "Bob"}
+        answer = await mark(ws, chat_id, second["id"])
+        assert answer["chat"]["unreadCount"] == 0
+
+
+async def test_failures_over_the_socket(live: LiveServer) -> None:
+    gw = live.gateway
+    alice, _bob, chat_id = await gw.alice_and_bob_in_a_room()
+    carol = await gw.register("Carol")
+    message = await gw.send(alice, chat_id, "one")
+    unknown_chat = "Q2hhdDo5OTk5OTk="  # Chat:999999
+    async with graphql_socket(live.ws_url, token=carol.token) as ws:
+        assert (await mark(ws, chat_id, message["id"]))["code"] == "not_a_member"
+        assert (await mark(ws, unknown_chat, message["id"]))["code"] == "not_found"
+        op = await ws.subscribe(MARK_READ, {"chatId": chat_id, "messageId": None})
+        assert (await next_data(ws, op))["errors"], "a missing id is a GraphQL error"
+
+
+async def test_an_expired_token_marks_nothing(live: LiveServer) -> None:
+    gw = live.gateway
+    alice, bob, chat_id = await gw.alice_and_bob_in_a_room()
+    message = await gw.send(alice, chat_id, "one")
+    bob_id = database_id(bob.id, "User")
+    short = TokenCodec(TEST_JWT_SECRET, timedelta(seconds=2)).issue(
+        user_id=bob_id, login="bob", nickname="Bob"
+    )
+    async with graphql_socket(live.ws_url, token=short) as ws:
+        await asyncio.sleep(2.1)  # tokens carry whole seconds: expired by now
+        assert (await mark(ws, chat_id, message["id"]))["code"] == "unauthenticated"
+    listed = await gw.data("{ chats { edges { node { unreadCount } } } }", token=bob.token)
+    assert listed["chats"]["edges"][0]["node"]["unreadCount"] == 1
