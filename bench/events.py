@@ -5,9 +5,9 @@ of one chat (half on each gateway) hold the web app's `chatEvents` subscription,
 web/src/operations.js as Apollo Client sends it (bench.web_operations.sent), with `after:` the
 newest message as the web app's feed does. The sender sends with the web app's SEND_MESSAGE.
 In `events` every viewer also has the chat open and marks it read as the web app does
-(MARK_READ, at most once every 2 s: bench.viewer), so read markers and their read receipts
-(MessagesRead to the reader and the senders of what it read, `signals: true`) are part of the
-load.
+(MARK_READ over its socket, at most once every 2 s: bench.viewer), so read markers and their
+read receipts (MessagesRead to the reader and the senders of what it read, `signals: true`) are
+part of the load.
 
 Phases as in bench.fanout (message 0 once all subscribed, paced, burst), then: viewers stop
 marking, 2.5 s for the server's coalesced markers to land, a final message, and checks:
@@ -227,7 +227,7 @@ def _run_ours(
     offset = chat.find("history", tokens[0])[1] - chat.unread_after(0)
     ws_urls = [f"ws://{HOST}:{port}/mychat/graphql" for port in stack.gateway_ports[:2]]
     specs = fanout.split_specs(config, count, "graphql", ws_urls, tokens, chat.gid)
-    mark = MarkSpec([stack.gateway_url(0), stack.gateway_url(1)], sent("MARK_READ"), chat.gid)
+    mark = MarkSpec(sent("MARK_READ"), chat.gid)
     for spec in specs:
         spec.document = sent("CHAT_EVENTS")
         spec.variables = {"after": cursor}
@@ -339,7 +339,8 @@ def run_baseline(config: BenchConfig, count: int, frame: str) -> fanout.FanoutRu
 
 def _method(config: BenchConfig, count: int, readers: bool) -> str:
     reading = (
-        "every viewer marks the chat read as the web app does (MARK_READ, at most every 2 s); "
+        "every viewer marks the chat read as the web app does (MARK_READ over its socket, at "
+        "most every 2 s); "
         if readers
         else "viewers do not mark read (chat not open); "
     )

@@ -2,14 +2,12 @@
 
 `MarkReader` is web/src/views/chatView.js's `markRead` in Python: on every new message, at
 most one `markRead` mutation every 2 s (the first at once, then the newest when due), never
-twice for the same message, over HTTP to the viewer's gateway with the web app's own MARK_READ
-document. It remembers the highest message it has marked and that the server acknowledged.
+twice for the same message, with the web app's own MARK_READ document. It remembers the highest
+message it has marked and that the server acknowledged.
 
-Its requests go through an aiohttp session (`mark_session`) shared by the viewers of a
-subscriber process. Not httpx: httpx's pool (httpcore) re-scans every queued request against
-every connection each time a request starts or ends, so with hundreds of viewers' marks queued
-for its connections the load generator spent ~85% of its CPU there (py-spy, 1,000 viewers) and
-fell minutes behind the server; aiohttp's connector queues waiters in O(1).
+As the web app (web/src/apollo.js), it sends its marks over the viewer's own open
+graphql-transport-ws socket (`SocketMutations`: one operation each, answered by `next` and
+ended by `complete`), not as HTTP requests.
 """
 
 from __future__ import annotations
@@ -19,28 +17,57 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-import aiohttp
+import orjson
+from websockets.asyncio.client import ClientConnection
+from websockets.exceptions import ConnectionClosed
 
 MARK_READ_EVERY_SECONDS = 2.0  # MARK_READ_EVERY_MS in chatView.js
-# Connections of a subscriber process's session (its viewers' marks share them), and how long
-# one mark may take before it counts as failed.
-MARK_CONNECTIONS = 128
+# How long one mark may take before it counts as failed.
 MARK_TIMEOUT_SECONDS = 60.0
+# Operation ids of the viewer's own mutations (its subscription is "1").
+MUTATION_ID_PREFIX = "m"
 
 
-def mark_session() -> aiohttp.ClientSession:
-    """The HTTP session a subscriber process's viewers mark read through."""
-    return aiohttp.ClientSession(
-        connector=aiohttp.TCPConnector(limit=MARK_CONNECTIONS, limit_per_host=0),
-        timeout=aiohttp.ClientTimeout(total=MARK_TIMEOUT_SECONDS),
-    )
+class SocketMutations:
+    """Mutations over a graphql-transport-ws socket whose frames another task receives: that
+    task hands each frame of a mutation's operation to `offer`."""
+
+    def __init__(self, socket: ClientConnection) -> None:
+        self._socket = socket
+        self._answers: dict[str, asyncio.Future[Any]] = {}
+        self._sent = 0
+
+    async def mutate(self, body: dict[str, Any]) -> Any:
+        """The `next` payload of one operation (TimeoutError, ConnectionClosed)."""
+        self._sent += 1
+        op = f"{MUTATION_ID_PREFIX}{self._sent}"
+        answer = asyncio.get_running_loop().create_future()
+        self._answers[op] = answer
+        frame = {"id": op, "type": "subscribe", "payload": body}
+        try:
+            await self._socket.send(orjson.dumps(frame).decode())
+            return await asyncio.wait_for(answer, MARK_TIMEOUT_SECONDS)
+        finally:
+            self._answers.pop(op, None)
+
+    def offer(self, message: dict[str, Any]) -> bool:
+        """Whether the frame belongs to one of our mutations (taken: answers its wait)."""
+        op = message.get("id")
+        if not isinstance(op, str) or not op.startswith(MUTATION_ID_PREFIX):
+            return False
+        answer = self._answers.get(op)
+        if answer is not None and not answer.done():
+            if message.get("type") == "next":
+                answer.set_result(message.get("payload"))
+            elif message.get("type") == "error":
+                answer.set_exception(RuntimeError(str(message)[:300]))
+        return True  # `complete`, or a late frame of a mutation given up on
 
 
 @dataclass
 class MarkSpec:
-    """How viewers mark read: where (connection i posts to urls[i % len(urls)]), and what."""
+    """What viewers send to mark read."""
 
-    urls: list[str]
     document: str
     chat_id: str
     every_seconds: float = MARK_READ_EVERY_SECONDS
@@ -60,9 +87,7 @@ class MarkState:
 
 @dataclass
 class MarkReader:
-    client: aiohttp.ClientSession
-    url: str
-    token: str
+    mutations: SocketMutations
     spec: MarkSpec
     state: MarkState = field(default_factory=MarkState)
     newest: tuple[str, int] | None = None  # (Message id, databaseId) of the newest message
@@ -101,23 +126,14 @@ class MarkReader:
             "query": self.spec.document,
             "variables": {"chatId": self.spec.chat_id, "messageId": message_id},
         }
-        headers = {"Authorization": f"Bearer {self.token}"}
         try:
-            async with self.client.post(self.url, json=body, headers=headers) as answer:
-                payload: Any = await answer.json(content_type=None)
+            payload: Any = await self.mutations.mutate(body)
             if payload["data"]["markRead"]["__typename"] != "MarkReadPayload":
                 raise RuntimeError(str(payload)[:300])
-        except (
-            aiohttp.ClientError,
-            TimeoutError,
-            RuntimeError,
-            KeyError,
-            TypeError,
-            ValueError,
-        ) as error:
+        except (ConnectionClosed, TimeoutError, RuntimeError, KeyError, TypeError) as error:
             self.state.failures += 1
             self.state.first_error = self.state.first_error or f"{type(error).__name__}: {error}"
-            if isinstance(error, aiohttp.ClientError | TimeoutError):
+            if isinstance(error, ConnectionClosed | TimeoutError):
                 self.state.unanswered.append(database_id)
             self.last_marked = None  # as the web app: try again with the next change
             return

@@ -33,13 +33,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import orjson
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from bench.documents import MESSAGE_ADDED
-from bench.viewer import MarkReader, MarkSpec, MarkState, mark_session
+from bench.viewer import MarkReader, MarkSpec, MarkState, SocketMutations
 
 OPEN_AT_ONCE = 50
 HANDSHAKE_TIMEOUT = 60.0
@@ -66,8 +65,8 @@ class ClientSpec:
     # graphql: the subscription document and its variables (default: messageAdded(chatId)).
     document: str = MESSAGE_ADDED
     variables: dict[str, Any] | None = None
-    # graphql: connection i marks the chat read as the web app does (bench.viewer); a dict
-    # (MarkSpec's fields) when given, as the spec travels as JSON.
+    # graphql: each connection marks the chat read as the web app does (bench.viewer), over
+    # its own socket; a dict (MarkSpec's fields) when given, as the spec travels as JSON.
     mark: dict[str, Any] | None = None
     # Who connection i is in the results (its token's index, so the caller can ask about it).
     first_index: int = 0
@@ -95,7 +94,6 @@ class Subscribers:
         self.errors: list[str] = []
         self.receivers: list[asyncio.Task[None]] = []
         self.readers: list[MarkReader] = []
-        self.http: aiohttp.ClientSession | None = None
 
     async def open_one(self, index: int, gate: asyncio.Semaphore) -> None:
         spec = self.spec
@@ -111,10 +109,8 @@ class Subscribers:
                 return
         received = Received(index=spec.first_index + index)
         reader = None
-        if spec.mark is not None and self.http is not None:
-            mark = MarkSpec(**spec.mark)
-            token = spec.tokens[index % len(spec.tokens)]
-            reader = MarkReader(self.http, mark.urls[index % len(mark.urls)], token, mark)
+        if spec.mark is not None:
+            reader = MarkReader(SocketMutations(ws), MarkSpec(**spec.mark))
             received.marks = reader.state
             self.readers.append(reader)
         self.connections.append(ws)
@@ -173,6 +169,8 @@ class Subscribers:
                 if "text" in message:  # the bare broadcast's own frame
                     text = message["text"]
                 else:
+                    if reader is not None and reader.mutations.offer(message):
+                        continue  # the answer to one of its marks
                     if message.get("type") != "next":
                         if message.get("type") in ("error", "complete"):
                             received.ended = True
@@ -224,8 +222,6 @@ class Subscribers:
         await asyncio.gather(*(reader.stop() for reader in self.readers))
 
     async def run(self) -> dict[str, Any]:
-        if self.spec.mark is not None:
-            self.http = mark_session()  # made in the running loop, as aiohttp wants
         gate = asyncio.Semaphore(self.spec.open_at_once)
         opening = [asyncio.create_task(self.open_one(i, gate)) for i in range(self.spec.count)]
         _done, late = await asyncio.wait(opening, timeout=self.spec.open_budget_seconds)
@@ -250,8 +246,6 @@ class Subscribers:
         for task in self.receivers:
             task.cancel()
         await asyncio.gather(*(ws.close() for ws in self.connections), return_exceptions=True)
-        if self.http is not None:
-            await self.http.close()
         return {
             "connections": len(self.connections),
             "received": [[r.seqs, [round(x, 3) for x in r.latencies_ms]] for r in self.received],

@@ -1,39 +1,70 @@
-"""bench.viewer.MarkReader marks read as web/src/views/chatView.js does."""
+"""bench.viewer.MarkReader marks read as web/src/views/chatView.js does, over the viewer's
+socket as web/src/apollo.js sends it."""
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.routing import WebSocketRoute
+from starlette.websockets import WebSocket, WebSocketDisconnect
+from websockets.asyncio.client import connect
 
-from bench.viewer import MarkReader, MarkSpec, mark_session
+from bench.viewer import MarkReader, MarkSpec, SocketMutations
 from tests.support.ports import serving
 
 EVERY = 0.3
 
 
 def recorder(calls: list[tuple[float, Any]]) -> Starlette:
-    """Answers markRead like the gateway does, remembering when and what was marked."""
+    """Answers markRead operations like the gateway does (`next`, then `complete`),
+    remembering when and what was marked."""
 
-    async def graphql(request: Request) -> JSONResponse:
-        body = await request.json()
-        calls.append((time.monotonic(), body["variables"]["messageId"]))
-        return JSONResponse({"data": {"markRead": {"__typename": "MarkReadPayload"}}})
+    async def graphql(websocket: WebSocket) -> None:
+        await websocket.accept(subprotocol="graphql-transport-ws")
+        try:
+            while True:
+                frame = json.loads(await websocket.receive_text())
+                calls.append((time.monotonic(), frame["payload"]["variables"]["messageId"]))
+                answer = {"data": {"markRead": {"__typename": "MarkReadPayload"}}}
+                await websocket.send_json({"id": frame["id"], "type": "next", "payload": answer})
+                await websocket.send_json({"id": frame["id"], "type": "complete"})
+        except WebSocketDisconnect:
+            pass
 
-    return Starlette(routes=[Route("/graphql", graphql, methods=["POST"])])
+    return Starlette(routes=[WebSocketRoute("/graphql", graphql)])
+
+
+@asynccontextmanager
+async def reader_on_socket(calls: list[tuple[float, Any]]) -> AsyncIterator[MarkReader]:
+    """A reader whose socket's frames are handed to it, as bench.wsclients' receive loop does."""
+    async with serving(recorder(calls)) as base:
+        url = base.replace("http://", "ws://") + "/graphql"
+        async with connect(url, subprotocols=["graphql-transport-ws"]) as socket:  # type: ignore[list-item]
+            reader = MarkReader(
+                SocketMutations(socket), MarkSpec("mutation M { x }", "chat", EVERY)
+            )
+
+            async def receive() -> None:
+                async for raw in socket:
+                    assert reader.mutations.offer(json.loads(raw))
+
+            receiving = asyncio.create_task(receive())
+            try:
+                yield reader
+            finally:
+                receiving.cancel()
 
 
 async def test_at_most_one_mark_per_interval_first_at_once_then_the_newest() -> None:
     calls: list[tuple[float, Any]] = []
-    async with serving(recorder(calls)) as base, mark_session() as client:
-        spec = MarkSpec([f"{base}/graphql"], "mutation M { x }", "chat", EVERY)
-        reader = MarkReader(client, spec.urls[0], "token", spec)
+    async with reader_on_socket(calls) as reader:
         started = time.monotonic()
         for number in range(1, 8):  # a message every 0.1 s for 0.7 s
             reader.message(f"m{number}", number)
@@ -53,9 +84,7 @@ async def test_at_most_one_mark_per_interval_first_at_once_then_the_newest() -> 
 
 async def test_nothing_new_nothing_marked_and_stop_ends_marking() -> None:
     calls: list[tuple[float, Any]] = []
-    async with serving(recorder(calls)) as base, mark_session() as client:
-        spec = MarkSpec([f"{base}/graphql"], "mutation M { x }", "chat", EVERY)
-        reader = MarkReader(client, spec.urls[0], "token", spec)
+    async with reader_on_socket(calls) as reader:
         reader.message("m1", 1)
         await asyncio.sleep(EVERY + 0.1)
         reader.mark()  # the same newest message: not again
@@ -63,3 +92,4 @@ async def test_nothing_new_nothing_marked_and_stop_ends_marking() -> None:
         reader.message("m2", 2)  # stopped: no more marks
         await asyncio.sleep(0.05)
     assert [message for _, message in calls] == ["m1"]
+    assert reader.state.marks == 1
