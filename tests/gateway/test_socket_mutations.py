@@ -11,6 +11,7 @@ from typing import Any
 from gateway.ids import database_id
 from mychat.tokens import TokenCodec
 from tests.gateway.conftest import LiveServer
+from tests.gateway.test_live_signals import SET_TYPING, SIGNALS, event_of
 from tests.gateway.test_subscriptions import next_data
 from tests.support.env import TEST_JWT_SECRET
 from tests.support.websocket import GraphQLSocket, graphql_socket
@@ -89,3 +90,23 @@ async def test_an_expired_token_marks_nothing(live: LiveServer) -> None:
         assert (await mark(ws, chat_id, message["id"]))["code"] == "unauthenticated"
     listed = await gw.data("{ chats { edges { node { unreadCount } } } }", token=bob.token)
     assert listed["chats"]["edges"][0]["node"]["unreadCount"] == 1
+
+
+async def test_typing_over_the_socket_that_streams_the_chat(live: LiveServer) -> None:
+    gw = live.gateway
+    alice, bob, chat_id = await gw.alice_and_bob_in_a_room()
+    async with (
+        graphql_socket(live.ws_url, token=bob.token) as bob_ws,
+        graphql_socket(live.ws_url, token=alice.token) as alice_ws,
+    ):
+        async with live.subscribing(2):
+            await bob_ws.subscribe(SIGNALS)
+            await alice_ws.subscribe(SIGNALS)  # her page's own stream, beside her mutation
+        op = await alice_ws.subscribe(SET_TYPING, {"chatId": chat_id, "typing": True})
+        async with asyncio.timeout(10):
+            answer = await alice_ws.next_payload()
+            while answer.get("id") != op:  # her stream's events (presence) may come first
+                answer = await alice_ws.next_payload()
+        assert answer["payload"]["data"]["setTyping"]["__typename"] == "SetTypingPayload"
+        typing = await event_of(bob_ws, "Typing")
+        assert (typing["typing"], typing["user"]) == (True, {"nickname": "Alice"})
