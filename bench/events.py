@@ -60,7 +60,8 @@ CALIBRATION_SENDS = 3
 # Every viewer is checked with the chat-list query up to this many, else a spread sample.
 LIST_CHECKS = 1000
 # Routes of the bench's own markRead mutations and of the once-a-minute session touch.
-NOT_PER_DELIVERY = ("POST /internal/chats/{chat_id}/read", "POST /internal/sessions/touch")
+MARKS_ROUTE = "POST /internal/read-markers"
+NOT_PER_DELIVERY = (MARKS_ROUTE, "POST /internal/sessions/touch")
 FLUSH_WAIT = MARK_READ_EVERY_SECONDS + 0.5
 # Subscriptions get this long to open (more for more of them): slow ones count as failed.
 OPEN_BUDGET_SECONDS = 150.0
@@ -486,6 +487,17 @@ def _reading_figures(scenario: ScenarioResult, ours: EventsRun) -> None:
             note=str(ours.calls_per_mark),
         )
     )
+    if ours.marks:
+        scenario.add(
+            Figure(
+                "service calls per markRead under load",
+                ours.window_calls.get(MARKS_ROUTE, 0) / ours.marks,
+                "calls",
+                higher_is_better=False,
+                note="read-marker calls in the measured phases per markRead of the run: each "
+                "gateway sends the marks made while its previous call was out together",
+            )
+        )
     scenario.add(Figure("markRead mutations", ours.marks, "requests", note="whole run"))
     failures = scenario.add(
         Figure("markRead failures", ours.mark_failures, "requests", higher_is_better=False)

@@ -3,6 +3,7 @@ and the one way a writer locks a chat."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import NamedTuple
 
 from sqlalchemy import and_, bindparam, select
@@ -75,6 +76,20 @@ _ACCESS = (
 )
 
 
+# The chat and these users' memberships: one row per member among them (a row of NULL
+# membership if none is, no row for an unknown chat).
+_ACCESS_FOR_USERS = (
+    select(*CHAT_COLUMNS, _cm.role, _cm.last_read_message_id, _u.nickname, _cm.user_id)
+    .select_from(
+        chats.outerjoin(
+            chat_members,
+            and_(_cm.chat_id == _c.id, _cm.user_id.in_(bindparam("user_ids", expanding=True))),
+        ).outerjoin(users, _u.id == _cm.user_id)
+    )
+    .where(_c.id == bindparam("chat_id"))
+)
+
+
 async def lock_chats(connection: AsyncConnection, chat_ids: list[int]) -> set[int]:
     """Lock the rows of these chats (ascending ids, so writers never deadlock) until the
     transaction ends; the ids that exist. Every writer of a chat's members or messages takes
@@ -99,6 +114,29 @@ async def access_chat_for_user(
     if role is None or nickname is None:
         raise not_a_member()
     return ChatAccess(Chat.from_row(row, role), last_read, nickname)
+
+
+async def access_for_users(
+    connection: AsyncConnection, asked: Sequence[tuple[int, int]]
+) -> dict[tuple[int, int], ChatAccess | ApiError]:
+    """`access_chat_for_user` for many (chat, user) pairs: one statement per chat, whatever the
+    number of its users. Each pair gets its access or the ApiError (404, 403) it would raise."""
+    users_of: dict[int, set[int]] = {}
+    for chat_id, user_id in asked:
+        users_of.setdefault(chat_id, set()).add(user_id)
+    found: dict[tuple[int, int], ChatAccess | ApiError] = {}
+    for chat_id, user_ids in users_of.items():
+        params = {"chat_id": chat_id, "user_ids": sorted(user_ids)}
+        rows = (await connection.execute(_ACCESS_FOR_USERS, params)).all()
+        for row in rows:
+            role, last_read, nickname, user_id = row[ROLE_AT:]
+            if role is not None and nickname is not None:
+                chat = Chat.from_row(row, role)
+                found[(chat_id, user_id)] = ChatAccess(chat, last_read, nickname)
+        refused = not_a_member() if rows else chat_not_found()
+        for user_id in user_ids:
+            found.setdefault((chat_id, user_id), refused)
+    return found
 
 
 _MEMBERSHIP = (

@@ -36,6 +36,7 @@ from chat_service.messages import (
 )
 from chat_service.ownership import do_remove_member, do_rename_chat, do_transfer_ownership
 from chat_service.reactions import attach_reactions, do_toggle_reaction
+from chat_service.read_marker_route import read_markers
 from chat_service.search import SEARCH_PAGE_MAX, search_messages
 from chat_service.sending import check_send_rate
 from chat_service.typing import publish_typing
@@ -286,15 +287,6 @@ async def typing(call: Call) -> dict[str, Any]:
     return {"status": "ok"}
 
 
-async def mark_read(call: Call) -> dict[str, Any]:
-    """Written at most every 2 s per reader and chat (chat_service.read_markers); the answer is
-    the marker as it now stands and the chat with the unread count it leaves."""
-    last_read, chat = await call.opened.read_markers.mark(
-        call.connection, call.chat_id, call.user_id, call.int_field("message_id")
-    )
-    return {"chat_id": call.chat_id, "last_read_message_id": last_read, "chat": chat.to_json()}
-
-
 def internal_routes() -> list[BaseRoute]:
     def get(path: str, handler: Any) -> Route:
         return Route("/internal" + path, endpoint(handler, Work.READ), methods=["GET"])
@@ -319,11 +311,12 @@ def internal_routes() -> list[BaseRoute]:
         post("/chats/{chat_id}/messages", send_message, Work.SEND),
         post("/chats/{chat_id}/members", add_member),
         post("/chats/{chat_id}/leave", leave_chat, reads_body=False),
-        post("/chats/{chat_id}/read", mark_read, Work.READ),  # writes through read_markers
         post("/chats/{chat_id}/name", rename_chat),
         post("/chats/{chat_id}/remove-member", remove_member),
         post("/chats/{chat_id}/owner", transfer_ownership),
         post("/direct-chats", start_direct_chat),
+        # Many readers' marks, each with its token (writes through chat_service.read_markers).
+        Route("/internal/read-markers", read_markers, methods=["POST"]),
         post("/chats/{chat_id}/typing", typing, Work.READ),  # publishes, stores nothing
         post("/messages/{message_id}/edit", edit_message),
         post("/messages/{message_id}/delete", delete_message, reads_body=False),

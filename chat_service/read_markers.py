@@ -1,6 +1,7 @@
 """Read markers that cost at most one database write per reader and chat every 2 seconds.
 
-A reader with a busy chat open marks it read with every incoming message. `ReadMarkers.mark`
+A reader with a busy chat open marks it read with every incoming message; a gateway sends the
+marks its callers made meanwhile in one call (docs/internal-api.md). `ReadMarkers.mark_many`
 answers each at once (the marker as it now stands and the unread count it leaves, read against
 that marker), but writes a reader's marker of a chat at most once every `interval` seconds: the
 first at once, later ones into a pending slot that keeps the highest id asked for and is written
@@ -21,11 +22,13 @@ import asyncio
 import dataclasses
 import logging
 import time
+from collections.abc import Sequence
+from typing import NamedTuple
 
 from sqlalchemy import and_, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from chat_service.access import access_chat_for_user
+from chat_service.access import access_for_users
 from chat_service.messages import do_mark_read
 from chat_service.unit_of_work import unit_of_work
 from chat_service.views import Chat
@@ -52,6 +55,15 @@ _UNREAD_AFTER = select(func.count()).where(
 Key = tuple[int, int]  # (chat_id, user_id)
 
 
+class MarkAsked(NamedTuple):
+    chat_id: int
+    user_id: int
+    message_id: int
+
+
+Marked = tuple[int, Chat]  # the marker now, and the chat with the unread count it leaves
+
+
 class ReadMarkers:
     def __init__(
         self, engine: AsyncEngine, broker: Broker, interval: float = READ_MARKER_SECONDS
@@ -68,29 +80,34 @@ class ReadMarkers:
         self.writes = 0  # markers written so far (tests and the bench count them)
         self.batches = 0  # their units of work
 
-    async def mark(
-        self, connection: AsyncConnection, chat_id: int, user_id: int, message_id: int
-    ) -> tuple[int, Chat]:
-        """Move the reader's marker forward (never back, never past the chat's newest message);
-        (the marker now, the chat with the unread count it leaves). 404/403 as every chat call."""
-        if message_id < 0:
-            raise ApiError(
-                400, "validation_error", "message_id must not be negative", field="message_id"
-            )
-        access = await access_chat_for_user(connection, chat_id, user_id)
-        key = (chat_id, user_id)
-        stored = max(access.last_read_message_id, self._pending.get(key, 0))
-        target = min(message_id, access.chat.last_message_id or 0)
-        if target > stored:
-            await self._request(key, target)
-        marker = max(target, stored)
-        unread = 0
-        # A reader at the chat's newest message (the usual mark) has nothing unread as of the
-        # statement that read the chat: only system lines, never unread, come after it.
-        if marker < (access.chat.last_message_id or 0):
-            params = {"chat_id": chat_id, "user_id": user_id, "marker": marker}
-            unread = int(await connection.scalar(_UNREAD_AFTER, params) or 0)
-        return marker, dataclasses.replace(access.chat, unread_count=unread)
+    async def mark_many(
+        self, connection: AsyncConnection, asked: Sequence[MarkAsked]
+    ) -> list[Marked | ApiError]:
+        """Each reader's marker moved forward (never back, never past the chat's newest
+        message), in the order asked: (the marker now, the chat with the unread count it
+        leaves), or the 404/403 any chat call meets. One access statement per chat for all its
+        readers (chat_service.access.access_for_users)."""
+        found = await access_for_users(connection, [(a.chat_id, a.user_id) for a in asked])
+        answers: list[Marked | ApiError] = []
+        for chat_id, user_id, message_id in asked:
+            access = found[(chat_id, user_id)]
+            if isinstance(access, ApiError):
+                answers.append(access)
+                continue
+            key = (chat_id, user_id)
+            stored = max(access.last_read_message_id, self._pending.get(key, 0))
+            target = min(message_id, access.chat.last_message_id or 0)
+            if target > stored:
+                await self._request(key, target)
+            marker = max(target, stored)
+            unread = 0
+            # A reader at the chat's newest message (the usual mark) has nothing unread as of
+            # the statement that read the chat: only system lines, never unread, come after it.
+            if marker < (access.chat.last_message_id or 0):
+                params = {"chat_id": chat_id, "user_id": user_id, "marker": marker}
+                unread = int(await connection.scalar(_UNREAD_AFTER, params) or 0)
+            answers.append((marker, dataclasses.replace(access.chat, unread_count=unread)))
+        return answers
 
     async def _request(self, key: Key, target: int) -> None:
         if key in self._flushes:  # a write is due: it takes the highest asked for

@@ -415,9 +415,3 @@ class ChatClient(ServiceClient):
 
     async def typing(self, chat_id: int, typing: bool) -> None:
         await self.call("POST", f"/internal/chats/{chat_id}/typing", json={"typing": typing})
-
-    async def mark_read(self, chat_id: int, message_id: int) -> ChatData:
-        """The chat with the unread count the new marker leaves."""
-        path = f"/internal/chats/{chat_id}/read"
-        body = await self.call("POST", path, json={"message_id": message_id})
-        return cast(ChatData, body["chat"])

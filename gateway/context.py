@@ -11,11 +11,19 @@ from typing import Any, TypeVar
 from graphql import DocumentNode
 from starlette.websockets import WebSocket
 
-from gateway.clients import AccountClient, AuthClient, ChatClient, InFlight, ServiceClient
+from gateway.clients import (
+    AccountClient,
+    AuthClient,
+    ChatClient,
+    ChatData,
+    InFlight,
+    ServiceClient,
+)
 from gateway.connections import OpenConnections, SessionTouches
 from gateway.limits import GatewayLimits, SocketSlot
 from gateway.loaders import Loaders
 from gateway.presence import Presence, Seen
+from gateway.read_marks import ReadMarks
 from gateway.shared_events import SharedEventExecutor, SharedEvents
 from gateway.transport import ServiceTransport
 from mychat.broker import Broker
@@ -38,6 +46,10 @@ class GatewayResources:
     connections: OpenConnections = field(default_factory=OpenConnections)
     touches: SessionTouches = field(default_factory=SessionTouches)
     presence: Presence | None = None  # set by the app's lifespan
+    read_marks: ReadMarks = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.read_marks = ReadMarks(self.chat_http, self.in_flight)
 
 
 class Context:
@@ -147,6 +159,11 @@ class Context:
 
     def chat(self) -> ChatClient:
         return self._client(ChatClient, self.resources.chat_http)
+
+    async def mark_read(self, chat_id: int, message_id: int) -> ChatData:
+        """The caller's marker moved (gateway/read_marks.py gathers the gateway's marks)."""
+        assert self.token is not None, "an authenticated caller"
+        return await self.resources.read_marks.mark(self.token, chat_id, message_id)
 
     @property
     def broker(self) -> Broker:

@@ -247,7 +247,7 @@ class Mutation(AccountMutation, MessageMutation, OwnershipMutation):
                 return ValidationError(
                     message="Not a message id", code="validation_error", field="messageId"
                 )
-            chat = await info.context.chat().mark_read(chat_db_id, message_db_id)
+            chat = await info.context.mark_read(chat_db_id, message_db_id)
             return MarkReadPayload(chat=Chat.from_data(chat))
 
         errors = (ValidationError, NotFound, NotAMember, Unauthenticated)

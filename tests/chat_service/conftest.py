@@ -83,6 +83,18 @@ class ChatHarness:
         message: dict[str, Any] = response.json()["message"]
         return message
 
+    async def mark_read(
+        self, reader: Person, chat_id: int, message_id: int, status: int = 200
+    ) -> dict[str, Any]:
+        """One mark through POST /internal/read-markers: its answer (the error's with `status`)."""
+        mark = {"token": reader.token, "chat_id": chat_id, "message_id": message_id}
+        response = await self.client.post("/internal/read-markers", json={"marks": [mark]})
+        assert response.status_code == 200, response.text
+        [answer] = response.json()["results"]
+        assert answer.get("status", 200) == status, answer
+        result: dict[str, Any] = answer
+        return result
+
     async def history(self, reader: Person, chat_id: int, **params: Any) -> list[dict[str, Any]]:
         response = await self.client.get(f"{CHAT}/{chat_id}", params=params, headers=reader.headers)
         assert response.status_code == 200, response.text

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
+from mychat.tokens import TokenCodec
 from tests.chat_service.conftest import ChatHarness
+from tests.support.env import TEST_JWT_SECRET
 from tests.support.people import Person
 
 
@@ -379,36 +382,80 @@ async def test_read_marker_drives_unread_counts(
 
     assert await unread(bob) == 3
     assert await unread(alice) == 1
-    marked = await post(harness, bob, f"/chats/{chat_id}/read", {"message_id": sent[1]["id"]})
+    marked = await harness.mark_read(bob, chat_id, sent[1]["id"])
     assert (marked["chat_id"], marked["last_read_message_id"]) == (chat_id, sent[1]["id"])
     assert marked["chat"]["unread_count"] == 1
     assert await unread(bob) == 1  # the first marker is written at once
     # Never backwards, never past the last message. (Written within 2 s of the first, these
     # wait: tests/chat_service/test_read_markers.py; the answers are exact at once.)
-    back = await post(harness, bob, f"/chats/{chat_id}/read", {"message_id": sent[0]["id"]})
+    back = await harness.mark_read(bob, chat_id, sent[0]["id"])
     assert back["last_read_message_id"] == sent[1]["id"]
-    far = await post(harness, bob, f"/chats/{chat_id}/read", {"message_id": 10**12})
+    far = await harness.mark_read(bob, chat_id, 10**12)
     assert far["last_read_message_id"] > sent[2]["id"]
     assert far["chat"]["unread_count"] == 0
 
 
 @pytest.mark.parametrize(
-    "body", [{}, {"message_id": "5"}, {"message_id": -1}, {"message_id": True}, {"message_id": 1.5}]
+    ("mark", "field"),
+    [
+        ({}, "message_id"),
+        ({"message_id": "5"}, "message_id"),
+        ({"message_id": -1}, "message_id"),
+        ({"message_id": True}, "message_id"),
+        ({"message_id": 1.5}, "message_id"),
+        ({"message_id": 10**20}, "message_id"),
+        ({"chat_id": "1", "message_id": 1}, "chat_id"),
+        ({"chat_id": None, "message_id": 1}, "chat_id"),
+    ],
 )
 async def test_read_marker_failures(
-    harness: ChatHarness, alice: Person, body: dict[str, Any]
+    harness: ChatHarness, alice: Person, mark: dict[str, Any], field: str
 ) -> None:
     chat_id = await harness.create_chat(alice)
-    error = await post(harness, alice, f"/chats/{chat_id}/read", body, status=400)
-    assert error["field"] == "message_id"
+    body = {"marks": [{"token": alice.token, "chat_id": chat_id, **mark}]}
+    [error] = (await post(harness, alice, "/read-markers", body))["results"]
+    assert (error["status"], error["code"], error["field"]) == (400, "validation_error", field)
 
 
-async def test_read_marker_of_someone_elses_chat(
-    harness: ChatHarness, alice: Person, bob: Person
+async def test_read_markers_answer_each_mark_alone_in_order(
+    harness: ChatHarness, alice: Person, bob: Person, carol: Person
 ) -> None:
-    theirs = await harness.create_chat(bob)
-    await post(harness, alice, f"/chats/{theirs}/read", {"message_id": 1}, status=403)
-    await post(harness, alice, "/chats/424242/read", {"message_id": 1}, status=404)
+    chat_id = await harness.create_chat(alice, "Room", bob)
+    theirs = await harness.create_chat(carol)
+    message = (await harness.send(alice, chat_id, "hi"))["id"]
+    expired = TokenCodec(TEST_JWT_SECRET, timedelta(seconds=-10)).issue(
+        user_id=bob.id, login=bob.login, nickname=bob.nickname
+    )
+    marks = [
+        {"token": bob.token, "chat_id": chat_id, "message_id": message},
+        {"token": alice.token, "chat_id": theirs, "message_id": 1},  # someone else's chat
+        {"token": bob.token, "chat_id": 424242, "message_id": 1},  # no such chat
+        {"token": expired, "chat_id": chat_id, "message_id": message},
+        {"chat_id": chat_id, "message_id": message},  # no token
+        "not a mark",
+        {"token": carol.token, "chat_id": theirs, "message_id": 0},
+        {"token": alice.token, "chat_id": chat_id, "message_id": message},
+    ]
+    results = (await post(harness, alice, "/read-markers", {"marks": marks}))["results"]
+    assert [result.get("status", 200) for result in results] == [
+        200, 403, 404, 401, 401, 400, 200, 200
+    ]  # fmt: skip
+    assert (results[0]["chat_id"], results[0]["last_read_message_id"]) == (chat_id, message)
+    assert results[0]["chat"]["unread_count"] == 0
+    assert results[1]["code"] == "not_a_member"
+    assert results[7]["chat"]["unread_count"] == 0  # her own message
+    assert results[6]["chat"]["id"] == theirs
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{}, {"marks": []}, {"marks": "x"}, {"marks": [{}] * 101}],
+)
+async def test_read_markers_refuse_a_call_without_marks_or_with_too_many(
+    harness: ChatHarness, alice: Person, body: dict[str, Any]
+) -> None:
+    error = await post(harness, alice, "/read-markers", body, status=400)
+    assert error["field"] == "marks"
 
 
 @pytest.mark.parametrize(
@@ -425,7 +472,6 @@ async def test_read_marker_of_someone_elses_chat(
         ("POST", "/chats/1/members"),
         ("POST", "/chats/1/leave"),
         ("POST", "/chats/1/messages"),
-        ("POST", "/chats/1/read"),
     ],
 )
 async def test_every_internal_endpoint_needs_a_token(

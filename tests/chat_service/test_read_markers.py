@@ -34,12 +34,7 @@ async def stored_marker(harness: ChatHarness, chat_id: int, user_id: int) -> int
 async def mark(
     harness: ChatHarness, reader: Person, chat_id: int, message_id: int
 ) -> dict[str, Any]:
-    response = await harness.client.post(
-        f"/internal/chats/{chat_id}/read", json={"message_id": message_id}, headers=reader.headers
-    )
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    return body
+    return await harness.mark_read(reader, chat_id, message_id)
 
 
 async def two_messages(harness: ChatHarness, alice: Person, bob: Person) -> tuple[int, int, int]:

@@ -1,6 +1,7 @@
 """markRead over the client's open WebSocket (graphql-transport-ws), as the web app sends it
 (web/src/apollo.js): the same answers and failures as over HTTP, and the reader's other tabs
-learn the new marker live. (Strawberry's legacy graphql-ws handler refuses mutations.)"""
+learn the new marker live (Strawberry's legacy graphql-ws handler refuses mutations); the marks
+a gateway's callers make together share its calls to chat_service (gateway/read_marks.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 
 from gateway.ids import database_id
 from mychat.tokens import TokenCodec
-from tests.gateway.conftest import LiveServer
+from tests.gateway.conftest import Gateway, LiveServer
 from tests.gateway.test_live_signals import SET_TYPING, SIGNALS, event_of
 from tests.gateway.test_subscriptions import next_data
 from tests.support.env import TEST_JWT_SECRET
@@ -110,3 +111,22 @@ async def test_typing_over_the_socket_that_streams_the_chat(live: LiveServer) ->
         assert answer["payload"]["data"]["setTyping"]["__typename"] == "SetTypingPayload"
         typing = await event_of(bob_ws, "Typing")
         assert (typing["typing"], typing["user"]) == (True, {"nickname": "Alice"})
+
+
+async def test_marks_made_together_share_service_calls(gateway: Gateway) -> None:
+    alice = await gateway.register("Alice")
+    readers = [await gateway.register(f"Reader{n}") for n in range(6)]
+    outsider = await gateway.register("Outsider")
+    chat_id = await gateway.create_chat(alice, "Busy", *readers)
+    message = await gateway.send(alice, chat_id, "read me")
+    marks = [
+        gateway.post(MARK_READ, {"chatId": chat_id, "messageId": message["id"]}, person.token)
+        for person in [*readers, outsider] * 5
+    ]
+    before = gateway.chat_calls["/internal/read-markers"]
+    answers = [body["data"]["markRead"] for body in await asyncio.gather(*marks)]
+    calls = gateway.chat_calls["/internal/read-markers"] - before
+    # Each answered as its own call would be: the outsider is no member, the readers read all.
+    assert [answer.get("code") for answer in answers] == ([None] * 6 + ["not_a_member"]) * 5
+    assert all(answer["chat"]["unreadCount"] == 0 for answer in answers if "chat" in answer)
+    assert 1 <= calls <= 5, calls  # 35 marks; the first goes alone, the rest wait together
