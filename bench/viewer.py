@@ -1,8 +1,9 @@
 """A benchmark viewer behaving as the web app's open chat: it marks the chat read.
 
 `MarkReader` is web/src/views/chatView.js's `markRead` in Python: on every new message, at
-most one `markRead` mutation every 2 s (the first at once, then the newest when due), never
-twice for the same message, with the web app's own MARK_READ document. It remembers the highest
+most one `markRead` mutation every 2 s (the first at once, then the newest when due, each after
+a random part of a second at least, so that viewers' marks spread out), never twice for the
+same message, with the web app's own MARK_READ document. It remembers the highest
 message it has marked and that the server acknowledged.
 
 As the web app (web/src/apollo.js), it sends its marks over the viewer's own open
@@ -13,7 +14,9 @@ ended by `complete`), not as HTTP requests.
 from __future__ import annotations
 
 import asyncio
+import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +25,7 @@ from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
 MARK_READ_EVERY_SECONDS = 2.0  # MARK_READ_EVERY_MS in chatView.js
+MARK_READ_SPREAD_SECONDS = 1.0  # MARK_READ_SPREAD_MS
 # How long one mark may take before it counts as failed.
 MARK_TIMEOUT_SECONDS = 60.0
 # Operation ids of the viewer's own mutations (its subscription is "1").
@@ -71,6 +75,7 @@ class MarkSpec:
     document: str
     chat_id: str
     every_seconds: float = MARK_READ_EVERY_SECONDS
+    spread_seconds: float = MARK_READ_SPREAD_SECONDS
 
 
 @dataclass
@@ -91,11 +96,13 @@ class MarkReader:
     spec: MarkSpec
     state: MarkState = field(default_factory=MarkState)
     newest: tuple[str, int] | None = None  # (Message id, databaseId) of the newest message
-    last_mark_at: float = -1e9
+    last_mark_at: float | None = None  # monotonic time of the last mark sent
     last_marked: str | None = None
     timer: asyncio.TimerHandle | None = None
     stopped: bool = False
     in_flight: set[asyncio.Task[None]] = field(default_factory=set)
+    # A random part of the spread (random.random: [0, 1)); tests make it fixed.
+    spread_part: Callable[[], float] = random.random
 
     def message(self, message_id: str, database_id: int) -> None:
         if self.newest is None or database_id > self.newest[1]:
@@ -103,23 +110,36 @@ class MarkReader:
         self.mark()
 
     def mark(self) -> None:
+        if self.timer is not None or self._unmarked() is None:
+            return
+        wait = 0.0
+        if self.last_mark_at is not None:
+            due = self.last_mark_at + self.spec.every_seconds - time.monotonic()
+            wait = max(due, self.spread_part() * self.spec.spread_seconds)
+        if wait <= 0:
+            self._send_newest()
+            return
+        self.timer = asyncio.get_running_loop().call_later(wait, self._due)
+
+    def _unmarked(self) -> tuple[str, int] | None:
         newest = self.newest
         if self.stopped or newest is None or newest[0] == self.last_marked:
-            return
-        wait = self.last_mark_at + self.spec.every_seconds - time.monotonic()
-        if wait > 0:
-            if self.timer is None:
-                self.timer = asyncio.get_running_loop().call_later(wait, self._due)
+            return None
+        return newest
+
+    def _due(self) -> None:
+        self.timer = None
+        self._send_newest()
+
+    def _send_newest(self) -> None:
+        newest = self._unmarked()
+        if newest is None:
             return
         self.last_mark_at = time.monotonic()
         self.last_marked = newest[0]
         task = asyncio.ensure_future(self._send(*newest))
         self.in_flight.add(task)
         task.add_done_callback(self.in_flight.discard)
-
-    def _due(self) -> None:
-        self.timer = None
-        self.mark()
 
     async def _send(self, message_id: str, database_id: int) -> None:
         body = {

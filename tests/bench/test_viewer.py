@@ -20,6 +20,7 @@ from bench.viewer import MarkReader, MarkSpec, SocketMutations
 from tests.support.ports import serving
 
 EVERY = 0.3
+SPREAD = 0.15
 
 
 def recorder(calls: list[tuple[float, Any]]) -> Starlette:
@@ -47,9 +48,9 @@ async def reader_on_socket(calls: list[tuple[float, Any]]) -> AsyncIterator[Mark
     async with serving(recorder(calls)) as base:
         url = base.replace("http://", "ws://") + "/graphql"
         async with connect(url, subprotocols=["graphql-transport-ws"]) as socket:  # type: ignore[list-item]
-            reader = MarkReader(
-                SocketMutations(socket), MarkSpec("mutation M { x }", "chat", EVERY)
-            )
+            spec = MarkSpec("mutation M { x }", "chat", EVERY, SPREAD)
+            # Each wait the whole spread (its random part fixed at 1).
+            reader = MarkReader(SocketMutations(socket), spec, spread_part=lambda: 1.0)
 
             async def receive() -> None:
                 async for raw in socket:
@@ -93,3 +94,16 @@ async def test_nothing_new_nothing_marked_and_stop_ends_marking() -> None:
         await asyncio.sleep(0.05)
     assert [message for _, message in calls] == ["m1"]
     assert reader.state.marks == 1
+
+
+async def test_after_a_quiet_while_a_mark_waits_its_spread() -> None:
+    calls: list[tuple[float, Any]] = []
+    async with reader_on_socket(calls) as reader:
+        reader.message("m1", 1)  # the chat opens: at once
+        await asyncio.sleep(EVERY + 0.1)
+        arrived = time.monotonic()
+        reader.message("m2", 2)  # a message after a quiet while: not at once
+        await asyncio.sleep(SPREAD + 0.1)
+        await reader.stop()
+    assert [message for _, message in calls] == ["m1", "m2"]
+    assert calls[1][0] - arrived >= SPREAD - 0.02

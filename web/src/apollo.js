@@ -251,9 +251,7 @@ export function createApollo({ token, onUnauthenticated }) {
           const definition = getMainDefinition(query);
           if (definition.kind !== 'OperationDefinition') return false;
           if (definition.operation === 'subscription') return true;
-          return (
-            SOCKET_MUTATIONS.has(definition.name?.value) && connection.get() === 'connected'
-          );
+          return SOCKET_MUTATIONS.has(definition.name?.value) && connection.get() === 'connected';
         },
         wsLink,
         httpLink,

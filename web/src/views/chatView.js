@@ -26,6 +26,10 @@ const LOAD_OLDER_WITHIN_PX = 200;
 const STICK_TO_BOTTOM_PX = 80;
 const SHOW_JUMP_BUTTON_PX = 300;
 const MARK_READ_EVERY_MS = 2000;
+// Everyone with a chat open gets a message at the same moment. A mark that a message causes
+// waits a random part of this, so the marks of a thousand viewers reach the server spread out,
+// not as one wave on top of the next message. Opening a chat marks it at once.
+const MARK_READ_SPREAD_MS = 1000;
 
 /** The chat's unread count as the chat list last knew it (before this view marks it read). */
 function unreadWhenOpened(client, chatId) {
@@ -533,18 +537,36 @@ export function mountChatView(container, ctx, chatId) {
   scroller.addEventListener('scroll', onScroll, { passive: true });
 
   // At most one markRead every MARK_READ_EVERY_MS while messages stream in (the server also
-  // writes a marker at most that often): the first at once, then the newest when it is due.
+  // writes a marker at most that often): at once when the chat opens, then the newest when due,
+  // each after a random part of MARK_READ_SPREAD_MS at least.
   function markRead() {
-    const newest = messages[messages.length - 1];
-    if (!newest || newest.id === lastMarkedId || document.visibilityState !== 'visible') return;
-    const wait = lastMarkAt + MARK_READ_EVERY_MS - Date.now();
-    if (wait > 0) {
-      markTimer ??= setTimeout(() => {
-        markTimer = null;
-        markRead();
-      }, wait);
+    if (markTimer !== null || !unmarked()) return;
+    const wait =
+      lastMarkAt === 0
+        ? 0
+        : Math.max(
+            lastMarkAt + MARK_READ_EVERY_MS - Date.now(),
+            Math.random() * MARK_READ_SPREAD_MS,
+          );
+    if (wait <= 0) {
+      sendMark();
       return;
     }
+    markTimer = setTimeout(() => {
+      markTimer = null;
+      sendMark();
+    }, wait);
+  }
+  /** The newest message, if it is on screen and not marked yet. */
+  function unmarked() {
+    const newest = messages[messages.length - 1];
+    if (!newest || newest.id === lastMarkedId || document.visibilityState !== 'visible')
+      return null;
+    return newest;
+  }
+  function sendMark() {
+    const newest = unmarked();
+    if (!newest) return;
     lastMarkAt = Date.now();
     lastMarkedId = newest.id;
     client
