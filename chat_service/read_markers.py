@@ -22,7 +22,7 @@ import asyncio
 import dataclasses
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from typing import NamedTuple
 
 from sqlalchemy import and_, bindparam, func, select
@@ -89,6 +89,7 @@ class ReadMarkers:
         readers (chat_service.access.access_for_users)."""
         found = await access_for_users(connection, [(a.chat_id, a.user_id) for a in asked])
         answers: list[Marked | ApiError] = []
+        writes: list[Coroutine[None, None, None]] = []
         for chat_id, user_id, message_id in asked:
             access = found[(chat_id, user_id)]
             if isinstance(access, ApiError):
@@ -98,7 +99,7 @@ class ReadMarkers:
             stored = max(access.last_read_message_id, self._pending.get(key, 0))
             target = min(message_id, access.chat.last_message_id or 0)
             if target > stored:
-                await self._request(key, target)
+                writes.append(self._request(key, target))
             marker = max(target, stored)
             unread = 0
             # A reader at the chat's newest message (the usual mark) has nothing unread as of
@@ -107,6 +108,8 @@ class ReadMarkers:
                 params = {"chat_id": chat_id, "user_id": user_id, "marker": marker}
                 unread = int(await connection.scalar(_UNREAD_AFTER, params) or 0)
             answers.append((marker, dataclasses.replace(access.chat, unread_count=unread)))
+        # Together: the markers due now join one batch (one commit), not one commit each.
+        await asyncio.gather(*writes)
         return answers
 
     async def _request(self, key: Key, target: int) -> None:

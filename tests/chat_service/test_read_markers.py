@@ -133,6 +133,24 @@ async def test_markers_due_together_are_written_in_one_commit(
         assert event.recipients == frozenset({alice.id, event.payload["user"]["id"]})
 
 
+async def test_one_call_of_first_marks_is_one_commit(harness: ChatHarness, alice: Person) -> None:
+    """A gateway's call carrying five readers' first marks writes them in one unit of work,
+    and answers after it: each marker is stored when its answer comes."""
+    readers = [await harness.register(f"Reader{n}") for n in range(5)]
+    chat_id = await harness.create_chat(alice, "Crowd", *readers)
+    message = (await harness.send(alice, chat_id, "one"))["id"]
+    read_markers = markers(harness).read_markers
+    batches, writes = read_markers.batches, read_markers.writes
+    marks = [{"token": r.token, "chat_id": chat_id, "message_id": message} for r in readers]
+    response = await harness.client.post("/internal/read-markers", json={"marks": marks})
+    assert [result["last_read_message_id"] for result in response.json()["results"]] == [
+        message
+    ] * len(readers)
+    assert (read_markers.batches, read_markers.writes) == (batches + 1, writes + len(readers))
+    for reader in readers:
+        assert await stored_marker(harness, chat_id, reader.id) == message
+
+
 async def test_a_reader_gone_before_the_batch_leaves_the_others_written(
     harness: ChatHarness, alice: Person, bob: Person, carol: Person
 ) -> None:
