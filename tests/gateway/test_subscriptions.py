@@ -297,7 +297,7 @@ async def test_origin_allowlist(live: LiveServer) -> None:
 async def test_connection_init_timeout(live: LiveServer) -> None:
     async def silent(protocol: str) -> int | None:
         async with graphql_socket(live.ws_url, protocol, init=False) as ws:
-            return await ws.wait_closed(timeout=6)
+            return await ws.wait_closed(timeout=15)
 
     codes = await asyncio.gather(silent(TRANSPORT_WS), silent(LEGACY_WS))
     assert list(codes) == [4408, 4408]
