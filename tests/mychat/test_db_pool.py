@@ -11,7 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from mychat.db import create_engine
+from mychat.db import _cores, create_engine
 from mychat.settings import Settings
 from tests.support.database import kill_connection
 
@@ -86,4 +86,14 @@ async def test_sqlite_keeps_its_connections_too(tmp_path: Path) -> None:
             await asyncio.sleep(0.01)
 
     await _busy_rounds(engine, one)
-    assert len(seen) == 2, seen
+    assert len(seen) == min(2, _cores()), seen
+
+
+async def test_a_sqlite_pool_has_no_more_connections_than_cores(tmp_path: Path) -> None:
+    """Each aiosqlite connection is a thread: past the cores they only contend for the GIL."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'pool.sqlite3'}"
+    engine = create_engine(Settings(database_url=url, data_dir=tmp_path, db_pool_size=40))
+    try:
+        assert engine.sync_engine.pool.size() == min(40, _cores())  # type: ignore[attr-defined]
+    finally:
+        await engine.dispose()
