@@ -11,6 +11,7 @@ from chat_service.deleted_accounts import deleted_accounts_followed
 from chat_service.endpoints import ChatResources, ChatServiceState
 from chat_service.indexing import SearchIndexer
 from chat_service.internal_api import internal_routes
+from chat_service.loop_reads import LoopReader
 from chat_service.public_api import public_routes
 from chat_service.read_markers import ReadMarkers
 from chat_service.sending import Sender
@@ -44,7 +45,10 @@ def create_app(
         sender = Sender(autocommit_engine, app_broker, indexer)
         read_markers = ReadMarkers(res.engine, app_broker)
         # `app` is assigned below.
-        app.state.chat_res = ChatResources(autocommit_engine, sender, read_markers, indexer)
+        loop_reader = LoopReader.open(autocommit_engine)
+        app.state.chat_res = ChatResources(
+            autocommit_engine, sender, read_markers, indexer, loop_reader
+        )
         if app.state.metrics is not None:
             app.state.metrics.watch_pool("autocommit", autocommit_engine)
             app.state.metrics.watch_broker(app_broker)
@@ -57,6 +61,8 @@ def create_app(
             await sender.close()
             await indexer.close()  # after the sender: it hands over what it stored
             await autocommit_engine.dispose()
+            if loop_reader is not None:
+                loop_reader.close()
 
     app = create_service_app(
         settings,

@@ -20,6 +20,7 @@ from starlette.responses import Response
 
 from chat_service.access import chat_not_found
 from chat_service.indexing import SearchIndexer
+from chat_service.loop_reads import LoopReader
 from chat_service.members import do_add_member
 from chat_service.read_markers import ReadMarkers
 from chat_service.replies import quote_for_reply
@@ -68,6 +69,8 @@ class ChatResources:
     sender: Sender
     read_markers: ReadMarkers
     indexer: SearchIndexer  # search rows, written after the sends' commits
+    # On SQLite: the seed's history read in the event loop's thread (chat_service.loop_reads).
+    loop_reader: LoopReader | None = None
 
 
 def chat_state(request: Request) -> ChatServiceState:

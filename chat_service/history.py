@@ -28,6 +28,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from chat_service.loop_reads import LoopReader
 from chat_service.pooled import driver_connection
 from chat_service.views import MessageView
 
@@ -132,14 +133,24 @@ async def engine_rows(engine: AsyncEngine, sql: str, *args: Any) -> Sequence[Row
 
 
 async def seed_page(
-    engine: AsyncEngine, chat_id: int, user_id: int, *, limit: int, before: int | None
+    engine: AsyncEngine,
+    chat_id: int,
+    user_id: int,
+    *,
+    limit: int,
+    before: int | None,
+    loop_reader: LoopReader | None = None,
 ) -> list[MessageView]:
     """Up to `limit` messages people wrote, newest first (before `before`, or from the newest),
-    none unless a member, with the seed's fields only: no quote, edit or delete time, kind."""
+    none unless a member, with the seed's fields only: no quote, edit or delete time, kind.
+    On SQLite `loop_reader` reads it in the loop's thread unless the database is busy."""
+    args: tuple[int, ...]
     if before is None:
-        rows = await engine_rows(engine, SEED_NEWEST, chat_id, user_id, chat_id, limit)
+        sql, args = SEED_NEWEST, (chat_id, user_id, chat_id, limit)
     else:
-        rows = await engine_rows(engine, SEED_BEFORE, chat_id, user_id, chat_id, before, limit)
+        sql, args = SEED_BEFORE, (chat_id, user_id, chat_id, before, limit)
+    read_here = None if loop_reader is None else loop_reader.rows(sql, args)
+    rows = await engine_rows(engine, sql, *args) if read_here is None else read_here
     return [
         MessageView(id_, chat, sender, nickname, text, utc(at), client_id)
         for id_, chat, sender, nickname, text, at, client_id in rows

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from chat_service.access import access_chat_for_user, check_access
 from chat_service.history import message_page, seed_page
+from chat_service.loop_reads import LoopReader
 from chat_service.replies import attach_quotes
 from chat_service.unit_of_work import UnitOfWork
 from chat_service.views import MessageView
@@ -83,13 +84,16 @@ async def get_written_messages(
     *,
     limit: int = HISTORY_DEFAULT,
     before: int | None = None,
+    loop_reader: LoopReader | None = None,
 ) -> list[MessageView]:
     """The seed's REST history: the newest `limit` messages people wrote (no system lines)
     older than `before`, oldest first, with the seed's fields only (chat_service.history.
     seed_page: no quote, edit or delete time; a deleted message's text is ""). One statement on
     a pooled driver connection of `engine` (an autocommit engine); an empty page is told apart
     by check_access."""
-    page = await seed_page(engine, chat_id, user_id, limit=limit, before=before)
+    page = await seed_page(
+        engine, chat_id, user_id, limit=limit, before=before, loop_reader=loop_reader
+    )
     if not page:
         async with engine.connect() as connection:
             await check_access(connection, chat_id, user_id)  # 404 or 403, else truly empty

@@ -35,6 +35,7 @@ async def chat_history(call: Call) -> list[dict[str, Any]]:
         call.user_id,
         limit=call.page_size("limit", default=HISTORY_DEFAULT, maximum=HISTORY_MAX),
         before=call.query_int("before", default=None),
+        loop_reader=call.opened.loop_reader,
     )
     return [message.to_seed_json() for message in messages]
 
