@@ -83,7 +83,7 @@ def chat_resources(request: Request) -> ChatResources:
     return opened
 
 
-def _invalid(field: str, message: str) -> ApiError:
+def invalid_field(field: str, message: str) -> ApiError:
     return ApiError(400, "validation_error", message, field=field)
 
 
@@ -129,16 +129,16 @@ class Call:
         return self.chat_id_or_none
 
     def invalid(self, field: str, message: str) -> ApiError:
-        return _invalid(field, message)
+        return invalid_field(field, message)
 
     # Body fields.
 
     def text_field(self, name: str) -> str:
         value = self.body.get(name)
         if value is None:
-            raise _invalid(name, f"{name.capitalize()} is required")
+            raise invalid_field(name, f"{name.capitalize()} is required")
         if not isinstance(value, str):
-            raise _invalid(name, f"{name} must be a string")
+            raise invalid_field(name, f"{name} must be a string")
         return value
 
     def optional_text_field(self, name: str) -> str | None:
@@ -149,22 +149,17 @@ class Call:
         if value is None:
             return []
         if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-            raise _invalid(name, f"{name} must be a list of strings")
+            raise invalid_field(name, f"{name} must be a list of strings")
         return value
 
     def flag_field(self, name: str, *, default: bool) -> bool:
         value = self.body.get(name, default)
         if not isinstance(value, bool):
-            raise _invalid(name, f"{name} must be true or false")
+            raise invalid_field(name, f"{name} must be true or false")
         return value
 
     def int_field(self, name: str) -> int:
-        value = self.body.get(name)
-        if value is None:
-            raise _invalid(name, f"{name} is required")
-        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_ID:
-            raise _invalid(name, f"{name} must be a non-negative integer")
-        return value
+        return body_int(self.body, name)
 
     def optional_int_field(self, name: str) -> int | None:
         return None if self.body.get(name) is None else self.int_field(name)
@@ -176,14 +171,14 @@ class Call:
         if raw is None or raw == "":
             return default
         if not _DIGITS.fullmatch(raw) or int(raw) > maximum:
-            raise _invalid(name, f"{name} must be an integer between 0 and {maximum}")
+            raise invalid_field(name, f"{name} must be an integer between 0 and {maximum}")
         return int(raw)
 
     def page_size(self, name: str, *, default: int, maximum: int) -> int:
         raw = self.request.query_params.get(name)
         value = default if raw is None or raw == "" else parse_id(raw)
         if value is None or value > maximum:
-            raise _invalid(name, f"{name} must be between 1 and {maximum}")
+            raise invalid_field(name, f"{name} must be between 1 and {maximum}")
         return value
 
     def query_flag(self, name: str, *, default: bool) -> bool:
@@ -194,7 +189,7 @@ class Call:
             return True
         if raw.lower() in ("0", "false"):
             return False
-        raise _invalid(name, f"{name} must be 1, 0, true or false")
+        raise invalid_field(name, f"{name} must be 1, 0, true or false")
 
     def query_text(self, name: str) -> str | None:
         return self.request.query_params.get(name) or None
@@ -202,14 +197,24 @@ class Call:
     def query_ids(self, name: str) -> list[int]:
         raw = self.request.query_params.get(name)
         if raw is None:
-            raise _invalid(name, f"{name} is required")
+            raise invalid_field(name, f"{name} is required")
         parts = [part.strip() for part in raw.split(",") if part.strip()]
         if len(parts) > IDS_MAX:
-            raise _invalid(name, f"At most {IDS_MAX} ids")
+            raise invalid_field(name, f"At most {IDS_MAX} ids")
         ids = [parse_id(part) for part in parts]
         if any(value is None for value in ids):
-            raise _invalid(name, f"{name} must be comma-separated positive integers")
+            raise invalid_field(name, f"{name} must be comma-separated positive integers")
         return [value for value in ids if value is not None]
+
+
+def body_int(body: dict[str, Any], name: str) -> int:
+    """A non-negative id-sized integer field of a JSON body, or 400 naming the field."""
+    value = body.get(name)
+    if value is None:
+        raise invalid_field(name, f"{name} is required")
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_ID:
+        raise invalid_field(name, f"{name} must be a non-negative integer")
+    return value
 
 
 Handler = Callable[[Call], Awaitable[Any]]

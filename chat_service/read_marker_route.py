@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from chat_service.access import chat_not_found
-from chat_service.endpoints import chat_resources, parse_id
+from chat_service.endpoints import body_int, chat_resources, invalid_field
 from chat_service.read_markers import MarkAsked, Marked
 from mychat.bounds import MAX_DATABASE_ID
 from mychat.http import ApiError, JSONResponse, read_json_object
@@ -26,14 +26,10 @@ from mychat.tokens import InvalidToken, TokenCodec
 MARKS_PER_CALL_MAX = 100
 
 
-def _invalid(field: str, message: str) -> ApiError:
-    return ApiError(400, "validation_error", message, field=field)
-
-
 def _asked(entry: object, tokens: TokenCodec) -> MarkAsked:
     """One mark of the body, or the ApiError its own call would have met."""
     if not isinstance(entry, dict):
-        raise _invalid("marks", "Each mark must be an object")
+        raise invalid_field("marks", "Each mark must be an object")
     token = entry.get("token")
     if not isinstance(token, str):
         raise ApiError(401, "unauthenticated", "Unauthorized")
@@ -43,17 +39,10 @@ def _asked(entry: object, tokens: TokenCodec) -> MarkAsked:
         raise ApiError(401, "unauthenticated", "Unauthorized") from error
     chat_id = entry.get("chat_id")
     if not isinstance(chat_id, int) or isinstance(chat_id, bool):
-        raise _invalid("chat_id", "chat_id must be a positive integer")
-    if parse_id(str(chat_id)) is None:
-        raise chat_not_found()
-    message_id = entry.get("message_id")
-    if (
-        not isinstance(message_id, int)
-        or isinstance(message_id, bool)
-        or not 0 <= message_id <= MAX_DATABASE_ID
-    ):
-        raise _invalid("message_id", "message_id must be a non-negative integer")
-    return MarkAsked(chat_id, claims.user_id, message_id)
+        raise invalid_field("chat_id", "chat_id must be a positive integer")
+    if not 0 < chat_id <= MAX_DATABASE_ID:
+        raise chat_not_found()  # as an unknown chat in a path
+    return MarkAsked(chat_id, claims.user_id, body_int(entry, "message_id"))
 
 
 def _error(error: ApiError) -> dict[str, Any]:
@@ -71,7 +60,7 @@ async def read_markers(request: Request) -> Response:
     body = await read_json_object(request)
     marks = body.get("marks")
     if not isinstance(marks, list) or not 1 <= len(marks) <= MARKS_PER_CALL_MAX:
-        raise _invalid("marks", f"marks must be a list of 1 to {MARKS_PER_CALL_MAX} marks")
+        raise invalid_field("marks", f"marks must be a list of 1 to {MARKS_PER_CALL_MAX} marks")
     tokens = resources(request).tokens
     answers: list[dict[str, Any]] = []
     valid: list[tuple[int, MarkAsked]] = []  # (place in the answers, the mark)
