@@ -215,11 +215,12 @@ class ServiceClient:
         if response.status >= 500:
             raise ServiceUnavailable(f"{method} {path}: {response.status}")
         if response.status >= 400:
-            raise _service_error(response.status, answer)
+            raise service_error(response.status, answer)
         return answer
 
 
-def _service_error(status: int, body: dict[str, Any]) -> ServiceError:
+def service_error(status: int, body: dict[str, Any]) -> ServiceError:
+    """A service's error answer (`{error, code, field?, retry_after?}`) as a ServiceError."""
     retry_after = body.get("retry_after")
     field = body.get("field")
     return ServiceError(

@@ -18,7 +18,14 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any, cast
 
-from gateway.clients import ChatData, InFlight, ServiceClient, ServiceError, ServiceUnavailable
+from gateway.clients import (
+    ChatData,
+    InFlight,
+    ServiceClient,
+    ServiceError,
+    ServiceUnavailable,
+    service_error,
+)
 from gateway.transport import ServiceTransport
 
 MARKS_PER_CALL = 100  # chat_service's MARKS_PER_CALL_MAX
@@ -91,14 +98,7 @@ def _settle(
         answer.set_exception(error)
     elif isinstance(result, dict) and "status" in result:
         status = result["status"]
-        answer.set_exception(
-            ServiceError(
-                status if isinstance(status, int) else 400,
-                str(result.get("code") or "error"),
-                str(result.get("error") or "Request failed"),
-                field=result.get("field") if isinstance(result.get("field"), str) else None,
-            )
-        )
+        answer.set_exception(service_error(status if isinstance(status, int) else 400, result))
     elif isinstance(result, dict) and isinstance(result.get("chat"), dict):
         answer.set_result(cast(ChatData, result["chat"]))
     else:
