@@ -1,10 +1,15 @@
 """Where an idle subscription's memory goes: tracemalloc in an in-process gateway.
 
-`python -m bench.memtrace [--connections 400] [--chat-events] [--group-by filename]` runs auth
+`python -m bench.memtrace [--connections 400] [--chat-events] [--group-by owner]` runs auth
 and chat as processes (fresh MariaDB database, private Redis), the gateway in this process under
-uvicorn with tracemalloc on (permessage-deflate off, as `mychat serve` has it), opens N idle
-authenticated subscriptions from a subscriber process (`messageAdded`, or the web app's
-`chatEvents` document), and prints the allocation growth per connection by source line.
+uvicorn with tracemalloc on (permessage-deflate off, as `mychat serve` has it; the bench
+stack's settings, so no handshake is refused), opens N idle authenticated subscriptions from a
+subscriber process (`messageAdded`, or the web app's `chatEvents` document), and prints the
+allocation growth per connection by source line, then by package.
+
+`--group-by owner` (the default) charges each allocation to its innermost frame outside the
+standard library (an `asyncio.Event` made by uvicorn is uvicorn's); `lineno` to the innermost
+frame whatever it is.
 """
 
 from __future__ import annotations
@@ -13,18 +18,21 @@ import argparse
 import asyncio
 import gc
 import os
+import sysconfig
+import tempfile
 import threading
 import time
 import tracemalloc
 from collections import Counter
+from pathlib import Path
 
 from bench.connections import chat_events_viewers
 from bench.procs import free_port, raise_fd_limit
 from bench.stack import (
-    JWT_SECRET,
     add_members_with_tokens,
     mychat_stack,
     seed_chat_with_history,
+    service_env,
 )
 from bench.web_operations import sent
 from bench.wsclients import ClientGroup, ClientSpec
@@ -33,6 +41,21 @@ from gateway.ids import to_global_id
 TOP = 90
 # Subscriptions opened (by other users) before the baseline snapshot: first-use allocations.
 WARM = 10
+# Frames kept per allocation: enough to climb out of asyncio and contextlib to their caller.
+FRAMES = 25
+STDLIB = sysconfig.get_paths()["stdlib"]
+# Summary buckets: the first of these found in a frame's path names its package.
+PACKAGES = (
+    "uvicorn",
+    "websockets",
+    "starlette",
+    "strawberry",
+    "graphql",
+    "aiohttp",
+    "redis",
+    "gateway",
+    "mychat",
+)
 
 
 def main() -> None:
@@ -46,15 +69,19 @@ def main() -> None:
     )
     parser.add_argument(
         "--group-by",
-        choices=["lineno", "filename", "traceback"],
-        default="lineno",
+        choices=["owner", "lineno", "filename", "traceback"],
+        default="owner",
         help="tracemalloc key",
     )
+    parser.add_argument("--top", type=int, default=TOP, help="lines printed")
     args = parser.parse_args()
     count: int = args.connections
     compression = None if args.no_deflate else "deflate"
     raise_fd_limit()
-    with mychat_stack("memtrace", with_gateway=False) as stack:
+    with (
+        mychat_stack("memtrace", with_gateway=False) as stack,
+        tempfile.TemporaryDirectory(prefix="mychat-memtrace-") as data_dir,
+    ):
         if args.chat_events:
             tokens = chat_events_viewers(stack, count + WARM)
             chat_id = ""
@@ -64,9 +91,7 @@ def main() -> None:
             chat_id = to_global_id("Chat", seeded.chat_id)
         os.environ.update(
             {
-                "DATABASE_URL": stack.database_url,
-                "REDIS_URL": stack.redis_url,
-                "JWT_SECRET": JWT_SECRET,
+                **service_env(stack.database_url, stack.redis_url, Path(data_dir)),
                 "MYCHAT_AUTH_URL": stack.auth_url,
                 "MYCHAT_CHAT_URL": stack.chat_url,
                 "MYCHAT_LOG_LEVEL": "warning",
@@ -104,7 +129,7 @@ def main() -> None:
         warm.start(60)
         warm.stop()
         gc.collect()
-        tracemalloc.start(10)
+        tracemalloc.start(FRAMES)
         before = tracemalloc.take_snapshot()
         group = subscribers(tokens[:count])
         try:
@@ -112,24 +137,67 @@ def main() -> None:
             time.sleep(3)
             gc.collect()
             after = tracemalloc.take_snapshot()
-            by_line = after.compare_to(before, args.group_by)
-            total = sum(stat.size_diff for stat in by_line)
             print(f"{opened} subscriptions, compression {compression}")
-            print(f"traced growth: {total / opened / 1024:.1f} KiB per connection\n")
-            for stat in by_line[:TOP]:
-                print(
-                    f"{stat.size_diff / opened:8.0f} B/conn {stat.count_diff / opened:6.1f} "
-                    f"objects/conn"
-                )
-                for frame in stat.traceback[: 10 if args.group_by == "traceback" else 1]:
-                    where = frame.filename.split("site-packages/")[-1].split("/work/")[-1]
-                    print(f"        {where}:{frame.lineno}")
+            if args.group_by == "owner":
+                _print_owners(after.compare_to(before, "traceback"), opened, args.top)
+            else:
+                by_line = after.compare_to(before, args.group_by)
+                total = sum(stat.size_diff for stat in by_line)
+                print(f"traced growth: {total / opened / 1024:.1f} KiB per connection\n")
+                for stat in by_line[: args.top]:
+                    print(
+                        f"{stat.size_diff / opened:8.0f} B/conn {stat.count_diff / opened:6.1f} "
+                        f"objects/conn"
+                    )
+                    for frame in reversed(
+                        stat.traceback[-10 if args.group_by == "traceback" else -1 :]
+                    ):
+                        print(f"        {_where(frame)}")
             _print_tasks(opened)
             group.stop()
         finally:
             group.kill()
             server.should_exit = True
             thread.join(10)
+
+
+def _where(frame: tracemalloc.Frame) -> str:
+    path = frame.filename.split("site-packages/")[-1].split("/work/")[-1]
+    return f"{path}:{frame.lineno}"
+
+
+def _owner(traceback: tracemalloc.Traceback) -> tracemalloc.Frame:
+    """The innermost frame outside the standard library (the innermost of all if none is)."""
+    for frame in reversed(traceback):  # most recent last
+        if not frame.filename.startswith(STDLIB) and not frame.filename.startswith("<"):
+            return frame
+    return traceback[-1]
+
+
+def _package(frame: tracemalloc.Frame) -> str:
+    parts = frame.filename.split("site-packages/")[-1].split("/")
+    for part in parts:
+        if part in PACKAGES:
+            return part
+    return "other"
+
+
+def _print_owners(stats: list[tracemalloc.StatisticDiff], opened: int, top: int) -> None:
+    """Growth per connection by owning line (see `_owner`), then by package."""
+    sizes: Counter[str] = Counter()
+    counts: Counter[str] = Counter()
+    packages: Counter[str] = Counter()
+    for stat in stats:
+        owner = _owner(stat.traceback)
+        sizes[_where(owner)] += stat.size_diff
+        counts[_where(owner)] += stat.count_diff
+        packages[_package(owner)] += stat.size_diff
+    print(f"traced growth: {sum(sizes.values()) / opened / 1024:.1f} KiB per connection\n")
+    for where, size in sizes.most_common(top):
+        print(f"{size / opened:8.0f} B/conn {counts[where] / opened:6.1f} objects/conn  {where}")
+    print("\nby package (owning frame):")
+    for package, size in packages.most_common():
+        print(f"{size / opened:8.0f} B/conn  {package}")
 
 
 def _print_tasks(opened: int) -> None:
