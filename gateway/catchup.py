@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections import deque
+import heapq
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Protocol
@@ -14,32 +14,40 @@ from mychat.broker import BrokerSubscription, Resync
 from mychat.events import Event
 
 SEEN_WINDOW = 5000
+# Past the window, this many of the smallest ids go at once (the floor rises to the largest).
+SEEN_EVICTED = 500
 
 
 class SeenIds:
-    """Ids already yielded: everything up to `floor`, plus a bounded window of recent ids.
+    """Ids already yielded: everything up to `floor`, plus a bounded set of recent ids.
 
     A set rather than a high-water mark, because two senders' commits (and so their events)
-    can arrive out of id order; a window keeps memory bounded on long-lived subscriptions.
+    can arrive out of id order; bounded so long-lived subscriptions keep little. Built for many
+    idle subscribers: no set until an id is added (a live-only subscription that has seen
+    nothing holds none), and no second structure for the order: the smallest ids leave first.
     """
+
+    __slots__ = ("_ids", "floor", "highest")
 
     def __init__(self, floor: int) -> None:
         self.floor = floor
         self.highest = floor
-        self._ids: set[int] = set()
-        self._order: deque[int] = deque()
+        self._ids: set[int] | None = None
 
     def __contains__(self, message_id: int) -> bool:
-        return message_id <= self.floor or message_id in self._ids
+        return message_id <= self.floor or (self._ids is not None and message_id in self._ids)
 
     def add(self, message_id: int) -> None:
-        self._ids.add(message_id)
-        self._order.append(message_id)
-        self.highest = max(self.highest, message_id)
-        if len(self._order) > SEEN_WINDOW:
-            evicted = self._order.popleft()
-            self._ids.discard(evicted)
-            self.floor = max(self.floor, evicted)
+        ids = self._ids
+        if ids is None:
+            ids = self._ids = set()
+        ids.add(message_id)
+        if message_id > self.highest:
+            self.highest = message_id
+        if len(ids) > SEEN_WINDOW:
+            evicted = heapq.nsmallest(SEEN_EVICTED, ids)
+            ids.difference_update(evicted)
+            self.floor = max(self.floor, evicted[-1])
 
 
 class _ExpiryAlarm:

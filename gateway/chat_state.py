@@ -69,6 +69,8 @@ class ChatState:
 class ViewerChats:
     """The viewer's chats, by id (see the module docstring)."""
 
+    __slots__ = ("_build_message", "chats", "viewer_id")
+
     def __init__(self, viewer_id: int, build_message: MessageBuilder) -> None:
         self.viewer_id = viewer_id
         self._build_message = build_message

@@ -77,7 +77,8 @@ class DirectMessages(Generic[Added]):
         self.added = added  # the stream's own MessageAdded for a row (moves `chats` on)
         self.signed_in = signed_in
         self.parked = False  # the stream waits for its next event: see catchup.py
-        self.backlog: deque[Added] = deque()
+        # Made when needed: an idle subscription holds no deque (~600 bytes).
+        self.backlog: deque[Added] | None = None
 
     def offer(self, event: Event) -> bool:
         """Deliver the event here (True), or leave it to the stream (False)."""
@@ -108,8 +109,20 @@ class DirectMessages(Generic[Added]):
                 return True
         except Exception:
             log.exception("direct delivery failed; the stream delivers the event")
+        if self.backlog is None:
+            self.backlog = deque()
         self.backlog.append(added)
         return False
+
+    def next_backlogged(self) -> Added | None:
+        """The oldest MessageAdded this path moved on but left to the stream to send."""
+        backlog = self.backlog
+        if not backlog:
+            return None
+        added = backlog.popleft()
+        if not backlog:
+            self.backlog = None
+        return added
 
     async def written(self) -> None:
         await self.target.written()

@@ -377,23 +377,14 @@ async def chat_event_stream(
             # the caller never hears of it. Harmless if they had it.
             unannounced = chats.ids()
             seen = SeenIds(after)
-
-            async def caught_up(since: int) -> AsyncIterator[MessageAdded]:
-                async for row in _all_history_after(context.chat(), since):
-                    if row["id"] not in seen:
-                        seen.add(row["id"])
-                        event = _message_added(context, chats, row)
-                        if event is not None:
-                            yield event
-
-            async for replayed in caught_up(after):
+            async for replayed in _caught_up(context, chats, seen, after):
                 yield replayed
             # Live MessageAdded events written straight to the socket while this waits.
             direct = _direct_messages(context, chats, seen)
             subscription.direct = None if direct is None else direct.offer
             async for item in until_token_expires(context, subscription, direct):
-                while direct is not None and direct.backlog:
-                    yield direct.backlog.popleft()  # moved on by the direct path, sent here
+                while direct is not None and (backlogged := direct.next_backlogged()) is not None:
+                    yield backlogged  # moved on by the direct path, sent here
                 if isinstance(item, Resync):
                     before = chats.ids()
                     await retried(partial(chats.load, context.chat()))
@@ -401,7 +392,7 @@ async def chat_event_stream(
                         yield _removed(gone)
                     for added in chats.ids() - before:
                         yield AddedToChat(chat=chats.chats[added].chat())
-                    async for replayed in caught_up(seen.highest):
+                    async for replayed in _caught_up(context, chats, seen, seen.highest):
                         yield replayed
                     continue
                 if item.chat_id and not item.reaches(me):
@@ -431,6 +422,19 @@ async def chat_event_stream(
                     seen.add(line.database_id)  # a catch-up must not repeat the system line
                 if event is not None and (signals or not isinstance(event, SIGNALS)):
                     yield event
+
+
+async def _caught_up(
+    context: Context, chats: ViewerChats, seen: SeenIds, since: int
+) -> AsyncIterator[MessageAdded]:
+    """The viewer's messages after `since` not yielded yet (a module function, not a closure:
+    the stream's frame would keep a closure and its cells for the subscription's life)."""
+    async for row in _all_history_after(context.chat(), since):
+        if row["id"] not in seen:
+            seen.add(row["id"])
+            event = _message_added(context, chats, row)
+            if event is not None:
+                yield event
 
 
 def _direct_messages(
