@@ -180,6 +180,8 @@ class GatewayGraphQL(GraphQL[Context, None]):
         params = context.connection_params or {}
         raw = params.get("authorization") or params.get("Authorization") or params.get("token")
         token = bearer_token(raw) if isinstance(raw, str) else None
+        # Read once, here: the connection need not keep the payload (the token stays).
+        context.connection_params = None
         if not context.authenticate(token) or context.claims is None:
             raise ConnectionRejectionError({"message": "Missing or invalid token"})
         if context.socket_slot is not None:

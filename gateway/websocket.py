@@ -25,6 +25,9 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
     SubscribeMessage,
 )
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
+    ConnectionInitMessage as TransportInitMessage,
+)
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
     Message as TransportMessage,
 )
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
@@ -204,6 +207,14 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
             return
         await super().handle_message(message)
 
+    async def handle_connection_init(self, message: TransportInitMessage) -> None:
+        await super().handle_connection_init(message)
+        if self.connection_init_received:
+            # Strawberry cancelled its init timer, but would keep the task (and with it the
+            # CancelledError's traceback and the sleep's frames, ~1 KB) for the connection's
+            # life; cancelled, it finishes on its own.
+            self.connection_init_timeout_task = None
+
     async def handle_subscribe(self, message: SubscribeMessage) -> None:
         with self.targets.opening(message["id"], self.operations):
             await super().handle_subscribe(message)
@@ -224,16 +235,20 @@ class LegacyGraphQLWSHandler(BaseGraphQLWSHandler[Context, None]):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.targets = FrameTargets(self.websocket, legacy=True)
+        # Closes the socket unless connection_init is acknowledged in time; gone once it is.
+        self.init_timeout: asyncio.Task[None] | None = None
 
     async def handle(self) -> None:
-        timeout = asyncio.create_task(self._close_unless_initialised())
+        self.init_timeout = asyncio.create_task(self._close_unless_initialised())
         try:
             await super().handle()
         finally:
             self.targets.close_all()
-            timeout.cancel()
-            with suppress(asyncio.CancelledError):
-                await timeout
+            timeout, self.init_timeout = self.init_timeout, None
+            if timeout is not None:
+                timeout.cancel()
+                with suppress(asyncio.CancelledError):
+                    await timeout
 
     async def handle_start(self, message: StartMessage) -> None:
         with self.targets.opening(message["id"], self.tasks):
@@ -274,6 +289,10 @@ class LegacyGraphQLWSHandler(BaseGraphQLWSHandler[Context, None]):
         else:
             await self.send_message({"type": "connection_ack", "payload": ack_payload})
         self.connection_acknowledged = True
+        # Its 10 s sleep need not outlive the handshake (cancelled, it finishes on its own).
+        if self.init_timeout is not None:
+            self.init_timeout.cancel()
+            self.init_timeout = None
 
 
 def _well_formed(message: object) -> bool:
