@@ -79,7 +79,9 @@ class Context:
         self.socket_slot: SocketSlot | None = None
         self.over_http = True
         self.websocket: WebSocket | None = None
-        self.loaders = Loaders(self.chat, self.presence_lookup)
+        # Built on first use (`loaders`): a WebSocket's context and each subscription's copy
+        # of it need none while idle.
+        self._loaders: Loaders | None = None
         # A subscription operation's executor (set as graphql-core builds it: its per-operation
         # context), for writing its events directly (gateway/direct_delivery.py).
         self.subscription_executor: SharedEventExecutor | None = None
@@ -173,11 +175,18 @@ class Context:
     def shared_events(self) -> SharedEvents:
         return self.resources.shared_events
 
+    @property
+    def loaders(self) -> Loaders:
+        loaders = self._loaders
+        if loaders is None:
+            loaders = self._loaders = Loaders(self.chat, self.presence_lookup)
+        return loaders
+
     def for_operation(self) -> Context:
         """A copy sharing the caller but with fresh loaders (one per WebSocket operation)."""
         fresh = copy.copy(self)
-        fresh.loaders = Loaders(fresh.chat, fresh.presence_lookup)
+        fresh._loaders = None
         return fresh
 
     def reset_loaders(self) -> None:
-        self.loaders = Loaders(self.chat, self.presence_lookup)
+        self._loaders = None
