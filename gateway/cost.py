@@ -17,7 +17,6 @@ way: its selection is what each event costs.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -40,9 +39,9 @@ from graphql import (
     VariableNode,
     get_named_type,
 )
-from strawberry.extensions import SchemaExtension
 from strawberry.schema.base import BaseSchema
 from strawberry.schema.schema_converter import GraphQLCoreConverter
+from strawberry.types import ExecutionContext
 from strawberry.types.field import StrawberryField
 from strawberry.types.graphql import OperationType
 
@@ -237,55 +236,54 @@ def websocket_required() -> GraphQLError:
     )
 
 
-class RequestLimits(SchemaExtension):
+def check_request_limits(execution_context: ExecutionContext) -> None:
     """Refuses an operation before it runs when it is over the request's or the caller's
-    budget (gateway/limits.py), or a subscription sent over HTTP."""
+    budget (gateway/limits.py), or a subscription sent over HTTP. Called from the gateway's
+    one extension (gateway/schema.py) as execution starts."""
+    context = execution_context.context
+    document = execution_context.graphql_document
+    if isinstance(context, Context) and document is not None:
+        if context.over_http and execution_context.operation_type is OperationType.SUBSCRIPTION:
+            raise websocket_required()
+        operation = next(
+            (
+                definition
+                for definition in document.definitions
+                if isinstance(definition, OperationDefinitionNode)
+                and (
+                    execution_context.operation_name is None
+                    or (definition.name and definition.name.value)
+                    == execution_context.operation_name
+                )
+            ),
+            None,
+        )
+        if operation is not None:
+            _check(execution_context, context, operation, document.definitions)
 
-    def on_execute(self) -> Iterator[None]:
-        execution_context = self.execution_context
-        context = execution_context.context
-        document = execution_context.graphql_document
-        if isinstance(context, Context) and document is not None:
-            if context.over_http and execution_context.operation_type is (
-                OperationType.SUBSCRIPTION
-            ):
-                raise websocket_required()
-            operation = next(
-                (
-                    definition
-                    for definition in document.definitions
-                    if isinstance(definition, OperationDefinitionNode)
-                    and (
-                        execution_context.operation_name is None
-                        or (definition.name and definition.name.value)
-                        == execution_context.operation_name
-                    )
-                ),
-                None,
-            )
-            if operation is not None:
-                self._check(context, operation, document.definitions)
-        yield
 
-    def _check(
-        self, context: Context, operation: OperationDefinitionNode, definitions: Any
-    ) -> None:
-        fragments = {
-            definition.name.value: definition
-            for definition in definitions
-            if isinstance(definition, FragmentDefinitionNode)
-        }
-        schema = StrawberryTypes(self.execution_context.schema)
-        variables = self.execution_context.variables or {}
-        cost = estimate(schema, operation, fragments, variables)
-        limits = context.resources.limits
-        refusal = too_costly(cost, limits.max_service_calls, limits.max_nodes)
-        # A refused operation spends the most one may cost: repeating it ends in RATE_LIMITED.
-        spent = limits.max_service_calls if refusal else max(1, cost.service_calls)
-        try:
-            limits.charge(context.caller_key, spent)
-        except LimitExceeded as error:
-            raise GraphQLError(error.message, extensions=error.extensions) from None
-        if refusal is not None:
-            limits.refusals["QUERY_TOO_COSTLY"] += 1
-            raise refusal
+def _check(
+    execution_context: ExecutionContext,
+    context: Context,
+    operation: OperationDefinitionNode,
+    definitions: Any,
+) -> None:
+    fragments = {
+        definition.name.value: definition
+        for definition in definitions
+        if isinstance(definition, FragmentDefinitionNode)
+    }
+    schema = StrawberryTypes(execution_context.schema)
+    variables = execution_context.variables or {}
+    cost = estimate(schema, operation, fragments, variables)
+    limits = context.resources.limits
+    refusal = too_costly(cost, limits.max_service_calls, limits.max_nodes)
+    # A refused operation spends the most one may cost: repeating it ends in RATE_LIMITED.
+    spent = limits.max_service_calls if refusal else max(1, cost.service_calls)
+    try:
+        limits.charge(context.caller_key, spent)
+    except LimitExceeded as error:
+        raise GraphQLError(error.message, extensions=error.extensions) from None
+    if refusal is not None:
+        limits.refusals["QUERY_TOO_COSTLY"] += 1
+        raise refusal

@@ -17,7 +17,7 @@ from strawberry.types import ExecutionContext, StreamExecutionResult
 
 from gateway.clients import ServiceUnavailable
 from gateway.context import Context
-from gateway.cost import RequestLimits
+from gateway.cost import check_request_limits
 from gateway.errors import (
     AlreadyAMember,
     ClientFacingError,
@@ -75,12 +75,14 @@ class _HasErrors(Protocol):
 
 class GatewayExtension(ParserCache, ValidationCache):
     """Every per-operation concern in one extension: token limit, depth/alias rules, parser and
-    validation caches, fresh loaders per WebSocket operation, masking of unexpected errors.
+    validation caches, fresh loaders per WebSocket operation, cost and rate limits, masking of
+    unexpected errors.
 
     Strawberry makes extension instances per operation and, for a subscription, keeps each
-    one's `on_operation` hook open for the subscription's life: one extension instead of six
-    (MaxTokensLimiter, ParserCache, AddValidationRules, ValidationCache, a loaders extension,
-    MaskErrors) holds one open hook instead of four, and runs one hook per stage.
+    one's `on_operation` and `on_execute` hooks open for the subscription's life: one
+    extension instead of seven (MaxTokensLimiter, ParserCache, AddValidationRules,
+    ValidationCache, a loaders extension, MaskErrors, the cost limits) holds two open hooks
+    instead of six, and runs one hook per stage.
 
     Public APIs only: the caches are Strawberry's own `ParserCache` and `ValidationCache`,
     whose `on_parse` and `on_validate` hooks this class inherits (with their process-wide LRU
@@ -114,10 +116,13 @@ class GatewayExtension(ParserCache, ValidationCache):
             mask_errors(getattr(result, "initial_result", result))
 
     def on_execute(self) -> Iterator[None]:
-        """The parsed document for resolvers that look ahead at their selection."""
-        context = self.execution_context.context
+        """The parsed document for resolvers that look ahead at their selection; the
+        operation's cost and rate limits (gateway/cost.py) before it runs."""
+        execution_context = self.execution_context
+        context = execution_context.context
         if isinstance(context, Context):
-            context.document = self.execution_context.graphql_document
+            context.document = execution_context.graphql_document
+        check_request_limits(execution_context)
         yield
 
     def on_parse(self) -> Iterator[None]:
@@ -215,6 +220,5 @@ def build_schema() -> strawberry.Schema:
             RateLimited,
         ],
         # A factory: Strawberry makes a fresh extension instance per operation.
-        # RequestLimits (gateway/cost.py): cost and rate limits before execution.
-        extensions=[partial(GatewayExtension, limit_rules), RequestLimits],
+        extensions=[partial(GatewayExtension, limit_rules)],
     )
