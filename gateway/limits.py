@@ -14,8 +14,6 @@ import math
 import time
 import weakref
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -109,15 +107,9 @@ class GatewayLimits:
                 "TOO_MANY_SUBSCRIPTIONS",
             )
 
-    @contextmanager
-    def subscription(self, user_id: int) -> Iterator[None]:
-        """Counts one live subscription of the user for as long as it runs."""
-        self.check_subscription(user_id)
-        self._subscriptions[user_id] += 1
-        try:
-            yield
-        finally:
-            _decrement(self._subscriptions, user_id)
+    def subscription(self, user_id: int) -> SubscriptionSlot:
+        """Counts one live subscription of the user for as long as it runs (`with`)."""
+        return SubscriptionSlot(self, user_id)
 
     # Query cost.
 
@@ -170,6 +162,25 @@ def _decrement(counter: Counter[Key], key: Key) -> None:
     counter[key] -= 1
     if counter[key] <= 0:
         del counter[key]
+
+
+class SubscriptionSlot:
+    """One live subscription in its user's count, while its `with` block runs (an object, not
+    a generator: no frame kept for the subscription's life)."""
+
+    __slots__ = ("_limits", "_user_id")
+
+    def __init__(self, limits: GatewayLimits, user_id: int) -> None:
+        self._limits = limits
+        self._user_id = user_id
+
+    def __enter__(self) -> None:
+        limits, user_id = self._limits, self._user_id
+        limits.check_subscription(user_id)
+        limits._subscriptions[user_id] += 1
+
+    def __exit__(self, *exc_info: object) -> None:
+        _decrement(self._limits._subscriptions, self._user_id)
 
 
 class SocketSlot:

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Sequence
 
 from mychat.broker.base import RESYNC, BrokerStats, Resync
 from mychat.events import Event
@@ -15,13 +14,15 @@ QUEUE_LIMIT = 10_000
 
 
 class LocalSubscription:
-    """A bounded event queue for one local subscriber (used by the memory and Redis brokers).
+    """A bounded event queue for one local subscriber (used by the memory and Redis brokers),
+    and the context manager that holds its place among the process's subscriptions.
 
     Built for many idle subscribers: the deque exists only while events wait (an empty one
     costs ~600 bytes), and a waiting reader holds one future, no asyncio.Queue (three deques,
-    an Event and futures, ~2.6 KB). Past `limit` waiting events the subscription overflows:
-    later events are dropped and the reader gets RESYNC once it has taken what was queued.
-    None ends the iteration (and discards what was queued).
+    an Event and futures, ~2.6 KB). It is its own async iterator and context manager (no
+    generator frames kept for the subscription's life). Past `limit` waiting events the
+    subscription overflows: later events are dropped and the reader gets RESYNC once it has
+    taken what was queued. None ends the iteration (and discards what was queued).
 
     `direct`, when set, is offered each event that would otherwise be queued while nothing is
     queued: it returns True when it has delivered the event itself (nothing is queued, the
@@ -29,14 +30,40 @@ class LocalSubscription:
     queued, the next ones queue behind it.
     """
 
-    __slots__ = ("_events", "_limit", "_waiter", "direct", "overflowed")
+    __slots__ = (
+        "_ended",
+        "_events",
+        "_limit",
+        "_owner",
+        "_user_id",
+        "_waiter",
+        "direct",
+        "overflowed",
+    )
 
-    def __init__(self, limit: int = QUEUE_LIMIT) -> None:
+    def __init__(
+        self,
+        owner: Subscribers | None = None,
+        user_id: int | None = None,
+        limit: int = QUEUE_LIMIT,
+    ) -> None:
+        self._owner = owner  # joined on entering, left on exit (`async with`)
+        self._user_id = user_id
         self._limit = limit
         self._events: deque[Event | Resync | None] | None = None
         self._waiter: asyncio.Future[None] | None = None
+        self._ended = False
         self.overflowed = False
         self.direct: Callable[[Event], bool] | None = None
+
+    async def __aenter__(self) -> LocalSubscription:
+        if self._owner is not None:
+            self._owner.add(self, self._user_id)
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        if self._owner is not None:
+            self._owner.discard(self, self._user_id)
 
     def __len__(self) -> int:
         """Events waiting to be read."""
@@ -65,22 +92,25 @@ class LocalSubscription:
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
-    async def __aiter__(self) -> AsyncIterator[Event | Resync]:
-        while True:
+    def __aiter__(self) -> LocalSubscription:
+        return self
+
+    async def __anext__(self) -> Event | Resync:
+        while not self._ended:
             events = self._events
             if not events:
                 if self.overflowed:
                     self.overflowed = False
-                    yield RESYNC
-                    continue
+                    return RESYNC
                 await self._wait()
                 continue
             event = events.popleft()
             if not events:
                 self._events = None  # idle again: no deque held
-            if event is None:
-                return
-            yield event
+            if event is not None:
+                return event
+            self._ended = True
+        raise StopAsyncIteration
 
     async def _wait(self) -> None:
         """Until offer() adds an event. Readers of one subscription share the waiter; one
@@ -197,11 +227,5 @@ class MemoryBroker:
     def subscriptions(self) -> int:
         return len(self._subscriptions)
 
-    @asynccontextmanager
-    async def subscribe(self, user_id: int | None = None) -> AsyncIterator[LocalSubscription]:
-        subscription = LocalSubscription()
-        self._subscriptions.add(subscription, user_id)
-        try:
-            yield subscription
-        finally:
-            self._subscriptions.discard(subscription, user_id)
+    def subscribe(self, user_id: int | None = None) -> LocalSubscription:
+        return LocalSubscription(self._subscriptions, user_id)

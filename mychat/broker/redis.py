@@ -7,7 +7,6 @@ import logging
 import os
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager
 from typing import Any
 
 from redis.asyncio import Redis
@@ -191,18 +190,13 @@ class RedisBroker:
     def subscriptions(self) -> int:
         return len(self._subscriptions)
 
-    @asynccontextmanager
-    async def subscribe(self, user_id: int | None = None) -> AsyncIterator[LocalSubscription]:
+    def subscribe(self, user_id: int | None = None) -> LocalSubscription:
         if not self._listen:
             raise RuntimeError("this broker only publishes (listen=False)")
-        subscription = LocalSubscription()
+        subscription = LocalSubscription(self._subscriptions, user_id)
         if self._closed:
             subscription.offer(None)
-        self._subscriptions.add(subscription, user_id)
-        try:
-            yield subscription
-        finally:
-            self._subscriptions.discard(subscription, user_id)
+        return subscription
 
     def _offer_all(self, item: Event | Resync | None) -> None:
         self._subscriptions.offer(item)
