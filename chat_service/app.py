@@ -18,7 +18,7 @@ from chat_service.sending import Sender
 from chat_service.typing import TYPING_PER_MINUTE
 from mychat.broker import Broker
 from mychat.broker.factory import create_broker
-from mychat.db import create_autocommit_engine
+from mychat.db import create_autocommit_engine, create_loop_read_engine
 from mychat.ratelimit import RateLimiter
 from mychat.service import ServiceResources, create_service_app
 from mychat.settings import Settings
@@ -44,10 +44,11 @@ def create_app(
         indexer.start()
         sender = Sender(autocommit_engine, app_broker, indexer)
         read_markers = ReadMarkers(res.engine, app_broker)
-        # `app` is assigned below.
         loop_reader = LoopReader.open(autocommit_engine)
+        loop_read_engine = create_loop_read_engine(settings)
+        # `app` is assigned below.
         app.state.chat_res = ChatResources(
-            autocommit_engine, sender, read_markers, indexer, loop_reader
+            autocommit_engine, sender, read_markers, indexer, loop_reader, loop_read_engine
         )
         if app.state.metrics is not None:
             app.state.metrics.watch_pool("autocommit", autocommit_engine)
@@ -63,6 +64,8 @@ def create_app(
             await autocommit_engine.dispose()
             if loop_reader is not None:
                 loop_reader.close()
+            if loop_read_engine is not None:
+                await loop_read_engine.dispose()
 
     app = create_service_app(
         settings,

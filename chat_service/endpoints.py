@@ -30,6 +30,7 @@ from chat_service.views import MemberView, MessageView
 from mychat.bounds import MAX_DATABASE_ID
 from mychat.broker import Broker
 from mychat.http import ApiError, JSONResponse, RateLimited, read_json_object
+from mychat.loop_sqlite import short_read
 from mychat.ratelimit import RateLimiter
 from mychat.service import authenticate, resources
 
@@ -42,6 +43,9 @@ class Work(Enum):
     """What a route does to the database."""
 
     READ = "read"  # statements on an autocommit connection: each is its own snapshot
+    # A READ of a bounded size (a page, a few chats): on SQLite it runs in the event loop's
+    # thread (mychat.loop_sqlite), on the threaded driver only when the database is busy.
+    SHORT_READ = "short read"
     WRITE = "write"  # one unit of work (mychat.service's engine), events after its commit
     SEND = "send"  # a send: stored by the group commit, in a transaction shared with others
     # Reads on the driver that check out a pooled connection per statement themselves
@@ -69,8 +73,11 @@ class ChatResources:
     sender: Sender
     read_markers: ReadMarkers
     indexer: SearchIndexer  # search rows, written after the sends' commits
-    # On SQLite: the seed's history read in the event loop's thread (chat_service.loop_reads).
+    # On SQLite, reads in the event loop's thread: the seed's history on a plain sqlite3
+    # connection (chat_service.loop_reads), Work.SHORT_READ routes on an engine
+    # (mychat.db.create_loop_read_engine).
     loop_reader: LoopReader | None = None
+    loop_read_engine: AsyncEngine | None = None
 
 
 def chat_state(request: Request) -> ChatServiceState:
@@ -261,10 +268,14 @@ def endpoint(
             async with unit_of_work(resources(request).engine, state.broker) as unit:
                 call.work_or_none, call.connection_or_none = unit, unit.connection
                 return await handler(call)
-        if work is Work.READ:
-            async with opened.autocommit_engine.connect() as connection:
+        if work is Work.READ or work is Work.SHORT_READ:
+
+            async def read(connection: AsyncConnection) -> Any:
                 call.connection_or_none = connection
                 return await handler(call)
+
+            loop_engine = opened.loop_read_engine if work is Work.SHORT_READ else None
+            return await short_read(loop_engine, opened.autocommit_engine, read)
         return await handler(call)
 
     return run

@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from chat_service.loop_reads import LoopReader
 from chat_service.pooled import driver_connection
 from chat_service.views import MessageView
+from mychat.loop_sqlite import DRIVER as LOOP_THREAD_DRIVER
 
 Row = tuple[Any, ...]
 
@@ -81,6 +82,11 @@ async def _fetch_aiosqlite(connection: Any, sql: str, args: Sequence[Any]) -> Se
     return rows
 
 
+async def _fetch_sqlite3(connection: Any, sql: str, args: Sequence[Any]) -> Sequence[Row]:
+    rows: Sequence[Row] = connection.execute(sql, args).fetchall()  # in the loop's thread
+    return rows
+
+
 def utc(stored: str) -> datetime:
     """A stored UTC datetime, read as text ("YYYY-MM-DD HH:MM:SS.ffffff" in both databases).
 
@@ -101,7 +107,12 @@ class _Driver:
     fetch: Callable[[Any, str, Sequence[Any]], Awaitable[Sequence[Row]]]
 
 
-_DRIVERS = {"mysql": _Driver("%s", _fetch_asyncmy), "sqlite": _Driver("?", _fetch_aiosqlite)}
+# By SQLAlchemy's name of the driver (mychat.loop_sqlite's: sqlite3 in the loop's thread).
+_DRIVERS = {
+    "asyncmy": _Driver("%s", _fetch_asyncmy),
+    "aiosqlite": _Driver("?", _fetch_aiosqlite),
+    LOOP_THREAD_DRIVER: _Driver("?", _fetch_sqlite3),
+}
 
 
 @cache
@@ -111,7 +122,7 @@ def _prepared(sql: str, placeholder: str) -> str:
 
 async def driver_rows(connection: AsyncConnection, sql: str, *args: Any) -> Sequence[Row]:
     """One statement (`?` placeholders) on the driver connection under `connection`."""
-    driver = _DRIVERS[connection.dialect.name]
+    driver = _DRIVERS[connection.dialect.driver]
     pooled = await connection.get_raw_connection()
     try:
         return await driver.fetch(
@@ -127,7 +138,7 @@ async def engine_rows(engine: AsyncEngine, sql: str, *args: Any) -> Sequence[Row
     """One statement (`?` placeholders) on a driver connection checked out of `engine`'s pool
     for it alone (chat_service.pooled). Cheaper than an AsyncConnection's `get_raw_connection`:
     two greenlet switches instead of three, no Connection object."""
-    driver = _DRIVERS[engine.dialect.name]
+    driver = _DRIVERS[engine.dialect.driver]
     async with driver_connection(engine) as connection:
         return await driver.fetch(connection, _prepared(sql, driver.placeholder), args)
 

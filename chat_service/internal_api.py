@@ -288,25 +288,27 @@ async def typing(call: Call) -> dict[str, Any]:
 
 
 def internal_routes() -> list[BaseRoute]:
-    def get(path: str, handler: Any) -> Route:
-        return Route("/internal" + path, endpoint(handler, Work.READ), methods=["GET"])
+    def get(path: str, handler: Any, work: Work = Work.READ) -> Route:
+        return Route("/internal" + path, endpoint(handler, work), methods=["GET"])
 
     def post(path: str, handler: Any, work: Work = Work.WRITE, *, reads_body: bool = True) -> Route:
         return Route(
             "/internal" + path, endpoint(handler, work, reads_body=reads_body), methods=["POST"]
         )
 
+    # Work.SHORT_READ: a page or a few chats, what the gateway asks for on every screen (on
+    # SQLite read in the loop's thread); the rest may read a user's every chat, or search.
     return [
-        get("/chats", list_chats),
+        get("/chats", list_chats, Work.SHORT_READ),
         post("/chats", create_chat),
-        get("/chats/batch", chats_batch),
+        get("/chats/batch", chats_batch, Work.SHORT_READ),
         get("/chat-ids", chat_ids),
         get("/chat-state", chat_state),
         get("/members", members),
         get("/contacts", contacts),
-        get("/last-messages", last_messages),
-        get("/messages", messages_after),
-        get("/chats/{chat_id}/messages", chat_messages),
+        get("/last-messages", last_messages, Work.SHORT_READ),
+        get("/messages", messages_after, Work.SHORT_READ),
+        get("/chats/{chat_id}/messages", chat_messages, Work.SHORT_READ),
         get("/search", search),
         post("/chats/{chat_id}/messages", send_message, Work.SEND),
         post("/chats/{chat_id}/members", add_member),

@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, event, exc
+from sqlalchemy import DateTime, event, exc, make_url
 from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.ext.asyncio import (
@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator
 
+from mychat.loop_sqlite import loop_thread_engine
 from mychat.settings import Settings
 
 # Below MySQL's default wait_timeout (8 h) and any proxy's idle cut.
@@ -29,6 +30,9 @@ SQLITE_BUSY_TIMEOUT_MS = 10_000
 # A pooled connection idle for longer than this is pinged before use (see ping_when_idle).
 IDLE_PING_SECONDS = 5.0
 _LAST_USED = "mychat.last_used"
+# Connections of the loop-thread read engine: each request holds one while it awaits anything
+# else, and all of them read in one thread, so a few serve any load.
+LOOP_READ_POOL = 8
 
 
 def utc_now() -> datetime:
@@ -92,6 +96,15 @@ def create_autocommit_engine(
     return _engine(
         settings, idle_ping_seconds, isolation_level="AUTOCOMMIT", pool_reset_on_return=None
     )
+
+
+def create_loop_read_engine(settings: Settings) -> AsyncEngine | None:
+    """On a SQLite file: an engine for reads of a bounded size that runs in the event loop's
+    thread (mychat.loop_sqlite); None for other databases, whose drivers never leave the loop."""
+    url = make_url(settings.sqlalchemy_url)
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return None
+    return loop_thread_engine(url.database, min(settings.db_pool_size, LOOP_READ_POOL))
 
 
 def _no_driver_begin(dbapi_connection: Any, _record: Any) -> None:

@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 from sqlalchemy import event
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from chat_service.endpoints import ChatResources
 from chat_service.loop_reads import LoopReader
 from tests.chat_service.conftest import ChatHarness
 from tests.support.people import Person
@@ -75,3 +76,60 @@ async def test_no_reader_for_other_databases_or_memory() -> None:
             assert LoopReader.open(engine) is None
         finally:
             await engine.dispose()
+
+
+def _checkouts(engine: AsyncEngine) -> list[int]:
+    """A list that grows by one at each checkout of `engine`'s pool (for the test's length)."""
+    counted: list[int] = []
+
+    def checked_out(*_: Any) -> None:
+        counted.append(1)
+
+    event.listen(engine.sync_engine.pool, "checkout", checked_out)
+    return counted
+
+
+async def test_the_gateways_short_reads_stay_in_the_loops_thread_on_sqlite(
+    harness: ChatHarness, alice: Person
+) -> None:
+    chat_id = await harness.create_chat(alice)
+    sent = [await harness.send(alice, chat_id, f"message {number}") for number in range(3)]
+    opened: ChatResources = harness.app.state.chat_res
+    threaded = _checkouts(harness.autocommit_engine)
+    in_loop = [] if opened.loop_read_engine is None else _checkouts(opened.loop_read_engine)
+    reads = [
+        (f"/internal/chats/{chat_id}/messages", {"last": 2, "with_chat": 1, "unread": 0}),
+        (f"/internal/chats/{chat_id}/messages", {"first": 5, "after": sent[0]["id"]}),
+        ("/internal/chats", {"first": 10}),
+        ("/internal/chats/batch", {"ids": str(chat_id)}),
+        ("/internal/last-messages", {"chat_ids": str(chat_id)}),
+        ("/internal/messages", {"after": 0}),
+    ]
+    answers = []
+    for path, params in reads:
+        response = await harness.client.get(path, params=params, headers=alice.headers)
+        assert response.status_code == 200, (path, response.text)
+        answers.append(response.json())
+    page, forward = answers[0], answers[1]
+    assert [m["text"] for m in page["messages"]] == ["message 1", "message 2"]
+    assert page["chat"]["id"] == chat_id
+    assert [m["text"] for m in forward["messages"]] == ["message 1", "message 2"]
+    assert answers[4]["messages"][str(chat_id)]["text"] == "message 2"
+    if harness.autocommit_engine.dialect.name == "sqlite":
+        assert (len(threaded), len(in_loop)) == (0, len(reads))
+    else:
+        assert (len(threaded), opened.loop_read_engine) == (len(reads), None)
+
+
+async def test_a_short_read_fails_as_before_in_the_loops_thread(
+    harness: ChatHarness, alice: Person, bob: Person
+) -> None:
+    """Errors of a read on the loop's engine are the same answers: 404, 403, 400."""
+    chat_id = await harness.create_chat(alice)
+    for path, who, status in (
+        ("/internal/chats/999999/messages", alice, 404),
+        (f"/internal/chats/{chat_id}/messages", bob, 403),
+        (f"/internal/chats/{chat_id}/messages?last=0", alice, 400),
+    ):
+        response = await harness.client.get(path, headers=who.headers)
+        assert response.status_code == status, (path, response.text)
