@@ -55,6 +55,7 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.field import StrawberryField
 
+from gateway.acyclic_executor import AcyclicHelpers
 from gateway.collected_once import CollectedOnce
 from gateway.collected_once import Key as CollectedKey
 from gateway.plain_fields import PlainFields
@@ -264,9 +265,12 @@ async def _awaited(result: asyncio.Future[ExecutionResult]) -> ExecutionResult:
     return await asyncio.shield(result)
 
 
-class SharedEventExecutor(PlainFields, CollectedOnce, StrawberryGraphQLCoreExecutionContext):
+class SharedEventExecutor(
+    PlainFields, CollectedOnce, AcyclicHelpers, StrawberryGraphQLCoreExecutionContext
+):
     """Strawberry's executor, with per-event executors that share results where they can (and
-    objects of plain fields built directly: gateway/plain_fields.py)."""
+    objects of plain fields built directly: gateway/plain_fields.py), each freed as soon as it
+    is done (gateway/acyclic_executor.py)."""
 
     shared: SharedEvents | None = None  # set on per-event executors whose result is shareable
     user: str | None = None  # set when it is shareable with the same user's subscriptions only

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from mychat.db import create_loop_read_engine
 from mychat.loop_sqlite import is_busy, loop_thread_engine, short_read
 from mychat.settings import Settings
-from tests.conftest import TEST_JWT_SECRET
+from tests.support.env import TEST_JWT_SECRET
 
 
 def _with_thread_function(engine: AsyncEngine) -> None:
