@@ -83,6 +83,7 @@ def _serve(args: argparse.Namespace) -> int:
     from mychat.logs import configure_logging
     from mychat.serve_guard import ServeLimits, guarded_http
     from mychat.shutdown import run_gracefully
+    from mychat.ws_protocol import LeanWebSocketProtocol
 
     settings = _settings_for(args)
     log_config = configure_logging(settings)
@@ -107,6 +108,7 @@ def _serve(args: argparse.Namespace) -> int:
         ws_max_size=64 * 1024,
         # Chat frames are small; per-connection zlib state costs ~39 KiB and CPU per frame.
         ws_per_message_deflate=False,
+        ws=LeanWebSocketProtocol,  # uvicorn's, keeping less per idle socket
         timeout_graceful_shutdown=10,
         # Longer than the gateway keeps idle connections to the services (10 s).
         timeout_keep_alive=30,

@@ -28,6 +28,7 @@ from pathlib import Path
 
 from bench.connections import chat_events_viewers
 from bench.procs import free_port, raise_fd_limit
+from bench.serve import UVICORN_SETTINGS
 from bench.stack import (
     add_members_with_tokens,
     mychat_stack,
@@ -103,14 +104,10 @@ def main() -> None:
         from mychat.settings import Settings
 
         port = free_port()
+        settings = {key: value for key, value in UVICORN_SETTINGS.items() if key != "workers"}
+        # bench.serve's settings, as every benchmark's server (and `mychat serve`'s WebSocket).
         config = uvicorn.Config(
-            app_for_service("gateway", Settings()),
-            host="127.0.0.1",
-            port=port,
-            loop="uvloop",
-            http="httptools",
-            log_level="warning",
-            ws_per_message_deflate=False,  # as assembly/cli.py serves
+            app_for_service("gateway", Settings()), host="127.0.0.1", port=port, **settings
         )
         server = uvicorn.Server(config)
         thread = threading.Thread(target=server.run, daemon=True)

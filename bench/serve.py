@@ -10,14 +10,17 @@ import argparse
 from collections.abc import Callable
 from typing import Any
 
-# The same for ours and every baseline: one worker, uvloop, httptools, uvicorn's own WebSocket
-# choice ("auto"), no access log, and what `mychat serve` passes to uvicorn (proxy headers, a
-# 64 KiB frame limit, no permessage-deflate). loop/http "auto" pick uvloop and httptools there.
+from mychat.ws_protocol import LeanWebSocketProtocol
+
+# The same for ours and every baseline: one worker, uvloop, httptools, no access log, and what
+# `mychat serve` passes to uvicorn (proxy headers, a 64 KiB frame limit, no permessage-deflate,
+# uvicorn's websockets-sansio protocol keeping less per socket: mychat/ws_protocol.py; the
+# baselines served here answer HTTP only). loop/http "auto" pick uvloop and httptools there.
 UVICORN_SETTINGS: dict[str, Any] = {
     "workers": 1,
     "loop": "uvloop",
     "http": "httptools",
-    "ws": "auto",
+    "ws": LeanWebSocketProtocol,
     "lifespan": "auto",
     "access_log": False,
     "log_level": "warning",

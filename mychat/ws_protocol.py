@@ -1,0 +1,134 @@
+"""uvicorn's WebSocket protocol with less kept per idle connection.
+
+uvicorn's protocol over websockets' sans-I/O implementation (what its `ws="auto"` picks) keeps
+for a connection's whole life: the parsed handshake request and the response it answered with
+(websockets `Headers`: ~4.9 KB with the bench client's nine headers, more with a browser's;
+websockets' parser holds on to the request as well), an `asyncio.Queue` for the messages the
+app has not received yet (four deques and an Event, ~3.3 KB) and an `asyncio.Event` for the
+transport's flow control (~0.9 KB), both empty or set nearly always. `LeanWebSocketProtocol`
+lets go of the handshake once the response is sent (uvicorn reads it no more; the request's
+headers are emptied) and uses `ReceiveQueue` and `Flag`, which hold a future only while
+someone waits and a deque only while messages wait.
+
+uvicorn.Config's `ws=` option takes the class (`mychat serve`, bench.serve and the tests'
+servers pass it). It relies on public names only: the protocol's plain `request`, `response`,
+`queue` and `writable` attributes, and the methods uvicorn calls on the last two
+(`put_nowait`, `get`, `empty`; `set`, `clear`, `wait`). tests/mychat/test_ws_protocol.py checks
+them on the pinned uvicorn (a new version that calls anything else fails there).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from typing import Any, Generic, TypeVar
+
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+
+Item = TypeVar("Item")
+
+
+class Waking:
+    """A future for whoever waits, made when someone does (`sleep`) and resolved by `wake`.
+    Waiters share it; one waiter's cancellation (which cancels the shared future) sends the
+    others back to wait. No asyncio.shield: its extra future and callbacks would cost ~800
+    bytes per idle connection, which always has a reader waiting."""
+
+    __slots__ = ("_waiter",)
+
+    def __init__(self) -> None:
+        self._waiter: asyncio.Future[None] | None = None
+
+    async def sleep(self) -> None:
+        waiter = self._waiter
+        if waiter is None or waiter.done():
+            waiter = self._waiter = asyncio.get_running_loop().create_future()
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if task is None or task.cancelling():
+                raise  # this waiter's own cancellation
+
+    def wake(self) -> None:
+        waiter, self._waiter = self._waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+
+class ReceiveQueue(Waking, Generic[Item]):
+    """What uvicorn's protocol uses of an unbounded asyncio.Queue: `put_nowait`, `get`,
+    `empty`. A deque only while items wait, a future only while a reader waits."""
+
+    __slots__ = ("_items",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._items: deque[Item] | None = None
+
+    def empty(self) -> bool:
+        return not self._items
+
+    def put_nowait(self, item: Item) -> None:
+        items = self._items
+        if items is None:
+            items = self._items = deque()
+        items.append(item)
+        self.wake()
+
+    async def get(self) -> Item:
+        while not self._items:
+            await self.sleep()
+        items = self._items
+        item = items.popleft()
+        if not items:
+            self._items = None
+        return item
+
+
+class Flag(Waking):
+    """What uvicorn's protocol uses of an asyncio.Event (`set`, `clear`, `is_set`, `wait`),
+    with a future only while someone waits."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: bool = False) -> None:
+        super().__init__()
+        self._value = value
+
+    def is_set(self) -> bool:
+        return self._value
+
+    def set(self) -> None:
+        self._value = True
+        self.wake()
+
+    def clear(self) -> None:
+        self._value = False
+
+    async def wait(self) -> bool:
+        while not self._value:
+            await self.sleep()
+        return True
+
+
+class LeanWebSocketProtocol(WebSocketsSansIOProtocol):
+    """uvicorn's websockets-sansio protocol, lighter per connection (see the module docstring)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Typed as asyncio's by uvicorn; these have every method it calls on them.
+        queue: Any = ReceiveQueue()
+        writable: Any = Flag(True)
+        self.queue = queue
+        self.writable = writable
+
+    async def send(self, message: Any) -> None:
+        await super().send(message)
+        # The handshake is answered: uvicorn reads its request and response no more (the
+        # app has the request's headers in its scope). websockets' parser keeps the request
+        # for the connection's life too (a local of ServerProtocol.parse's generator), so
+        # its headers are emptied, not just let go.
+        if self.handshake_complete and "response" in vars(self):
+            self.request.headers.clear()
+            del self.request, self.response
