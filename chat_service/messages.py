@@ -5,17 +5,14 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from sqlalchemy import Integer, and_, bindparam, func, select, update
+from sqlalchemy import Integer, and_, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from chat_service.access import access_chat_for_user, check_access
+from chat_service.access import check_access
 from chat_service.history import message_page, seed_page
 from chat_service.loop_reads import LoopReader
 from chat_service.replies import attach_quotes
-from chat_service.unit_of_work import UnitOfWork
 from chat_service.views import MessageView
-from mychat.events import Event, EventKind
-from mychat.http import ApiError
 from mychat.tables import chat_members, chats, messages, users
 
 HISTORY_DEFAULT = 100
@@ -182,63 +179,3 @@ async def unread_counts_with_newest(
         return {}
     rows = await connection.execute(_UNREAD, {"user_id": user_id, "chat_ids": list(chat_ids)})
     return {chat_id: (count, newest) for chat_id, count, newest in rows}
-
-
-async def do_mark_read(work: UnitOfWork, chat_id: int, user_id: int, message_id: int) -> int:
-    """Move the user's read marker forward (never back, never past the last message)."""
-    if message_id < 0:
-        raise ApiError(
-            400, "validation_error", "message_id must not be negative", field="message_id"
-        )
-    access = await access_chat_for_user(work.connection, chat_id, user_id)
-    target = min(message_id, access.chat.last_message_id or 0)
-    if target > access.last_read_message_id:
-        await work.connection.execute(
-            update(chat_members)
-            .where(
-                _cm.chat_id == chat_id,
-                _cm.user_id == user_id,
-                _cm.last_read_message_id < target,
-            )
-            .values(last_read_message_id=target)
-        )
-        recipients = await receipt_recipients(
-            work.connection, chat_id, user_id, access.last_read_message_id, target
-        )
-        user = {"id": user_id, "nickname": access.nickname}
-        work.emit(
-            Event(
-                EventKind.MESSAGES_READ,
-                chat_id,
-                {"user": user, "last_read_message_id": target},
-                recipients=recipients,
-            )
-        )
-    return max(target, access.last_read_message_id)
-
-
-# Members who sent a message the marker moved past. System lines count: the web app's
-# "Seen by" sits under the viewer's newest line of the chat with them as sender, which may be
-# one (web/src/views/chatSignals.js). Only current members: a removed sender learns nothing.
-_COVERED_SENDERS = (
-    select(_m.sender_id)
-    .distinct()
-    .join(chat_members, and_(_cm.chat_id == _m.chat_id, _cm.user_id == _m.sender_id))
-    .where(
-        _m.chat_id == bindparam("chat_id"),
-        _m.id > bindparam("previous"),
-        _m.id <= bindparam("target"),
-    )
-)
-
-
-async def receipt_recipients(
-    connection: AsyncConnection, chat_id: int, reader_id: int, previous: int, target: int
-) -> frozenset[int]:
-    """Who needs to learn that the reader's marker moved from `previous` to `target`: the
-    reader (their other devices clear the chat's unread count) and the members who sent a
-    message in between (their "Seen by" line). Nobody else's view depends on it, so a chat's
-    other members are not told: with every member reading, telling all would be O(members²)."""
-    params = {"chat_id": chat_id, "previous": previous, "target": target}
-    senders = await connection.scalars(_COVERED_SENDERS, params)
-    return frozenset({reader_id, *senders})

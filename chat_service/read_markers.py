@@ -6,8 +6,8 @@ answers each at once (the marker as it now stands and the unread count it leaves
 that marker), but writes a reader's marker of a chat at most once every `interval` seconds: the
 first at once, later ones into a pending slot that keeps the highest id asked for and is written
 when the interval since the last write has passed. The markers due at one moment are written
-together: one unit of work (one commit) runs `do_mark_read` for each, in (chat, reader) order, and
-each `messages_read` event (read receipts; the reader's other devices) follows that commit. With a
+together: one unit of work (one commit, a few statements: chat_service.marker_writes), and each
+`messages_read` event (read receipts; the reader's other devices) follows that commit. With a
 thousand viewers of a busy chat that is a few commits a second, not one per viewer. A marker
 pending when the service stops is written on the way out (`close`).
 
@@ -29,7 +29,7 @@ from sqlalchemy import and_, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from chat_service.access import access_for_users
-from chat_service.messages import do_mark_read
+from chat_service.marker_writes import MarkerDue, move_markers
 from chat_service.unit_of_work import unit_of_work
 from chat_service.views import Chat
 from mychat.broker import Broker
@@ -148,14 +148,8 @@ class ReadMarkers:
     async def _write_due(self) -> None:
         # Markers asked for from now on go to the next batch.
         due, self._due, self._batch = sorted(self._due.items()), {}, None
-        written = 0
         async with unit_of_work(self._engine, self._broker) as work:
-            for (chat_id, user_id), target in due:
-                try:
-                    await do_mark_read(work, chat_id, user_id, target)
-                except ApiError:  # the reader left meanwhile (read only, nothing written)
-                    continue
-                written += 1
+            written = await move_markers(work, [MarkerDue(*key, target) for key, target in due])
         self.writes += written
         self.batches += 1
 

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from chat_service.access import access_chat_for_user
 from chat_service.chats import do_create_chat
 from chat_service.members import do_add_member, do_leave_chat
-from chat_service.messages import do_mark_read, get_chat_messages
+from chat_service.messages import get_chat_messages
 from chat_service.sending import check_client_id, check_message_text
 from chat_service.unit_of_work import UnitOfWork
 from mychat.events import EventKind
@@ -76,7 +76,6 @@ async def test_domain_checks_without_http(harness: ChatHarness, alice: Person, b
             (lambda: _checked(check_client_id, "123"), "validation_error"),
             (lambda: do_add_member(work, chat_id, alice.id, "Bob"), "already_a_member"),
             (lambda: do_add_member(work, chat_id, alice.id, ""), "validation_error"),
-            (lambda: do_mark_read(work, chat_id, alice.id, -1), "validation_error"),
         ]
         for call, code in checks:
             with pytest.raises(ApiError) as error:
