@@ -1,7 +1,10 @@
 """Read markers moved forward many at once, in one unit of work: `move_markers`.
 
 chat_service.read_markers decides when a reader's marker is written (at most every 2 seconds);
-this writes the markers due at one moment. Per chat: one statement reads every reader's access
+this writes the markers due at one moment. First the chats' row locks (chat_service.access.
+lock_chats), as every writer of a chat's members or messages takes them: a send reads the
+members with a locking read under the same lock, and without it the two deadlocked on MariaDB
+(the send failed with 1213). Then per chat: one statement reads every reader's access
 (chat_service.access.access_for_users); per distinct target (readers of a busy chat mostly mark
 the same newest message) one UPDATE moves all their markers, and one statement finds who sent
 what the markers moved past. Written one reader at a time, each marker cost three statements:
@@ -21,7 +24,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import and_, bindparam, func, select, update
 
-from chat_service.access import access_for_users
+from chat_service.access import access_for_users, lock_chats
 from chat_service.unit_of_work import UnitOfWork
 from mychat.events import Event, EventKind
 from mychat.http import ApiError
@@ -74,6 +77,7 @@ async def move_markers(work: UnitOfWork, due: Sequence[MarkerDue]) -> int:
     """Move each reader's marker forward to what it asked for, capped at the chat's newest
     message; a reader who left meanwhile is skipped. The readers whose access was found (moved
     or already there)."""
+    await lock_chats(work.connection, sorted({asked.chat_id for asked in due}))
     found = await access_for_users(work.connection, [(d.chat_id, d.user_id) for d in due])
     moves: dict[tuple[int, int], list[_Move]] = {}  # by (chat, target)
     members = 0

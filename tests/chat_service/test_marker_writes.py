@@ -4,9 +4,13 @@ sent a message between that reader's old marker and its new one, on both databas
 
 from __future__ import annotations
 
+import asyncio
+
 from sqlalchemy import select
 
+from chat_service.access import lock_chats
 from chat_service.marker_writes import MarkerDue, move_markers
+from chat_service.unit_of_work import unit_of_work
 from mychat.events import EventKind
 from mychat.tables import chat_members
 from tests.chat_service.conftest import ChatHarness
@@ -73,3 +77,30 @@ async def test_a_marker_never_moves_back(harness: ChatHarness, alice: Person, bo
             select(_cm.last_read_message_id).where(_cm.chat_id == chat_id, _cm.user_id == bob.id)
         )
         assert (marker, work.events) == (second, [])
+
+
+async def test_markers_wait_for_the_chats_lock_as_every_writer(
+    harness: ChatHarness, alice: Person, bob: Person
+) -> None:
+    """A send holds the chat's row lock while it reads the members (a locking read on
+    MariaDB); markers written without that lock first deadlocked with it."""
+    chat_id = await harness.create_chat(alice, "Room", bob)
+    newest = (await harness.send(alice, chat_id, "one"))["id"]
+    async with harness.engine.connect() as holder:
+        transaction = await holder.begin()
+        assert await lock_chats(holder, [chat_id]) == {chat_id}
+
+        async def write() -> int:
+            async with unit_of_work(harness.engine, harness.broker) as work:
+                return await move_markers(work, [MarkerDue(chat_id, bob.id, newest)])
+
+        writing = asyncio.create_task(write())
+        await asyncio.sleep(0.3)
+        assert not writing.done()  # waits for the lock
+        await transaction.commit()
+        assert await asyncio.wait_for(writing, 10) == 1
+    async with harness.autocommit_engine.connect() as connection:
+        marker = await connection.scalar(
+            select(_cm.last_read_message_id).where(_cm.chat_id == chat_id, _cm.user_id == bob.id)
+        )
+    assert marker == newest
