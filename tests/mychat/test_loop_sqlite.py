@@ -7,6 +7,8 @@ import asyncio
 import sqlite3
 import threading
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -37,37 +39,37 @@ def _database(path: Path, *, wal: bool) -> sqlite3.Connection:
     return writer
 
 
-async def test_reads_run_in_the_loops_thread_and_see_each_commit(tmp_path: Path) -> None:
-    path = tmp_path / "loop.sqlite3"
+@asynccontextmanager
+async def _wal_database(folder: Path) -> AsyncIterator[tuple[sqlite3.Connection, AsyncEngine]]:
+    """A WAL database of one row, its writer and a loop-thread engine on it."""
+    path = folder / "loop.sqlite3"
     writer = _database(path, wal=True)
     engine = loop_thread_engine(str(path), pool_size=2)
     _with_thread_function(engine)
     try:
-        async with engine.connect() as connection:
-            # SQLAlchemy's AsyncConnection.execute, with its hooks for async drivers
-            # (`_async_soft_close`, see mychat/loop_sqlite.py): a moved hook fails here by name.
-            ran_in = await connection.scalar(text("SELECT thread()"))
-            assert ran_in == threading.get_ident()
-            writer.execute("INSERT INTO t VALUES (2)")  # autocommit: each statement sees it
-            assert (await connection.execute(text("SELECT count(*) FROM t"))).all() == [(2,)]
-            assert await connection.scalar(text("SELECT x FROM t WHERE x = :x"), {"x": 2}) == 2
+        yield writer, engine
     finally:
         writer.close()
         await engine.dispose()
 
 
+async def test_reads_run_in_the_loops_thread_and_see_each_commit(tmp_path: Path) -> None:
+    async with _wal_database(tmp_path) as (writer, engine), engine.connect() as connection:
+        # SQLAlchemy's AsyncConnection.execute, with its hooks for async drivers
+        # (`_async_soft_close`, see mychat/loop_sqlite.py): a moved hook fails here by name.
+        ran_in = await connection.scalar(text("SELECT thread()"))
+        assert ran_in == threading.get_ident()
+        writer.execute("INSERT INTO t VALUES (2)")  # autocommit: each statement sees it
+        assert (await connection.execute(text("SELECT count(*) FROM t"))).all() == [(2,)]
+        assert await connection.scalar(text("SELECT x FROM t WHERE x = :x"), {"x": 2}) == 2
+
+
 async def test_it_never_writes(tmp_path: Path) -> None:
-    path = tmp_path / "loop.sqlite3"
-    writer = _database(path, wal=True)
-    engine = loop_thread_engine(str(path), pool_size=1)
-    try:
+    async with _wal_database(tmp_path) as (writer, engine):
         async with engine.connect() as connection:
             with pytest.raises(exc.OperationalError, match="readonly"):
                 await connection.execute(text("INSERT INTO t VALUES (3)"))
         assert writer.execute("SELECT count(*) FROM t").fetchall() == [(1,)]
-    finally:
-        writer.close()
-        await engine.dispose()
 
 
 async def test_a_busy_database_sends_the_read_to_the_threaded_engine(tmp_path: Path) -> None:
