@@ -1,8 +1,8 @@
 """A benchmark viewer behaving as the web app's open chat: it marks the chat read.
 
 `MarkReader` is web/src/views/chatView.js's `markRead` in Python: on every new message, at
-most one `markRead` mutation every 2 s (the first at once, then the newest when due, each after
-a random part of a second at least, so that viewers' marks spread out), never twice for the
+most one `markRead` mutation every 2 s (the first at once, then the newest when due plus a
+random part of a second, so that viewers' marks spread out and stay so), never twice for the
 same message, with the web app's own MARK_READ document. It remembers the highest
 message it has marked and that the server acknowledged.
 
@@ -113,9 +113,9 @@ class MarkReader:
         if self.timer is not None or self._unmarked() is None:
             return
         wait = 0.0
-        if self.last_mark_at is not None:
+        if self.last_mark_at is not None:  # due, plus a random part of the spread (chatView.js)
             due = self.last_mark_at + self.spec.every_seconds - time.monotonic()
-            wait = max(due, self.spread_part() * self.spec.spread_seconds)
+            wait = max(due, 0.0) + self.spread_part() * self.spec.spread_seconds
         if wait <= 0:
             self._send_newest()
             return

@@ -77,7 +77,9 @@ async def test_at_most_one_mark_per_interval_first_at_once_then_the_newest() -> 
     assert calls[0][0] - started < 0.1
     assert marked[-1] == "m7"  # the newest is marked when due
     gaps = [later - earlier for (earlier, _), (later, _) in itertools.pairwise(calls)]
-    assert all(gap >= EVERY - 0.02 for gap in gaps), gaps
+    # The interval, then the spread's random part (fixed at all of it here) on top: viewers
+    # whose marks once fell together do not stay in step.
+    assert all(gap >= EVERY + SPREAD - 0.02 for gap in gaps), gaps
     assert len(calls) <= 1 + int(0.7 / EVERY) + 1
     assert reader.state.acknowledged == 7
     assert reader.state.failures == 0

@@ -537,17 +537,17 @@ export function mountChatView(container, ctx, chatId) {
   scroller.addEventListener('scroll', onScroll, { passive: true });
 
   // At most one markRead every MARK_READ_EVERY_MS while messages stream in (the server also
-  // writes a marker at most that often): at once when the chat opens, then the newest when due,
-  // each after a random part of MARK_READ_SPREAD_MS at least.
+  // writes a marker at most that often): at once when the chat opens, then the newest when due
+  // plus a random part of MARK_READ_SPREAD_MS. The random part comes on top of the interval:
+  // viewers whose marks fell together (a busy chat's message) would otherwise stay in step,
+  // all marking in the same moment every MARK_READ_EVERY_MS.
   function markRead() {
     if (markTimer !== null || !unmarked()) return;
     const wait =
       lastMarkAt === 0
         ? 0
-        : Math.max(
-            lastMarkAt + MARK_READ_EVERY_MS - Date.now(),
-            Math.random() * MARK_READ_SPREAD_MS,
-          );
+        : Math.max(lastMarkAt + MARK_READ_EVERY_MS - Date.now(), 0) +
+          Math.random() * MARK_READ_SPREAD_MS;
     if (wait <= 0) {
       sendMark();
       return;
