@@ -5,7 +5,8 @@ of one chat (half on each gateway) hold the web app's `chatEvents` subscription,
 web/src/operations.js as Apollo Client sends it (bench.web_operations.sent), with `after:` the
 newest message as the web app's feed does. The sender sends with the web app's SEND_MESSAGE.
 In `events` every viewer also has the chat open and marks it read as the web app does
-(MARK_READ over its socket, at most once every 2 s: bench.viewer), so read markers and their
+(MARK_READ over its socket: at once when the chat opens, then at most once every 2 s plus a
+random part of a second: bench.viewer), so read markers and their
 read receipts (MessagesRead to the reader and the senders of what it read, `signals: true`) are
 part of the load.
 
@@ -224,6 +225,7 @@ def _run_ours(
     _calibrate(stack, chat, run)
     tokens = add_members_with_tokens(stack, seeded.chat_id, count)
     cursor = chat.send("setup")
+    newest_at_open = [cursor, chat.sent_ids[-1]]
     # What a new member's unread count holds besides the messages sent (system lines).
     offset = chat.find("history", tokens[0])[1] - chat.unread_after(0)
     ws_urls = [f"ws://{HOST}:{port}/mychat/graphql" for port in stack.gateway_ports[:2]]
@@ -233,6 +235,7 @@ def _run_ours(
         spec.document = sent("CHAT_EVENTS")
         spec.variables = {"after": cursor}
         spec.mark = asdict(mark) if readers else None
+        spec.newest_at_open = newest_at_open  # each viewer marks it when its chat opens
     run.readers = count if readers else 0
     send: Callable[[str], object] = chat.send
     ports = _service_ports(stack)

@@ -68,6 +68,9 @@ class ClientSpec:
     # graphql: each connection marks the chat read as the web app does (bench.viewer), over
     # its own socket; a dict (MarkSpec's fields) when given, as the spec travels as JSON.
     mark: dict[str, Any] | None = None
+    # With `mark`: the chat's newest message when the viewer opens it, [id, databaseId]: marked
+    # at once, as the web app marks a chat read when it opens (web/src/views/chatView.js).
+    newest_at_open: list[Any] | None = None
     # Who connection i is in the results (its token's index, so the caller can ask about it).
     first_index: int = 0
 
@@ -116,6 +119,9 @@ class Subscribers:
         self.connections.append(ws)
         self.received.append(received)
         self.receivers.append(asyncio.create_task(self.receive(ws, received, reader)))
+        if reader is not None and spec.newest_at_open is not None:
+            message_id, database_id = spec.newest_at_open
+            reader.message(message_id, database_id)
 
     async def _open_graphql(self, url: str, token: str) -> ClientConnection:
         ws = await connect(
