@@ -94,6 +94,7 @@ async def test_the_gateways_short_reads_stay_in_the_loops_thread_on_sqlite(
 ) -> None:
     chat_id = await harness.create_chat(alice)
     sent = [await harness.send(alice, chat_id, f"message {number}") for number in range(3)]
+    await harness.indexed()  # the search indexer's batch uses the threaded pool too
     opened: ChatResources = harness.app.state.chat_res
     threaded = _checkouts(harness.autocommit_engine)
     in_loop = [] if opened.loop_read_engine is None else _checkouts(opened.loop_read_engine)
