@@ -57,6 +57,12 @@ class RevokedSessions:
         self._prune(now)
         self._tell(fresh)
 
+    def replace(self, revoked: Mapping[str, float]) -> None:
+        """The whole set as loaded; every id in it is told again (some may be news)."""
+        now = time.time()
+        self._until = {sid: until for sid, until in revoked.items() if until > now}
+        self._tell(list(self._until))
+
     def _prune(self, now: float) -> None:
         if now < self._next_prune:
             return
@@ -91,7 +97,7 @@ def revoked_from_event(payload: Mapping[str, Any]) -> RevokedMap:
 async def _load_until_it_works(revoked: RevokedSessions, load: Loader) -> None:
     while True:
         try:
-            revoked.revoke(await load())  # added to what events brought meanwhile
+            revoked.replace(await load())
             return
         except Exception:  # the source is down: keep what we know, try again shortly
             log.warning("could not load revoked sessions; retrying", exc_info=True)
@@ -99,24 +105,14 @@ async def _load_until_it_works(revoked: RevokedSessions, load: Loader) -> None:
 
 
 async def follow_revocations(broker: Broker, revoked: RevokedSessions, load: Loader) -> None:
-    """Listen first, then load (nothing falls in between); reload after every RESYNC.
-
-    Events are applied as they come, also while a load is under way: a process that started
-    before auth_service answered retried its first load every RELOAD_RETRY_SECONDS, and the
-    sign-outs of that while waited for it (a revoked token was accepted for up to 2 s more).
-    A load only adds what it read (a revocation is never taken back, only forgotten once its
-    token has expired), so an event newer than the load's read is kept."""
+    """Listen first, then load (nothing falls in between); reload after every RESYNC."""
     async with broker.subscribe() as subscription:
-        loading = asyncio.create_task(_load_until_it_works(revoked, load))
-        try:
-            async for item in subscription:
-                if isinstance(item, Resync):
-                    if loading.done():
-                        loading = asyncio.create_task(_load_until_it_works(revoked, load))
-                elif item.kind == EventKind.SESSIONS_REVOKED:
-                    revoked.revoke(revoked_from_event(item.payload))
-        finally:
-            loading.cancel()
+        await _load_until_it_works(revoked, load)
+        async for item in subscription:
+            if isinstance(item, Resync):
+                await _load_until_it_works(revoked, load)
+            elif item.kind == EventKind.SESSIONS_REVOKED:
+                revoked.revoke(revoked_from_event(item.payload))
 
 
 def revocations_followed(
