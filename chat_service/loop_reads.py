@@ -21,7 +21,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from mychat.loop_sqlite import is_busy
+from mychat.loop_sqlite import is_busy, read_only
 
 Row = tuple[Any, ...]
 
@@ -37,8 +37,7 @@ class LoopReader:
         if engine.dialect.name != "sqlite" or not database or database == ":memory:":
             return None
         connection = sqlite3.connect(database, isolation_level=None)
-        connection.execute("PRAGMA busy_timeout=0")
-        connection.execute("PRAGMA query_only=ON")
+        read_only(connection)
         return cls(connection)
 
     def rows(self, sql: str, args: Sequence[Any]) -> list[Row] | None:

@@ -112,11 +112,12 @@ def loop_thread_engine(database: str, pool_size: int) -> AsyncEngine:
         pool_reset_on_return=None,
         hide_parameters=True,  # errors name the statement, never the values
     )
-    event.listen(engine.sync_engine, "connect", _read_only)
+    event.listen(engine.sync_engine, "connect", lambda connection, _record: read_only(connection))
     return engine
 
 
-def _read_only(dbapi_connection: Any, _record: Any) -> None:
+def read_only(dbapi_connection: Any) -> None:
+    """A sqlite3 connection that only reads and never waits on a lock (SQLITE_BUSY at once)."""
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA busy_timeout=0")
     cursor.execute("PRAGMA query_only=ON")
