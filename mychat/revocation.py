@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable, Collection, Mapping
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
-from mychat.background import running
+from mychat.background import cancelled, running
 from mychat.broker.base import Broker, Resync
 from mychat.events import Event, EventKind
 
@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 RevokedMap = dict[str, float]
 Loader = Callable[[], Awaitable[RevokedMap]]
 Listener = Callable[[Collection[str]], None]
+FIRST_RETRY_SECONDS = 0.1
 RELOAD_RETRY_SECONDS = 2.0
 
 
@@ -56,12 +57,6 @@ class RevokedSessions:
             self._until[sid] = max(revoked[sid], self._until.get(sid, 0.0))
         self._prune(now)
         self._tell(fresh)
-
-    def replace(self, revoked: Mapping[str, float]) -> None:
-        """The whole set as loaded; every id in it is told again (some may be news)."""
-        now = time.time()
-        self._until = {sid: until for sid, until in revoked.items() if until > now}
-        self._tell(list(self._until))
 
     def _prune(self, now: float) -> None:
         if now < self._next_prune:
@@ -95,24 +90,45 @@ def revoked_from_event(payload: Mapping[str, Any]) -> RevokedMap:
 
 
 async def _load_until_it_works(revoked: RevokedSessions, load: Loader) -> None:
+    # Soon at first (a process often starts a moment before auth_service answers), then calmer.
+    delay = FIRST_RETRY_SECONDS
     while True:
         try:
-            revoked.replace(await load())
+            revoked.revoke(await load())  # added to what events brought meanwhile
             return
         except Exception:  # the source is down: keep what we know, try again shortly
+            if _being_cancelled():  # a driver turned our cancellation into an error
+                raise asyncio.CancelledError from None
             log.warning("could not load revoked sessions; retrying", exc_info=True)
-            await asyncio.sleep(RELOAD_RETRY_SECONDS)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, RELOAD_RETRY_SECONDS)
+
+
+def _being_cancelled() -> bool:
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
 
 
 async def follow_revocations(broker: Broker, revoked: RevokedSessions, load: Loader) -> None:
-    """Listen first, then load (nothing falls in between); reload after every RESYNC."""
+    """Listen first, then load (nothing falls in between); reload after every RESYNC.
+
+    Events are applied as they come, also while a load is still being retried: a process that
+    started before auth_service answered would otherwise accept a signed-out token until its
+    load worked. A load only adds what it read (a revocation is never taken back, only
+    forgotten once its token has expired), so an event newer than the load's read is kept."""
     async with broker.subscribe() as subscription:
-        await _load_until_it_works(revoked, load)
-        async for item in subscription:
-            if isinstance(item, Resync):
-                await _load_until_it_works(revoked, load)
-            elif item.kind == EventKind.SESSIONS_REVOKED:
-                revoked.revoke(revoked_from_event(item.payload))
+        loading = asyncio.create_task(_load_until_it_works(revoked, load), name="revoked-load")
+        try:
+            async for item in subscription:
+                if isinstance(item, Resync):  # a load under way may have read too early
+                    await cancelled(loading)
+                    loading = asyncio.create_task(
+                        _load_until_it_works(revoked, load), name="revoked-load"
+                    )
+                elif item.kind == EventKind.SESSIONS_REVOKED:
+                    revoked.revoke(revoked_from_event(item.payload))
+        finally:
+            await cancelled(loading)  # re-cancelled until it ends: a cancellation can be lost
 
 
 def revocations_followed(
