@@ -136,6 +136,13 @@ class MessagesRead:
     chat_id: strawberry.ID
     user: User
     read_up_to: int
+    own_chat: Chat | None = strawberry.field(
+        default=None,
+        description="When the reader is you (another of your tabs or devices read the chat):"
+        " your chat as the read left it, its `unreadCount` included, so every open page drops"
+        " the badge at once. Null for someone else's read. (Not `chat`: other events' `chat`"
+        " is non-null, and one selection may not ask both.)",
+    )
 
 
 @strawberry.type(
@@ -554,9 +561,17 @@ async def _chat_event(
         )
     if event.kind == EventKind.MESSAGES_READ:
         read_up_to = int(payload["last_read_message_id"])
-        if payload["user"]["id"] == me and not chats.read(chat_id, read_up_to):
-            # Part of an old backlog read: reload that chat.
-            await retried(partial(chats.load, context.chat(), [chat_id]))
+        if payload["user"]["id"] == me:
+            if not chats.read(chat_id, read_up_to):
+                # Part of an old backlog read: reload that chat.
+                await retried(partial(chats.load, context.chat(), [chat_id]))
+            state = chats.chats.get(chat_id)
+            return MessagesRead(  # the viewer's own: not shared with the senders it tells
+                chat_id=_chat_global_id(chat_id),
+                user=User.build(me, payload["user"]["nickname"]),
+                read_up_to=read_up_to,
+                own_chat=None if state is None else state.chat(),
+            )
         return context.shared_events.object_for(
             "MessagesRead",
             payload,

@@ -412,3 +412,26 @@ async def test_more_chats_load_on_request(
     await expect(page.get_by_test_id("more-chats")).to_be_hidden()
     await expect(page.get_by_test_id("chat-name").last).to_have_text("Room 1")
     assert browsers.page_errors == []
+
+
+async def test_reading_on_one_page_clears_the_badge_on_the_readers_other_page(
+    server: ServerProcess, browsers: Browsers
+) -> None:
+    """Bob has the app open twice (a laptop and a phone, say): reading a chat on one drops its
+    unread badge on the other at once, without a reload or a new message."""
+    alice, bob_laptop, bob_phone = [await browsers.new_page() for _ in range(3)]
+    chat_name = unique("Two devices ")
+    _, bob_nick = await ui.two_in_a_chat(
+        alice, bob_laptop, server.base_url, chat_name, bob_joins=False
+    )
+    await ui.sign_in(bob_phone, server.base_url, bob_nick.lower())
+    await ui.add_member(alice, bob_nick)
+    await ui.send(alice, "one")
+    await ui.send(alice, "two")
+    for page in (bob_laptop, bob_phone):
+        link = page.get_by_test_id("chat-link").filter(has_text=chat_name)
+        await expect(link.get_by_test_id("unread")).to_have_text("2")
+    await ui.open_chat(bob_laptop, chat_name)
+    phone_link = bob_phone.get_by_test_id("chat-link").filter(has_text=chat_name)
+    await expect(phone_link.get_by_test_id("unread")).to_be_hidden(timeout=5_000)
+    assert browsers.page_errors == []

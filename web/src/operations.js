@@ -363,6 +363,10 @@ export const CHAT_EVENTS = gql`
           id
           nickname
         }
+        ownChat {
+          id
+          unreadCount
+        }
       }
       ... on PresencesChanged {
         changes {
