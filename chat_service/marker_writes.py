@@ -63,6 +63,9 @@ class MarkerDue:
     chat_id: int
     user_id: int
     message_id: int  # the marker asked for (never moved back, nor past the chat's newest)
+    # The gateway connection that asked, when every mark this write carries came from it: its
+    # event says so, and that connection, answered already, is not sent its own echo.
+    origin: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +74,7 @@ class _Move:
     nickname: str
     previous: int
     target: int
+    origin: str | None
 
 
 async def move_markers(work: UnitOfWork, due: Sequence[MarkerDue]) -> int:
@@ -88,7 +92,9 @@ async def move_markers(work: UnitOfWork, due: Sequence[MarkerDue]) -> int:
         members += 1
         target = min(asked.message_id, access.chat.last_message_id or 0)
         if target > access.last_read_message_id:
-            move = _Move(asked.user_id, access.nickname, access.last_read_message_id, target)
+            move = _Move(
+                asked.user_id, access.nickname, access.last_read_message_id, target, asked.origin
+            )
             moves.setdefault((asked.chat_id, target), []).append(move)
     for (chat_id, target), group in sorted(moves.items()):
         await _move_group(work, chat_id, target, group)
@@ -109,14 +115,17 @@ async def _move_group(work: UnitOfWork, chat_id: int, target: int, group: list[_
     newest_by_sender: dict[int, int] = {sender: newest for sender, newest in rows}
     for move in group:
         senders = {sender for sender, newest in newest_by_sender.items() if newest > move.previous}
+        payload = {
+            "user": {"id": move.user_id, "nickname": move.nickname},
+            "last_read_message_id": target,
+        }
+        if move.origin is not None:
+            payload["origin"] = move.origin
         work.emit(
             Event(
                 EventKind.MESSAGES_READ,
                 chat_id,
-                {
-                    "user": {"id": move.user_id, "nickname": move.nickname},
-                    "last_read_message_id": target,
-                },
+                payload,
                 recipients=frozenset({move.user_id, *senders}),
             )
         )

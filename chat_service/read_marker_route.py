@@ -24,6 +24,7 @@ from mychat.tokens import InvalidToken, TokenCodec
 
 # A mark is its token (~300 bytes) and two ids: a full call stays well under the body limit.
 MARKS_PER_CALL_MAX = 100
+MAX_ORIGIN = 64  # a gateway connection's name (gateway.context.Context.origin)
 
 
 def _asked(entry: object, tokens: TokenCodec) -> MarkAsked:
@@ -42,7 +43,10 @@ def _asked(entry: object, tokens: TokenCodec) -> MarkAsked:
         raise invalid_field("chat_id", "chat_id must be a positive integer")
     if not 0 < chat_id <= MAX_DATABASE_ID:
         raise chat_not_found()  # as an unknown chat in a path
-    return MarkAsked(chat_id, claims.user_id, body_int(entry, "message_id"))
+    origin = entry.get("origin")
+    if origin is not None and not (isinstance(origin, str) and 0 < len(origin) <= MAX_ORIGIN):
+        raise invalid_field("origin", f"origin must be a string of 1 to {MAX_ORIGIN} characters")
+    return MarkAsked(chat_id, claims.user_id, body_int(entry, "message_id"), origin)
 
 
 def _error(error: ApiError) -> dict[str, Any]:

@@ -59,6 +59,7 @@ class MarkAsked(NamedTuple):
     chat_id: int
     user_id: int
     message_id: int
+    origin: str | None = None  # the gateway connection that marked (None: not said)
 
 
 Marked = tuple[int, Chat]  # the marker now, and the chat with the unread count it leaves
@@ -72,6 +73,9 @@ class ReadMarkers:
         self._broker = broker
         self._interval = interval
         self._pending: dict[Key, int] = {}  # highest marker asked for, not written yet
+        # Who asked for a write not made yet: one connection, or None once marks of several
+        # (or of one that did not say) were gathered into it (marker_writes.MarkerDue.origin).
+        self._origins: dict[Key, str | None] = {}
         self._written: dict[Key, float] = {}  # monotonic time of the last write
         self._flushes: dict[Key, asyncio.Task[None]] = {}
         # Markers to write in the next batch, and that batch (None until one is asked for).
@@ -90,7 +94,7 @@ class ReadMarkers:
         found = await access_for_users(connection, [(a.chat_id, a.user_id) for a in asked])
         answers: list[Marked | ApiError] = []
         writes: list[Coroutine[None, None, None]] = []
-        for chat_id, user_id, message_id in asked:
+        for chat_id, user_id, message_id, origin in asked:
             access = found[(chat_id, user_id)]
             if isinstance(access, ApiError):
                 answers.append(access)
@@ -99,6 +103,7 @@ class ReadMarkers:
             stored = max(access.last_read_message_id, self._pending.get(key, 0))
             target = min(message_id, access.chat.last_message_id or 0)
             if target > stored:
+                self._origins[key] = origin if self._origins.get(key, origin) == origin else None
                 writes.append(self._request(key, target))
             marker = max(target, stored)
             unread = 0
@@ -148,8 +153,9 @@ class ReadMarkers:
     async def _write_due(self) -> None:
         # Markers asked for from now on go to the next batch.
         due, self._due, self._batch = sorted(self._due.items()), {}, None
+        markers = [MarkerDue(*key, target, self._origins.pop(key, None)) for key, target in due]
         async with unit_of_work(self._engine, self._broker) as work:
-            written = await move_markers(work, [MarkerDue(*key, target) for key, target in due])
+            written = await move_markers(work, markers)
         self.writes += written
         self.batches += 1
 

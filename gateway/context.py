@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import itertools
+import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -47,6 +49,9 @@ class GatewayResources:
     touches: SessionTouches = field(default_factory=SessionTouches)
     presence: Presence | None = None  # set by the app's lifespan
     read_marks: ReadMarks = field(init=False)
+    # Names this process's WebSocket connections apart from every other gateway's (Context.origin).
+    instance: str = field(default_factory=lambda: secrets.token_hex(6))
+    connection_serials: itertools.count[int] = field(default_factory=itertools.count)
 
     def __post_init__(self) -> None:
         self.read_marks = ReadMarks(self.chat_http, self.in_flight)
@@ -79,6 +84,7 @@ class Context:
         self.socket_slot: SocketSlot | None = None
         self.over_http = True
         self.websocket: WebSocket | None = None
+        self.connection_serial: int | None = None  # a WebSocket's, for `origin`
         # Built on first use (`loaders`): a WebSocket's context and each subscription's copy
         # of it need none while idle.
         self._loaders: Loaders | None = None
@@ -165,7 +171,14 @@ class Context:
     async def mark_read(self, chat_id: int, message_id: int) -> ChatData:
         """The caller's marker moved (gateway/read_marks.py gathers the gateway's marks)."""
         assert self.token is not None, "an authenticated caller"
-        return await self.resources.read_marks.mark(self.token, chat_id, message_id)
+        return await self.resources.read_marks.mark(self.token, chat_id, message_id, self.origin)
+
+    @property
+    def origin(self) -> str | None:
+        """This WebSocket connection's name in the read markers it moves: their MessagesRead
+        is not echoed to it (the markRead answer told it already). None over HTTP."""
+        serial = self.connection_serial
+        return None if serial is None else f"{self.resources.instance}.{serial}"
 
     @property
     def broker(self) -> Broker:

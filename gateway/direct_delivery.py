@@ -53,6 +53,7 @@ class DirectMessages(Generic[Added]):
         "backlog",
         "chats",
         "executor",
+        "origin",
         "parked",
         "seen",
         "signed_in",
@@ -68,6 +69,7 @@ class DirectMessages(Generic[Added]):
         seen: SeenIds,
         added: Callable[[MessageData], Added | None],
         signed_in: Callable[[], bool],
+        origin: str | None = None,
     ) -> None:
         self.target = target
         self.executor = executor
@@ -76,12 +78,15 @@ class DirectMessages(Generic[Added]):
         self.seen = seen
         self.added = added  # the stream's own MessageAdded for a row (moves `chats` on)
         self.signed_in = signed_in
+        self.origin = origin  # this connection's name in the read markers it moves
         self.parked = False  # the stream waits for its next event: see catchup.py
         # Made when needed: an idle subscription holds no deque (~600 bytes).
         self.backlog: deque[Added] | None = None
 
     def offer(self, event: Event) -> bool:
         """Deliver the event here (True), or leave it to the stream (False)."""
+        if event.kind is EventKind.MESSAGES_READ:
+            return self._own_read(event)
         if (
             not self.parked
             or event.kind is not EventKind.MESSAGE_ADDED
@@ -113,6 +118,20 @@ class DirectMessages(Generic[Added]):
             self.backlog = deque()
         self.backlog.append(added)
         return False
+
+    def _own_read(self, event: Event) -> bool:
+        """A marker this connection moved: the viewer's state follows and nothing is sent (its
+        markRead answer told the page), as the stream would do, without waking it."""
+        payload = event.payload
+        if (
+            not self.parked
+            or self.origin is None
+            or payload.get("origin") != self.origin
+            or payload["user"]["id"] != self.viewer_id
+            or not self.signed_in()
+        ):
+            return False
+        return self.chats.read(event.chat_id, int(payload["last_read_message_id"]))
 
     def next_backlogged(self) -> Added | None:
         """The oldest MessageAdded this path moved on but left to the stream to send."""

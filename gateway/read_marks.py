@@ -36,6 +36,7 @@ class _Mark:
     token: str
     chat_id: int
     message_id: int
+    origin: str | None
     answer: asyncio.Future[ChatData]
 
 
@@ -47,10 +48,13 @@ class ReadMarks:
         self._waiting: list[_Mark] = []
         self._sending: asyncio.Task[None] | None = None
 
-    async def mark(self, token: str, chat_id: int, message_id: int) -> ChatData:
-        """The chat with the unread count the new marker leaves (ServiceError as a call's)."""
+    async def mark(
+        self, token: str, chat_id: int, message_id: int, origin: str | None = None
+    ) -> ChatData:
+        """The chat with the unread count the new marker leaves (ServiceError as a call's).
+        `origin`: the WebSocket connection that marked (Context.origin), if one did."""
         answer: asyncio.Future[ChatData] = asyncio.get_running_loop().create_future()
-        self._waiting.append(_Mark(token, chat_id, message_id, answer))
+        self._waiting.append(_Mark(token, chat_id, message_id, origin, answer))
         if self._sending is None:
             self._sending = asyncio.create_task(self._send_waiting(), name="read-marks")
         # A caller that gives up cancels its own answer only: the call goes on for the others.
@@ -66,12 +70,7 @@ class ReadMarks:
             self._sending = None
 
     async def _send(self, marks: list[_Mark]) -> None:
-        body = {
-            "marks": [
-                {"token": mark.token, "chat_id": mark.chat_id, "message_id": mark.message_id}
-                for mark in marks
-            ]
-        }
+        body = {"marks": [_asked(mark) for mark in marks]}
         try:
             reply = await self._client.call("POST", "/internal/read-markers", json=body)
             results = reply.get("results")
@@ -87,6 +86,17 @@ class ReadMarks:
             raise
         for mark, result in zip(marks, results, strict=True):
             _settle(mark.answer, result=result)
+
+
+def _asked(mark: _Mark) -> dict[str, object]:
+    asked: dict[str, object] = {
+        "token": mark.token,
+        "chat_id": mark.chat_id,
+        "message_id": mark.message_id,
+    }
+    if mark.origin is not None:
+        asked["origin"] = mark.origin
+    return asked
 
 
 def _settle(

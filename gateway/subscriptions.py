@@ -129,7 +129,8 @@ class Typing:
 
 @strawberry.type(
     description="A member has read the chat up to `readUpTo` (read receipts). Sent to that"
-    " member's own subscriptions and to the members who wrote a message it moved past (their"
+    " member's own subscriptions (but not to the WebSocket connection whose markRead moved the"
+    " marker: its answer said so) and to the members who wrote a message it moved past (their"
     " receipts changed), not to every member."
 )
 class MessagesRead:
@@ -460,6 +461,7 @@ def _direct_messages(
         seen,
         partial(_message_added, context, chats),
         lambda: context.viewer is not None,
+        context.origin,
     )
 
 
@@ -565,6 +567,9 @@ async def _chat_event(
             if not chats.read(chat_id, read_up_to):
                 # Part of an old backlog read: reload that chat.
                 await retried(partial(chats.load, context.chat(), [chat_id]))
+            origin = payload.get("origin")
+            if origin is not None and origin == context.origin:
+                return None  # this connection marked it: its markRead answer told the page
             state = chats.chats.get(chat_id)
             return MessagesRead(  # the viewer's own: not shared with the senders it tells
                 chat_id=_chat_global_id(chat_id),

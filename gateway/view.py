@@ -173,6 +173,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
             context.over_http = False
             context.socket_slot = request.scope.get(SOCKET_SLOT)
             context.websocket = request
+            context.connection_serial = next(resources.connection_serials)
             request.scope[CONTEXT_KEY] = context
         return context
 

@@ -164,3 +164,37 @@ async def test_a_reader_gone_before_the_batch_leaves_the_others_written(
     assert left.status_code == 200, left.text
     await markers(harness).read_markers.close()
     assert await stored_marker(harness, chat_id, carol.id) == second
+
+
+async def test_a_write_names_its_connection_only_when_all_its_marks_came_from_it(
+    harness: ChatHarness, alice: Person, bob: Person
+) -> None:
+    """`origin` (the gateway connection that marked) rides on the write's event while every
+    mark gathered into the write said the same one; marks of two connections make it anyone's."""
+    chat_id, first, second = await two_messages(harness, alice, bob)
+    third = (await harness.send(alice, chat_id, "three"))["id"]
+
+    async def mark_from(origin: object, message_id: int) -> dict[str, Any]:
+        marks = [{"token": bob.token, "chat_id": chat_id, "message_id": message_id}]
+        marks[0]["origin"] = origin
+        response = await harness.client.post("/internal/read-markers", json={"marks": marks})
+        assert response.status_code == 200
+        result: dict[str, Any] = response.json()["results"][0]
+        return result
+
+    async with watching(harness) as watcher:
+        await mark_from("gw.1", first)  # written at once
+        await mark_from("gw.1", second)  # pending...
+        await mark_from("gw.2", third)  # ...and gathered with another connection's
+        async with asyncio.timeout(5):
+            while (
+                len(reads := [e for e in watcher.events if e.kind is EventKind.MESSAGES_READ]) < 2
+            ):
+                await asyncio.sleep(0.05)
+    assert [(e.payload["last_read_message_id"], e.payload.get("origin")) for e in reads] == [
+        (first, "gw.1"),
+        (third, None),
+    ]
+    for bad in (123, "", "x" * 65):
+        refused = await mark_from(bad, third)
+        assert (refused["status"], refused["field"]) == (400, "origin")

@@ -12,7 +12,7 @@ from typing import Any
 from gateway.ids import database_id
 from mychat.tokens import TokenCodec
 from tests.gateway.conftest import Gateway, LiveServer
-from tests.gateway.test_live_signals import SET_TYPING, SIGNALS, event_of
+from tests.gateway.test_live_signals import SET_TYPING, SIGNALS, event_of, nothing_of
 from tests.gateway.test_subscriptions import next_data
 from tests.support.env import TEST_JWT_SECRET
 from tests.support.websocket import GraphQLSocket, graphql_socket
@@ -63,6 +63,39 @@ async def test_mark_read_over_the_socket(live: LiveServer) -> None:
         assert read["user"] == {"nickname": "Bob"}
         answer = await mark(ws, chat_id, second["id"])
         assert answer["chat"]["unreadCount"] == 0
+
+
+READS_AND_MESSAGES = """subscription {
+  chatEvents(signals: true) {
+    __typename
+    ... on MessagesRead { readUpTo user { nickname } ownChat { unreadCount } }
+    ... on MessageAdded { chat { unreadCount } }
+  }
+}"""
+
+
+async def test_the_marking_socket_gets_no_echo_of_its_own_mark(live: LiveServer) -> None:
+    """The socket that marked learns the count from its markRead answer: its stream sends no
+    MessagesRead of that mark, yet moves on (the next message counts from the new marker);
+    the reader's other tab gets the MessagesRead with its count."""
+    gw = live.gateway
+    alice, bob, chat_id = await gw.alice_and_bob_in_a_room()
+    first = await gw.send(alice, chat_id, "one")
+    await gw.send(alice, chat_id, "two")
+    async with (
+        graphql_socket(live.ws_url, token=bob.token) as other_tab,
+        graphql_socket(live.ws_url, token=bob.token) as ws,
+    ):
+        async with live.subscribing(2):
+            await other_tab.subscribe(READS_AND_MESSAGES)
+            await ws.subscribe(READS_AND_MESSAGES)
+        assert (await mark(ws, chat_id, first["id"]))["chat"]["unreadCount"] == 1
+        read = await event_of(other_tab, "MessagesRead")
+        assert read["ownChat"] == {"unreadCount": 1}
+        await nothing_of(ws, "MessagesRead")
+        await gw.send(alice, chat_id, "three")
+        added = await event_of(ws, "MessageAdded")
+        assert added["chat"]["unreadCount"] == 2  # "two" and "three": the marker moved here too
 
 
 async def test_failures_over_the_socket(live: LiveServer) -> None:
