@@ -21,7 +21,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from mychat.loop_sqlite import is_busy, read_only
+from mychat.loop_sqlite import is_busy, read_only, sqlite_file
 
 Row = tuple[Any, ...]
 
@@ -33,8 +33,8 @@ class LoopReader:
     @classmethod
     def open(cls, engine: AsyncEngine) -> LoopReader | None:
         """A reader of `engine`'s SQLite file, or None (another database, or one in memory)."""
-        database = engine.url.database
-        if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+        database = sqlite_file(engine.url)
+        if database is None:
             return None
         connection = sqlite3.connect(database, isolation_level=None)
         read_only(connection)

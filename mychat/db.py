@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator
 
-from mychat.loop_sqlite import loop_thread_engine
+from mychat.loop_sqlite import loop_thread_engine, sqlite_file
 from mychat.settings import Settings
 
 # Below MySQL's default wait_timeout (8 h) and any proxy's idle cut.
@@ -101,10 +101,10 @@ def create_autocommit_engine(
 def create_loop_read_engine(settings: Settings) -> AsyncEngine | None:
     """On a SQLite file: an engine for reads of a bounded size that runs in the event loop's
     thread (mychat.loop_sqlite); None for other databases, whose drivers never leave the loop."""
-    url = make_url(settings.sqlalchemy_url)
-    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+    database = sqlite_file(make_url(settings.sqlalchemy_url))
+    if database is None:
         return None
-    return loop_thread_engine(url.database, min(settings.db_pool_size, LOOP_READ_POOL))
+    return loop_thread_engine(database, min(settings.db_pool_size, LOOP_READ_POOL))
 
 
 def _no_driver_begin(dbapi_connection: Any, _record: Any) -> None:

@@ -31,7 +31,7 @@ import sqlite3
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from sqlalchemy import event, exc
+from sqlalchemy import URL, event, exc
 from sqlalchemy.dialects import registry
 from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -114,6 +114,15 @@ def loop_thread_engine(database: str, pool_size: int) -> AsyncEngine:
     )
     event.listen(engine.sync_engine, "connect", lambda connection, _record: read_only(connection))
     return engine
+
+
+def sqlite_file(url: URL) -> str | None:
+    """The path of the SQLite file the URL names; None for another database or one in memory
+    (which a second connection would not see)."""
+    database = url.database
+    if url.get_backend_name() != "sqlite" or not database or database == ":memory:":
+        return None
+    return database
 
 
 def read_only(dbapi_connection: Any) -> None:
