@@ -10,7 +10,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -46,6 +46,22 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind((LOCALHOST, 0))
         port: int = sock.getsockname()[1]
+        return port
+
+
+class PortPlan:
+    """Free ports for one plan of processes, none handed out twice. Each `free_port` is free
+    when asked, and the kernel may hand the same one to two asks before either binds it (seen:
+    a gateway planned on the port of another process's metrics server could not bind)."""
+
+    def __init__(self, taken: Iterable[int] = (), source: Callable[[], int] = free_port) -> None:
+        self._given = set(taken)
+        self._source = source
+
+    def take(self) -> int:
+        while (port := self._source()) in self._given:
+            pass
+        self._given.add(port)
         return port
 
 

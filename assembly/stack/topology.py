@@ -21,7 +21,7 @@ from assembly.stack.nginx import (
     nginx_command,
     render_nginx_conf,
 )
-from assembly.stack.processes import ManagedProcess, free_port
+from assembly.stack.processes import ManagedProcess, PortPlan, free_port
 from assembly.stack.redis import DEFAULT_REDIS_URL, check_redis
 from assembly.stack.supervisor import RestartPolicy, Supervisor
 from mychat.settings import Settings
@@ -89,14 +89,15 @@ class Stack:
     def _plan(self, port: int) -> None:
         """The processes for nginx on `port` (the services' allowed origins name it)."""
         self.port = port
-        auth_port, chat_port = free_port(), free_port()
-        gateway_ports = [free_port() for _ in range(self.config.gateways)]
+        ports = PortPlan([port])
+        auth_port, chat_port = ports.take(), ports.take()
+        gateway_ports = [ports.take() for _ in range(self.config.gateways)]
         env = self._service_env(auth_port, chat_port)
         self.services: dict[str, ManagedProcess] = {
-            "auth": self._service("auth", "auth", auth_port, env),
-            "chat": self._service("chat", "chat", chat_port, env),
+            "auth": self._service("auth", "auth", auth_port, env, ports),
+            "chat": self._service("chat", "chat", chat_port, env, ports),
             **{
-                f"gateway-{i}": self._service(f"gateway-{i}", "gateway", gateway_port, env)
+                f"gateway-{i}": self._service(f"gateway-{i}", "gateway", gateway_port, env, ports)
                 for i, gateway_port in enumerate(gateway_ports, start=1)
             },
         }
@@ -162,13 +163,15 @@ class Stack:
             env["DATABASE_URL"] = self.config.database_url
         return env
 
-    def _service(self, name: str, service: str, port: int, env: dict[str, str]) -> ManagedProcess:
+    def _service(
+        self, name: str, service: str, port: int, env: dict[str, str], ports: PortPlan
+    ) -> ManagedProcess:
         command = [sys.executable, "-m", "assembly.cli", "serve", service]
         command += ["--host", LOCALHOST, "--port", str(port)]
         own_env = dict(env)
         if self.config.metrics:
             own_env.update(
-                {"MYCHAT_METRICS_PORT": str(free_port()), "MYCHAT_METRICS_HOST": LOCALHOST}
+                {"MYCHAT_METRICS_PORT": str(ports.take()), "MYCHAT_METRICS_HOST": LOCALHOST}
             )
         return ManagedProcess(name, command, own_env, self._logs / f"{name}.log", port, "/readyz")
 
