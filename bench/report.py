@@ -55,6 +55,13 @@ def load_previous(path: Path = JSON_PATH) -> dict[str, Any]:
     return previous
 
 
+def class_path(value: object) -> str:
+    """A class among a scenario's settings (uvicorn's `ws` protocol class) by its import path."""
+    if isinstance(value, type):
+        return f"{value.__module__}.{value.__qualname__}"
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
 def write_all(
     results: list[ScenarioResult], *, plots: bool = True, quick: bool = False
 ) -> dict[str, Any]:
@@ -82,7 +89,7 @@ def write_all(
         "machine": machine(),
         "scenarios": dict(ordered),
     }
-    json_path.write_text(json.dumps(document, indent=2, sort_keys=False) + "\n")
+    json_path.write_text(json.dumps(document, indent=2, sort_keys=False, default=class_path) + "\n")
     table = markdown_table(document)
     if quick:
         QUICK_MD_PATH.write_text(table)
