@@ -168,37 +168,6 @@ async def test_read_receipts_go_to_the_reader_and_whose_messages_they_read(
     assert (await members(gw, carol, chat_id))["Bob"]["readUpTo"] == message["databaseId"]
 
 
-READS_WITH_CHAT = """subscription {
-  chatEvents(signals: true) {
-    __typename
-    ... on MessagesRead { readUpTo user { nickname } ownChat { id unreadCount } }
-  }
-}"""
-
-
-async def test_a_read_on_one_device_gives_the_others_its_unread_count(live: LiveServer) -> None:
-    """The reader's other tabs get the chat as the read left it (their badges drop at once);
-    whose message was read gets the receipt without anyone's chat."""
-    gw = live.gateway
-    alice, bob = [await gw.register(name) for name in ("Alice", "Bob")]
-    chat_id = await gw.create_chat(alice, "Room", bob)
-    first = await gw.send(alice, chat_id, "one")
-    await gw.send(alice, chat_id, "two")
-    async with (
-        graphql_socket(live.ws_url, token=alice.token) as alice_ws,
-        graphql_socket(live.ws_url, token=bob.token) as bob_laptop,
-    ):
-        async with live.subscribing(2):
-            for ws in (alice_ws, bob_laptop):
-                await ws.subscribe(READS_WITH_CHAT)
-        await gw.data(MARK_READ, {"chatId": chat_id, "messageId": first["id"]}, bob.token)
-        own = await event_of(bob_laptop, "MessagesRead")
-        assert own["ownChat"] == {"id": chat_id, "unreadCount": 1}  # "two" is still unread
-        receipt = await event_of(alice_ws, "MessagesRead")
-        assert receipt["user"] == {"nickname": "Bob"}
-        assert receipt["ownChat"] is None
-
-
 async def test_presence_is_live_with_last_seen_and_private(live: LiveServer) -> None:
     gw = live.gateway
     alice, bob, carol = [await gw.register(name) for name in ("Alice", "Bob", "Carol")]

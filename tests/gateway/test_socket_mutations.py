@@ -10,6 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 from gateway.ids import database_id
+from gateway.presence import BATCH_SECONDS
 from mychat.tokens import TokenCodec
 from tests.gateway.conftest import Gateway, LiveServer
 from tests.gateway.test_live_signals import SET_TYPING, SIGNALS, event_of, nothing_of
@@ -76,26 +77,43 @@ READS_AND_MESSAGES = """subscription {
 
 async def test_the_marking_socket_gets_no_echo_of_its_own_mark(live: LiveServer) -> None:
     """The socket that marked learns the count from its markRead answer: its stream sends no
-    MessagesRead of that mark, yet moves on (the next message counts from the new marker);
-    the reader's other tab gets the MessagesRead with its count."""
+    MessagesRead of that mark, yet moves on (the next message counts from the new marker).
+    The reader's other tab gets the MessagesRead with its chat as the read left it (its badge
+    drops at once); whose message was read gets the receipt without anyone's chat."""
     gw = live.gateway
     alice, bob, chat_id = await gw.alice_and_bob_in_a_room()
     first = await gw.send(alice, chat_id, "one")
     await gw.send(alice, chat_id, "two")
-    async with (
-        graphql_socket(live.ws_url, token=bob.token) as other_tab,
-        graphql_socket(live.ws_url, token=bob.token) as ws,
-    ):
-        async with live.subscribing(2):
-            await other_tab.subscribe(READS_AND_MESSAGES)
-            await ws.subscribe(READS_AND_MESSAGES)
-        assert (await mark(ws, chat_id, first["id"]))["chat"]["unreadCount"] == 1
-        read = await event_of(other_tab, "MessagesRead")
-        assert read["ownChat"] == {"unreadCount": 1}
-        await nothing_of(ws, "MessagesRead")
-        await gw.send(alice, chat_id, "three")
-        added = await event_of(ws, "MessageAdded")
-        assert added["chat"]["unreadCount"] == 2  # "two" and "three": the marker moved here too
+    async with graphql_socket(live.ws_url, token=alice.token) as alice_ws:
+        async with live.subscribing():
+            await alice_ws.subscribe(READS_AND_MESSAGES)
+        # Her arrival goes out in a presence batch: before Bob's sockets listen, so that the
+        # socket that marks has nothing on it but the mark's answer.
+        await asyncio.sleep(2 * BATCH_SECONDS)
+        async with (
+            graphql_socket(live.ws_url, token=bob.token) as other_tab,
+            graphql_socket(live.ws_url, token=bob.token) as ws,
+        ):
+            async with live.subscribing(2):
+                await other_tab.subscribe(READS_AND_MESSAGES)
+                await ws.subscribe(READS_AND_MESSAGES)
+            await marked_without_echo(alice_ws, other_tab, ws, chat_id, first["id"])
+            await gw.send(alice, chat_id, "three")
+            added = await event_of(ws, "MessageAdded")
+            assert added["chat"]["unreadCount"] == 2  # "two" and "three": the marker moved here
+
+
+async def marked_without_echo(
+    alice_ws: GraphQLSocket, other_tab: GraphQLSocket, ws: GraphQLSocket, chat_id: str, first: str
+) -> None:
+    """Bob marks `first` (Alice's) read over `ws`: his other tab and Alice hear of it, `ws`
+    does not."""
+    assert (await mark(ws, chat_id, first))["chat"]["unreadCount"] == 1
+    read = await event_of(other_tab, "MessagesRead")
+    assert read["ownChat"] == {"unreadCount": 1}  # "two" is still unread
+    receipt = await event_of(alice_ws, "MessagesRead")
+    assert (receipt["user"], receipt["ownChat"]) == ({"nickname": "Bob"}, None)
+    await nothing_of(ws, "MessagesRead")
 
 
 async def test_failures_over_the_socket(live: LiveServer) -> None:
