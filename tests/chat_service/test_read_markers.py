@@ -7,14 +7,14 @@ import asyncio
 import time
 from typing import Any
 
-import pytest
 from sqlalchemy import select
 
 from chat_service.access import lock_chats
 from chat_service.endpoints import ChatResources
 from mychat.events import EventKind
+from mychat.settings import Settings
 from mychat.tables import chat_members
-from tests.chat_service.conftest import ChatHarness
+from tests.chat_service.conftest import ChatHarness, running_harness
 from tests.chat_service.test_events import watching
 from tests.support.people import Person
 
@@ -203,33 +203,34 @@ async def test_a_write_names_its_connection_only_when_all_its_marks_came_from_it
 
 
 async def test_markers_due_while_a_batch_is_written_go_together_in_the_next(
-    harness: ChatHarness, alice: Person
+    settings: Settings,
 ) -> None:
     """One batch at a time: while the first reader's marker waits for the chat's row lock (held
     here, as a send holds it), three more readers' first marks fall due one call each; they are
-    written together in one next batch, not one batch each."""
-    if harness.engine.dialect.name == "sqlite":
-        # Seen there: the calls themselves waited for the held transaction and came one by one
-        # after it (four batches), so the overlap this test needs never happens.
-        pytest.skip("needs a row lock that leaves the calls' reads free (MariaDB)")
-    readers = [await harness.register(f"Reader{n}") for n in range(4)]
-    chat_id = await harness.create_chat(alice, "Crowd", *readers)
-    message = (await harness.send(alice, chat_id, "one"))["id"]
-    read_markers = markers(harness).read_markers
-    batches, writes = read_markers.batches, read_markers.writes
-    async with harness.engine.connect() as holder:
-        transaction = await holder.begin()
-        assert await lock_chats(holder, [chat_id]) == {chat_id}
-        calls = [asyncio.create_task(mark(harness, readers[0], chat_id, message))]
-        await asyncio.sleep(0.2)  # the first batch is under way, waiting for the lock
-        calls += [
-            asyncio.create_task(mark(harness, reader, chat_id, message)) for reader in readers[1:]
-        ]
-        await asyncio.sleep(0.2)
-        assert not any(call.done() for call in calls)  # answered once their marker is stored
-        await transaction.commit()
-        answers = await asyncio.wait_for(asyncio.gather(*calls), 10)
-    assert [answer["last_read_message_id"] for answer in answers] == [message] * len(readers)
-    assert (read_markers.batches, read_markers.writes) == (batches + 2, writes + len(readers))
-    for reader in readers:
-        assert await stored_marker(harness, chat_id, reader.id) == message
+    written together in one next batch, not one batch each. On MariaDB only: on SQLite the calls
+    themselves waited for the held transaction and came one by one after it (four batches), so
+    the overlap this test needs never happens there."""
+    async with running_harness(settings) as harness:
+        alice = await harness.register("Alice")
+        readers = [await harness.register(f"Reader{n}") for n in range(4)]
+        chat_id = await harness.create_chat(alice, "Crowd", *readers)
+        message = (await harness.send(alice, chat_id, "one"))["id"]
+        read_markers = markers(harness).read_markers
+        batches, writes = read_markers.batches, read_markers.writes
+        async with harness.engine.connect() as holder:
+            transaction = await holder.begin()
+            assert await lock_chats(holder, [chat_id]) == {chat_id}
+            calls = [asyncio.create_task(mark(harness, readers[0], chat_id, message))]
+            await asyncio.sleep(0.2)  # the first batch is under way, waiting for the lock
+            calls += [
+                asyncio.create_task(mark(harness, reader, chat_id, message))
+                for reader in readers[1:]
+            ]
+            await asyncio.sleep(0.2)
+            assert not any(call.done() for call in calls)  # answered once their marker is stored
+            await transaction.commit()
+            answers = await asyncio.wait_for(asyncio.gather(*calls), 10)
+        assert [answer["last_read_message_id"] for answer in answers] == [message] * len(readers)
+        assert (read_markers.batches, read_markers.writes) == (batches + 2, writes + len(readers))
+        for reader in readers:
+            assert await stored_marker(harness, chat_id, reader.id) == message
