@@ -29,7 +29,7 @@ from __future__ import annotations
 import logging
 from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from gateway.catchup import SeenIds
 from gateway.chat_state import ViewerChats
@@ -43,6 +43,16 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 Added = TypeVar("Added", bound=ViewerEvent)
+
+
+def marked_here(payload: dict[str, Any], viewer_id: int, origin: str | None) -> bool:
+    """A `messages_read` payload of the viewer's own marker, moved by a markRead of the
+    connection named `origin` (Context.origin): that connection was answered already."""
+    return (
+        origin is not None
+        and payload.get("origin") == origin
+        and payload["user"]["id"] == viewer_id
+    )
 
 
 class DirectMessages(Generic[Added]):
@@ -125,9 +135,7 @@ class DirectMessages(Generic[Added]):
         payload = event.payload
         if (
             not self.parked
-            or self.origin is None
-            or payload.get("origin") != self.origin
-            or payload["user"]["id"] != self.viewer_id
+            or not marked_here(payload, self.viewer_id, self.origin)
             or not self.signed_in()
         ):
             return False

@@ -22,7 +22,7 @@ from gateway.catchup import SeenIds, until_token_expires
 from gateway.chat_state import ViewerChats
 from gateway.clients import ChatClient, MessageData, ServiceError, ServiceUnavailable
 from gateway.context import Context
-from gateway.direct_delivery import DirectMessages
+from gateway.direct_delivery import DirectMessages, marked_here
 from gateway.direct_frames import OPERATION
 from gateway.errors import ClientFacingError, unauthenticated_error
 from gateway.ids import InvalidGlobalId, database_id, message_cursor_id, to_global_id
@@ -567,9 +567,8 @@ async def _chat_event(
             if not chats.read(chat_id, read_up_to):
                 # Part of an old backlog read: reload that chat.
                 await retried(partial(chats.load, context.chat(), [chat_id]))
-            origin = payload.get("origin")
-            if origin is not None and origin == context.origin:
-                return None  # this connection marked it: its markRead answer told the page
+            if marked_here(payload, me, context.origin):
+                return None  # its markRead answer told the page
             state = chats.chats.get(chat_id)
             return MessagesRead(  # the viewer's own: not shared with the senders it tells
                 chat_id=_chat_global_id(chat_id),
