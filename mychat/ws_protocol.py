@@ -8,7 +8,10 @@ app has not received yet (four deques and an Event, ~3.3 KB) and an `asyncio.Eve
 transport's flow control (~0.9 KB), both empty or set nearly always. `LeanWebSocketProtocol`
 lets go of the handshake once the response is sent (uvicorn reads it no more; the request's
 headers are emptied) and uses `ReceiveQueue` and `Flag`, which hold a future only while
-someone waits and a deque only while messages wait.
+someone waits and a deque only while messages wait. websockets' parser, a generator, keeps the
+last frame it parsed as a local until the next one arrives (an idle subscription's last frame is
+its subscribe message: KiBs) and, below it, the handshake parser's frame with the request:
+between frames the parser is restarted, which lets go of both (`restart_parser`).
 
 uvicorn.Config's `ws=` option takes the class (`mychat serve`, bench.serve and the tests'
 servers pass it). It relies on public names only: the protocol's plain `request`, `response`,
@@ -24,6 +27,8 @@ from collections import deque
 from typing import Any, Generic, TypeVar
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.protocol import OPEN, Protocol
+from websockets.streams import StreamReader
 
 Item = TypeVar("Item")
 
@@ -112,6 +117,31 @@ class Flag(Waking):
         return True
 
 
+# Between frames, websockets' frame parser waits in its loop's first step, with nothing half-read.
+_FRAME_LOOP = Protocol.parse.__code__
+_BETWEEN_FRAMES = StreamReader.at_eof.__code__
+
+
+def restart_parser(connection: Protocol) -> bool:
+    """Give an open connection a new frame parser when its parser is between frames, so the
+    old one's locals (the last frame, the handshake request) go. True if it was restarted.
+
+    Equivalent: the parser keeps its state in the connection (reader, sizes), and between
+    frames its only step under way is `StreamReader.at_eof`, where the new one starts too."""
+    if connection.state is not OPEN or connection.parser_exc is not None:
+        return False
+    outer: Any = None
+    inner: Any = connection.parser
+    while inner.gi_yieldfrom is not None:
+        outer, inner = inner, inner.gi_yieldfrom
+    if outer is None or outer.gi_code is not _FRAME_LOOP or inner.gi_code is not _BETWEEN_FRAMES:
+        return False
+    fresh = Protocol.parse(connection)
+    next(fresh)  # up to the same wait for data
+    connection.parser = fresh
+    return True
+
+
 class LeanWebSocketProtocol(WebSocketsSansIOProtocol):
     """uvicorn's websockets-sansio protocol, lighter per connection (see the module docstring)."""
 
@@ -122,6 +152,10 @@ class LeanWebSocketProtocol(WebSocketsSansIOProtocol):
         writable: Any = Flag(True)
         self.queue = queue
         self.writable = writable
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        restart_parser(self.conn)
 
     async def send(self, message: Any) -> None:
         await super().send(message)
