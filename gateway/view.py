@@ -175,6 +175,11 @@ class GatewayGraphQL(GraphQL[Context, None]):
             context.websocket = request
             context.connection_serial = next(resources.connection_serials)
             request.scope[CONTEXT_KEY] = context
+            # Read above, once: a socket need not keep its handshake's headers for its life
+            # (~1.4 KB, more with a browser's cookies). In place: copies of the scope share them.
+            headers = request.scope.get("headers")
+            if isinstance(headers, list):
+                headers.clear()
         return context
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:

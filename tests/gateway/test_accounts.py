@@ -8,13 +8,15 @@ processes on Redis.
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 from typing import Any
 
 import httpx
+from starlette.websockets import WebSocket
 
 from tests.gateway.conftest import Gateway, LiveServer, User
-from tests.gateway.test_subscriptions import MESSAGE_ADDED, PROTOCOLS
+from tests.gateway.test_subscriptions import MESSAGE_ADDED, PROTOCOLS, next_data
 from tests.support.people import PASSWORD
 from tests.support.websocket import graphql_socket
 
@@ -92,6 +94,26 @@ async def rest_status(client: httpx.AsyncClient, token: str) -> tuple[int, int]:
     chats = await client.get("/mychat/api/chat/", headers={"authorization": f"Bearer {token}"})
     verify = await client.post("/mychat/api/auth/verify", json={"token": token})
     return chats.status_code, verify.status_code
+
+
+async def test_a_login_over_a_socket_names_its_device_and_the_headers_go(
+    live: LiveServer,
+) -> None:
+    """The socket's context reads the handshake's user agent when the socket opens; the
+    socket then keeps no headers (gateway/view.py), and a login over it still names its device."""
+    gw = live.gateway
+    alice = await gw.register("Alice")
+    firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:130.0) Gecko/20100101 Firefox/130.0"
+    async with graphql_socket(live.ws_url, token=alice.token, user_agent=firefox) as ws:
+        variables = {"login": alice.nickname.lower(), "password": PASSWORD}
+        op = await ws.subscribe(LOGIN, variables)
+        answer = await next_data(ws, op)
+        token = answer["data"]["login"]["token"]
+        sockets = [s for s in gc.get_objects() if isinstance(s, WebSocket)]
+        assert sockets  # the gateway's side of this socket
+        assert all(socket.scope["headers"] == [] for socket in sockets)
+    sessions = (await gw.data(SESSIONS, token=token))["sessions"]
+    assert [row["device"] for row in sessions if row["current"]] == ["Firefox on Linux"]
 
 
 async def test_sessions_list_devices_and_end_one(live: LiveServer) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 
 import websockets
 from websockets.asyncio.client import ClientConnection
+from websockets.http11 import USER_AGENT
 
 TRANSPORT_WS = "graphql-transport-ws"
 LEGACY_WS = "graphql-ws"
@@ -89,12 +90,14 @@ async def graphql_socket(
     origin: str | None = None,
     init: bool = True,
     max_size: int | None = 2**20,
+    user_agent: str | None = None,
 ) -> AsyncIterator[GraphQLSocket]:
     headers = {"Origin": origin} if origin else None
     async with websockets.connect(
         url,
         subprotocols=[websockets.Subprotocol(protocol)],
         additional_headers=headers,
+        user_agent_header=user_agent or USER_AGENT,
         max_size=max_size,
         open_timeout=TIMEOUT,
     ) as connection:
