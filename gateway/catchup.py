@@ -57,6 +57,8 @@ class _ExpiryAlarm:
     at any other moment it just marks the token expired, and the next wait raises instead.
     """
 
+    __slots__ = ("cancelled", "expired", "waiting")
+
     def __init__(self) -> None:
         self.expired = False
         self.waiting: asyncio.Task[object] | None = None
