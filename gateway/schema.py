@@ -73,6 +73,28 @@ class _HasErrors(Protocol):
     errors: list[GraphQLError] | None
 
 
+Rules = tuple[type[ASTValidationRule], ...]
+
+
+class ValidationRules:
+    """Strawberry's validation rules plus the limit rules, as one tuple for all operations.
+
+    Each operation's ExecutionContext keeps its rules for the operation's life (a
+    subscription's: for the socket's), so the sum is made once, not once per operation."""
+
+    __slots__ = ("_base", "_combined", "limits")
+
+    def __init__(self, limits: Rules) -> None:
+        self.limits = limits
+        self._base: Rules | None = None
+        self._combined: Rules = limits
+
+    def with_limits(self, base: Rules) -> Rules:
+        if base is not self._base:  # Strawberry's are the schema's: the same tuple each time
+            self._base, self._combined = base, base + self.limits
+        return self._combined
+
+
 class GatewayExtension(ParserCache, ValidationCache):
     """Every per-operation concern in one extension: token limit, depth/alias rules, parser and
     validation caches, fresh loaders per WebSocket operation, cost and rate limits, masking of
@@ -92,19 +114,21 @@ class GatewayExtension(ParserCache, ValidationCache):
     every subscription), and its overridable parts are private methods.
     """
 
-    def __init__(self, limit_rules: tuple[type[ASTValidationRule], ...]) -> None:
+    def __init__(self, rules: ValidationRules) -> None:
         # ParserCache's __init__ runs the next one in the MRO (ValidationCache's) with its default
         # size, so ValidationCache's runs again, after it, with ours.
         ParserCache.__init__(self, maxsize=CACHE_SIZE)
         ValidationCache.__init__(self, maxsize=CACHE_SIZE)
-        self.limit_rules = limit_rules
+        self.rules = rules
         self.streamed = False
 
     def on_operation(self) -> Iterator[None]:
         execution_context = self.execution_context
         # What MaxTokensLimiter and AddValidationRules did.
         execution_context.parse_options["max_tokens"] = MAX_TOKENS
-        execution_context.validation_rules = execution_context.validation_rules + self.limit_rules
+        execution_context.validation_rules = self.rules.with_limits(
+            execution_context.validation_rules
+        )
         # A WebSocket context lives as long as the connection: each operation gets new loaders.
         context = execution_context.context
         if isinstance(context, Context):
@@ -198,10 +222,7 @@ class RootQuery(Query, SearchQuery):
 def build_schema() -> strawberry.Schema:
     # The limit rules are made once per schema: the validation cache keys on the rule classes,
     # and QueryDepthLimiter/MaxAliasesLimiter would make new classes per operation (no hits).
-    limit_rules: tuple[type[ASTValidationRule], ...] = (
-        max_depth_rule(MAX_DEPTH, None),
-        max_aliases_rule(MAX_ALIASES),
-    )
+    rules = ValidationRules((max_depth_rule(MAX_DEPTH, None), max_aliases_rule(MAX_ALIASES)))
     return GatewaySchema(
         query=RootQuery,
         execution_context_class=SharedEventExecutor,
@@ -220,5 +241,5 @@ def build_schema() -> strawberry.Schema:
             RateLimited,
         ],
         # A factory: Strawberry makes a fresh extension instance per operation.
-        extensions=[partial(GatewayExtension, limit_rules)],
+        extensions=[partial(GatewayExtension, rules)],
     )

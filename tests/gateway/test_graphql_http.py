@@ -8,8 +8,9 @@ from typing import Any
 
 import httpx
 import pytest
+from graphql import KnownTypeNamesRule, NoUnusedFragmentsRule, UniqueOperationNamesRule
 
-from gateway.schema import CACHE_SIZE, GatewayExtension
+from gateway.schema import CACHE_SIZE, GatewayExtension, ValidationRules
 from mychat.pages import GRAPHIQL_SECURITY_HEADERS
 from mychat.settings import Settings
 from tests.gateway.conftest import GRAPHQL, Gateway, composed, service_settings
@@ -215,11 +216,22 @@ async def test_request_id_header(gateway: Gateway) -> None:
     assert response.headers["x-request-id"]
 
 
+def test_validation_rules_are_one_tuple_for_every_operation() -> None:
+    """Each operation keeps its rules for its life (a subscription's, the socket's): one sum."""
+    base = (KnownTypeNamesRule, UniqueOperationNamesRule)
+    rules = ValidationRules((NoUnusedFragmentsRule,))
+    first = rules.with_limits(base)
+    assert first == (KnownTypeNamesRule, UniqueOperationNamesRule, NoUnusedFragmentsRule)
+    assert rules.with_limits(base) is first
+    other = (KnownTypeNamesRule,)
+    assert rules.with_limits(other) == (KnownTypeNamesRule, NoUnusedFragmentsRule)
+
+
 async def test_parsing_and_validation_are_cached_across_requests(gateway: Gateway) -> None:
     # The limit rules must be the same classes on every request, or validation never hits.
     # Also fails loudly if Strawberry's ParserCache/ValidationCache stop being what the
     # gateway's extension inherits its caches from.
-    extension = GatewayExtension(limit_rules=())
+    extension = GatewayExtension(ValidationRules(()))
     # Strawberry types them as plain callables; they are functools.lru_cache wrappers.
     caches: tuple[Any, Any] = (extension.cached_parse_document, extension.cached_validate_document)
     assert [cache.cache_info().maxsize for cache in caches] == [CACHE_SIZE, CACHE_SIZE]

@@ -16,7 +16,12 @@ from strawberry.types import ExecutionResult
 
 from gateway.clients import ServiceUnavailable
 from gateway.errors import ClientFacingError
-from gateway.schema import MASKED_MESSAGE, UNAVAILABLE_MESSAGE, GatewayExtension
+from gateway.schema import (
+    MASKED_MESSAGE,
+    UNAVAILABLE_MESSAGE,
+    GatewayExtension,
+    ValidationRules,
+)
 
 SECRET = "secret detail at 10.0.0.7"
 
@@ -58,7 +63,9 @@ class Subscription:
 @pytest.fixture(scope="module")
 def schema() -> strawberry.Schema:
     return strawberry.Schema(
-        query=Query, subscription=Subscription, extensions=[partial(GatewayExtension, ())]
+        query=Query,
+        subscription=Subscription,
+        extensions=[partial(GatewayExtension, ValidationRules(()))],
     )
 
 
