@@ -125,6 +125,11 @@ class SizeLimitedWebSocketAdapter(ASGIWebSocketAdapter):
                 # the last one (a subscribe's is KiBs), nor a copy of every subscriber's document.
                 del text
                 yield self._documents.shared_query(message)
+                # Handled: the handler asks for the next one. Its loop variable still holds
+                # this message until that arrives, so it is emptied (what the handler kept of
+                # it, an operation's id and variables, are objects of their own).
+                if isinstance(message, dict):
+                    message.clear()
                 del message
         except KeyError as error:
             raise NonTextMessageReceived from error
