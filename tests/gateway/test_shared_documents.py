@@ -1,10 +1,15 @@
-"""Sockets subscribing with the same document text keep one copy of it (SharedDocuments)."""
+"""Sockets subscribing with the same document text keep one copy of it (SharedDocuments), and
+an idle socket keeps none of the message it handled last."""
 
 from __future__ import annotations
+
+import gc
 
 import orjson
 
 from gateway.websocket import SharedDocuments
+from tests.gateway.conftest import LiveServer
+from tests.support.websocket import graphql_socket
 
 DOCUMENT = "subscription Events { chatEvents { __typename } }" + " " * 3000
 
@@ -43,3 +48,13 @@ def test_messages_without_a_query_pass_unchanged() -> None:
     messages: list[object] = [None, [], {"type": "ping"}, {"payload": 1}, {"payload": {"query": 5}}]
     for message in messages:
         assert documents.shared_query(message) == message
+
+
+async def test_an_idle_socket_keeps_no_handled_message(live: LiveServer) -> None:
+    alice = await live.gateway.register("Alice")
+    async with graphql_socket(live.ws_url, token=alice.token) as ws:
+        async with live.subscribing():
+            await ws.subscribe(DOCUMENT)
+        gc.collect()
+        kept = [o for o in gc.get_objects() if isinstance(o, dict) and o.get("type") == "subscribe"]
+        assert kept == []
