@@ -96,6 +96,7 @@ async def chat_state(call: Call) -> dict[str, Any]:
                 if state.last_message is None
                 else state.last_message.to_response(),
                 "unread_counted_up_to": state.counted_up_to,
+                "newest_line_id": state.newest_line_id,
             }
             for state in found
         ]

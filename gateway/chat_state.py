@@ -41,6 +41,7 @@ class ChatState:
     last_activity_at: datetime
     last_message: Message | None
     counted_up_to: int  # the newest message id the loaded `base_unread` took into account
+    newest_line_id: int  # the chat's newest line of any kind when loaded (system lines too)
     base_unread: int
     unread_ids: list[int] = field(default_factory=list)  # others' messages > counted_up_to
     is_direct: bool = False
@@ -83,7 +84,9 @@ class ViewerChats:
         return set(self.chats)
 
     def newest_message_id(self) -> int:
-        return max((state.counted_up_to for state in self.chats.values()), default=0)
+        """Where "from now" starts: the newest line of the viewer's chats, a system line after
+        a chat's last message included (it would otherwise be replayed as new)."""
+        return max((state.newest_line_id for state in self.chats.values()), default=0)
 
     async def load(self, client: ChatClient, chat_ids: Iterable[int] | None = None) -> None:
         """Everything (chat_ids None: chats no longer listed are dropped) or these chats."""
@@ -109,6 +112,8 @@ class ViewerChats:
             last_activity_at=parse_datetime(row["last_activity_at"]),
             last_message=None if last is None else self._build_message(last),
             counted_up_to=row["unread_counted_up_to"],
+            # An older chat_service does not say: its counted id is the nearest it knows.
+            newest_line_id=row.get("newest_line_id", row["unread_counted_up_to"]),
             base_unread=row["unread_count"] or 0,
         )
 
@@ -126,6 +131,7 @@ class ViewerChats:
             last_activity_at=created_at,
             last_message=None,
             counted_up_to=0,
+            newest_line_id=0,
             base_unread=0,
         )
         return state

@@ -7,6 +7,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from sqlalchemy import func, select
+
+from mychat.tables import messages
 from tests.chat_service.conftest import ChatHarness
 from tests.support.people import Person
 
@@ -50,3 +53,25 @@ async def test_the_unread_count_says_up_to_which_message_it_counted(
         assert state["unread_count"] == sum(1 for sent_id in sent if sent_id <= counted_up_to)
     assert states[-1]["unread_count"] == SENDS
     assert states[-1]["unread_counted_up_to"] == max(sent)
+
+
+async def test_the_newest_line_counts_system_lines_the_unread_count_does_not(
+    harness: ChatHarness, alice: Person, bob: Person, carol: Person
+) -> None:
+    """ "Carol joined" after the last message: never unread, yet the chat's newest line, where a
+    subscription without `after` starts (else it replays the line as new)."""
+    chat_id = await harness.create_chat(alice, "Quiet", bob)
+    hello = (await harness.send(alice, chat_id, "hello"))["id"]
+    await harness.add_user(alice, chat_id, carol)
+    async with harness.engine.connect() as connection:
+        joined = await connection.scalar(select(func.max(messages.c.id)))
+    assert joined > hello
+    state = await chat_state(harness, bob)
+    assert (state["unread_count"], state["unread_counted_up_to"]) == (1, hello)
+    assert state["newest_line_id"] == joined
+    # Read up to the system line: nothing after the marker, the marker is the newest line.
+    await harness.mark_read(bob, chat_id, joined)
+    state = await chat_state(harness, bob)
+    assert state["unread_count"] == 0
+    assert state["newest_line_id"] == joined
+    assert state["unread_counted_up_to"] == hello  # the last message; nothing newer counted

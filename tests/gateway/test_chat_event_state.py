@@ -21,7 +21,7 @@ from mychat.settings import Settings
 from mychat.ws_protocol import LeanWebSocketProtocol
 from tests.gateway.conftest import GRAPHQL, Gateway, LiveServer, User, composed, service_settings
 from tests.gateway.test_accounts_redis import TwoGateways, two_gateways
-from tests.gateway.test_http_api import LEAVE, typename
+from tests.gateway.test_http_api import ADD_MEMBER, LEAVE, typename
 from tests.gateway.test_live_signals import MARK_READ, event_of
 from tests.gateway.test_redis_gateways import processes
 from tests.support.ports import serving
@@ -74,6 +74,26 @@ async def test_a_burst_costs_no_service_call_per_delivery(live: LiveServer) -> N
                 assert chat["name"] == "Busy"
     sends = f"/internal/chats/{event['chat']['databaseId']}/messages"
     assert gw.chat_calls == {sends: len(sent)}, gw.chat_calls
+
+
+async def test_live_only_starts_after_the_newest_line_of_any_kind(live: LiveServer) -> None:
+    """No `after`: from now. The chat's newest lines are system lines ("Carol joined", after its
+    newest message and after the viewer's read marker): none of them is replayed."""
+    gw = live.gateway
+    alice, bob, carol = await people(gw)
+    chat_id = await gw.create_chat(alice, "Quiet", bob)
+    hello = await gw.send(alice, chat_id, "hello")
+    read = await gw.data(MARK_READ, {"chatId": chat_id, "messageId": hello["id"]}, bob.token)
+    assert read["markRead"]["__typename"] == "MarkReadPayload", read
+    added = await gw.data(ADD_MEMBER, {"chatId": chat_id, "nickname": "Carol"}, alice.token)
+    assert added["addMember"]["__typename"] == "AddMemberPayload", added
+    async with graphql_socket(live.ws_url, token=bob.token) as ws:
+        async with live.subscribing():
+            await ws.subscribe(CHAT_EVENTS, {"after": None})
+        now = await gw.send(carol, chat_id, "now")
+        event = await next_message(ws)
+        assert event["message"]["id"] == now["id"], event
+        assert event["chat"]["unreadCount"] == 1
 
 
 async def test_unread_and_role_stay_exact_through_reads_handover_and_reconnect(
