@@ -15,10 +15,10 @@ from chat_service.access import CHAT_COLUMNS, ROLE_AT
 from chat_service.direct_chats import with_peers
 from chat_service.members import ROLE_MEMBER, ROLE_OWNER
 from chat_service.messages import (
-    AfterMarker,
     get_messages_by_ids,
-    unread_after_markers,
+    newest_line_ids,
     unread_counts,
+    unread_counts_with_newest,
 )
 from chat_service.unit_of_work import UnitOfWork
 from chat_service.users import get_acting_user, get_users_by_nicknames
@@ -182,43 +182,29 @@ class ChatState(NamedTuple):
     newest_line_id: int
 
 
-# As _MINE, with the caller's read marker after the role.
-_STATE_MINE = select(*CHAT_COLUMNS, _cm.role, _cm.last_read_message_id).join(
-    chat_members, and_(_cm.chat_id == _c.id, _cm.user_id == bindparam("user_id"))
-)
-_STATE_BY_IDS = _STATE_MINE.where(_c.id.in_(bindparam("chat_ids", expanding=True)))
-MARKER_AT = ROLE_AT + 1
-
-
 async def get_chat_state(
     connection: AsyncConnection, user_id: int, chat_ids: Sequence[int] | None = None
 ) -> list[ChatState]:
     """Each of the user's chats (or of the given ones the user is in) with its unread count and
     its newest message: what a live subscription starts from (gateway/chat_state.py)."""
     if chat_ids is None:
-        rows = (await connection.execute(_STATE_MINE, {"user_id": user_id})).all()
+        rows = (await connection.execute(_MINE, {"user_id": user_id})).all()
     else:
         params = {"user_id": user_id, "chat_ids": list(chat_ids)}
-        rows = (await connection.execute(_STATE_BY_IDS, params)).all()
-    markers = {row[0]: row[MARKER_AT] or 0 for row in rows}
-    # Counted after the rows were read (a chat's ids commit in order under its row lock).
-    unread = await unread_after_markers(connection, user_id, [row[0] for row in rows])
-    nothing = AfterMarker(0, 0, 0)
-    found = [Chat.from_row(row, row[ROLE_AT], unread.get(row[0], nothing).unread) for row in rows]
+        rows = (await connection.execute(_BY_IDS, params)).all()
+    # Counted after the rows were read (a chat's ids commit in order under its row lock), and
+    # the newest lines after the count (so never older than what it counted).
+    unread = await unread_counts_with_newest(connection, user_id, [row[0] for row in rows])
+    newest_lines = await newest_line_ids(connection, [row[0] for row in rows])
+    found = [Chat.from_row(row, row[ROLE_AT], unread.get(row[0], (0, 0))[0]) for row in rows]
     found = await with_peers(connection, user_id, found)
     last = await get_messages_by_ids(connection, [chat.last_message_id for chat in found])
     states = []
     for chat in found:
-        after_marker = unread.get(chat.id, nothing)
-        newest = chat.last_message_id or 0
+        counted_up_to = max(chat.last_message_id or 0, unread.get(chat.id, (0, 0))[1])
+        newest_line = max(counted_up_to, newest_lines.get(chat.id, 0))
         states.append(
-            ChatState(
-                chat,
-                last.get(newest),
-                max(newest, after_marker.counted_up_to),
-                # Up to the marker everything is read; after it the query saw every line.
-                max(newest, markers[chat.id], after_marker.newest_line),
-            )
+            ChatState(chat, last.get(chat.last_message_id or 0), counted_up_to, newest_line)
         )
     return states
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
-from sqlalchemy import Integer, and_, bindparam, case, func, select
+from sqlalchemy import Integer, and_, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from chat_service.access import check_access
@@ -146,32 +146,17 @@ async def get_messages_by_ids(
     return {view.id: view for view in views}
 
 
-# Others' messages: what counts as unread (system lines never do).
-_COUNTED = and_(_m.sender_id != bindparam("user_id"), _m.kind.is_(None))
-# Per chat, after the user's read marker: the unread count, the newest message it counted, and
-# the newest line of any kind (what a live subscription that starts now starts after).
 _UNREAD = (
-    select(
-        _m.chat_id,
-        func.count(case((_COUNTED, 1))),
-        func.max(case((_COUNTED, _m.id))),
-        func.max(_m.id),
-    )
+    select(_m.chat_id, func.count(), func.max(_m.id))
     .join(chat_members, and_(_cm.chat_id == _m.chat_id, _cm.user_id == bindparam("user_id")))
     .where(
         _m.chat_id.in_(bindparam("chat_ids", expanding=True)),
         _m.id > _cm.last_read_message_id,
+        _m.sender_id != bindparam("user_id"),
+        _m.kind.is_(None),  # system lines are never unread
     )
     .group_by(_m.chat_id)
 )
-
-
-class AfterMarker(NamedTuple):
-    """A chat's messages after the user's read marker."""
-
-    unread: int  # messages from others (system lines are never unread)
-    counted_up_to: int  # the newest message the count took in (0: none)
-    newest_line: int  # the newest line of any kind, anyone's
 
 
 async def unread_counts(
@@ -180,20 +165,33 @@ async def unread_counts(
     """Messages from others after the user's read marker, per chat (missing means 0)."""
     if not chat_ids:
         return {}
-    found = await unread_after_markers(connection, user_id, chat_ids)
-    return {chat_id: after.unread for chat_id, after in found.items()}
+    counted = await unread_counts_with_newest(connection, user_id, chat_ids)
+    return {chat_id: count for chat_id, (count, _newest) in counted.items()}
 
 
-async def unread_after_markers(
+_NEWEST_LINES = (
+    select(_m.chat_id, func.max(_m.id))
+    .where(_m.chat_id.in_(bindparam("chat_ids", expanding=True)))
+    .group_by(_m.chat_id)
+)
+
+
+async def newest_line_ids(connection: AsyncConnection, chat_ids: Sequence[int]) -> dict[int, int]:
+    """Per chat, its newest line of any kind (a system line too): one index dive a chat
+    (ix_messages_chat_id_id). Chats without any are missing."""
+    if not chat_ids:
+        return {}
+    rows = await connection.execute(_NEWEST_LINES, {"chat_ids": list(chat_ids)})
+    return {chat_id: newest for chat_id, newest in rows}
+
+
+async def unread_counts_with_newest(
     connection: AsyncConnection, user_id: int, chat_ids: Sequence[int]
-) -> dict[int, AfterMarker]:
-    """Per chat with anything after the user's read marker (others are missing): what is.
-    Read after the chats' rows, it may go past their `last_message_id`: a live subscriber's
-    state must know (gateway/chat_state.py), or it counts those messages again."""
+) -> dict[int, tuple[int, int]]:
+    """Per chat: the unread count and the newest message id it counted. Read after the chats'
+    rows, the count may include messages newer than their `last_message_id`: a live
+    subscriber's state must know (gateway/chat_state.py), or it counts them again."""
     if not chat_ids:
         return {}
     rows = await connection.execute(_UNREAD, {"user_id": user_id, "chat_ids": list(chat_ids)})
-    return {
-        chat_id: AfterMarker(count, counted_up_to or 0, newest_line)
-        for chat_id, count, counted_up_to, newest_line in rows
-    }
+    return {chat_id: (count, newest) for chat_id, count, newest in rows}
