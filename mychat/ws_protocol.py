@@ -18,6 +18,9 @@ servers pass it). It relies on public names only: the protocol's plain `request`
 `queue` and `writable` attributes, and the methods uvicorn calls on the last two
 (`put_nowait`, `get`, `empty`; `set`, `clear`, `wait`). tests/mychat/test_ws_protocol.py checks
 them on the pinned uvicorn (a new version that calls anything else fails there).
+`restart_parser` uses websockets' public `Protocol.parse`, `parser` and `StreamReader.at_eof`
+and Python's generator introspection (`gi_yieldfrom`, `gi_code`); the same tests fail if a
+websockets upgrade leaves the parser unrestarted.
 """
 
 from __future__ import annotations
@@ -161,8 +164,8 @@ class LeanWebSocketProtocol(WebSocketsSansIOProtocol):
         await super().send(message)
         # The handshake is answered: uvicorn reads its request and response no more (the
         # app has the request's headers in its scope). websockets' parser keeps the request
-        # for the connection's life too (a local of ServerProtocol.parse's generator), so
-        # its headers are emptied, not just let go.
+        # until its first restart (a local of ServerProtocol.parse's generator), so its
+        # headers are emptied now, not just let go.
         if self.handshake_complete and "response" in vars(self):
             self.request.headers.clear()
             del self.request, self.response
