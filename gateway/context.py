@@ -59,7 +59,7 @@ class GatewayResources:
 
 class Context:
     # A WebSocket holds one for the connection and a copy per operation (`for_operation`) for
-    # its life: slots keep each at ~150 bytes instead of an instance dict of ~650.
+    # its life: slots keep each at ~150 bytes instead of ~340 with an instance dict.
     __slots__ = (
         "_counted",
         "_loaders",
