@@ -112,8 +112,7 @@ class ViewerChats:
             last_activity_at=parse_datetime(row["last_activity_at"]),
             last_message=None if last is None else self._build_message(last),
             counted_up_to=row["unread_counted_up_to"],
-            # An older chat_service does not say: its counted id is the nearest it knows.
-            newest_line_id=row.get("newest_line_id", row["unread_counted_up_to"]),
+            newest_line_id=row["newest_line_id"],
             base_unread=row["unread_count"] or 0,
         )
 

@@ -74,7 +74,7 @@ class MessageData(TypedDict):
 class ChatStateData(ChatData):
     last_message: MessageData | None
     unread_counted_up_to: int  # the newest message id unread_count took into account
-    newest_line_id: NotRequired[int]  # the chat's newest line of any kind (system lines too)
+    newest_line_id: int  # the chat's newest line of any kind (system lines too)
 
 
 class SearchPage(TypedDict):
