@@ -26,7 +26,7 @@ from gateway.limits import GatewayLimits, SocketSlot
 from gateway.loaders import Loaders
 from gateway.presence import Presence, Seen
 from gateway.read_marks import ReadMarks
-from gateway.shared_events import SharedEventExecutor, SharedEvents
+from gateway.shared_events import SharedEvents, SubscriptionEvents
 from gateway.transport import ServiceTransport
 from mychat.broker import Broker
 from mychat.tokens import InvalidToken, TokenClaims, TokenCodec
@@ -72,7 +72,7 @@ class Context:
         "request_id",
         "resources",
         "socket_slot",
-        "subscription_executor",
+        "subscription_events",
         "token",
         "user_agent",
         "websocket",
@@ -108,9 +108,10 @@ class Context:
         # Built on first use (`loaders`): a WebSocket's context and each subscription's copy
         # of it need none while idle.
         self._loaders: Loaders | None = None
-        # A subscription operation's executor (set as graphql-core builds it: its per-operation
-        # context), for writing its events directly (gateway/direct_delivery.py).
-        self.subscription_executor: SharedEventExecutor | None = None
+        # How a subscription operation's events are executed (set as graphql-core builds its
+        # executor: its per-operation context), for writing them directly
+        # (gateway/direct_delivery.py).
+        self.subscription_events: SubscriptionEvents | None = None
 
     def authenticate(self, token: str | None) -> bool:
         """Verify the token locally (no round trip); remember it for forwarding."""

@@ -2,8 +2,8 @@
 
 The regular path of a live event: the broker queues it for the subscription, wakes the
 operation's task, and the event goes down that subscriber's chain of async generators
-(chat_event_stream, graphql-core's mapping and per-event executor, Strawberry's `_stream` and
-its extension hooks, the protocol handler) to one `send`. For a message in a chat of a
+(chat_event_stream, the per-event executor, the subscription runner's loop, the protocol
+handler) to one `send`. For a message in a chat of a
 thousand viewers that is a thousand task wake-ups and trips down the chain, although the
 result itself is one template per event filled in per viewer (gateway/viewer_slots.py): the
 chain was most of the CPU per delivery (bench/PROFILE.md).
@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from gateway.catchup import SeenIds
 from gateway.chat_state import ViewerChats
 from gateway.direct_frames import FrameTarget
-from gateway.shared_events import SharedEventExecutor, ViewerEvent
+from gateway.shared_events import SubscriptionEvents, ViewerEvent
 from gateway.viewer_slots import ViewerView
 from mychat.events import Event, EventKind
 
@@ -62,7 +62,7 @@ class DirectMessages(Generic[Added]):
         "added",
         "backlog",
         "chats",
-        "executor",
+        "events",
         "origin",
         "parked",
         "seen",
@@ -74,7 +74,7 @@ class DirectMessages(Generic[Added]):
     def __init__(
         self,
         target: FrameTarget,
-        executor: SharedEventExecutor,
+        events: SubscriptionEvents,
         chats: ViewerChats,
         seen: SeenIds,
         added: Callable[[MessageData], Added | None],
@@ -82,7 +82,7 @@ class DirectMessages(Generic[Added]):
         origin: str | None = None,
     ) -> None:
         self.target = target
-        self.executor = executor
+        self.events = events
         self.viewer_id = chats.viewer_id
         self.chats = chats
         self.seen = seen
@@ -117,10 +117,10 @@ class DirectMessages(Generic[Added]):
         if added is None:
             return True  # nothing for this viewer (the stream would skip it too)
         try:
-            template = self.executor.ready_template(added)
+            template = self.events.ready_template(added)
             if template is not None:
                 self.target.write(template.render_bytes(ViewerView(self.viewer_id, added.chat)))
-                self.executor.count_direct()
+                self.events.count_direct()
                 return True
         except Exception:
             log.exception("direct delivery failed; the stream delivers the event")

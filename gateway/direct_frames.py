@@ -1,9 +1,9 @@
 """A subscription's result frames written straight to its socket, outside Strawberry's stream.
 
-Strawberry sends each result of a subscription from the operation's own task, through a
-chain of async generators per subscriber (the resolver's stream, graphql-core's
-`map_source_to_response_event`, Strawberry's `_stream` with its per-result extension hooks,
-the protocol handler's loop, `send_json`): for a live event that reaches a thousand viewers,
+Strawberry's protocol handlers send each result of a subscription from the operation's own
+task, through a chain of async generators per subscriber (the resolver's stream, the
+subscription runner's loop with its per-event execution, the handler's loop, `send_json`):
+for a live event that reaches a thousand viewers,
 a thousand tasks woken and a thousand trips down that chain (bench/PROFILE.md). A
 `FrameTarget` is where one operation's frames go (its socket, its id, its protocol's frame
 shape), so a result already encoded as JSON can be written from where the event arrives

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from functools import partial
-from typing import Protocol, cast
+from typing import Any, Protocol, cast
 
 import strawberry
-from graphql import ASTValidationRule, GraphQLError
+from graphql import ASTValidationRule, GraphQLError, GraphQLSchema, specified_rules
 from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.extensions.max_aliases import create_validator as max_aliases_rule
 from strawberry.extensions.query_depth_limiter import create_validator as max_depth_rule
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
+from strawberry.schema.schema import StreamResult
 from strawberry.types import ExecutionContext, StreamExecutionResult
+from strawberry.types.graphql import OperationType
 
 from gateway.clients import ServiceUnavailable
 from gateway.context import Context
@@ -31,7 +33,8 @@ from gateway.errors import (
 from gateway.mutations import Mutation
 from gateway.queries import Query
 from gateway.search import SearchQuery
-from gateway.shared_events import SharedEventExecutor
+from gateway.shared_events import SchemaProbe, SharedEventExecutor
+from gateway.subscription_runner import SubscriptionDocuments, SubscriptionRunner
 from gateway.subscriptions import Subscription
 from gateway.types import Chat, User, Viewer
 
@@ -179,9 +182,11 @@ def mask_errors(result: object) -> None:
     """Replace the result's unexpected errors by ones without details (see `is_unexpected`)."""
     errors = getattr(result, "errors", None)
     if errors:
-        cast("_HasErrors", result).errors = [
-            anonymise(error) if is_unexpected(error) else error for error in errors
-        ]
+        cast("_HasErrors", result).errors = masked(errors)
+
+
+def masked(errors: list[GraphQLError]) -> list[GraphQLError]:
+    return [anonymise(error) if is_unexpected(error) else error for error in errors]
 
 
 def anonymise(error: GraphQLError) -> GraphQLError:
@@ -197,21 +202,89 @@ def anonymise(error: GraphQLError) -> GraphQLError:
     )
 
 
+def log_unexpected(errors: list[GraphQLError], context: object) -> None:
+    """Log unexpected errors with the request id (before they are masked)."""
+    request_id = context.request_id if isinstance(context, Context) else "-"
+    for error in errors:
+        if is_unexpected(error):
+            error_log.error(
+                "unexpected error in %s (request %s)",
+                ".".join(str(part) for part in error.path or ()) or "operation",
+                request_id,
+                exc_info=error.original_error,
+            )
+
+
+def reported(errors: list[GraphQLError], context: Context | None) -> list[GraphQLError]:
+    """A subscription result's errors as the client may see them, the unexpected ones logged
+    (gateway/subscription_runner.py: what process_errors and GatewayExtension do elsewhere)."""
+    log_unexpected(errors, context)
+    return masked(errors)
+
+
 class GatewaySchema(strawberry.Schema):
+    """Strawberry's schema, with its errors logged and subscriptions run by the gateway's
+    SubscriptionRunner (gateway/subscription_runner.py)."""
+
+    def __init__(self, rules: ValidationRules, **kwargs: Any) -> None:
+        # A factory: Strawberry makes a fresh extension instance per operation.
+        super().__init__(
+            **kwargs,
+            execution_context_class=SharedEventExecutor,
+            extensions=[partial(GatewayExtension, rules)],
+        )
+        graphql_schema = self.graphql_schema()
+        documents = SubscriptionDocuments(
+            graphql_schema,
+            rules.with_limits(tuple(specified_rules)),
+            size=CACHE_SIZE,
+            max_chars=CACHEABLE_QUERY_CHARS,
+            max_tokens=MAX_TOKENS,
+        )
+        self.subscriptions = SubscriptionRunner(self, graphql_schema, documents, reported)
+
+    def graphql_schema(self) -> GraphQLSchema:
+        """The GraphQLSchema Strawberry built, which it offers no public accessor for: a query
+        run with a SchemaProbe as its context makes graphql-core hand it to our executor."""
+        probe = SchemaProbe()
+        self.execute_sync("query SchemaProbe { __typename }", context_value=probe)
+        if probe.graphql_schema is None:
+            raise RuntimeError("the schema probe did not reach the executor")
+        return probe.graphql_schema
+
+    async def stream(
+        self,
+        query: str | None,
+        variable_values: dict[str, Any] | None = None,
+        context_value: Any | None = None,
+        root_value: Any | None = None,
+        operation_name: str | None = None,
+        operation_extensions: dict[str, Any] | None = None,
+        allowed_operation_types: Iterable[OperationType] | None = None,
+    ) -> StreamResult:
+        """A subscription's results from the SubscriptionRunner; anything else Strawberry's."""
+        if operation_extensions is None and (
+            allowed_operation_types is None or OperationType.SUBSCRIPTION in allowed_operation_types
+        ):
+            results = self.subscriptions.results(
+                query, variable_values, context_value, root_value, operation_name
+            )
+            if results is not None:
+                return results
+        return await super().stream(
+            query,
+            variable_values,
+            context_value,
+            root_value,
+            operation_name,
+            operation_extensions,
+            allowed_operation_types,
+        )
+
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
-        """Log unexpected errors with the request id (before GatewayExtension masks them)."""
-        context = execution_context.context if execution_context else None
-        request_id = context.request_id if isinstance(context, Context) else "-"
-        for error in errors:
-            if is_unexpected(error):
-                error_log.error(
-                    "unexpected error in %s (request %s)",
-                    ".".join(str(part) for part in error.path or ()) or "operation",
-                    request_id,
-                    exc_info=error.original_error,
-                )
+        log_unexpected(errors, execution_context.context if execution_context else None)
 
 
 @strawberry.type(name="Query")
@@ -224,8 +297,8 @@ def build_schema() -> strawberry.Schema:
     # and QueryDepthLimiter/MaxAliasesLimiter would make new classes per operation (no hits).
     rules = ValidationRules((max_depth_rule(MAX_DEPTH, None), max_aliases_rule(MAX_ALIASES)))
     return GatewaySchema(
+        rules,
         query=RootQuery,
-        execution_context_class=SharedEventExecutor,
         mutation=Mutation,
         subscription=Subscription,
         types=[
@@ -240,6 +313,4 @@ def build_schema() -> strawberry.Schema:
             Unauthenticated,
             RateLimited,
         ],
-        # A factory: Strawberry makes a fresh extension instance per operation.
-        extensions=[partial(GatewayExtension, rules)],
     )

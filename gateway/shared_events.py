@@ -33,32 +33,23 @@ from typing import Any, Generic, Protocol, TypeVar, cast
 
 from graphql import (
     ExecutionResult,
-    FieldNode,
     FragmentDefinitionNode,
-    FragmentSpreadNode,
     GraphQLError,
-    GraphQLField,
-    GraphQLObjectType,
     GraphQLSchema,
-    InlineFragmentNode,
-    NamedTypeNode,
     OperationDefinitionNode,
     OperationType,
-    SelectionSetNode,
-    get_named_type,
-    is_abstract_type,
 )
 from graphql.execution import Executor, MiddlewareManager
 from graphql.execution.collect_fields import CollectedFields
+from graphql.execution.values import VariableValues
 from graphql.pyutils import AwaitableOrValue
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
-from strawberry.schema.schema_converter import GraphQLCoreConverter
-from strawberry.types.field import StrawberryField
 
 from gateway.acyclic_executor import AcyclicHelpers
 from gateway.collected_once import CollectedOnce
 from gateway.collected_once import Key as CollectedKey
 from gateway.plain_fields import PlainFields
+from gateway.plain_selections import conditional, only_plain_fields, runtime_type
 from gateway.viewer_slots import (
     TEMPLATE_FIELDS,
     SlotRecorder,
@@ -129,6 +120,17 @@ class EventStats:
     direct: int = 0  # of which written to the socket directly (gateway/direct_delivery.py)
 
 
+class Selected(Protocol):
+    """What SharedEvents reads of a subscription: its document, schema, context and variables
+    (a SubscriptionEvents, or an executor of the subscription)."""
+
+    schema: GraphQLSchema
+    fragment_definitions: dict[str, FragmentDefinitionNode]
+    operation: OperationDefinitionNode
+    context_value: Any
+    variable_values: VariableValues
+
+
 class SharedEvents:
     """Per-process memo of what every subscriber derives alike from one broker event."""
 
@@ -164,13 +166,13 @@ class SharedEvents:
 
     def shareable(
         self,
-        executor: Executor[Any],
+        executor: Selected,
         payload: object,
         besides: frozenset[tuple[str, str]] = frozenset(),
     ) -> bool:
         """Whether the selection reads only plain fields of the payload, and the fields
         `besides` (type name, field name; TEMPLATE_FIELDS for a template)."""
-        payload_type = _runtime_type(executor.schema, payload)
+        payload_type = runtime_type(executor.schema, payload)
         if payload_type is None:
             return False
         operation = executor.operation
@@ -178,7 +180,7 @@ class SharedEvents:
         known = self._shareable.get(key)
         if known is not None and known[0] is operation:
             return known[1]
-        verdict = _only_plain_fields(
+        verdict = only_plain_fields(
             executor.schema,
             executor.fragment_definitions,
             operation,
@@ -190,7 +192,7 @@ class SharedEvents:
             self._shareable.popitem(last=False)
         return verdict
 
-    def collected_memo(self, executor: Executor[Any]) -> dict[CollectedKey, CollectedFields]:
+    def collected_memo(self, executor: Selected) -> dict[CollectedKey, CollectedFields]:
         """The memo of fields collected for a subscription's document (collected_once.py):
         one for every subscription holding the same parsed operation when no `@skip` or
         `@include` makes the collection depend on variables (the web app's documents), else
@@ -200,7 +202,7 @@ class SharedEvents:
         if known is not None and known[0] is operation:
             return known[1]
         memo: dict[CollectedKey, CollectedFields] = {}
-        if _conditional(operation.selection_set, executor.fragment_definitions, set()):
+        if conditional(operation.selection_set, executor.fragment_definitions, set()):
             return memo
         self._collected[id(operation)] = (operation, memo)
         while len(self._collected) > KNOWN_SELECTIONS:
@@ -208,7 +210,7 @@ class SharedEvents:
         return memo
 
     def result_for(
-        self, executor: Executor[Any], payload: object, user: str | None = None
+        self, executor: Selected, payload: object, user: str | None = None
     ) -> Shared | None:
         """The result another subscriber of this process (of this user, if `user` is given)
         got for this event and document."""
@@ -221,7 +223,7 @@ class SharedEvents:
         return hit[1]
 
     def remember(
-        self, executor: Executor[Any], payload: object, result: Shared, user: str | None = None
+        self, executor: Selected, payload: object, result: Shared, user: str | None = None
     ) -> None:
         results = self._results.get(payload)
         if results is None:
@@ -229,7 +231,7 @@ class SharedEvents:
         results[(id(executor.operation), user)] = (executor.operation, result)
 
     def template_for(
-        self, executor: Executor[Any], event: ViewerEvent, chat: Hashable
+        self, executor: Selected, event: ViewerEvent, chat: Hashable
     ) -> SharedTemplate | bool:
         """The template another viewer made for this event, document and shared part of the
         chat; False if none was made yet."""
@@ -242,7 +244,7 @@ class SharedEvents:
         return hit[1]
 
     def remember_template(
-        self, executor: Executor[Any], event: ViewerEvent, chat: Hashable, made: SharedTemplate
+        self, executor: Selected, event: ViewerEvent, chat: Hashable, made: SharedTemplate
     ) -> None:
         templates = self._templates.get(event.message)
         if templates is None:
@@ -250,7 +252,7 @@ class SharedEvents:
         templates[(id(executor.operation), chat)] = (executor.operation, made)
 
 
-def per_user_key(executor: Executor[Any]) -> str | None:
+def per_user_key(executor: Selected) -> str | None:
     """What makes one subscriber's execution of an event valid for another: the same user
     (their context: membership, unread counts) and the same variables; None without a user."""
     viewer = getattr(executor.context_value, "viewer", None)
@@ -265,6 +267,17 @@ async def _awaited(result: asyncio.Future[ExecutionResult]) -> ExecutionResult:
     return await asyncio.shield(result)
 
 
+class SchemaProbe:
+    """The context of a query run only to learn the GraphQLSchema Strawberry built, which it
+    has no public accessor for (GatewaySchema.graphql_schema): graphql-core builds the
+    query's executor with it, and `SharedEventExecutor.build` notes it here."""
+
+    __slots__ = ("graphql_schema",)
+
+    def __init__(self) -> None:
+        self.graphql_schema: GraphQLSchema | None = None
+
+
 class SharedEventExecutor(
     PlainFields, CollectedOnce, AcyclicHelpers, StrawberryGraphQLCoreExecutionContext
 ):
@@ -274,6 +287,102 @@ class SharedEventExecutor(
 
     shared: SharedEvents | None = None  # set on per-event executors whose result is shareable
     user: str | None = None  # set when it is shareable with the same user's subscriptions only
+    # A subscription's executor: what its per-event executors are made from (set by `build`).
+    events: SubscriptionEvents | None = None
+
+    @classmethod
+    def build(cls, *args: Any, **kwargs: Any) -> list[GraphQLError] | Executor[Any]:
+        """graphql-core's `Executor.build` (public: subscribe() builds the operation's
+        executor with it). A subscription's executor gets its SubscriptionEvents, which its
+        context keeps too (`subscription_events`, a per-operation context) for the direct
+        delivery of its events (gateway/direct_delivery.py)."""
+        built = super().build(*args, **kwargs)
+        if not isinstance(built, SharedEventExecutor):
+            return built
+        context = built.context_value
+        if isinstance(context, SchemaProbe):
+            context.graphql_schema = built.schema
+        if built.operation.operation is OperationType.SUBSCRIPTION:
+            built.events = SubscriptionEvents(built)
+            if hasattr(context, "subscription_events"):
+                context.subscription_events = built.events
+        return built
+
+    def build_per_event_executor(self, payload: Any) -> Executor[Any]:
+        if self.events is None:  # not a subscription's executor: graphql-core's copy
+            return super().build_per_event_executor(payload)
+        return self.events.build_per_event_executor(payload)
+
+    def execute_operation(self, serially: bool | None = None) -> AwaitableOrValue[Any]:
+        result = super().execute_operation(serially)
+        if self.shared is None:
+            return result
+        if isinstance(result, ExecutionResult):
+            # Plain fields resolve synchronously; an error is not reused for other users.
+            if self.user is not None or not result.errors:
+                self.shared.remember(self, self.root_value, result, self.user)
+            return result
+        if self.user is None or not isawaitable(result):
+            return result
+        # Resolvers of one user's subscription: the others of that user await this one.
+        execution = asyncio.ensure_future(cast("Awaitable[ExecutionResult]", result))
+        self.shared.remember(self, self.root_value, execution, self.user)
+        return _awaited(execution)
+
+
+class SubscriptionEvents:
+    """What a subscription's per-event executors are made from, and how: the arguments of
+    graphql-core's documented Executor constructor, as its subscription executor got them.
+
+    The subscription's executor itself need not live as long as the subscription: its
+    execution state (graphql-core's incremental-delivery bookkeeping, error sets, helpers) is
+    ~4 KiB that no event reads, where this is one object of references
+    (gateway/subscription_runner.py keeps only this). Every argument is the public attribute
+    of the same name (Strawberry's subclass adds `operation_extensions`);
+    tests/gateway/test_shared_events.py fails if the constructor gains or loses one.
+    """
+
+    __slots__ = (
+        "abort_signal",
+        "collected",
+        "context_value",
+        "enable_early_execution",
+        "field_resolver",
+        "fragment_definitions",
+        "fragments",
+        "hide_suggestions",
+        "hooks",
+        "is_async_iterable",
+        "is_awaitable",
+        "middleware_manager",
+        "operation",
+        "operation_extensions",
+        "schema",
+        "subscribe_field_resolver",
+        "type_resolver",
+        "variable_values",
+    )
+
+    def __init__(self, executor: SharedEventExecutor) -> None:
+        self.schema = executor.schema
+        self.fragment_definitions = executor.fragment_definitions
+        self.fragments = executor.fragments
+        self.context_value = executor.context_value
+        self.operation = executor.operation
+        self.variable_values = executor.variable_values
+        self.field_resolver = executor.field_resolver
+        self.type_resolver = executor.type_resolver
+        self.subscribe_field_resolver = executor.subscribe_field_resolver
+        self.enable_early_execution = executor.enable_early_execution
+        self.middleware_manager = executor.middleware_manager
+        self.is_awaitable = executor.is_awaitable
+        self.is_async_iterable = executor.is_async_iterable
+        self.hide_suggestions = executor.hide_suggestions
+        self.abort_signal = executor.abort_signal
+        self.hooks = executor.hooks
+        self.operation_extensions = executor.operation_extensions
+        # The fields collected for all the subscription's events (collected_once.py).
+        self.collected: dict[CollectedKey, CollectedFields] | None = None
 
     def build_per_event_executor(self, payload: Any) -> Executor[Any]:
         shared = getattr(self.context_value, "shared_events", None)
@@ -343,21 +452,6 @@ class SharedEventExecutor(
             shared.stats.renders += 1
             shared.stats.direct += 1
 
-    @classmethod
-    def build(cls, *args: Any, **kwargs: Any) -> list[GraphQLError] | Executor[Any]:
-        """graphql-core's `Executor.build` (public: subscribe() builds the operation's
-        executor with it); a subscription's executor is also kept on its context
-        (`subscription_executor`, a per-operation context) for the direct delivery of its
-        events (gateway/direct_delivery.py)."""
-        built = super().build(*args, **kwargs)
-        if (
-            isinstance(built, SharedEventExecutor)
-            and built.operation.operation is OperationType.SUBSCRIPTION
-            and hasattr(built.context_value, "subscription_executor")
-        ):
-            built.context_value.subscription_executor = built
-        return built
-
     def make_template(self, shared: SharedEvents, event: ViewerEvent) -> SharedTemplate:
         """Execute the event once with a middleware noting the per-viewer leaves."""
         recorder = SlotRecorder(event.chat)
@@ -385,19 +479,16 @@ class SharedEventExecutor(
     ) -> SharedEventExecutor:
         """A new executor for one event, through graphql-core's documented constructor.
 
-        graphql-core's own `build_per_event_executor` makes a shallow copy, which shares this
-        executor's field memo: keyed by per-event objects, it would grow with every event for
-        the subscription's lifetime, and nothing reads those entries again. Every argument
-        here is the public attribute of the same name (Strawberry's subclass adds
-        `operation_extensions`); tests/gateway/test_shared_events.py fails if the constructor
-        gains or loses one.
+        graphql-core's own `build_per_event_executor` makes a shallow copy, which shares the
+        subscription executor's field memo: keyed by per-event objects, it would grow with
+        every event for the subscription's lifetime, and nothing reads those entries again.
         """
         shared = getattr(self.context_value, "shared_events", None)
         if isinstance(shared, SharedEvents):
             shared.stats.executions += 1  # each per-event executor runs once
         if self.collected is None:  # for all the subscription's events (collected_once.py)
             self.collected = shared.collected_memo(self) if isinstance(shared, SharedEvents) else {}
-        executor = type(self)(
+        executor = SharedEventExecutor(
             schema=self.schema,
             fragment_definitions=self.fragment_definitions,
             fragments=self.fragments,
@@ -419,22 +510,6 @@ class SharedEventExecutor(
         )
         executor.collected = self.collected
         return executor
-
-    def execute_operation(self, serially: bool | None = None) -> AwaitableOrValue[Any]:
-        result = super().execute_operation(serially)
-        if self.shared is None:
-            return result
-        if isinstance(result, ExecutionResult):
-            # Plain fields resolve synchronously; an error is not reused for other users.
-            if self.user is not None or not result.errors:
-                self.shared.remember(self, self.root_value, result, self.user)
-            return result
-        if self.user is None or not isawaitable(result):
-            return result
-        # Resolvers of one user's subscription: the others of that user await this one.
-        execution = asyncio.ensure_future(cast("Awaitable[ExecutionResult]", result))
-        self.shared.remember(self, self.root_value, execution, self.user)
-        return _awaited(execution)
 
 
 class _ReadyEvent(SharedEventExecutor):
@@ -489,125 +564,3 @@ class _RenderedEvent(SharedEventExecutor):
         if isawaitable(rendered):
             rendered = await rendered
         return cast(ExecutionResult, rendered)
-
-
-def _conditional(
-    selection_set: SelectionSetNode | None,
-    fragments: dict[str, FragmentDefinitionNode],
-    visited: set[str],
-) -> bool:
-    """Whether a selection (fragments it spreads included) has a directive on a field or a
-    fragment: `@skip`/`@include` make what is collected depend on the variables."""
-    for selection in selection_set.selections if selection_set is not None else ():
-        if selection.directives:
-            return True
-        if isinstance(selection, FragmentSpreadNode):
-            name = selection.name.value
-            fragment = fragments.get(name)
-            if name in visited or fragment is None:
-                continue
-            visited.add(name)
-            nested = fragment.selection_set
-            if fragment.directives or _conditional(nested, fragments, visited):
-                return True
-        elif isinstance(selection, FieldNode | InlineFragmentNode) and _conditional(
-            selection.selection_set, fragments, visited
-        ):
-            return True
-    return False
-
-
-def _runtime_type(schema: GraphQLSchema, payload: object) -> GraphQLObjectType | None:
-    definition = getattr(type(payload), "__strawberry_definition__", None)
-    name = getattr(definition, "name", None)
-    found = schema.get_type(name) if isinstance(name, str) else None
-    return found if isinstance(found, GraphQLObjectType) else None
-
-
-def _only_plain_fields(
-    schema: GraphQLSchema,
-    fragments: dict[str, FragmentDefinitionNode],
-    operation: OperationDefinitionNode,
-    payload_type: GraphQLObjectType,
-    resolvers: frozenset[tuple[str, str]],
-) -> bool:
-    """Whether the subscription field's selection reads only plain attributes of the payload,
-    and `resolvers` (type name, field name): those whose results are the same for everyone.
-
-    The root field itself may take arguments and variables: they choose the event stream, and
-    the per-event resolver returns the payload unchanged.
-    """
-    roots = operation.selection_set.selections
-    if len(roots) != 1 or not isinstance(roots[0], FieldNode) or roots[0].directives:
-        return False
-    selection = roots[0].selection_set
-    return selection is not None and _plain_selection(
-        _Selection(schema, fragments, resolvers), selection, payload_type
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class _Selection:
-    """What a selection is checked against: the schema, the document's fragments, and the
-    resolvers allowed besides plain fields."""
-
-    schema: GraphQLSchema
-    fragments: dict[str, FragmentDefinitionNode]
-    resolvers: frozenset[tuple[str, str]]
-
-
-def _plain_selection(
-    checked: _Selection, selection_set: SelectionSetNode, parent: GraphQLObjectType
-) -> bool:
-    for selection in selection_set.selections:
-        if selection.directives:
-            return False
-        if isinstance(selection, FieldNode):
-            if not _plain_field(checked, selection, parent):
-                return False
-            continue
-        if isinstance(selection, InlineFragmentNode):
-            condition, nested = selection.type_condition, selection.selection_set
-        elif isinstance(selection, FragmentSpreadNode):
-            fragment = checked.fragments.get(selection.name.value)
-            if fragment is None:
-                return False
-            condition, nested = fragment.type_condition, fragment.selection_set
-        else:
-            return False
-        if not _applies(checked.schema, condition, parent):
-            continue
-        if not _plain_selection(checked, nested, parent):
-            return False
-    return True
-
-
-def _plain_field(checked: _Selection, node: FieldNode, parent: GraphQLObjectType) -> bool:
-    if node.arguments:
-        return False
-    if node.name.value == "__typename":
-        return True
-    field: GraphQLField | None = parent.fields.get(node.name.value)
-    if field is None:
-        return False
-    definition = field.extensions.get(GraphQLCoreConverter.DEFINITION_BACKREF)
-    basic = isinstance(definition, StrawberryField) and definition.is_basic_field
-    if not basic and (parent.name, node.name.value) not in checked.resolvers:
-        return False
-    if node.selection_set is None:
-        return True
-    child = get_named_type(field.type)
-    return isinstance(child, GraphQLObjectType) and _plain_selection(
-        checked, node.selection_set, child
-    )
-
-
-def _applies(
-    schema: GraphQLSchema, condition: NamedTypeNode | None, runtime: GraphQLObjectType
-) -> bool:
-    if condition is None:
-        return True
-    named = schema.get_type(condition.name.value)
-    if named is runtime:
-        return True
-    return is_abstract_type(named) and schema.is_sub_type(named, runtime)

@@ -449,14 +449,14 @@ def _direct_messages(
     context: Context, chats: ViewerChats, seen: SeenIds
 ) -> DirectMessages[MessageAdded] | None:
     """The direct path of this subscription (gateway/direct_delivery.py), when it has a frame
-    target (a WebSocket operation) and its executor is ours."""
+    target (a WebSocket operation) and its events are executed by ours."""
     target = OPERATION.get()
-    executor = context.subscription_executor
-    if target is None or executor is None:
+    events = context.subscription_events
+    if target is None or events is None:
         return None
     return DirectMessages(
         target,
-        executor,
+        events,
         chats,
         seen,
         partial(_message_added, context, chats),

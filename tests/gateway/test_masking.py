@@ -1,4 +1,5 @@
-"""The gateway's extension masks unexpected errors, in single results and in every streamed one.
+"""The gateway's extension masks unexpected errors, in single results and in every streamed one;
+so does its subscription runner (gateway/subscription_runner.py), which logs them first.
 
 A small schema of its own, so each kind of failure can be raised on purpose; the gateway's
 real path (a service down) is in test_http_api.py.
@@ -8,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 from functools import partial
+
+import logging
 
 import pytest
 import strawberry
@@ -20,6 +23,7 @@ from gateway.schema import (
     MASKED_MESSAGE,
     UNAVAILABLE_MESSAGE,
     GatewayExtension,
+    GatewaySchema,
     ValidationRules,
 )
 
@@ -69,6 +73,12 @@ def schema() -> strawberry.Schema:
     )
 
 
+@pytest.fixture(scope="module")
+def gateway_schema() -> GatewaySchema:
+    """The gateway's schema class: its subscriptions run on its SubscriptionRunner."""
+    return GatewaySchema(ValidationRules(()), query=Query, subscription=Subscription)
+
+
 def messages(result: object) -> list[tuple[str, object]]:
     errors: list[GraphQLError] = getattr(result, "errors", None) or []
     return [(error.message, error.extensions) for error in errors]
@@ -95,8 +105,17 @@ async def test_client_errors_are_left_alone(schema: strawberry.Schema) -> None:
     assert "nothing" in invalid.errors[0].message
 
 
-async def test_every_streamed_result_is_masked(schema: strawberry.Schema) -> None:
-    stream = await schema.subscribe("subscription { ticks { number checked } }")
+@pytest.mark.parametrize("kind", ["strawberry", "gateway"])
+async def test_every_streamed_result_is_masked(
+    kind: str,
+    schema: strawberry.Schema,
+    gateway_schema: GatewaySchema,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Strawberry's stream (with the gateway's extension: what a subscription too long to
+    cache takes) and the gateway's runner (every other subscription) mask alike."""
+    chosen = gateway_schema if kind == "gateway" else schema
+    stream = await chosen.subscribe("subscription { ticks { number checked } }")
     assert not isinstance(stream, ExecutionResult)
     results = [result async for result in stream]
     assert [result.data for result in results] == [
@@ -106,6 +125,32 @@ async def test_every_streamed_result_is_masked(schema: strawberry.Schema) -> Non
     ]
     assert [messages(result) for result in results] == [[], [(MASKED_MESSAGE, {})], []]
     assert SECRET not in repr(results)
+    if kind == "gateway":  # logged with its details before it was masked
+        logged = [r for r in caplog.records if r.name == "mychat.gateway.error"]
+        assert [r.getMessage() for r in logged] == [
+            "unexpected error in ticks.checked (request -)"
+        ]
+        assert logged[0].levelno == logging.ERROR
+        assert SECRET in str(logged[0].exc_info[1] if logged[0].exc_info else None)
+
+
+async def test_the_runner_takes_subscriptions_only(gateway_schema: GatewaySchema) -> None:
+    """Queries over a stream, and documents that do not parse or validate, go Strawberry's
+    way (its errors); a valid subscription the runner's."""
+    runner = gateway_schema.subscriptions
+    assert runner.results("subscription { ticks { number } }", None, None, None, None)
+    assert runner.results("{ refused }", None, None, None, None) is None
+    assert runner.results("subscription { nothing }", None, None, None, None) is None
+    assert runner.results("subscription {", None, None, None, None) is None
+    two = "query Q { refused } subscription S { ticks { number } }"
+    assert runner.results(two, None, None, None, "S") is not None
+    assert runner.results(two, None, None, None, "Q") is None
+    assert runner.results(two, None, None, None, None) is None  # which one is unclear
+    invalid = await gateway_schema.subscribe("subscription { nothing }")
+    assert not isinstance(invalid, ExecutionResult)
+    [result] = [result async for result in invalid]
+    assert result.errors is not None
+    assert "nothing" in result.errors[0].message
 
 
 async def test_a_query_over_a_stream_is_masked(schema: strawberry.Schema) -> None:

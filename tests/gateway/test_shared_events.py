@@ -23,7 +23,7 @@ from strawberry.extensions import AddValidationRules
 from gateway.clients import MessageData
 from gateway.context import Context, GatewayResources
 from gateway.schema import build_schema
-from gateway.shared_events import SharedEventExecutor, SharedEvents
+from gateway.shared_events import SharedEventExecutor, SharedEvents, SubscriptionEvents
 from gateway.subscriptions import MessageAdded
 from gateway.transport import HttpTransport
 from gateway.types import Chat, ChatRole, Message
@@ -225,8 +225,13 @@ def test_events_do_not_grow_the_subscription_executor(
     subscriber = subscriber_executor(graphql_schema, context, PLAIN, {"chatId": "x"})
 
     def sizes() -> dict[str, int]:
-        """How much each container of the subscription's executor holds, whatever its name."""
-        held = vars(subscriber).items()
+        """How much each container of the subscription's executor and of what its events are
+        made from holds, whatever its name."""
+        events = subscriber.events
+        held = [
+            *vars(subscriber).items(),
+            *((f"events.{name}", getattr(events, name)) for name in SubscriptionEvents.__slots__),
+        ]
         return {name: len(value) for name, value in held if isinstance(value, Sized)}
 
     run(subscriber.build_per_event_executor(Message.from_data(row(1))))  # type: ignore[arg-type]
@@ -273,7 +278,8 @@ def test_per_event_executors_carry_every_constructor_argument(
     )
     assert isinstance(subscriber, SharedEventExecutor), subscriber
     payload = Message.from_data(row())
-    per_event = subscriber.executor_for(payload)
+    assert subscriber.events is not None
+    per_event = subscriber.events.executor_for(payload)
     assert per_event.root_value is payload
     for name in [*arguments, "operation_extensions"]:
         if name != "root_value":
@@ -360,17 +366,19 @@ def test_a_subscriptions_events_collect_its_selection_once(
     graphql_schema: GraphQLSchema, context: Context
 ) -> None:
     """Each event runs on a new executor; the selection's fields are collected for the first
-    one only (gateway/collected_once.py), and the subscription's executor is on its context
-    (for the direct delivery)."""
+    one only (gateway/collected_once.py), and the subscription's SubscriptionEvents are on
+    its context (for the direct delivery)."""
     subscriber = subscriber_executor(graphql_schema, context, PLAIN, {"chatId": "Q2hhdDoz"})
-    assert context.subscription_executor is subscriber
+    events = subscriber.events
+    assert events is not None
+    assert context.subscription_events is events
     first = run(event_of(subscriber, Message.from_data(row(7, "first"))))
-    collected = dict(subscriber.collected or {})
+    collected = dict(events.collected or {})
     assert collected  # the message's fields and its sender's
     second = run(event_of(subscriber, Message.from_data(row(8, "second"))))
-    assert subscriber.collected is not None
-    assert subscriber.collected.keys() == collected.keys()
-    assert all(subscriber.collected[key] is found for key, found in collected.items())
+    assert events.collected is not None
+    assert events.collected.keys() == collected.keys()
+    assert all(events.collected[key] is found for key, found in collected.items())
     assert first.data is not None
     assert second.data is not None
     assert (first.data["messageAdded"]["text"], second.data["messageAdded"]["text"]) == (
