@@ -8,10 +8,10 @@ app's `chatEvents` (a union of fifteen types, fragments inside fragments) that w
 fifth of a gateway's CPU under the events bench's read receipts (py-spy, bench/PROFILE.md).
 
 `CollectedOnce` keeps what a subscription's per-event executors collected in one dict they
-share (`collected`, set by the subscription's SubscriptionEvents on those it makes), keyed by the type and
-the identity of the field nodes, which belong to the operation's document and live as long as
-it: the dict is bounded by the document's size. Every subscription holding the same parsed
-operation shares that dict too, unless a directive (`@skip`/`@include`) makes the collection
+share (`collected`, set by the subscription's SubscriptionEvents on those it makes), keyed by
+the type and the identity of the field nodes, which belong to the operation's document and live
+as long as it: the dict is bounded by the document's size. Every subscription holding the same
+parsed operation shares that dict too, unless a directive (`@skip`/`@include`) makes the collection
 depend on its variables (gateway/shared_events.py `collected_memo`): thousands of idle web apps
 hold one, not ~2 KB each. Field groups with `@defer` or fragment variables (per-execution
 objects) are collected as before.

@@ -28,8 +28,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from gateway.catchup import SeenIds
 from gateway.chat_state import ViewerChats
@@ -43,6 +42,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 Added = TypeVar("Added", bound=ViewerEvent)
+Made = TypeVar("Made", bound=ViewerEvent, covariant=True)
 
 
 def marked_here(payload: dict[str, Any], viewer_id: int, origin: str | None) -> bool:
@@ -55,18 +55,29 @@ def marked_here(payload: dict[str, Any], viewer_id: int, origin: str | None) -> 
     )
 
 
+class StreamSide(Protocol[Made]):
+    """What the direct path asks of the subscription's stream: its own MessageAdded for a row
+    (which moves the viewer's chats on), whether the caller is still signed in, and the name
+    of the connection in the read markers it moves (Context.origin)."""
+
+    @property
+    def origin(self) -> str | None: ...
+
+    def added(self, row: MessageData) -> Made | None: ...
+
+    def signed_in(self) -> bool: ...
+
+
 class DirectMessages(Generic[Added]):
     """One `chatEvents` subscription's direct path; see the module docstring."""
 
     __slots__ = (
-        "added",
         "backlog",
         "chats",
         "events",
-        "origin",
         "parked",
         "seen",
-        "signed_in",
+        "stream",
         "target",
         "viewer_id",
     )
@@ -77,18 +88,14 @@ class DirectMessages(Generic[Added]):
         events: SubscriptionEvents,
         chats: ViewerChats,
         seen: SeenIds,
-        added: Callable[[MessageData], Added | None],
-        signed_in: Callable[[], bool],
-        origin: str | None = None,
+        stream: StreamSide[Added],
     ) -> None:
         self.target = target
         self.events = events
         self.viewer_id = chats.viewer_id
         self.chats = chats
         self.seen = seen
-        self.added = added  # the stream's own MessageAdded for a row (moves `chats` on)
-        self.signed_in = signed_in
-        self.origin = origin  # this connection's name in the read markers it moves
+        self.stream = stream
         self.parked = False  # the stream waits for its next event: see catchup.py
         # Made when needed: an idle subscription holds no deque (~600 bytes).
         self.backlog: deque[Added] | None = None
@@ -109,11 +116,11 @@ class DirectMessages(Generic[Added]):
             (event.chat_id and not event.reaches(self.viewer_id))
             or row["id"] in self.seen
             or row["chat_id"] not in self.chats
-            or not self.signed_in()
+            or not self.stream.signed_in()
         ):
             return False  # dropped, the chat loaded first, or the stream ends: its way
         self.seen.add(row["id"])
-        added = self.added(row)
+        added = self.stream.added(row)
         if added is None:
             return True  # nothing for this viewer (the stream would skip it too)
         try:
@@ -135,8 +142,8 @@ class DirectMessages(Generic[Added]):
         payload = event.payload
         if (
             not self.parked
-            or not marked_here(payload, self.viewer_id, self.origin)
-            or not self.signed_in()
+            or not marked_here(payload, self.viewer_id, self.stream.origin)
+            or not self.stream.signed_in()
         ):
             return False
         return self.chats.read(event.chat_id, int(payload["last_read_message_id"]))
