@@ -173,41 +173,64 @@ class AccessLogMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in ("http", "websocket"):
+        kind = scope["type"]
+        if kind == "http":
+            await self._http(scope, receive, send)
+        elif kind == "websocket":
+            # A WebSocket has no response start to tag: its frames need no wrapper, and this
+            # frame, suspended for the socket's life, holds no closure.
+            with AccessLogged(scope):
+                await self.app(scope, receive, send)
+        else:
             await self.app(scope, receive, send)
-            return
-        request_id = _incoming_request_id(scope) or new_request_id()
-        scope["mychat.request_id"] = request_id
-        current = REQUEST_ID.set(request_id)
-        started = time.perf_counter()
-        status = 0
 
-        async def logged_send(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                headers = list(message.get("headers", []))
-                if 300 <= status < 400:
-                    headers = _relative_redirect(scope, headers)
-                message["headers"] = [*headers, (b"x-request-id", request_id.encode())]
-            await send(message)
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        with AccessLogged(scope) as logged:
+            request_id = logged.request_id
 
-        # A WebSocket has no response start to tag: its frames skip the wrapper.
-        outgoing = logged_send if scope["type"] == "http" else send
-        try:
-            await self.app(scope, receive, outgoing)
-        finally:
-            if access_log.isEnabledFor(logging.INFO):
-                access_log.info(
-                    "%s %s %s %s %.1fms rid=%s",
-                    scope.get("client", ("-",))[0],
-                    scope.get("method", "WS"),
-                    printable(scope["path"]),
-                    status or "-",
-                    (time.perf_counter() - started) * 1000,
-                    request_id,
-                )
-            REQUEST_ID.reset(current)
+            async def logged_send(message: Message) -> None:
+                if message["type"] == "http.response.start":
+                    status = logged.status = message["status"]
+                    headers = list(message.get("headers", []))
+                    if 300 <= status < 400:
+                        headers = _relative_redirect(scope, headers)
+                    message["headers"] = [*headers, (b"x-request-id", request_id.encode())]
+                await send(message)
+
+            await self.app(scope, receive, logged_send)
+
+
+class AccessLogged:
+    """Around one request or WebSocket: its request id (in the scope and the log context) and,
+    when it ends, its access-log line (AccessLogMiddleware). One slotted object, as the
+    gateway's WebSocket path holds it for the socket's life (gateway/asgi.py)."""
+
+    __slots__ = ("_context_token", "_started", "request_id", "scope", "status")
+
+    def __init__(self, scope: Scope) -> None:
+        self.scope = scope
+        self.request_id = _incoming_request_id(scope) or new_request_id()
+        scope["mychat.request_id"] = self.request_id
+        self.status = 0  # the response's, once it starts (HTTP)
+
+    def __enter__(self) -> AccessLogged:
+        self._context_token = REQUEST_ID.set(self.request_id)
+        self._started = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        scope = self.scope
+        if access_log.isEnabledFor(logging.INFO):
+            access_log.info(
+                "%s %s %s %s %.1fms rid=%s",
+                scope.get("client", ("-",))[0],
+                scope.get("method", "WS"),
+                printable(scope["path"]),
+                self.status or "-",
+                (time.perf_counter() - self._started) * 1000,
+                self.request_id,
+            )
+        REQUEST_ID.reset(self._context_token)
 
 
 def new_request_id() -> str:
