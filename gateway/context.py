@@ -22,6 +22,7 @@ from gateway.clients import (
     ServiceClient,
 )
 from gateway.connections import OpenConnections, SessionTouches
+from gateway.expiries import TokenExpiries
 from gateway.limits import GatewayLimits, SocketSlot
 from gateway.loaders import Loaders
 from gateway.presence import Presence, Seen
@@ -46,6 +47,7 @@ class GatewayResources:
     shared_events: SharedEvents = field(default_factory=SharedEvents)
     limits: GatewayLimits = field(default_factory=GatewayLimits)
     connections: OpenConnections = field(default_factory=OpenConnections)
+    expiries: TokenExpiries = field(default_factory=TokenExpiries)
     touches: SessionTouches = field(default_factory=SessionTouches)
     presence: Presence | None = None  # set by the app's lifespan
     read_marks: ReadMarks = field(init=False)

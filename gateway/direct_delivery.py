@@ -3,25 +3,26 @@
 The regular path of a live event: the broker queues it for the subscription, wakes the
 operation's task, and the event goes down that subscriber's chain of async generators
 (chat_event_stream, the per-event executor, the subscription runner's loop, the protocol
-handler) to one `send`. For a message in a chat of a
-thousand viewers that is a thousand task wake-ups and trips down the chain, although the
+handler) to one `send`. For a message in a chat of a thousand viewers that is a thousand task
+wake-ups and trips down the chain, although the
 result itself is one template per event filled in per viewer (gateway/viewer_slots.py): the
 chain was most of the CPU per delivery (bench/PROFILE.md).
 
 `DirectMessages` takes a subscription's `MessageAdded` where the broker offers it
-(`LocalSubscription.direct`), while the subscription's stream waits for its next event with
-nothing queued (`parked`): it applies the event to the viewer's state exactly as the stream
-would (membership per event, ids seen, unread count and last message of the chat), takes the
-event's template when it is ready, and writes the viewer's frame to the socket
-(gateway/direct_frames.py). Everything else goes the regular way, in order: any other event,
-a chat the stream must load first, a token expired or revoked, a frame still being written,
-a closed operation. And a `MessageAdded` whose template is not ready now (its execution
-awaits something, or this document has none) is kept in `backlog` after the state was moved
-on, and the stream yields it before anything else (the event itself is queued to wake it, and
-the stream skips it as seen).
+(`LocalSubscription.direct`), which it does only while the subscription's stream waits for its
+next event with nothing queued (it has handled every event before): it applies the event to the
+viewer's state exactly as the stream would (membership per event, ids seen, unread count and
+last message of the chat), takes the event's template when it is ready, and writes the viewer's
+frame to the socket (gateway/direct_frames.py). Everything else goes the regular way, in order:
+any other event, a chat the stream must load first, a token expired or revoked, a frame still
+being written, a closed operation. And a `MessageAdded` whose template is not ready now (its
+execution awaits something, or this document has none) is kept in `backlog` after the state was
+moved on, and the stream yields it before anything else (the event itself is queued to wake it,
+and the stream skips it as seen).
 
-Both protocols, `after:` catch-up (the stream is not parked until it has caught up), a
-Resync, complete/stop and errors stay the stream's and Strawberry's.
+The stream waits for a frame being written here before it handles its next event, so it
+does not overtake it. Both protocols, `after:` catch-up (the direct path is set once the
+stream has caught up), a Resync, complete/stop and errors stay the stream's and the runner's.
 """
 
 from __future__ import annotations
@@ -75,7 +76,6 @@ class DirectMessages(Generic[Added]):
         "backlog",
         "chats",
         "events",
-        "parked",
         "seen",
         "stream",
         "target",
@@ -96,7 +96,6 @@ class DirectMessages(Generic[Added]):
         self.chats = chats
         self.seen = seen
         self.stream = stream
-        self.parked = False  # the stream waits for its next event: see catchup.py
         # Made when needed: an idle subscription holds no deque (~600 bytes).
         self.backlog: deque[Added] | None = None
 
@@ -104,12 +103,7 @@ class DirectMessages(Generic[Added]):
         """Deliver the event here (True), or leave it to the stream (False)."""
         if event.kind is EventKind.MESSAGES_READ:
             return self._own_read(event)
-        if (
-            not self.parked
-            or event.kind is not EventKind.MESSAGE_ADDED
-            or self.target.closed
-            or self.target.busy
-        ):
+        if event.kind is not EventKind.MESSAGE_ADDED or self.target.closed or self.target.busy:
             return False
         row = event.payload["message"]
         if (
@@ -141,8 +135,7 @@ class DirectMessages(Generic[Added]):
         markRead answer told the page), as the stream would do, without waking it."""
         payload = event.payload
         if (
-            not self.parked
-            or not marked_here(payload, self.viewer_id, self.stream.origin)
+            not marked_here(payload, self.viewer_id, self.stream.origin)
             or not self.stream.signed_in()
         ):
             return False

@@ -18,13 +18,14 @@ from typing import Annotated, Any, TypeVar
 import strawberry
 
 from gateway import described
-from gateway.catchup import SeenIds, until_token_expires
+from gateway.catchup import SeenIds
 from gateway.chat_state import ViewerChats
 from gateway.clients import ChatClient, MessageData, ServiceError, ServiceUnavailable
 from gateway.context import Context
 from gateway.direct_delivery import DirectMessages, marked_here
 from gateway.direct_frames import OPERATION
 from gateway.errors import ClientFacingError, unauthenticated_error
+from gateway.expiries import token_expired
 from gateway.ids import InvalidGlobalId, database_id, message_cursor_id, to_global_id
 from gateway.owner_events import (
     OWNER_KINDS,
@@ -324,38 +325,41 @@ async def message_stream(
                 if row["id"] not in seen:
                     seen.add(row["id"])
                     yield Message.from_data(row)
-            async for item in until_token_expires(context, subscription):
-                if isinstance(item, Resync):
-                    async for row in _chat_history_after(context.chat(), chat_id, seen.highest):
-                        if row["id"] not in seen:
-                            seen.add(row["id"])
-                            yield Message.from_data(row)
-                    continue
-                if item.chat_id != chat_id:
-                    continue
-                if (
-                    item.kind == EventKind.MEMBER_LEFT
-                    and item.payload["user"]["id"] == viewer.user_id
-                ) or removes_viewer(item, viewer.user_id):
-                    raise _left_error()
-                line = item.payload.get("line")
-                if line is not None and line["id"] not in seen:
-                    seen.add(line["id"])
-                    yield Message.from_data(line)
-                if item.kind in CHANGE_KINDS:
-                    row = item.payload["message"]
-                    yield context.shared_events.object_for(
-                        "Message", row, partial(Message.from_data, row)
-                    )
-                    continue
-                if item.kind == EventKind.MESSAGE_ADDED:
-                    row = item.payload["message"]
-                    if row["id"] not in seen:
-                        seen.add(row["id"])
-                        # One object per event for all local subscribers: see shared_events.
+            with context.resources.expiries.watching(viewer.expires_at, subscription):
+                async for item in subscription:
+                    if context.viewer is None:  # signed out: the token is good no more
+                        raise token_expired()
+                    if isinstance(item, Resync):
+                        async for row in _chat_history_after(context.chat(), chat_id, seen.highest):
+                            if row["id"] not in seen:
+                                seen.add(row["id"])
+                                yield Message.from_data(row)
+                        continue
+                    if item.chat_id != chat_id:
+                        continue
+                    if (
+                        item.kind == EventKind.MEMBER_LEFT
+                        and item.payload["user"]["id"] == viewer.user_id
+                    ) or removes_viewer(item, viewer.user_id):
+                        raise _left_error()
+                    line = item.payload.get("line")
+                    if line is not None and line["id"] not in seen:
+                        seen.add(line["id"])
+                        yield Message.from_data(line)
+                    if item.kind in CHANGE_KINDS:
+                        row = item.payload["message"]
                         yield context.shared_events.object_for(
                             "Message", row, partial(Message.from_data, row)
                         )
+                        continue
+                    if item.kind == EventKind.MESSAGE_ADDED:
+                        row = item.payload["message"]
+                        if row["id"] not in seen:
+                            seen.add(row["id"])
+                            # One object per event for all local subscribers: see shared_events.
+                            yield context.shared_events.object_for(
+                                "Message", row, partial(Message.from_data, row)
+                            )
 
 
 async def chat_event_stream(
@@ -390,46 +394,53 @@ async def chat_event_stream(
             # Live MessageAdded events written straight to the socket while this waits.
             direct = _direct_messages(context, chats, seen)
             subscription.direct = None if direct is None else direct.offer
-            async for item in until_token_expires(context, subscription, direct):
-                while direct is not None and (backlogged := direct.next_backlogged()) is not None:
-                    yield backlogged  # moved on by the direct path, sent here
-                if isinstance(item, Resync):
-                    before = chats.ids()
-                    await retried(partial(chats.load, context.chat()))
-                    for gone in before - chats.ids():
-                        yield _removed(gone)
-                    for added in chats.ids() - before:
-                        yield AddedToChat(chat=chats.chats[added].chat())
-                    async for replayed in _caught_up(context, chats, seen, seen.highest):
-                        yield replayed
-                    continue
-                if item.chat_id and not item.reaches(me):
-                    continue  # membership per event: not a member when it committed
-                if item.kind == EventKind.MESSAGE_ADDED:
-                    row = item.payload["message"]
-                    if row["id"] in seen:
+            with context.resources.expiries.watching(viewer.expires_at, subscription):
+                async for item in subscription:
+                    if context.viewer is None:  # signed out: the token is good no more
+                        raise token_expired()
+                    if direct is not None:
+                        await direct.written()  # a frame it is writing goes first
+                    while (
+                        direct is not None and (backlogged := direct.next_backlogged()) is not None
+                    ):
+                        yield backlogged  # moved on by the direct path, sent here
+                    if isinstance(item, Resync):
+                        before = chats.ids()
+                        await retried(partial(chats.load, context.chat()))
+                        for gone in before - chats.ids():
+                            yield _removed(gone)
+                        for added in chats.ids() - before:
+                            yield AddedToChat(chat=chats.chats[added].chat())
+                        async for replayed in _caught_up(context, chats, seen, seen.highest):
+                            yield replayed
                         continue
-                    if row["chat_id"] not in chats and item.recipients is not None:
-                        # Added to this chat, not told yet: its state.
-                        await retried(partial(chats.load, context.chat(), [row["chat_id"]]))
-                    seen.add(row["id"])
-                    message_event = _message_added(context, chats, row)
-                    if message_event is not None:
-                        yield message_event
-                    continue
-                if item.kind == EventKind.PRESENCE_CHANGED:
-                    if signals:
-                        for presence in _presence_changes(
-                            context, item.payload, chats.ids(), me, batched=presence_batches
-                        ):
-                            yield presence
-                    continue
-                event = await _chat_event(context, item, chats, unannounced)
-                line = getattr(event, "line", None)
-                if isinstance(line, Message):
-                    seen.add(line.database_id)  # a catch-up must not repeat the system line
-                if event is not None and (signals or not isinstance(event, SIGNALS)):
-                    yield event
+                    if item.chat_id and not item.reaches(me):
+                        continue  # membership per event: not a member when it committed
+                    if item.kind == EventKind.MESSAGE_ADDED:
+                        row = item.payload["message"]
+                        if row["id"] in seen:
+                            continue
+                        if row["chat_id"] not in chats and item.recipients is not None:
+                            # Added to this chat, not told yet: its state.
+                            await retried(partial(chats.load, context.chat(), [row["chat_id"]]))
+                        seen.add(row["id"])
+                        message_event = _message_added(context, chats, row)
+                        if message_event is not None:
+                            yield message_event
+                        continue
+                    if item.kind == EventKind.PRESENCE_CHANGED:
+                        if signals:
+                            for presence in _presence_changes(
+                                context, item.payload, chats.ids(), me, batched=presence_batches
+                            ):
+                                yield presence
+                        continue
+                    event = await _chat_event(context, item, chats, unannounced)
+                    line = getattr(event, "line", None)
+                    if isinstance(line, Message):
+                        seen.add(line.database_id)  # a catch-up must not repeat the system line
+                    if event is not None and (signals or not isinstance(event, SIGNALS)):
+                        yield event
 
 
 async def _caught_up(

@@ -38,11 +38,15 @@ class BrokerSubscription(Protocol):
     """An async iterator of every event published after the subscription started.
 
     `direct`, when set, may take an event instead of the iterator (it returns True): it is
-    offered the events that would be queued while none is (see memory.LocalSubscription)."""
+    offered the events that would be queued while the reader waits with none queued (see
+    memory.LocalSubscription). `interrupt` ends the reader's wait, or its next read, with the
+    consumer's own error."""
 
     direct: Callable[[Event], bool] | None
 
     def __aiter__(self) -> AsyncIterator[Event | Resync]: ...
+
+    def interrupt(self, error: BaseException) -> None: ...
 
 
 class Broker(Protocol):

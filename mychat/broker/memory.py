@@ -24,14 +24,18 @@ class LocalSubscription:
     subscription overflows: later events are dropped and the reader gets RESYNC once it has
     taken what was queued. None ends the iteration (and discards what was queued).
 
-    `direct`, when set, is offered each event that would otherwise be queued while nothing is
-    queued: it returns True when it has delivered the event itself (nothing is queued, the
-    reader is not woken), False to have it queued as usual. Events stay in order: once one is
-    queued, the next ones queue behind it.
+    `direct`, when set, is offered each event that would otherwise be queued while the reader
+    waits with nothing queued (it has handled every event before): it returns True when it has
+    delivered the event itself (nothing is queued, the reader is not woken), False to have it
+    queued as usual. Events stay in order: once one is queued, the next ones queue behind it.
+
+    `interrupt` ends the reader's wait, or its next read, with an error of the consumer's own
+    (the gateway's: its caller's token expired), whatever is queued.
     """
 
     __slots__ = (
         "_ended",
+        "_error",
         "_events",
         "_limit",
         "_owner",
@@ -53,6 +57,7 @@ class LocalSubscription:
         self._events: deque[Event | Resync | None] | None = None
         self._waiter: asyncio.Future[None] | None = None
         self._ended = False
+        self._error: BaseException | None = None
         self.overflowed = False
         self.direct: Callable[[Event], bool] | None = None
 
@@ -74,9 +79,9 @@ class LocalSubscription:
             self.overflowed = False  # closing wins over a pending resync
             self._events = None  # what was queued is discarded
         elif self.overflowed or (
-            # Taken by the direct path (only while nothing waits in the queue: in order).
+            # Taken by the direct path (only while the reader waits for it: in order).
             self.direct is not None
-            and not self._events
+            and self.reader_waits()
             and isinstance(event, Event)
             and self.direct(event)
         ):
@@ -88,6 +93,18 @@ class LocalSubscription:
             self.overflowed = True
             return
         events.append(event)
+        self._wake()
+
+    def interrupt(self, error: BaseException) -> None:
+        self._error = error
+        self._wake()
+
+    def reader_waits(self) -> bool:
+        """A reader waits for the next event, nothing queued (it has handled the ones before)."""
+        waiter = self._waiter
+        return waiter is not None and not waiter.done() and not self._events
+
+    def _wake(self) -> None:
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
@@ -96,33 +113,31 @@ class LocalSubscription:
         return self
 
     async def __anext__(self) -> Event | Resync:
-        while not self._ended:
-            events = self._events
-            if not events:
-                if self.overflowed:
-                    self.overflowed = False
-                    return RESYNC
-                await self._wait()
-                continue
-            event = events.popleft()
-            if not events:
-                self._events = None  # idle again: no deque held
-            if event is not None:
-                return event
-            self._ended = True
-        raise StopAsyncIteration
-
-    async def _wait(self) -> None:
-        """Until offer() adds an event. Readers of one subscription share the waiter; one
-        reader's cancellation (which cancels the shared future) sends the others back to wait.
-        """
+        """The next event, waiting for it here (one frame per idle reader, not two). Readers
+        of one subscription share the waiter; one reader's cancellation (which cancels the
+        shared future) sends the others back to wait."""
         while True:
+            if self._error is not None:
+                raise self._error
+            if self._ended:
+                raise StopAsyncIteration
+            events = self._events
+            if events:
+                event = events.popleft()
+                if not events:
+                    self._events = None  # idle again: no deque held
+                if event is None:
+                    self._ended = True
+                    continue
+                return event
+            if self.overflowed:
+                self.overflowed = False
+                return RESYNC
             waiter = self._waiter
             if waiter is None or waiter.done():
                 waiter = self._waiter = asyncio.get_running_loop().create_future()
             try:
                 await waiter
-                return
             except asyncio.CancelledError:
                 task = asyncio.current_task()
                 if task is None or task.cancelling():

@@ -141,3 +141,49 @@ async def test_an_idle_subscription_with_a_waiting_reader_is_small() -> None:
         tracemalloc.stop()
     assert all(len(subscription) == 0 for subscription in subscriptions)
     assert idle < 2000, f"{idle:.0f} bytes per idle subscription"  # ~4.7 KB with a Queue
+
+
+async def test_interrupt_ends_a_waiting_reader_with_the_error() -> None:
+    subscription = LocalSubscription()
+    reader = asyncio.create_task(take_one(aiter(subscription)))
+    await asyncio.sleep(0.01)
+    subscription.interrupt(LookupError("expired"))
+    with pytest.raises(LookupError, match="expired"):
+        await reader
+
+
+async def test_interrupt_wins_over_what_is_queued_and_stays() -> None:
+    subscription = LocalSubscription()
+    subscription.offer(event(1))
+    subscription.interrupt(LookupError("expired"))
+    for _ in range(2):  # every later read too
+        with pytest.raises(LookupError):
+            await take_one(aiter(subscription))
+
+
+async def test_direct_is_offered_events_only_while_the_reader_waits() -> None:
+    """Not while the reader handles an event it took (the direct path would overtake it), nor
+    while events are queued: those are queued behind, in order."""
+    subscription = LocalSubscription()
+    taken: list[Event] = []
+
+    def direct(offered: Event) -> bool:
+        taken.append(offered)
+        return True
+
+    subscription.direct = direct
+    subscription.offer(event(1))  # no reader yet: queued
+    assert taken == []
+    assert await take_one(aiter(subscription)) == event(1)
+    subscription.offer(event(2))  # the reader handles event 1 (not waiting): queued
+    assert taken == []
+    reader = asyncio.create_task(take_one(aiter(subscription)))
+    await asyncio.sleep(0.01)
+    assert await reader == event(2)
+    waiting = asyncio.create_task(take_one(aiter(subscription)))
+    await asyncio.sleep(0.01)
+    assert subscription.reader_waits()
+    subscription.offer(event(3))  # the reader waits with nothing queued: taken directly
+    assert taken == [event(3)]
+    assert not waiting.done()
+    waiting.cancel()

@@ -7,10 +7,9 @@ real path (a service down) is in test_http_api.py.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncGenerator
 from functools import partial
-
-import logging
 
 import pytest
 import strawberry
@@ -127,9 +126,7 @@ async def test_every_streamed_result_is_masked(
     assert SECRET not in repr(results)
     if kind == "gateway":  # logged with its details before it was masked
         logged = [r for r in caplog.records if r.name == "mychat.gateway.error"]
-        assert [r.getMessage() for r in logged] == [
-            "unexpected error in ticks.checked (request -)"
-        ]
+        assert [r.getMessage() for r in logged] == ["unexpected error in ticks.checked (request -)"]
         assert logged[0].levelno == logging.ERROR
         assert SECRET in str(logged[0].exc_info[1] if logged[0].exc_info else None)
 

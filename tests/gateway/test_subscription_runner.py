@@ -75,7 +75,9 @@ async def test_a_refused_subscription_is_a_result_then_complete(live: LiveServer
     failing `on_execute`), not a crash of the socket."""
     bob = await live.gateway.register("Bob")
     node = "text reactions { users { nickname } }"
-    pages = " ".join(f"m{n}: messages(last: 200) {{ edges {{ node {{ {node} }} }} }}" for n in range(29))
+    pages = " ".join(
+        f"m{n}: messages(last: 200) {{ edges {{ node {{ {node} }} }} }}" for n in range(29)
+    )
     deep = "subscription { chatEvents { ... on MessageAdded { chat { " + pages + " } } } }"
     async with graphql_socket(live.ws_url, TRANSPORT_WS, token=bob.token) as ws:
         op = await ws.subscribe(deep)

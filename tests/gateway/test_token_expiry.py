@@ -1,105 +1,113 @@
-"""until_token_expires: events while the token is valid, then UNAUTHENTICATED; real cancels pass."""
+"""TokenExpiries: a subscription's reads end UNAUTHENTICATED when its caller's token expires
+(waiting or not), one shared timer per second; leaving the block forgets it; real cancels pass."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 
-from gateway.catchup import until_token_expires
-from gateway.context import Context, GatewayResources
 from gateway.errors import ClientFacingError
-from gateway.transport import HttpTransport
+from gateway.expiries import TokenExpiries
 from mychat.broker import MemoryBroker
 from mychat.events import Event, EventKind
-from mychat.tokens import TokenCodec
-from tests.support.env import TEST_JWT_SECRET
-
-
-@pytest.fixture
-async def broker() -> MemoryBroker:
-    return MemoryBroker()
-
-
-@pytest.fixture
-async def resources(broker: MemoryBroker) -> AsyncIterator[GatewayResources]:
-    codec = TokenCodec(TEST_JWT_SECRET, timedelta(hours=1))
-    # Nothing here calls a service: transports to an unused address.
-    auth_http = HttpTransport("http://127.0.0.1:9")
-    chat_http = HttpTransport("http://127.0.0.1:9")
-    try:
-        yield GatewayResources(auth_http, chat_http, broker, codec)
-    finally:
-        await auth_http.aclose()
-        await chat_http.aclose()
-
-
-def signed_in(resources: GatewayResources, lifetime: timedelta) -> Context:
-    token = TokenCodec(TEST_JWT_SECRET, lifetime).issue(user_id=1, login="alice", nickname="Al")
-    context = Context(resources, "test")
-    assert context.authenticate(token)
-    return context
 
 
 def event(number: int) -> Event:
     return Event(EventKind.MESSAGE_ADDED, 1, {"n": number})
 
 
-async def test_events_flow_until_the_token_expires(
-    resources: GatewayResources, broker: MemoryBroker
-) -> None:
-    context = signed_in(resources, timedelta(seconds=2))
-    # Tokens carry whole seconds: expiry is at most 2 s away, and more than 1 s.
-    expires_at = context.claims.expires_at if context.claims else datetime.now(UTC)
+def in_seconds(seconds: int) -> datetime:
+    """An expiry as tokens carry it: a whole second."""
+    return datetime.fromtimestamp(int(datetime.now(UTC).timestamp()) + seconds, UTC)
+
+
+async def test_events_flow_until_the_token_expires() -> None:
+    broker, expiries = MemoryBroker(), TokenExpiries()
+    expires_at = in_seconds(2)
     received: list[object] = []
     async with broker.subscribe() as subscription:
-        stream = until_token_expires(context, subscription)
-        await broker.publish(event(1))
-        received.append(await anext(stream))
-        await broker.publish(event(2))
-        received.append(await anext(stream))
-        with pytest.raises(ClientFacingError) as ended:
-            await asyncio.wait_for(anext(stream), timeout=5)
+        with expiries.watching(expires_at, subscription):
+            events = aiter(subscription)
+            await broker.publish(event(1))
+            received.append(await anext(events))
+            await broker.publish(event(2))
+            received.append(await anext(events))
+            with pytest.raises(ClientFacingError) as ended:
+                await asyncio.wait_for(anext(events), timeout=5)
     assert [getattr(item, "payload", None) for item in received] == [{"n": 1}, {"n": 2}]
     assert ended.value.extensions == {"code": "UNAUTHENTICATED"}
     assert datetime.now(UTC) >= expires_at
 
 
-async def test_expiry_while_the_consumer_is_busy_ends_at_the_next_wait(
-    resources: GatewayResources, broker: MemoryBroker
-) -> None:
-    context = signed_in(resources, timedelta(seconds=1))
+async def test_expiry_while_the_consumer_is_busy_ends_at_the_next_read() -> None:
+    broker, expiries = MemoryBroker(), TokenExpiries()
     async with broker.subscribe() as subscription:
-        stream = until_token_expires(context, subscription)
+        with expiries.watching(in_seconds(1), subscription):
+            events = aiter(subscription)
+            await broker.publish(event(1))
+            assert await anext(events) is not None
+            await asyncio.sleep(1.2)  # the token expires while we are not waiting for events
+            await broker.publish(event(2))
+            with pytest.raises(ClientFacingError):
+                await anext(events)
+
+
+async def test_subscriptions_due_in_one_second_all_end() -> None:
+    broker, expiries = MemoryBroker(), TokenExpiries()
+    expires_at = in_seconds(1)
+    async with broker.subscribe() as first, broker.subscribe() as second:
+        with expiries.watching(expires_at, first), expiries.watching(expires_at, second):
+            readers = [asyncio.create_task(anext(aiter(s))) for s in (first, second)]
+            done, _ = await asyncio.wait(readers, timeout=5)
+    assert len(done) == 2
+    assert all(isinstance(reader.exception(), ClientFacingError) for reader in readers)
+
+
+async def test_a_subscription_left_is_not_interrupted() -> None:
+    """Leaving the block forgets it: the timer of its second does not reach it (a subscription
+    still watched in the same second keeps the timer going)."""
+    broker, expiries = MemoryBroker(), TokenExpiries()
+    expires_at = in_seconds(1)
+    async with broker.subscribe() as left, broker.subscribe() as watched:
+        with expiries.watching(expires_at, watched):
+            with expiries.watching(expires_at, left):
+                pass
+            with pytest.raises(ClientFacingError):
+                await asyncio.wait_for(anext(aiter(watched)), timeout=5)
         await broker.publish(event(1))
-        assert await anext(stream) is not None
-        await asyncio.sleep(1.2)  # the token expires while we are not waiting for events
-        await broker.publish(event(2))
-        with pytest.raises(ClientFacingError):
-            await anext(stream)
+        assert await asyncio.wait_for(anext(aiter(left)), timeout=5) == event(1)
 
 
-async def test_a_real_cancellation_is_not_turned_into_expiry(
-    resources: GatewayResources, broker: MemoryBroker
-) -> None:
-    context = signed_in(resources, timedelta(hours=1))
+async def test_a_real_cancellation_is_not_turned_into_expiry() -> None:
+    broker, expiries = MemoryBroker(), TokenExpiries()
     async with broker.subscribe() as subscription:
-
-        async def consume() -> object:
-            return await anext(until_token_expires(context, subscription))
-
-        task = asyncio.create_task(consume())
-        await asyncio.sleep(0.05)
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
+        with expiries.watching(in_seconds(3600), subscription):
+            task = asyncio.create_task(anext(aiter(subscription)))
+            await asyncio.sleep(0.05)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
 
 
-async def test_an_expired_token_ends_at_once(resources: GatewayResources) -> None:
-    context = signed_in(resources, timedelta(seconds=1))
-    await asyncio.sleep(1.1)
-    async with resources.broker.subscribe() as subscription:
-        with pytest.raises(ClientFacingError):
-            await anext(until_token_expires(context, subscription))
+async def test_an_expired_token_ends_at_once() -> None:
+    broker, expiries = MemoryBroker(), TokenExpiries()
+    async with broker.subscribe() as subscription:
+        with (
+            expiries.watching(in_seconds(-1), subscription),
+            pytest.raises(ClientFacingError),
+        ):
+            await asyncio.wait_for(anext(aiter(subscription)), timeout=1)
+
+
+async def test_one_timer_per_second_and_none_once_left() -> None:
+    broker, expiries = MemoryBroker(), TokenExpiries()
+    async with broker.subscribe() as first, broker.subscribe() as second:
+        with expiries.watching(in_seconds(600), first):
+            with expiries.watching(in_seconds(600), second):
+                assert len(expiries) == 1
+            assert len(expiries) == 1
+            with expiries.watching(in_seconds(700), second):
+                assert len(expiries) == 2
+        assert len(expiries) == 0
