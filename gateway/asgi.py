@@ -49,7 +49,11 @@ class GatewayApp(Starlette):
         # would take a plain __call__ for an ASGI 2 app.
         if scope["type"] == "websocket" and self._graphql_route.matches(scope)[0] is Match.FULL:
             scope["app"] = self  # as Starlette does: the view finds the resources through it
+            view = self._graphql_view
             with AccessLogged(scope), self._open_sockets:
-                await self._graphql_view.serve_websocket(scope, receive, send)
+                try:
+                    await view.serve_websocket(scope, receive, send)
+                finally:
+                    view.socket_closed(scope)
             return
         await super().__call__(scope, receive, send)

@@ -24,8 +24,7 @@ gave.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import AsyncGenerator, AsyncIterable, Callable
-from contextlib import aclosing
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from inspect import isawaitable
 from typing import TYPE_CHECKING, Any, cast
 
@@ -170,16 +169,20 @@ class SubscriptionRunner:
         # The executor's per-event recipe, not the executor (see SubscriptionEvents).
         executions = cast("SharedEventExecutor", built).events
         assert executions is not None  # a subscription's executor has them
-        payloads: AsyncIterable[Any] = source
+        payloads: AsyncIterator[Any] = aiter(source)
         del built, source
         try:
-            async with aclosing(aiter(payloads)) as stream:  # type: ignore[type-var]
-                async for payload in stream:
+            try:
+                async for payload in payloads:
                     result = executions.build_per_event_executor(payload).execute_operation(False)
                     if isawaitable(result):
                         result = await result
                     yield self._result(cast("CoreExecutionResult", result), context)
                     del payload, result  # an idle subscription keeps no event
+            finally:  # what contextlib.aclosing does, without an object held for its life
+                aclose = getattr(payloads, "aclose", None)
+                if aclose is not None:
+                    await aclose()
         except Exception as error:  # graphql-core leaves a failing stream to its caller
             yield self._result(CoreExecutionResult(None, [_coerced(error)]), context)
 

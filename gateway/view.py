@@ -106,10 +106,10 @@ class GatewayGraphQL(GraphQL[Context, None]):
 
     def serve_websocket(
         self, scope: Scope, receive: Receive, send: Send
-    ) -> Coroutine[Any, Any, None]:
+    ) -> Coroutine[Any, Any, object]:
         """What GraphQL.__call__ does for a WebSocket, as the coroutine of the socket's handler
-        itself: no __call__ frames held for the life of the connection (see gateway/asgi.py).
-        """
+        itself: no frames of ours held for the life of the connection (see gateway/asgi.py).
+        The caller calls `socket_closed` once it has run (one frame less than a wrapper)."""
         websocket = WebSocket(scope, receive=receive, send=send)
         resources: GatewayResources = scope["app"].state.gateway
         client = scope.get("client")
@@ -118,7 +118,17 @@ class GatewayGraphQL(GraphQL[Context, None]):
         except LimitExceeded as error:
             return _refuse_socket(websocket, error)
         scope[SOCKET_SLOT] = slot
-        return _released_after(self.run(websocket), slot, websocket)
+        return self.run(websocket)
+
+    def socket_closed(self, scope: Scope) -> None:
+        """After serve_websocket's coroutine: its socket slot is free, and an authenticated
+        connection no longer counts as open (sessions, presence)."""
+        slot = scope.pop(SOCKET_SLOT, None)
+        if isinstance(slot, SocketSlot):
+            slot.release()
+        context = scope.pop(CONTEXT_KEY, None)
+        if isinstance(context, Context):
+            context.connection_closed()
 
     def _error_response(self, request: Request, error: HTTPException) -> Response:
         media_type = (
@@ -235,19 +245,6 @@ class GatewayGraphQL(GraphQL[Context, None]):
         if not self.graphiql_page.is_file():
             return PlainTextResponse(GRAPHIQL_NOT_BUILT, status_code=503, headers=headers)
         return FileResponse(self.graphiql_page, media_type="text/html", headers=headers)
-
-
-async def _released_after(
-    handler: Coroutine[Any, Any, object], slot: SocketSlot, websocket: WebSocket
-) -> None:
-    try:
-        await handler
-    finally:
-        slot.release()
-        # An authenticated connection was counted as open (sessions, presence).
-        context = websocket.scope.get(CONTEXT_KEY)
-        if isinstance(context, Context):
-            context.connection_closed()
 
 
 async def _refuse_socket(websocket: WebSocket, error: LimitExceeded) -> None:
