@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Iterator
+from contextlib import suppress
 from functools import partial
 from typing import Any, Protocol, cast
 
@@ -153,11 +154,17 @@ class GatewayExtension(ParserCache, ValidationCache):
         yield
 
     def on_parse(self) -> Iterator[None]:
-        """ParserCache's for queries of a cacheable size; larger ones Strawberry parses anew."""
-        if len(self.execution_context.query or "") <= CACHEABLE_QUERY_CHARS:
-            yield from super().on_parse()
-        else:
-            yield
+        """ParserCache's parse (its process-wide cache) for queries of a cacheable size; larger
+        ones Strawberry parses anew. A query that does not parse is left to Strawberry too:
+        raised here, outside its parse step, the syntax error escaped its pre-execution
+        errors (a WebSocket operation ended in a logged exception and a bare `complete`)."""
+        execution_context = self.execution_context
+        if len(execution_context.query or "") <= CACHEABLE_QUERY_CHARS:
+            with suppress(GraphQLError):
+                execution_context.graphql_document = self.cached_parse_document(
+                    execution_context.query, **execution_context.parse_options
+                )
+        yield
 
     def on_validate(self) -> Iterator[None]:
         """ValidationCache's for cached documents only: an uncached one would sit in the

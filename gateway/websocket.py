@@ -8,6 +8,7 @@ from contextlib import contextmanager, suppress
 from json import JSONDecodeError
 from typing import Any, Protocol, cast
 
+from graphql import GraphQLError, GraphQLSyntaxError
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from strawberry.asgi import ASGIWebSocketAdapter
 from strawberry.exceptions import ConnectionRejectionError
@@ -17,8 +18,10 @@ from strawberry.http.exceptions import (
     NonTextMessageReceived,
     WebSocketDisconnected,
 )
+from strawberry.schema.exceptions import CannotGetOperationTypeError
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
+    Operation,
 )
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
     CompleteMessage,
@@ -37,6 +40,7 @@ from strawberry.subscriptions.protocols.graphql_ws.types import (
     StartMessage,
     StopMessage,
 )
+from strawberry.types.execution import ExecutionResult, PreExecutionError
 from strawberry.types.unset import UnsetType
 
 from gateway.connections import CLOSE_FORBIDDEN
@@ -44,6 +48,7 @@ from gateway.context import Context
 from gateway.direct_frames import OPERATION, FrameTarget
 
 MAX_MESSAGE_BYTES = 64 * 1024
+NO_INCREMENTAL_DELIVERY = "Incremental delivery is not supported over graphql-transport-ws"
 # Distinct subscription documents kept as one shared copy each (SharedDocuments).
 KNOWN_DOCUMENTS = 64
 CLOSE_TOO_BIG = 1009
@@ -232,6 +237,46 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
         self.targets.close_all()
         await super().shutdown()
 
+    async def run_operation(self, operation: Operation[Context, None]) -> None:
+        """Strawberry's, in one frame: its helper coroutine for the results and its `aclosing`
+        generator stayed suspended beside it for a subscription's life (~1 KiB each idle
+        subscription). The same messages: a pre-execution error closes 4400 (a syntax error,
+        no operation to run) or is the operation's `error`; each result a `next`; then
+        `complete` unless the operation was completed or ended already."""
+        try:
+            results = await self.schema.stream(
+                operation.query,
+                variable_values=operation.variables,
+                context_value=self.context,
+                root_value=self.root_value,
+                operation_name=operation.operation_name,
+            )
+            try:
+                first = True
+                async for result in results:
+                    if first and isinstance(result, PreExecutionError):
+                        reason = _close_reason(result.errors or [])
+                        if reason is not None:
+                            await self.websocket.close(CLOSE_BAD_MESSAGE, reason)
+                            self.operations.pop(operation.id, None)
+                            return
+                        await operation.send_initial_errors(result.errors or [])
+                        break
+                    if not isinstance(result, ExecutionResult):  # @defer/@stream frames
+                        await operation.send_initial_errors([GraphQLError(NO_INCREMENTAL_DELIVERY)])
+                        break
+                    await operation.send_next(result)
+                    first = False
+            finally:
+                await results.aclose()
+            await operation.send_operation_message({"id": operation.id, "type": "complete"})
+        except Exception as error:
+            await self.handle_task_exception(error)
+            with suppress(Exception):
+                await operation.send_operation_message({"id": operation.id, "type": "complete"})
+            self.operations.pop(operation.id, None)
+            raise
+
 
 class LegacyGraphQLWSHandler(BaseGraphQLWSHandler[Context, None]):
     """The `graphql-ws` (subscriptions-transport-ws) protocol, closing 4403 on a bad token and
@@ -298,6 +343,19 @@ class LegacyGraphQLWSHandler(BaseGraphQLWSHandler[Context, None]):
         if self.init_timeout is not None:
             self.init_timeout.cancel()
             self.init_timeout = None
+
+
+def _close_reason(errors: list[GraphQLError]) -> str | None:
+    """Why a pre-execution error closes a graphql-transport-ws socket (4400), as Strawberry's
+    handler decides: a document that does not parse, or no operation to run in it."""
+    if not errors:
+        return None
+    error = errors[0]
+    if isinstance(error, GraphQLSyntaxError):
+        return error.message
+    if isinstance(error.original_error, CannotGetOperationTypeError):
+        return error.original_error.as_http_error_reason()
+    return None
 
 
 def _well_formed(message: object) -> bool:

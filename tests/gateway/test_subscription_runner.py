@@ -86,3 +86,40 @@ async def test_a_refused_subscription_is_a_result_then_complete(live: LiveServer
         assert message["payload"]["data"] is None
         assert message["payload"]["errors"][0]["extensions"]["code"] == "QUERY_TOO_COSTLY"
         assert await ws.next_payload() == {"id": op, "type": "complete"}
+
+
+@pytest.mark.parametrize(
+    ("document", "operation_name", "reason"),
+    [
+        ("subscription {", None, "Syntax Error"),
+        ("subscription A { chatEvents { __typename } }", "B", 'Unknown operation named "B".'),
+    ],
+)
+async def test_a_document_with_nothing_to_run_closes_4400(
+    live: LiveServer, document: str, operation_name: str | None, reason: str
+) -> None:
+    """graphql-transport-ws: a document that does not parse, or names no operation in it,
+    closes the socket (the protocol's rule, as Strawberry's handler applies it)."""
+    bob = await live.gateway.register("Bob")
+    async with graphql_socket(live.ws_url, TRANSPORT_WS, token=bob.token) as ws:
+        await ws.send(
+            {
+                "id": "1",
+                "type": "subscribe",
+                "payload": {"query": document, "operationName": operation_name},
+            }
+        )
+        assert await ws.wait_closed() == 4400
+        assert reason in (ws.connection.close_reason or "")
+
+
+async def test_a_document_that_does_not_parse_is_an_error_over_legacy(live: LiveServer) -> None:
+    """graphql-ws has no close code for it: the operation's `error`, and the socket goes on."""
+    bob = await live.gateway.register("Bob")
+    async with graphql_socket(live.ws_url, LEGACY_WS, token=bob.token) as ws:
+        op = await ws.subscribe("subscription {")
+        message = await ws.next_payload()
+        assert (message["id"], message["type"]) == (op, "error"), message
+        assert "Syntax Error" in message["payload"]["message"]
+        await ws.subscribe(CHAT_EVENTS)  # still open, and subscribing
+        assert await ws.until_quiet(0.5) == []
