@@ -10,16 +10,17 @@ import argparse
 from collections.abc import Callable
 from typing import Any
 
-from mychat.ws_protocol import LeanWebSocketProtocol
+from mychat.ws_protocol import LeanHttpProtocol, LeanWebSocketProtocol
 
 # The same for ours and every baseline: one worker, uvloop, httptools, no access log, and what
 # `mychat serve` passes to uvicorn (proxy headers, a 64 KiB frame limit, no permessage-deflate,
-# uvicorn's websockets-sansio protocol keeping less per socket: mychat/ws_protocol.py; the
-# baselines served here answer HTTP only). loop/http "auto" pick uvloop and httptools there.
+# uvicorn's websockets-sansio protocol keeping less per socket and httptools' freed on an
+# upgrade: mychat/ws_protocol.py; the baselines served here answer HTTP only). loop/http "auto"
+# pick uvloop and httptools there.
 UVICORN_SETTINGS: dict[str, Any] = {
     "workers": 1,
     "loop": "uvloop",
-    "http": "httptools",
+    "http": LeanHttpProtocol,  # httptools', freed on a WebSocket upgrade (`mychat serve`'s too)
     "ws": LeanWebSocketProtocol,
     "lifespan": "auto",
     "access_log": False,

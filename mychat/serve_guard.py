@@ -23,9 +23,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
-
 from mychat.settings import Settings
+from mychat.ws_protocol import LeanHttpProtocol
 
 
 @dataclass
@@ -55,8 +54,9 @@ TIMED_OUT = _response(b"408 Request Timeout")
 LINGER_SECONDS = 1.0
 
 
-class GuardedHttpProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol with the limits above (`limits` set by guarded_http)."""
+class GuardedHttpProtocol(LeanHttpProtocol):
+    """uvicorn's httptools protocol (freed on a WebSocket upgrade: mychat/ws_protocol.py) with
+    the limits above (`limits` set by guarded_http)."""
 
     limits: ServeLimits
 

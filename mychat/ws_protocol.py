@@ -29,6 +29,7 @@ import asyncio
 from collections import deque
 from typing import Any, Generic, TypeVar
 
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.protocol import OPEN, Protocol
 from websockets.streams import StreamReader
@@ -169,3 +170,22 @@ class LeanWebSocketProtocol(WebSocketsSansIOProtocol):
         if self.handshake_complete and "response" in vars(self):
             self.request.headers.clear()
             del self.request, self.response
+
+
+class LeanHttpProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol, freed as soon as its connection becomes a WebSocket.
+
+    Its parser calls back into it (protocol -> parser -> protocol, a reference cycle), so once
+    a connection was upgraded the protocol object and what it held (the handshake's scope and
+    headers, its flow control, the parser) waited for the garbage collector, which a server
+    tuned to collect the old generation rarely (mychat/gc_tuning.py) runs seconds or minutes
+    later: sockets opened by the thousand left their handshakes behind. Letting go of the
+    parser after the upgrade, as uvicorn does when a connection is lost, frees them at once.
+    uvicorn.Config's `http=` option takes the class (`mychat serve` through
+    mychat/serve_guard.py, bench.serve)."""
+
+    def handle_websocket_upgrade(self) -> None:
+        super().handle_websocket_upgrade()
+        # uvicorn's own reset, as in connection_lost: the transport feeds the WebSocket
+        # protocol from now on, and nothing reads this parser again.
+        self.parser = None  # type: ignore[assignment]

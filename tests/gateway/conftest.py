@@ -20,7 +20,7 @@ from chat_service.app import create_app as create_chat_app
 from gateway.app import create_app as create_gateway_app
 from mychat.broker import MemoryBroker
 from mychat.settings import Settings
-from mychat.ws_protocol import LeanWebSocketProtocol
+from mychat.ws_protocol import LeanHttpProtocol, LeanWebSocketProtocol
 from tests.support.clients import GRAPHQL_PATH, asgi_client, graphql, graphql_body
 from tests.support.people import FAST_HASHES, PASSWORD
 from tests.support.ports import free_port, serving
@@ -216,6 +216,7 @@ async def serve_live(
                 lifespan="off",
                 ws_max_size=ws_max_size,
                 ws=LeanWebSocketProtocol,
+                http=LeanHttpProtocol,
                 timeout_graceful_shutdown=1,
             ) as base_url,
             httpx.AsyncClient(base_url=base_url) as client,

@@ -18,7 +18,7 @@ from bench.web_operations import document
 from gateway.app import create_app as create_gateway_app
 from mychat.broker import MemoryBroker
 from mychat.settings import Settings
-from mychat.ws_protocol import LeanWebSocketProtocol
+from mychat.ws_protocol import LeanHttpProtocol, LeanWebSocketProtocol
 from tests.gateway.conftest import GRAPHQL, Gateway, LiveServer, User, composed, service_settings
 from tests.gateway.test_accounts_redis import TwoGateways, two_gateways
 from tests.gateway.test_http_api import ADD_MEMBER, LEAVE, typename
@@ -203,7 +203,7 @@ async def two_memory_gateways(settings: Settings) -> AsyncIterator[tuple[list[Ga
         for app in (first_app, second_app):
             dispatcher = PrefixDispatcher([(GRAPHQL, app)], fallback=app)
             base = await stack.enter_async_context(
-                serving(dispatcher, lifespan="off", ws=LeanWebSocketProtocol)
+                serving(dispatcher, lifespan="off", ws=LeanWebSocketProtocol, http=LeanHttpProtocol)
             )
             client = await stack.enter_async_context(httpx.AsyncClient(base_url=base))
             gateways.append(Gateway(client, auth.calls, chat.calls, settings))

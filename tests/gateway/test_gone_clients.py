@@ -15,7 +15,7 @@ from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket
 
 from gateway.websocket import SharedDocuments, SizeLimitedWebSocketAdapter
-from mychat.ws_protocol import LeanWebSocketProtocol
+from mychat.ws_protocol import LeanHttpProtocol, LeanWebSocketProtocol
 from tests.support.ports import free_port, serving
 
 
@@ -49,7 +49,7 @@ async def test_a_send_to_a_client_that_left_neither_raises_nor_logs(
 
     app = Starlette(routes=[WebSocketRoute("/ws", endpoint)])
     port = free_port()
-    async with serving(app, port, lifespan="off", ws=LeanWebSocketProtocol):
+    async with serving(app, port, lifespan="off", ws=LeanWebSocketProtocol, http=LeanHttpProtocol):
         async with websockets.connect(f"ws://127.0.0.1:{port}/ws") as client:
             assert json.loads(await client.recv())["payload"]["data"] == 1
         async with asyncio.timeout(10):

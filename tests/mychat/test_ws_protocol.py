@@ -29,7 +29,13 @@ from websockets.http11 import Request
 from websockets.protocol import OPEN, Protocol
 from websockets.server import ServerProtocol
 
-from mychat.ws_protocol import Flag, LeanWebSocketProtocol, ReceiveQueue, restart_parser
+from mychat.ws_protocol import (
+    Flag,
+    LeanHttpProtocol,
+    LeanWebSocketProtocol,
+    ReceiveQueue,
+    restart_parser,
+)
 from tests.support.ports import LOCALHOST, free_port
 
 Served = tuple[str, uvicorn.Server]
@@ -53,7 +59,12 @@ async def echo_server() -> AsyncIterator[Served]:
     app = Starlette(routes=[WebSocketRoute("/ws", echo)])
     port = free_port()
     config = uvicorn.Config(
-        app, host=LOCALHOST, port=port, log_level="warning", ws=LeanWebSocketProtocol
+        app,
+        host=LOCALHOST,
+        port=port,
+        log_level="warning",
+        ws=LeanWebSocketProtocol,
+        http=LeanHttpProtocol,
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
@@ -69,6 +80,24 @@ async def echo_server() -> AsyncIterator[Served]:
 
 def protocols(server: uvicorn.Server) -> list[LeanWebSocketProtocol]:
     return [c for c in server.server_state.connections if isinstance(c, LeanWebSocketProtocol)]
+
+
+async def test_the_http_protocol_of_an_upgraded_connection_is_freed_at_once() -> None:
+    """With the collector off: uvicorn's httptools protocol and its parser refer to each other,
+    so without LeanHttpProtocol's release each upgraded connection's would still be here."""
+    gc.collect()
+    gc.disable()
+    try:
+        async with (
+            echo_server() as (url, _),
+            websockets.connect(url, subprotocols=["chat"]) as client,  # type: ignore[list-item]
+        ):
+            await client.send("hello")
+            assert await client.recv() == "HELLO"
+            assert [p for p in gc.get_objects() if isinstance(p, LeanHttpProtocol)] == []
+    finally:
+        gc.enable()
+        gc.collect()  # what the test left, before the next one counts objects
 
 
 async def test_messages_both_ways_and_the_handshake_dropped() -> None:
