@@ -2,11 +2,12 @@
 
 Strawberry's `Schema.stream` keeps, for a subscription's whole life, its per-operation
 machinery: an ExecutionContext, the extension instance, the open `on_operation` and
-`on_execute` hooks (each a context object with an exit stack and a suspended generator),
-its `_stream` generator and graphql-core's response stream around the resolver's: ~8 KiB per
-idle subscription, a quarter of what a socket with the web app's `chatEvents` costs (issue 12).
-None of it is used between events: the extension's work (limits, caches, loaders, masking) is
-done when the subscription starts, and each event is executed on its own.
+`on_execute` hooks (each a context object with an exit stack and a suspended generator), its
+`_stream` generator and graphql-core's response stream around the resolver's: ~4 KiB per idle
+subscription (bench/PROFILE.md, 2026-12-05, issue 12), and graphql-core's executor another ~3.5
+KiB (gateway/shared_events.py `SubscriptionEvents`). None of it is used between events: the
+extension's work (limits, caches, loaders, masking) is done when the subscription starts, and
+each event is executed on its own.
 
 `SubscriptionRunner` does the same work without keeping it: the document is parsed and
 validated once per text (Strawberry's `validate_document`, with the gateway's limit rules),

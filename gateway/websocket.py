@@ -239,7 +239,7 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
 
     async def run_operation(self, operation: Operation[Context, None]) -> None:
         """Strawberry's, in one frame: its helper coroutine for the results and its `aclosing`
-        generator stayed suspended beside it for a subscription's life (~1 KiB each idle
+        generator stayed suspended beside it for a subscription's life (~1 KiB per idle
         subscription). The same messages: a pre-execution error closes 4400 (a syntax error,
         no operation to run) or is the operation's `error`; each result a `next`; then
         `complete` unless the operation was completed or ended already."""
