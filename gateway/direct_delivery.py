@@ -4,9 +4,9 @@ The regular path of a live event: the broker queues it for the subscription, wak
 operation's task, and the event goes down that subscriber's chain of async generators
 (chat_event_stream, the per-event executor, the subscription runner's loop, the protocol
 handler) to one `send`. For a message in a chat of a thousand viewers that is a thousand task
-wake-ups and trips down the chain, although the
-result itself is one template per event filled in per viewer (gateway/viewer_slots.py): the
-chain was most of the CPU per delivery (bench/PROFILE.md).
+wake-ups and trips down the chain, although the result itself is one template per event filled
+in per viewer (gateway/viewer_slots.py): the chain was most of the CPU per delivery
+(bench/PROFILE.md).
 
 `DirectMessages` takes a subscription's `MessageAdded` where the broker offers it
 (`LocalSubscription.direct`), which it does only while the subscription's stream waits for its

@@ -56,8 +56,8 @@ class TokenExpiries:
             timer.cancel()
 
     def _expire(self, second: int) -> None:
-        subscriptions, _ = self._due.pop(second, (set(), None))
-        for subscription in subscriptions:
+        due = self._due.pop(second, None)
+        for subscription in due[0] if due is not None else ():
             subscription.interrupt(token_expired())
 
 

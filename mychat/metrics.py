@@ -243,11 +243,8 @@ class MetricsMiddleware:
             await self.app(scope, receive, send)
             return
         if scope["type"] == "websocket":
-            metrics.websockets.inc()
-            try:
+            with metrics.websockets.track_inprogress():  # as the gateway's socket path counts
                 await self.app(scope, receive, send)
-            finally:
-                metrics.websockets.dec()
             return
         started = time.perf_counter()
         status = 500

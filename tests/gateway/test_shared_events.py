@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import AsyncIterator, Sized
 from datetime import timedelta
-from functools import cache, partial
+from functools import cache
 from typing import Any
 
 import pytest
@@ -13,16 +13,13 @@ from graphql import (
     DocumentNode,
     ExecutionResult,
     GraphQLSchema,
-    ValidationContext,
-    ValidationRule,
     parse,
 )
 from graphql.execution import Executor
-from strawberry.extensions import AddValidationRules
 
 from gateway.clients import MessageData
 from gateway.context import Context, GatewayResources
-from gateway.schema import build_schema
+from gateway.schema import GatewaySchema, build_schema
 from gateway.shared_events import SharedEventExecutor, SharedEvents, SubscriptionEvents
 from gateway.subscriptions import MessageAdded
 from gateway.transport import HttpTransport
@@ -81,19 +78,11 @@ async def context() -> AsyncIterator[Context]:
 
 @pytest.fixture(scope="module")
 def graphql_schema() -> GraphQLSchema:
-    """The gateway's graphql-core schema, as graphql-core hands it to a validation rule
-    (Strawberry has no public attribute for it)."""
+    """The gateway's graphql-core schema, as its subscription runner has it (Strawberry has no
+    public attribute for it: GatewaySchema.graphql_schema)."""
     schema = build_schema()
-    seen: list[GraphQLSchema] = []
-
-    class SeeSchema(ValidationRule):
-        def __init__(self, context: ValidationContext) -> None:
-            super().__init__(context)
-            seen.append(context.schema)
-
-    schema.extensions = (*schema.extensions, partial(AddValidationRules, [SeeSchema]))
-    assert schema.execute_sync("{ __typename }").errors is None
-    return seen[0]
+    assert isinstance(schema, GatewaySchema)
+    return schema.subscriptions.graphql_schema
 
 
 @cache
